@@ -1,0 +1,160 @@
+// Starts and stops real datdot-node processes on 127.0.0.1 for the end-to-end tests.
+//
+// Every node runs in its own process group and is killed (SIGTERM, then SIGKILL) when the
+// test's `stopAll` runs, when this process exits, or on SIGINT/SIGTERM, so a failing test
+// leaves no node behind.
+
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { mkdtempSync, rmSync, createWriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ApiPromise, WsProvider } from '@polkadot/api';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const targetDir = process.env.CARGO_TARGET_DIR || join(process.env.HOME, '.cache', 'datdot-target');
+
+/** The node binary under test: $DATDOT_NODE or the release build in the cargo target dir. */
+export const NODE_BIN = process.env.DATDOT_NODE || join(targetDir, 'release', 'datdot-node');
+
+const running = new Set();
+
+/** A TCP port on 127.0.0.1 that is free right now. */
+export function freePort() {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+/**
+ * Starts `datdot-node` with `args` plus loopback-only ports, and waits until its RPC answers.
+ * Returns { rpcPort, p2pPort, prometheusPort, wsUrl, logFile, proc, stop() }.
+ */
+export async function startNode(args, { name = 'node', readyTimeoutMs = 120_000 } = {}) {
+  const [rpcPort, p2pPort, prometheusPort] = [await freePort(), await freePort(), await freePort()];
+  const workDir = mkdtempSync(join(tmpdir(), `datdot-${name}-`));
+  const logFile = join(workDir, 'node.log');
+  const fullArgs = [
+    ...args,
+    '--base-path', join(workDir, 'data'),
+    '--rpc-port', String(rpcPort),
+    '--port', String(p2pPort),
+    '--listen-addr', `/ip4/127.0.0.1/tcp/${p2pPort}`,
+    '--prometheus-port', String(prometheusPort),
+    '--no-mdns',
+    '--no-telemetry',
+    '--name', name,
+  ];
+  const log = createWriteStream(logFile);
+  const proc = spawn(NODE_BIN, fullArgs, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  proc.stdout.pipe(log);
+  proc.stderr.pipe(log);
+  const node = {
+    name, rpcPort, p2pPort, prometheusPort, logFile, proc, workDir,
+    wsUrl: `ws://127.0.0.1:${rpcPort}`,
+    exited: new Promise((ok) => proc.on('exit', (code, signal) => ok({ code, signal }))),
+    async stop() { await killNode(node); },
+  };
+  running.add(node);
+  await waitForRpc(node, readyTimeoutMs);
+  return node;
+}
+
+async function waitForRpc(node, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  let exited = null;
+  node.exited.then((e) => { exited = e; });
+  while (Date.now() < deadline) {
+    if (exited) {
+      throw new Error(`${node.name} exited (${JSON.stringify(exited)}) before its RPC answered; see ${node.logFile}`);
+    }
+    try {
+      const res = await fetch(`http://127.0.0.1:${node.rpcPort}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ id: 1, jsonrpc: '2.0', method: 'system_health', params: [] }),
+      });
+      if (res.ok) return;
+    } catch { /* not listening yet */ }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${node.name}: RPC on port ${node.rpcPort} did not answer within ${timeoutMs} ms; see ${node.logFile}`);
+}
+
+async function killNode(node) {
+  if (!running.has(node)) return;
+  running.delete(node);
+  if (node.proc.exitCode === null && node.proc.signalCode === null) {
+    try { process.kill(-node.proc.pid, 'SIGTERM'); } catch { /* already gone */ }
+    const timer = setTimeout(() => { try { process.kill(-node.proc.pid, 'SIGKILL'); } catch { } }, 10_000);
+    await node.exited;
+    clearTimeout(timer);
+  }
+  if (!process.env.DATDOT_KEEP_LOGS) rmSync(node.workDir, { recursive: true, force: true });
+}
+
+/** Stops every node this process started. */
+export async function stopAll() {
+  await Promise.all([...running].map(killNode));
+}
+
+function killAllNow() {
+  for (const node of running) {
+    try { process.kill(-node.proc.pid, 'SIGKILL'); } catch { }
+  }
+}
+process.on('exit', killAllNow);
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => { killAllNow(); process.exit(130); });
+}
+
+/**
+ * Connects @polkadot/api with no custom types, and records every warning or error the
+ * library logs meanwhile (an unknown type or signed extension shows up there).
+ */
+export async function connect(node) {
+  const logged = [];
+  const orig = { warn: console.warn, error: console.error };
+  console.warn = (...a) => { logged.push(a.join(' ')); };
+  console.error = (...a) => { logged.push(a.join(' ')); };
+  try {
+    const api = await ApiPromise.create({ provider: new WsProvider(node.wsUrl), noInitWarn: false, throwOnConnect: true });
+    await api.isReady;
+    return { api, logged };
+  } finally {
+    console.warn = orig.warn;
+    console.error = orig.error;
+  }
+}
+
+/** Signs and sends `tx`, resolving with { blockHash, events } once its block is finalized. */
+export function sendAndFinalize(tx, signer, { timeoutMs = 120_000 } = {}) {
+  return new Promise((ok, fail) => {
+    let unsub = null;
+    const timer = setTimeout(() => { if (unsub) unsub(); fail(new Error(`not finalized within ${timeoutMs} ms`)); }, timeoutMs);
+    tx.signAndSend(signer, (result) => {
+      if (result.dispatchError) {
+        clearTimeout(timer);
+        if (unsub) unsub();
+        fail(Object.assign(new Error(`dispatch error: ${result.dispatchError.toString()}`), { result }));
+      } else if (result.status.isFinalized) {
+        clearTimeout(timer);
+        if (unsub) unsub();
+        ok({ blockHash: result.status.asFinalized, events: result.events });
+      } else if (result.status.isInvalid || result.status.isDropped || result.status.isUsurped) {
+        clearTimeout(timer);
+        if (unsub) unsub();
+        fail(new Error(`transaction ${result.status.type}`));
+      }
+    }).then((u) => { unsub = u; }, (e) => { clearTimeout(timer); fail(e); });
+  });
+}
+
+export const repoRoot = resolve(here, '..', '..');

@@ -1,0 +1,11 @@
+//! `datdot-node`: the datdot chain node.
+
+mod chain_spec;
+mod cli;
+mod command;
+mod rpc;
+mod service;
+
+fn main() -> sc_cli::Result<()> {
+	command::run()
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The test command: setup if needed, build, run every test (Rust unit and integration tests,
+# then the end-to-end tests against real datdot-node processes on 127.0.0.1).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+start=$(date +%s)
+
+ensure_setup
+build_node
+
+log "cargo tests (release profile, to reuse the node's dependencies)"
+timed "cargo test" cargo test --release --locked --workspace --manifest-path "$REPO_ROOT/Cargo.toml"
+
+log "end-to-end tests with $NODE_BIN"
+# Any node the tests leave behind (their data lives in ${TMPDIR:-/tmp}/datdot-*) is killed
+# when this script exits, pass or fail; a dev chain of yours is left alone.
+trap 'pkill -KILL -f "^$NODE_BIN .*--base-path ${TMPDIR:-/tmp}/datdot-" 2>/dev/null || true' EXIT
+(cd "$REPO_ROOT/e2e" && DATDOT_NODE="$NODE_BIN" timed "e2e tests" node --test --test-concurrency=1 tests/)
+
+log "scripts/test.sh: all tests passed in $(( $(date +%s) - start )) s"
