@@ -1,0 +1,235 @@
+//! A native hypercore writer (std): append blocks, sign the tree, and produce the same
+//! proofs `core.proof()` would, in either signing mode. It lets a user publish a feed
+//! without JavaScript; the JS reference implementation verifies its output in a test.
+//!
+//! Key pairs come from a 32-byte seed exactly like libsodium's `crypto_sign_seed_keypair`
+//! (hypercore-crypto's `keyPair(seed)`), so the same seed gives the same feed in both.
+
+use ed25519_dalek::{Signer, SigningKey};
+
+use crate::error::{Error, Result};
+use crate::flat_tree::{self, Iter};
+use crate::hash::{tree_hash, Node};
+use crate::manifest::Manifest;
+use crate::proof::{BlockData, Proof, SignedTree, UpgradeData, MAX_LENGTH};
+use crate::signing::{encode_signature_container, FeedAuth, SigningMode};
+
+/// An in-memory hypercore being written.
+pub struct FeedWriter {
+	signing_key: SigningKey,
+	manifest: Manifest,
+	auth: FeedAuth,
+	/// Every tree node by flat index (`None` for parents not complete yet).
+	nodes: Vec<Option<Node>>,
+	blocks: Vec<Vec<u8>>,
+	roots: Vec<Node>,
+	fork: u64,
+}
+
+impl FeedWriter {
+	/// A new, empty feed whose key pair derives from `seed`.
+	pub fn from_seed(seed: [u8; 32], mode: SigningMode) -> Self {
+		let signing_key = SigningKey::from_bytes(&seed);
+		let public_key = signing_key.verifying_key().to_bytes();
+		let manifest = Manifest::default_for(public_key);
+		let auth = match mode {
+			SigningMode::Compat => FeedAuth::compat(public_key),
+			SigningMode::ManifestV1 => FeedAuth::manifest(&manifest),
+		};
+		FeedWriter {
+			signing_key,
+			manifest,
+			auth,
+			nodes: Vec::new(),
+			blocks: Vec::new(),
+			roots: Vec::new(),
+			fork: 0,
+		}
+	}
+
+	/// The feed key.
+	pub fn key(&self) -> [u8; 32] {
+		self.auth.key
+	}
+
+	/// Key, signer and mode: what a verifier needs.
+	pub fn auth(&self) -> FeedAuth {
+		self.auth
+	}
+
+	/// The manifest as hypercore encodes it (hypercore stores it in both modes).
+	pub fn manifest_bytes(&self) -> Vec<u8> {
+		self.manifest.encode_hypercore()
+	}
+
+	/// Number of blocks.
+	pub fn length(&self) -> u64 {
+		self.blocks.len() as u64
+	}
+
+	/// The fork counter (always 0: this writer never truncates).
+	pub fn fork(&self) -> u64 {
+		self.fork
+	}
+
+	/// Block `index`, if written.
+	pub fn block(&self, index: u64) -> Option<&[u8]> {
+		self.blocks.get(usize::try_from(index).ok()?).map(|b| b.as_slice())
+	}
+
+	/// The current full roots.
+	pub fn roots(&self) -> &[Node] {
+		&self.roots
+	}
+
+	/// Append one block; returns its index.
+	pub fn append(&mut self, data: &[u8]) -> Result<u64> {
+		let index = self.length();
+		if index >= MAX_LENGTH {
+			return Err(Error::LengthTooLarge);
+		}
+		let leaf = Node::leaf(index, data);
+		self.put(leaf);
+		self.roots.push(leaf);
+		// Merge with the left neighbour while siblings, keeping every parent for proofs.
+		while self.roots.len() > 1 {
+			let a = self.roots[self.roots.len() - 1];
+			let b = self.roots[self.roots.len() - 2];
+			if flat_tree::sibling(a.index) != b.index {
+				break;
+			}
+			let parent = Node::parent(flat_tree::parent(a.index), &b, &a)?;
+			self.put(parent);
+			self.roots.truncate(self.roots.len() - 2);
+			self.roots.push(parent);
+		}
+		self.blocks.push(data.to_vec());
+		Ok(index)
+	}
+
+	fn put(&mut self, node: Node) {
+		let i = node.index as usize;
+		if self.nodes.len() <= i {
+			self.nodes.resize(i + 1, None);
+		}
+		self.nodes[i] = Some(node);
+	}
+
+	fn node(&self, index: u64) -> Option<Node> {
+		self.nodes.get(usize::try_from(index).ok()?).copied().flatten()
+	}
+
+	fn node_or_err(&self, index: u64) -> Result<Node> {
+		self.node(index).ok_or(Error::MissingNode)
+	}
+
+	/// The stored signature of the current tree (raw or container, by mode).
+	pub fn signature(&self) -> Vec<u8> {
+		let message = self.auth.signable(&tree_hash(&self.roots), self.length(), self.fork);
+		let raw = self.signing_key.sign(&message).to_bytes();
+		match self.auth.mode {
+			SigningMode::Compat => raw.to_vec(),
+			SigningMode::ManifestV1 => encode_signature_container(&raw),
+		}
+	}
+
+	/// The current signed tree.
+	pub fn signed_tree(&self) -> SignedTree {
+		SignedTree {
+			length: self.length(),
+			fork: self.fork,
+			roots: self.roots.clone(),
+			signature: self.signature(),
+		}
+	}
+
+	/// A proof of block `index` for a fresh verifier (upgrade from 0 to the current length).
+	pub fn block_proof(&self, index: u64) -> Result<Proof> {
+		self.upgrade_proof(0, Some(index))
+	}
+
+	/// A proof that extends a verifier at length `start` to the current length, with
+	/// block `block` (which must be at or after `start`) if given. Same node order as
+	/// hypercore's `upgradeProof`.
+	pub fn upgrade_proof(&self, start: u64, block: Option<u64>) -> Result<Proof> {
+		let head = 2 * self.length();
+		let from = 2 * start;
+		if from >= head {
+			return Err(Error::EmptyUpgrade);
+		}
+		if let Some(b) = block {
+			if b < start || b >= self.length() {
+				return Err(Error::BlockOutOfRange);
+			}
+		}
+		let sub_tree = block.map(|b| 2 * b);
+		let mut block_nodes: Option<Vec<Node>> = None;
+		let mut upgrade: Option<Vec<Node>> = if from == 0 { Some(Vec::new()) } else { None };
+		let mut ite = Iter::new(0);
+		while ite.full_root(head) {
+			if ite.index + ite.factor / 2 < from {
+				ite.next_tree();
+				continue;
+			}
+			if upgrade.is_none() && ite.contains(from - 2) {
+				let mut nodes = Vec::new();
+				let root = ite.index;
+				let target = from - 2;
+				ite.seek(target);
+				while ite.index != root {
+					ite.sibling();
+					if ite.index > target {
+						match sub_tree {
+							Some(s) if block_nodes.is_none() && ite.contains(s) => {
+								block_nodes = Some(self.path(s, ite.index)?)
+							},
+							_ => nodes.push(self.node_or_err(ite.index)?),
+						}
+					}
+					ite.parent();
+				}
+				upgrade = Some(nodes);
+				ite.next_tree();
+				continue;
+			}
+			let nodes = upgrade.get_or_insert_with(Vec::new);
+			match sub_tree {
+				Some(s) if block_nodes.is_none() && ite.contains(s) => {
+					block_nodes = Some(self.path(s, ite.index)?)
+				},
+				_ => nodes.push(self.node_or_err(ite.index)?),
+			}
+			ite.next_tree();
+		}
+		let block = match block {
+			None => None,
+			Some(index) => Some(BlockData {
+				index,
+				value: self.blocks[index as usize].clone(),
+				nodes: block_nodes.ok_or(Error::MissingNode)?,
+			}),
+		};
+		Ok(Proof {
+			fork: self.fork,
+			block,
+			upgrade: Some(UpgradeData {
+				start,
+				length: self.length() - start,
+				nodes: upgrade.unwrap_or_default(),
+				additional_nodes: Vec::new(),
+				signature: self.signature(),
+			}),
+		})
+	}
+
+	/// Siblings from leaf `leaf` up to (not including) `root`.
+	fn path(&self, leaf: u64, root: u64) -> Result<Vec<Node>> {
+		let mut ite = Iter::new(leaf);
+		let mut out = Vec::new();
+		while ite.index != root {
+			out.push(self.node_or_err(ite.sibling())?);
+			ite.parent();
+		}
+		Ok(out)
+	}
+}
