@@ -112,6 +112,40 @@ pub struct ProofFile {
 	pub proof: Option<ProofJson>,
 }
 
+impl ProofFile {
+	/// A file for `proof` of feed `key`, extending the trusted tree `from` if given.
+	pub fn proof(
+		key: &[u8; 32],
+		manifest: Option<&[u8]>,
+		from: Option<&SignedTree>,
+		proof: &Proof,
+	) -> Self {
+		ProofFile {
+			key: to_hex(key),
+			manifest: manifest.map(to_hex),
+			tree: None,
+			from: from.map(signed_tree_to_json),
+			proof: Some(proof_to_json(proof)),
+		}
+	}
+
+	/// A file for a feed's signed tree.
+	pub fn tree(key: &[u8; 32], manifest: Option<&[u8]>, tree: &SignedTree) -> Self {
+		ProofFile {
+			key: to_hex(key),
+			manifest: manifest.map(to_hex),
+			tree: Some(signed_tree_to_json(tree)),
+			from: None,
+			proof: None,
+		}
+	}
+
+	/// The file as pretty-printed JSON.
+	pub fn to_json(&self) -> String {
+		serde_json::to_string_pretty(self).unwrap_or_default()
+	}
+}
+
 /// What a valid file proved, printed on one line by the CLI.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Summary {
@@ -309,14 +343,7 @@ mod tests {
 	use crate::writer::FeedWriter;
 
 	fn file_for(w: &FeedWriter, proof: &Proof) -> String {
-		let f = ProofFile {
-			key: to_hex(&w.key()),
-			manifest: Some(to_hex(&w.manifest_bytes())),
-			tree: None,
-			from: None,
-			proof: Some(proof_to_json(proof)),
-		};
-		serde_json::to_string(&f).unwrap()
+		ProofFile::proof(&w.key(), Some(&w.manifest_bytes()), None, proof).to_json()
 	}
 
 	#[test]
@@ -335,7 +362,25 @@ mod tests {
 		bad.block.as_mut().unwrap().value[0] ^= 1;
 		assert_eq!(verify_proof_json(&file_for(&w, &bad)), Err(Error::BadSignature));
 		assert_eq!(verify_proof_json("{"), Err(Error::JsonSyntax));
-		let text = file_for(&w, &proof).replace("\"key\":\"", "\"key\":\"zz");
+
+		// Upgrade file and tree file.
+		let mut w2 = FeedWriter::from_seed([4; 32], SigningMode::Compat);
+		w2.append(b"one").unwrap();
+		let old = w2.signed_tree();
+		w2.append(b"two").unwrap();
+		let up = w2.upgrade_proof(1, Some(1)).unwrap();
+		let text = ProofFile::proof(&w2.key(), None, Some(&old), &up).to_json();
+		let s = verify_proof_json(&text).unwrap();
+		assert_eq!((s.length, s.upgraded_from, s.block), (2, Some(1), Some((1, 3))));
+		let tree = ProofFile::tree(&w2.key(), None, &w2.signed_tree()).to_json();
+		assert_eq!(verify_proof_json(&tree).unwrap().length, 2);
+		let stale = ProofFile::proof(&w2.key(), None, None, &up).to_json();
+		assert_eq!(verify_proof_json(&stale), Err(Error::UpgradeStartMismatch));
+		let mut forked = up.clone();
+		forked.fork = 1;
+		let text = ProofFile::proof(&w2.key(), None, Some(&old), &forked).to_json();
+		assert_eq!(verify_proof_json(&text), Err(Error::ForkMismatch));
+		let text = file_for(&w, &proof).replace("\"key\": \"", "\"key\": \"zz");
 		assert_eq!(verify_proof_json(&text), Err(Error::JsonHex));
 	}
 }
