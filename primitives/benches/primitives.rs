@@ -125,16 +125,19 @@ fn compressible(len: usize) -> Vec<u8> {
 fn encoding(c: &mut Criterion) {
 	let mut g = c.benchmark_group("encoded_stream");
 	for size in [64 << 10, 1 << 20] {
-		for (kind, data) in [("compressible", compressible(size)), ("random", generate(5, 0, size))] {
+		for (kind, data) in [("compressible", compressible(size)), ("random", generate(5, 0, size))]
+		{
 			let encoded = encode_block(&data).unwrap();
 			eprintln!("{kind} {size} B -> {} B encoded", encoded.len());
 			g.throughput(Throughput::Bytes(size as u64));
 			g.bench_with_input(BenchmarkId::new(format!("encode_{kind}"), size), &data, |b, d| {
 				b.iter(|| encode_block(d).unwrap())
 			});
-			g.bench_with_input(BenchmarkId::new(format!("decode_{kind}"), size), &encoded, |b, e| {
-				b.iter(|| decode_block(e).unwrap())
-			});
+			g.bench_with_input(
+				BenchmarkId::new(format!("decode_{kind}"), size),
+				&encoded,
+				|b, e| b.iter(|| decode_block(e).unwrap()),
+			);
 		}
 	}
 	g.finish();

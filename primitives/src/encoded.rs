@@ -211,7 +211,7 @@ mod codec_impl {
 					return Err(Error::BadEncoding);
 				}
 				Ok(out)
-			},
+			}
 			_ => Err(Error::BadEncoding),
 		}
 	}
@@ -247,7 +247,12 @@ mod codec_impl {
 			if leaves.is_empty() {
 				return Err(Error::EmptyTree);
 			}
-			Ok(EncodedReplica { id, blocks: encoded_blocks, block_starts, levels: build_levels(leaves) })
+			Ok(EncodedReplica {
+				id,
+				blocks: encoded_blocks,
+				block_starts,
+				levels: build_levels(leaves),
+			})
 		}
 
 		/// The replica's identity.
@@ -303,11 +308,19 @@ mod codec_impl {
 	/// Pair nodes level by level, promoting an odd last node.
 	fn build_levels(leaves: Vec<Hash>) -> Vec<Vec<Hash>> {
 		let mut levels = vec![leaves];
-		while levels.last().map_or(false, |l| l.len() > 1) {
+		while levels.last().is_some_and(|l| l.len() > 1) {
 			let prev = levels.last().expect("non-empty");
 			let next = prev
 				.chunks(2)
-				.map(|pair| if pair.len() == 2 { segment_parent(&pair[0], &pair[1]) } else { pair[0] })
+				.map(
+					|pair| {
+						if pair.len() == 2 {
+							segment_parent(&pair[0], &pair[1])
+						} else {
+							pair[0]
+						}
+					},
+				)
 				.collect();
 			levels.push(next);
 		}
@@ -388,8 +401,11 @@ mod tests {
 	fn replicas_of_same_data_have_different_roots() {
 		let blocks = [generate(1, 0, 3000)];
 		let a = EncodedReplica::build(ID, blocks.iter().map(|b| b.as_slice())).unwrap();
-		let b = EncodedReplica::build(ReplicaId { replica: 9, ..ID }, blocks.iter().map(|b| b.as_slice()))
-			.unwrap();
+		let b = EncodedReplica::build(
+			ReplicaId { replica: 9, ..ID },
+			blocks.iter().map(|b| b.as_slice()),
+		)
+		.unwrap();
 		assert_ne!(a.root().root, b.root().root);
 	}
 

@@ -8,7 +8,16 @@ use scale_info::TypeInfo;
 
 /// Why a proof, tree, manifest, signature or encoded segment was refused.
 #[derive(
-	Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+	Clone,
+	Copy,
+	Debug,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
 )]
 pub enum Error {
 	// --- tree shape ---
@@ -129,7 +138,9 @@ impl Error {
 			BadSignature => "signature does not verify",
 			BadSignatureLength => "signature is not 64 bytes",
 			MalformedSignatureContainer => "malformed signature container",
-			SeveralSignatures => "signature container holds several signatures (multisig unsupported)",
+			SeveralSignatures => {
+				"signature container holds several signatures (multisig unsupported)"
+			}
 			UnknownSigner => "signature container names an unknown signer",
 			SignaturePatch => "signature container carries a patch (unsupported)",
 			MalformedManifest => "malformed manifest",

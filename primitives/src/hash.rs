@@ -83,7 +83,11 @@ impl Node {
 
 	/// The parent node at `index` of two children.
 	pub fn parent(index: u64, a: &Node, b: &Node) -> Result<Node> {
-		Ok(Node { index, size: a.size.checked_add(b.size).ok_or(Error::SizeOverflow)?, hash: parent_hash(a, b)? })
+		Ok(Node {
+			index,
+			size: a.size.checked_add(b.size).ok_or(Error::SizeOverflow)?,
+			hash: parent_hash(a, b)?,
+		})
 	}
 }
 

@@ -173,7 +173,15 @@ impl core::fmt::Display for Summary {
 			SigningMode::Compat => "compat",
 			SigningMode::ManifestV1 => "manifest-v1",
 		};
-		write!(f, "valid: feed {} ({mode}) length {} fork {} bytes {} tree {}", to_hex(&self.key), self.length, self.fork, self.byte_length, to_hex(&self.tree_hash))?;
+		write!(
+			f,
+			"valid: feed {} ({mode}) length {} fork {} bytes {} tree {}",
+			to_hex(&self.key),
+			self.length,
+			self.fork,
+			self.byte_length,
+			to_hex(&self.tree_hash)
+		)?;
 		if let Some(from) = self.upgraded_from {
 			write!(f, ", extends length {from}")?;
 		}
@@ -191,21 +199,22 @@ pub fn verify_proof_json(text: &str) -> Result<Summary> {
 	let manifest = file.manifest.as_deref().map(from_hex).transpose()?;
 	let auth = FeedAuth::from_key(key, manifest.as_deref())?;
 	let v = DalekVerifier;
-	let summary = |tree: &crate::verify::VerifiedTree, block: Option<Node>, from: Option<u64>| Summary {
-		key,
-		mode: auth.mode,
-		length: tree.length,
-		fork: tree.fork,
-		tree_hash: tree.tree_hash,
-		byte_length: tree.byte_length,
-		block: block.map(|b| (b.index / 2, b.size)),
-		upgraded_from: from,
-	};
+	let summary =
+		|tree: &crate::verify::VerifiedTree, block: Option<Node>, from: Option<u64>| Summary {
+			key,
+			mode: auth.mode,
+			length: tree.length,
+			fork: tree.fork,
+			tree_hash: tree.tree_hash,
+			byte_length: tree.byte_length,
+			block: block.map(|b| (b.index / 2, b.size)),
+			upgraded_from: from,
+		};
 	match (&file.tree, &file.proof) {
 		(Some(tree), None) if file.from.is_none() => {
 			let t = verify_signed_tree(&auth, &signed_tree_from_json(tree)?, &v)?;
 			Ok(summary(&t, None, None))
-		},
+		}
 		(None, Some(proof)) => {
 			let proof = proof_from_json(proof)?;
 			match &file.from {
@@ -213,13 +222,13 @@ pub fn verify_proof_json(text: &str) -> Result<Summary> {
 					let old = verify_signed_tree(&auth, &signed_tree_from_json(from)?, &v)?;
 					let out = verify_upgrade(&auth, &old, &proof, &v)?;
 					Ok(summary(&out.tree, out.block, Some(old.length)))
-				},
+				}
 				None => {
 					let out = verify_proof(&auth, None, &proof, &v)?;
 					Ok(summary(&out.tree, out.block, None))
-				},
+				}
 			}
-		},
+		}
 		_ => Err(Error::JsonSyntax),
 	}
 }
@@ -246,7 +255,7 @@ pub fn from_hex(s: &str) -> Result<Vec<u8>> {
 		}
 	}
 	let b = s.as_bytes();
-	if b.len() % 2 != 0 {
+	if !b.len().is_multiple_of(2) {
 		return Err(Error::JsonHex);
 	}
 	b.chunks(2).map(|p| Ok((nibble(p[0])? << 4) | nibble(p[1])?)).collect()
@@ -271,7 +280,9 @@ pub fn node_to_json(n: &Node) -> NodeJson {
 
 /// The [`Proof`] a JSON proof describes.
 pub fn proof_from_json(p: &ProofJson) -> Result<Proof> {
-	if p.hash.as_ref().is_some_and(|v| !v.is_null()) || p.seek.as_ref().is_some_and(|v| !v.is_null()) {
+	if p.hash.as_ref().is_some_and(|v| !v.is_null())
+		|| p.seek.as_ref().is_some_and(|v| !v.is_null())
+	{
 		return Err(Error::UnsupportedProof);
 	}
 	let block = match &p.block {

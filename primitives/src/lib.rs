@@ -40,7 +40,7 @@ pub use error::Error;
 pub use hash::{Hash, Node};
 pub use manifest::Manifest;
 pub use proof::{BlockData, Proof, SignedTree, UpgradeData};
-pub use signing::{Ed25519Verifier, FeedAuth, SigningMode};
-pub use verify::{VerifiedProof, VerifiedTree};
 #[cfg(feature = "dalek")]
 pub use signing::DalekVerifier;
+pub use signing::{Ed25519Verifier, FeedAuth, SigningMode};
+pub use verify::{VerifiedProof, VerifiedTree};

@@ -17,7 +17,8 @@ use crate::hash::{blake2b256, Hash};
 /// hypercore's namespace `crypto.namespace('hypercore', 6)`, entry 0: signed trees.
 pub const TREE: Hash = hex32("9fac70b50ca14efc4e91c833b204e75b8b5aad8b5881bfc0adb5ef38a3275b9c");
 /// Entry 3: prefix of the manifest hash.
-pub const MANIFEST: Hash = hex32("e64b7108eacce47cfc61ac850568f55f8b15b82ec5ed78c4ec597b036e2a1498");
+pub const MANIFEST: Hash =
+	hex32("e64b7108eacce47cfc61ac850568f55f8b15b82ec5ed78c4ec597b036e2a1498");
 /// Entry 4: the default signer namespace.
 pub const DEFAULT_NAMESPACE: Hash =
 	hex32("4144eea531e483d54e0c14f4ca68e0644f355343ff6fcb0f005200e12cd747cb");

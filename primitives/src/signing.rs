@@ -100,7 +100,11 @@ impl FeedAuth {
 
 	/// A manifest-mode feed: the key is the manifest's hash.
 	pub fn manifest(manifest: &Manifest) -> Self {
-		FeedAuth { key: manifest.hash(), public_key: manifest.public_key, mode: SigningMode::ManifestV1 }
+		FeedAuth {
+			key: manifest.hash(),
+			public_key: manifest.public_key,
+			mode: SigningMode::ManifestV1,
+		}
 	}
 
 	/// The auth of feed `key`, given the manifest hypercore stores with it (if any), by
@@ -124,7 +128,9 @@ impl FeedAuth {
 	pub fn signable(&self, tree_hash: &Hash, length: u64, fork: u64) -> Vec<u8> {
 		match self.mode {
 			SigningMode::Compat => signable_compat(tree_hash, length, fork).to_vec(),
-			SigningMode::ManifestV1 => signable_manifest(&self.key, tree_hash, length, fork).to_vec(),
+			SigningMode::ManifestV1 => {
+				signable_manifest(&self.key, tree_hash, length, fork).to_vec()
+			}
 		}
 	}
 
@@ -140,7 +146,7 @@ impl FeedAuth {
 		let raw = match self.mode {
 			SigningMode::Compat => {
 				<[u8; 64]>::try_from(signature).map_err(|_| Error::BadSignatureLength)?
-			},
+			}
 			SigningMode::ManifestV1 => decode_signature_container(signature)?,
 		};
 		if verifier.verify(&self.public_key, &self.signable(tree_hash, length, fork), &raw) {
@@ -194,7 +200,7 @@ pub fn encode_signature_container(signature: &[u8; 64]) -> Vec<u8> {
 pub fn decode_signature_container(bytes: &[u8]) -> Result<[u8; 64]> {
 	let mut r = Reader::new(bytes, Error::MalformedSignatureContainer);
 	match r.uint()? {
-		1 => {},
+		1 => {}
 		0 => return Err(Error::MalformedSignatureContainer),
 		_ => return Err(Error::SeveralSignatures),
 	}
@@ -247,7 +253,10 @@ mod tests {
 	fn from_key_follows_hypercores_rule() {
 		let m = Manifest::default_for([5; 32]);
 		let bytes = m.encode_hypercore();
-		assert_eq!(FeedAuth::from_key(m.hash(), Some(&bytes)).unwrap().mode, SigningMode::ManifestV1);
+		assert_eq!(
+			FeedAuth::from_key(m.hash(), Some(&bytes)).unwrap().mode,
+			SigningMode::ManifestV1
+		);
 		assert_eq!(FeedAuth::from_key([5; 32], Some(&bytes)).unwrap().mode, SigningMode::Compat);
 		assert_eq!(FeedAuth::from_key([5; 32], None).unwrap().mode, SigningMode::Compat);
 		assert_eq!(FeedAuth::from_key([6; 32], Some(&bytes)), Err(Error::KeyManifestMismatch));

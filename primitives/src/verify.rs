@@ -13,9 +13,7 @@ use scale_info::TypeInfo;
 use crate::error::{Error, Result};
 use crate::flat_tree::{self, Iter};
 use crate::hash::{tree_hash, Hash, Node};
-use crate::proof::{
-	Proof, SignedTree, MAX_BLOCK_NODES, MAX_LENGTH, MAX_ROOTS, MAX_UPGRADE_NODES,
-};
+use crate::proof::{Proof, SignedTree, MAX_BLOCK_NODES, MAX_LENGTH, MAX_ROOTS, MAX_UPGRADE_NODES};
 use crate::signing::{Ed25519Verifier, FeedAuth};
 
 /// A tree whose signature has been checked.
@@ -216,7 +214,7 @@ pub fn verify_proof(
 				node = Node::parent(ite.parent(), &node, sibling)?;
 			}
 			Some((leaf, node))
-		},
+		}
 	};
 
 	let Some(up) = &proof.upgrade else {
@@ -319,7 +317,7 @@ pub fn verify_proof(
 				connect_to_roots(&top, old_roots)?;
 			}
 			Some(leaf)
-		},
+		}
 	};
 
 	auth.verify_tree_signature(&tree.tree_hash, tree.length, tree.fork, &up.signature, verifier)?;

@@ -182,7 +182,7 @@ impl FeedWriter {
 						match sub_tree {
 							Some(s) if block_nodes.is_none() && ite.contains(s) => {
 								block_nodes = Some(self.path(s, ite.index)?)
-							},
+							}
 							_ => nodes.push(self.node_or_err(ite.index)?),
 						}
 					}
@@ -196,7 +196,7 @@ impl FeedWriter {
 			match sub_tree {
 				Some(s) if block_nodes.is_none() && ite.contains(s) => {
 					block_nodes = Some(self.path(s, ite.index)?)
-				},
+				}
 				_ => nodes.push(self.node_or_err(ite.index)?),
 			}
 			ite.next_tree();

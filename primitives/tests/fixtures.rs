@@ -176,8 +176,8 @@ fn every_block_proof_verifies() {
 	let mut count = 0;
 	for f in fixtures() {
 		let auth = f.auth();
-		let tree = verify_signed_tree(&auth, &signed_tree_from_json(&f.tree.tree).unwrap(), &V)
-			.unwrap();
+		let tree =
+			verify_signed_tree(&auth, &signed_tree_from_json(&f.tree.tree).unwrap(), &V).unwrap();
 		if f.blocks.length <= 64 {
 			assert_eq!(f.proofs.len() as u64, f.blocks.length, "{}: every block", f.name);
 		}
@@ -200,8 +200,8 @@ fn upgrade_proofs_extend_the_older_tree() {
 	let mut count = 0;
 	for f in fixtures() {
 		let auth = f.auth();
-		let newest = verify_signed_tree(&auth, &signed_tree_from_json(&f.tree.tree).unwrap(), &V)
-			.unwrap();
+		let newest =
+			verify_signed_tree(&auth, &signed_tree_from_json(&f.tree.tree).unwrap(), &V).unwrap();
 		for u in &f.upgrades {
 			let old = verify_signed_tree(&auth, &signed_tree_from_json(&u.from).unwrap(), &V)
 				.unwrap_or_else(|e| panic!("{}: {e}", f.name));
@@ -210,7 +210,10 @@ fn upgrade_proofs_extend_the_older_tree() {
 				.unwrap_or_else(|e| panic!("{} upgrade: {e}", f.name));
 			assert_eq!(out.tree, newest, "{}", f.name);
 			// The same proof does not extend a fresh verifier, nor another tree.
-			assert_eq!(verify_proof(&auth, None, &proof, &V).unwrap_err(), Error::UpgradeStartMismatch);
+			assert_eq!(
+				verify_proof(&auth, None, &proof, &V).unwrap_err(),
+				Error::UpgradeStartMismatch
+			);
 			count += 1;
 		}
 		if let Some(p) = &f.partial {
@@ -275,15 +278,23 @@ fn tampered(proof: &Proof) -> Vec<(String, Proof)> {
 		}
 		push("block index".into(), &|p| p.block.as_mut().unwrap().index ^= 1);
 		for i in 0..b.nodes.len() {
-			push(format!("block node {i} hash"), &|p| p.block.as_mut().unwrap().nodes[i].hash[7] ^= 4);
+			push(format!("block node {i} hash"), &|p| {
+				p.block.as_mut().unwrap().nodes[i].hash[7] ^= 4
+			});
 			push(format!("block node {i} size"), &|p| p.block.as_mut().unwrap().nodes[i].size ^= 1);
-			push(format!("block node {i} index"), &|p| p.block.as_mut().unwrap().nodes[i].index += 2);
+			push(format!("block node {i} index"), &|p| {
+				p.block.as_mut().unwrap().nodes[i].index += 2
+			});
 		}
 	}
 	if let Some(u) = &proof.upgrade {
 		for i in 0..u.nodes.len() {
-			push(format!("upgrade node {i} hash"), &|p| p.upgrade.as_mut().unwrap().nodes[i].hash[31] ^= 0x80);
-			push(format!("upgrade node {i} size"), &|p| p.upgrade.as_mut().unwrap().nodes[i].size += 1);
+			push(format!("upgrade node {i} hash"), &|p| {
+				p.upgrade.as_mut().unwrap().nodes[i].hash[31] ^= 0x80
+			});
+			push(format!("upgrade node {i} size"), &|p| {
+				p.upgrade.as_mut().unwrap().nodes[i].size += 1
+			});
 		}
 		for i in 0..u.additional_nodes.len() {
 			push(format!("additional node {i} hash"), &|p| {
@@ -298,7 +309,9 @@ fn tampered(proof: &Proof) -> Vec<(String, Proof)> {
 			push("length - 1".into(), &|p| p.upgrade.as_mut().unwrap().length -= 1);
 		}
 		for pos in [0, 1, 2, 33, u.signature.len() - 3, u.signature.len() - 1] {
-			push(format!("signature byte {pos}"), &|p| p.upgrade.as_mut().unwrap().signature[pos] ^= 1);
+			push(format!("signature byte {pos}"), &|p| {
+				p.upgrade.as_mut().unwrap().signature[pos] ^= 1
+			});
 		}
 		push("signature truncated".into(), &|p| {
 			p.upgrade.as_mut().unwrap().signature.pop();
@@ -313,8 +326,12 @@ fn tampered_proofs_are_refused() {
 	let mut refused = 0;
 	for f in fixtures() {
 		let auth = f.auth();
-		let mut cases: Vec<(Option<SignedTreeJson>, Proof)> =
-			f.proofs.iter().take(6).map(|p| (None, with_value(&p.proof, p.value_generator))).collect();
+		let mut cases: Vec<(Option<SignedTreeJson>, Proof)> = f
+			.proofs
+			.iter()
+			.take(6)
+			.map(|p| (None, with_value(&p.proof, p.value_generator)))
+			.collect();
 		for u in &f.upgrades {
 			cases.push((Some(u.from.clone()), with_value(&u.proof, u.value_generator)));
 		}
@@ -322,7 +339,9 @@ fn tampered_proofs_are_refused() {
 			cases.push((None, with_value(&p.proof, p.value_generator)));
 		}
 		for (from, proof) in cases {
-			let old = from.map(|t| verify_signed_tree(&auth, &signed_tree_from_json(&t).unwrap(), &V).unwrap());
+			let old = from.map(|t| {
+				verify_signed_tree(&auth, &signed_tree_from_json(&t).unwrap(), &V).unwrap()
+			});
 			assert!(verify_proof(&auth, old.as_ref(), &proof, &V).is_ok(), "{} untampered", f.name);
 			for (what, bad) in tampered(&proof) {
 				let r = verify_proof(&auth, old.as_ref(), &bad, &V);
@@ -336,12 +355,19 @@ fn tampered_proofs_are_refused() {
 			assert!(verify_proof(&wrong_key, old.as_ref(), &proof, &V).is_err(), "{} key", f.name);
 			let mut other_signer = auth;
 			other_signer.public_key[5] ^= 2;
-			assert!(verify_proof(&other_signer, old.as_ref(), &proof, &V).is_err(), "{} signer", f.name);
+			assert!(
+				verify_proof(&other_signer, old.as_ref(), &proof, &V).is_err(),
+				"{} signer",
+				f.name
+			);
 			if auth.mode == SigningMode::ManifestV1 {
 				// The manifest-mode key is in the signed message itself.
 				let mut key_only = auth;
 				key_only.key[31] ^= 1;
-				assert_eq!(verify_proof(&key_only, old.as_ref(), &proof, &V).unwrap_err(), Error::BadSignature);
+				assert_eq!(
+					verify_proof(&key_only, old.as_ref(), &proof, &V).unwrap_err(),
+					Error::BadSignature
+				);
 			}
 		}
 		// Tampered key or manifest bytes no longer describe the feed.

@@ -3,7 +3,7 @@
 //! (`fixtures/verify-rust.js`, npm hypercore 11.35.1). Needs `node` and
 //! `npm ci --prefix primitives/fixtures` beforehand.
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::Command;
 
 use datdot_primitives::json::{proof_to_json, to_hex};
@@ -14,7 +14,7 @@ use serde_json::json;
 
 const SIZES: [usize; 7] = [0, 3, 70_000, 1, 12, 1024, 5];
 
-fn write_feed(dir: &PathBuf, mode: SigningMode, seed: u8) {
+fn write_feed(dir: &Path, mode: SigningMode, seed: u8) {
 	let mut w = FeedWriter::from_seed([seed; 32], mode);
 	let blocks: Vec<Vec<u8>> =
 		SIZES.iter().enumerate().map(|(i, &s)| generate(seed as u32, i as u32, s)).collect();

@@ -3,7 +3,9 @@
 //! Any input must end in Ok or an Error, never a panic, hang or huge allocation.
 #![no_main]
 
-use datdot_primitives::encoded::{decode_block, verify_segment, EncodedRoot, ReplicaId, SegmentProof};
+use datdot_primitives::encoded::{
+	decode_block, verify_segment, EncodedRoot, ReplicaId, SegmentProof,
+};
 use datdot_primitives::json::verify_proof_json;
 use datdot_primitives::manifest::Manifest;
 use datdot_primitives::signing::{decode_signature_container, Ed25519Verifier, SigningMode};
@@ -22,7 +24,10 @@ impl Ed25519Verifier for AcceptAll {
 
 fn auths() -> [FeedAuth; 2] {
 	let m = Manifest::default_for([11; 32]);
-	[FeedAuth::compat([11; 32]), FeedAuth { mode: SigningMode::ManifestV1, ..FeedAuth::manifest(&m) }]
+	[
+		FeedAuth::compat([11; 32]),
+		FeedAuth { mode: SigningMode::ManifestV1, ..FeedAuth::manifest(&m) },
+	]
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -34,7 +39,7 @@ fuzz_target!(|data: &[u8]| {
 				let _ = verify_proof(&auth, None, &p, &AcceptAll);
 				let _ = verify_proof(&auth, None, &p, &DalekVerifier);
 			}
-		},
+		}
 		1 => {
 			let mut input = rest;
 			let Ok(tree) = SignedTree::decode(&mut input) else { return };
@@ -43,27 +48,27 @@ fuzz_target!(|data: &[u8]| {
 				let _ = verify_upgrade(&auth, &old, &p, &AcceptAll);
 				let _ = verify_proof(&auth, Some(&old), &p, &AcceptAll);
 			}
-		},
+		}
 		2 => {
 			if let Ok(text) = std::str::from_utf8(rest) {
 				let _ = verify_proof_json(text);
 			}
-		},
+		}
 		3 => {
 			let _ = Manifest::decode_hypercore(rest);
 			let _ = decode_signature_container(rest);
 			let key: [u8; 32] = [11; 32];
 			let _ = FeedAuth::from_key(key, Some(rest));
-		},
+		}
 		4 => {
 			let mut input = rest;
 			let Ok(root) = EncodedRoot::decode(&mut input) else { return };
 			let Ok(id) = ReplicaId::decode(&mut input) else { return };
 			let Ok(proof) = SegmentProof::decode(&mut input) else { return };
 			let _ = verify_segment(&root, &id, &proof);
-		},
+		}
 		_ => {
 			let _ = decode_block(rest);
-		},
+		}
 	}
 });

@@ -32,7 +32,8 @@ fn main() {
 		let mut up = old.encode();
 		up.extend(w.upgrade_proof(3, Some(7)).unwrap().encode());
 		put(high | 1, up);
-		let file = ProofFile::proof(&w.key(), Some(&w.manifest_bytes()), None, &w.block_proof(5).unwrap());
+		let file =
+			ProofFile::proof(&w.key(), Some(&w.manifest_bytes()), None, &w.block_proof(5).unwrap());
 		put(high | 2, file.to_json().into_bytes());
 		put(high | 3, w.manifest_bytes());
 	}
@@ -45,4 +46,3 @@ fn main() {
 	put(4, seg);
 	put(5, encode_block(&[7u8; 4000]).unwrap());
 }
-
