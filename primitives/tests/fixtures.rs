@@ -4,7 +4,7 @@
 //! variant must be refused.
 
 use datdot_primitives::json::{
-	from_hex, proof_from_json, signed_tree_from_json, ProofJson, SignedTreeJson,
+	from_hex, proof_from_json, signed_tree_from_json, verify_proof_json, ProofJson, SignedTreeJson,
 };
 use datdot_primitives::signing::SigningMode;
 use datdot_primitives::testdata::generate;
@@ -74,8 +74,9 @@ fn fixtures() -> Vec<Fixture> {
 	let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/generated");
 	let mut out: Vec<Fixture> = std::fs::read_dir(dir)
 		.expect("fixtures/generated exists")
-		.map(|e| {
-			let path = e.unwrap().path();
+		.map(|e| e.unwrap().path())
+		.filter(|p| p.extension().is_some_and(|x| x == "json"))
+		.map(|path| {
 			serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
 				.unwrap_or_else(|err| panic!("{}: {err}", path.display()))
 		})
@@ -399,4 +400,39 @@ fn tampered_proofs_are_refused() {
 		assert_eq!(verify_signed_tree(&auth, &t, &V), Err(Error::BadSignature));
 	}
 	assert!(refused > 1000, "{refused}");
+}
+
+/// Files hypercore wrote in the CLI format (generated/cli) pass `verify_proof_json`, the
+/// function behind `datdot-node hypercore verify`, and a flipped bit fails it.
+#[test]
+fn cli_files_written_by_hypercore_verify() {
+	let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/generated/cli");
+	let mut n = 0;
+	for entry in std::fs::read_dir(dir).unwrap() {
+		let path = entry.unwrap().path();
+		let text = std::fs::read_to_string(&path).unwrap();
+		let summary =
+			verify_proof_json(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+		let name = path.file_name().unwrap().to_string_lossy().to_string();
+		let want = if name.contains("len1000") {
+			1000
+		} else if name.contains("len64") {
+			64
+		} else {
+			summary.length
+		};
+		assert_eq!(summary.length, want, "{name}");
+		if name.contains("upgrade") {
+			assert_eq!(summary.upgraded_from, Some(600), "{name}");
+			assert_eq!(summary.block, Some((999, 1 + (999 * 7) % 13)), "{name}");
+		}
+		// Flip one bit inside the signature's ed25519 bytes: the file must no longer verify.
+		let at = text.rfind("\"signature\": \"").unwrap() + 14 + 40;
+		let mut bytes = text.into_bytes();
+		bytes[at] = if bytes[at] == b'0' { b'1' } else { b'0' };
+		let bad = String::from_utf8(bytes).unwrap();
+		assert!(verify_proof_json(&bad).is_err(), "{name} tampered");
+		n += 1;
+	}
+	assert_eq!(n, 22);
 }
