@@ -6,7 +6,7 @@
 
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { mkdtempSync, rmSync, createWriteStream } from 'node:fs';
+import { mkdtempSync, rmSync, createWriteStream, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,7 +45,6 @@ export async function startNode(args, { name = 'node', readyTimeoutMs = 120_000 
     ...args,
     '--base-path', join(workDir, 'data'),
     '--rpc-port', String(rpcPort),
-    '--port', String(p2pPort),
     '--listen-addr', `/ip4/127.0.0.1/tcp/${p2pPort}`,
     '--prometheus-port', String(prometheusPort),
     '--no-mdns',
@@ -73,7 +72,7 @@ async function waitForRpc(node, timeoutMs) {
   node.exited.then((e) => { exited = e; });
   while (Date.now() < deadline) {
     if (exited) {
-      throw new Error(`${node.name} exited (${JSON.stringify(exited)}) before its RPC answered; see ${node.logFile}`);
+      throw new Error(`${node.name} exited (${JSON.stringify(exited)}) before its RPC answered:\n${logTail(node)}`);
     }
     try {
       const res = await fetch(`http://127.0.0.1:${node.rpcPort}`, {
@@ -85,7 +84,16 @@ async function waitForRpc(node, timeoutMs) {
     } catch { /* not listening yet */ }
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`${node.name}: RPC on port ${node.rpcPort} did not answer within ${timeoutMs} ms; see ${node.logFile}`);
+  throw new Error(`${node.name}: RPC on port ${node.rpcPort} did not answer within ${timeoutMs} ms:\n${logTail(node)}`);
+}
+
+/** The last lines of a node's log, for error messages (the log is deleted with the node). */
+export function logTail(node, lines = 30) {
+  try {
+    return readFileSync(node.logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch (e) {
+    return `(no log: ${e.message})`;
+  }
 }
 
 async function killNode(node) {

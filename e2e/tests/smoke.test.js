@@ -22,7 +22,9 @@ test('dev chain: metadata, 6 s blocks with finality, and a finalized balance tra
   api = conn.api;
 
   await t.test('polkadot.js decodes the chain from metadata with no custom types', () => {
-    const problems = conn.logged.filter((l) => /unknown|unable|not decorated|failed/i.test(l));
+    // Type or signed-extension problems would show here; RPC methods that this version of
+    // @polkadot/api has no decoration for (new upstream RPCs) are harmless and ignored.
+    const problems = conn.logged.filter((l) => !/RPC methods not decorated/.test(l));
     assert.deepEqual(problems, [], `@polkadot/api complained: ${problems.join('\n')}`);
     const pallets = api.runtimeMetadata.asLatest.pallets.map((p) => p.name.toString());
     for (const name of ['System', 'Babe', 'Grandpa', 'Balances', 'TransactionPayment', 'Sudo', 'Datdot']) {
@@ -37,15 +39,25 @@ test('dev chain: metadata, 6 s blocks with finality, and a finalized balance tra
     await new Promise((ok, fail) => {
       const timer = setTimeout(() => fail(new Error('fewer than 4 new blocks in 60 s')), 60_000);
       api.rpc.chain.subscribeNewHeads(async (header) => {
+        if (header.number.toNumber() === 0) return; // genesis has no timestamp
         const at = await api.at(header.hash);
-        stamps.push({ n: header.number.toNumber(), ms: (await at.query.timestamp.now()).toNumber() });
+        stamps.push({
+          n: header.number.toNumber(),
+          ms: (await at.query.timestamp.now()).toNumber(),
+          slot: (await at.query.babe.currentSlot()).toNumber(),
+        });
         if (stamps.length === 4) { clearTimeout(timer); ok(); }
       }).then((unsub) => { stamps.unsub = unsub; }, fail);
     });
     stamps.unsub();
     for (let i = 1; i < stamps.length; i++) {
       if (stamps[i].n !== stamps[i - 1].n + 1) continue; // a re-org or skipped notification
-      assert.equal(stamps[i].ms - stamps[i - 1].ms, 6000, `block time between #${stamps[i - 1].n} and #${stamps[i].n}`);
+      const between = `between #${stamps[i - 1].n} and #${stamps[i].n}`;
+      // One 6 s BABE slot per block (a single validator wins every slot, primary or secondary)…
+      assert.equal(stamps[i].slot - stamps[i - 1].slot, 1, `slots ${between}`);
+      // …and the authors' clocks agree with it to within the authoring jitter.
+      const ms = stamps[i].ms - stamps[i - 1].ms;
+      assert.ok(Math.abs(ms - 6000) <= 500, `block time ${between}: ${ms} ms`);
     }
     const finalized = await api.rpc.chain.getHeader(await api.rpc.chain.getFinalizedHead());
     const best = await api.rpc.chain.getHeader();

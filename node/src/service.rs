@@ -22,17 +22,33 @@ type FullGrandpaBlockImport =
 /// GRANDPA justifications are imported and generated at least this often (in blocks).
 const GRANDPA_JUSTIFICATION_PERIOD: u32 = 512;
 
-/// The inherent data providers of BABE block import and authoring: timestamp and slot.
-fn inherent_providers(
+/// The inherent data BABE blocks carry (timestamp and slot), for authoring and for
+/// checking imported blocks.
+#[derive(Clone, Copy)]
+pub struct BabeInherents {
 	slot_duration: sp_consensus_babe::SlotDuration,
-) -> (sp_consensus_babe::inherents::InherentDataProvider, sp_timestamp::InherentDataProvider) {
-	let timestamp = sp_timestamp::InherentDataProvider::from_system_time();
-	let slot =
-		sp_consensus_babe::inherents::InherentDataProvider::from_timestamp_and_slot_duration(
-			*timestamp,
-			slot_duration,
-		);
-	(slot, timestamp)
+}
+
+type BabeInherentProviders =
+	(sp_consensus_babe::inherents::InherentDataProvider, sp_timestamp::InherentDataProvider);
+
+#[async_trait::async_trait]
+impl sp_inherents::CreateInherentDataProviders<Block, ()> for BabeInherents {
+	type InherentDataProviders = BabeInherentProviders;
+
+	async fn create_inherent_data_providers(
+		&self,
+		_parent: <Block as sp_runtime::traits::Block>::Hash,
+		_extra: (),
+	) -> Result<BabeInherentProviders, Box<dyn std::error::Error + Send + Sync>> {
+		let timestamp = sp_timestamp::InherentDataProvider::from_system_time();
+		let slot =
+			sp_consensus_babe::inherents::InherentDataProvider::from_timestamp_and_slot_duration(
+				*timestamp,
+				self.slot_duration,
+			);
+		Ok((slot, timestamp))
+	}
 }
 
 /// What `new_partial` builds, shared by the full node and the CLI's chain commands.
@@ -47,7 +63,7 @@ pub type Service = sc_service::PartialComponents<
 			Block,
 			FullClient,
 			FullGrandpaBlockImport,
-			BabeCidp,
+			BabeInherents,
 			FullSelectChain,
 		>,
 		sc_consensus_babe::BabeLink<Block>,
@@ -55,18 +71,6 @@ pub type Service = sc_service::PartialComponents<
 		sc_consensus_grandpa::LinkHalf<Block, FullClient, FullSelectChain>,
 		Option<Telemetry>,
 	),
->;
-
-/// The inherent data provider factory that BABE's block import checks blocks with.
-pub type BabeCidp = Box<
-	dyn sp_inherents::CreateInherentDataProviders<
-		Block,
-		(),
-		InherentDataProviders = (
-			sp_consensus_babe::inherents::InherentDataProvider,
-			sp_timestamp::InherentDataProvider,
-		),
-	>,
 >;
 
 /// Builds the parts of the service that the chain commands (import, export, revert…) need.
@@ -121,12 +125,11 @@ pub fn new_partial(config: &Configuration) -> Result<Service, ServiceError> {
 
 	let babe_config = sc_consensus_babe::configuration(&*client)?;
 	let slot_duration = babe_config.slot_duration();
-	let cidp: BabeCidp = Box::new(move |_, ()| async move { Ok(inherent_providers(slot_duration)) });
 	let (block_import, babe_link) = sc_consensus_babe::block_import(
 		babe_config,
 		grandpa_block_import,
 		client.clone(),
-		cidp,
+		BabeInherents { slot_duration },
 		select_chain.clone(),
 		OffchainTransactionPoolFactory::new(transaction_pool.clone()),
 	)?;
@@ -169,7 +172,7 @@ pub fn new_full<
 		keystore_container,
 		select_chain,
 		transaction_pool,
-		other: (block_import, babe_link, _babe_worker_handle, grandpa_link, mut telemetry),
+		other: (block_import, babe_link, babe_worker_handle, grandpa_link, mut telemetry),
 	} = new_partial(&config)?;
 
 	let mut net_config = sc_network::config::FullNetworkConfiguration::<
@@ -201,7 +204,7 @@ pub fn new_full<
 		Vec::default(),
 	));
 
-	let (network, system_rpc_tx, tx_handler_controller, sync_service) =
+	let (network, system_rpc_tx, tx_handler_controller, sync_service, _bitswap) =
 		sc_service::build_network(sc_service::BuildNetworkParams {
 			config: &config,
 			net_config,
@@ -249,8 +252,16 @@ pub fn new_full<
 	let rpc_extensions_builder = {
 		let client = client.clone();
 		let pool = transaction_pool.clone();
+		let select_chain = select_chain.clone();
+		let keystore = keystore_container.keystore();
 		Box::new(move |_| {
-			let deps = crate::rpc::FullDeps { client: client.clone(), pool: pool.clone() };
+			let deps = crate::rpc::FullDeps {
+				client: client.clone(),
+				pool: pool.clone(),
+				select_chain: select_chain.clone(),
+				babe_worker_handle: babe_worker_handle.clone(),
+				keystore: keystore.clone(),
+			};
 			crate::rpc::create_full(deps).map_err(Into::into)
 		})
 	};
@@ -288,9 +299,7 @@ pub fn new_full<
 			block_import,
 			sync_oracle: sync_service.clone(),
 			justification_sync_link: sync_service.clone(),
-			create_inherent_data_providers: move |_, ()| async move {
-				Ok(inherent_providers(slot_duration))
-			},
+			create_inherent_data_providers: BabeInherents { slot_duration },
 			force_authoring,
 			backoff_authoring_blocks: None::<()>,
 			babe_link,
