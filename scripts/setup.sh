@@ -33,10 +33,12 @@ for t in wasm32-unknown-unknown wasm32v1-none; do
 done
 rustup component list --installed | grep -q '^rust-src' || { log "adding rust-src"; rustup component add rust-src; }
 
-# npm packages of the end-to-end tests, exactly as locked.
-e2e="$REPO_ROOT/e2e"
-if [ ! -d "$e2e/node_modules" ] || [ "$e2e/package-lock.json" -nt "$e2e/node_modules/.package-lock.json" ]; then
-	log "installing e2e npm packages (npm ci)"
-	(cd "$e2e" && npm ci --no-audit --no-fund --loglevel=error)
-fi
+# npm packages, exactly as locked: the end-to-end tests' client (@polkadot/api) and the
+# hypercore reference implementation the primitives are tested against.
+for dir in "$REPO_ROOT/e2e" "$REPO_ROOT/primitives/fixtures"; do
+	if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+		log "installing npm packages in ${dir#"$REPO_ROOT"/} (npm ci)"
+		(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+	fi
+done
 log "setup: ok"

@@ -6,10 +6,15 @@ set -euo pipefail
 start=$(date +%s)
 
 ensure_setup
-build_node
 
-log "cargo tests (release profile, to reuse the node's dependencies)"
+# One build for everything: the release profile (the node must be optimized) and one
+# feature set; the node's integration tests make this same run build the datdot-node
+# binary that the end-to-end tests use.
+log "cargo tests (release profile), building datdot-node on the way"
 timed "cargo test" cargo test --release --locked --workspace --manifest-path "$REPO_ROOT/Cargo.toml"
+
+log "datdot-primitives builds without std (wasm)"
+timed "no_std check" bash "$REPO_ROOT/primitives/check-no-std.sh"
 
 log "end-to-end tests with $NODE_BIN"
 # Any node the tests leave behind (their data lives in ${TMPDIR:-/tmp}/datdot-*) is killed

@@ -39,6 +39,22 @@ pub enum Subcommand {
 
 	/// Database meta columns information.
 	ChainInfo(sc_cli::ChainInfoCmd),
+
+	/// Hypercore tools: check a feed's signed tree, a block proof or an upgrade proof.
+	#[command(subcommand)]
+	Hypercore(HypercoreCmd),
+}
+
+/// `datdot-node hypercore …`
+#[derive(Debug, clap::Subcommand)]
+pub enum HypercoreCmd {
+	/// Verify a signed tree, block proof or upgrade proof in datdot's JSON format
+	/// (docs/hypercore-json.md). Exits 0 and prints a one-line summary when it is valid;
+	/// exits 1 and prints the precise reason when it is not.
+	Verify {
+		/// The JSON file (`-` reads standard input).
+		file: std::path::PathBuf,
+	},
 }
 
 /// `datdot-node [OPTIONS]` runs the node; sub-commands do the rest.

@@ -20,7 +20,11 @@ fn testnet_genesis(
 ) -> Value {
 	build_struct_json_patch!(RuntimeGenesisConfig {
 		balances: BalancesConfig {
-			balances: endowed_accounts.iter().cloned().map(|k| (k, DEV_ENDOWMENT)).collect::<Vec<_>>(),
+			balances: endowed_accounts
+				.iter()
+				.cloned()
+				.map(|k| (k, DEV_ENDOWMENT))
+				.collect::<Vec<_>>(),
 		},
 		babe: BabeConfig {
 			authorities: authorities.iter().map(|x| (x.0.clone(), 1)).collect::<Vec<_>>(),

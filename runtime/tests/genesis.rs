@@ -8,10 +8,28 @@ use frame_support::genesis_builder_helper::build_state;
 use sp_genesis_builder::{PresetId, DEV_RUNTIME_PRESET, LOCAL_TESTNET_RUNTIME_PRESET};
 use sp_keyring::Sr25519Keyring;
 
+/// Applies a JSON patch the way the node does: objects merge key by key, the rest replaces.
+fn merge(base: &mut serde_json::Value, patch: serde_json::Value) {
+	match (base, patch) {
+		(serde_json::Value::Object(base), serde_json::Value::Object(patch)) => {
+			for (k, v) in patch {
+				merge(base.entry(k).or_insert(serde_json::Value::Null), v);
+			}
+		}
+		(base, patch) => *base = patch,
+	}
+}
+
+/// The genesis state of a preset, built as the node builds it: the preset is a patch on top
+/// of the default genesis config.
 fn build(preset: &str) -> sp_io::TestExternalities {
-	let json = genesis::get_preset(&PresetId::from(preset)).expect("preset exists");
+	let patch = genesis::get_preset(&PresetId::from(preset)).expect("preset exists");
+	let mut config = serde_json::to_value(RuntimeGenesisConfig::default()).unwrap();
+	merge(&mut config, serde_json::from_slice(&patch).unwrap());
 	let mut ext = sp_io::TestExternalities::new_empty();
-	ext.execute_with(|| build_state::<RuntimeGenesisConfig>(json).expect("preset builds"));
+	ext.execute_with(|| {
+		build_state::<RuntimeGenesisConfig>(config.to_string().into_bytes()).expect("preset builds")
+	});
 	ext
 }
 
