@@ -6,7 +6,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 ensure_setup
-build_node
+build_all
 
 rpc_port="${RPC_PORT:-9944}"
 args=(--dev --rpc-port "$rpc_port" --prometheus-port "${PROMETHEUS_PORT:-9615}" --no-mdns --no-telemetry

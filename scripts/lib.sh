@@ -25,9 +25,12 @@ ensure_setup() {
 	fi
 }
 
-# `build_node` builds the release node binary (with its wasm runtime).
-build_node() {
-	log "building datdot-node (release) into $CARGO_TARGET_DIR"
-	timed "cargo build --release -p datdot-node" \
-		cargo build --release --locked -p datdot-node --manifest-path "$REPO_ROOT/Cargo.toml"
+# `build_all` builds the release datdot-node (with its wasm runtime) and every test.
+# Building them in one cargo run gives one feature set, so the node binary that dev.sh
+# runs and the one the tests use are the same artifacts, compiled once (a separate
+# `cargo build -p datdot-node` would unify features differently and rebuild most crates).
+build_all() {
+	log "building datdot-node and the tests (release) into $CARGO_TARGET_DIR"
+	timed "cargo build" \
+		cargo test --release --locked --workspace --no-run --manifest-path "$REPO_ROOT/Cargo.toml"
 }

@@ -7,10 +7,9 @@ start=$(date +%s)
 
 ensure_setup
 
-# One build for everything: the release profile (the node must be optimized) and one
-# feature set; the node's integration tests make this same run build the datdot-node
-# binary that the end-to-end tests use.
-log "cargo tests (release profile), building datdot-node on the way"
+# Release profile: the node must be optimized, and tests reuse its compiled dependencies.
+build_all
+log "cargo tests"
 timed "cargo test" cargo test --release --locked --workspace --manifest-path "$REPO_ROOT/Cargo.toml"
 
 log "datdot-primitives builds without std (wasm)"

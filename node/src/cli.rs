@@ -32,8 +32,10 @@ pub enum Subcommand {
 	/// Revert the chain to a previous state.
 	Revert(sc_cli::RevertCmd),
 
-	/// Runtime benchmarks: `benchmark pallet` writes the pallets' `weights.rs` (needs a node
-	/// built with `--features runtime-benchmarks`); `benchmark machine` checks this host.
+	/// Runtime benchmarks: `benchmark pallet` writes the pallets' `weights.rs`;
+	/// `benchmark machine` checks this host. Only in a node built with
+	/// `--features runtime-benchmarks`.
+	#[cfg(feature = "runtime-benchmarks")]
 	#[command(subcommand)]
 	Benchmark(frame_benchmarking_cli::BenchmarkCmd),
 
