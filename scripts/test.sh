@@ -12,6 +12,10 @@ build_all
 log "cargo tests"
 timed "cargo test" cargo test --release --locked --workspace --manifest-path "$REPO_ROOT/Cargo.toml"
 
+log "pallet benchmarks run (as tests, in the mock runtime)"
+timed "benchmark tests" cargo test --release --locked -p pallet-datdot --features runtime-benchmarks \
+	--manifest-path "$REPO_ROOT/Cargo.toml" benchmarking
+
 log "datdot-primitives builds without std (wasm)"
 timed "no_std check" bash "$REPO_ROOT/primitives/check-no-std.sh"
 

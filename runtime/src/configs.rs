@@ -123,4 +123,24 @@ impl pallet_sudo::Config for Runtime {
 	type WeightInfo = pallet_sudo::weights::SubstrateWeight<Runtime>;
 }
 
-impl pallet_datdot::Config for Runtime {}
+parameter_types! {
+	/// Held from each provider while registered; faults cost part of it.
+	pub const ProviderDeposit: Balance = 100 * UNIT;
+}
+
+impl pallet_datdot::Config for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type ProviderDeposit = ProviderDeposit;
+	// A provider must be able to hold at least a few contracts (64 blocks each).
+	type MinCapacity = ConstU64<{ 64 * 1024 * 1024 }>;
+	type MinFreeCapacity = ConstU64<{ 16 * 1024 * 1024 }>;
+	// Protocol default: pauses of at most 600 blocks (one hour).
+	type MaxPauseBlocks = ConstU32<600>;
+	type MaxPauseEndsPerBlock = ConstU32<16>;
+	type MaxProviders = ConstU32<100_000>;
+	type MaxPeerIdLen = ConstU32<64>;
+	type MaxRegionLen = ConstU32<32>;
+	type WeightInfo = pallet_datdot::weights::SubstrateWeight<Runtime>;
+}

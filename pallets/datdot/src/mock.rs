@@ -1,0 +1,93 @@
+//! A test runtime: System, Balances and Datdot, with small limits so edge cases are cheap.
+
+use crate as pallet_datdot;
+use frame::{
+	deps::sp_runtime::BuildStorage,
+	testing_prelude::*,
+	traits::{ConstU128, ConstU32, ConstU64},
+};
+
+type Block = frame_system::mocking::MockBlock<Test>;
+pub type AccountId = u64;
+pub type Balance = u128;
+
+construct_runtime!(
+	pub enum Test {
+		System: frame_system,
+		Balances: pallet_balances,
+		Datdot: pallet_datdot,
+	}
+);
+
+#[derive_impl(frame_system::config_preludes::TestDefaultConfig)]
+impl frame_system::Config for Test {
+	type Block = Block;
+	type AccountData = pallet_balances::AccountData<Balance>;
+}
+
+#[derive_impl(pallet_balances::config_preludes::TestDefaultConfig)]
+impl pallet_balances::Config for Test {
+	type Balance = Balance;
+	type AccountStore = System;
+	type ExistentialDeposit = ConstU128<1>;
+	type RuntimeHoldReason = RuntimeHoldReason;
+}
+
+pub const DEPOSIT: Balance = 1_000;
+pub const MIN_CAPACITY: u64 = 1 << 20;
+pub const MIN_FREE: u64 = 1 << 16;
+pub const MAX_PAUSE: u64 = 600;
+pub const MAX_PROVIDERS: u32 = 50;
+pub const MAX_PAUSE_ENDS: u32 = 3;
+
+impl pallet_datdot::Config for Test {
+	type RuntimeEvent = RuntimeEvent;
+	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type ProviderDeposit = ConstU128<DEPOSIT>;
+	type MinCapacity = ConstU64<MIN_CAPACITY>;
+	type MinFreeCapacity = ConstU64<MIN_FREE>;
+	type MaxPauseBlocks = ConstU64<MAX_PAUSE>;
+	type MaxPauseEndsPerBlock = ConstU32<MAX_PAUSE_ENDS>;
+	type MaxProviders = ConstU32<MAX_PROVIDERS>;
+	type MaxPeerIdLen = ConstU32<64>;
+	type MaxRegionLen = ConstU32<32>;
+	type WeightInfo = ();
+}
+
+/// Accounts 1..=100 hold 10 000 each; account 200 holds less than a deposit.
+pub fn new_test_ext() -> TestState {
+	let mut storage = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
+	let mut balances: Vec<(AccountId, Balance)> = (1..=100).map(|a| (a, 10_000)).collect();
+	balances.push((200, DEPOSIT / 2));
+	pallet_balances::GenesisConfig::<Test> { balances, ..Default::default() }
+		.assimilate_storage(&mut storage)
+		.unwrap();
+	let mut ext = TestState::new(storage);
+	ext.execute_with(|| System::set_block_number(1));
+	ext
+}
+
+/// Runs `test` in a fresh externality and checks the pallet's invariants afterwards.
+pub fn run(test: impl FnOnce()) {
+	new_test_ext().execute_with(|| {
+		test();
+		pallet_datdot::Pallet::<Test>::do_try_state().expect("invariants hold");
+	});
+}
+
+/// A well-formed ed25519 PeerId whose key bytes are all `seed`.
+pub fn peer_id(seed: u8) -> crate::PeerIdOf<Test> {
+	let mut bytes = vec![0x00, 0x24, 0x08, 0x01, 0x12, 0x20];
+	bytes.extend([seed; 32]);
+	bytes.try_into().unwrap()
+}
+
+/// Moves to block `n`, running `on_initialize` of every block on the way.
+pub fn run_to_block(n: u64) {
+	while System::block_number() < n {
+		let next = System::block_number() + 1;
+		System::set_block_number(next);
+		<Datdot as Hooks<u64>>::on_initialize(next);
+	}
+}
