@@ -144,3 +144,9 @@ impl pallet_datdot::Config for Runtime {
 	type MaxRegionLen = ConstU32<32>;
 	type WeightInfo = pallet_datdot::weights::SubstrateWeight<Runtime>;
 }
+
+#[cfg(feature = "runtime-benchmarks")]
+impl frame_system_benchmarking::Config for Runtime {}
+
+#[cfg(feature = "runtime-benchmarks")]
+impl frame_benchmarking::baseline::Config for Runtime {}
