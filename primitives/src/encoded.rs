@@ -44,6 +44,8 @@ pub const HEADER_LEN: usize = 5;
 	Debug,
 	PartialEq,
 	Eq,
+	PartialOrd,
+	Ord,
 	Encode,
 	Decode,
 	DecodeWithMemTracking,

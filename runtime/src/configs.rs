@@ -126,6 +126,10 @@ impl pallet_sudo::Config for Runtime {
 parameter_types! {
 	/// Held from each provider while registered; faults cost part of it.
 	pub const ProviderDeposit: Balance = 100 * UNIT;
+	/// Held from a feed's first publisher for its on-chain record (up to ~3.3 KiB).
+	pub const FeedDeposit: Balance = 10 * UNIT;
+	/// Burnt from a provider's deposit per fault: ten faults use the deposit up.
+	pub const FaultSlash: Balance = 10 * UNIT;
 }
 
 impl pallet_datdot::Config for Runtime {
@@ -142,6 +146,24 @@ impl pallet_datdot::Config for Runtime {
 	type MaxProviders = ConstU32<100_000>;
 	type MaxPeerIdLen = ConstU32<64>;
 	type MaxRegionLen = ConstU32<32>;
+	// BABE's VRF output of the block being built (mixed with a subject per draw).
+	type Randomness = pallet_babe::ParentBlockRandomness<Runtime>;
+	type FeedDeposit = FeedDeposit;
+	type FaultSlash = FaultSlash;
+	// Protocol defaults: contracts of 64 blocks, 50 blocks to set a replica up, a storage
+	// challenge about every 20 blocks per hoster with 10 blocks to answer.
+	type MaxBlocksPerContract = ConstU32<64>;
+	type MaxContractsPerPlan = ConstU32<128>;
+	type MaxRangesPerPlan = ConstU32<16>;
+	type MaxReplicas = ConstU32<8>;
+	type MaxQueuedDraws = ConstU32<4096>;
+	type MaxDrawsPerBlock = ConstU32<16>;
+	type SetupBlocks = ConstU32<50>;
+	type MaxReplicasPerHoster = ConstU32<1024>;
+	type ChallengePeriod = ConstU32<20>;
+	type AnswerBlocks = ConstU32<10>;
+	type ChallengeSegments = ConstU32<4>;
+	type MaxChallengesPerBlock = ConstU32<32>;
 	type WeightInfo = pallet_datdot::weights::SubstrateWeight<Runtime>;
 }
 

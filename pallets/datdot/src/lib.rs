@@ -8,11 +8,36 @@
 //! An account becomes a provider with [`Pallet::register`]: it names the libp2p PeerId of
 //! the node that serves its data and the capacity it offers, and a deposit
 //! ([`Config::ProviderDeposit`]) is held from its balance ([`HoldReason::ProviderDeposit`]).
-//! Active providers with at least [`Config::MinFreeCapacity`] free bytes sit in an index
-//! that random selection draws from (see [`selection`]). [`Pallet::pause`] takes a provider
-//! out for planned downtime (at most [`Config::MaxPauseBlocks`]); the pause ends by itself
-//! or with [`Pallet::unpause`], which also brings back a provider the chain put offline.
-//! [`Pallet::unregister`] releases the deposit once the provider holds no replica.
+//! [`Pallet::pause`] takes a provider out for planned downtime (at most
+//! [`Config::MaxPauseBlocks`]); the pause ends by itself or with [`Pallet::unpause`], which
+//! also brings back a provider the chain put offline after a fault. [`Pallet::unregister`]
+//! releases the deposit once the provider has no duties left.
+//!
+//! ## Feeds
+//!
+//! [`Pallet::publish_feed`] stores a hypercore's signed tree after verifying its signature
+//! on chain (compat and manifest-v1 feeds, with the `datdot-primitives` verifier over the
+//! runtime's ed25519 host function). Publishing a known key again with a longer tree and a
+//! proof that it extends the stored one updates the feed.
+//!
+//! ## Plans, selection and setup
+//!
+//! [`Pallet::publish_plan`] cuts a sponsor's plan into contracts of at most
+//! [`Config::MaxBlocksPerContract`] blocks and queues `replicas` draws per contract.
+//! `on_initialize` draws an encoder, a hoster and an attestor per replica from BABE
+//! randomness (see [`selection`]). The encoder confirms the encoded root with
+//! [`Pallet::encoding_done`], the hoster with [`Pallet::hosting_started`]; matching roots
+//! before the deadline make the replica active, anything else fails the setup (late parties
+//! are faulted) and the replica is drawn again.
+//!
+//! ## Storage challenges
+//!
+//! Each block challenges a few randomly drawn active hosters (about one challenge per
+//! hoster every [`Config::ChallengePeriod`] blocks, at random times) to prove
+//! [`Config::ChallengeSegments`] random segments of their active replicas with
+//! [`Pallet::submit_storage_proof`] within [`Config::AnswerBlocks`]. A wrong or missing
+//! answer is a fault: part of the deposit is burnt and the hoster goes offline until it
+//! calls `unpause`.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -20,7 +45,12 @@ extern crate alloc;
 
 pub use pallet::*;
 
+pub mod challenges;
+pub mod feeds;
+pub mod index;
+pub mod plans;
 pub mod selection;
+pub mod setup;
 pub mod types;
 pub mod weights;
 
@@ -32,7 +62,8 @@ mod tests;
 #[cfg(feature = "runtime-benchmarks")]
 mod benchmarking;
 
-pub use types::{Provider, ProviderStatus};
+pub use index::ProviderIndex;
+pub use types::*;
 pub use weights::WeightInfo;
 
 /// The balance type of the pallet's currency.
@@ -48,12 +79,60 @@ pub type ProviderOf<T> = Provider<
 	<T as Config>::MaxRegionLen,
 >;
 
+/// A feed record with the runtime's types.
+pub type FeedOf<T> = Feed<
+	<T as frame_system::Config>::AccountId,
+	BalanceOf<T>,
+	frame_system::pallet_prelude::BlockNumberFor<T>,
+>;
+
+/// A plan with the runtime's types.
+pub type PlanOf<T> = Plan<
+	<T as frame_system::Config>::AccountId,
+	frame_system::pallet_prelude::BlockNumberFor<T>,
+	<T as Config>::MaxRangesPerPlan,
+>;
+
+/// A replica with the runtime's types.
+pub type ReplicaOf<T> = Replica<
+	<T as frame_system::Config>::AccountId,
+	frame_system::pallet_prelude::BlockNumberFor<T>,
+>;
+
+/// A storage challenge with the runtime's types.
+pub type StorageChallengeOf<T> = StorageChallenge<
+	<T as frame_system::Config>::AccountId,
+	frame_system::pallet_prelude::BlockNumberFor<T>,
+	<T as Config>::ChallengeSegments,
+>;
+
 /// The bytes of a libp2p PeerId as a provider registers it.
 pub type PeerIdOf<T> = BoundedVec<u8, <T as Config>::MaxPeerIdLen>;
 /// A provider's free-text region.
 pub type RegionOf<T> = BoundedVec<u8, <T as Config>::MaxRegionLen>;
 
+use datdot_primitives::encoded::{EncodedRoot, ReplicaId, SegmentProof};
 use frame::prelude::*;
+
+/// A hypercore verification error, as a pallet error carries it (its variants say what
+/// was wrong with the feed, proof or segment).
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub struct VerifyError(pub datdot_primitives::Error);
+
+impl frame::deps::frame_support::traits::PalletError for VerifyError {
+	const MAX_ENCODED_SIZE: usize = 1;
+}
 
 #[frame::pallet]
 pub mod pallet {
@@ -63,6 +142,7 @@ pub mod pallet {
 	use frame::traits::{
 		fungible::{Mutate, MutateHold},
 		tokens::Precision,
+		Randomness,
 	};
 
 	/// The datdot pallet.
@@ -74,6 +154,8 @@ pub mod pallet {
 	pub enum HoldReason {
 		/// A provider's registration deposit; faults cost part of it.
 		ProviderDeposit,
+		/// The deposit for a feed's on-chain record, held from its first publisher.
+		FeedDeposit,
 	}
 
 	/// Configuration of the datdot pallet.
@@ -90,9 +172,21 @@ pub mod pallet {
 		/// The runtime's hold reasons, which include this pallet's.
 		type RuntimeHoldReason: From<HoldReason>;
 
+		/// The chain's randomness (BABE's VRF output in the runtime); `None` while there is
+		/// none yet, and then nothing is drawn.
+		type Randomness: Randomness<Option<Self::Hash>, BlockNumberFor<Self>>;
+
 		/// The deposit held from a provider while it is registered.
 		#[pallet::constant]
 		type ProviderDeposit: Get<BalanceOf<Self>>;
+
+		/// The deposit held from the first publisher of a feed, for its on-chain record.
+		#[pallet::constant]
+		type FeedDeposit: Get<BalanceOf<Self>>;
+
+		/// The part of its deposit a provider loses per fault (burnt).
+		#[pallet::constant]
+		type FaultSlash: Get<BalanceOf<Self>>;
 
 		/// The smallest capacity a provider may offer, in bytes.
 		#[pallet::constant]
@@ -122,6 +216,54 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxRegionLen: Get<u32>;
 
+		/// The most feed blocks in one contract (one provider's unit of work).
+		#[pallet::constant]
+		type MaxBlocksPerContract: Get<u32>;
+
+		/// The most contracts one plan may be cut into.
+		#[pallet::constant]
+		type MaxContractsPerPlan: Get<u32>;
+
+		/// The most block ranges in one plan.
+		#[pallet::constant]
+		type MaxRangesPerPlan: Get<u32>;
+
+		/// The highest replication factor a plan may ask for.
+		#[pallet::constant]
+		type MaxReplicas: Get<u32>;
+
+		/// The most replicas waiting to be drawn at once.
+		#[pallet::constant]
+		type MaxQueuedDraws: Get<u32>;
+
+		/// The most draws `on_initialize` tries per block.
+		#[pallet::constant]
+		type MaxDrawsPerBlock: Get<u32>;
+
+		/// Blocks encoder and hoster have to confirm a new replica.
+		#[pallet::constant]
+		type SetupBlocks: Get<BlockNumberFor<Self>>;
+
+		/// The most replicas one provider may host.
+		#[pallet::constant]
+		type MaxReplicasPerHoster: Get<u32>;
+
+		/// Mean blocks between two storage challenges of one hoster.
+		#[pallet::constant]
+		type ChallengePeriod: Get<u32>;
+
+		/// Blocks a hoster has to answer a storage challenge.
+		#[pallet::constant]
+		type AnswerBlocks: Get<BlockNumberFor<Self>>;
+
+		/// Segments asked for in one storage challenge.
+		#[pallet::constant]
+		type ChallengeSegments: Get<u32>;
+
+		/// The most storage challenges issued per block.
+		#[pallet::constant]
+		type MaxChallengesPerBlock: Get<u32>;
+
 		/// Weights of this pallet's calls, from its benchmarks.
 		type WeightInfo: WeightInfo;
 	}
@@ -131,13 +273,14 @@ pub mod pallet {
 	pub type Providers<T: Config> =
 		CountedStorageMap<_, Blake2_128Concat, T::AccountId, ProviderOf<T>>;
 
-	/// The eligibility index: providers that can be drawn for new work, densely numbered.
+	/// The provider indexes (see [`crate::index`]): members densely numbered from 0.
 	#[pallet::storage]
-	pub type EligibleProviders<T: Config> = StorageMap<_, Twox64Concat, u32, T::AccountId>;
+	pub type IndexEntries<T: Config> =
+		StorageDoubleMap<_, Twox64Concat, ProviderIndex, Twox64Concat, u32, T::AccountId>;
 
-	/// How many entries `EligibleProviders` has.
+	/// How many members each provider index has.
 	#[pallet::storage]
-	pub type EligibleCount<T: Config> = StorageValue<_, u32, ValueQuery>;
+	pub type IndexLen<T: Config> = StorageMap<_, Twox64Concat, ProviderIndex, u32, ValueQuery>;
 
 	/// Providers whose pause ends at a block, so `on_initialize` can bring them back.
 	#[pallet::storage]
@@ -146,6 +289,81 @@ pub mod pallet {
 		Twox64Concat,
 		BlockNumberFor<T>,
 		BoundedVec<T::AccountId, T::MaxPauseEndsPerBlock>,
+		ValueQuery,
+	>;
+
+	/// Verified feeds by key.
+	#[pallet::storage]
+	pub type Feeds<T: Config> = StorageMap<_, Blake2_128Concat, FeedKey, FeedOf<T>>;
+
+	/// Hosting plans by id.
+	#[pallet::storage]
+	pub type Plans<T: Config> = StorageMap<_, Twox64Concat, u64, PlanOf<T>>;
+
+	/// The id the next plan gets.
+	#[pallet::storage]
+	pub type NextPlanId<T: Config> = StorageValue<_, u64, ValueQuery>;
+
+	/// Contracts by id.
+	#[pallet::storage]
+	pub type Contracts<T: Config> = StorageMap<_, Twox64Concat, u64, Contract<T::AccountId>>;
+
+	/// The id the next contract gets.
+	#[pallet::storage]
+	pub type NextContractId<T: Config> = StorageValue<_, u64, ValueQuery>;
+
+	/// Replicas that have been drawn, by contract and replica index.
+	#[pallet::storage]
+	pub type Replicas<T: Config> =
+		StorageDoubleMap<_, Twox64Concat, u64, Twox64Concat, u32, ReplicaOf<T>>;
+
+	/// Replicas waiting to be drawn, by queue position.
+	#[pallet::storage]
+	pub type DrawQueue<T: Config> = StorageMap<_, Twox64Concat, u32, ReplicaId>;
+
+	/// The draw queue's (head, tail) positions; it holds `tail - head` entries (wrapping).
+	#[pallet::storage]
+	pub type DrawQueueBounds<T: Config> = StorageValue<_, (u32, u32), ValueQuery>;
+
+	/// Counts draws, so that two draws of one replica use different randomness.
+	#[pallet::storage]
+	pub type DrawNonce<T: Config> = StorageValue<_, u64, ValueQuery>;
+
+	/// Replicas whose setup ends at a block (all drawn `SetupBlocks` before it).
+	#[pallet::storage]
+	pub type SetupDeadlines<T: Config> = StorageMap<
+		_,
+		Twox64Concat,
+		BlockNumberFor<T>,
+		BoundedVec<ReplicaId, T::MaxDrawsPerBlock>,
+		ValueQuery,
+	>;
+
+	/// The active replicas of each hoster (what its storage challenges pick from).
+	#[pallet::storage]
+	pub type HostedReplicas<T: Config> = StorageMap<
+		_,
+		Blake2_128Concat,
+		T::AccountId,
+		BoundedVec<ReplicaId, T::MaxReplicasPerHoster>,
+		ValueQuery,
+	>;
+
+	/// Open storage challenges by id.
+	#[pallet::storage]
+	pub type Challenges<T: Config> = StorageMap<_, Twox64Concat, u64, StorageChallengeOf<T>>;
+
+	/// The id the next storage challenge gets.
+	#[pallet::storage]
+	pub type NextChallengeId<T: Config> = StorageValue<_, u64, ValueQuery>;
+
+	/// Challenges due at a block (all issued `AnswerBlocks` before it).
+	#[pallet::storage]
+	pub type ChallengesDue<T: Config> = StorageMap<
+		_,
+		Twox64Concat,
+		BlockNumberFor<T>,
+		BoundedVec<u64, T::MaxChallengesPerBlock>,
 		ValueQuery,
 	>;
 
@@ -181,6 +399,145 @@ pub mod pallet {
 			/// The provider's account.
 			provider: T::AccountId,
 		},
+		/// A provider was faulted: part of its deposit is burnt and it is offline (no new
+		/// work, no challenges) until it calls `unpause`.
+		ProviderOffline {
+			/// The provider's account.
+			provider: T::AccountId,
+			/// Deposit burnt for this fault.
+			slashed: BalanceOf<T>,
+			/// Its faults so far.
+			faults: u32,
+		},
+		/// A feed was verified and stored.
+		FeedPublished {
+			/// The feed key.
+			key: FeedKey,
+			/// Its signed length.
+			length: u64,
+			/// Who published it.
+			publisher: T::AccountId,
+		},
+		/// A known feed was extended to a longer signed tree.
+		FeedUpdated {
+			/// The feed key.
+			key: FeedKey,
+			/// The previous signed length.
+			old_length: u64,
+			/// The new signed length.
+			length: u64,
+		},
+		/// A plan was published and its replicas queued for drawing.
+		PlanPublished {
+			/// The plan id.
+			plan: u64,
+			/// Its sponsor.
+			sponsor: T::AccountId,
+			/// The feed.
+			feed: FeedKey,
+			/// Its first contract id (contracts are consecutive).
+			first_contract: u64,
+			/// Number of contracts.
+			contracts: u32,
+			/// Replicas per contract.
+			replicas: u32,
+		},
+		/// A plan was cancelled; its replicas ended and their hosters' space is free.
+		PlanCancelled {
+			/// The plan id.
+			plan: u64,
+		},
+		/// Encoder, hoster and attestor of a replica were drawn; setup runs until `deadline`.
+		ReplicaDrawn {
+			/// The contract.
+			contract: u64,
+			/// The replica index.
+			replica: u32,
+			/// Who encodes it.
+			encoder: T::AccountId,
+			/// Who hosts it.
+			hoster: T::AccountId,
+			/// Who spot-checks the setup.
+			attestor: T::AccountId,
+			/// The last block for both confirmations.
+			deadline: BlockNumberFor<T>,
+		},
+		/// Too few providers qualified for a replica; it waits in the queue.
+		DrawPostponed {
+			/// The contract.
+			contract: u64,
+			/// The replica index.
+			replica: u32,
+		},
+		/// The encoder confirmed a replica's encoded root.
+		EncodingConfirmed {
+			/// The contract.
+			contract: u64,
+			/// The replica index.
+			replica: u32,
+			/// The root it confirmed.
+			root: EncodedRoot,
+		},
+		/// The hoster confirmed it stores a replica with this encoded root.
+		HostingConfirmed {
+			/// The contract.
+			contract: u64,
+			/// The replica index.
+			replica: u32,
+			/// The root it confirmed.
+			root: EncodedRoot,
+		},
+		/// Encoder and hoster agreed: the replica is active and will be challenged.
+		ReplicaActive {
+			/// The contract.
+			contract: u64,
+			/// The replica index.
+			replica: u32,
+			/// Its hoster.
+			hoster: T::AccountId,
+			/// The encoded root storage proofs are checked against.
+			root: EncodedRoot,
+		},
+		/// A replica's setup failed; it is queued to be drawn again.
+		SetupFailed {
+			/// The contract.
+			contract: u64,
+			/// The replica index.
+			replica: u32,
+			/// Why.
+			reason: SetupFailure,
+			/// The encoder, if it was faulted.
+			faulted_encoder: Option<T::AccountId>,
+			/// The hoster, if it was faulted.
+			faulted_hoster: Option<T::AccountId>,
+		},
+		/// A storage challenge was issued.
+		ChallengeIssued {
+			/// The challenge id.
+			challenge: u64,
+			/// The challenged hoster.
+			hoster: T::AccountId,
+			/// The last block an answer is accepted.
+			due: BlockNumberFor<T>,
+			/// The segments to prove.
+			segments: BoundedVec<(ReplicaId, u64), T::ChallengeSegments>,
+		},
+		/// A storage challenge was answered with valid proofs.
+		ChallengePassed {
+			/// The challenge id.
+			challenge: u64,
+			/// The hoster.
+			hoster: T::AccountId,
+		},
+		/// A storage challenge failed (the hoster is faulted and offline).
+		ChallengeFailed {
+			/// The challenge id.
+			challenge: u64,
+			/// The hoster.
+			hoster: T::AccountId,
+			/// Missed, or which proof was wrong and how.
+			reason: ChallengeFailure,
+		},
 	}
 
 	/// Errors of the datdot pallet.
@@ -197,9 +554,10 @@ pub mod pallet {
 		CapacityTooSmall,
 		/// `MaxProviders` providers are registered; none can join until one leaves.
 		TooManyProviders,
-		/// The balance cannot cover the provider deposit (plus the existential deposit).
+		/// The balance cannot cover the deposit (plus the existential deposit).
 		InsufficientBalanceForDeposit,
-		/// The provider still holds replicas; they must be handed over before it leaves.
+		/// The provider still hosts or encodes replicas; they must end or be handed over
+		/// before it leaves.
 		ProviderHasReplicas,
 		/// Only an active provider can pause.
 		NotActive,
@@ -211,18 +569,101 @@ pub mod pallet {
 		PauseScheduleFull,
 		/// The provider is already active.
 		AlreadyActive,
+		/// The provider must answer its open storage challenge before it can pause.
+		ChallengeOpen,
+		/// The feed's signed tree, manifest or extension proof did not verify; the inner
+		/// error says what was wrong.
+		InvalidFeed(VerifyError),
+		/// The feed is already known at this length or a longer one.
+		FeedNotLonger,
+		/// The new tree has another fork counter than the stored one (the feed was
+		/// truncated); only append-only updates are accepted.
+		FeedForked,
+		/// A known feed gets longer only with a proof that the new tree extends the stored
+		/// one (`extension`: an upgrade proof from the stored length).
+		ExtensionProofMissing,
+		/// The extension proof verifies, but leads to another tree than the one published.
+		ExtensionMismatch,
+		/// No feed with this key has been published.
+		UnknownFeed,
+		/// A plan needs at least one block range.
+		NoRanges,
+		/// A block range is empty, reaches beyond the feed's signed length, or is out of
+		/// order / overlapping with the previous one (ranges must be sorted and disjoint).
+		InvalidRange,
+		/// The replication factor must be between 1 and `MaxReplicas`.
+		InvalidReplication,
+		/// The plan's duration must be at least one block.
+		ZeroDuration,
+		/// The plan would be cut into more than `MaxContractsPerPlan` contracts.
+		PlanTooLarge,
+		/// The draw queue has no room for this plan's replicas now; try again later.
+		DrawQueueFull,
+		/// No plan with this id.
+		UnknownPlan,
+		/// Only the plan's sponsor can do this.
+		NotSponsor,
+		/// No drawn replica with this contract and index.
+		UnknownReplica,
+		/// The caller is not this replica's encoder.
+		NotEncoder,
+		/// The caller is not this replica's hoster.
+		NotHoster,
+		/// The replica's setup is over (it is active, or failed and was drawn again).
+		NotInSetup,
+		/// The caller already confirmed this replica.
+		AlreadyConfirmed,
+		/// An encoded root needs at least one segment per block of the contract.
+		ImplausibleSegmentCount,
+		/// No open storage challenge with this id (answered, failed, or never issued).
+		UnknownChallenge,
+		/// The caller is not the challenged hoster.
+		NotChallengedHoster,
+		/// The answer must have one proof per challenged segment, in the challenge's order
+		/// and with the challenged segment indexes.
+		ProofsDoNotMatchChallenge,
 	}
 
 	#[pallet::hooks]
 	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
-		/// Brings back the providers whose pause ended with the previous block.
+		/// Ends pauses, expires missed challenges and setups, draws queued replicas and issues
+		/// new storage challenges; each step bounded by its own per-block limit.
 		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
 			let ending = PauseEnds::<T>::take(now.saturating_sub(One::one()));
-			let count = ending.len() as u32;
+			let pause_ends = ending.len() as u32;
 			for who in ending {
 				Self::resume(&who);
 			}
-			T::WeightInfo::on_initialize_pause_ends(count)
+			let expired = Self::expire_challenges(now);
+			let deadlines = Self::expire_setups(now);
+			let mut weight = T::WeightInfo::on_initialize_pause_ends(pause_ends)
+				.saturating_add(T::WeightInfo::expire_challenges(expired))
+				.saturating_add(T::WeightInfo::expire_setups(deadlines));
+
+			// Draws and challenges need the chain's randomness; until there is some (the
+			// first block) they wait.
+			let (random, _) = T::Randomness::random(b"datdot");
+			if let Some(random) = random {
+				let seed = frame::hashing::blake2_256(random.as_ref());
+				let drawn = Self::draw_queued(now, &seed);
+				let issued = Self::issue_challenges(now, &seed);
+				weight = weight
+					.saturating_add(T::WeightInfo::draw_replicas(drawn))
+					.saturating_add(T::WeightInfo::issue_challenges(issued));
+			}
+			weight
+		}
+
+		fn integrity_test() {
+			let setup: u32 = T::SetupBlocks::get().unique_saturated_into();
+			assert!(
+				T::MaxQueuedDraws::get()
+					> T::MaxDrawsPerBlock::get().saturating_mul(setup.saturating_add(1)),
+				"MaxQueuedDraws must leave room for every setup that can fail and be requeued"
+			);
+			assert!(T::ChallengePeriod::get() > 0, "ChallengePeriod must be positive");
+			assert!(T::ChallengeSegments::get() > 0, "ChallengeSegments must be positive");
+			assert!(T::MaxBlocksPerContract::get() > 0, "MaxBlocksPerContract must be positive");
 		}
 
 		#[cfg(feature = "try-runtime")]
@@ -260,16 +701,20 @@ pub mod pallet {
 			let mut provider = Provider {
 				peer_id: peer_id.clone(),
 				capacity,
-				free_capacity: capacity,
+				reserved: 0,
 				region,
 				deposit,
 				status: ProviderStatus::Active,
 				jobs_done: 0,
 				faults: 0,
-				replicas: 0,
+				hosting: 0,
+				active_replicas: 0,
+				encoding: 0,
+				open_challenge: None,
 				eligible_at: None,
+				challengeable_at: None,
 			};
-			Self::refresh_eligibility(&who, &mut provider);
+			Self::refresh_indexes(&who, &mut provider);
 			Providers::<T>::insert(&who, provider);
 			Self::deposit_event(Event::ProviderRegistered {
 				provider: who,
@@ -280,20 +725,20 @@ pub mod pallet {
 			Ok(())
 		}
 
-		/// Unregisters the caller and releases its deposit. Only a provider that holds no
-		/// replica can leave.
+		/// Unregisters the caller and releases its deposit. Only a provider that neither hosts
+		/// nor encodes a replica can leave.
 		#[pallet::call_index(1)]
 		#[pallet::weight(T::WeightInfo::unregister())]
 		pub fn unregister(origin: OriginFor<T>) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			let mut provider = Providers::<T>::get(&who).ok_or(Error::<T>::NotRegistered)?;
-			ensure!(provider.replicas == 0, Error::<T>::ProviderHasReplicas);
+			ensure!(!provider.has_duties(), Error::<T>::ProviderHasReplicas);
 
 			if let ProviderStatus::Paused { until } = provider.status {
 				PauseEnds::<T>::mutate(until, |ends| ends.retain(|a| a != &who));
 			}
 			provider.status = ProviderStatus::Offline;
-			Self::refresh_eligibility(&who, &mut provider);
+			Self::refresh_indexes(&who, &mut provider);
 			T::Currency::release(
 				&HoldReason::ProviderDeposit.into(),
 				&who,
@@ -306,22 +751,22 @@ pub mod pallet {
 		}
 
 		/// Pauses the caller (planned downtime) until block `until` inclusive: no new work
-		/// and no storage challenges meanwhile. At most [`Config::MaxPauseBlocks`] ahead.
+		/// and no storage challenges meanwhile. At most [`Config::MaxPauseBlocks`] ahead, and
+		/// not while a storage challenge of the caller is open.
 		#[pallet::call_index(2)]
 		#[pallet::weight(T::WeightInfo::pause())]
 		pub fn pause(origin: OriginFor<T>, until: BlockNumberFor<T>) -> DispatchResult {
 			let who = ensure_signed(origin)?;
-			let mut provider = Providers::<T>::get(&who).ok_or(Error::<T>::NotRegistered)?;
+			let provider = Providers::<T>::get(&who).ok_or(Error::<T>::NotRegistered)?;
 			ensure!(provider.status == ProviderStatus::Active, Error::<T>::NotActive);
+			ensure!(provider.open_challenge.is_none(), Error::<T>::ChallengeOpen);
 			let now = frame_system::Pallet::<T>::block_number();
 			ensure!(until > now, Error::<T>::PauseInPast);
 			ensure!(until - now <= T::MaxPauseBlocks::get(), Error::<T>::PauseTooLong);
 			PauseEnds::<T>::try_mutate(until, |ends| ends.try_push(who.clone()))
 				.map_err(|_| Error::<T>::PauseScheduleFull)?;
 
-			provider.status = ProviderStatus::Paused { until };
-			Self::refresh_eligibility(&who, &mut provider);
-			Providers::<T>::insert(&who, provider);
+			Self::update_provider(&who, |p| p.status = ProviderStatus::Paused { until });
 			Self::deposit_event(Event::ProviderPaused { provider: who, until });
 			Ok(())
 		}
@@ -343,47 +788,237 @@ pub mod pallet {
 			Self::resume(&who);
 			Ok(())
 		}
+
+		/// Publishes a hypercore feed, or updates a known one to a longer signed tree.
+		///
+		/// - `key`: the feed key; `manifest`: the feed's manifest as hypercore stores it
+		///   (`None` for a compat feed, whose key is its signer's public key).
+		/// - `length`, `fork`, `roots`, `signature`: the signed tree (full roots at `length`,
+		///   and the signature as hypercore stores it), verified on chain.
+		/// - `extension`: for a known key only, a hypercore upgrade proof from the stored
+		///   length to `length` showing the new tree extends the stored one.
+		///
+		/// A new feed holds [`Config::FeedDeposit`] from the caller.
+		#[pallet::call_index(4)]
+		#[pallet::weight(T::WeightInfo::publish_feed())]
+		pub fn publish_feed(
+			origin: OriginFor<T>,
+			key: FeedKey,
+			manifest: Option<BoundedVec<u8, MaxManifestLen>>,
+			length: u64,
+			fork: u64,
+			roots: BoundedVec<datdot_primitives::Node, MaxRoots>,
+			signature: BoundedVec<u8, MaxSignatureLen>,
+			extension: Option<datdot_primitives::Proof>,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			let tree = datdot_primitives::SignedTree {
+				length,
+				fork,
+				roots: roots.into_inner(),
+				signature: signature.into_inner(),
+			};
+			Self::do_publish_feed(who, key, manifest.as_ref().map(|m| &m[..]), tree, extension)
+		}
+
+		/// Publishes a hosting plan for a published feed: `replicas` copies of the blocks in
+		/// `ranges` (sorted, disjoint, within the feed's signed length), each hosted for
+		/// `duration` blocks. The plan is cut into contracts of at most
+		/// [`Config::MaxBlocksPerContract`] blocks whose replicas are drawn in the next blocks.
+		#[pallet::call_index(5)]
+		#[pallet::weight(T::WeightInfo::publish_plan(
+			T::MaxContractsPerPlan::get().saturating_mul(T::MaxReplicas::get())
+		))]
+		pub fn publish_plan(
+			origin: OriginFor<T>,
+			feed: FeedKey,
+			ranges: BoundedVec<BlockRange, T::MaxRangesPerPlan>,
+			replicas: u32,
+			duration: BlockNumberFor<T>,
+		) -> DispatchResultWithPostInfo {
+			let who = ensure_signed(origin)?;
+			let contracts = Self::do_publish_plan(who, feed, ranges, replicas, duration)?;
+			Ok(Some(T::WeightInfo::publish_plan(contracts.saturating_mul(replicas))).into())
+		}
+
+		/// Cancels the caller's plan: every replica ends (its hoster's space is free again)
+		/// and replicas not drawn yet never will be.
+		#[pallet::call_index(6)]
+		#[pallet::weight(T::WeightInfo::cancel_plan(
+			T::MaxContractsPerPlan::get().saturating_mul(T::MaxReplicas::get())
+		))]
+		pub fn cancel_plan(origin: OriginFor<T>, plan: u64) -> DispatchResultWithPostInfo {
+			let who = ensure_signed(origin)?;
+			let replicas = Self::do_cancel_plan(who, plan)?;
+			Ok(Some(T::WeightInfo::cancel_plan(replicas)).into())
+		}
+
+		/// The encoder of replica `replica` of `contract` confirms the encoded root (and
+		/// segment count) of what it encoded and sent to the hoster. Free when accepted.
+		#[pallet::call_index(7)]
+		#[pallet::weight(T::WeightInfo::confirm_setup())]
+		pub fn encoding_done(
+			origin: OriginFor<T>,
+			contract: u64,
+			replica: u32,
+			root: EncodedRoot,
+		) -> DispatchResultWithPostInfo {
+			let who = ensure_signed(origin)?;
+			Self::confirm_setup(who, ReplicaId { contract, replica }, root, setup::Role::Encoder)?;
+			Ok(Pays::No.into())
+		}
+
+		/// The hoster of replica `replica` of `contract` confirms it stores the replica and
+		/// that it has this encoded root. Free when accepted.
+		#[pallet::call_index(8)]
+		#[pallet::weight(T::WeightInfo::confirm_setup())]
+		pub fn hosting_started(
+			origin: OriginFor<T>,
+			contract: u64,
+			replica: u32,
+			root: EncodedRoot,
+		) -> DispatchResultWithPostInfo {
+			let who = ensure_signed(origin)?;
+			Self::confirm_setup(who, ReplicaId { contract, replica }, root, setup::Role::Hoster)?;
+			Ok(Pays::No.into())
+		}
+
+		/// The challenged hoster answers storage challenge `challenge`: one proof per
+		/// challenged segment, in order (the segment's bytes and its merkle path to the
+		/// replica's encoded root). Valid proofs pass the challenge (free); an invalid one
+		/// fails it, and the hoster is faulted.
+		#[pallet::call_index(9)]
+		#[pallet::weight(T::WeightInfo::submit_storage_proof(T::ChallengeSegments::get()))]
+		pub fn submit_storage_proof(
+			origin: OriginFor<T>,
+			challenge: u64,
+			proofs: BoundedVec<SegmentProof, T::ChallengeSegments>,
+		) -> DispatchResultWithPostInfo {
+			let who = ensure_signed(origin)?;
+			let passed = Self::do_submit_storage_proof(who, challenge, proofs)?;
+			Ok(if passed { Pays::No.into() } else { Pays::Yes.into() })
+		}
 	}
 
 	impl<T: Config> Pallet<T> {
 		/// Makes a registered, inactive provider active and drawable again.
 		pub(crate) fn resume(who: &T::AccountId) {
-			let resumed = Providers::<T>::mutate(who, |p| match p {
-				Some(p) if p.status != ProviderStatus::Active => {
-					p.status = ProviderStatus::Active;
-					Self::refresh_eligibility(who, p);
-					true
-				}
-				_ => false,
+			let resumed = Self::update_provider(who, |p| {
+				let was_inactive = p.status != ProviderStatus::Active;
+				p.status = ProviderStatus::Active;
+				was_inactive
 			});
-			if resumed {
+			if resumed == Some(true) {
 				Self::deposit_event(Event::ProviderResumed { provider: who.clone() });
 			}
 		}
 
-		/// The pallet's invariants: the eligibility index holds exactly the providers that can
-		/// take work, each at the position its record names; capacities add up; every paused
-		/// provider's pause end is scheduled.
+		/// Records a proven fault of `who`: burns up to [`Config::FaultSlash`] of its deposit
+		/// and puts it offline (a pending pause is cancelled).
+		pub(crate) fn fault(who: &T::AccountId) {
+			let Some(provider) = Providers::<T>::get(who) else { return };
+			if let ProviderStatus::Paused { until } = provider.status {
+				PauseEnds::<T>::mutate(until, |ends| ends.retain(|a| a != who));
+			}
+			let slash = T::FaultSlash::get().min(provider.deposit);
+			let slashed = T::Currency::burn_held(
+				&HoldReason::ProviderDeposit.into(),
+				who,
+				slash,
+				Precision::BestEffort,
+				frame::traits::tokens::Fortitude::Force,
+			)
+			.unwrap_or_default();
+			let faults = Self::update_provider(who, |p| {
+				p.deposit = p.deposit.saturating_sub(slashed);
+				p.faults = p.faults.saturating_add(1);
+				p.status = ProviderStatus::Offline;
+				p.faults
+			})
+			.unwrap_or_default();
+			Self::deposit_event(Event::ProviderOffline { provider: who.clone(), slashed, faults });
+		}
+
+		/// The pallet's invariants: each provider index holds exactly the providers it
+		/// admits, at the positions their records name; reservations and replica counters
+		/// add up; every active replica has a registered hoster that lists it; no paused
+		/// provider has an open challenge; every paused provider's pause end is scheduled.
 		#[cfg(any(feature = "try-runtime", test))]
 		pub fn do_try_state() -> Result<(), TryRuntimeError> {
-			let count = EligibleCount::<T>::get();
-			for at in 0..count {
-				let who = EligibleProviders::<T>::get(at).ok_or("hole in the eligibility index")?;
-				let p = Providers::<T>::get(&who).ok_or("index names an unregistered provider")?;
-				ensure!(p.eligible_at == Some(at), "index position disagrees with the record");
+			use alloc::collections::btree_map::BTreeMap;
+			for index in ProviderIndex::ALL {
+				let len = index.len::<T>();
+				for at in 0..len {
+					let who = index.get::<T>(at).ok_or("hole in a provider index")?;
+					let p =
+						Providers::<T>::get(&who).ok_or("index names an unregistered provider")?;
+					ensure!(index.at::<T>(&p) == Some(at), "index position is wrong");
+				}
+				ensure!(index.get::<T>(len).is_none(), "index entry past its length");
 			}
-			ensure!(EligibleProviders::<T>::get(count).is_none(), "index entry past its count");
-			let mut eligible = 0u32;
-			for (who, p) in Providers::<T>::iter() {
-				ensure!(p.free_capacity <= p.capacity, "free capacity above capacity");
-				let should = p.can_take_work(T::MinFreeCapacity::get());
-				ensure!(should == p.eligible_at.is_some(), "eligibility out of date");
-				eligible += should as u32;
-				if let ProviderStatus::Paused { until } = p.status {
-					ensure!(PauseEnds::<T>::get(until).contains(&who), "pause end not scheduled");
+
+			// What the replicas say each provider should have.
+			let mut reserved = BTreeMap::<T::AccountId, u64>::new();
+			let mut hosting = BTreeMap::<T::AccountId, u32>::new();
+			let mut active = BTreeMap::<T::AccountId, u32>::new();
+			let mut encoding = BTreeMap::<T::AccountId, u32>::new();
+			for (contract, r, replica) in Replicas::<T>::iter() {
+				ensure!(Contracts::<T>::contains_key(contract), "replica of an unknown contract");
+				ensure!(Providers::<T>::contains_key(&replica.hoster), "replica without hoster");
+				*reserved.entry(replica.hoster.clone()).or_default() += replica.reserved;
+				*hosting.entry(replica.hoster.clone()).or_default() += 1;
+				match replica.state {
+					ReplicaState::Active { .. } => {
+						*active.entry(replica.hoster.clone()).or_default() += 1;
+						let id = ReplicaId { contract, replica: r };
+						ensure!(
+							HostedReplicas::<T>::get(&replica.hoster).contains(&id),
+							"active replica missing from its hoster's list"
+						);
+						ensure!(replica.encoded.is_some(), "active replica without root");
+					}
+					ReplicaState::Setup { deadline } => {
+						*encoding.entry(replica.encoder.clone()).or_default() += 1;
+						ensure!(
+							SetupDeadlines::<T>::get(deadline)
+								.contains(&ReplicaId { contract, replica: r }),
+							"setup deadline not scheduled"
+						);
+					}
 				}
 			}
-			ensure!(eligible == count, "eligibility count disagrees with the records");
+
+			let mut counts = [0u32; 2];
+			for (who, p) in Providers::<T>::iter() {
+				ensure!(
+					p.reserved == reserved.get(&who).copied().unwrap_or(0),
+					"reserved bytes disagree with the replicas"
+				);
+				ensure!(p.hosting == hosting.get(&who).copied().unwrap_or(0), "hosting count");
+				ensure!(
+					p.active_replicas == active.get(&who).copied().unwrap_or(0)
+						&& p.active_replicas
+							== HostedReplicas::<T>::decode_len(&who).unwrap_or(0) as u32,
+					"active replica count"
+				);
+				ensure!(p.encoding == encoding.get(&who).copied().unwrap_or(0), "encoding count");
+				for (i, index) in ProviderIndex::ALL.into_iter().enumerate() {
+					let admitted = index.admits::<T>(&p);
+					ensure!(admitted == index.at::<T>(&p).is_some(), "index out of date");
+					counts[i] += admitted as u32;
+				}
+				if let ProviderStatus::Paused { until } = p.status {
+					ensure!(PauseEnds::<T>::get(until).contains(&who), "pause end not scheduled");
+					ensure!(p.open_challenge.is_none(), "open challenge for a paused provider");
+				}
+				if let Some(id) = p.open_challenge {
+					let ch = Challenges::<T>::get(id).ok_or("open challenge not stored")?;
+					ensure!(ch.hoster == who, "challenge names another hoster");
+				}
+			}
+			for (i, index) in ProviderIndex::ALL.into_iter().enumerate() {
+				ensure!(counts[i] == index.len::<T>(), "index length disagrees with records");
+			}
 			Ok(())
 		}
 	}

@@ -39,6 +39,36 @@ pub const MIN_FREE: u64 = 1 << 16;
 pub const MAX_PAUSE: u64 = 600;
 pub const MAX_PROVIDERS: u32 = 50;
 pub const MAX_PAUSE_ENDS: u32 = 3;
+pub const FEED_DEPOSIT: Balance = 600;
+pub const SLASH: Balance = 100;
+pub const BLOCKS_PER_CONTRACT: u32 = 4;
+pub const SETUP_BLOCKS: u64 = 5;
+pub const PERIOD: u32 = 4;
+pub const ANSWER_BLOCKS: u64 = 3;
+pub const CHALLENGE_SEGMENTS: u32 = 3;
+pub const DRAWS_PER_BLOCK: u32 = 4;
+
+thread_local! {
+	/// Whether the test randomness source has no randomness yet (like BABE's first block).
+	pub static NO_RANDOMNESS: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
+	/// Mixed into the test randomness so a test can try many independent seeds.
+	pub static RANDOMNESS_SALT: core::cell::Cell<u64> = const { core::cell::Cell::new(0) };
+}
+
+/// A test randomness source: a hash of the subject, block number and salt (BABE's VRF
+/// output in the runtime), or none while `NO_RANDOMNESS` is set.
+pub struct TestRandomness;
+
+impl frame::traits::Randomness<Option<H256>, u64> for TestRandomness {
+	fn random(subject: &[u8]) -> (Option<H256>, u64) {
+		let now = System::block_number();
+		if NO_RANDOMNESS.with(|n| n.get()) {
+			return (None, now);
+		}
+		let salt = RANDOMNESS_SALT.with(|s| s.get());
+		(Some(H256(frame::hashing::blake2_256(&(subject, now, salt).encode()))), now)
+	}
+}
 
 impl pallet_datdot::Config for Test {
 	type RuntimeEvent = RuntimeEvent;
@@ -52,6 +82,21 @@ impl pallet_datdot::Config for Test {
 	type MaxProviders = ConstU32<MAX_PROVIDERS>;
 	type MaxPeerIdLen = ConstU32<64>;
 	type MaxRegionLen = ConstU32<32>;
+	type Randomness = TestRandomness;
+	type FeedDeposit = ConstU128<FEED_DEPOSIT>;
+	type FaultSlash = ConstU128<SLASH>;
+	type MaxBlocksPerContract = ConstU32<BLOCKS_PER_CONTRACT>;
+	type MaxContractsPerPlan = ConstU32<8>;
+	type MaxRangesPerPlan = ConstU32<4>;
+	type MaxReplicas = ConstU32<5>;
+	type MaxQueuedDraws = ConstU32<64>;
+	type MaxDrawsPerBlock = ConstU32<DRAWS_PER_BLOCK>;
+	type SetupBlocks = ConstU64<SETUP_BLOCKS>;
+	type MaxReplicasPerHoster = ConstU32<16>;
+	type ChallengePeriod = ConstU32<PERIOD>;
+	type AnswerBlocks = ConstU64<ANSWER_BLOCKS>;
+	type ChallengeSegments = ConstU32<CHALLENGE_SEGMENTS>;
+	type MaxChallengesPerBlock = ConstU32<4>;
 	type WeightInfo = ();
 }
 
@@ -83,11 +128,13 @@ pub fn peer_id(seed: u8) -> crate::PeerIdOf<Test> {
 	bytes.try_into().unwrap()
 }
 
-/// Moves to block `n`, running `on_initialize` of every block on the way.
+/// Moves to block `n`, running `on_initialize` of every block on the way and checking the
+/// pallet's invariants after each.
 pub fn run_to_block(n: u64) {
 	while System::block_number() < n {
 		let next = System::block_number() + 1;
 		System::set_block_number(next);
 		<Datdot as Hooks<u64>>::on_initialize(next);
+		pallet_datdot::Pallet::<Test>::do_try_state().expect("invariants hold");
 	}
 }

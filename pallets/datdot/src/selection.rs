@@ -1,33 +1,31 @@
-//! Random selection of providers.
+//! Random selection of providers for replicas.
 //!
-//! Eligible providers (active, with enough free capacity) sit in a dense index
-//! `EligibleProviders[0..EligibleCount]`, so the k-th eligible provider is one read away and
-//! a draw costs O(R) reads however many providers are registered. Joining appends; leaving
-//! moves the last entry into the hole (swap-remove), both O(1).
-//!
-//! A draw hashes the chain's randomness with a per-draw subject into uniform indexes by
-//! rejection sampling (no modulo bias), and rejects candidates that are excluded (the
-//! sponsor, providers already drawn for the same contract) or lack capacity for this work.
-//! Attempts are bounded; when they run out the caller queues the work for later.
+//! Every replica of a new contract waits in the bounded draw queue until `on_initialize`
+//! draws its encoder, hoster and attestor from the eligible-provider index (see
+//! [`crate::index`]). A draw hashes the block's BABE randomness with a per-draw subject into
+//! uniform indexes by rejection sampling (no modulo bias) and rejects candidates that are
+//! excluded (the sponsor, the contract's other hosters) or cannot take this work. Attempts
+//! are bounded; a draw that runs out goes back to the queue and is retried in a later block
+//! — work is never dropped for want of providers.
 
-use crate::{pallet::*, ProviderOf};
+use crate::{index::ProviderIndex, pallet::*, ProviderOf, ReplicaOf};
 use alloc::vec::Vec;
+use datdot_primitives::encoded::ReplicaId;
 use frame::prelude::*;
 
-/// Candidates tried per provider wanted before a draw gives up (and the work is queued).
+/// Candidates tried per provider wanted before a draw gives up (and the work is requeued).
 pub const ATTEMPTS_PER_PICK: u32 = 8;
 
 /// A uniform index in `0..n` from `seed` and an attempt counter, without modulo bias.
 ///
 /// Each attempt hashes `seed ‖ attempt` into four 64-bit words and returns the first word
-/// below the largest multiple of `n` (reduced mod `n`); all four fall above it with
-/// probability below 2⁻¹²⁸·⁴ for any `n ≤ 2³²`. Returns `None` only when `n == 0` or that
-/// happens.
-pub fn random_index(seed: &[u8; 32], attempt: u32, n: u32) -> Option<u32> {
+/// below the largest multiple of `n` (reduced mod `n`); for `n ≤ 2⁶³` each word falls above
+/// it with probability below ½, all four with probability below 1/16, and the caller's
+/// next attempt draws fresh words. Returns `None` when `n == 0` or all four fall above.
+pub fn random_index(seed: &[u8; 32], attempt: u32, n: u64) -> Option<u64> {
 	if n == 0 {
 		return None;
 	}
-	let n = n as u64;
 	// Largest multiple of n that fits in u64: words at or above it would bias the result.
 	let zone = u64::MAX - (u64::MAX % n);
 	let mut input = [0u8; 36];
@@ -35,79 +33,179 @@ pub fn random_index(seed: &[u8; 32], attempt: u32, n: u32) -> Option<u32> {
 	input[32..].copy_from_slice(&attempt.to_le_bytes());
 	let hash = frame::hashing::blake2_256(&input);
 	hash.chunks_exact(8)
-		.map(|w| u64::from_le_bytes(w.try_into().expect("chunks of 8 bytes")))
+		.filter_map(|w| w.try_into().ok().map(u64::from_le_bytes))
 		.find(|w| *w < zone)
-		.map(|w| (w % n) as u32)
+		.map(|w| w % n)
+}
+
+/// The seed of one random choice: the block's randomness mixed with what is being chosen,
+/// so that choices in one block are independent of each other.
+pub fn subject_seed(randomness: &[u8; 32], subject: &impl Encode) -> [u8; 32] {
+	frame::hashing::blake2_256(&(b"datdot", randomness, subject).encode())
 }
 
 impl<T: Config> Pallet<T> {
-	/// Adds `who` to the eligibility index if it can take work and is not in it yet, or
-	/// removes it if it no longer can. Call after every change to a provider's status or
-	/// free capacity; `provider` is the record about to be stored.
-	pub(crate) fn refresh_eligibility(who: &T::AccountId, provider: &mut ProviderOf<T>) {
-		let eligible = provider.can_take_work(T::MinFreeCapacity::get());
-		match (eligible, provider.eligible_at) {
-			(true, None) => {
-				let at = EligibleCount::<T>::get();
-				EligibleProviders::<T>::insert(at, who);
-				EligibleCount::<T>::put(at.saturating_add(1));
-				provider.eligible_at = Some(at);
-			}
-			(false, Some(at)) => {
-				Self::remove_from_index(at);
-				provider.eligible_at = None;
-			}
-			_ => {}
-		}
-	}
-
-	/// Swap-removes index entry `at`: the last entry moves into it.
-	fn remove_from_index(at: u32) {
-		let last = EligibleCount::<T>::get().saturating_sub(1);
-		if at != last {
-			if let Some(moved) = EligibleProviders::<T>::get(last) {
-				EligibleProviders::<T>::insert(at, &moved);
-				Providers::<T>::mutate(&moved, |p| {
-					if let Some(p) = p {
-						p.eligible_at = Some(at);
-					}
-				});
-			}
-		}
-		EligibleProviders::<T>::remove(last);
-		EligibleCount::<T>::put(last);
-	}
-
-	/// Draws `count` distinct eligible providers with at least `needed` free bytes, none of
-	/// them in `exclude`, from `seed`. `None` when too few qualify (or the bounded attempts
-	/// ran out): the caller queues the work and retries later.
+	/// Draws `count` distinct eligible providers for which `fits` holds and that are not in
+	/// `exclude`, from `seed`. `None` when too few qualify (or the bounded attempts ran out):
+	/// the caller requeues the work and retries later.
 	pub fn pick_providers(
 		seed: &[u8; 32],
 		count: u32,
-		needed: u64,
 		exclude: &[T::AccountId],
+		fits: impl Fn(&ProviderOf<T>) -> bool,
 	) -> Option<Vec<T::AccountId>> {
-		let n = EligibleCount::<T>::get();
+		let n = ProviderIndex::Eligible.len::<T>() as u64;
 		let mut picked: Vec<T::AccountId> = Vec::new();
-		let mut attempt = 0u32;
 		let max_attempts = count.saturating_mul(ATTEMPTS_PER_PICK);
-		while (picked.len() as u32) < count {
-			if attempt >= max_attempts {
-				return None;
+		for attempt in 0..max_attempts {
+			if picked.len() as u32 == count {
+				break;
 			}
-			let at = random_index(seed, attempt, n)?;
-			attempt += 1;
-			let Some(who) = EligibleProviders::<T>::get(at) else { continue };
+			let Some(at) = random_index(seed, attempt, n) else { continue };
+			let Some(who) = ProviderIndex::Eligible.get::<T>(at as u32) else { continue };
 			if exclude.contains(&who) || picked.contains(&who) {
 				continue;
 			}
-			let fits = Providers::<T>::get(&who).is_some_and(|p| p.can_take_work(needed));
-			if fits {
+			if Providers::<T>::get(&who).is_some_and(|p| fits(&p)) {
 				picked.push(who);
 			}
 		}
-		Some(picked)
+		(picked.len() as u32 == count).then_some(picked)
 	}
+
+	/// Appends a replica to the draw queue.
+	pub(crate) fn queue_draw(id: ReplicaId) -> Result<(), Error<T>> {
+		let (head, tail) = DrawQueueBounds::<T>::get();
+		ensure!(tail.wrapping_sub(head) < T::MaxQueuedDraws::get(), Error::<T>::DrawQueueFull);
+		DrawQueue::<T>::insert(tail, id);
+		DrawQueueBounds::<T>::put((head, tail.wrapping_add(1)));
+		Ok(())
+	}
+
+	/// Takes the oldest replica off the draw queue.
+	fn pop_draw() -> Option<ReplicaId> {
+		let (head, tail) = DrawQueueBounds::<T>::get();
+		if head == tail {
+			return None;
+		}
+		DrawQueueBounds::<T>::put((head.wrapping_add(1), tail));
+		DrawQueue::<T>::take(head)
+	}
+
+	/// Replicas waiting to be drawn.
+	pub fn queued_draws() -> u32 {
+		let (head, tail) = DrawQueueBounds::<T>::get();
+		tail.wrapping_sub(head)
+	}
+
+	/// Draws queued replicas, at most `MaxDrawsPerBlock`; stops at the first that finds too
+	/// few providers (it goes back to the queue). Returns the number of draws tried.
+	pub(crate) fn draw_queued(now: BlockNumberFor<T>, randomness: &[u8; 32]) -> u32 {
+		let deadline = now.saturating_add(T::SetupBlocks::get());
+		let mut deadlines = SetupDeadlines::<T>::get(deadline);
+		let mut tried = 0;
+		while tried < T::MaxDrawsPerBlock::get() {
+			let Some(id) = Self::pop_draw() else { break };
+			tried += 1;
+			let nonce = DrawNonce::<T>::mutate(|n| {
+				*n = n.wrapping_add(1);
+				*n
+			});
+			let seed = subject_seed(randomness, &(b"draw", id, nonce));
+			match Self::draw_replica(id, &seed, deadline) {
+				DrawOutcome::Drawn => {
+					if deadlines.try_push(id).is_err() {
+						// Unreachable: only this block's draws (at most MaxDrawsPerBlock, the
+						// slot's bound) land in this slot.
+						defensive!("setup deadline slot overflow");
+					}
+				}
+				DrawOutcome::Stale => {}
+				DrawOutcome::TooFewProviders => {
+					// The queue had room for it a moment ago.
+					let _ = Self::queue_draw(id);
+					Self::deposit_event(Event::DrawPostponed {
+						contract: id.contract,
+						replica: id.replica,
+					});
+					break;
+				}
+			}
+		}
+		SetupDeadlines::<T>::insert(deadline, deadlines);
+		tried
+	}
+
+	/// Draws encoder, hoster and attestor for one replica and reserves the hoster's space.
+	fn draw_replica(id: ReplicaId, seed: &[u8; 32], deadline: BlockNumberFor<T>) -> DrawOutcome {
+		let Some(contract) = Contracts::<T>::get(id.contract) else {
+			return DrawOutcome::Stale; // cancelled while queued
+		};
+		if Replicas::<T>::contains_key(id.contract, id.replica) {
+			return DrawOutcome::Stale;
+		}
+		// Hosters of one contract are distinct: a replica is only worth something on another
+		// provider. The sponsor never works for its own plan.
+		let mut exclude = Vec::with_capacity(contract.replicas as usize + 1);
+		exclude.push(contract.sponsor.clone());
+		for r in (0..contract.replicas).filter(|r| *r != id.replica) {
+			if let Some(other) = Replicas::<T>::get(id.contract, r) {
+				exclude.push(other.hoster);
+			}
+		}
+		let max_hosting = T::MaxReplicasPerHoster::get();
+		let Some(hoster) = Self::pick_providers(&subject_seed(seed, b"hoster"), 1, &exclude, |p| {
+			p.can_take_work(contract.reserve) && p.hosting < max_hosting
+		})
+		.and_then(|mut v| v.pop()) else {
+			return DrawOutcome::TooFewProviders;
+		};
+		// Encoder and attestor: distinct from the hoster (whose work they check) and each other.
+		let helpers_exclude = [contract.sponsor.clone(), hoster.clone()];
+		let Some([encoder, attestor]) =
+			Self::pick_providers(&subject_seed(seed, b"helpers"), 2, &helpers_exclude, |p| {
+				p.can_take_work(0)
+			})
+			.and_then(|v| <[T::AccountId; 2]>::try_from(v).ok())
+		else {
+			return DrawOutcome::TooFewProviders;
+		};
+
+		Self::update_provider(&hoster, |p| {
+			p.hosting = p.hosting.saturating_add(1);
+			p.reserved = p.reserved.saturating_add(contract.reserve);
+		});
+		Self::update_provider(&encoder, |p| p.encoding = p.encoding.saturating_add(1));
+		let replica: ReplicaOf<T> = crate::types::Replica {
+			encoder: encoder.clone(),
+			hoster: hoster.clone(),
+			attestor: attestor.clone(),
+			state: crate::types::ReplicaState::Setup { deadline },
+			reserved: contract.reserve,
+			encoded: None,
+			hosted: None,
+		};
+		Replicas::<T>::insert(id.contract, id.replica, replica);
+		Self::deposit_event(Event::ReplicaDrawn {
+			contract: id.contract,
+			replica: id.replica,
+			encoder,
+			hoster,
+			attestor,
+			deadline,
+		});
+		DrawOutcome::Drawn
+	}
+}
+
+/// What came of one queued draw.
+enum DrawOutcome {
+	/// Encoder, hoster and attestor are assigned.
+	Drawn,
+	/// The replica no longer needs drawing (its plan was cancelled).
+	Stale,
+	/// Too few providers qualify now; the replica waits for a later block.
+	TooFewProviders,
 }
 
 #[cfg(test)]
@@ -116,9 +214,9 @@ mod tests {
 
 	#[test]
 	fn random_index_is_in_range_and_deterministic() {
-		for n in [1u32, 2, 3, 7, 1000, u32::MAX] {
+		for n in [1u64, 2, 3, 7, 1000, u32::MAX as u64, u64::MAX / 3] {
 			for attempt in 0..50 {
-				let i = random_index(&[7; 32], attempt, n).unwrap();
+				let Some(i) = random_index(&[7; 32], attempt, n) else { continue };
 				assert!(i < n);
 				assert_eq!(Some(i), random_index(&[7; 32], attempt, n));
 			}

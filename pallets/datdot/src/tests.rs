@@ -20,7 +20,8 @@ fn held(who: AccountId) -> Balance {
 }
 
 fn eligible() -> Vec<AccountId> {
-	(0..EligibleCount::<Test>::get()).map(|i| EligibleProviders::<Test>::get(i).unwrap()).collect()
+	let index = crate::ProviderIndex::Eligible;
+	(0..index.len::<Test>()).map(|i| index.get::<Test>(i).unwrap()).collect()
 }
 
 mod register {
@@ -37,7 +38,7 @@ mod register {
 				Some(region.clone())
 			));
 			let p = Providers::<Test>::get(1).unwrap();
-			assert_eq!((p.capacity, p.free_capacity), (MIN_CAPACITY * 2, MIN_CAPACITY * 2));
+			assert_eq!((p.capacity, p.free_capacity()), (MIN_CAPACITY * 2, MIN_CAPACITY * 2));
 			assert_eq!(p.region, Some(region));
 			assert_eq!(p.status, ProviderStatus::Active);
 			assert_eq!(held(1), DEPOSIT);
@@ -170,9 +171,10 @@ mod unregister {
 
 	#[test]
 	fn rejects_a_provider_that_holds_replicas() {
-		run(|| {
+		// Sets a counter by hand, so the invariants (which count real replicas) do not hold.
+		new_test_ext().execute_with(|| {
 			register(1);
-			Providers::<Test>::mutate(1, |p| p.as_mut().unwrap().replicas = 1);
+			Providers::<Test>::mutate(1, |p| p.as_mut().unwrap().hosting = 1);
 			assert_noop!(
 				Datdot::unregister(RuntimeOrigin::signed(1)),
 				Error::<Test>::ProviderHasReplicas
@@ -280,11 +282,7 @@ mod unpause {
 	fn brings_back_an_offline_provider() {
 		run(|| {
 			register(1);
-			Providers::<Test>::mutate(1, |p| {
-				let p = p.as_mut().unwrap();
-				p.status = ProviderStatus::Offline;
-				Datdot::refresh_eligibility(&1, p);
-			});
+			Datdot::update_provider(&1, |p| p.status = ProviderStatus::Offline);
 			assert!(eligible().is_empty());
 			assert_ok!(Datdot::unpause(RuntimeOrigin::signed(1)));
 			assert_eq!(eligible(), vec![1]);
@@ -319,7 +317,8 @@ mod selection {
 			assert_ok!(Datdot::pause(RuntimeOrigin::signed(3), 100));
 			for round in 0u32..500 {
 				let seed = frame::hashing::blake2_256(&round.to_le_bytes());
-				let picked = Datdot::pick_providers(&seed, 3, MIN_FREE, &[7]).unwrap();
+				let picked =
+					Datdot::pick_providers(&seed, 3, &[7], |p| p.can_take_work(MIN_FREE)).unwrap();
 				assert_eq!(picked.len(), 3);
 				for (i, who) in picked.iter().enumerate() {
 					assert!(
@@ -341,7 +340,9 @@ mod selection {
 			let mut counts = [0u32; 9];
 			for round in 0u32..8_000 {
 				let seed = frame::hashing::blake2_256(&round.to_le_bytes());
-				for who in Datdot::pick_providers(&seed, 1, MIN_FREE, &[]).unwrap() {
+				for who in
+					Datdot::pick_providers(&seed, 1, &[], |p| p.can_take_work(MIN_FREE)).unwrap()
+				{
 					counts[who as usize] += 1;
 				}
 			}
@@ -354,14 +355,19 @@ mod selection {
 
 	#[test]
 	fn skips_providers_without_enough_free_capacity() {
-		run(|| {
+		// Reserves space by hand, so the invariants (which count real replicas) do not hold.
+		new_test_ext().execute_with(|| {
 			for who in 1..=4 {
 				register(who);
 			}
-			Providers::<Test>::mutate(2, |p| p.as_mut().unwrap().free_capacity = MIN_FREE);
+			Providers::<Test>::mutate(2, |p| {
+				p.as_mut().unwrap().reserved = MIN_CAPACITY - MIN_FREE
+			});
 			for round in 0u32..200 {
 				let seed = frame::hashing::blake2_256(&round.to_le_bytes());
-				let picked = Datdot::pick_providers(&seed, 3, MIN_FREE * 2, &[]).unwrap();
+				let picked =
+					Datdot::pick_providers(&seed, 3, &[], |p| p.can_take_work(MIN_FREE * 2))
+						.unwrap();
 				assert!(!picked.contains(&2), "{picked:?}");
 			}
 		});
@@ -372,17 +378,1063 @@ mod selection {
 		run(|| {
 			register(1);
 			register(2);
-			assert_eq!(Datdot::pick_providers(&[0; 32], 3, MIN_FREE, &[]), None);
-			assert_eq!(Datdot::pick_providers(&[0; 32], 2, MIN_FREE, &[2]), None);
-			assert!(Datdot::pick_providers(&[0; 32], 2, MIN_FREE, &[]).is_some());
+			assert_eq!(
+				Datdot::pick_providers(&[0; 32], 3, &[], |p| p.can_take_work(MIN_FREE)),
+				None
+			);
+			assert_eq!(
+				Datdot::pick_providers(&[0; 32], 2, &[2], |p| p.can_take_work(MIN_FREE)),
+				None
+			);
+			assert!(
+				Datdot::pick_providers(&[0; 32], 2, &[], |p| p.can_take_work(MIN_FREE)).is_some()
+			);
 		});
 	}
 
 	#[test]
 	fn random_index_differs_per_attempt() {
-		let a: Vec<u32> = (0..16).map(|i| random_index(&[9; 32], i, 1 << 20).unwrap()).collect();
+		let a: Vec<u64> = (0..16).map(|i| random_index(&[9; 32], i, 1 << 20).unwrap()).collect();
 		let mut b = a.clone();
 		b.dedup();
 		assert_eq!(a.len(), b.len(), "consecutive attempts repeat: {a:?}");
+	}
+}
+
+// ---------------------------------------------------------------------------------------
+// Feeds, plans, draws, setup and storage challenges, with feeds written by the primitives
+// crate's hypercore writer (and one by JS hypercore) and real encoded replicas.
+
+use crate::{
+	types::{BlockRange, ChallengeFailure, ReplicaState, SetupFailure},
+	VerifyError,
+};
+use datdot_primitives::{
+	encoded::{EncodedReplica, EncodedRoot, ReplicaId, SegmentProof, SEGMENT_SIZE},
+	testdata::generate,
+	writer::FeedWriter,
+	Error as VerifyErr, Proof, SigningMode,
+};
+use std::collections::BTreeMap;
+
+/// Publishes feeds and sponsors plans; never a provider in these tests.
+const SPONSOR: AccountId = 50;
+/// Bytes per test block: three segments each once encoded.
+const BLOCK_BYTES: usize = 2_500;
+
+fn feed(seed: u8, mode: SigningMode, blocks: u32) -> FeedWriter {
+	let mut w = FeedWriter::from_seed([seed; 32], mode);
+	for i in 0..blocks {
+		w.append(&generate(seed as u32, i, BLOCK_BYTES)).unwrap();
+	}
+	w
+}
+
+fn manifest_arg(w: &FeedWriter) -> Option<BoundedVec<u8, crate::types::MaxManifestLen>> {
+	match w.auth().mode {
+		SigningMode::Compat => None,
+		SigningMode::ManifestV1 => Some(w.manifest_bytes().try_into().unwrap()),
+	}
+}
+
+fn publish_as(who: AccountId, w: &FeedWriter, extension: Option<Proof>) -> DispatchResult {
+	let t = w.signed_tree();
+	Datdot::publish_feed(
+		RuntimeOrigin::signed(who),
+		w.key(),
+		manifest_arg(w),
+		t.length,
+		t.fork,
+		t.roots.try_into().unwrap(),
+		t.signature.try_into().unwrap(),
+		extension,
+	)
+}
+
+fn ranges(rs: &[(u64, u64)]) -> BoundedVec<BlockRange, ConstU32<4>> {
+	rs.iter().map(|&(start, end)| BlockRange { start, end }).collect::<Vec<_>>().try_into().unwrap()
+}
+
+fn queued() -> u32 {
+	Datdot::queued_draws()
+}
+
+fn events() -> Vec<Event<Test>> {
+	System::events()
+		.into_iter()
+		.filter_map(|r| if let RuntimeEvent::Datdot(e) = r.event { Some(e) } else { None })
+		.collect()
+}
+
+/// The replica's encoding, built from the feed's blocks the way an encoder does.
+fn encode(w: &FeedWriter, id: ReplicaId) -> EncodedReplica {
+	let c = Contracts::<Test>::get(id.contract).unwrap();
+	let blocks: Vec<&[u8]> = (c.blocks.start..c.blocks.end).map(|i| w.block(i).unwrap()).collect();
+	EncodedReplica::build(id, blocks).unwrap()
+}
+
+/// Encoder and hoster confirm every replica in setup with its real root.
+fn confirm_all(w: &FeedWriter, replicas: &mut BTreeMap<ReplicaId, EncodedReplica>) {
+	let in_setup: Vec<_> = Replicas::<Test>::iter()
+		.filter(|(_, _, r)| matches!(r.state, ReplicaState::Setup { .. }))
+		.collect();
+	for (contract, replica, r) in in_setup {
+		let id = ReplicaId { contract, replica };
+		let encoded = encode(w, id);
+		let root = encoded.root();
+		assert_ok!(Datdot::encoding_done(
+			RuntimeOrigin::signed(r.encoder),
+			contract,
+			replica,
+			root
+		));
+		assert_ok!(Datdot::hosting_started(
+			RuntimeOrigin::signed(r.hoster),
+			contract,
+			replica,
+			root
+		));
+		replicas.insert(id, encoded);
+	}
+}
+
+/// Registers providers `1..=providers`, publishes a feed of `blocks` blocks and a plan for
+/// all of it with `r` replicas, draws and confirms every replica.
+fn active_network(
+	providers: u64,
+	blocks: u32,
+	r: u32,
+) -> (FeedWriter, BTreeMap<ReplicaId, EncodedReplica>) {
+	for who in 1..=providers {
+		register(who);
+	}
+	let w = feed(7, SigningMode::ManifestV1, blocks);
+	assert_ok!(publish_as(SPONSOR, &w, None));
+	assert_ok!(Datdot::publish_plan(
+		RuntimeOrigin::signed(SPONSOR),
+		w.key(),
+		ranges(&[(0, blocks as u64)]),
+		r,
+		1_000
+	));
+	let mut encoded = BTreeMap::new();
+	while queued() > 0 {
+		run_to_block(System::block_number() + 1);
+		confirm_all(&w, &mut encoded);
+	}
+	assert!(
+		Replicas::<Test>::iter().all(|(_, _, r)| matches!(r.state, ReplicaState::Active { .. }))
+	);
+	(w, encoded)
+}
+
+/// The proofs answering challenge `id`, from the hoster's encoded replicas.
+fn answer(
+	id: u64,
+	encoded: &BTreeMap<ReplicaId, EncodedReplica>,
+) -> BoundedVec<SegmentProof, ConstU32<CHALLENGE_SEGMENTS>> {
+	let ch = Challenges::<Test>::get(id).unwrap();
+	ch.segments
+		.iter()
+		.map(|(rid, seg)| encoded[rid].prove(*seg).unwrap())
+		.collect::<Vec<_>>()
+		.try_into()
+		.unwrap()
+}
+
+fn open_challenges() -> Vec<(u64, AccountId)> {
+	Challenges::<Test>::iter().map(|(id, c)| (id, c.hoster)).collect()
+}
+
+fn invalid_feed(e: VerifyErr) -> Error<Test> {
+	Error::<Test>::InvalidFeed(VerifyError(e))
+}
+
+mod publish_feed {
+	use super::*;
+
+	#[test]
+	fn verifies_and_stores_compat_and_manifest_feeds() {
+		run(|| {
+			for (seed, mode) in [(1, SigningMode::Compat), (2, SigningMode::ManifestV1)] {
+				let w = feed(seed, mode, 5);
+				assert_ok!(publish_as(SPONSOR, &w, None));
+				let f = Feeds::<Test>::get(w.key()).unwrap();
+				assert_eq!((f.length, f.fork, f.auth), (5, 0, w.auth()));
+				assert_eq!(f.roots.to_vec(), w.roots().to_vec());
+				assert_eq!(f.byte_length, 5 * BLOCK_BYTES as u64);
+				assert_eq!(f.publisher, SPONSOR);
+				System::assert_last_event(
+					Event::<Test>::FeedPublished { key: w.key(), length: 5, publisher: SPONSOR }
+						.into(),
+				);
+			}
+			assert_eq!(
+				Balances::balance_on_hold(
+					&RuntimeHoldReason::Datdot(HoldReason::FeedDeposit),
+					&SPONSOR
+				),
+				2 * FEED_DEPOSIT
+			);
+		});
+	}
+
+	/// A fixture written by `primitives/fixtures/generate.js` (npm hypercore 11.35.1).
+	fn js_fixture(name: &str) -> serde_json::Value {
+		let path = format!(
+			"{}/../../primitives/fixtures/generated/{name}.json",
+			env!("CARGO_MANIFEST_DIR")
+		);
+		serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+	}
+
+	/// Publishes a signed tree given in the fixtures' JSON form.
+	fn publish_json(
+		v: &serde_json::Value,
+		tree: &serde_json::Value,
+		extension: Option<Proof>,
+	) -> DispatchResult {
+		use datdot_primitives::json::{from_hex, signed_tree_from_json};
+		let hex = |k: &str| from_hex(v[k].as_str().unwrap()).unwrap();
+		// Fixture trees also list treeHash and byteLength, which the chain derives itself.
+		let mut tree = tree.clone();
+		let object = tree.as_object_mut().unwrap();
+		object.remove("treeHash");
+		object.remove("byteLength");
+		let tree = signed_tree_from_json(&serde_json::from_value(tree).unwrap()).unwrap();
+		Datdot::publish_feed(
+			RuntimeOrigin::signed(SPONSOR),
+			hex("key").try_into().unwrap(),
+			Some(hex("manifest").try_into().unwrap()),
+			tree.length,
+			tree.fork,
+			tree.roots.try_into().unwrap(),
+			tree.signature.try_into().unwrap(),
+			extension,
+		)
+	}
+
+	#[test]
+	fn accepts_feeds_and_extensions_written_by_js_hypercore() {
+		run(|| {
+			for name in ["compat-len64", "manifest-len5-sizes", "compat-large"] {
+				let v = js_fixture(name);
+				assert_ok!(publish_json(&v, &v["tree"], None));
+				let f = Feeds::<Test>::get(
+					<[u8; 32]>::try_from(
+						datdot_primitives::json::from_hex(v["key"].as_str().unwrap()).unwrap(),
+					)
+					.unwrap(),
+				)
+				.unwrap();
+				assert_eq!(f.byte_length, v["tree"]["byteLength"].as_u64().unwrap(), "{name}");
+			}
+			// manifest-len1000 holds a length-600 tree of its feed and hypercore's own
+			// upgrade proof from it to length 1000.
+			let v = js_fixture("manifest-len1000");
+			let upgrade = &v["upgrades"][0];
+			assert_ok!(publish_json(&v, &upgrade["from"], None));
+			assert_noop!(publish_json(&v, &v["tree"], None), Error::<Test>::ExtensionProofMissing);
+			let proof = datdot_primitives::json::proof_from_json(
+				&serde_json::from_value(upgrade["proof"].clone()).unwrap(),
+			)
+			.unwrap();
+			assert_ok!(publish_json(&v, &v["tree"], Some(proof)));
+			System::assert_last_event(
+				Event::<Test>::FeedUpdated {
+					key: datdot_primitives::json::from_hex(v["key"].as_str().unwrap())
+						.unwrap()
+						.try_into()
+						.unwrap(),
+					old_length: 600,
+					length: 1000,
+				}
+				.into(),
+			);
+		});
+	}
+
+	#[test]
+	fn rejects_a_forged_signature() {
+		run(|| {
+			let w = feed(1, SigningMode::Compat, 5);
+			let t = w.signed_tree();
+			let mut sig = t.signature.clone();
+			sig[10] ^= 1;
+			assert_noop!(
+				Datdot::publish_feed(
+					RuntimeOrigin::signed(SPONSOR),
+					w.key(),
+					None,
+					t.length,
+					t.fork,
+					t.roots.try_into().unwrap(),
+					sig.try_into().unwrap(),
+					None
+				),
+				invalid_feed(VerifyErr::BadSignature)
+			);
+		});
+	}
+
+	#[test]
+	fn rejects_roots_that_are_not_those_of_the_length() {
+		run(|| {
+			let w = feed(1, SigningMode::Compat, 5);
+			let t = w.signed_tree();
+			assert_noop!(
+				Datdot::publish_feed(
+					RuntimeOrigin::signed(SPONSOR),
+					w.key(),
+					None,
+					6,
+					t.fork,
+					t.roots.try_into().unwrap(),
+					t.signature.try_into().unwrap(),
+					None
+				),
+				invalid_feed(VerifyErr::InvalidRoots)
+			);
+		});
+	}
+
+	#[test]
+	fn rejects_a_manifest_that_is_not_the_keys() {
+		run(|| {
+			let w = feed(1, SigningMode::ManifestV1, 3);
+			let other = feed(2, SigningMode::ManifestV1, 3);
+			let t = w.signed_tree();
+			assert_noop!(
+				Datdot::publish_feed(
+					RuntimeOrigin::signed(SPONSOR),
+					w.key(),
+					manifest_arg(&other),
+					t.length,
+					t.fork,
+					t.roots.try_into().unwrap(),
+					t.signature.try_into().unwrap(),
+					None
+				),
+				invalid_feed(VerifyErr::KeyManifestMismatch)
+			);
+		});
+	}
+
+	#[test]
+	fn rejects_a_publisher_that_cannot_pay_the_deposit() {
+		run(|| {
+			let w = feed(1, SigningMode::Compat, 2);
+			assert_noop!(publish_as(200, &w, None), Error::<Test>::InsufficientBalanceForDeposit);
+		});
+	}
+
+	#[test]
+	fn extends_a_known_feed_with_an_upgrade_proof() {
+		run(|| {
+			let mut w = feed(3, SigningMode::ManifestV1, 4);
+			assert_ok!(publish_as(SPONSOR, &w, None));
+			for i in 4..7 {
+				w.append(&generate(3, i, BLOCK_BYTES)).unwrap();
+			}
+			// Anyone may submit the update; the author's signature is what counts.
+			assert_ok!(publish_as(9, &w, Some(w.upgrade_proof(4, None).unwrap())));
+			let f = Feeds::<Test>::get(w.key()).unwrap();
+			assert_eq!((f.length, f.publisher), (7, SPONSOR));
+			assert_eq!(f.roots.to_vec(), w.roots().to_vec());
+			System::assert_last_event(
+				Event::<Test>::FeedUpdated { key: w.key(), old_length: 4, length: 7 }.into(),
+			);
+		});
+	}
+
+	#[test]
+	fn rejects_updates_that_are_not_proven_extensions() {
+		run(|| {
+			let mut w = feed(3, SigningMode::Compat, 4);
+			assert_ok!(publish_as(SPONSOR, &w, None));
+			assert_noop!(publish_as(SPONSOR, &w, None), Error::<Test>::FeedNotLonger);
+			for i in 4..6 {
+				w.append(&generate(3, i, BLOCK_BYTES)).unwrap();
+			}
+			let at_six = w.upgrade_proof(4, None).unwrap();
+			assert_noop!(publish_as(SPONSOR, &w, None), Error::<Test>::ExtensionProofMissing);
+			w.append(&generate(3, 6, BLOCK_BYTES)).unwrap();
+			// A valid proof, but of the length-6 tree, not the published length-7 one.
+			assert_noop!(publish_as(SPONSOR, &w, Some(at_six)), Error::<Test>::ExtensionMismatch);
+			// A proof that starts from another length than the stored one.
+			assert_noop!(
+				publish_as(SPONSOR, &w, Some(w.upgrade_proof(2, None).unwrap())),
+				invalid_feed(VerifyErr::UpgradeStartMismatch)
+			);
+		});
+	}
+
+	#[test]
+	fn rejects_a_tree_of_another_fork() {
+		use ed25519_dalek::Signer;
+		run(|| {
+			let w = feed(4, SigningMode::Compat, 3);
+			assert_ok!(publish_as(SPONSOR, &w, None));
+			// The author's own signature of the same roots at fork 1 (after a truncation).
+			let mut longer = feed(4, SigningMode::Compat, 4);
+			let roots = longer.roots().to_vec();
+			let hash = datdot_primitives::hash::tree_hash(&roots);
+			let key = ed25519_dalek::SigningKey::from_bytes(&[4; 32]);
+			let sig = key.sign(&longer.auth().signable(&hash, 4, 1)).to_bytes().to_vec();
+			longer.append(b"unused").unwrap();
+			assert_noop!(
+				Datdot::publish_feed(
+					RuntimeOrigin::signed(SPONSOR),
+					w.key(),
+					None,
+					4,
+					1,
+					roots.try_into().unwrap(),
+					sig.try_into().unwrap(),
+					None
+				),
+				Error::<Test>::FeedForked
+			);
+		});
+	}
+}
+
+mod publish_plan {
+	use super::*;
+
+	#[test]
+	fn cuts_ranges_into_contracts_and_queues_every_replica() {
+		run(|| {
+			let w = feed(1, SigningMode::Compat, 10);
+			assert_ok!(publish_as(SPONSOR, &w, None));
+			assert_ok!(Datdot::publish_plan(
+				RuntimeOrigin::signed(SPONSOR),
+				w.key(),
+				ranges(&[(0, 6), (8, 10)]),
+				2,
+				100
+			));
+			let blocks: Vec<_> =
+				(0..3).map(|c| Contracts::<Test>::get(c).unwrap().blocks).collect();
+			assert_eq!(
+				blocks,
+				vec![
+					BlockRange { start: 0, end: 4 },
+					BlockRange { start: 4, end: 6 },
+					BlockRange { start: 8, end: 10 }
+				]
+			);
+			assert!(Contracts::<Test>::get(3).is_none());
+			let c0 = Contracts::<Test>::get(0).unwrap();
+			assert_eq!(
+				c0.reserve,
+				crate::plans::replica_reserve(10 * BLOCK_BYTES as u64, 10, 4),
+				"share of the bytes plus per-block overhead"
+			);
+			assert_eq!(queued(), 6);
+			let plan = Plans::<Test>::get(0).unwrap();
+			assert_eq!((plan.first_contract, plan.contracts, plan.replicas), (0, 3, 2));
+			System::assert_last_event(
+				Event::<Test>::PlanPublished {
+					plan: 0,
+					sponsor: SPONSOR,
+					feed: w.key(),
+					first_contract: 0,
+					contracts: 3,
+					replicas: 2,
+				}
+				.into(),
+			);
+		});
+	}
+
+	#[test]
+	fn rejects_bad_plans_and_changes_nothing() {
+		run(|| {
+			let w = feed(1, SigningMode::Compat, 10);
+			assert_ok!(publish_as(SPONSOR, &w, None));
+			let plan = |rs: &[(u64, u64)], r: u32, d: u64| {
+				Datdot::publish_plan(RuntimeOrigin::signed(SPONSOR), w.key(), ranges(rs), r, d)
+			};
+			assert_noop!(
+				Datdot::publish_plan(
+					RuntimeOrigin::signed(SPONSOR),
+					[9; 32],
+					ranges(&[(0, 1)]),
+					1,
+					1
+				),
+				Error::<Test>::UnknownFeed
+			);
+			assert_noop!(plan(&[], 1, 1), Error::<Test>::NoRanges);
+			assert_noop!(plan(&[(3, 3)], 1, 1), Error::<Test>::InvalidRange);
+			assert_noop!(plan(&[(0, 11)], 1, 1), Error::<Test>::InvalidRange);
+			assert_noop!(plan(&[(4, 6), (5, 8)], 1, 1), Error::<Test>::InvalidRange);
+			assert_noop!(plan(&[(4, 6), (0, 2)], 1, 1), Error::<Test>::InvalidRange);
+			assert_noop!(plan(&[(0, 1)], 0, 1), Error::<Test>::InvalidReplication);
+			assert_noop!(plan(&[(0, 1)], 6, 1), Error::<Test>::InvalidReplication);
+			assert_noop!(plan(&[(0, 1)], 1, 0), Error::<Test>::ZeroDuration);
+		});
+	}
+
+	#[test]
+	fn rejects_plans_beyond_the_contract_limit_or_queue_room() {
+		run(|| {
+			let w = feed(1, SigningMode::Compat, 40);
+			assert_ok!(publish_as(SPONSOR, &w, None));
+			let plan = |end: u64, r: u32| {
+				Datdot::publish_plan(
+					RuntimeOrigin::signed(SPONSOR),
+					w.key(),
+					ranges(&[(0, end)]),
+					r,
+					1,
+				)
+			};
+			// 36 blocks at 4 per contract = 9 contracts > 8.
+			assert_noop!(plan(36, 1), Error::<Test>::PlanTooLarge);
+			// Room: 64 queued minus 4 draws × (5 + 1) blocks of setups in flight = 40.
+			assert_ok!(plan(32, 5));
+			assert_eq!(queued(), 40);
+			assert_noop!(plan(1, 1), Error::<Test>::DrawQueueFull);
+		});
+	}
+}
+
+mod cancel_plan {
+	use super::*;
+
+	#[test]
+	fn ends_every_replica_and_frees_the_hosters() {
+		run(|| {
+			let (_w, _) = active_network(8, 6, 2);
+			// One more plan waiting in the queue, to see queued draws dropped too.
+			let w2 = feed(9, SigningMode::Compat, 2);
+			assert_ok!(publish_as(SPONSOR, &w2, None));
+			assert_ok!(Datdot::publish_plan(
+				RuntimeOrigin::signed(SPONSOR),
+				w2.key(),
+				ranges(&[(0, 2)]),
+				1,
+				5
+			));
+			assert_ok!(Datdot::cancel_plan(RuntimeOrigin::signed(SPONSOR), 0));
+			assert_eq!(Replicas::<Test>::iter().count(), 0);
+			assert!(Contracts::<Test>::get(0).is_none() && Plans::<Test>::get(0).is_none());
+			for (_, p) in Providers::<Test>::iter() {
+				assert_eq!((p.reserved, p.hosting, p.active_replicas, p.encoding), (0, 0, 0, 0));
+			}
+			System::assert_last_event(Event::<Test>::PlanCancelled { plan: 0 }.into());
+			Datdot::do_try_state().unwrap();
+			// The other plan is still drawn.
+			run_to_block(System::block_number() + 1);
+			assert_eq!(Replicas::<Test>::iter().count(), 1);
+		});
+	}
+
+	#[test]
+	fn rejects_unknown_plans_and_other_sponsors() {
+		run(|| {
+			let w = feed(1, SigningMode::Compat, 2);
+			assert_ok!(publish_as(SPONSOR, &w, None));
+			assert_ok!(Datdot::publish_plan(
+				RuntimeOrigin::signed(SPONSOR),
+				w.key(),
+				ranges(&[(0, 2)]),
+				1,
+				5
+			));
+			assert_noop!(
+				Datdot::cancel_plan(RuntimeOrigin::signed(SPONSOR), 1),
+				Error::<Test>::UnknownPlan
+			);
+			assert_noop!(
+				Datdot::cancel_plan(RuntimeOrigin::signed(1), 0),
+				Error::<Test>::NotSponsor
+			);
+		});
+	}
+}
+
+mod draws {
+	use super::*;
+
+	/// One plan of `r` replicas over 4 blocks (one contract), sponsored by provider 1.
+	fn sponsor_one_contract(r: u32) {
+		let w = feed(5, SigningMode::Compat, 4);
+		assert_ok!(publish_as(1, &w, None));
+		assert_ok!(Datdot::publish_plan(
+			RuntimeOrigin::signed(1),
+			w.key(),
+			ranges(&[(0, 4)]),
+			r,
+			9
+		));
+	}
+
+	#[test]
+	fn distinct_hosters_never_the_sponsor_and_uniform_over_many_seeds() {
+		let mut hosted = [0u32; 8];
+		for salt in 0..200 {
+			RANDOMNESS_SALT.with(|s| s.set(salt));
+			run(|| {
+				for who in 1..=7 {
+					register(who);
+				}
+				sponsor_one_contract(3);
+				run_to_block(2);
+				let drawn: Vec<_> = (0..3).map(|r| Replicas::<Test>::get(0, r).unwrap()).collect();
+				let mut hosters: Vec<_> = drawn.iter().map(|r| r.hoster).collect();
+				for r in &drawn {
+					assert!(![r.encoder, r.hoster, r.attestor].contains(&1), "sponsor drawn");
+					assert!(
+						r.encoder != r.hoster && r.attestor != r.hoster && r.encoder != r.attestor
+					);
+					hosted[r.hoster as usize] += 1;
+				}
+				hosters.sort();
+				hosters.dedup();
+				assert_eq!(hosters.len(), 3, "hosters of one contract must differ");
+			});
+		}
+		RANDOMNESS_SALT.with(|s| s.set(0));
+		// 600 hoster picks over providers 2..=7: 100 each expected; allow ±35 %.
+		for c in &hosted[2..] {
+			assert!((65..=135).contains(c), "{hosted:?}");
+		}
+	}
+
+	#[test]
+	fn work_waits_in_the_queue_until_enough_providers_join() {
+		run(|| {
+			register(1);
+			register(2);
+			register(3);
+			sponsor_one_contract(1);
+			run_to_block(2);
+			assert_eq!(queued(), 1, "two providers besides the sponsor cannot fill three roles");
+			assert!(events().contains(&Event::DrawPostponed { contract: 0, replica: 0 }));
+			run_to_block(4);
+			assert!(Replicas::<Test>::get(0, 0).is_none());
+			register(4);
+			run_to_block(5);
+			assert_eq!(queued(), 0);
+			let r = Replicas::<Test>::get(0, 0).unwrap();
+			assert_eq!(r.state, ReplicaState::Setup { deadline: 5 + SETUP_BLOCKS });
+			System::assert_has_event(
+				Event::<Test>::ReplicaDrawn {
+					contract: 0,
+					replica: 0,
+					encoder: r.encoder,
+					hoster: r.hoster,
+					attestor: r.attestor,
+					deadline: 5 + SETUP_BLOCKS,
+				}
+				.into(),
+			);
+			let hoster = Providers::<Test>::get(r.hoster).unwrap();
+			assert_eq!((hoster.hosting, hoster.reserved), (1, r.reserved));
+		});
+	}
+
+	#[test]
+	fn nothing_is_drawn_without_chain_randomness() {
+		run(|| {
+			for who in 1..=5 {
+				register(who);
+			}
+			sponsor_one_contract(1);
+			NO_RANDOMNESS.with(|n| n.set(true));
+			run_to_block(3);
+			assert_eq!(queued(), 1);
+			NO_RANDOMNESS.with(|n| n.set(false));
+			run_to_block(4);
+			assert_eq!(queued(), 0);
+		});
+	}
+
+	#[test]
+	fn paused_providers_are_never_drawn() {
+		for salt in 0..30 {
+			RANDOMNESS_SALT.with(|s| s.set(salt));
+			run(|| {
+				for who in 1..=8 {
+					register(who);
+				}
+				assert_ok!(Datdot::pause(RuntimeOrigin::signed(2), 100));
+				assert_ok!(Datdot::pause(RuntimeOrigin::signed(3), 100));
+				sponsor_one_contract(1);
+				run_to_block(2);
+				let r = Replicas::<Test>::get(0, 0).unwrap();
+				for who in [r.encoder, r.hoster, r.attestor] {
+					assert!(who != 2 && who != 3, "drew {who}");
+				}
+			});
+		}
+		RANDOMNESS_SALT.with(|s| s.set(0));
+	}
+
+	#[test]
+	fn draws_at_most_the_per_block_limit() {
+		run(|| {
+			for who in 1..=10 {
+				register(who);
+			}
+			let w = feed(5, SigningMode::Compat, 8);
+			assert_ok!(publish_as(SPONSOR, &w, None));
+			assert_ok!(Datdot::publish_plan(
+				RuntimeOrigin::signed(SPONSOR),
+				w.key(),
+				ranges(&[(0, 8)]),
+				3,
+				9
+			));
+			run_to_block(2);
+			assert_eq!(Replicas::<Test>::iter().count() as u32, DRAWS_PER_BLOCK);
+			run_to_block(3);
+			assert_eq!(Replicas::<Test>::iter().count(), 6);
+		});
+	}
+}
+
+mod setup {
+	use super::*;
+
+	/// Providers 1..=6, one contract of 4 blocks with one replica, drawn.
+	fn drawn_replica() -> (FeedWriter, crate::ReplicaOf<Test>, EncodedReplica) {
+		for who in 1..=6 {
+			register(who);
+		}
+		let w = feed(6, SigningMode::ManifestV1, 4);
+		assert_ok!(publish_as(SPONSOR, &w, None));
+		assert_ok!(Datdot::publish_plan(
+			RuntimeOrigin::signed(SPONSOR),
+			w.key(),
+			ranges(&[(0, 4)]),
+			1,
+			9
+		));
+		run_to_block(2);
+		let r = Replicas::<Test>::get(0, 0).unwrap();
+		let encoded = encode(&w, ReplicaId { contract: 0, replica: 0 });
+		(w, r, encoded)
+	}
+
+	#[test]
+	fn matching_roots_make_the_replica_active() {
+		run(|| {
+			let (_w, r, encoded) = drawn_replica();
+			let root = encoded.root();
+			assert_ok!(Datdot::encoding_done(RuntimeOrigin::signed(r.encoder), 0, 0, root));
+			System::assert_last_event(
+				Event::<Test>::EncodingConfirmed { contract: 0, replica: 0, root }.into(),
+			);
+			assert_ok!(Datdot::hosting_started(RuntimeOrigin::signed(r.hoster), 0, 0, root));
+			System::assert_last_event(
+				Event::<Test>::ReplicaActive { contract: 0, replica: 0, hoster: r.hoster, root }
+					.into(),
+			);
+			let active = Replicas::<Test>::get(0, 0).unwrap();
+			assert_eq!(active.state, ReplicaState::Active { since: 2, last_proof: None });
+			let size = root.segments * SEGMENT_SIZE as u64;
+			assert_eq!(active.reserved, size);
+			let hoster = Providers::<Test>::get(r.hoster).unwrap();
+			assert_eq!((hoster.reserved, hoster.active_replicas, hoster.jobs_done), (size, 1, 1));
+			assert_eq!(Providers::<Test>::get(r.encoder).unwrap().encoding, 0);
+			assert_eq!(
+				HostedReplicas::<Test>::get(r.hoster).to_vec(),
+				vec![ReplicaId { contract: 0, replica: 0 }]
+			);
+		});
+	}
+
+	#[test]
+	fn rejects_wrong_callers_repeats_and_implausible_roots() {
+		run(|| {
+			let (_w, r, encoded) = drawn_replica();
+			let root = encoded.root();
+			let outsider = (1..=6).find(|a| ![r.encoder, r.hoster].contains(a)).unwrap();
+			assert_noop!(
+				Datdot::encoding_done(RuntimeOrigin::signed(r.encoder), 0, 1, root),
+				Error::<Test>::UnknownReplica
+			);
+			assert_noop!(
+				Datdot::encoding_done(RuntimeOrigin::signed(outsider), 0, 0, root),
+				Error::<Test>::NotEncoder
+			);
+			assert_noop!(
+				Datdot::hosting_started(RuntimeOrigin::signed(r.encoder), 0, 0, root),
+				Error::<Test>::NotHoster
+			);
+			let tiny = EncodedRoot { segments: 3, ..root };
+			assert_noop!(
+				Datdot::encoding_done(RuntimeOrigin::signed(r.encoder), 0, 0, tiny),
+				Error::<Test>::ImplausibleSegmentCount
+			);
+			assert_ok!(Datdot::encoding_done(RuntimeOrigin::signed(r.encoder), 0, 0, root));
+			assert_noop!(
+				Datdot::encoding_done(RuntimeOrigin::signed(r.encoder), 0, 0, root),
+				Error::<Test>::AlreadyConfirmed
+			);
+			assert_ok!(Datdot::hosting_started(RuntimeOrigin::signed(r.hoster), 0, 0, root));
+			assert_noop!(
+				Datdot::hosting_started(RuntimeOrigin::signed(r.hoster), 0, 0, root),
+				Error::<Test>::NotInSetup
+			);
+		});
+	}
+
+	#[test]
+	fn different_roots_fail_the_setup_without_faults_and_redraw() {
+		run(|| {
+			let (_w, r, encoded) = drawn_replica();
+			let root = encoded.root();
+			let other = encode(&_w, ReplicaId { contract: 0, replica: 1 }).root();
+			assert_ok!(Datdot::encoding_done(RuntimeOrigin::signed(r.encoder), 0, 0, root));
+			assert_ok!(Datdot::hosting_started(RuntimeOrigin::signed(r.hoster), 0, 0, other));
+			System::assert_last_event(
+				Event::<Test>::SetupFailed {
+					contract: 0,
+					replica: 0,
+					reason: SetupFailure::Mismatch,
+					faulted_encoder: None,
+					faulted_hoster: None,
+				}
+				.into(),
+			);
+			assert!(Replicas::<Test>::get(0, 0).is_none());
+			assert_eq!(queued(), 1);
+			for who in [r.encoder, r.hoster] {
+				let p = Providers::<Test>::get(who).unwrap();
+				assert_eq!((p.status, p.faults, p.reserved), (ProviderStatus::Active, 0, 0));
+			}
+			run_to_block(3);
+			assert!(Replicas::<Test>::get(0, 0).is_some(), "drawn again");
+		});
+	}
+
+	#[test]
+	fn the_party_that_misses_the_deadline_is_faulted() {
+		run(|| {
+			let (_w, r, encoded) = drawn_replica();
+			assert_ok!(Datdot::encoding_done(
+				RuntimeOrigin::signed(r.encoder),
+				0,
+				0,
+				encoded.root()
+			));
+			let deadline = 2 + SETUP_BLOCKS;
+			run_to_block(deadline);
+			assert!(
+				Replicas::<Test>::get(0, 0).is_some(),
+				"confirmations count until the deadline"
+			);
+			run_to_block(deadline + 1);
+			assert!(events().contains(&Event::SetupFailed {
+				contract: 0,
+				replica: 0,
+				reason: SetupFailure::Timeout,
+				faulted_encoder: None,
+				faulted_hoster: Some(r.hoster),
+			}));
+			let hoster = Providers::<Test>::get(r.hoster).unwrap();
+			assert_eq!((hoster.status, hoster.faults), (ProviderStatus::Offline, 1));
+			assert_eq!(hoster.deposit, DEPOSIT - SLASH);
+			assert_eq!(held(r.hoster), DEPOSIT - SLASH);
+			assert_eq!(Providers::<Test>::get(r.encoder).unwrap().faults, 0);
+			// Drawn again in the same block, never with the offline hoster.
+			let again = Replicas::<Test>::get(0, 0).unwrap();
+			assert!(![again.encoder, again.hoster, again.attestor].contains(&r.hoster));
+		});
+	}
+}
+
+mod challenges {
+	use super::*;
+
+	#[test]
+	fn the_whole_loop_passes_several_rounds_of_challenges() {
+		run(|| {
+			let (_w, encoded) = active_network(8, 6, 2);
+			let start = System::block_number();
+			let mut passed = BTreeMap::<AccountId, u32>::new();
+			for _ in 0..40 {
+				run_to_block(System::block_number() + 1);
+				for (id, hoster) in open_challenges() {
+					let proofs = answer(id, &encoded);
+					let info =
+						Datdot::submit_storage_proof(RuntimeOrigin::signed(hoster), id, proofs)
+							.unwrap();
+					assert_eq!(info.pays_fee, Pays::No, "a passed proof is free");
+					*passed.entry(hoster).or_default() += 1;
+				}
+			}
+			let hosters: std::collections::BTreeSet<_> =
+				Replicas::<Test>::iter().map(|(_, _, r)| r.hoster).collect();
+			assert_eq!(passed.keys().copied().collect::<std::collections::BTreeSet<_>>(), hosters);
+			for (hoster, n) in &passed {
+				assert!(*n >= 3, "hoster {hoster} passed only {n} challenges: {passed:?}");
+				assert_eq!(Providers::<Test>::get(hoster).unwrap().faults, 0);
+			}
+			assert!(events().iter().all(|e| !matches!(e, Event::ChallengeFailed { .. })));
+			let proven = Replicas::<Test>::iter()
+				.filter(
+					|(_, _, r)| matches!(r.state, ReplicaState::Active { last_proof: Some(b), .. } if b > start),
+				)
+				.count();
+			assert!(proven > 0);
+		});
+	}
+
+	/// Runs blocks until some hoster is challenged; returns the challenge and its hoster.
+	fn next_challenge() -> (u64, AccountId) {
+		for _ in 0..50 {
+			run_to_block(System::block_number() + 1);
+			if let Some(c) = open_challenges().first() {
+				return *c;
+			}
+		}
+		panic!("no challenge issued in 50 blocks");
+	}
+
+	#[test]
+	fn a_wrong_segment_fails_the_challenge_and_faults_the_hoster() {
+		run(|| {
+			let (_w, encoded) = active_network(6, 4, 1);
+			let (id, hoster) = next_challenge();
+			let mut proofs = answer(id, &encoded);
+			proofs[1].segment[0] ^= 1;
+			assert_ok!(Datdot::submit_storage_proof(RuntimeOrigin::signed(hoster), id, proofs));
+			System::assert_has_event(
+				Event::<Test>::ChallengeFailed {
+					challenge: id,
+					hoster,
+					reason: ChallengeFailure::InvalidProof {
+						position: 1,
+						error: VerifyErr::SegmentRootMismatch,
+					},
+				}
+				.into(),
+			);
+			let p = Providers::<Test>::get(hoster).unwrap();
+			assert_eq!((p.status, p.faults, p.open_challenge), (ProviderStatus::Offline, 1, None));
+			assert_eq!(held(hoster), DEPOSIT - SLASH);
+			assert!(Challenges::<Test>::get(id).is_none());
+		});
+	}
+
+	#[test]
+	fn another_replicas_segments_do_not_pass() {
+		run(|| {
+			let (w, encoded) = active_network(8, 4, 2);
+			let (id, hoster) = next_challenge();
+			let ch = Challenges::<Test>::get(id).unwrap();
+			// The same blocks encoded for the sibling replica: same bytes, other identity.
+			let proofs: Vec<_> = ch
+				.segments
+				.iter()
+				.map(|(rid, seg)| {
+					let sibling = ReplicaId { replica: 1 - rid.replica, ..*rid };
+					encode(&w, sibling).prove(*seg).unwrap()
+				})
+				.collect();
+			let _ = encoded;
+			assert_ok!(Datdot::submit_storage_proof(
+				RuntimeOrigin::signed(hoster),
+				id,
+				proofs.try_into().unwrap()
+			));
+			assert!(events().iter().any(|e| matches!(
+				e,
+				Event::ChallengeFailed { reason: ChallengeFailure::InvalidProof { .. }, .. }
+			)));
+		});
+	}
+
+	#[test]
+	fn a_missed_challenge_puts_the_hoster_offline_until_it_unpauses() {
+		run(|| {
+			let (_w, encoded) = active_network(6, 4, 1);
+			let (id, hoster) = next_challenge();
+			let due = Challenges::<Test>::get(id).unwrap().due;
+			assert_noop!(
+				Datdot::pause(RuntimeOrigin::signed(hoster), due + 5),
+				Error::<Test>::ChallengeOpen
+			);
+			run_to_block(due + 1);
+			System::assert_has_event(
+				Event::<Test>::ChallengeFailed {
+					challenge: id,
+					hoster,
+					reason: ChallengeFailure::Missed,
+				}
+				.into(),
+			);
+			assert_eq!(Providers::<Test>::get(hoster).unwrap().status, ProviderStatus::Offline);
+			// Offline: never challenged.
+			run_to_block(due + 30);
+			assert!(open_challenges().is_empty());
+			// Back: challenged again, and passes with its data intact.
+			assert_ok!(Datdot::unpause(RuntimeOrigin::signed(hoster)));
+			let (id, again) = next_challenge();
+			assert_eq!(again, hoster);
+			assert_ok!(Datdot::submit_storage_proof(
+				RuntimeOrigin::signed(hoster),
+				id,
+				answer(id, &encoded)
+			));
+			System::assert_last_event(
+				Event::<Test>::ChallengePassed { challenge: id, hoster }.into(),
+			);
+		});
+	}
+
+	#[test]
+	fn a_paused_hoster_is_not_challenged() {
+		run(|| {
+			let (_w, _encoded) = active_network(6, 4, 1);
+			let hoster = Replicas::<Test>::get(0, 0).unwrap().hoster;
+			let now = System::block_number();
+			assert_ok!(Datdot::pause(RuntimeOrigin::signed(hoster), now + 40));
+			run_to_block(now + 40);
+			assert!(open_challenges().is_empty());
+			run_to_block(now + 41);
+			assert_eq!(Providers::<Test>::get(hoster).unwrap().status, ProviderStatus::Active);
+			let (_, challenged) = next_challenge();
+			assert_eq!(challenged, hoster);
+		});
+	}
+
+	#[test]
+	fn answers_that_do_not_match_the_challenge_are_refused() {
+		run(|| {
+			let (_w, encoded) = active_network(6, 4, 1);
+			let (id, hoster) = next_challenge();
+			let proofs = answer(id, &encoded);
+			let other = (1..=6).find(|a| *a != hoster).unwrap();
+			assert_noop!(
+				Datdot::submit_storage_proof(RuntimeOrigin::signed(hoster), id + 1, proofs.clone()),
+				Error::<Test>::UnknownChallenge
+			);
+			assert_noop!(
+				Datdot::submit_storage_proof(RuntimeOrigin::signed(other), id, proofs.clone()),
+				Error::<Test>::NotChallengedHoster
+			);
+			let mut short = proofs.clone();
+			short.pop();
+			assert_noop!(
+				Datdot::submit_storage_proof(RuntimeOrigin::signed(hoster), id, short),
+				Error::<Test>::ProofsDoNotMatchChallenge
+			);
+			let mut moved = proofs.clone();
+			let replica = Challenges::<Test>::get(id).unwrap().segments[0].0;
+			let count = encoded[&replica].root().segments;
+			moved[0] = encoded[&replica].prove((moved[0].index + 1) % count).unwrap();
+			assert_noop!(
+				Datdot::submit_storage_proof(RuntimeOrigin::signed(hoster), id, moved),
+				Error::<Test>::ProofsDoNotMatchChallenge
+			);
+			assert_ok!(Datdot::submit_storage_proof(RuntimeOrigin::signed(hoster), id, proofs));
+		});
 	}
 }

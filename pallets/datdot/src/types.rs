@@ -1,6 +1,23 @@
 //! The on-chain records of the datdot pallet.
 
+use datdot_primitives::{
+	encoded::{EncodedRoot, ReplicaId},
+	hash::{Hash, Node},
+	signing::FeedAuth,
+};
 use frame::prelude::*;
+
+/// A feed's key: the ed25519 public key (compat) or the manifest hash (manifest v1).
+pub type FeedKey = [u8; 32];
+
+/// The most full roots a signed tree has (a tree of 2^60 blocks has 61).
+pub type MaxRoots = ConstU32<64>;
+
+/// The longest stored signature: hypercore's one-signer container (68 bytes).
+pub type MaxSignatureLen = ConstU32<68>;
+
+/// The longest manifest accepted (hypercore's encoding of a one-signer v1 manifest).
+pub type MaxManifestLen = ConstU32<128>;
 
 /// Whether a provider takes work and answers challenges.
 #[derive(
@@ -23,7 +40,8 @@ pub enum ProviderStatus<BlockNumber> {
 		/// The last block of the pause; the provider is active again after it.
 		until: BlockNumber,
 	},
-	/// Failed or missed a challenge: no new work, no challenges, until it calls `unpause`.
+	/// Faulted (missed a setup deadline or failed a challenge): no new work, no challenges,
+	/// until it calls `unpause`.
 	Offline,
 }
 
@@ -35,30 +53,243 @@ pub struct Provider<Balance, BlockNumber, MaxPeerIdLen: Get<u32>, MaxRegionLen: 
 	pub peer_id: BoundedVec<u8, MaxPeerIdLen>,
 	/// Bytes the provider offered to store.
 	pub capacity: u64,
-	/// Bytes of `capacity` not yet taken by replicas.
-	pub free_capacity: u64,
+	/// Bytes reserved by the replicas it hosts or sets up (may exceed `capacity` when
+	/// encodings turned out larger than estimated; it then takes no new work).
+	pub reserved: u64,
 	/// Where the provider says it is (free text, e.g. `eu-west`), for region-aware plans.
 	pub region: Option<BoundedVec<u8, MaxRegionLen>>,
 	/// The deposit held from the provider's balance; faults cost part of it.
 	pub deposit: Balance,
 	/// Active, paused or offline.
 	pub status: ProviderStatus<BlockNumber>,
-	/// Duties completed (encodings accepted, challenges passed, reports accepted).
+	/// Duties completed (encodings accepted, replicas started, challenges passed).
 	pub jobs_done: u32,
-	/// Proven faults; `MaxFaults` of them end the registration.
+	/// Proven faults (missed setup deadlines, failed or missed challenges).
 	pub faults: u32,
-	/// Replicas this provider hosts or is setting up; it can unregister only at zero.
-	pub replicas: u32,
-	/// Position in the eligibility index (see `selection`), if the provider can be drawn.
+	/// Replicas this provider hosts or is setting up as hoster.
+	pub hosting: u32,
+	/// Of those, the active ones (what storage challenges pick from).
+	pub active_replicas: u32,
+	/// Replicas this provider is encoding (setup not finished yet).
+	pub encoding: u32,
+	/// The storage challenge it has to answer, if any.
+	pub open_challenge: Option<u64>,
+	/// Position in the eligibility index (see `index`), if it can be drawn for new work.
 	pub eligible_at: Option<u32>,
+	/// Position in the challenge index (see `index`), if it can be challenged now.
+	pub challengeable_at: Option<u32>,
 }
 
 impl<Balance, BlockNumber, MaxPeerIdLen: Get<u32>, MaxRegionLen: Get<u32>>
 	Provider<Balance, BlockNumber, MaxPeerIdLen, MaxRegionLen>
 {
-	/// Whether the provider can be drawn for new work, given the smallest free capacity that
-	/// work needs.
-	pub fn can_take_work(&self, min_free_capacity: u64) -> bool {
-		matches!(self.status, ProviderStatus::Active) && self.free_capacity >= min_free_capacity
+	/// Bytes of its capacity not reserved yet.
+	pub fn free_capacity(&self) -> u64 {
+		self.capacity.saturating_sub(self.reserved)
 	}
+
+	/// Whether the provider can be drawn for new work that needs `needed` free bytes.
+	pub fn can_take_work(&self, needed: u64) -> bool {
+		matches!(self.status, ProviderStatus::Active) && self.free_capacity() >= needed
+	}
+
+	/// Whether a new storage challenge may be issued to the provider: it is active, hosts
+	/// active replicas and has no challenge open.
+	pub fn can_be_challenged(&self) -> bool {
+		matches!(self.status, ProviderStatus::Active)
+			&& self.active_replicas > 0
+			&& self.open_challenge.is_none()
+	}
+
+	/// Whether the provider has duties that must be handed over before it leaves.
+	pub fn has_duties(&self) -> bool {
+		self.hosting > 0 || self.encoding > 0
+	}
+}
+
+/// A verified hypercore feed: what its author signed, as the chain last checked it.
+#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo, MaxEncodedLen)]
+pub struct Feed<AccountId, Balance, BlockNumber> {
+	/// Key, signer public key and signing mode.
+	pub auth: FeedAuth,
+	/// Signed length (blocks).
+	pub length: u64,
+	/// Fork counter of the signed tree.
+	pub fork: u64,
+	/// Total bytes of the feed's `length` blocks.
+	pub byte_length: u64,
+	/// The full roots at `length`, left to right.
+	pub roots: BoundedVec<Node, MaxRoots>,
+	/// The tree hash the signature covers.
+	pub tree_hash: Hash,
+	/// The stored signature, as hypercore keeps it.
+	pub signature: BoundedVec<u8, MaxSignatureLen>,
+	/// The account that first published the feed and whose deposit is held for it.
+	pub publisher: AccountId,
+	/// That deposit.
+	pub deposit: Balance,
+	/// The block of the last publish or update.
+	pub updated_at: BlockNumber,
+}
+
+/// Blocks `start..end` of a feed (end exclusive).
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub struct BlockRange {
+	/// First block.
+	pub start: u64,
+	/// One past the last block.
+	pub end: u64,
+}
+
+/// A sponsor's hosting plan for a feed, cut into contracts `first_contract..+contracts`.
+#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo, MaxEncodedLen)]
+#[scale_info(skip_type_params(MaxRanges))]
+pub struct Plan<AccountId, BlockNumber, MaxRanges: Get<u32>> {
+	/// Who published (and may cancel) the plan.
+	pub sponsor: AccountId,
+	/// The feed hosted.
+	pub feed: FeedKey,
+	/// The block ranges hosted.
+	pub ranges: BoundedVec<BlockRange, MaxRanges>,
+	/// Replicas per contract.
+	pub replicas: u32,
+	/// How long each replica is to be hosted, in blocks.
+	pub duration: BlockNumber,
+	/// Id of the plan's first contract; its contracts are numbered consecutively.
+	pub first_contract: u64,
+	/// Number of contracts.
+	pub contracts: u32,
+}
+
+/// One unit of hosting: up to `MaxBlocksPerContract` blocks of a feed, in `replicas` copies.
+#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo, MaxEncodedLen)]
+pub struct Contract<AccountId> {
+	/// The plan the contract belongs to.
+	pub plan: u64,
+	/// The plan's sponsor (never drawn for the contract's work).
+	pub sponsor: AccountId,
+	/// The feed.
+	pub feed: FeedKey,
+	/// The blocks.
+	pub blocks: BlockRange,
+	/// Copies wanted.
+	pub replicas: u32,
+	/// Bytes a hoster reserves for one replica until its real encoded size is known.
+	pub reserve: u64,
+}
+
+/// Where a replica is in its life.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub enum ReplicaState<BlockNumber> {
+	/// Encoder and hoster must both confirm the same encoded root by `deadline`.
+	Setup {
+		/// The last block at which confirmations count.
+		deadline: BlockNumber,
+	},
+	/// Stored and challenged.
+	Active {
+		/// The block it became active.
+		since: BlockNumber,
+		/// The last block a storage proof covering it was accepted.
+		last_proof: Option<BlockNumber>,
+	},
+}
+
+/// One copy of a contract's blocks: who makes it, who keeps it, and its commitment.
+#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo, MaxEncodedLen)]
+pub struct Replica<AccountId, BlockNumber> {
+	/// Fetches, encodes and streams the replica to the hoster.
+	pub encoder: AccountId,
+	/// Stores the replica and answers its storage challenges.
+	pub hoster: AccountId,
+	/// Spot-checks the setup.
+	pub attestor: AccountId,
+	/// Setup or active.
+	pub state: ReplicaState<BlockNumber>,
+	/// Bytes reserved from the hoster's capacity.
+	pub reserved: u64,
+	/// The root the encoder confirmed.
+	pub encoded: Option<EncodedRoot>,
+	/// The root the hoster confirmed.
+	pub hosted: Option<EncodedRoot>,
+}
+
+/// Why a storage challenge failed.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub enum ChallengeFailure {
+	/// No answer before the due block.
+	Missed,
+	/// The proof of the segment at this position of the challenge did not verify.
+	InvalidProof {
+		/// Position in the challenge's segment list.
+		position: u32,
+		/// What was wrong with it.
+		error: datdot_primitives::Error,
+	},
+}
+
+/// A storage challenge: the hoster must prove it holds these segments by `due`.
+#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo, MaxEncodedLen)]
+#[scale_info(skip_type_params(MaxSegments))]
+pub struct StorageChallenge<AccountId, BlockNumber, MaxSegments: Get<u32>> {
+	/// The challenged hoster.
+	pub hoster: AccountId,
+	/// The last block an answer is accepted.
+	pub due: BlockNumber,
+	/// The segments to prove: (replica, segment index).
+	pub segments: BoundedVec<(ReplicaId, u64), MaxSegments>,
+}
+
+/// Why a replica's setup failed.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub enum SetupFailure {
+	/// The deadline passed before both confirmed; those who had not are faulted.
+	Timeout,
+	/// Encoder and hoster confirmed different roots; neither can be blamed on chain
+	/// alone, so neither is faulted and both are released.
+	Mismatch,
 }

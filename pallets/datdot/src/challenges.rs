@@ -1,0 +1,148 @@
+//! Storage challenges.
+//!
+//! Each block draws `ceil(challengeable / ChallengePeriod)` hosters (at most
+//! `MaxChallengesPerBlock`) from the challengeable-hoster index, so every active hoster is
+//! challenged about once per period at times nobody can predict, and the work per block
+//! never depends on how many providers or replicas exist. A challenge names
+//! `ChallengeSegments` random segments of the hoster's active replicas; the hoster answers
+//! with each segment and its merkle path to the replica's encoded root, verified on chain.
+
+use crate::{
+	index::ProviderIndex,
+	pallet::*,
+	selection::{random_index, subject_seed},
+	types::*,
+};
+use datdot_primitives::encoded::{verify_segment, ReplicaId, SegmentProof};
+use frame::prelude::*;
+
+impl<T: Config> Pallet<T> {
+	/// Issues this block's storage challenges; returns how many.
+	pub(crate) fn issue_challenges(now: BlockNumberFor<T>, randomness: &[u8; 32]) -> u32 {
+		let hosters = ProviderIndex::Challengeable.len::<T>();
+		let wanted = hosters.div_ceil(T::ChallengePeriod::get().max(1));
+		let count = wanted.min(T::MaxChallengesPerBlock::get());
+		let due = now.saturating_add(T::AnswerBlocks::get());
+		let mut due_list = ChallengesDue::<T>::get(due);
+		let mut issued = 0;
+		for i in 0..count {
+			let seed = subject_seed(randomness, &(b"challenge", i));
+			// Each issued challenge takes its hoster out of the index, so n shrinks.
+			let n = ProviderIndex::Challengeable.len::<T>() as u64;
+			let Some(hoster) = random_index(&seed, 0, n)
+				.and_then(|at| ProviderIndex::Challengeable.get::<T>(at as u32))
+			else {
+				continue;
+			};
+			let Some(segments) = Self::pick_segments(&hoster, &seed) else { continue };
+			let id = NextChallengeId::<T>::mutate(|id| {
+				let this = *id;
+				*id = id.saturating_add(1);
+				this
+			});
+			if due_list.try_push(id).is_err() {
+				// Unreachable: at most MaxChallengesPerBlock (the slot's bound) are issued.
+				defensive!("challenge due slot overflow");
+				break;
+			}
+			Challenges::<T>::insert(
+				id,
+				StorageChallenge { hoster: hoster.clone(), due, segments: segments.clone() },
+			);
+			Self::update_provider(&hoster, |p| p.open_challenge = Some(id));
+			Self::deposit_event(Event::ChallengeIssued { challenge: id, hoster, due, segments });
+			issued += 1;
+		}
+		ChallengesDue::<T>::insert(due, due_list);
+		issued
+	}
+
+	/// `ChallengeSegments` random (replica, segment) pairs from the hoster's active replicas.
+	fn pick_segments(
+		hoster: &T::AccountId,
+		seed: &[u8; 32],
+	) -> Option<BoundedVec<(ReplicaId, u64), T::ChallengeSegments>> {
+		let hosted = HostedReplicas::<T>::get(hoster);
+		let mut segments = BoundedVec::new();
+		let mut attempt = 1u32;
+		for _ in 0..T::ChallengeSegments::get() {
+			let pick = random_index(seed, attempt, hosted.len() as u64)?;
+			let id = *hosted.get(pick as usize)?;
+			let replica = Replicas::<T>::get(id.contract, id.replica)?;
+			let count = replica.encoded.map(|r| r.segments)?;
+			let segment = random_index(seed, attempt.saturating_add(1), count)?;
+			attempt = attempt.saturating_add(2);
+			segments.try_push((id, segment)).ok()?;
+		}
+		Some(segments)
+	}
+
+	/// Fails the challenges due at the previous block that are still open (missed).
+	/// Returns how many were looked at.
+	pub(crate) fn expire_challenges(now: BlockNumberFor<T>) -> u32 {
+		let due = ChallengesDue::<T>::take(now.saturating_sub(One::one()));
+		let count = due.len() as u32;
+		for id in due {
+			if let Some(challenge) = Challenges::<T>::take(id) {
+				Self::fail_challenge(id, challenge.hoster, ChallengeFailure::Missed);
+			}
+		}
+		count
+	}
+
+	/// Checks a hoster's answer; `Ok(true)` when it passed, `Ok(false)` when a proof was
+	/// wrong (the challenge failed and the hoster is faulted). Answers that do not even
+	/// match the challenge's shape are refused and change nothing, so the hoster can retry.
+	pub(crate) fn do_submit_storage_proof(
+		who: T::AccountId,
+		id: u64,
+		proofs: BoundedVec<SegmentProof, T::ChallengeSegments>,
+	) -> Result<bool, DispatchError> {
+		let challenge = Challenges::<T>::get(id).ok_or(Error::<T>::UnknownChallenge)?;
+		ensure!(challenge.hoster == who, Error::<T>::NotChallengedHoster);
+		ensure!(
+			proofs.len() == challenge.segments.len()
+				&& proofs.iter().zip(challenge.segments.iter()).all(|(p, (_, s))| p.index == *s),
+			Error::<T>::ProofsDoNotMatchChallenge
+		);
+		Challenges::<T>::remove(id);
+
+		let now = frame_system::Pallet::<T>::block_number();
+		for (position, (proof, (replica_id, _))) in
+			proofs.iter().zip(challenge.segments.iter()).enumerate()
+		{
+			// A replica ended since (plan cancelled) needs no proof any more.
+			let Some(replica) = Replicas::<T>::get(replica_id.contract, replica_id.replica) else {
+				continue;
+			};
+			let Some(root) = replica.encoded else { continue };
+			if let Err(error) = verify_segment(&root, replica_id, proof) {
+				let reason = ChallengeFailure::InvalidProof { position: position as u32, error };
+				Self::fail_challenge(id, who, reason);
+				return Ok(false);
+			}
+		}
+		for (replica_id, _) in challenge.segments.iter() {
+			Replicas::<T>::mutate(replica_id.contract, replica_id.replica, |r| {
+				if let Some(ReplicaState::Active { last_proof, .. }) =
+					r.as_mut().map(|r| &mut r.state)
+				{
+					*last_proof = Some(now);
+				}
+			});
+		}
+		Self::update_provider(&who, |p| {
+			p.open_challenge = None;
+			p.jobs_done = p.jobs_done.saturating_add(1);
+		});
+		Self::deposit_event(Event::ChallengePassed { challenge: id, hoster: who });
+		Ok(true)
+	}
+
+	/// Closes a failed challenge (already removed from storage) and faults its hoster.
+	fn fail_challenge(id: u64, hoster: T::AccountId, reason: ChallengeFailure) {
+		Self::update_provider(&hoster, |p| p.open_challenge = None);
+		Self::fault(&hoster);
+		Self::deposit_event(Event::ChallengeFailed { challenge: id, hoster, reason });
+	}
+}
