@@ -107,7 +107,7 @@ mod benchmarks {
 		{
 			Datdot::<T>::on_initialize(until + 1u32.into());
 		}
-		assert_eq!(ProviderIndex::Eligible.len::<T>(), n);
+		assert_eq!(ProviderIndex::Eligible.count::<T>(), n);
 	}
 
 	impl_benchmark_test_suite!(Datdot, crate::mock::new_test_ext(), crate::mock::Test);

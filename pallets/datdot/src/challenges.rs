@@ -19,7 +19,7 @@ use frame::prelude::*;
 impl<T: Config> Pallet<T> {
 	/// Issues this block's storage challenges; returns how many.
 	pub(crate) fn issue_challenges(now: BlockNumberFor<T>, randomness: &[u8; 32]) -> u32 {
-		let hosters = ProviderIndex::Challengeable.len::<T>();
+		let hosters = ProviderIndex::Challengeable.count::<T>();
 		let wanted = hosters.div_ceil(T::ChallengePeriod::get().max(1));
 		let count = wanted.min(T::MaxChallengesPerBlock::get());
 		let due = now.saturating_add(T::AnswerBlocks::get());
@@ -28,7 +28,7 @@ impl<T: Config> Pallet<T> {
 		for i in 0..count {
 			let seed = subject_seed(randomness, &(b"challenge", i));
 			// Each issued challenge takes its hoster out of the index, so n shrinks.
-			let n = ProviderIndex::Challengeable.len::<T>() as u64;
+			let n = ProviderIndex::Challengeable.count::<T>() as u64;
 			let Some(hoster) = random_index(&seed, 0, n)
 				.and_then(|at| ProviderIndex::Challengeable.get::<T>(at as u32))
 			else {

@@ -59,7 +59,7 @@ impl ProviderIndex {
 	}
 
 	/// Number of members.
-	pub fn len<T: Config>(self) -> u32 {
+	pub fn count<T: Config>(self) -> u32 {
 		IndexLen::<T>::get(self)
 	}
 
@@ -78,7 +78,7 @@ impl<T: Config> Pallet<T> {
 			let admitted = index.admits::<T>(provider);
 			match (admitted, index.at::<T>(provider)) {
 				(true, None) => {
-					let at = index.len::<T>();
+					let at = index.count::<T>();
 					IndexEntries::<T>::insert(index, at, who);
 					IndexLen::<T>::insert(index, at.saturating_add(1));
 					*index.position::<T>(provider) = Some(at);
@@ -94,7 +94,7 @@ impl<T: Config> Pallet<T> {
 
 	/// Removes member `at`: the last member moves into its place.
 	fn swap_remove(index: ProviderIndex, at: u32) {
-		let last = index.len::<T>().saturating_sub(1);
+		let last = index.count::<T>().saturating_sub(1);
 		if at != last {
 			if let Some(moved) = index.get::<T>(last) {
 				IndexEntries::<T>::insert(index, at, &moved);

@@ -801,6 +801,9 @@ pub mod pallet {
 		/// A new feed holds [`Config::FeedDeposit`] from the caller.
 		#[pallet::call_index(4)]
 		#[pallet::weight(T::WeightInfo::publish_feed())]
+		// The signed tree's parts as separate arguments, as hypercore names them, so that
+		// polkadot.js shows one field each.
+		#[allow(clippy::too_many_arguments)]
 		pub fn publish_feed(
 			origin: OriginFor<T>,
 			key: FeedKey,
@@ -809,7 +812,7 @@ pub mod pallet {
 			fork: u64,
 			roots: BoundedVec<datdot_primitives::Node, MaxRoots>,
 			signature: BoundedVec<u8, MaxSignatureLen>,
-			extension: Option<datdot_primitives::Proof>,
+			extension: Option<alloc::boxed::Box<datdot_primitives::Proof>>,
 		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			let tree = datdot_primitives::SignedTree {
@@ -818,7 +821,13 @@ pub mod pallet {
 				roots: roots.into_inner(),
 				signature: signature.into_inner(),
 			};
-			Self::do_publish_feed(who, key, manifest.as_ref().map(|m| &m[..]), tree, extension)
+			Self::do_publish_feed(
+				who,
+				key,
+				manifest.as_ref().map(|m| &m[..]),
+				tree,
+				extension.map(|p| *p),
+			)
 		}
 
 		/// Publishes a hosting plan for a published feed: `replicas` copies of the blocks in
@@ -947,7 +956,7 @@ pub mod pallet {
 		pub fn do_try_state() -> Result<(), TryRuntimeError> {
 			use alloc::collections::btree_map::BTreeMap;
 			for index in ProviderIndex::ALL {
-				let len = index.len::<T>();
+				let len = index.count::<T>();
 				for at in 0..len {
 					let who = index.get::<T>(at).ok_or("hole in a provider index")?;
 					let p =
@@ -1017,7 +1026,7 @@ pub mod pallet {
 				}
 			}
 			for (i, index) in ProviderIndex::ALL.into_iter().enumerate() {
-				ensure!(counts[i] == index.len::<T>(), "index length disagrees with records");
+				ensure!(counts[i] == index.count::<T>(), "index length disagrees with records");
 			}
 			Ok(())
 		}

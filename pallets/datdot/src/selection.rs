@@ -54,7 +54,7 @@ impl<T: Config> Pallet<T> {
 		exclude: &[T::AccountId],
 		fits: impl Fn(&ProviderOf<T>) -> bool,
 	) -> Option<Vec<T::AccountId>> {
-		let n = ProviderIndex::Eligible.len::<T>() as u64;
+		let n = ProviderIndex::Eligible.count::<T>() as u64;
 		let mut picked: Vec<T::AccountId> = Vec::new();
 		let max_attempts = count.saturating_mul(ATTEMPTS_PER_PICK);
 		for attempt in 0..max_attempts {

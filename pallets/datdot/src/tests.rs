@@ -21,7 +21,7 @@ fn held(who: AccountId) -> Balance {
 
 fn eligible() -> Vec<AccountId> {
 	let index = crate::ProviderIndex::Eligible;
-	(0..index.len::<Test>()).map(|i| index.get::<Test>(i).unwrap()).collect()
+	(0..index.count::<Test>()).map(|i| index.get::<Test>(i).unwrap()).collect()
 }
 
 mod register {
@@ -447,7 +447,7 @@ fn publish_as(who: AccountId, w: &FeedWriter, extension: Option<Proof>) -> Dispa
 		t.fork,
 		t.roots.try_into().unwrap(),
 		t.signature.try_into().unwrap(),
-		extension,
+		extension.map(Box::new),
 	)
 }
 
@@ -610,7 +610,7 @@ mod publish_feed {
 			tree.fork,
 			tree.roots.try_into().unwrap(),
 			tree.signature.try_into().unwrap(),
-			extension,
+			extension.map(Box::new),
 		)
 	}
 
