@@ -1,15 +1,151 @@
 //! Benchmarks of the datdot pallet's calls, each in its worst case.
 
 use super::*;
-use crate::Pallet as Datdot;
+use crate::{benchmark_feed::BenchmarkFeed, Pallet as Datdot};
+use alloc::{boxed::Box, vec::Vec};
+use datdot_primitives::{
+	encoded::{root_from_path, SEGMENT_SIZE},
+	FeedAuth,
+};
 use frame::{benchmarking::prelude::*, traits::fungible::Mutate};
 
-/// A provider account funded for its deposit many times over.
+/// An account funded for its deposits many times over.
 fn funded<T: Config>(name: &'static str, i: u32) -> T::AccountId {
 	let who: T::AccountId = account(name, i, 0);
-	let plenty = T::ProviderDeposit::get().saturating_mul(100u32.into());
+	let plenty = T::ProviderDeposit::get()
+		.saturating_add(T::FeedDeposit::get())
+		.saturating_mul(100u32.into());
 	T::Currency::set_balance(&who, plenty);
 	who
+}
+
+/// Stores a feed of `blocks` blocks (1000 bytes each) as if published; returns its key.
+fn feed<T: Config>(publisher: &T::AccountId, blocks: u64) -> FeedKey {
+	let key = frame::hashing::blake2_256(&blocks.encode());
+	let record = Feed {
+		auth: FeedAuth::compat(key),
+		length: blocks,
+		fork: 0,
+		byte_length: blocks * 1000,
+		roots: BoundedVec::new(),
+		tree_hash: [0; 32],
+		signature: BoundedVec::new(),
+		publisher: publisher.clone(),
+		deposit: Zero::zero(),
+		updated_at: Zero::zero(),
+	};
+	Feeds::<T>::insert(key, record);
+	key
+}
+
+/// Publishes plan 0: `contracts` full contracts of a fresh feed, `replicas` each.
+fn plan<T: Config>(sponsor: &T::AccountId, contracts: u32, replicas: u32) {
+	let blocks = contracts as u64 * T::MaxBlocksPerContract::get() as u64;
+	let key = feed::<T>(sponsor, blocks);
+	let ranges = alloc::vec![BlockRange { start: 0, end: blocks }].try_into().expect("fits");
+	Datdot::<T>::publish_plan(
+		RawOrigin::Signed(sponsor.clone()).into(),
+		key,
+		ranges,
+		replicas,
+		100u32.into(),
+	)
+	.expect("publishes");
+}
+
+/// Assigns a replica of a published contract as a draw would.
+fn assign<T: Config>(
+	id: ReplicaId,
+	encoder: &T::AccountId,
+	hoster: &T::AccountId,
+	attestor: &T::AccountId,
+) {
+	let reserve = Contracts::<T>::get(id.contract).expect("published").reserve;
+	let deadline = frame_system::Pallet::<T>::block_number() + T::SetupBlocks::get();
+	Datdot::<T>::assign_replica(
+		id,
+		reserve,
+		encoder.clone(),
+		hoster.clone(),
+		attestor.clone(),
+		deadline,
+	);
+}
+
+/// Encoder and hoster both confirm `root`, making the replica active.
+fn confirm<T: Config>(
+	id: ReplicaId,
+	encoder: &T::AccountId,
+	hoster: &T::AccountId,
+	root: EncodedRoot,
+) {
+	Datdot::<T>::encoding_done(
+		RawOrigin::Signed(encoder.clone()).into(),
+		id.contract,
+		id.replica,
+		root,
+	)
+	.expect("encoder confirms");
+	Datdot::<T>::hosting_started(
+		RawOrigin::Signed(hoster.clone()).into(),
+		id.contract,
+		id.replica,
+		root,
+	)
+	.expect("hoster confirms");
+}
+
+/// An active replica record hosted by `hoster`.
+fn active<T: Config>(hoster: &T::AccountId, root: EncodedRoot) -> ReplicaOf<T> {
+	Replica {
+		encoder: hoster.clone(),
+		hoster: hoster.clone(),
+		attestor: hoster.clone(),
+		state: ReplicaState::Active { since: Zero::zero(), last_proof: None },
+		reserved: 0,
+		encoded: Some(root),
+		hosted: Some(root),
+	}
+}
+
+/// Stores an active replica of `hoster` and counts it in its record.
+fn active_replica<T: Config>(id: ReplicaId, hoster: &T::AccountId, root: EncodedRoot) {
+	Replicas::<T>::insert(id.contract, id.replica, active::<T>(hoster, root));
+	HostedReplicas::<T>::mutate(hoster, |list| list.try_push(id).expect("room"));
+	Datdot::<T>::update_provider(hoster, |p| {
+		p.hosting += 1;
+		p.active_replicas += 1;
+	});
+}
+
+/// `n` more providers written straight to storage (no deposit held): cheap enough to fill
+/// the registry to `MaxProviders`.
+fn bare_providers<T: Config>(n: u32) -> Vec<T::AccountId> {
+	let first = Providers::<T>::count();
+	(first..first + n)
+		.map(|i| {
+			let who: T::AccountId = account("bare", i, 0);
+			let mut p = Provider {
+				peer_id: peer_id::<T>(i),
+				capacity: T::MinCapacity::get().saturating_mul(4),
+				reserved: 0,
+				region: None,
+				deposit: Zero::zero(),
+				status: ProviderStatus::Active,
+				jobs_done: 0,
+				faults: 0,
+				hosting: 0,
+				active_replicas: 0,
+				encoding: 0,
+				open_challenge: None,
+				eligible_at: None,
+				challengeable_at: None,
+			};
+			Datdot::<T>::refresh_indexes(&who, &mut p);
+			Providers::<T>::insert(&who, p);
+			who
+		})
+		.collect()
 }
 
 fn peer_id<T: Config>(i: u32) -> PeerIdOf<T> {
@@ -108,6 +244,244 @@ mod benchmarks {
 			Datdot::<T>::on_initialize(until + 1u32.into());
 		}
 		assert_eq!(ProviderIndex::Eligible.count::<T>(), n);
+	}
+
+	#[benchmark]
+	fn publish_feed() {
+		let f = BenchmarkFeed::load();
+		let who = funded::<T>("publisher", 0);
+		let manifest: BoundedVec<u8, MaxManifestLen> = f.manifest.clone().try_into().expect("fits");
+		Datdot::<T>::publish_feed(
+			RawOrigin::Signed(who.clone()).into(),
+			f.key,
+			Some(manifest.clone()),
+			f.old.length,
+			f.old.fork,
+			f.old.roots.try_into().expect("fits"),
+			f.old.signature.try_into().expect("fits"),
+			None,
+		)
+		.expect("publishes");
+		// Worst case: an update, which checks two signatures and walks an upgrade proof.
+		#[extrinsic_call]
+		_(
+			RawOrigin::Signed(who),
+			f.key,
+			Some(manifest),
+			f.new.length,
+			f.new.fork,
+			f.new.roots.try_into().expect("fits"),
+			f.new.signature.try_into().expect("fits"),
+			Some(Box::new(f.extension)),
+		);
+		assert_eq!(Feeds::<T>::get(f.key).map(|f| f.length), Some(f.new.length));
+	}
+
+	#[benchmark]
+	fn publish_plan(c: Linear<1, { T::MaxContractsPerPlan::get() }>) {
+		let sponsor = funded::<T>("sponsor", 0);
+		let blocks = c as u64 * T::MaxBlocksPerContract::get() as u64;
+		let key = feed::<T>(&sponsor, blocks);
+		let ranges: BoundedVec<_, _> =
+			alloc::vec![BlockRange { start: 0, end: blocks }].try_into().expect("fits");
+		#[extrinsic_call]
+		_(RawOrigin::Signed(sponsor), key, ranges, T::MaxReplicas::get(), 100u32.into());
+		assert_eq!(Datdot::<T>::queued_draws(), c * T::MaxReplicas::get());
+	}
+
+	#[benchmark]
+	fn cancel_plan(c: Linear<1, { T::MaxContractsPerPlan::get() }>) {
+		// Worst case: every replica of every contract active.
+		let sponsor = funded::<T>("sponsor", 0);
+		let r = T::MaxReplicas::get();
+		plan::<T>(&sponsor, c, r);
+		let workers = providers::<T>(0, r + 2);
+		for contract in 0..c as u64 {
+			for replica in 0..r {
+				let id = ReplicaId { contract, replica };
+				let (encoder, hoster) = (&workers[r as usize], &workers[replica as usize]);
+				assign::<T>(id, encoder, hoster, &workers[r as usize + 1]);
+				let root = EncodedRoot { root: [replica as u8; 32], segments: 1 << 20 };
+				confirm::<T>(id, encoder, hoster, root);
+			}
+		}
+		#[extrinsic_call]
+		_(RawOrigin::Signed(sponsor), 0);
+		assert_eq!(Replicas::<T>::iter().count(), 0);
+	}
+
+	#[benchmark]
+	fn confirm_setup() {
+		// Worst case: the second confirmation activates the replica, and the hoster's list of
+		// active replicas is as long as it gets.
+		let sponsor = funded::<T>("sponsor", 0);
+		plan::<T>(&sponsor, 1, 1);
+		let workers = providers::<T>(0, 3);
+		let id = ReplicaId { contract: 0, replica: 0 };
+		assign::<T>(id, &workers[0], &workers[1], &workers[2]);
+		let others = T::MaxReplicasPerHoster::get().saturating_sub(1);
+		HostedReplicas::<T>::insert(
+			&workers[1],
+			BoundedVec::truncate_from(
+				(0..others).map(|i| ReplicaId { contract: 1_000 + i as u64, replica: 0 }).collect(),
+			),
+		);
+		let root = EncodedRoot { root: [7; 32], segments: 1 << 20 };
+		Datdot::<T>::encoding_done(RawOrigin::Signed(workers[0].clone()).into(), 0, 0, root)
+			.expect("confirms");
+		#[block]
+		{
+			Datdot::<T>::hosting_started(RawOrigin::Signed(workers[1].clone()).into(), 0, 0, root)
+				.expect("activates");
+		}
+		assert!(matches!(
+			Replicas::<T>::get(0, 0).map(|r| r.state),
+			Some(ReplicaState::Active { .. })
+		));
+	}
+
+	#[benchmark]
+	fn submit_storage_proof(s: Linear<1, { T::ChallengeSegments::get() }>) {
+		// Worst case: every segment is checked (from replicas of 2^62 segments: 62-hash
+		// paths) and the last one is wrong, so the hoster is faulted too.
+		let hoster = providers::<T>(0, 1).remove(0);
+		let mut proofs = alloc::vec::Vec::new();
+		let mut segments = BoundedVec::new();
+		for k in 0..s {
+			let id = ReplicaId { contract: k as u64, replica: 0 };
+			let count = 1u64 << 62;
+			let index = count - 1 - k as u64;
+			let segment = alloc::vec![k as u8; SEGMENT_SIZE];
+			let path: alloc::vec::Vec<[u8; 32]> = (0..62u8).map(|j| [j ^ k as u8; 32]).collect();
+			let root = root_from_path(&id, count, index, &segment, &path).expect("valid path");
+			active_replica::<T>(id, &hoster, EncodedRoot { root, segments: count });
+			segments.try_push((id, index)).expect("within ChallengeSegments");
+			proofs.push(SegmentProof { index, segment, path });
+		}
+		if let Some(last) = proofs.last_mut() {
+			last.segment[0] ^= 1;
+		}
+		let due = frame_system::Pallet::<T>::block_number() + 10u32.into();
+		Challenges::<T>::insert(0, StorageChallenge { hoster: hoster.clone(), due, segments });
+		Datdot::<T>::update_provider(&hoster, |p| p.open_challenge = Some(0));
+		#[extrinsic_call]
+		_(RawOrigin::Signed(hoster.clone()), 0, BoundedVec::truncate_from(proofs));
+		assert_eq!(Providers::<T>::get(&hoster).map(|p| p.faults), Some(1));
+	}
+
+	#[benchmark]
+	fn expire_challenges(n: Linear<0, { T::MaxChallengesPerBlock::get() }>) {
+		let due = frame_system::Pallet::<T>::block_number() + 10u32.into();
+		let mut ids = BoundedVec::new();
+		for (i, hoster) in providers::<T>(0, n).into_iter().enumerate() {
+			let id = i as u64;
+			let segments = BoundedVec::new();
+			Challenges::<T>::insert(id, StorageChallenge { hoster: hoster.clone(), due, segments });
+			Datdot::<T>::update_provider(&hoster, |p| p.open_challenge = Some(id));
+			ids.try_push(id).expect("within MaxChallengesPerBlock");
+		}
+		ChallengesDue::<T>::insert(due, ids);
+		#[block]
+		{
+			Datdot::<T>::expire_challenges(due + 1u32.into());
+		}
+		assert_eq!(Challenges::<T>::iter().count(), 0);
+	}
+
+	#[benchmark]
+	fn expire_setups(n: Linear<1, { T::MaxDrawsPerBlock::get() }>) {
+		// Worst case: neither party confirmed, so both are faulted, and all are requeued.
+		let sponsor = funded::<T>("sponsor", 0);
+		plan::<T>(&sponsor, n, 1);
+		let workers = providers::<T>(0, 3 * n);
+		let deadline = frame_system::Pallet::<T>::block_number() + 10u32.into();
+		let mut ids = BoundedVec::new();
+		for (i, w) in workers.chunks(3).enumerate() {
+			let id = ReplicaId { contract: i as u64, replica: 0 };
+			Datdot::<T>::assign_replica(
+				id,
+				1 << 20,
+				w[0].clone(),
+				w[1].clone(),
+				w[2].clone(),
+				deadline,
+			);
+			ids.try_push(id).expect("within MaxDrawsPerBlock");
+		}
+		SetupDeadlines::<T>::insert(deadline, ids);
+		#[block]
+		{
+			Datdot::<T>::expire_setups(deadline + 1u32.into());
+		}
+		assert_eq!(Replicas::<T>::iter().count(), 0);
+	}
+
+	#[benchmark]
+	fn draw_replicas(n: Linear<1, { T::MaxDrawsPerBlock::get() }>) {
+		let sponsor = funded::<T>("sponsor", 0);
+		plan::<T>(&sponsor, n, 1);
+		bare_providers::<T>(n + 10);
+		let now = frame_system::Pallet::<T>::block_number();
+		#[block]
+		{
+			Datdot::<T>::draw_queued(now, &[7; 32]);
+		}
+		assert_eq!(Replicas::<T>::iter().count() as u32, n);
+	}
+
+	#[benchmark]
+	fn draw_with_providers(p: Linear<10, { T::MaxProviders::get() }>) {
+		// One draw of a contract's last replica (the others already hosted) among `p`
+		// registered providers: what it costs must not depend on `p`.
+		let sponsor = funded::<T>("sponsor", 0);
+		let r = T::MaxReplicas::get();
+		plan::<T>(&sponsor, 1, r);
+		let drawn = bare_providers::<T>(p);
+		for replica in 0..r - 1 {
+			let hoster = &drawn[replica as usize % drawn.len()];
+			let id = ReplicaId { contract: 0, replica };
+			Datdot::<T>::assign_replica(
+				id,
+				0,
+				hoster.clone(),
+				hoster.clone(),
+				hoster.clone(),
+				10u32.into(),
+			);
+		}
+		// Leave only the last replica in the queue.
+		DrawQueueBounds::<T>::mutate(|(head, tail)| *head = tail.wrapping_sub(1));
+		let now = frame_system::Pallet::<T>::block_number();
+		#[block]
+		{
+			Datdot::<T>::draw_queued(now, &[9; 32]);
+		}
+		assert!(Replicas::<T>::get(0, r - 1).is_some());
+	}
+
+	#[benchmark]
+	fn issue_challenges(n: Linear<1, { T::MaxChallengesPerBlock::get() }>) {
+		// `n` challenges are issued when `n × ChallengePeriod` hosters are challengeable;
+		// each hosts as many replicas as a hoster can (their lists are read whole).
+		let per_hoster = T::MaxReplicasPerHoster::get();
+		let hosted: BoundedVec<ReplicaId, T::MaxReplicasPerHoster> = BoundedVec::truncate_from(
+			(0..per_hoster).map(|i| ReplicaId { contract: i as u64, replica: 0 }).collect(),
+		);
+		let owner = bare_providers::<T>(1).remove(0);
+		for id in hosted.iter() {
+			let root = EncodedRoot { root: [1; 32], segments: 1 << 30 };
+			Replicas::<T>::insert(id.contract, id.replica, active::<T>(&owner, root));
+		}
+		for hoster in bare_providers::<T>(n * T::ChallengePeriod::get()) {
+			HostedReplicas::<T>::insert(&hoster, hosted.clone());
+			Datdot::<T>::update_provider(&hoster, |p| p.active_replicas = per_hoster);
+		}
+		let now = frame_system::Pallet::<T>::block_number();
+		#[block]
+		{
+			Datdot::<T>::issue_challenges(now, &[3; 32]);
+		}
+		assert_eq!(Challenges::<T>::iter().count() as u32, n);
 	}
 
 	impl_benchmark_test_suite!(Datdot, crate::mock::new_test_ext(), crate::mock::Test);

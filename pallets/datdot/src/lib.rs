@@ -59,6 +59,8 @@ mod mock;
 #[cfg(test)]
 mod tests;
 
+#[cfg(any(feature = "runtime-benchmarks", test))]
+mod benchmark_feed;
 #[cfg(feature = "runtime-benchmarks")]
 mod benchmarking;
 
@@ -835,9 +837,7 @@ pub mod pallet {
 		/// `duration` blocks. The plan is cut into contracts of at most
 		/// [`Config::MaxBlocksPerContract`] blocks whose replicas are drawn in the next blocks.
 		#[pallet::call_index(5)]
-		#[pallet::weight(T::WeightInfo::publish_plan(
-			T::MaxContractsPerPlan::get().saturating_mul(T::MaxReplicas::get())
-		))]
+		#[pallet::weight(T::WeightInfo::publish_plan(T::MaxContractsPerPlan::get()))]
 		pub fn publish_plan(
 			origin: OriginFor<T>,
 			feed: FeedKey,
@@ -847,19 +847,17 @@ pub mod pallet {
 		) -> DispatchResultWithPostInfo {
 			let who = ensure_signed(origin)?;
 			let contracts = Self::do_publish_plan(who, feed, ranges, replicas, duration)?;
-			Ok(Some(T::WeightInfo::publish_plan(contracts.saturating_mul(replicas))).into())
+			Ok(Some(T::WeightInfo::publish_plan(contracts)).into())
 		}
 
 		/// Cancels the caller's plan: every replica ends (its hoster's space is free again)
 		/// and replicas not drawn yet never will be.
 		#[pallet::call_index(6)]
-		#[pallet::weight(T::WeightInfo::cancel_plan(
-			T::MaxContractsPerPlan::get().saturating_mul(T::MaxReplicas::get())
-		))]
+		#[pallet::weight(T::WeightInfo::cancel_plan(T::MaxContractsPerPlan::get()))]
 		pub fn cancel_plan(origin: OriginFor<T>, plan: u64) -> DispatchResultWithPostInfo {
 			let who = ensure_signed(origin)?;
-			let replicas = Self::do_cancel_plan(who, plan)?;
-			Ok(Some(T::WeightInfo::cancel_plan(replicas)).into())
+			let contracts = Self::do_cancel_plan(who, plan)?;
+			Ok(Some(T::WeightInfo::cancel_plan(contracts)).into())
 		}
 
 		/// The encoder of replica `replica` of `contract` confirms the encoded root (and

@@ -94,8 +94,8 @@ impl<T: Config> Pallet<T> {
 		Ok(contracts)
 	}
 
-	/// Ends every replica of the sponsor's plan and removes it; returns how many replica
-	/// slots were looked at (for the actual weight).
+	/// Ends every replica of the sponsor's plan and removes it; returns its number of
+	/// contracts (for the actual weight).
 	pub(crate) fn do_cancel_plan(who: T::AccountId, plan_id: u64) -> Result<u32, DispatchError> {
 		let plan = Plans::<T>::get(plan_id).ok_or(Error::<T>::UnknownPlan)?;
 		ensure!(plan.sponsor == who, Error::<T>::NotSponsor);
@@ -111,7 +111,7 @@ impl<T: Config> Pallet<T> {
 		}
 		Plans::<T>::remove(plan_id);
 		Self::deposit_event(Event::PlanCancelled { plan: plan_id });
-		Ok(plan.contracts.saturating_mul(plan.replicas))
+		Ok(plan.contracts)
 	}
 }
 

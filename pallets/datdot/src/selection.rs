@@ -171,9 +171,23 @@ impl<T: Config> Pallet<T> {
 			return DrawOutcome::TooFewProviders;
 		};
 
+		Self::assign_replica(id, contract.reserve, encoder, hoster, attestor, deadline);
+		DrawOutcome::Drawn
+	}
+
+	/// Gives a replica its encoder, hoster and attestor, reserving `reserve` bytes of the
+	/// hoster's capacity, with setup running until `deadline`.
+	pub(crate) fn assign_replica(
+		id: ReplicaId,
+		reserve: u64,
+		encoder: T::AccountId,
+		hoster: T::AccountId,
+		attestor: T::AccountId,
+		deadline: BlockNumberFor<T>,
+	) {
 		Self::update_provider(&hoster, |p| {
 			p.hosting = p.hosting.saturating_add(1);
-			p.reserved = p.reserved.saturating_add(contract.reserve);
+			p.reserved = p.reserved.saturating_add(reserve);
 		});
 		Self::update_provider(&encoder, |p| p.encoding = p.encoding.saturating_add(1));
 		let replica: ReplicaOf<T> = crate::types::Replica {
@@ -181,7 +195,7 @@ impl<T: Config> Pallet<T> {
 			hoster: hoster.clone(),
 			attestor: attestor.clone(),
 			state: crate::types::ReplicaState::Setup { deadline },
-			reserved: contract.reserve,
+			reserved: reserve,
 			encoded: None,
 			hosted: None,
 		};
@@ -194,7 +208,6 @@ impl<T: Config> Pallet<T> {
 			attestor,
 			deadline,
 		});
-		DrawOutcome::Drawn
 	}
 }
 

@@ -1438,3 +1438,32 @@ mod challenges {
 		});
 	}
 }
+
+/// The feed `publish_feed`'s benchmark extends: a manifest-mode feed of 2^15 - 1 blocks (15
+/// roots) and its extension to 2^16 - 1 blocks (16 roots) with hypercore's upgrade proof,
+/// SCALE-encoded in `benchmark_feed.scale` because the wasm benchmark cannot sign. Checked
+/// here against the writer; `DATDOT_REGENERATE=1 cargo test -p pallet-datdot` rewrites it.
+#[test]
+fn benchmark_feed_fixture_is_current() {
+	let mut w = FeedWriter::from_seed([42; 32], SigningMode::ManifestV1);
+	for i in 0u32..(1 << 15) - 1 {
+		w.append(&i.to_le_bytes()).unwrap();
+	}
+	let old = w.signed_tree();
+	for i in (1u32 << 15) - 1..(1 << 16) - 1 {
+		w.append(&i.to_le_bytes()).unwrap();
+	}
+	let fixture = crate::benchmark_feed::BenchmarkFeed {
+		key: w.key(),
+		manifest: w.manifest_bytes(),
+		old,
+		new: w.signed_tree(),
+		extension: w.upgrade_proof((1 << 15) - 1, None).unwrap(),
+	}
+	.encode();
+	let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/benchmark_feed.scale");
+	if std::env::var_os("DATDOT_REGENERATE").is_some() {
+		std::fs::write(path, &fixture).unwrap();
+	}
+	assert!(std::fs::read(path).unwrap() == fixture, "stale {path}: regenerate it");
+}

@@ -21,9 +21,9 @@ pub trait WeightInfo {
 	fn pause() -> Weight;
 	fn unpause() -> Weight;
 	fn publish_feed() -> Weight;
-	/// `n`: replica slots created (contracts × replicas).
+	/// `n`: contracts created (each with up to `MaxReplicas` replicas).
 	fn publish_plan(n: u32) -> Weight;
-	/// `n`: replica slots ended (contracts × replicas).
+	/// `n`: contracts ended (each with up to `MaxReplicas` replicas).
 	fn cancel_plan(n: u32) -> Weight;
 	fn confirm_setup() -> Weight;
 	/// `s`: segments proven.
@@ -32,6 +32,8 @@ pub trait WeightInfo {
 	fn expire_challenges(n: u32) -> Weight;
 	fn expire_setups(n: u32) -> Weight;
 	fn draw_replicas(n: u32) -> Weight;
+	/// One draw among `p` registered providers: measured to show it does not grow with `p`.
+	fn draw_with_providers(p: u32) -> Weight;
 	fn issue_challenges(n: u32) -> Weight;
 }
 
@@ -85,6 +87,9 @@ impl WeightInfo for () {
 	fn draw_replicas(n: u32) -> Weight {
 		DbDerived::<RocksDbWeight>::draw_replicas(n)
 	}
+	fn draw_with_providers(p: u32) -> Weight {
+		DbDerived::<RocksDbWeight>::draw_with_providers(p)
+	}
 	fn issue_challenges(n: u32) -> Weight {
 		DbDerived::<RocksDbWeight>::issue_challenges(n)
 	}
@@ -123,13 +128,13 @@ impl<D: Get<RuntimeDbWeight>> WeightInfo for DbDerived<D> {
 		Self::rw(400_000_000, 8_000, 3, 3)
 	}
 	fn publish_plan(n: u32) -> Weight {
-		// Feed, ids, queue bounds; per replica slot a queue entry and its contract (upper
-		// bound: one contract per slot).
-		Self::linear(Self::rw(BASE, 4_000, 4, 4), Self::rw(2_000_000, 0, 0, 3), n)
+		// Feed, ids, queue bounds; per contract the record and up to 8 queue entries.
+		Self::linear(Self::rw(BASE, 4_000, 4, 4), Self::rw(10_000_000, 0, 0, 10), n)
 	}
 	fn cancel_plan(n: u32) -> Weight {
-		// Per slot: the replica, two provider updates with index moves, the hosted list.
-		Self::linear(Self::rw(BASE, 3_000, 1, 1), Self::rw(5_000_000, 14_000, 8, 8), n)
+		// Per contract, for up to 8 replicas: the replica, two provider updates with index
+		// moves, the hosted list.
+		Self::linear(Self::rw(BASE, 3_000, 1, 1), Self::rw(40_000_000, 112_000, 64, 65), n)
 	}
 	fn confirm_setup() -> Weight {
 		// Replica, contract, two provider updates with index moves, hosted list, or a failed
@@ -156,6 +161,9 @@ impl<D: Get<RuntimeDbWeight>> WeightInfo for DbDerived<D> {
 		// Randomness, deadline slot; per draw: queue, nonce, contract, other replicas (≤ 8),
 		// up to 24 candidate picks (index entry + provider), two provider updates, replica.
 		Self::linear(Self::rw(5_000_000, 2_000, 3, 1), Self::rw(40_000_000, 60_000, 70, 14), n)
+	}
+	fn draw_with_providers(_p: u32) -> Weight {
+		Self::draw_replicas(1)
 	}
 	fn issue_challenges(n: u32) -> Weight {
 		// Per challenge: index, hosted list (≤ 12 KiB), the picked replicas (≤ 8), id,
