@@ -166,3 +166,45 @@ export function sendAndFinalize(tx, signer, { timeoutMs = 120_000 } = {}) {
 }
 
 export const repoRoot = resolve(here, '..', '..');
+
+/**
+ * Records every event of every new best block from now on. `waitFor(pred, ms)` resolves
+ * with the first recorded event (the `event` of a record) that satisfies `pred`, waiting up
+ * to `ms` for it; `stop()` ends the subscription.
+ */
+export async function recordEvents(api) {
+  const seen = [];
+  const waiters = [];
+  const unsub = await api.query.system.events((records) => {
+    for (const { event } of records) {
+      seen.push(event);
+      for (const w of waiters.slice()) {
+        if (w.pred(event)) { waiters.splice(waiters.indexOf(w), 1); clearTimeout(w.timer); w.ok(event); }
+      }
+    }
+  });
+  return {
+    seen,
+    waitFor(pred, ms = 120_000) {
+      const found = seen.find(pred);
+      if (found) return Promise.resolve(found);
+      return new Promise((ok, fail) => {
+        const w = { pred, ok };
+        w.timer = setTimeout(() => {
+          waiters.splice(waiters.indexOf(w), 1);
+          fail(new Error(`no matching event within ${ms} ms`));
+        }, ms);
+        waiters.push(w);
+      });
+    },
+    stop: () => unsub(),
+  };
+}
+
+/** The `section.Name` of the module error a failed transaction carried. */
+export function moduleError(api, err) {
+  const dispatchError = err.result?.dispatchError;
+  if (!dispatchError?.isModule) throw new Error(`expected a module error, got ${err.message}`);
+  const meta = api.registry.findMetaError(dispatchError.asModule);
+  return `${meta.section}.${meta.name}`;
+}

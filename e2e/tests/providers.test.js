@@ -67,9 +67,9 @@ test('providers: register, specific errors, pause and unpause', { timeout: 300_0
     const now = (await api.rpc.chain.getHeader()).number.toNumber();
     await sendAndFinalize(api.tx.datdot.pause(now + 100), bob);
     assert.equal((await api.query.datdot.providers(bob.address)).unwrap().status.type, 'Paused');
-    assert.equal((await api.query.datdot.eligibleCount()).toNumber(), 0);
+    assert.equal((await api.query.datdot.indexLen('Eligible')).toNumber(), 0);
     await sendAndFinalize(api.tx.datdot.unpause(), bob);
     assert.equal((await api.query.datdot.providers(bob.address)).unwrap().status.type, 'Active');
-    assert.equal((await api.query.datdot.eligibleCount()).toNumber(), 1);
+    assert.equal((await api.query.datdot.indexLen('Eligible')).toNumber(), 1);
   });
 });

@@ -22,6 +22,7 @@ pub struct BenchmarkFeed {
 
 impl BenchmarkFeed {
 	/// The committed fixture.
+	#[cfg(feature = "runtime-benchmarks")]
 	pub fn load() -> Self {
 		let bytes: &[u8] = include_bytes!("benchmark_feed.scale");
 		Self::decode(&mut &bytes[..]).expect("benchmark_feed.scale decodes; regenerate it")
