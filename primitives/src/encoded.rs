@@ -190,10 +190,9 @@ mod codec_impl {
 		Ok(out)
 	}
 
-	/// Decode an encoded block back to the original bytes. Allocates at most the
-	/// stated length, itself capped at [`MAX_BLOCK_SIZE`].
-	pub fn decode_block(encoded: &[u8]) -> Result<Vec<u8>> {
-		if encoded.len() < HEADER_LEN {
+	/// The codec tag and decoded length of an encoded block, checked against the limits.
+	fn check_header(encoded: &[u8]) -> Result<(u8, usize)> {
+		if encoded.len() < HEADER_LEN || !matches!(encoded[0], CODEC_STORED | CODEC_LZ4) {
 			return Err(Error::BadEncoding);
 		}
 		let mut len_bytes = [0u8; 4];
@@ -202,8 +201,15 @@ mod codec_impl {
 		if len > MAX_BLOCK_SIZE {
 			return Err(Error::BlockTooLarge);
 		}
+		Ok((encoded[0], len))
+	}
+
+	/// Decode an encoded block back to the original bytes. Allocates at most the
+	/// stated length, itself capped at [`MAX_BLOCK_SIZE`].
+	pub fn decode_block(encoded: &[u8]) -> Result<Vec<u8>> {
+		let (codec, len) = check_header(encoded)?;
 		let payload = &encoded[HEADER_LEN..];
-		match encoded[0] {
+		match codec {
 			CODEC_STORED if payload.len() == len => Ok(payload.to_vec()),
 			CODEC_LZ4 => {
 				let mut out = vec![0u8; len];
@@ -255,6 +261,40 @@ mod codec_impl {
 				block_starts,
 				levels: build_levels(leaves),
 			})
+		}
+
+		/// Rebuild replica `id` from blocks already encoded (what a hoster receives or
+		/// reads back from disk). Each must be a well-formed encoded block; whether it
+		/// decodes to the feed's data is the caller's check.
+		pub fn from_encoded(id: ReplicaId, encoded_blocks: Vec<Vec<u8>>) -> Result<Self> {
+			let mut block_starts = vec![0u64];
+			let mut leaves = Vec::new();
+			for encoded in &encoded_blocks {
+				check_header(encoded)?;
+				for segment in encoded.chunks(SEGMENT_SIZE) {
+					leaves.push(segment_leaf(&id, leaves.len() as u64, segment));
+				}
+				block_starts.push(leaves.len() as u64);
+			}
+			if leaves.is_empty() {
+				return Err(Error::EmptyTree);
+			}
+			Ok(EncodedReplica {
+				id,
+				blocks: encoded_blocks,
+				block_starts,
+				levels: build_levels(leaves),
+			})
+		}
+
+		/// The encoded blocks, in order.
+		pub fn encoded_blocks(&self) -> &[Vec<u8>] {
+			&self.blocks
+		}
+
+		/// The tree's levels, leaves first; the last has one node.
+		pub fn levels(&self) -> &[Vec<Hash>] {
+			&self.levels
 		}
 
 		/// The replica's identity.
@@ -348,6 +388,22 @@ mod tests {
 		assert_eq!(encode_block(&compressible).unwrap()[0], CODEC_LZ4);
 		assert!(encode_block(&compressible).unwrap().len() < 200);
 		assert_eq!(encode_block(&random).unwrap()[0], CODEC_STORED);
+	}
+
+	#[test]
+	fn a_replica_rebuilt_from_its_encoded_blocks_is_the_same_replica() {
+		let blocks = [generate(1, 2, 3000), vec![b'z'; 9000], b"tail".to_vec()];
+		let built = EncodedReplica::build(ID, blocks.iter().map(|b| &b[..])).unwrap();
+		let rebuilt = EncodedReplica::from_encoded(ID, built.encoded_blocks().to_vec()).unwrap();
+		assert_eq!(rebuilt.root(), built.root());
+		assert_eq!(rebuilt.levels(), built.levels());
+		for i in 0..built.root().segments {
+			assert_eq!(rebuilt.prove(i).unwrap(), built.prove(i).unwrap());
+		}
+		let mut forged = built.encoded_blocks().to_vec();
+		forged[1][0] = 7;
+		assert_eq!(EncodedReplica::from_encoded(ID, forged).err(), Some(Error::BadEncoding));
+		assert_eq!(EncodedReplica::from_encoded(ID, Vec::new()).err(), Some(Error::EmptyTree));
 	}
 
 	#[test]
