@@ -5,6 +5,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Keyring } from '@polkadot/keyring';
 import { cryptoWaitReady, randomAsHex } from '@polkadot/util-crypto';
+import { u8aToHex } from '@polkadot/util';
 import { startNode, stopAll, connect, sendAndFinalize } from '../lib/harness.js';
 
 const UNIT = 10n ** 12n;
@@ -64,6 +65,14 @@ test('dev chain: metadata, 6 s blocks with finality, and a finalized balance tra
     assert.ok(finalized.number.toNumber() > 0, 'GRANDPA finalized at least one block');
     assert.ok(best.number.toNumber() - finalized.number.toNumber() <= 3,
       `finality keeps up: best #${best.number}, finalized #${finalized.number}`);
+  });
+
+  await t.test("the dev node holds Alice's datdot provider key (dtdt) for its off-chain worker", async () => {
+    const keyring = new Keyring({ type: 'sr25519' });
+    const alice = keyring.addFromUri('//Alice');
+    const bob = keyring.addFromUri('//Bob');
+    assert.equal((await api.rpc.author.hasKey(u8aToHex(alice.publicKey), 'dtdt')).isTrue, true);
+    assert.equal((await api.rpc.author.hasKey(u8aToHex(bob.publicKey), 'dtdt')).isTrue, false);
   });
 
   await t.test('a signed transfer is finalized and moves exactly the amount', async () => {

@@ -67,4 +67,16 @@ pub struct Cli {
 
 	#[clap(flatten)]
 	pub run: sc_cli::RunCmd,
+
+	#[clap(flatten)]
+	pub provider: ProviderParams,
+}
+
+/// What a provider node offers (its keys are in the keystore: key type `dtdt`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ProviderParams {
+	/// Bytes of disk the replica store may use (encoded replicas plus their trees), under
+	/// `<base-path>/chains/<chain>/datdot/replicas`. Register at most this capacity on chain.
+	#[arg(long = "store-capacity", value_name = "BYTES", default_value_t = 10 << 30)]
+	pub store_capacity: u64,
 }

@@ -117,9 +117,13 @@ pub fn run() -> sc_cli::Result<()> {
 		Some(Subcommand::Benchmark(cmd)) => {
 			use frame_benchmarking_cli::BenchmarkCmd;
 			let runner = cli.create_runner(cmd)?;
-			runner.sync_run(|config| match cmd {
+			runner.sync_run(|config| {
+				match cmd {
 				BenchmarkCmd::Pallet(cmd) => cmd
-					.run_with_spec::<sp_runtime::traits::HashingFor<Block>, ()>(Some(
+					.run_with_spec::<
+						sp_runtime::traits::HashingFor<Block>,
+						pallet_datdot::offchain::replica_store::HostFunctions,
+					>(Some(
 						config.chain_spec,
 					)),
 				BenchmarkCmd::Machine(cmd) => {
@@ -128,6 +132,7 @@ pub fn run() -> sc_cli::Result<()> {
 				_ => Err("datdot-node supports `benchmark pallet` and `benchmark machine`; the \
 				          other benchmarks are not wired up"
 					.into()),
+			}
 			})
 		}
 		Some(Subcommand::Hypercore(cmd)) => crate::hypercore::run(cmd),
@@ -138,6 +143,7 @@ pub fn run() -> sc_cli::Result<()> {
 		None => {
 			let runner = cli.create_runner(&cli.run)?;
 			let force_offchain_workers = !offchain_worker_flag_given();
+			let provider = cli.provider.clone();
 			runner.run_node_until_exit(|mut config| async move {
 				if force_offchain_workers {
 					config.offchain_worker.enabled = true;
@@ -148,10 +154,10 @@ pub fn run() -> sc_cli::Result<()> {
 							Block,
 							<Block as sp_runtime::traits::Block>::Hash,
 						>,
-					>(config)
+					>(config, &provider)
 					.map_err(sc_cli::Error::Service),
 					sc_network::config::NetworkBackendType::Litep2p => {
-						service::new_full::<sc_network::Litep2pNetworkBackend>(config)
+						service::new_full::<sc_network::Litep2pNetworkBackend>(config, &provider)
 							.map_err(sc_cli::Error::Service)
 					}
 				}

@@ -11,12 +11,14 @@ use sc_telemetry::{Telemetry, TelemetryWorker};
 use sc_transaction_pool_api::OffchainTransactionPoolFactory;
 use std::{sync::Arc, time::Duration};
 
+/// The host functions the runtime may call: Substrate's, plus the off-chain worker's
+/// window into the replica store.
+pub type HostFunctions =
+	(sp_io::SubstrateHostFunctions, pallet_datdot::offchain::replica_store::HostFunctions);
+
 /// The node executes the runtime from its wasm blob only (no native runtime).
-pub type FullClient = sc_service::TFullClient<
-	Block,
-	RuntimeApi,
-	sc_executor::WasmExecutor<sp_io::SubstrateHostFunctions>,
->;
+pub type FullClient =
+	sc_service::TFullClient<Block, RuntimeApi, sc_executor::WasmExecutor<HostFunctions>>;
 type FullBackend = sc_service::TFullBackend<Block>;
 type FullSelectChain = sc_consensus::LongestChain<FullBackend, Block>;
 type FullGrandpaBlockImport =
@@ -89,7 +91,7 @@ pub fn new_partial(config: &Configuration) -> Result<Service, ServiceError> {
 		})
 		.transpose()?;
 
-	let executor = sc_service::new_wasm_executor::<sp_io::SubstrateHostFunctions>(&config.executor);
+	let executor = sc_service::new_wasm_executor::<HostFunctions>(&config.executor);
 	let (client, backend, keystore_container, task_manager) =
 		sc_service::new_full_parts::<Block, RuntimeApi, _>(
 			config,
@@ -166,7 +168,15 @@ pub fn new_full<
 	N: sc_network::NetworkBackend<Block, <Block as sp_runtime::traits::Block>::Hash>,
 >(
 	config: Configuration,
+	provider: &crate::cli::ProviderParams,
 ) -> Result<TaskManager, ServiceError> {
+	let replica_store = Arc::new(
+		datdot_node::store::ReplicaStore::open(
+			&config.data_path.join("datdot").join("replicas"),
+			provider.store_capacity,
+		)
+		.map_err(|e| ServiceError::Other(e.to_string()))?,
+	);
 	let sc_service::PartialComponents {
 		client,
 		backend,
@@ -177,6 +187,14 @@ pub fn new_full<
 		transaction_pool,
 		other: (block_import, babe_link, babe_worker_handle, grandpa_link, mut telemetry),
 	} = new_partial(&config)?;
+
+	// Every stored replica is re-read against its root before the node counts on it.
+	let store = replica_store.clone();
+	task_manager.spawn_handle().spawn_blocking("datdot-store-check", Some("datdot"), async move {
+		if let Err(e) = store.check_all() {
+			log::error!(target: "datdot", "replica store check failed: {e}");
+		}
+	});
 
 	let mut net_config = sc_network::config::FullNetworkConfiguration::<
 		Block,
@@ -237,7 +255,11 @@ pub fn new_full<
 				)),
 				network_provider: Arc::new(network.clone()),
 				enable_http_requests: false,
-				custom_extensions: |_| vec![],
+				custom_extensions: move |_| {
+					let source: Arc<dyn pallet_datdot::offchain::ProofSource> =
+						replica_store.clone();
+					vec![Box::new(pallet_datdot::offchain::ReplicaStoreExt(source)) as Box<_>]
+				},
 			})?;
 		task_manager.spawn_handle().spawn(
 			"offchain-workers-runner",

@@ -165,6 +165,58 @@ impl pallet_datdot::Config for Runtime {
 	type ChallengeSegments = ConstU32<4>;
 	type MaxChallengesPerBlock = ConstU32<32>;
 	type WeightInfo = pallet_datdot::weights::SubstrateWeight<Runtime>;
+	// Provider nodes sign their duties with `dtdt` sr25519 keys from their keystore.
+	type ProviderKey = pallet_datdot::offchain::crypto::ProviderKey;
+}
+
+/// Blocks a duty transaction built by an off-chain worker stays valid: longer than the
+/// 10-block answer window is useless, so a stale answer dies instead of lingering.
+const DUTY_TRANSACTION_PERIOD: u64 = 16;
+
+impl frame_system::offchain::SigningTypes for Runtime {
+	type Public = <Signature as Verify>::Signer;
+	type Signature = Signature;
+}
+
+impl<C> frame_system::offchain::CreateTransactionBase<C> for Runtime
+where
+	RuntimeCall: From<C>,
+{
+	type Extrinsic = UncheckedExtrinsic;
+	type RuntimeCall = RuntimeCall;
+}
+
+impl<C> frame_system::offchain::CreateSignedTransaction<C> for Runtime
+where
+	RuntimeCall: From<C>,
+{
+	fn create_signed_transaction<
+		K: frame_system::offchain::AppCrypto<Self::Public, Self::Signature>,
+	>(
+		call: RuntimeCall,
+		public: <Signature as Verify>::Signer,
+		account: AccountId,
+		nonce: Nonce,
+	) -> Option<UncheckedExtrinsic> {
+		let current = System::block_number().saturating_sub(1) as u64;
+		let extension: TxExtension = (
+			frame_system::CheckNonZeroSender::<Runtime>::new(),
+			frame_system::CheckSpecVersion::<Runtime>::new(),
+			frame_system::CheckTxVersion::<Runtime>::new(),
+			frame_system::CheckGenesis::<Runtime>::new(),
+			frame_system::CheckEra::<Runtime>::from(sp_runtime::generic::Era::mortal(
+				DUTY_TRANSACTION_PERIOD,
+				current,
+			)),
+			frame_system::CheckNonce::<Runtime>::from(nonce),
+			frame_system::CheckWeight::<Runtime>::new(),
+			pallet_transaction_payment::ChargeTransactionPayment::<Runtime>::from(0),
+		);
+		let payload = SignedPayload::new(call, extension).ok()?;
+		let signature = codec::Encode::using_encoded(&payload, |bytes| K::sign(bytes, public))?;
+		let (call, extension, _) = payload.deconstruct();
+		Some(UncheckedExtrinsic::new_signed(call, MultiAddress::Id(account), signature, extension))
+	}
 }
 
 #[cfg(feature = "runtime-benchmarks")]

@@ -44,10 +44,13 @@ pub mod opaque {
 	pub type BlockId = generic::BlockId<Block>;
 
 	impl_opaque_keys! {
-		/// The keys a validator needs: BABE for authoring, GRANDPA for finality.
+		/// A node's keys: BABE for authoring, GRANDPA for finality, and the datdot provider
+		/// key its off-chain worker signs duties with (so `--alice`, `--bob`, … nodes act for
+		/// their dev account).
 		pub struct SessionKeys {
 			pub babe: super::Babe,
 			pub grandpa: super::Grandpa,
+			pub datdot: super::Datdot,
 		}
 	}
 }

@@ -48,6 +48,7 @@ pub use pallet::*;
 pub mod challenges;
 pub mod feeds;
 pub mod index;
+pub mod offchain;
 pub mod plans;
 pub mod selection;
 pub mod setup;
@@ -162,7 +163,7 @@ pub mod pallet {
 
 	/// Configuration of the datdot pallet.
 	#[pallet::config]
-	pub trait Config: frame_system::Config {
+	pub trait Config: frame_system::Config + CreateSignedTransaction<Call<Self>> {
 		/// The overarching event type.
 		#[allow(deprecated)]
 		type RuntimeEvent: From<Event<Self>> + IsType<<Self as frame_system::Config>::RuntimeEvent>;
@@ -268,6 +269,10 @@ pub mod pallet {
 
 		/// Weights of this pallet's calls, from its benchmarks.
 		type WeightInfo: WeightInfo;
+
+		/// The key a provider node signs its duty transactions with
+		/// ([`offchain::crypto::ProviderKey`] in a runtime).
+		type ProviderKey: AppCrypto<Self::Public, Self::Signature>;
 	}
 
 	/// Registered providers.
@@ -654,6 +659,12 @@ pub mod pallet {
 					.saturating_add(T::WeightInfo::issue_challenges(issued));
 			}
 			weight
+		}
+
+		/// A provider node answers its open storage challenges from its replica store
+		/// (see [`offchain`]).
+		fn offchain_worker(now: BlockNumberFor<T>) {
+			Self::answer_storage_challenges(now);
 		}
 
 		fn integrity_test() {

@@ -2,7 +2,10 @@
 
 use crate as pallet_datdot;
 use frame::{
-	deps::sp_runtime::BuildStorage,
+	deps::sp_runtime::{
+		testing::{TestSignature, UintAuthorityId},
+		BuildStorage,
+	},
 	testing_prelude::*,
 	traits::{ConstU128, ConstU32, ConstU64},
 };
@@ -98,6 +101,49 @@ impl pallet_datdot::Config for Test {
 	type ChallengeSegments = ConstU32<CHALLENGE_SEGMENTS>;
 	type MaxChallengesPerBlock = ConstU32<4>;
 	type WeightInfo = ();
+	type ProviderKey = TestProviderKey;
+}
+
+/// Transactions the off-chain worker submits, as the test pool holds them.
+pub type Extrinsic = frame::deps::sp_runtime::testing::TestXt<RuntimeCall, ()>;
+
+/// Test keys (`UintAuthorityId::set_all_keys` puts accounts' keys in the "keystore").
+impl frame_system::offchain::SigningTypes for Test {
+	type Public = UintAuthorityId;
+	type Signature = TestSignature;
+}
+
+impl<C> frame_system::offchain::CreateTransactionBase<C> for Test
+where
+	RuntimeCall: From<C>,
+{
+	type RuntimeCall = RuntimeCall;
+	type Extrinsic = Extrinsic;
+}
+
+impl<C> frame_system::offchain::CreateSignedTransaction<C> for Test
+where
+	RuntimeCall: From<C>,
+{
+	fn create_signed_transaction<
+		K: frame_system::offchain::AppCrypto<Self::Public, Self::Signature>,
+	>(
+		call: RuntimeCall,
+		_public: UintAuthorityId,
+		account: AccountId,
+		_nonce: u32,
+	) -> Option<Extrinsic> {
+		Some(Extrinsic::new_signed(call, account, (), ()))
+	}
+}
+
+/// The provider key of the test runtime.
+pub struct TestProviderKey;
+
+impl frame_system::offchain::AppCrypto<UintAuthorityId, TestSignature> for TestProviderKey {
+	type RuntimeAppPublic = UintAuthorityId;
+	type GenericPublic = UintAuthorityId;
+	type GenericSignature = TestSignature;
 }
 
 /// Accounts 1..=100 hold 10 000 each; account 200 holds less than a deposit.

@@ -1467,3 +1467,130 @@ fn benchmark_feed_fixture_is_current() {
 	}
 	assert!(std::fs::read(path).unwrap() == fixture, "stale {path}: regenerate it");
 }
+
+mod offchain_worker {
+	use super::*;
+	use crate::offchain::{ProofSource, ReplicaStoreExt};
+	use frame::deps::{
+		sp_core::offchain::{
+			testing::{TestOffchainExt, TestTransactionPoolExt},
+			OffchainDbExt, OffchainWorkerExt, TransactionPoolExt,
+		},
+		sp_runtime::testing::UintAuthorityId,
+	};
+	use std::sync::{Arc, Mutex};
+
+	/// The node's replica store, as the off-chain worker sees it: real encoded replicas.
+	#[derive(Clone, Default)]
+	struct Store(Arc<Mutex<BTreeMap<ReplicaId, EncodedReplica>>>);
+
+	impl ProofSource for Store {
+		fn prove(&self, id: &ReplicaId, index: u64) -> Option<SegmentProof> {
+			self.0.lock().unwrap().get(id)?.prove(index).ok()
+		}
+	}
+
+	/// A test externality with off-chain storage, a transaction pool and `store`, and a
+	/// reader of the pool's transactions.
+	fn offchain_ext(store: &Store) -> (TestState, impl Fn() -> Vec<Vec<u8>>) {
+		let mut ext = new_test_ext();
+		let (offchain, _) = TestOffchainExt::new();
+		let (pool, pool_state) = TestTransactionPoolExt::new();
+		ext.register_extension(OffchainDbExt::new(offchain.clone()));
+		ext.register_extension(OffchainWorkerExt::new(offchain));
+		ext.register_extension(TransactionPoolExt::new(pool));
+		ext.register_extension(ReplicaStoreExt(Arc::new(store.clone())));
+		(ext, move || pool_state.read().transactions.clone())
+	}
+
+	/// Runs blocks until a challenge is open; returns it and its hoster.
+	fn next_challenge() -> (u64, AccountId) {
+		for _ in 0..100 {
+			if let Some(open) = open_challenges().first() {
+				return *open;
+			}
+			run_to_block(System::block_number() + 1);
+		}
+		panic!("no challenge within 100 blocks");
+	}
+
+	/// The calls of the transactions in the pool, with their signers.
+	fn submitted(pool: &impl Fn() -> Vec<Vec<u8>>) -> Vec<(AccountId, RuntimeCall)> {
+		pool()
+			.iter()
+			.map(|tx| {
+				let xt = Extrinsic::decode(&mut &tx[..]).unwrap();
+				let frame::deps::sp_runtime::generic::Preamble::Signed(who, _, _) = xt.preamble
+				else {
+					panic!("duty transactions are signed");
+				};
+				(who, xt.function)
+			})
+			.collect()
+	}
+
+	#[test]
+	fn answers_this_nodes_challenge_from_its_store_once() {
+		let store = Store::default();
+		let (mut ext, pool) = offchain_ext(&store);
+		ext.execute_with(|| {
+			let (_w, encoded) = active_network(6, 4, 1);
+			let (id, hoster) = next_challenge();
+			// This node holds the hoster's key and its replicas only.
+			UintAuthorityId::set_all_keys(vec![hoster]);
+			for (rid, replica) in &encoded {
+				if Replicas::<Test>::get(rid.contract, rid.replica).unwrap().hoster == hoster {
+					store.0.lock().unwrap().insert(
+						*rid,
+						EncodedReplica::from_encoded(*rid, replica.encoded_blocks().to_vec())
+							.unwrap(),
+					);
+				}
+			}
+			let now = System::block_number();
+			Datdot::offchain_worker(now);
+			let sent = submitted(&pool);
+			assert_eq!(sent.len(), 1);
+			let (signer, call) = sent[0].clone();
+			assert_eq!(signer, hoster);
+			let RuntimeCall::Datdot(crate::Call::submit_storage_proof { challenge, proofs }) = call
+			else {
+				panic!("expected submit_storage_proof, got {call:?}");
+			};
+			assert_eq!(challenge, id);
+			assert_eq!(proofs, answer(id, &encoded));
+
+			// The next run does not send it again while it may still be on its way.
+			Datdot::offchain_worker(now);
+			assert_eq!(submitted(&pool).len(), 1);
+
+			// Dispatched, the answer passes.
+			assert_ok!(Datdot::submit_storage_proof(
+				RuntimeOrigin::signed(hoster),
+				challenge,
+				proofs
+			));
+			assert!(events().contains(&Event::ChallengePassed { challenge: id, hoster }));
+		});
+	}
+
+	#[test]
+	fn acts_only_for_its_own_keys_and_only_with_the_data() {
+		let store = Store::default();
+		let (mut ext, pool) = offchain_ext(&store);
+		ext.execute_with(|| {
+			let (_w, encoded) = active_network(6, 4, 1);
+			let (_, hoster) = next_challenge();
+			*store.0.lock().unwrap() = encoded;
+			// Another provider's key: nothing to answer.
+			UintAuthorityId::set_all_keys(vec![if hoster == 1 { 2 } else { 1 }]);
+			Datdot::offchain_worker(System::block_number());
+			assert!(submitted(&pool).is_empty());
+			// The hoster's key but an empty store: no answer (it will fail on chain).
+			UintAuthorityId::set_all_keys(vec![hoster]);
+			store.0.lock().unwrap().clear();
+			Datdot::offchain_worker(System::block_number());
+			assert!(submitted(&pool).is_empty());
+		});
+	}
+}

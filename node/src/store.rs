@@ -1,0 +1,527 @@
+//! The replica store: where a hoster keeps the encoded replicas it has taken on, durably.
+//!
+//! One directory per replica under `<base-path>/datdot/replicas/`:
+//! - `data`: the encoded blocks, back to back (what the chain's segments index into);
+//! - `tree`: the segment tree's levels, leaves first, 32 bytes a node (proofs read
+//!   `log2(segments)` hashes instead of rehashing the replica);
+//! - `meta`: the SCALE-encoded [`ReplicaMeta`], with a BLAKE2b checksum.
+//!
+//! A replica is written into a `.tmp-…` directory, every file is fsynced, the directory is
+//! renamed into place and the parent fsynced: after [`ReplicaStore::put`] returns, the
+//! replica survives `kill -9` and power loss, and before it returns nothing of it is
+//! visible. That is why a hoster confirms on chain only after `put` (see docs/decisions.md:
+//! the node's ParityDB commits asynchronously, so it is not used for replicas).
+
+use codec::{Decode, Encode};
+use datdot_primitives::{
+	encoded::{EncodedReplica, EncodedRoot, ReplicaId, SegmentProof, SEGMENT_SIZE},
+	hash::blake2b256,
+	Hash,
+};
+use std::{
+	collections::BTreeMap,
+	fs::{self, File},
+	io::Write,
+	os::unix::fs::FileExt,
+	path::{Path, PathBuf},
+	sync::Mutex,
+};
+
+/// What the store keeps about a replica besides its bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct ReplicaMeta {
+	/// Which replica (hashed into every leaf).
+	pub id: ReplicaId,
+	/// The feed it is a replica of.
+	pub feed: [u8; 32],
+	/// The feed's index of the first block it holds.
+	pub first_block: u64,
+	/// Root and segment count, as confirmed on chain.
+	pub root: EncodedRoot,
+	/// The length of each encoded block, in order.
+	pub block_lens: Vec<u32>,
+}
+
+impl ReplicaMeta {
+	/// Bytes of `data`.
+	fn data_len(&self) -> u64 {
+		self.block_lens.iter().map(|&l| l as u64).sum()
+	}
+
+	/// Bytes of `tree`: every level of the tree, leaves first.
+	fn tree_len(&self) -> u64 {
+		level_widths(self.root.segments).iter().sum::<u64>() * 32
+	}
+
+	/// Bytes the replica takes in the store (what capacity is counted in).
+	pub fn stored_len(&self) -> u64 {
+		self.data_len() + self.tree_len()
+	}
+
+	/// Where segment `index` lies in `data`: (offset, length).
+	fn segment_span(&self, index: u64) -> Option<(u64, usize)> {
+		let mut first_segment = 0u64;
+		let mut offset = 0u64;
+		for &len in &self.block_lens {
+			let segments = (len as u64).div_ceil(SEGMENT_SIZE as u64);
+			if index < first_segment + segments {
+				let within = (index - first_segment) * SEGMENT_SIZE as u64;
+				let seg_len = (len as u64 - within).min(SEGMENT_SIZE as u64) as usize;
+				return Some((offset + within, seg_len));
+			}
+			first_segment += segments;
+			offset += len as u64;
+		}
+		None
+	}
+}
+
+/// The widths of the tree's levels over `segments` leaves, leaves first.
+fn level_widths(segments: u64) -> Vec<u64> {
+	let mut widths = vec![segments];
+	let mut width = segments;
+	while width > 1 {
+		width = width.div_ceil(2);
+		widths.push(width);
+	}
+	widths
+}
+
+/// Why the store refused or failed an operation.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+	/// Storing the replica would exceed the configured capacity.
+	#[error("no room for replica {id:?}: it needs {needed} bytes, {free} of the store's capacity are free (raise --store-capacity or free replicas)")]
+	CapacityExceeded { id: ReplicaId, needed: u64, free: u64 },
+	/// The store already holds this replica with another root.
+	#[error("replica {0:?} is already stored with another root")]
+	Conflict(ReplicaId),
+	/// The replica is not in the store.
+	#[error("replica {0:?} is not stored here")]
+	UnknownReplica(ReplicaId),
+	/// The replica has no such segment.
+	#[error("replica {id:?} has no segment {index}")]
+	SegmentOutOfRange { id: ReplicaId, index: u64 },
+	/// What is on disk does not match what was stored.
+	#[error("replica {id:?} is damaged on disk: {what}")]
+	Damaged { id: ReplicaId, what: String },
+	/// A filesystem operation failed.
+	#[error("replica store at {path}: {source}")]
+	Io { path: PathBuf, source: std::io::Error },
+}
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+fn io<T>(path: &Path, r: std::io::Result<T>) -> Result<T> {
+	r.map_err(|source| StoreError::Io { path: path.to_owned(), source })
+}
+
+/// The durable store of this node's encoded replicas, bounded by a capacity in bytes.
+pub struct ReplicaStore {
+	dir: PathBuf,
+	capacity: u64,
+	replicas: Mutex<BTreeMap<ReplicaId, ReplicaMeta>>,
+}
+
+impl ReplicaStore {
+	/// Opens (or creates) the store in `dir`. Leftovers of an interrupted `put` are
+	/// removed; replicas whose files are missing or truncated are reported and dropped
+	/// (the chain faults and replaces them, which is what should happen to lost data).
+	pub fn open(dir: &Path, capacity: u64) -> Result<Self> {
+		io(dir, fs::create_dir_all(dir))?;
+		let mut replicas = BTreeMap::new();
+		for entry in io(dir, fs::read_dir(dir))? {
+			let path = io(dir, entry)?.path();
+			let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+			if name.starts_with(".tmp-") {
+				io(&path, fs::remove_dir_all(&path))?;
+				continue;
+			}
+			match load_replica(&path) {
+				Ok(meta) => {
+					replicas.insert(meta.id, meta);
+				}
+				Err(e) => log::error!(target: "datdot", "dropping {}: {e}", path.display()),
+			}
+		}
+		let store = Self { dir: dir.to_owned(), capacity, replicas: Mutex::new(replicas) };
+		log::info!(
+			target: "datdot",
+			"replica store {}: {} replicas, {} of {} bytes used",
+			dir.display(),
+			store.replica_count(),
+			store.used(),
+			capacity,
+		);
+		Ok(store)
+	}
+
+	fn replicas(&self) -> std::sync::MutexGuard<'_, BTreeMap<ReplicaId, ReplicaMeta>> {
+		// A panic while holding the lock cannot leave the map half-updated (each update is
+		// one insert or remove), so a poisoned lock is still consistent.
+		self.replicas.lock().unwrap_or_else(|p| p.into_inner())
+	}
+
+	/// Bytes used by the stored replicas.
+	pub fn used(&self) -> u64 {
+		self.replicas().values().map(ReplicaMeta::stored_len).sum()
+	}
+
+	/// The configured capacity in bytes.
+	pub fn capacity(&self) -> u64 {
+		self.capacity
+	}
+
+	/// Number of stored replicas.
+	pub fn replica_count(&self) -> usize {
+		self.replicas().len()
+	}
+
+	/// What the store knows of replica `id`.
+	pub fn meta(&self, id: &ReplicaId) -> Option<ReplicaMeta> {
+		self.replicas().get(id).cloned()
+	}
+
+	/// The ids of every stored replica.
+	pub fn ids(&self) -> Vec<ReplicaId> {
+		self.replicas().keys().copied().collect()
+	}
+
+	fn replica_dir(&self, id: &ReplicaId) -> PathBuf {
+		self.dir.join(format!("c{}-r{}", id.contract, id.replica))
+	}
+
+	/// Stores `replica` (of `feed`, starting at block `first_block`) durably. Storing the
+	/// same replica again is a no-op; storing it with another root is refused.
+	pub fn put(&self, feed: [u8; 32], first_block: u64, replica: &EncodedReplica) -> Result<()> {
+		let id = replica.id();
+		let meta = ReplicaMeta {
+			id,
+			feed,
+			first_block,
+			root: replica.root(),
+			block_lens: replica.encoded_blocks().iter().map(|b| b.len() as u32).collect(),
+		};
+		// Held across the write so two puts cannot both fit in the last free bytes.
+		let mut replicas = self.replicas();
+		if let Some(existing) = replicas.get(&id) {
+			return if existing.root == meta.root { Ok(()) } else { Err(StoreError::Conflict(id)) };
+		}
+		let used: u64 = replicas.values().map(ReplicaMeta::stored_len).sum();
+		let needed = meta.stored_len();
+		if used.saturating_add(needed) > self.capacity {
+			return Err(StoreError::CapacityExceeded {
+				id,
+				needed,
+				free: self.capacity.saturating_sub(used),
+			});
+		}
+
+		let dir = self.replica_dir(&id);
+		let tmp = self.dir.join(format!(".tmp-c{}-r{}", id.contract, id.replica));
+		if tmp.exists() {
+			io(&tmp, fs::remove_dir_all(&tmp))?;
+		}
+		io(&tmp, fs::create_dir(&tmp))?;
+		write_synced(&tmp.join("data"), replica.encoded_blocks().iter().map(|b| &b[..]))?;
+		let tree: Vec<u8> = replica.levels().iter().flatten().flatten().copied().collect();
+		write_synced(&tmp.join("tree"), [&tree[..]])?;
+		let encoded = meta.encode();
+		let checksum = blake2b256(&[&encoded]);
+		write_synced(&tmp.join("meta"), [&encoded[..], &checksum[..]])?;
+		sync_dir(&tmp)?;
+		if dir.exists() {
+			// A replica dropped at `open` (damaged) may have left its directory behind.
+			io(&dir, fs::remove_dir_all(&dir))?;
+		}
+		io(&dir, fs::rename(&tmp, &dir))?;
+		sync_dir(&self.dir)?;
+		replicas.insert(id, meta);
+		Ok(())
+	}
+
+	/// Removes replica `id` (released on chain). Removing an unknown replica is a no-op.
+	pub fn remove(&self, id: &ReplicaId) -> Result<()> {
+		let mut replicas = self.replicas();
+		if replicas.remove(id).is_some() {
+			let dir = self.replica_dir(id);
+			io(&dir, fs::remove_dir_all(&dir))?;
+			sync_dir(&self.dir)?;
+		}
+		Ok(())
+	}
+
+	/// The bytes of segment `index` of replica `id`.
+	pub fn segment(&self, id: &ReplicaId, index: u64) -> Result<Vec<u8>> {
+		let meta = self.meta(id).ok_or(StoreError::UnknownReplica(*id))?;
+		let (offset, len) =
+			meta.segment_span(index).ok_or(StoreError::SegmentOutOfRange { id: *id, index })?;
+		let path = self.replica_dir(id).join("data");
+		let file = io(&path, File::open(&path))?;
+		let mut segment = vec![0u8; len];
+		io(&path, file.read_exact_at(&mut segment, offset))?;
+		Ok(segment)
+	}
+
+	/// The storage proof of segment `index` of replica `id`: its bytes and the sibling
+	/// hashes up the tree, read from disk.
+	pub fn prove(&self, id: &ReplicaId, index: u64) -> Result<SegmentProof> {
+		let meta = self.meta(id).ok_or(StoreError::UnknownReplica(*id))?;
+		if index >= meta.root.segments {
+			return Err(StoreError::SegmentOutOfRange { id: *id, index });
+		}
+		let segment = self.segment(id, index)?;
+		let path = self.replica_dir(id).join("tree");
+		let tree = io(&path, File::open(&path))?;
+		let widths = level_widths(meta.root.segments);
+		let mut level_start = 0u64;
+		let mut i = index;
+		let mut siblings = Vec::new();
+		for &width in &widths[..widths.len() - 1] {
+			if (i ^ 1) < width {
+				let mut hash: Hash = [0; 32];
+				io(&path, tree.read_exact_at(&mut hash, (level_start + (i ^ 1)) * 32))?;
+				siblings.push(hash);
+			}
+			level_start += width;
+			i >>= 1;
+		}
+		Ok(SegmentProof { index, segment, path: siblings })
+	}
+
+	/// Re-reads replica `id` whole and checks it against its confirmed root: every
+	/// segment, every tree node. What the node runs at start before it says it is back.
+	pub fn verify(&self, id: &ReplicaId) -> Result<()> {
+		let meta = self.meta(id).ok_or(StoreError::UnknownReplica(*id))?;
+		let damaged = |what: String| StoreError::Damaged { id: *id, what };
+		let dir = self.replica_dir(id);
+		let data = io(&dir, fs::read(dir.join("data")))?;
+		let mut blocks = Vec::with_capacity(meta.block_lens.len());
+		let mut offset = 0usize;
+		for &len in &meta.block_lens {
+			let block = data
+				.get(offset..offset + len as usize)
+				.ok_or_else(|| damaged("data is shorter than its blocks".into()))?;
+			blocks.push(block.to_vec());
+			offset += len as usize;
+		}
+		let rebuilt = EncodedReplica::from_encoded(*id, blocks)
+			.map_err(|e| damaged(format!("cannot rebuild the tree: {e:?}")))?;
+		if rebuilt.root() != meta.root {
+			return Err(damaged("its segments no longer hash to the confirmed root".into()));
+		}
+		let tree: Vec<u8> = rebuilt.levels().iter().flatten().flatten().copied().collect();
+		if io(&dir, fs::read(dir.join("tree")))? != tree {
+			return Err(damaged("the stored tree differs from the segments' tree".into()));
+		}
+		Ok(())
+	}
+}
+
+impl ReplicaStore {
+	/// Verifies every stored replica (see [`ReplicaStore::verify`]) and removes the damaged
+	/// ones, logging progress; returns how many were kept and how many removed. Run at start,
+	/// before the node tells the chain it is back.
+	pub fn check_all(&self) -> Result<(usize, usize)> {
+		let ids = self.ids();
+		let started = std::time::Instant::now();
+		let (mut kept, mut removed, mut bytes) = (0, 0, 0u64);
+		for (i, id) in ids.iter().enumerate() {
+			bytes += self.meta(id).map(|m| m.stored_len()).unwrap_or_default();
+			match self.verify(id) {
+				Ok(()) => kept += 1,
+				Err(e) => {
+					log::error!(target: "datdot", "{e}; removing it (the chain will replace it)");
+					self.remove(id)?;
+					removed += 1;
+				}
+			}
+			if (i + 1) % 100 == 0 || i + 1 == ids.len() {
+				let secs = started.elapsed().as_secs_f64().max(1e-3);
+				log::info!(
+					target: "datdot",
+					"replica store check: {}/{} replicas, {:.1} MB/s",
+					i + 1,
+					ids.len(),
+					bytes as f64 / 1e6 / secs,
+				);
+			}
+		}
+		Ok((kept, removed))
+	}
+}
+
+/// The off-chain worker's view of the store: a proof, or `None` (logged) when the replica
+/// or segment is missing or cannot be read.
+impl pallet_datdot::offchain::ProofSource for ReplicaStore {
+	fn prove(&self, id: &ReplicaId, index: u64) -> Option<SegmentProof> {
+		self.prove(id, index)
+			.map_err(|e| log::error!(target: "datdot", "cannot answer a storage challenge: {e}"))
+			.ok()
+	}
+}
+
+/// Reads a replica directory's meta and checks its files' sizes.
+fn load_replica(dir: &Path) -> Result<ReplicaMeta> {
+	let bytes = io(dir, fs::read(dir.join("meta")))?;
+	let bad = |what: &str| StoreError::Io {
+		path: dir.to_owned(),
+		source: std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned()),
+	};
+	let (encoded, checksum) =
+		bytes.split_at(bytes.len().checked_sub(32).ok_or_else(|| bad("meta is truncated"))?);
+	if blake2b256(&[encoded]) != checksum {
+		return Err(bad("meta checksum mismatch"));
+	}
+	let meta = ReplicaMeta::decode(&mut &encoded[..]).map_err(|_| bad("meta does not decode"))?;
+	for (file, len) in [("data", meta.data_len()), ("tree", meta.tree_len())] {
+		let path = dir.join(file);
+		if io(&path, fs::metadata(&path))?.len() != len {
+			return Err(bad(&format!("{file} has the wrong size")));
+		}
+	}
+	Ok(meta)
+}
+
+/// Writes `parts` to a new file at `path` and fsyncs it.
+fn write_synced<'a>(path: &Path, parts: impl IntoIterator<Item = &'a [u8]>) -> Result<()> {
+	let mut file = io(path, File::create(path))?;
+	for part in parts {
+		io(path, file.write_all(part))?;
+	}
+	io(path, file.sync_all())
+}
+
+/// fsyncs a directory, so the entries created or renamed in it are durable.
+fn sync_dir(dir: &Path) -> Result<()> {
+	io(dir, File::open(dir).and_then(|d| d.sync_all()))
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use datdot_primitives::encoded::verify_segment;
+
+	fn replica(contract: u64, blocks: &[Vec<u8>]) -> EncodedReplica {
+		EncodedReplica::build(ReplicaId { contract, replica: 0 }, blocks.iter().map(|b| &b[..]))
+			.unwrap()
+	}
+
+	/// Blocks of mixed sizes and compressibility, so segments end mid-block.
+	fn blocks() -> Vec<Vec<u8>> {
+		let noise = |n: usize, seed: u64| {
+			let mut x = seed;
+			(0..n)
+				.map(|_| {
+					x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+					(x >> 56) as u8
+				})
+				.collect::<Vec<u8>>()
+		};
+		vec![noise(5000, 1), vec![7; 20_000], noise(1, 2), noise(3072, 3), b"hello".to_vec()]
+	}
+
+	#[test]
+	fn every_segment_proof_read_from_disk_verifies() {
+		let dir = tempfile::tempdir().unwrap();
+		let store = ReplicaStore::open(dir.path(), 1 << 30).unwrap();
+		let r = replica(3, &blocks());
+		store.put([1; 32], 10, &r).unwrap();
+		for index in 0..r.root().segments {
+			let proof = store.prove(&r.id(), index).unwrap();
+			assert_eq!(proof, r.prove(index).unwrap());
+			verify_segment(&r.root(), &r.id(), &proof).unwrap();
+		}
+		assert!(matches!(
+			store.prove(&r.id(), r.root().segments),
+			Err(StoreError::SegmentOutOfRange { .. })
+		));
+		store.verify(&r.id()).unwrap();
+	}
+
+	#[test]
+	fn replicas_survive_reopening_and_interrupted_writes_vanish() {
+		let dir = tempfile::tempdir().unwrap();
+		let r = replica(1, &blocks());
+		{
+			let store = ReplicaStore::open(dir.path(), 1 << 30).unwrap();
+			store.put([1; 32], 0, &r).unwrap();
+		}
+		// A put cut off before its rename leaves only a temporary directory.
+		fs::create_dir(dir.path().join(".tmp-c2-r0")).unwrap();
+		fs::write(dir.path().join(".tmp-c2-r0/data"), b"partial").unwrap();
+		let store = ReplicaStore::open(dir.path(), 1 << 30).unwrap();
+		assert_eq!(store.ids(), vec![r.id()]);
+		assert!(!dir.path().join(".tmp-c2-r0").exists());
+		assert_eq!(store.meta(&r.id()).unwrap().root, r.root());
+		store.verify(&r.id()).unwrap();
+	}
+
+	#[test]
+	fn capacity_is_never_exceeded() {
+		let dir = tempfile::tempdir().unwrap();
+		let first = replica(1, &blocks());
+		let size = ReplicaMeta {
+			id: first.id(),
+			feed: [0; 32],
+			first_block: 0,
+			root: first.root(),
+			block_lens: first.encoded_blocks().iter().map(|b| b.len() as u32).collect(),
+		}
+		.stored_len();
+		let store = ReplicaStore::open(dir.path(), size * 2 - 1).unwrap();
+		store.put([1; 32], 0, &first).unwrap();
+		let second = replica(2, &blocks());
+		let err = store.put([1; 32], 0, &second).unwrap_err();
+		assert!(
+			matches!(err, StoreError::CapacityExceeded { needed, free, .. } if needed == size && free == size - 1)
+		);
+		assert_eq!(store.replica_count(), 1);
+		assert!(!dir.path().join("c2-r0").exists());
+		store.remove(&first.id()).unwrap();
+		store.put([1; 32], 0, &second).unwrap();
+		assert_eq!(store.used(), size);
+	}
+
+	#[test]
+	fn same_replica_twice_is_a_no_op_another_root_a_conflict() {
+		let dir = tempfile::tempdir().unwrap();
+		let store = ReplicaStore::open(dir.path(), 1 << 30).unwrap();
+		let r = replica(1, &blocks());
+		store.put([1; 32], 0, &r).unwrap();
+		store.put([1; 32], 0, &r).unwrap();
+		let other = replica(1, &blocks()[..2]);
+		assert!(matches!(store.put([1; 32], 0, &other), Err(StoreError::Conflict(_))));
+		assert_eq!(store.meta(&r.id()).unwrap().root, r.root());
+	}
+
+	#[test]
+	fn damage_on_disk_is_found() {
+		let dir = tempfile::tempdir().unwrap();
+		let r = replica(1, &blocks());
+		{
+			let store = ReplicaStore::open(dir.path(), 1 << 30).unwrap();
+			store.put([1; 32], 0, &r).unwrap();
+		}
+		// One flipped bit in the data: the meta still loads, verification finds it.
+		let data = dir.path().join("c1-r0/data");
+		let mut bytes = fs::read(&data).unwrap();
+		bytes[100] ^= 1;
+		fs::write(&data, &bytes).unwrap();
+		let store = ReplicaStore::open(dir.path(), 1 << 30).unwrap();
+		assert!(matches!(store.verify(&r.id()), Err(StoreError::Damaged { .. })));
+		assert_eq!(store.check_all().unwrap(), (0, 1));
+		assert_eq!(store.replica_count(), 0);
+		assert!(!dir.path().join("c1-r0").exists());
+		store.put([1; 32], 0, &r).unwrap();
+		assert_eq!(store.check_all().unwrap(), (1, 0));
+		// A truncated file: the replica is dropped at open.
+		drop(store);
+		fs::write(&data, &bytes[..10]).unwrap();
+		let store = ReplicaStore::open(dir.path(), 1 << 30).unwrap();
+		assert_eq!(store.replica_count(), 0);
+		// And the slot can be stored again.
+		store.put([1; 32], 0, &r).unwrap();
+		store.verify(&r.id()).unwrap();
+	}
+}
