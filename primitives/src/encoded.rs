@@ -241,26 +241,8 @@ mod codec_impl {
 			id: ReplicaId,
 			blocks: impl IntoIterator<Item = &'a [u8]>,
 		) -> Result<Self> {
-			let mut encoded_blocks = Vec::new();
-			let mut block_starts = vec![0u64];
-			let mut leaves = Vec::new();
-			for block in blocks {
-				let encoded = encode_block(block)?;
-				for segment in encoded.chunks(SEGMENT_SIZE) {
-					leaves.push(segment_leaf(&id, leaves.len() as u64, segment));
-				}
-				block_starts.push(leaves.len() as u64);
-				encoded_blocks.push(encoded);
-			}
-			if leaves.is_empty() {
-				return Err(Error::EmptyTree);
-			}
-			Ok(EncodedReplica {
-				id,
-				blocks: encoded_blocks,
-				block_starts,
-				levels: build_levels(leaves),
-			})
+			let encoded = blocks.into_iter().map(encode_block).collect::<Result<Vec<_>>>()?;
+			Self::from_encoded(id, encoded)
 		}
 
 		/// Rebuild replica `id` from blocks already encoded (what a hoster receives or

@@ -125,22 +125,12 @@ fn bare_providers<T: Config>(n: u32) -> Vec<T::AccountId> {
 	(first..first + n)
 		.map(|i| {
 			let who: T::AccountId = account("bare", i, 0);
-			let mut p = Provider {
-				peer_id: peer_id::<T>(i),
-				capacity: T::MinCapacity::get().saturating_mul(4),
-				reserved: 0,
-				region: None,
-				deposit: Zero::zero(),
-				status: ProviderStatus::Active,
-				jobs_done: 0,
-				faults: 0,
-				hosting: 0,
-				active_replicas: 0,
-				encoding: 0,
-				open_challenge: None,
-				eligible_at: None,
-				challengeable_at: None,
-			};
+			let mut p = Provider::new(
+				peer_id::<T>(i),
+				T::MinCapacity::get().saturating_mul(4),
+				None,
+				Zero::zero(),
+			);
 			Datdot::<T>::refresh_indexes(&who, &mut p);
 			Providers::<T>::insert(&who, p);
 			who

@@ -711,22 +711,7 @@ pub mod pallet {
 			T::Currency::hold(&HoldReason::ProviderDeposit.into(), &who, deposit)
 				.map_err(|_| Error::<T>::InsufficientBalanceForDeposit)?;
 
-			let mut provider = Provider {
-				peer_id: peer_id.clone(),
-				capacity,
-				reserved: 0,
-				region,
-				deposit,
-				status: ProviderStatus::Active,
-				jobs_done: 0,
-				faults: 0,
-				hosting: 0,
-				active_replicas: 0,
-				encoding: 0,
-				open_challenge: None,
-				eligible_at: None,
-				challengeable_at: None,
-			};
+			let mut provider = Provider::new(peer_id.clone(), capacity, region, deposit);
 			Self::refresh_indexes(&who, &mut provider);
 			Providers::<T>::insert(&who, provider);
 			Self::deposit_event(Event::ProviderRegistered {

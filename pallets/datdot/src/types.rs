@@ -83,6 +83,31 @@ pub struct Provider<Balance, BlockNumber, MaxPeerIdLen: Get<u32>, MaxRegionLen: 
 impl<Balance, BlockNumber, MaxPeerIdLen: Get<u32>, MaxRegionLen: Get<u32>>
 	Provider<Balance, BlockNumber, MaxPeerIdLen, MaxRegionLen>
 {
+	/// A newly registered, active provider with no work yet (not yet in any index).
+	pub fn new(
+		peer_id: BoundedVec<u8, MaxPeerIdLen>,
+		capacity: u64,
+		region: Option<BoundedVec<u8, MaxRegionLen>>,
+		deposit: Balance,
+	) -> Self {
+		Provider {
+			peer_id,
+			capacity,
+			reserved: 0,
+			region,
+			deposit,
+			status: ProviderStatus::Active,
+			jobs_done: 0,
+			faults: 0,
+			hosting: 0,
+			active_replicas: 0,
+			encoding: 0,
+			open_challenge: None,
+			eligible_at: None,
+			challengeable_at: None,
+		}
+	}
+
 	/// Bytes of its capacity not reserved yet.
 	pub fn free_capacity(&self) -> u64 {
 		self.capacity.saturating_sub(self.reserved)
