@@ -178,4 +178,18 @@ test('hosting: feeds, plans, draws, setup and a storage challenge', { timeout: 9
     assert.equal(offline.data.slashed.toBigInt(), api.consts.datdot.faultSlash.toBigInt());
     assert.equal((await api.query.datdot.providers(hoster)).unwrap().status.type, 'Offline');
   });
+
+  await t.test("given the offline hoster's key, the node's off-chain worker brings it back", async () => {
+    // The dev node checked its (empty) replica store at start; once it holds the hoster's
+    // `dtdt` key it acts for that provider and signs `unpause` itself.
+    const hoster = byAddress.get(drawn.get('0/0').hoster.toString());
+    const uri = ['//Bob', '//Charlie', '//Dave', '//Eve', '//Ferdie'].find(
+      (u) => keyring.addFromUri(u).address === hoster.address);
+    await api.rpc.author.insertKey('dtdt', uri, u8aToHex(hoster.publicKey));
+    const resumed = await events.waitFor(
+      (e) => is('ProviderResumed')(e) && e.data.provider.toString() === hoster.address, 60_000);
+    assert.ok(resumed);
+    // Only `unpause` ends the offline state, and this test never sent one: the node did.
+    assert.equal((await api.query.datdot.providers(hoster.address)).unwrap().status.type, 'Active');
+  });
 });

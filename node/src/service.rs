@@ -188,11 +188,30 @@ pub fn new_full<
 		other: (block_import, babe_link, babe_worker_handle, grandpa_link, mut telemetry),
 	} = new_partial(&config)?;
 
-	// Every stored replica is re-read against its root before the node counts on it.
+	// Every stored replica is re-read against its root before the node counts on it; only
+	// then may the off-chain worker tell the chain that this node's providers are back.
+	let mut store_checked = backend.offchain_storage();
+	let mut mark_checked = move |checked: bool| {
+		if let Some(db) = store_checked.as_mut() {
+			use codec::Encode;
+			use sp_core::offchain::OffchainStorage;
+			db.set(
+				sp_core::offchain::STORAGE_PREFIX,
+				pallet_datdot::offchain::STORE_CHECKED_KEY,
+				&checked.encode(),
+			);
+		}
+	};
+	mark_checked(false);
 	let store = replica_store.clone();
 	task_manager.spawn_handle().spawn_blocking("datdot-store-check", Some("datdot"), async move {
-		if let Err(e) = store.check_all() {
-			log::error!(target: "datdot", "replica store check failed: {e}");
+		match store.check_all() {
+			Ok(_) => mark_checked(true),
+			Err(e) => log::error!(
+				target: "datdot",
+				"replica store check failed: {e}; this node's providers stay offline until it \
+				 passes (fix the store and restart the node)"
+			),
 		}
 	});
 

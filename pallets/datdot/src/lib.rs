@@ -661,10 +661,10 @@ pub mod pallet {
 			weight
 		}
 
-		/// A provider node answers its open storage challenges from its replica store
-		/// (see [`offchain`]).
+		/// A provider node answers its open storage challenges from its replica store and
+		/// comes back after a fault (see [`offchain`]).
 		fn offchain_worker(now: BlockNumberFor<T>) {
-			Self::answer_storage_challenges(now);
+			Self::run_provider_duties(now);
 		}
 
 		fn integrity_test() {

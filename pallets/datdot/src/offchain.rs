@@ -1,5 +1,6 @@
 //! A provider node's duties that need only chain state and its replica store, run by the
-//! runtime's `offchain_worker` hook (design §8): answering its storage challenges.
+//! runtime's `offchain_worker` hook (design §8): answering its storage challenges, and
+//! saying it is back (`unpause`) after a fault once its store checks out.
 //!
 //! The node acts for the provider accounts whose keys ([`KEY_TYPE`], sr25519) are in its
 //! keystore, and only for them. Segment proofs come from the node's replica store through
@@ -7,7 +8,7 @@
 //! fsync, see the node's `store.rs`), since wasm has no file access and the node's
 //! database commits asynchronously.
 
-use crate::{Call, Challenges, Config, Pallet, Providers};
+use crate::{types::ProviderStatus, Call, Challenges, Config, Pallet, Providers};
 use alloc::vec::Vec;
 use datdot_primitives::encoded::{ReplicaId, SegmentProof};
 use frame::{
@@ -84,77 +85,101 @@ pub trait ReplicaStore {
 	}
 }
 
-/// Key of the off-chain record of the challenge a provider last answered, and when: one
-/// entry per local provider, overwritten by the next challenge.
-fn answered_key<A: Encode>(provider: &A) -> Vec<u8> {
-	(b"datdot/answered/", provider).encode()
-}
+/// Off-chain storage key (persistent kind) the node sets to `true` once its replica store
+/// has been checked since it started, and clears at start: until then the node does not
+/// tell the chain it is back.
+pub const STORE_CHECKED_KEY: &[u8] = b"datdot/store-checked";
 
-/// Blocks after which an answer that has not closed its challenge (a dropped
-/// transaction) is submitted again.
+/// Blocks after which a duty transaction that has not taken effect (it was dropped) is
+/// submitted again.
 const RESUBMIT_AFTER: u32 = 3;
 
+/// What a duty record remembers: which duty (a challenge id, a fault count) and when it
+/// was sent.
+type DutyRecord<T> = (u64, BlockNumberFor<T>);
+
 impl<T: Config> Pallet<T> {
-	/// Answers the open storage challenges of every provider whose key this node holds,
-	/// from the replica store, with signed `submit_storage_proof` transactions. An answer
-	/// is sent again only if its challenge is still open [`RESUBMIT_AFTER`] blocks later.
-	pub fn answer_storage_challenges(now: BlockNumberFor<T>) {
+	/// Claims duty `duty` of kind `kind` for `provider` at `now`, unless this node sent the
+	/// same duty less than [`RESUBMIT_AFTER`] blocks ago. Off-chain workers of consecutive
+	/// blocks may overlap, so the claim is an atomic compare-and-set in off-chain storage;
+	/// one record per provider and kind, overwritten by the next duty.
+	fn claim_duty(kind: &[u8], provider: &T::AccountId, duty: u64, now: BlockNumberFor<T>) -> bool {
+		let key = (b"datdot/", kind, provider).encode();
+		let record = StorageValueRef::persistent(&key);
+		let recent = |sent: Result<Option<DutyRecord<T>>, StorageRetrievalError>| {
+			matches!(sent, Ok(Some((last, at)))
+				if last == duty && now < at.saturating_add(RESUBMIT_AFTER.into()))
+		};
+		record.mutate(|sent| if recent(sent) { Err(()) } else { Ok((duty, now)) }).is_ok()
+	}
+
+	/// Submits `call` signed by the local provider key `public`, logging the outcome.
+	fn submit_duty(public: &T::Public, call: Call<T>, what: &str) {
+		let sent = Signer::<T, T::ProviderKey>::all_accounts()
+			.with_filter(alloc::vec![public.clone()])
+			.send_signed_transaction(|_| call.clone());
+		for (account, result) in sent {
+			match result {
+				Ok(()) => log::info!(target: "datdot", "{what} for {:?}: submitted", account.id),
+				Err(()) => log::warn!(
+					target: "datdot",
+					"{what} for {:?}: the transaction pool refused it; retrying in {RESUBMIT_AFTER} blocks",
+					account.id,
+				),
+			}
+		}
+	}
+
+	/// The node's duties for the providers whose keys it holds, after each imported block.
+	pub fn run_provider_duties(now: BlockNumberFor<T>) {
+		let store_checked =
+			matches!(StorageValueRef::persistent(STORE_CHECKED_KEY).get::<bool>(), Ok(Some(true)));
 		let signer = Signer::<T, T::ProviderKey>::all_accounts();
 		for account in signer.accounts_from_keys() {
 			let Some(provider) = Providers::<T>::get(&account.id) else { continue };
-			let Some(id) = provider.open_challenge else { continue };
-			let Some(challenge) = Challenges::<T>::get(id) else { continue };
-			if challenge.due < now {
-				continue;
-			}
-			let key = answered_key(&account.id);
-			let record = StorageValueRef::persistent(&key);
-			let recently_sent = |sent: &Option<(u64, BlockNumberFor<T>)>| {
-				matches!(sent, Some((last, at))
-					if *last == id && now < at.saturating_add(RESUBMIT_AFTER.into()))
-			};
-			if recently_sent(&record.get().ok().flatten()) {
-				continue;
-			}
-			let Some(proofs) = replica_store::storage_proofs(challenge.segments.to_vec()) else {
-				log::warn!(
-					target: "datdot",
-					"challenge {id} of {:?}: the replica store lacks one of its segments; \
-					 it will fail (check the node's replica store and its logs)",
-					account.id,
-				);
-				continue;
-			};
-			// Claimed atomically: off-chain workers of consecutive blocks may overlap.
-			let claimed = record.mutate(
-				|sent: Result<Option<(u64, BlockNumberFor<T>)>, StorageRetrievalError>| {
-					if recently_sent(&sent.ok().flatten()) {
-						Err(())
-					} else {
-						Ok((id, now))
-					}
-				},
-			);
-			if claimed.is_err() {
-				continue;
-			}
-			let Ok(proofs) = proofs.try_into() else { continue };
-			let sent = Signer::<T, T::ProviderKey>::all_accounts()
-				.with_filter(alloc::vec![account.public.clone()])
-				.send_signed_transaction(|_| Call::submit_storage_proof {
-					challenge: id,
-					proofs: Clone::clone(&proofs),
-				});
-			for (_, result) in sent {
-				match result {
-					Ok(()) => {
-						log::info!(target: "datdot", "answered challenge {id} of {:?}", account.id)
-					}
-					Err(()) => {
-						log::warn!(target: "datdot", "could not submit the answer to challenge {id}")
-					}
+			if provider.status == ProviderStatus::Offline {
+				// Back after a fault once the store checks out (design §6: the chain
+				// challenges it again and replaces what it lost).
+				if store_checked
+					&& Self::claim_duty(b"rejoin", &account.id, provider.faults.into(), now)
+				{
+					Self::submit_duty(&account.public, Call::unpause {}, "unpause after a fault");
 				}
+				continue;
 			}
+			if let Some(id) = provider.open_challenge {
+				Self::answer_storage_challenge(&account, id, now);
+			}
+		}
+	}
+
+	/// Answers challenge `id` of the local provider `account` from the replica store with a
+	/// signed `submit_storage_proof`.
+	fn answer_storage_challenge(
+		account: &frame::deps::frame_system::offchain::Account<T>,
+		id: u64,
+		now: BlockNumberFor<T>,
+	) {
+		let Some(challenge) = Challenges::<T>::get(id) else { return };
+		if challenge.due < now {
+			return;
+		}
+		let Some(proofs) = replica_store::storage_proofs(challenge.segments.to_vec()) else {
+			log::warn!(
+				target: "datdot",
+				"challenge {id} of {:?}: the replica store lacks one of its segments; it will \
+				 fail (check the node's replica store and its logs)",
+				account.id,
+			);
+			return;
+		};
+		let Ok(proofs) = proofs.try_into() else { return };
+		if Self::claim_duty(b"answer", &account.id, id, now) {
+			Self::submit_duty(
+				&account.public,
+				Call::submit_storage_proof { challenge: id, proofs },
+				"answer to storage challenge",
+			);
 		}
 	}
 }

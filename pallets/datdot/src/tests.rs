@@ -1476,7 +1476,7 @@ mod offchain_worker {
 			testing::{TestOffchainExt, TestTransactionPoolExt},
 			OffchainDbExt, OffchainWorkerExt, TransactionPoolExt,
 		},
-		sp_runtime::testing::UintAuthorityId,
+		sp_runtime::{offchain::storage::StorageValueRef, testing::UintAuthorityId},
 	};
 	use std::sync::{Arc, Mutex};
 
@@ -1571,6 +1571,37 @@ mod offchain_worker {
 				proofs
 			));
 			assert!(events().contains(&Event::ChallengePassed { challenge: id, hoster }));
+		});
+	}
+
+	#[test]
+	fn comes_back_after_a_fault_once_its_store_checked_out() {
+		let store = Store::default();
+		let (mut ext, pool) = offchain_ext(&store);
+		ext.execute_with(|| {
+			register(1);
+			register(2);
+			UintAuthorityId::set_all_keys(vec![1u64, 2]);
+			Datdot::fault(&1);
+			assert_ok!(Datdot::pause(RuntimeOrigin::signed(2), System::block_number() + 10));
+			let now = System::block_number();
+
+			// Not before the node has checked its store since it started.
+			Datdot::offchain_worker(now);
+			assert!(submitted(&pool).is_empty());
+			let checked = StorageValueRef::persistent(crate::offchain::STORE_CHECKED_KEY);
+			checked.set(&false);
+			Datdot::offchain_worker(now);
+			assert!(submitted(&pool).is_empty());
+
+			// Then the offline provider says it is back, once; a planned pause is left alone.
+			checked.set(&true);
+			Datdot::offchain_worker(now);
+			Datdot::offchain_worker(now);
+			let sent = submitted(&pool);
+			assert_eq!(sent, vec![(1, RuntimeCall::Datdot(crate::Call::unpause {}))]);
+			assert_ok!(Datdot::unpause(RuntimeOrigin::signed(1)));
+			assert_eq!(Providers::<Test>::get(1).unwrap().status, ProviderStatus::Active);
 		});
 	}
 
