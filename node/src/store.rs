@@ -87,6 +87,16 @@ fn level_widths(segments: u64) -> Vec<u64> {
 	widths
 }
 
+/// Bytes the given replicas take in the store.
+fn used_by(replicas: &BTreeMap<ReplicaId, ReplicaMeta>) -> u64 {
+	replicas.values().map(ReplicaMeta::stored_len).sum()
+}
+
+/// The tree file's bytes: every level of the replica's segment tree, leaves first.
+fn tree_bytes(replica: &EncodedReplica) -> Vec<u8> {
+	replica.levels().iter().flatten().flatten().copied().collect()
+}
+
 /// Why the store refused or failed an operation.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -164,7 +174,7 @@ impl ReplicaStore {
 
 	/// Bytes used by the stored replicas.
 	pub fn used(&self) -> u64 {
-		self.replicas().values().map(ReplicaMeta::stored_len).sum()
+		used_by(&self.replicas())
 	}
 
 	/// The configured capacity in bytes.
@@ -207,7 +217,7 @@ impl ReplicaStore {
 		if let Some(existing) = replicas.get(&id) {
 			return if existing.root == meta.root { Ok(()) } else { Err(StoreError::Conflict(id)) };
 		}
-		let used: u64 = replicas.values().map(ReplicaMeta::stored_len).sum();
+		let used = used_by(&replicas);
 		let needed = meta.stored_len();
 		if used.saturating_add(needed) > self.capacity {
 			return Err(StoreError::CapacityExceeded {
@@ -224,8 +234,7 @@ impl ReplicaStore {
 		}
 		io(&tmp, fs::create_dir(&tmp))?;
 		write_synced(&tmp.join("data"), replica.encoded_blocks().iter().map(|b| &b[..]))?;
-		let tree: Vec<u8> = replica.levels().iter().flatten().flatten().copied().collect();
-		write_synced(&tmp.join("tree"), [&tree[..]])?;
+		write_synced(&tmp.join("tree"), [&tree_bytes(replica)[..]])?;
 		let encoded = meta.encode();
 		let checksum = blake2b256(&[&encoded]);
 		write_synced(&tmp.join("meta"), [&encoded[..], &checksum[..]])?;
@@ -251,12 +260,12 @@ impl ReplicaStore {
 		Ok(())
 	}
 
-	/// The bytes of segment `index` of replica `id`.
-	pub fn segment(&self, id: &ReplicaId, index: u64) -> Result<Vec<u8>> {
-		let meta = self.meta(id).ok_or(StoreError::UnknownReplica(*id))?;
+	/// The bytes of segment `index` of the replica `meta` describes.
+	fn read_segment(&self, meta: &ReplicaMeta, index: u64) -> Result<Vec<u8>> {
+		let id = meta.id;
 		let (offset, len) =
-			meta.segment_span(index).ok_or(StoreError::SegmentOutOfRange { id: *id, index })?;
-		let path = self.replica_dir(id).join("data");
+			meta.segment_span(index).ok_or(StoreError::SegmentOutOfRange { id, index })?;
+		let path = self.replica_dir(&id).join("data");
 		let file = io(&path, File::open(&path))?;
 		let mut segment = vec![0u8; len];
 		io(&path, file.read_exact_at(&mut segment, offset))?;
@@ -270,7 +279,7 @@ impl ReplicaStore {
 		if index >= meta.root.segments {
 			return Err(StoreError::SegmentOutOfRange { id: *id, index });
 		}
-		let segment = self.segment(id, index)?;
+		let segment = self.read_segment(&meta, index)?;
 		let path = self.replica_dir(id).join("tree");
 		let tree = io(&path, File::open(&path))?;
 		let widths = level_widths(meta.root.segments);
@@ -310,15 +319,12 @@ impl ReplicaStore {
 		if rebuilt.root() != meta.root {
 			return Err(damaged("its segments no longer hash to the confirmed root".into()));
 		}
-		let tree: Vec<u8> = rebuilt.levels().iter().flatten().flatten().copied().collect();
-		if io(&dir, fs::read(dir.join("tree")))? != tree {
+		if io(&dir, fs::read(dir.join("tree")))? != tree_bytes(&rebuilt) {
 			return Err(damaged("the stored tree differs from the segments' tree".into()));
 		}
 		Ok(())
 	}
-}
 
-impl ReplicaStore {
 	/// Verifies every stored replica (see [`ReplicaStore::verify`]) and removes the damaged
 	/// ones, logging progress; returns how many were kept and how many removed. Run at start,
 	/// before the node tells the chain it is back.

@@ -95,12 +95,12 @@ pub const STORE_CHECKED_KEY: &[u8] = b"datdot/store-checked";
 const RESUBMIT_AFTER: u32 = 3;
 
 /// What a duty record remembers: which duty (a challenge id, a fault count) and when it
-/// was sent.
+/// was taken up.
 type DutyRecord<T> = (u64, BlockNumberFor<T>);
 
 impl<T: Config> Pallet<T> {
-	/// Claims duty `duty` of kind `kind` for `provider` at `now`, unless this node sent the
-	/// same duty less than [`RESUBMIT_AFTER`] blocks ago. Off-chain workers of consecutive
+	/// Claims duty `duty` of kind `kind` for `provider` at `now`, unless this node took up
+	/// the same duty less than [`RESUBMIT_AFTER`] blocks ago. Off-chain workers of consecutive
 	/// blocks may overlap, so the claim is an atomic compare-and-set in off-chain storage;
 	/// one record per provider and kind, overwritten by the next duty.
 	fn claim_duty(kind: &[u8], provider: &T::AccountId, duty: u64, now: BlockNumberFor<T>) -> bool {
@@ -161,25 +161,26 @@ impl<T: Config> Pallet<T> {
 		now: BlockNumberFor<T>,
 	) {
 		let Some(challenge) = Challenges::<T>::get(id) else { return };
-		if challenge.due < now {
+		// Claimed before the store is read, so the blocks after an answer went out do not
+		// read the same segments from disk again.
+		if challenge.due < now || !Self::claim_duty(b"answer", &account.id, id, now) {
 			return;
 		}
 		let Some(proofs) = replica_store::storage_proofs(challenge.segments.to_vec()) else {
 			log::warn!(
 				target: "datdot",
 				"challenge {id} of {:?}: the replica store lacks one of its segments; it will \
-				 fail (check the node's replica store and its logs)",
+				 fail unless found within {RESUBMIT_AFTER} blocks (check the node's replica \
+				 store and its logs)",
 				account.id,
 			);
 			return;
 		};
 		let Ok(proofs) = proofs.try_into() else { return };
-		if Self::claim_duty(b"answer", &account.id, id, now) {
-			Self::submit_duty(
-				&account.public,
-				Call::submit_storage_proof { challenge: id, proofs },
-				"answer to storage challenge",
-			);
-		}
+		Self::submit_duty(
+			&account.public,
+			Call::submit_storage_proof { challenge: id, proofs },
+			"answer to storage challenge",
+		);
 	}
 }
