@@ -117,22 +117,17 @@ pub fn run() -> sc_cli::Result<()> {
 		Some(Subcommand::Benchmark(cmd)) => {
 			use frame_benchmarking_cli::BenchmarkCmd;
 			let runner = cli.create_runner(cmd)?;
-			runner.sync_run(|config| {
-				match cmd {
+			runner.sync_run(|config| match cmd {
 				BenchmarkCmd::Pallet(cmd) => cmd
-					.run_with_spec::<
-						sp_runtime::traits::HashingFor<Block>,
-						pallet_datdot::offchain::replica_store::HostFunctions,
-					>(Some(
-						config.chain_spec,
-					)),
+					.run_with_spec::<sp_runtime::traits::HashingFor<Block>, service::ExtraHostFunctions>(
+						Some(config.chain_spec),
+					),
 				BenchmarkCmd::Machine(cmd) => {
 					cmd.run(&config, frame_benchmarking_cli::SUBSTRATE_REFERENCE_HARDWARE.clone())
 				}
 				_ => Err("datdot-node supports `benchmark pallet` and `benchmark machine`; the \
 				          other benchmarks are not wired up"
 					.into()),
-			}
 			})
 		}
 		Some(Subcommand::Hypercore(cmd)) => crate::hypercore::run(cmd),

@@ -11,10 +11,12 @@ use sc_telemetry::{Telemetry, TelemetryWorker};
 use sc_transaction_pool_api::OffchainTransactionPoolFactory;
 use std::{sync::Arc, time::Duration};
 
-/// The host functions the runtime may call: Substrate's, plus the off-chain worker's
-/// window into the replica store.
-pub type HostFunctions =
-	(sp_io::SubstrateHostFunctions, pallet_datdot::offchain::replica_store::HostFunctions);
+/// The host functions datdot's runtime needs besides Substrate's: the off-chain worker's
+/// window into the replica store (also given to the benchmark CLI).
+pub type ExtraHostFunctions = pallet_datdot::offchain::replica_store::HostFunctions;
+
+/// The host functions the runtime may call.
+pub type HostFunctions = (sp_io::SubstrateHostFunctions, ExtraHostFunctions);
 
 /// The node executes the runtime from its wasm blob only (no native runtime).
 pub type FullClient =
