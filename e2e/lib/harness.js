@@ -35,12 +35,15 @@ export function freePort() {
 
 /**
  * Starts `datdot-node` with `args` plus loopback-only ports, and waits until its RPC answers.
- * Returns { rpcPort, p2pPort, prometheusPort, wsUrl, logFile, proc, stop() }.
+ * Returns { rpcPort, p2pPort, prometheusPort, wsUrl, logFile, dataDir, proc, stop() }.
+ * `restartOf`: a node stopped with `kill9`, restarted on its data, ports and arguments.
  */
-export async function startNode(args, { name = 'node', readyTimeoutMs = 120_000 } = {}) {
-  const [rpcPort, p2pPort, prometheusPort] = [await freePort(), await freePort(), await freePort()];
-  const workDir = mkdtempSync(join(tmpdir(), `datdot-${name}-`));
-  const logFile = join(workDir, 'node.log');
+export async function startNode(args, { name = 'node', readyTimeoutMs = 120_000, restartOf = null } = {}) {
+  const [rpcPort, p2pPort, prometheusPort] = restartOf
+    ? [restartOf.rpcPort, restartOf.p2pPort, restartOf.prometheusPort]
+    : [await freePort(), await freePort(), await freePort()];
+  const workDir = restartOf ? restartOf.workDir : mkdtempSync(join(tmpdir(), `datdot-${name}-`));
+  const logFile = join(workDir, restartOf ? `node-${Date.now()}.log` : 'node.log');
   const fullArgs = [
     ...args,
     '--base-path', join(workDir, 'data'),
@@ -56,7 +59,7 @@ export async function startNode(args, { name = 'node', readyTimeoutMs = 120_000 
   proc.stdout.pipe(log);
   proc.stderr.pipe(log);
   const node = {
-    name, rpcPort, p2pPort, prometheusPort, logFile, proc, workDir,
+    name, args, rpcPort, p2pPort, prometheusPort, logFile, proc, workDir, dataDir: join(workDir, 'data'),
     wsUrl: `ws://127.0.0.1:${rpcPort}`,
     exited: new Promise((ok) => proc.on('exit', (code, signal) => ok({ code, signal }))),
     async stop() { await killNode(node); },
@@ -106,6 +109,14 @@ async function killNode(node) {
     clearTimeout(timer);
   }
   if (!process.env.DATDOT_KEEP_LOGS) rmSync(node.workDir, { recursive: true, force: true });
+}
+
+/** Kills `node` with SIGKILL (no clean shutdown) and keeps its data for a restart. */
+export async function kill9(node) {
+  running.delete(node);
+  try { process.kill(-node.proc.pid, 'SIGKILL'); } catch { /* already gone */ }
+  await node.exited;
+  // Kept for the restart; the restarted node removes the directory when it stops.
 }
 
 /** Stops every node this process started. */

@@ -45,6 +45,65 @@ pub enum Subcommand {
 	/// Hypercore tools: check a feed's signed tree, a block proof or an upgrade proof.
 	#[command(subcommand)]
 	Hypercore(HypercoreCmd),
+
+	/// Feeds this node serves to encoders: create one from files, or import one written by
+	/// hypercore.
+	#[command(subcommand)]
+	Feed(FeedCmd),
+}
+
+/// `datdot-node feed …`
+#[derive(Debug, clap::Subcommand)]
+pub enum FeedCmd {
+	/// Create a hypercore from files (their bytes in order, cut into blocks), store it in
+	/// this node's feed store and print its `tree.json` (the arguments of `publish_feed`).
+	Create(FeedCreateCmd),
+	/// Import a feed exported from a JS hypercore by `scripts/export-hypercore.mjs` (a
+	/// directory with `tree.json` and `blocks`); it is checked, stored and served.
+	Import(FeedImportCmd),
+}
+
+/// `datdot-node feed create`
+#[derive(Debug, clap::Args)]
+pub struct FeedCreateCmd {
+	/// The files, in order.
+	#[arg(required = true)]
+	pub files: Vec<std::path::PathBuf>,
+	/// Bytes per block (a file's last block may be shorter).
+	#[arg(long, default_value_t = 64 * 1024)]
+	pub block_size: usize,
+	/// The feed's 32-byte ed25519 seed, hex; a random one if not given (printed to stderr:
+	/// keep it to extend the feed later).
+	#[arg(long)]
+	pub seed: Option<String>,
+	/// Sign in hypercore's compat mode (key = public key) instead of manifest v1.
+	#[arg(long)]
+	pub compat: bool,
+	#[allow(missing_docs)]
+	#[clap(flatten)]
+	pub shared_params: sc_cli::SharedParams,
+}
+
+/// `datdot-node feed import`
+#[derive(Debug, clap::Args)]
+pub struct FeedImportCmd {
+	/// The exported feed's directory.
+	pub dir: std::path::PathBuf,
+	#[allow(missing_docs)]
+	#[clap(flatten)]
+	pub shared_params: sc_cli::SharedParams,
+}
+
+impl sc_cli::CliConfiguration for FeedCreateCmd {
+	fn shared_params(&self) -> &sc_cli::SharedParams {
+		&self.shared_params
+	}
+}
+
+impl sc_cli::CliConfiguration for FeedImportCmd {
+	fn shared_params(&self) -> &sc_cli::SharedParams {
+		&self.shared_params
+	}
 }
 
 /// `datdot-node hypercore …`

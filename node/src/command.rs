@@ -131,6 +131,14 @@ pub fn run() -> sc_cli::Result<()> {
 			})
 		}
 		Some(Subcommand::Hypercore(cmd)) => crate::hypercore::run(cmd),
+		Some(Subcommand::Feed(crate::cli::FeedCmd::Create(cmd))) => {
+			let runner = cli.create_runner(cmd)?;
+			runner.sync_run(|config| crate::hypercore::create(cmd, &service::feeds_dir(&config)))
+		}
+		Some(Subcommand::Feed(crate::cli::FeedCmd::Import(cmd))) => {
+			let runner = cli.create_runner(cmd)?;
+			runner.sync_run(|config| crate::hypercore::import(cmd, &service::feeds_dir(&config)))
+		}
 		Some(Subcommand::ChainInfo(cmd)) => {
 			let runner = cli.create_runner(cmd)?;
 			runner.sync_run(|config| cmd.run::<Block>(&config))

@@ -1,5 +1,9 @@
 //! The parts of `datdot-node` that stand on their own, so they are tested (and usable)
 //! without the chain service.
 
+pub mod durable;
+pub mod feeds;
+pub mod net;
 pub mod replica;
 pub mod store;
+pub mod worker;

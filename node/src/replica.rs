@@ -11,22 +11,10 @@ use codec::{Decode, Encode};
 use datdot_primitives::{
 	encoded::{decode_block, encode_block, EncodedReplica, ReplicaId},
 	verify::verify_block_proof,
-	DalekVerifier, Error as VerifyError, FeedAuth, Node, Proof,
+	DalekVerifier, Error as VerifyError, Proof,
 };
+use pallet_datdot::types::FeedState;
 use std::ops::Range;
-
-/// The feed's signed state as the chain stores it: what every block must prove into.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ChainFeed {
-	/// How the feed is signed (key, mode, manifest).
-	pub auth: FeedAuth,
-	/// Signed length.
-	pub length: u64,
-	/// Fork counter.
-	pub fork: u64,
-	/// Full roots at `length`.
-	pub roots: Vec<Node>,
-}
 
 /// One block of an encoded stream as the encoder sends it.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
@@ -59,7 +47,7 @@ pub enum StreamError {
 }
 
 /// Checks that `proof` proves block `expected` (with its bytes) into the chain's feed.
-fn check_block(feed: &ChainFeed, expected: u64, proof: &Proof) -> Result<(), StreamError> {
+fn check_block(feed: &FeedState, expected: u64, proof: &Proof) -> Result<(), StreamError> {
 	let got = proof.block.as_ref().map(|b| b.index);
 	if got != Some(expected) {
 		return Err(StreamError::WrongBlock { expected, got });
@@ -73,63 +61,104 @@ fn check_block(feed: &ChainFeed, expected: u64, proof: &Proof) -> Result<(), Str
 	Ok(())
 }
 
-/// Encoder: checks every original block of `range` (given by its proofs, in order) and
-/// encodes it, returning the replica (for `encoding_done`) and the stream for the hoster.
-pub fn encode_stream(
-	feed: &ChainFeed,
+/// Encoder: checks each original block of the replica's range (given by its proof, in
+/// order) and encodes it; at the end, the replica (for `encoding_done`) and the stream the
+/// hoster fetches.
+pub struct StreamEncoder {
+	feed: FeedState,
 	id: ReplicaId,
 	range: Range<u64>,
-	proofs: impl IntoIterator<Item = Proof>,
-) -> Result<(EncodedReplica, Vec<StreamBlock>), StreamError> {
-	let end = range.end;
-	let mut stream = Vec::new();
-	let mut proofs = proofs.into_iter();
-	for index in range {
-		let mut proof =
-			proofs.next().ok_or(StreamError::WrongBlock { expected: index, got: None })?;
-		check_block(feed, index, &proof)?;
+	stream: Vec<StreamBlock>,
+}
+
+impl StreamEncoder {
+	/// Encodes replica `id` of blocks `range` of `feed`.
+	pub fn new(feed: FeedState, id: ReplicaId, range: Range<u64>) -> Self {
+		Self { feed, id, range, stream: Vec::new() }
+	}
+
+	/// The feed index of the next block wanted, `None` when all are in.
+	pub fn next_index(&self) -> Option<u64> {
+		next_in(&self.range, self.stream.len())
+	}
+
+	/// Checks the next block's proof against the chain's feed and encodes the block.
+	pub fn add(&mut self, mut proof: Proof) -> Result<(), StreamError> {
+		let index = self.next_index().ok_or(StreamError::WrongBlock {
+			expected: self.range.end,
+			got: proof.block.as_ref().map(|b| b.index),
+		})?;
+		check_block(&self.feed, index, &proof)?;
 		let Some(block) = proof.block.as_mut() else { unreachable!("check_block saw the block") };
 		let encoded = encode_block(&block.value)
 			.map_err(|error| StreamError::Undecodable { index, error })?;
 		block.value = Vec::new();
-		stream.push(StreamBlock { encoded, proof });
+		self.stream.push(StreamBlock { encoded, proof });
+		Ok(())
 	}
-	if let Some(extra) = proofs.next() {
-		return Err(StreamError::WrongBlock { expected: end, got: extra.block.map(|b| b.index) });
+
+	/// The replica and its stream, once every block is in.
+	pub fn finish(self) -> Result<(EncodedReplica, Vec<StreamBlock>), StreamError> {
+		if let Some(expected) = self.next_index() {
+			return Err(StreamError::WrongBlock { expected, got: None });
+		}
+		let encoded = self.stream.iter().map(|b| b.encoded.clone()).collect();
+		let replica =
+			EncodedReplica::from_encoded(self.id, encoded).map_err(StreamError::Replica)?;
+		Ok((replica, self.stream))
 	}
-	let replica =
-		EncodedReplica::from_encoded(id, stream.iter().map(|b| b.encoded.clone()).collect())
-			.map_err(StreamError::Replica)?;
-	Ok((replica, stream))
 }
 
-/// Hoster: decodes and checks every block of the stream against the chain's feed and
-/// builds the replica it will store (and confirm with `hosting_started`).
-pub fn accept_stream(
-	feed: &ChainFeed,
+/// Hoster: decodes and checks each block of the stream as it arrives against the chain's
+/// feed; at the end, the replica it stores (and confirms with `hosting_started`). A
+/// transfer resumes from [`StreamAcceptor::next_index`] after a dropped connection.
+pub struct StreamAcceptor {
+	feed: FeedState,
 	id: ReplicaId,
 	range: Range<u64>,
-	stream: Vec<StreamBlock>,
-) -> Result<EncodedReplica, StreamError> {
-	let end = range.end;
-	let mut encoded_blocks = Vec::with_capacity(stream.len());
-	let mut stream = stream.into_iter();
-	for index in range {
-		let StreamBlock { encoded, mut proof } =
-			stream.next().ok_or(StreamError::WrongBlock { expected: index, got: None })?;
+	encoded: Vec<Vec<u8>>,
+}
+
+impl StreamAcceptor {
+	/// Accepts replica `id` of blocks `range` of `feed`.
+	pub fn new(feed: FeedState, id: ReplicaId, range: Range<u64>) -> Self {
+		Self { feed, id, range, encoded: Vec::new() }
+	}
+
+	/// The feed index of the next block wanted, `None` when all are in.
+	pub fn next_index(&self) -> Option<u64> {
+		next_in(&self.range, self.encoded.len())
+	}
+
+	/// Decodes the next block and checks it; nothing is kept unless it checks out.
+	pub fn accept(&mut self, block: StreamBlock) -> Result<(), StreamError> {
+		let StreamBlock { encoded, mut proof } = block;
+		let got = proof.block.as_ref().map(|b| b.index);
+		let index =
+			self.next_index().ok_or(StreamError::WrongBlock { expected: self.range.end, got })?;
 		let value =
 			decode_block(&encoded).map_err(|error| StreamError::Undecodable { index, error })?;
 		if let Some(b) = proof.block.as_mut() {
 			b.value = value;
 		}
-		check_block(feed, index, &proof)?;
-		encoded_blocks.push(encoded);
+		check_block(&self.feed, index, &proof)?;
+		self.encoded.push(encoded);
+		Ok(())
 	}
-	if let Some(extra) = stream.next() {
-		let got = extra.proof.block.map(|b| b.index);
-		return Err(StreamError::WrongBlock { expected: end, got });
+
+	/// The replica, once every block is in.
+	pub fn finish(self) -> Result<EncodedReplica, StreamError> {
+		if let Some(expected) = self.next_index() {
+			return Err(StreamError::WrongBlock { expected, got: None });
+		}
+		EncodedReplica::from_encoded(self.id, self.encoded).map_err(StreamError::Replica)
 	}
-	EncodedReplica::from_encoded(id, encoded_blocks).map_err(StreamError::Replica)
+}
+
+/// The feed index of block `done` of `range`, if there is one.
+fn next_in(range: &Range<u64>, done: usize) -> Option<u64> {
+	let next = range.start.checked_add(done as u64)?;
+	(next < range.end).then_some(next)
 }
 
 #[cfg(test)]
@@ -139,7 +168,7 @@ mod tests {
 
 	const ID: ReplicaId = ReplicaId { contract: 3, replica: 1 };
 
-	fn feed(blocks: u64) -> (FeedWriter, ChainFeed) {
+	fn feed(blocks: u64) -> (FeedWriter, FeedState) {
 		let mut w = FeedWriter::from_seed([9; 32], SigningMode::ManifestV1);
 		for i in 0..blocks {
 			let data: Vec<u8> = if i % 2 == 0 {
@@ -149,7 +178,7 @@ mod tests {
 			};
 			w.append(&data).unwrap();
 		}
-		let chain = ChainFeed {
+		let chain = FeedState {
 			auth: w.auth(),
 			length: w.length(),
 			fork: w.fork(),
@@ -162,12 +191,38 @@ mod tests {
 		range.map(|i| w.block_proof(i).unwrap()).collect()
 	}
 
+	/// Runs the encoder over `proofs`.
+	fn encode_stream(
+		feed: &FeedState,
+		range: Range<u64>,
+		proofs: Vec<Proof>,
+	) -> Result<(EncodedReplica, Vec<StreamBlock>), StreamError> {
+		let mut encoder = StreamEncoder::new(feed.clone(), ID, range);
+		for proof in proofs {
+			encoder.add(proof)?;
+		}
+		encoder.finish()
+	}
+
+	/// Runs the hoster's side over `stream`.
+	fn accept_stream(
+		feed: &FeedState,
+		range: Range<u64>,
+		stream: Vec<StreamBlock>,
+	) -> Result<EncodedReplica, StreamError> {
+		let mut acceptor = StreamAcceptor::new(feed.clone(), ID, range);
+		for block in stream {
+			acceptor.accept(block)?;
+		}
+		acceptor.finish()
+	}
+
 	#[test]
 	fn what_the_encoder_sends_the_hoster_accepts_with_the_same_root() {
 		let (w, chain) = feed(10);
-		let (replica, stream) = encode_stream(&chain, ID, 2..8, proofs(&w, 2..8)).unwrap();
+		let (replica, stream) = encode_stream(&chain, 2..8, proofs(&w, 2..8)).unwrap();
 		assert!(stream.iter().all(|b| b.proof.block.as_ref().unwrap().value.is_empty()));
-		let accepted = accept_stream(&chain, ID, 2..8, stream).unwrap();
+		let accepted = accept_stream(&chain, 2..8, stream).unwrap();
 		assert_eq!(accepted.root(), replica.root());
 		for (i, index) in (2..8).enumerate() {
 			assert_eq!(accepted.decode(i).unwrap(), w.block(index).unwrap());
@@ -180,21 +235,21 @@ mod tests {
 		let mut tampered = proofs(&w, 0..4);
 		tampered[2].block.as_mut().unwrap().value[0] ^= 1;
 		assert!(matches!(
-			encode_stream(&chain, ID, 0..4, tampered),
+			encode_stream(&chain, 0..4, tampered),
 			Err(StreamError::InvalidProof { index: 2, .. })
 		));
 		// A longer feed than the chain knows: the proofs are valid, but not of its tree.
 		let (longer, _) = feed(12);
 		assert_eq!(
-			encode_stream(&chain, ID, 0..4, proofs(&longer, 0..4)).err(),
+			encode_stream(&chain, 0..4, proofs(&longer, 0..4)).err(),
 			Some(StreamError::OtherTree { index: 0, length: 12 })
 		);
 		assert_eq!(
-			encode_stream(&chain, ID, 0..4, proofs(&w, 1..5)).err(),
+			encode_stream(&chain, 0..4, proofs(&w, 1..5)).err(),
 			Some(StreamError::WrongBlock { expected: 0, got: Some(1) })
 		);
 		assert_eq!(
-			encode_stream(&chain, ID, 0..4, proofs(&w, 0..3)).err(),
+			encode_stream(&chain, 0..4, proofs(&w, 0..3)).err(),
 			Some(StreamError::WrongBlock { expected: 3, got: None })
 		);
 	}
@@ -202,27 +257,27 @@ mod tests {
 	#[test]
 	fn the_hoster_refuses_a_stream_that_does_not_decode_to_the_feed() {
 		let (w, chain) = feed(10);
-		let (_, stream) = encode_stream(&chain, ID, 0..5, proofs(&w, 0..5)).unwrap();
+		let (_, stream) = encode_stream(&chain, 0..5, proofs(&w, 0..5)).unwrap();
 
 		// Another block's encoding in place of block 3.
 		let mut swapped = stream.clone();
 		swapped[3].encoded = swapped[1].encoded.clone();
 		assert!(matches!(
-			accept_stream(&chain, ID, 0..5, swapped),
+			accept_stream(&chain, 0..5, swapped),
 			Err(StreamError::InvalidProof { index: 3, .. })
 		));
 		// Garbage that does not decode.
 		let mut garbage = stream.clone();
 		garbage[0].encoded = vec![9, 9, 9];
 		assert!(matches!(
-			accept_stream(&chain, ID, 0..5, garbage),
+			accept_stream(&chain, 0..5, garbage),
 			Err(StreamError::Undecodable { index: 0, .. })
 		));
 		// A block missing.
 		let mut short = stream.clone();
 		short.pop();
 		assert_eq!(
-			accept_stream(&chain, ID, 0..5, short).err(),
+			accept_stream(&chain, 0..5, short).err(),
 			Some(StreamError::WrongBlock { expected: 4, got: None })
 		);
 	}

@@ -165,6 +165,11 @@ pub fn new_partial(config: &Configuration) -> Result<Service, ServiceError> {
 	})
 }
 
+/// Where the node keeps the feeds it serves (`datdot-node feed create|import` write there).
+pub fn feeds_dir(config: &Configuration) -> std::path::PathBuf {
+	config.data_path.join("datdot").join("feeds")
+}
+
 /// Builds and starts the full node.
 pub fn new_full<
 	N: sc_network::NetworkBackend<Block, <Block as sp_runtime::traits::Block>::Hash>,
@@ -178,6 +183,10 @@ pub fn new_full<
 			provider.store_capacity,
 		)
 		.map_err(|e| ServiceError::Other(e.to_string()))?,
+	);
+	let feed_store = Arc::new(
+		datdot_node::feeds::FeedStore::open(&feeds_dir(&config))
+			.map_err(|e| ServiceError::Other(e.to_string()))?,
 	);
 	let sc_service::PartialComponents {
 		client,
@@ -240,6 +249,10 @@ pub fn new_full<
 		);
 	net_config.add_notification_protocol(grandpa_protocol_config);
 
+	let datdot_protocols = datdot_node::net::ProtocolNames::new(genesis_hash.as_ref());
+	let (blocks_requests, encoded_requests) =
+		datdot_node::net::register(&datdot_protocols, &mut net_config);
+
 	let warp_sync = Arc::new(sc_consensus_grandpa::warp_proof::NetworkProvider::new(
 		backend.clone(),
 		grandpa_link.shared_authority_set().clone(),
@@ -262,6 +275,47 @@ pub fn new_full<
 			gap_sync_body_policy: None,
 		})?;
 
+	// The encoder and hoster workers, and the data plane's servers.
+	let peers = {
+		let sync = sync_service.clone();
+		Arc::new(move || {
+			let sync = sync.clone();
+			async move {
+				sync.peers_info()
+					.await
+					.map(|peers| peers.into_iter().map(|(peer, _)| peer).collect())
+					.unwrap_or_default()
+			}
+			.boxed()
+		})
+	};
+	let workers = datdot_node::worker::Workers::new(
+		client.clone(),
+		network.clone(),
+		peers,
+		keystore_container.keystore(),
+		replica_store.clone(),
+		feed_store,
+		datdot_protocols,
+		task_manager.spawn_handle(),
+		config.prometheus_registry(),
+	);
+	task_manager.spawn_handle().spawn("datdot-workers", Some("datdot"), workers.clone().run());
+	let w = workers.clone();
+	task_manager.spawn_handle().spawn(
+		"datdot-blocks-server",
+		Some("datdot"),
+		datdot_node::net::serve(blocks_requests, move |_, request| w.answer_blocks(request)),
+	);
+	let w = workers.clone();
+	task_manager.spawn_handle().spawn(
+		"datdot-encoded-server",
+		Some("datdot"),
+		datdot_node::net::serve(encoded_requests, move |peer, request| {
+			w.answer_encoded(peer, request)
+		}),
+	);
+
 	// datdot's duties run in off-chain workers on provider nodes, which are usually not
 	// validators; `command.rs` enables them by default.
 	if config.offchain_worker.enabled {
@@ -277,9 +331,8 @@ pub fn new_full<
 				network_provider: Arc::new(network.clone()),
 				enable_http_requests: false,
 				custom_extensions: move |_| {
-					let source: Arc<dyn pallet_datdot::offchain::ProofSource> =
-						replica_store.clone();
-					vec![Box::new(pallet_datdot::offchain::ReplicaStoreExt(source)) as Box<_>]
+					let local: Arc<dyn pallet_datdot::offchain::LocalReplicas> = workers.clone();
+					vec![Box::new(pallet_datdot::offchain::ReplicaStoreExt(local)) as Box<_>]
 				},
 			})?;
 		task_manager.spawn_handle().spawn(

@@ -7,7 +7,7 @@
 //! - `meta`: the SCALE-encoded [`ReplicaMeta`], with a BLAKE2b checksum.
 //!
 //! A replica is written into a `.tmp-…` directory, every file is fsynced, the directory is
-//! renamed into place and the parent fsynced: after [`ReplicaStore::put`] returns, the
+//! renamed into place and the parent fsynced (`durable.rs`): after [`ReplicaStore::put`] returns, the
 //! replica survives `kill -9` and power loss, and before it returns nothing of it is
 //! visible. That is why a hoster confirms on chain only after `put` (see docs/decisions.md:
 //! the node's ParityDB commits asynchronously, so it is not used for replicas).
@@ -21,7 +21,6 @@ use datdot_primitives::{
 use std::{
 	collections::BTreeMap,
 	fs::{self, File},
-	io::Write,
 	os::unix::fs::FileExt,
 	path::{Path, PathBuf},
 	sync::Mutex,
@@ -138,15 +137,8 @@ impl ReplicaStore {
 	/// removed; replicas whose files are missing or truncated are reported and dropped
 	/// (the chain faults and replaces them, which is what should happen to lost data).
 	pub fn open(dir: &Path, capacity: u64) -> Result<Self> {
-		io(dir, fs::create_dir_all(dir))?;
 		let mut replicas = BTreeMap::new();
-		for entry in io(dir, fs::read_dir(dir))? {
-			let path = io(dir, entry)?.path();
-			let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
-			if name.starts_with(".tmp-") {
-				io(&path, fs::remove_dir_all(&path))?;
-				continue;
-			}
+		for path in io(dir, crate::durable::entries(dir))? {
 			match load_replica(&path) {
 				Ok(meta) => {
 					replicas.insert(meta.id, meta);
@@ -198,7 +190,7 @@ impl ReplicaStore {
 	}
 
 	fn replica_dir(&self, id: &ReplicaId) -> PathBuf {
-		self.dir.join(format!("c{}-r{}", id.contract, id.replica))
+		self.dir.join(replica_dir_name(id))
 	}
 
 	/// Stores `replica` (of `feed`, starting at block `first_block`) durably. Storing the
@@ -227,24 +219,15 @@ impl ReplicaStore {
 			});
 		}
 
-		let dir = self.replica_dir(&id);
-		let tmp = self.dir.join(format!(".tmp-c{}-r{}", id.contract, id.replica));
-		if tmp.exists() {
-			io(&tmp, fs::remove_dir_all(&tmp))?;
-		}
-		io(&tmp, fs::create_dir(&tmp))?;
-		write_synced(&tmp.join("data"), replica.encoded_blocks().iter().map(|b| &b[..]))?;
-		write_synced(&tmp.join("tree"), [&tree_bytes(replica)[..]])?;
+		let data: Vec<&[u8]> = replica.encoded_blocks().iter().map(|b| &b[..]).collect();
+		let tree = tree_bytes(replica);
 		let encoded = meta.encode();
 		let checksum = blake2b256(&[&encoded]);
-		write_synced(&tmp.join("meta"), [&encoded[..], &checksum[..]])?;
-		sync_dir(&tmp)?;
-		if dir.exists() {
-			// A replica dropped at `open` (damaged) may have left its directory behind.
-			io(&dir, fs::remove_dir_all(&dir))?;
-		}
-		io(&dir, fs::rename(&tmp, &dir))?;
-		sync_dir(&self.dir)?;
+		// A replica dropped at `open` (damaged) may have left its directory behind: the
+		// write replaces it.
+		let files: [(&str, &[&[u8]]); 3] =
+			[("data", &data), ("tree", &[&tree]), ("meta", &[&encoded, &checksum])];
+		io(&self.dir, crate::durable::write_dir(&self.dir, &replica_dir_name(&id), &files))?;
 		replicas.insert(id, meta);
 		Ok(())
 	}
@@ -253,9 +236,7 @@ impl ReplicaStore {
 	pub fn remove(&self, id: &ReplicaId) -> Result<()> {
 		let mut replicas = self.replicas();
 		if replicas.remove(id).is_some() {
-			let dir = self.replica_dir(id);
-			io(&dir, fs::remove_dir_all(&dir))?;
-			sync_dir(&self.dir)?;
+			io(&self.dir, crate::durable::remove_dir(&self.dir, &replica_dir_name(id)))?;
 		}
 		Ok(())
 	}
@@ -357,16 +338,6 @@ impl ReplicaStore {
 	}
 }
 
-/// The off-chain worker's view of the store: a proof, or `None` (logged) when the replica
-/// or segment is missing or cannot be read.
-impl pallet_datdot::offchain::ProofSource for ReplicaStore {
-	fn prove(&self, id: &ReplicaId, index: u64) -> Option<SegmentProof> {
-		self.prove(id, index)
-			.map_err(|e| log::error!(target: "datdot", "cannot answer a storage challenge: {e}"))
-			.ok()
-	}
-}
-
 /// Reads a replica directory's meta and checks its files' sizes.
 fn load_replica(dir: &Path) -> Result<ReplicaMeta> {
 	let bytes = io(dir, fs::read(dir.join("meta")))?;
@@ -389,18 +360,9 @@ fn load_replica(dir: &Path) -> Result<ReplicaMeta> {
 	Ok(meta)
 }
 
-/// Writes `parts` to a new file at `path` and fsyncs it.
-fn write_synced<'a>(path: &Path, parts: impl IntoIterator<Item = &'a [u8]>) -> Result<()> {
-	let mut file = io(path, File::create(path))?;
-	for part in parts {
-		io(path, file.write_all(part))?;
-	}
-	io(path, file.sync_all())
-}
-
-/// fsyncs a directory, so the entries created or renamed in it are durable.
-fn sync_dir(dir: &Path) -> Result<()> {
-	io(dir, File::open(dir).and_then(|d| d.sync_all()))
+/// The name of replica `id`'s directory in the store.
+fn replica_dir_name(id: &ReplicaId) -> String {
+	format!("c{}-r{}", id.contract, id.replica)
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! A native hypercore writer (std): append blocks, sign the tree, and produce the same
 //! proofs `core.proof()` would, in either signing mode. It lets a user publish a feed
 //! without JavaScript; the JS reference implementation verifies its output in a test.
+//! A feed written elsewhere (by hypercore) is served the same way once imported with its
+//! blocks and signed tree ([`FeedWriter::from_signed`]); it is read-only here.
 //!
 //! Key pairs come from a 32-byte seed exactly like libsodium's `crypto_sign_seed_keypair`
 //! (hypercore-crypto's `keyPair(seed)`), so the same seed gives the same feed in both.
@@ -12,11 +14,14 @@ use crate::flat_tree::{self, Iter};
 use crate::hash::{tree_hash, Node};
 use crate::manifest::Manifest;
 use crate::proof::{BlockData, Proof, SignedTree, UpgradeData, MAX_LENGTH};
-use crate::signing::{encode_signature_container, FeedAuth, SigningMode};
+use crate::signing::{encode_signature_container, DalekVerifier, FeedAuth, SigningMode};
 
-/// An in-memory hypercore being written.
+/// An in-memory hypercore being written (or imported, and served).
 pub struct FeedWriter {
-	signing_key: SigningKey,
+	/// The author's key; `None` for an imported feed, which keeps its author's signature.
+	signing_key: Option<SigningKey>,
+	/// The imported feed's stored signature (unused when `signing_key` is set).
+	imported_signature: Vec<u8>,
 	manifest: Manifest,
 	auth: FeedAuth,
 	/// Every tree node by flat index (`None` for parents not complete yet).
@@ -37,7 +42,8 @@ impl FeedWriter {
 			SigningMode::ManifestV1 => FeedAuth::manifest(&manifest),
 		};
 		FeedWriter {
-			signing_key,
+			signing_key: Some(signing_key),
+			imported_signature: Vec::new(),
 			manifest,
 			auth,
 			nodes: Vec::new(),
@@ -45,6 +51,48 @@ impl FeedWriter {
 			roots: Vec::new(),
 			fork: 0,
 		}
+	}
+
+	/// A feed written elsewhere: its `blocks` and the signed `tree` over all of them. The
+	/// tree is rebuilt from the blocks; its roots must be `tree`'s and the signature must
+	/// verify, so an import never serves anything its author did not sign.
+	pub fn from_signed(
+		auth: FeedAuth,
+		manifest: Option<&[u8]>,
+		blocks: impl IntoIterator<Item = Vec<u8>>,
+		tree: &SignedTree,
+	) -> Result<Self> {
+		let manifest = match manifest {
+			Some(bytes) => Manifest::decode_hypercore(bytes)?,
+			None => Manifest::default_for(auth.public_key),
+		};
+		let mut feed = FeedWriter {
+			signing_key: None,
+			imported_signature: tree.signature.clone(),
+			manifest,
+			auth,
+			nodes: Vec::new(),
+			blocks: Vec::new(),
+			roots: Vec::new(),
+			fork: tree.fork,
+		};
+		for block in blocks {
+			feed.push(block)?;
+		}
+		if feed.length() != tree.length {
+			return Err(Error::BlockOutOfRange);
+		}
+		if feed.roots != tree.roots {
+			return Err(Error::RootMismatch);
+		}
+		auth.verify_tree_signature(
+			&tree_hash(&feed.roots),
+			feed.length(),
+			feed.fork,
+			&tree.signature,
+			&DalekVerifier,
+		)?;
+		Ok(feed)
 	}
 
 	/// The feed key.
@@ -82,13 +130,22 @@ impl FeedWriter {
 		&self.roots
 	}
 
-	/// Append one block; returns its index.
+	/// Append one block; returns its index. An imported feed cannot grow here: its author's
+	/// key signs it ([`Error::UnknownSigner`]).
 	pub fn append(&mut self, data: &[u8]) -> Result<u64> {
+		if self.signing_key.is_none() {
+			return Err(Error::UnknownSigner);
+		}
+		self.push(data.to_vec())
+	}
+
+	/// Adds block `data` to the tree (keeping every parent for proofs).
+	fn push(&mut self, data: Vec<u8>) -> Result<u64> {
 		let index = self.length();
 		if index >= MAX_LENGTH {
 			return Err(Error::LengthTooLarge);
 		}
-		let leaf = Node::leaf(index, data);
+		let leaf = Node::leaf(index, &data);
 		self.put(leaf);
 		self.roots.push(leaf);
 		// Merge with the left neighbour while siblings, keeping every parent for proofs.
@@ -103,7 +160,7 @@ impl FeedWriter {
 			self.roots.truncate(self.roots.len() - 2);
 			self.roots.push(parent);
 		}
-		self.blocks.push(data.to_vec());
+		self.blocks.push(data);
 		Ok(index)
 	}
 
@@ -125,8 +182,11 @@ impl FeedWriter {
 
 	/// The stored signature of the current tree (raw or container, by mode).
 	pub fn signature(&self) -> Vec<u8> {
+		let Some(signing_key) = &self.signing_key else {
+			return self.imported_signature.clone();
+		};
 		let message = self.auth.signable(&tree_hash(&self.roots), self.length(), self.fork);
-		let raw = self.signing_key.sign(&message).to_bytes();
+		let raw = signing_key.sign(&message).to_bytes();
 		match self.auth.mode {
 			SigningMode::Compat => raw.to_vec(),
 			SigningMode::ManifestV1 => encode_signature_container(&raw),

@@ -259,6 +259,38 @@ fn rust_writer_reproduces_hypercore_byte_for_byte() {
 	}
 }
 
+#[test]
+fn a_feed_written_by_hypercore_imports_and_serves_its_proofs() {
+	for f in fixtures() {
+		let tree = signed_tree_from_json(&f.tree.tree).unwrap();
+		let manifest = from_hex(&f.manifest).unwrap();
+		let imported = FeedWriter::from_signed(f.auth(), Some(&manifest), f.blocks(), &tree)
+			.unwrap_or_else(|e| panic!("{}: {e:?}", f.name));
+		assert_eq!(imported.signed_tree(), tree, "{}", f.name);
+		for p in &f.proofs {
+			let js = with_value(&p.proof, p.value_generator);
+			let served = imported.block_proof(js.block.as_ref().unwrap().index).unwrap();
+			assert_eq!(served, js, "{}", f.name);
+		}
+
+		// Anything the author did not sign is refused, and an import cannot grow.
+		let mut blocks = f.blocks();
+		blocks[0].push(0);
+		let other = FeedWriter::from_signed(f.auth(), Some(&manifest), blocks, &tree);
+		assert_eq!(other.err(), Some(Error::RootMismatch), "{}", f.name);
+		let short = f.blocks()[1..].to_vec();
+		let short = FeedWriter::from_signed(f.auth(), Some(&manifest), short, &tree);
+		assert_eq!(short.err(), Some(Error::BlockOutOfRange), "{}", f.name);
+		let mut forged = tree.clone();
+		let last = forged.signature.len() - 3;
+		forged.signature[last] ^= 1;
+		let forged = FeedWriter::from_signed(f.auth(), Some(&manifest), f.blocks(), &forged);
+		assert_eq!(forged.err(), Some(Error::BadSignature), "{}", f.name);
+		let mut imported = imported;
+		assert_eq!(imported.append(b"more"), Err(Error::UnknownSigner));
+	}
+}
+
 /// Every way of tampering with a proof; each must be refused.
 fn tampered(proof: &Proof) -> Vec<(String, Proof)> {
 	let mut out = Vec::new();

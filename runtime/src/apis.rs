@@ -164,6 +164,20 @@ impl_runtime_apis! {
 		}
 	}
 
+	impl pallet_datdot::runtime_api::DatdotApi<Block, AccountId, BlockNumber> for Runtime {
+		fn setup_duties(
+			providers: Vec<AccountId>,
+		) -> Vec<pallet_datdot::types::SetupDuty<AccountId, BlockNumber>> {
+			Datdot::setup_duties(providers)
+		}
+
+		fn plan_status(
+			plan: u64,
+		) -> Option<Vec<pallet_datdot::types::ReplicaStatus<AccountId, BlockNumber>>> {
+			Datdot::plan_status(plan)
+		}
+	}
+
 	impl frame_system_rpc_runtime_api::AccountNonceApi<Block, AccountId, Nonce> for Runtime {
 		fn account_nonce(account: AccountId) -> Nonce {
 			System::account_nonce(account)

@@ -50,6 +50,7 @@ pub mod feeds;
 pub mod index;
 pub mod offchain;
 pub mod plans;
+pub mod runtime_api;
 pub mod selection;
 pub mod setup;
 pub mod types;
@@ -867,7 +868,7 @@ pub mod pallet {
 			root: EncodedRoot,
 		) -> DispatchResultWithPostInfo {
 			let who = ensure_signed(origin)?;
-			Self::confirm_setup(who, ReplicaId { contract, replica }, root, setup::Role::Encoder)?;
+			Self::confirm_setup(who, ReplicaId { contract, replica }, root, Role::Encoder)?;
 			Ok(Pays::No.into())
 		}
 
@@ -882,7 +883,7 @@ pub mod pallet {
 			root: EncodedRoot,
 		) -> DispatchResultWithPostInfo {
 			let who = ensure_signed(origin)?;
-			Self::confirm_setup(who, ReplicaId { contract, replica }, root, setup::Role::Hoster)?;
+			Self::confirm_setup(who, ReplicaId { contract, replica }, root, Role::Hoster)?;
 			Ok(Pays::No.into())
 		}
 

@@ -1,18 +1,25 @@
 //! A provider node's duties that need only chain state and its replica store, run by the
-//! runtime's `offchain_worker` hook (design §8): answering its storage challenges, and
-//! saying it is back (`unpause`) after a fault once its store checks out.
+//! runtime's `offchain_worker` hook (design §8): confirming the setups its encoder and
+//! hoster workers finished, answering its storage challenges, and saying it is back
+//! (`unpause`) after a fault once its store checks out.
 //!
 //! The node acts for the provider accounts whose keys ([`KEY_TYPE`], sr25519) are in its
-//! keystore, and only for them. Segment proofs come from the node's replica store through
-//! the [`replica_store`] host function; the store itself lives in the node (files with
-//! fsync, see the node's `store.rs`), since wasm has no file access and the node's
-//! database commits asynchronously.
+//! keystore, and only for them. Segment proofs and finished setups come from the node
+//! through the [`replica_store`] host functions; the store itself lives in the node (files
+//! with fsync, see the node's `store.rs`), since wasm has no file access and the node's
+//! database commits asynchronously. The node's workers do the bulk work (fetch, encode,
+//! transfer, store); everything signed goes out from here.
 
-use crate::{types::ProviderStatus, Call, Challenges, Config, Pallet, Providers};
+use crate::{
+	types::{ProviderStatus, ReplicaState, Role},
+	Call, Challenges, Config, Pallet, Providers, Replicas,
+};
 use alloc::vec::Vec;
-use datdot_primitives::encoded::{ReplicaId, SegmentProof};
+use codec::{Decode, Encode};
+use datdot_primitives::encoded::{EncodedRoot, ReplicaId, SegmentProof};
 use frame::{
 	deps::{
+		frame_system::offchain::Account,
 		sp_core::crypto::KeyTypeId,
 		sp_runtime::offchain::storage::{StorageRetrievalError, StorageValueRef},
 	},
@@ -55,18 +62,33 @@ impl<T: Config> frame::deps::sp_runtime::BoundToRuntimeAppPublic for Pallet<T> {
 	type Public = crypto::Public;
 }
 
-/// Where the node's replica store answers from: the node registers a [`ReplicaStoreExt`]
-/// for its off-chain workers.
+/// A setup part the node's workers finished: the encoder encoded and streamed the replica,
+/// or the hoster verified and durably stored it. The off-chain worker confirms it on chain.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Encode, Decode)]
+pub struct ReadyRoot {
+	/// Encoder (`encoding_done`) or hoster (`hosting_started`).
+	pub role: Role,
+	/// The replica.
+	pub id: ReplicaId,
+	/// The encoded root to confirm.
+	pub root: EncodedRoot,
+}
+
+/// The node's replicas as its off-chain worker sees them: the node registers a
+/// [`ReplicaStoreExt`] for its off-chain workers.
 #[cfg(feature = "std")]
-pub trait ProofSource: Send + Sync {
+pub trait LocalReplicas: Send + Sync {
 	/// The proof of segment `index` of replica `id`, if it is stored here and reads back.
 	fn prove(&self, id: &ReplicaId, index: u64) -> Option<SegmentProof>;
+
+	/// The setup parts finished here and not yet seen confirmed on chain.
+	fn ready_roots(&self) -> Vec<ReadyRoot>;
 }
 
 #[cfg(feature = "std")]
 sp_externalities::decl_extension! {
-	/// The node's replica store, as the [`replica_store`] host functions see it.
-	pub struct ReplicaStoreExt(std::sync::Arc<dyn ProofSource>);
+	/// The node's replicas, as the [`replica_store`] host functions see them.
+	pub struct ReplicaStoreExt(std::sync::Arc<dyn LocalReplicas>);
 }
 
 /// The host functions through which the off-chain worker reads the node's replica store.
@@ -83,7 +105,16 @@ pub trait ReplicaStore {
 		let store = self.extension::<ReplicaStoreExt>()?;
 		segments.iter().map(|(id, index)| store.0.prove(id, *index)).collect()
 	}
+
+	/// The setup parts this node's workers finished (empty when it is not a provider node).
+	fn ready_roots(&mut self) -> AllocateAndReturnByCodec<Vec<ReadyRoot>> {
+		use sp_externalities::ExternalitiesExt;
+		self.extension::<ReplicaStoreExt>().map(|s| s.0.ready_roots()).unwrap_or_default()
+	}
 }
+
+/// The most setup confirmations one off-chain worker run submits (the rest wait a block).
+const MAX_CONFIRMATIONS_PER_RUN: usize = 32;
 
 /// Off-chain storage key (persistent kind) the node sets to `true` once its replica store
 /// has been checked since it started, and clears at start: until then the node does not
@@ -134,8 +165,10 @@ impl<T: Config> Pallet<T> {
 	pub fn run_provider_duties(now: BlockNumberFor<T>) {
 		let store_checked =
 			matches!(StorageValueRef::persistent(STORE_CHECKED_KEY).get::<bool>(), Ok(Some(true)));
-		let signer = Signer::<T, T::ProviderKey>::all_accounts();
-		for account in signer.accounts_from_keys() {
+		let accounts: Vec<_> =
+			Signer::<T, T::ProviderKey>::all_accounts().accounts_from_keys().collect();
+		Self::confirm_setups(&accounts, now);
+		for account in accounts {
 			let Some(provider) = Providers::<T>::get(&account.id) else { continue };
 			if provider.status == ProviderStatus::Offline {
 				// Back after a fault once the store checks out (design §6: the chain
@@ -153,13 +186,41 @@ impl<T: Config> Pallet<T> {
 		}
 	}
 
+	/// Confirms on chain the setup parts the node's workers finished for local providers:
+	/// `encoding_done` for an encoder, `hosting_started` for a hoster (sent only once the
+	/// replica is durably stored).
+	fn confirm_setups(accounts: &[Account<T>], now: BlockNumberFor<T>) {
+		for ready in replica_store::ready_roots().into_iter().take(MAX_CONFIRMATIONS_PER_RUN) {
+			let ReadyRoot { role, id, root } = ready;
+			let Some(replica) = Replicas::<T>::get(id.contract, id.replica) else { continue };
+			if !matches!(replica.state, ReplicaState::Setup { .. }) {
+				continue;
+			}
+			let (who, confirmed) = match role {
+				Role::Encoder => (&replica.encoder, replica.encoded.is_some()),
+				Role::Hoster => (&replica.hoster, replica.hosted.is_some()),
+			};
+			let Some(account) = accounts.iter().find(|a| &a.id == who) else { continue };
+			// One record per replica and part, so parts of one provider do not displace
+			// each other's records.
+			let kind = (b"confirm", role, id).encode();
+			if confirmed || !Self::claim_duty(&kind, who, 0, now) {
+				continue;
+			}
+			let (contract, replica) = (id.contract, id.replica);
+			let (call, what) = match role {
+				Role::Encoder => (Call::encoding_done { contract, replica, root }, "encoding_done"),
+				Role::Hoster => {
+					(Call::hosting_started { contract, replica, root }, "hosting_started")
+				}
+			};
+			Self::submit_duty(&account.public, call, what);
+		}
+	}
+
 	/// Answers challenge `id` of the local provider `account` from the replica store with a
 	/// signed `submit_storage_proof`.
-	fn answer_storage_challenge(
-		account: &frame::deps::frame_system::offchain::Account<T>,
-		id: u64,
-		now: BlockNumberFor<T>,
-	) {
+	fn answer_storage_challenge(account: &Account<T>, id: u64, now: BlockNumberFor<T>) {
 		let Some(challenge) = Challenges::<T>::get(id) else { return };
 		// Claimed before the store is read, so the blocks after an answer went out do not
 		// read the same segments from disk again.

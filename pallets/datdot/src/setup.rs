@@ -9,15 +9,6 @@ use crate::{pallet::*, types::*, ReplicaOf};
 use datdot_primitives::encoded::{EncodedRoot, ReplicaId, SEGMENT_SIZE};
 use frame::prelude::*;
 
-/// Who confirms a setup.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Role {
-	/// The replica's encoder (`encoding_done`).
-	Encoder,
-	/// The replica's hoster (`hosting_started`).
-	Hoster,
-}
-
 impl<T: Config> Pallet<T> {
 	/// Records an encoder's or hoster's confirmation and settles the setup when both are in.
 	pub(crate) fn confirm_setup(

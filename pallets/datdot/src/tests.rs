@@ -406,7 +406,7 @@ mod selection {
 // crate's hypercore writer (and one by JS hypercore) and real encoded replicas.
 
 use crate::{
-	types::{BlockRange, ChallengeFailure, ReplicaState, SetupFailure},
+	types::{BlockRange, ChallengeFailure, ReplicaState, Role, SetupFailure},
 	VerifyError,
 };
 use datdot_primitives::{
@@ -1470,7 +1470,7 @@ fn benchmark_feed_fixture_is_current() {
 
 mod offchain_worker {
 	use super::*;
-	use crate::offchain::{ProofSource, ReplicaStoreExt};
+	use crate::offchain::{LocalReplicas, ReadyRoot, ReplicaStoreExt};
 	use frame::deps::{
 		sp_core::offchain::{
 			testing::{TestOffchainExt, TestTransactionPoolExt},
@@ -1480,13 +1480,18 @@ mod offchain_worker {
 	};
 	use std::sync::{Arc, Mutex};
 
-	/// The node's replica store, as the off-chain worker sees it: real encoded replicas.
+	/// The node's replicas, as the off-chain worker sees them: real encoded replicas, and
+	/// the setup parts its workers finished.
 	#[derive(Clone, Default)]
-	struct Store(Arc<Mutex<BTreeMap<ReplicaId, EncodedReplica>>>);
+	struct Store(Arc<Mutex<BTreeMap<ReplicaId, EncodedReplica>>>, Arc<Mutex<Vec<ReadyRoot>>>);
 
-	impl ProofSource for Store {
+	impl LocalReplicas for Store {
 		fn prove(&self, id: &ReplicaId, index: u64) -> Option<SegmentProof> {
 			self.0.lock().unwrap().get(id)?.prove(index).ok()
+		}
+
+		fn ready_roots(&self) -> Vec<ReadyRoot> {
+			self.1.lock().unwrap().clone()
 		}
 	}
 
@@ -1622,6 +1627,185 @@ mod offchain_worker {
 			store.0.lock().unwrap().clear();
 			Datdot::offchain_worker(System::block_number());
 			assert!(submitted(&pool).is_empty());
+		});
+	}
+
+	#[test]
+	fn confirms_the_setup_parts_its_workers_finished_once_each() {
+		let store = Store::default();
+		let (mut ext, pool) = offchain_ext(&store);
+		ext.execute_with(|| {
+			for who in 1..=6 {
+				register(who);
+			}
+			let w = feed(6, SigningMode::ManifestV1, 4);
+			assert_ok!(publish_as(SPONSOR, &w, None));
+			assert_ok!(Datdot::publish_plan(
+				RuntimeOrigin::signed(SPONSOR),
+				w.key(),
+				ranges(&[(0, 4)]),
+				2,
+				9
+			));
+			run_to_block(2);
+			let (a, b) =
+				(ReplicaId { contract: 0, replica: 0 }, ReplicaId { contract: 0, replica: 1 });
+			let (ra, rb) =
+				(Replicas::<Test>::get(0, 0).unwrap(), Replicas::<Test>::get(0, 1).unwrap());
+			let (root_a, root_b) = (encode(&w, a).root(), encode(&w, b).root());
+			// This node holds replica a's encoder and hoster keys; one part of replica b is
+			// another provider's.
+			UintAuthorityId::set_all_keys(vec![ra.encoder, ra.hoster]);
+			let foreign = [(Role::Hoster, rb.hoster), (Role::Encoder, rb.encoder)]
+				.into_iter()
+				.find(|(_, who)| ![ra.encoder, ra.hoster].contains(who))
+				.expect("replica b has a provider this node does not hold")
+				.0;
+			*store.1.lock().unwrap() = vec![
+				ReadyRoot { role: Role::Encoder, id: a, root: root_a },
+				ReadyRoot { role: Role::Hoster, id: a, root: root_a },
+				ReadyRoot { role: foreign, id: b, root: root_b },
+			];
+			let now = System::block_number();
+			Datdot::offchain_worker(now);
+			let mut sent = submitted(&pool);
+			sent.sort_by_key(|(who, _)| *who);
+			let mut expected = vec![
+				(
+					ra.encoder,
+					RuntimeCall::Datdot(crate::Call::encoding_done {
+						contract: 0,
+						replica: 0,
+						root: root_a,
+					}),
+				),
+				(
+					ra.hoster,
+					RuntimeCall::Datdot(crate::Call::hosting_started {
+						contract: 0,
+						replica: 0,
+						root: root_a,
+					}),
+				),
+			];
+			expected.sort_by_key(|(who, _)| *who);
+			assert_eq!(sent, expected);
+
+			// Not again while they may be on their way.
+			Datdot::offchain_worker(now);
+			assert_eq!(submitted(&pool).len(), 2);
+
+			// Dispatched, they activate the replica; after that nothing is sent for it.
+			for (who, call) in sent {
+				assert_ok!(call.dispatch(RuntimeOrigin::signed(who)));
+			}
+			assert!(matches!(
+				Replicas::<Test>::get(0, 0).unwrap().state,
+				ReplicaState::Active { .. }
+			));
+			Datdot::offchain_worker(now + 10);
+			assert_eq!(submitted(&pool).len(), 2);
+		});
+	}
+}
+
+mod runtime_api {
+	use super::*;
+	use crate::types::{ReplicaStatus, SetupDuty};
+
+	#[test]
+	fn setup_duties_name_each_local_part_with_what_its_node_needs() {
+		run(|| {
+			for who in 1..=6 {
+				register(who);
+			}
+			let w = feed(6, SigningMode::ManifestV1, 4);
+			assert_ok!(publish_as(SPONSOR, &w, None));
+			assert_ok!(Datdot::publish_plan(
+				RuntimeOrigin::signed(SPONSOR),
+				w.key(),
+				ranges(&[(0, 4)]),
+				1,
+				9
+			));
+			assert!(Datdot::setup_duties((1..=6).collect()).is_empty(), "not drawn yet");
+			run_to_block(2);
+			let r = Replicas::<Test>::get(0, 0).unwrap();
+			let ReplicaState::Setup { deadline } = r.state else { panic!("in setup") };
+			let duties = Datdot::setup_duties(vec![r.hoster, SPONSOR]);
+			let peer = |who| Providers::<Test>::get(who).unwrap().peer_id.into_inner();
+			assert_eq!(
+				duties,
+				vec![SetupDuty {
+					id: ReplicaId { contract: 0, replica: 0 },
+					role: Role::Hoster,
+					provider: r.hoster,
+					feed: crate::types::FeedState {
+						auth: w.auth(),
+						length: 4,
+						fork: 0,
+						roots: w.roots().to_vec(),
+					},
+					blocks: BlockRange { start: 0, end: 4 },
+					encoder_peer: peer(r.encoder),
+					hoster_peer: peer(r.hoster),
+					deadline,
+					confirmed: false,
+				}]
+			);
+			// Both parts when the node holds both keys; `confirmed` follows the chain.
+			let root = encode(&w, ReplicaId { contract: 0, replica: 0 }).root();
+			assert_ok!(Datdot::encoding_done(RuntimeOrigin::signed(r.encoder), 0, 0, root));
+			let duties = Datdot::setup_duties(vec![r.encoder, r.hoster]);
+			let parts: Vec<_> = duties.iter().map(|d| (d.role, d.provider, d.confirmed)).collect();
+			assert_eq!(
+				parts,
+				vec![(Role::Encoder, r.encoder, true), (Role::Hoster, r.hoster, false)]
+			);
+			// Once active, no duties are left.
+			assert_ok!(Datdot::hosting_started(RuntimeOrigin::signed(r.hoster), 0, 0, root));
+			assert!(Datdot::setup_duties(vec![r.encoder, r.hoster]).is_empty());
+		});
+	}
+
+	#[test]
+	fn plan_status_shows_every_replica_from_queue_to_active() {
+		run(|| {
+			for who in 1..=6 {
+				register(who);
+			}
+			let w = feed(6, SigningMode::ManifestV1, 4);
+			assert_ok!(publish_as(SPONSOR, &w, None));
+			assert_ok!(Datdot::publish_plan(
+				RuntimeOrigin::signed(SPONSOR),
+				w.key(),
+				ranges(&[(0, 4)]),
+				2,
+				9
+			));
+			assert_eq!(Datdot::plan_status(1), None);
+			let queued = Datdot::plan_status(0).unwrap();
+			assert_eq!(queued.len(), 2);
+			assert!(queued.iter().all(|s| s.hoster.is_none() && s.state.is_none()));
+			run_to_block(2);
+			let mut encoded = BTreeMap::new();
+			confirm_all(&w, &mut encoded);
+			let status = Datdot::plan_status(0).unwrap();
+			for (index, s) in status.iter().enumerate() {
+				let id = ReplicaId { contract: 0, replica: index as u32 };
+				let r = Replicas::<Test>::get(0, index as u32).unwrap();
+				assert_eq!(
+					s,
+					&ReplicaStatus {
+						id,
+						blocks: BlockRange { start: 0, end: 4 },
+						hoster: Some(r.hoster),
+						state: Some(r.state),
+						root: Some(encoded[&id].root()),
+					}
+				);
+				assert!(matches!(r.state, ReplicaState::Active { last_proof: None, .. }));
+			}
 		});
 	}
 }

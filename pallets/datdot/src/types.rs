@@ -1,5 +1,6 @@
 //! The on-chain records of the datdot pallet.
 
+use alloc::vec::Vec;
 use datdot_primitives::{
 	encoded::{EncodedRoot, ReplicaId},
 	hash::{Hash, Node},
@@ -317,4 +318,78 @@ pub enum SetupFailure {
 	/// Encoder and hoster confirmed different roots; neither can be blamed on chain
 	/// alone, so neither is faulted and both are released.
 	Mismatch,
+}
+
+/// Who confirms a replica's setup.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	PartialOrd,
+	Ord,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub enum Role {
+	/// The replica's encoder (`encoding_done`).
+	Encoder,
+	/// The replica's hoster (`hosting_started`).
+	Hoster,
+}
+
+/// A replica in setup in which a provider has a part: everything its node needs to do that
+/// part (runtime API `DatdotApi::setup_duties`).
+#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo)]
+pub struct SetupDuty<AccountId, BlockNumber> {
+	/// The replica.
+	pub id: ReplicaId,
+	/// The provider's part in it.
+	pub role: Role,
+	/// The provider.
+	pub provider: AccountId,
+	/// The feed's signed state as the chain stores it (every block must prove into it).
+	pub feed: FeedState,
+	/// The contract's blocks.
+	pub blocks: BlockRange,
+	/// PeerId (bytes) of the encoder's node: the hoster fetches the encoded stream from it.
+	pub encoder_peer: Vec<u8>,
+	/// PeerId (bytes) of the hoster's node: the only node the encoder streams to.
+	pub hoster_peer: Vec<u8>,
+	/// The last block at which confirmations count.
+	pub deadline: BlockNumber,
+	/// Whether this provider has already confirmed (its part is done).
+	pub confirmed: bool,
+}
+
+/// A feed's signed state as the chain stores it.
+#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo)]
+pub struct FeedState {
+	/// Key, signer public key and signing mode.
+	pub auth: FeedAuth,
+	/// Signed length (blocks).
+	pub length: u64,
+	/// Fork counter of the signed tree.
+	pub fork: u64,
+	/// The full roots at `length`.
+	pub roots: Vec<Node>,
+}
+
+/// A replica of a plan as the chain sees it (runtime API `DatdotApi::plan_status`).
+#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo)]
+pub struct ReplicaStatus<AccountId, BlockNumber> {
+	/// The replica.
+	pub id: ReplicaId,
+	/// Its blocks.
+	pub blocks: BlockRange,
+	/// Its hoster, `None` while it waits in the draw queue.
+	pub hoster: Option<AccountId>,
+	/// Setup (with its deadline) or active (with its last accepted proof).
+	pub state: Option<ReplicaState<BlockNumber>>,
+	/// The encoded root both sides confirmed, once active.
+	pub root: Option<EncodedRoot>,
 }

@@ -1,0 +1,111 @@
+// A local datdot network on 127.0.0.1 for the end-to-end tests and the setup benchmark: a
+// `--dev` validator that is also the publisher's node, and provider nodes (dev accounts,
+// so each holds its own `dtdt` key) that register with their node's PeerId.
+
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { Keyring } from '@polkadot/keyring';
+import { cryptoWaitReady, ed25519PairFromSeed, base58Encode } from '@polkadot/util-crypto';
+import { u8aToHex } from '@polkadot/util';
+import { startNode, connect, sendAndFinalize, recordEvents, repoRoot, NODE_BIN } from './harness.js';
+
+const require = createRequire(import.meta.url);
+const { exportHypercore, Hypercore } = require(join(repoRoot, 'scripts', 'export-hypercore.js'));
+const { generate } = require(join(repoRoot, 'primitives', 'fixtures', 'common.js'));
+
+/** A node's libp2p identity from a fixed `--node-key`: the key, PeerId bytes and base58. */
+export function identity(n) {
+  const seed = new Uint8Array(32).fill(n);
+  const peer = new Uint8Array([0x00, 0x24, 0x08, 0x01, 0x12, 0x20, ...ed25519PairFromSeed(seed).publicKey]);
+  return { nodeKey: u8aToHex(seed).slice(2), peerId: u8aToHex(peer), base58: base58Encode(peer) };
+}
+
+export const is = (name) => (e) => e.section === 'datdot' && e.method === name;
+export const replicaKey = (d) => `${d.contract}/${d.replica}`;
+const hex = (s) => (s === null ? null : `0x${s}`);
+
+/**
+ * Starts the validator and one provider node per dev account name in `providers`
+ * (`bob`, `charlie`, …), connects polkadot.js to the validator and records its events.
+ */
+export async function startNetwork(providers) {
+  await cryptoWaitReady();
+  const keyring = new Keyring({ type: 'sr25519' });
+  const sponsor = keyring.addFromUri('//Alice');
+  const validatorId = identity(1);
+  const validator = await startNode(['--dev', '--node-key', validatorId.nodeKey], { name: 'validator' });
+  const bootnode = `/ip4/127.0.0.1/tcp/${validator.p2pPort}/p2p/${validatorId.base58}`;
+  const nodes = {};
+  const ids = {};
+  const accounts = {};
+  for (const [i, name] of providers.entries()) {
+    ids[name] = identity(i + 2);
+    accounts[name] = keyring.addFromUri(`//${name[0].toUpperCase()}${name.slice(1)}`);
+    nodes[name] = await startNode(
+      ['--chain', 'dev', `--${name}`, '--node-key', ids[name].nodeKey, '--bootnodes', bootnode], { name });
+  }
+  const { api } = await connect(validator);
+  const events = await recordEvents(api);
+  const byAddress = new Map(Object.entries(accounts).map(([n, a]) => [a.address, n]));
+  return { api, events, validator, nodes, ids, accounts, byAddress, sponsor };
+}
+
+/** Writes a hypercore of `blocks` generated blocks of `blockBytes` with npm hypercore into `dir`/core and exports it to `dir`/export. */
+export async function writeJsFeed(dir, blocks, blockBytes) {
+  const core = new Hypercore(join(dir, 'core'));
+  await core.ready();
+  for (let i = 0; i < blocks; i += 64) {
+    const batch = [];
+    for (let j = i; j < Math.min(i + 64, blocks); j++) batch.push(generate(7, j, blockBytes));
+    await core.append(batch);
+  }
+  await exportHypercore(core, join(dir, 'export'));
+  await core.close();
+  return join(dir, 'export');
+}
+
+/** `datdot-node feed import` into `node`'s data (while it runs); returns the printed tree.json. */
+export function importFeed(node, exportDir) {
+  const out = execFileSync(NODE_BIN,
+    ['feed', 'import', exportDir, '--chain', 'dev', '--base-path', node.dataDir], { encoding: 'utf8' });
+  return JSON.parse(out);
+}
+
+/** Registers every provider with its node's PeerId and `capacity` bytes. */
+export async function registerProviders(net, capacity) {
+  await Promise.all(Object.keys(net.nodes).map((n) =>
+    sendAndFinalize(net.api.tx.datdot.register(net.ids[n].peerId, capacity, null), net.accounts[n])));
+}
+
+/** `publish_feed` with the arguments from a tree.json. */
+export function publishFeed(net, tree) {
+  const node = (n) => ({ index: n.index, size: n.size, hash: hex(n.hash) });
+  return sendAndFinalize(net.api.tx.datdot.publishFeed(hex(tree.key), hex(tree.manifest), tree.tree.length,
+    tree.tree.fork, tree.tree.roots.map(node), hex(tree.tree.signature), null), net.sponsor);
+}
+
+/**
+ * Publishes a plan for the whole feed with `replicas` copies and waits until every replica
+ * is active (failing on any failed setup). Returns { plan, total, elapsedMs } (from the
+ * plan's transaction being sent).
+ */
+export async function planUntilActive(net, tree, replicas, timeoutMs) {
+  const { api, events } = net;
+  const started = Date.now();
+  const { events: evs } = await sendAndFinalize(
+    api.tx.datdot.publishPlan(hex(tree.key), [{ start: 0, end: tree.tree.length }], replicas, 10_000), net.sponsor);
+  const published = evs.find(({ event }) => api.events.datdot.PlanPublished.is(event)).event.data;
+  const total = published.contracts.toNumber() * replicas;
+  const plan = published.plan.toNumber();
+  const first = published.firstContract.toNumber();
+  const ofPlan = (e) => e.data.contract.toNumber() >= first;
+  const deadline = started + timeoutMs;
+  while (events.seen.filter((e) => is('ReplicaActive')(e) && ofPlan(e)).length < total) {
+    const failed = events.seen.filter((e) => is('SetupFailed')(e) && ofPlan(e));
+    if (failed.length) throw new Error(`setup failed: ${failed.map((e) => e.toString()).join(', ')}`);
+    if (Date.now() > deadline) throw new Error(`not every replica active within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return { plan, total, elapsedMs: Date.now() - started, firstContract: first };
+}

@@ -1,0 +1,512 @@
+//! The encoder and hoster workers (design §5, steps 2–4): native tasks that do a provider
+//! node's bulk work for the providers whose keys its keystore holds.
+//!
+//! After each new best block the node asks the runtime (`DatdotApi::setup_duties`) which
+//! replicas in setup its providers have a part in, then:
+//! - as **encoder**, it gets the original blocks with hypercore proofs (from its own feed
+//!   store, or over the blocks protocol from any connected node that serves the feed),
+//!   checks each against the feed's signed tree as the chain stores it, encodes it, and
+//!   keeps the encoded stream to serve to the replica's hoster;
+//! - as **hoster**, it pulls the encoded stream from the encoder's registered PeerId,
+//!   decodes and checks every block, and stores the replica durably.
+//!
+//! A finished part becomes a [`ReadyRoot`]; the runtime's off-chain worker reads those
+//! through the `replica_store` host functions and signs the confirmation (`encoding_done`,
+//! `hosting_started`). Work stops when its replica leaves setup (active, failed, or past
+//! its deadline).
+
+use crate::{
+	feeds::FeedStore,
+	net::{self, BlocksRequest, EncodedRequest, FetchError, ProtocolNames, Refusal},
+	replica::{StreamAcceptor, StreamBlock, StreamEncoder},
+	store::ReplicaStore,
+};
+use codec::Encode as _;
+use datdot_primitives::encoded::{EncodedRoot, ReplicaId, SegmentProof};
+use datdot_runtime::{opaque::Block, AccountId, BlockNumber};
+use futures::StreamExt;
+use pallet_datdot::{
+	offchain::{LocalReplicas, ReadyRoot, KEY_TYPE},
+	runtime_api::DatdotApi,
+	types::{FeedState, Role, SetupDuty},
+};
+use sc_client_api::BlockchainEvents;
+use sc_network::{service::traits::NetworkService, PeerId};
+use sc_service::SpawnTaskHandle;
+use sp_api::ProvideRuntimeApi;
+use sp_keystore::KeystorePtr;
+use std::{
+	collections::{BTreeMap, BTreeSet},
+	ops::Range,
+	sync::{Arc, Mutex},
+	time::{Duration, Instant},
+};
+use substrate_prometheus_endpoint::{register, Counter, Gauge, PrometheusError, Registry, U64};
+
+type Duty = SetupDuty<AccountId, BlockNumber>;
+type Part = (Role, ReplicaId);
+
+/// How long a worker waits before asking again after a refusal or a network failure.
+const RETRY_AFTER: Duration = Duration::from_secs(2);
+/// How often a running transfer logs its progress.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+/// An encoded stream ready for its hoster.
+struct Prepared {
+	/// The only peer it is served to: the PeerId the hoster registered on chain.
+	hoster: PeerId,
+	/// The feed blocks it encodes.
+	range: Range<u64>,
+	/// The stream, one entry per block of `range`.
+	stream: Vec<StreamBlock>,
+}
+
+/// What the workers know, updated after each best block.
+#[derive(Default)]
+struct State {
+	/// The setup parts of local providers, as of the best block.
+	duties: BTreeMap<Part, Duty>,
+	/// Parts a task is working on.
+	running: BTreeSet<Part>,
+	/// Parts finished and not yet seen confirmed on chain.
+	ready: BTreeMap<Part, EncodedRoot>,
+	/// Encoded streams this node serves to hosters.
+	prepared: BTreeMap<ReplicaId, Arc<Prepared>>,
+}
+
+/// Counters exported on the node's Prometheus endpoint.
+struct Metrics {
+	encoded_blocks: Counter<U64>,
+	accepted_blocks: Counter<U64>,
+	served_blocks: Counter<U64>,
+	served_encoded_blocks: Counter<U64>,
+	stored_replicas: Gauge<U64>,
+}
+
+impl Metrics {
+	fn register(registry: &Registry) -> Result<Self, PrometheusError> {
+		let counter = |name: &str, help: &str| register(Counter::new(name, help)?, registry);
+		Ok(Self {
+			encoded_blocks: counter(
+				"datdot_encoded_blocks_total",
+				"Original blocks checked and encoded by this node's encoders",
+			)?,
+			accepted_blocks: counter(
+				"datdot_accepted_blocks_total",
+				"Encoded blocks received, decoded and checked by this node's hosters",
+			)?,
+			served_blocks: counter(
+				"datdot_served_blocks_total",
+				"Original blocks with proofs served over the blocks protocol",
+			)?,
+			served_encoded_blocks: counter(
+				"datdot_served_encoded_blocks_total",
+				"Encoded blocks served to hosters over the encoded protocol",
+			)?,
+			stored_replicas: register(
+				Gauge::new("datdot_stored_replicas", "Replicas in this node's replica store")?,
+				registry,
+			)?,
+		})
+	}
+}
+
+/// Logs a transfer's progress: blocks done of total, and MB/s.
+struct Progress {
+	what: &'static str,
+	id: ReplicaId,
+	total: u64,
+	done: u64,
+	bytes: u64,
+	started: Instant,
+	logged: Instant,
+}
+
+impl Progress {
+	fn new(what: &'static str, id: ReplicaId, total: u64) -> Self {
+		let now = Instant::now();
+		Self { what, id, total, done: 0, bytes: 0, started: now, logged: now }
+	}
+
+	fn add(&mut self, bytes: usize) {
+		self.done += 1;
+		self.bytes += bytes as u64;
+		if self.done == self.total || self.logged.elapsed() >= PROGRESS_EVERY {
+			self.logged = Instant::now();
+			let secs = self.started.elapsed().as_secs_f64().max(1e-3);
+			log::info!(
+				target: "datdot",
+				"{} replica {}/{}: {}/{} blocks, {:.1} MB in {:.1} s, {:.1} MB/s",
+				self.what,
+				self.id.contract,
+				self.id.replica,
+				self.done,
+				self.total,
+				self.bytes as f64 / 1e6,
+				secs,
+				self.bytes as f64 / 1e6 / secs,
+			);
+		}
+	}
+}
+
+/// The node's encoder and hoster workers, and the servers of its data plane.
+pub struct Workers<C> {
+	client: Arc<C>,
+	network: Arc<dyn NetworkService>,
+	peers: Arc<dyn Fn() -> futures::future::BoxFuture<'static, Vec<PeerId>> + Send + Sync>,
+	keystore: KeystorePtr,
+	store: Arc<ReplicaStore>,
+	feeds: Arc<FeedStore>,
+	names: ProtocolNames,
+	spawner: SpawnTaskHandle,
+	state: Mutex<State>,
+	metrics: Option<Metrics>,
+}
+
+impl<C> Workers<C>
+where
+	C: ProvideRuntimeApi<Block> + BlockchainEvents<Block> + Send + Sync + 'static,
+	C::Api: DatdotApi<Block, AccountId, BlockNumber>,
+{
+	/// The workers; `peers` lists the connected peers (where feeds are looked for).
+	#[allow(clippy::too_many_arguments)]
+	pub fn new(
+		client: Arc<C>,
+		network: Arc<dyn NetworkService>,
+		peers: Arc<dyn Fn() -> futures::future::BoxFuture<'static, Vec<PeerId>> + Send + Sync>,
+		keystore: KeystorePtr,
+		store: Arc<ReplicaStore>,
+		feeds: Arc<FeedStore>,
+		names: ProtocolNames,
+		spawner: SpawnTaskHandle,
+		registry: Option<&Registry>,
+	) -> Arc<Self> {
+		let metrics = registry.and_then(|r| {
+			Metrics::register(r)
+				.map_err(|e| log::warn!(target: "datdot", "no datdot metrics: {e}"))
+				.ok()
+		});
+		Arc::new(Self {
+			client,
+			network,
+			peers,
+			keystore,
+			store,
+			feeds,
+			names,
+			spawner,
+			state: Mutex::default(),
+			metrics,
+		})
+	}
+
+	/// Follows the best chain and starts the work each new best block brings.
+	pub async fn run(self: Arc<Self>) {
+		let mut blocks = self.client.import_notification_stream();
+		while let Some(block) = blocks.next().await {
+			if block.is_new_best {
+				self.on_best_block(block.hash);
+			}
+		}
+	}
+
+	/// Reads the local providers' setup duties at `hash` and starts what is not done.
+	fn on_best_block(self: &Arc<Self>, hash: <Block as sp_runtime::traits::Block>::Hash) {
+		let accounts: Vec<AccountId> =
+			self.keystore.sr25519_public_keys(KEY_TYPE).into_iter().map(AccountId::from).collect();
+		if let Some(m) = &self.metrics {
+			m.stored_replicas.set(self.store.replica_count() as u64);
+		}
+		if accounts.is_empty() {
+			return;
+		}
+		let duties = match self.client.runtime_api().setup_duties(hash, accounts) {
+			Ok(duties) => duties,
+			Err(e) => {
+				log::warn!(target: "datdot", "cannot read this node's setup duties: {e}");
+				return;
+			}
+		};
+		let mut start = Vec::new();
+		{
+			let mut state = self.state();
+			state.duties = duties.into_iter().map(|d| ((d.role, d.id), d)).collect();
+			let State { duties, running, ready, prepared } = &mut *state;
+			ready.retain(|part, _| duties.get(part).is_some_and(|d| !d.confirmed));
+			prepared.retain(|id, _| duties.contains_key(&(Role::Encoder, *id)));
+			for (part, duty) in duties.iter() {
+				let needed = match part.0 {
+					// The hoster may still fetch the stream after the encoder confirmed
+					// (also after a restart): keep it served.
+					Role::Encoder => !prepared.contains_key(&part.1),
+					Role::Hoster => !duty.confirmed && !ready.contains_key(part),
+				};
+				if needed && running.insert(*part) {
+					start.push(duty.clone());
+				}
+			}
+		}
+		for duty in start {
+			let workers = self.clone();
+			// Encoding and checking are CPU work: each part gets a blocking thread.
+			self.spawner.spawn_blocking("datdot-setup", Some("datdot"), async move {
+				let part = (duty.role, duty.id);
+				let result = match duty.role {
+					Role::Encoder => workers.encode(&duty).await,
+					Role::Hoster => workers.host(&duty).await,
+				};
+				match result {
+					Ok(Some(root)) => {
+						workers.state().ready.insert(part, root);
+					}
+					Ok(None) => {}
+					Err(e) => log::error!(
+						target: "datdot",
+						"{:?} of replica {}/{} failed: {e}",
+						duty.role,
+						duty.id.contract,
+						duty.id.replica,
+					),
+				}
+				workers.state().running.remove(&part);
+			});
+		}
+	}
+
+	/// Whether `part` is still a duty of this node (its replica is in setup).
+	fn still_due(&self, part: &Part) -> bool {
+		self.state().duties.contains_key(part)
+	}
+
+	/// Encoder: fetches, checks and encodes the replica's blocks; keeps the stream to serve
+	/// to the hoster. Returns the root to confirm, or `None` if it stopped being due.
+	async fn encode(&self, duty: &Duty) -> Result<Option<EncodedRoot>, String> {
+		let hoster = PeerId::from_bytes(&duty.hoster_peer)
+			.map_err(|e| format!("the hoster's registered PeerId is invalid: {e}"))?;
+		let range = duty.blocks.start..duty.blocks.end;
+		let mut encoder = StreamEncoder::new(duty.feed.clone(), duty.id, range.clone());
+		let mut progress = Progress::new("encoding", duty.id, range.end - range.start);
+		let mut source = None;
+		while let Some(next) = encoder.next_index() {
+			if !self.still_due(&(Role::Encoder, duty.id)) {
+				return Ok(None);
+			}
+			let Some(proofs) = self.original_blocks(&duty.feed, next..range.end, &mut source).await
+			else {
+				futures_timer::Delay::new(RETRY_AFTER).await;
+				continue;
+			};
+			for proof in proofs {
+				let bytes = proof.block.as_ref().map(|b| b.value.len()).unwrap_or_default();
+				encoder
+					.add(proof)
+					.map_err(|e| format!("the feed's blocks do not check out: {e}"))?;
+				progress.add(bytes);
+				if let Some(m) = &self.metrics {
+					m.encoded_blocks.inc();
+				}
+			}
+		}
+		let (replica, stream) = encoder.finish().map_err(|e| e.to_string())?;
+		let root = replica.root();
+		self.state().prepared.insert(duty.id, Arc::new(Prepared { hoster, range, stream }));
+		log::info!(
+			target: "datdot",
+			"encoded replica {}/{}: {} segments, root {}; serving it to hoster {hoster}",
+			duty.id.contract,
+			duty.id.replica,
+			root.segments,
+			datdot_primitives::json::to_hex(&root.root),
+		);
+		Ok(Some(root))
+	}
+
+	/// Original blocks of `range` with proofs: from the local feed store if it serves the
+	/// feed at the chain's length, else from `source` or any connected peer that does
+	/// (remembered in `source`). `None` if nobody had them this time.
+	async fn original_blocks(
+		&self,
+		feed: &FeedState,
+		range: Range<u64>,
+		source: &mut Option<PeerId>,
+	) -> Option<Vec<datdot_primitives::Proof>> {
+		if let Some(local) = self.feeds.get(&feed.auth.key) {
+			if local.length() == feed.length {
+				return blocks_chunk(&local, range.clone()).ok();
+			}
+		}
+		let request = BlocksRequest {
+			feed: feed.auth.key,
+			length: feed.length,
+			start: range.start,
+			end: range.end,
+		};
+		let mut candidates: Vec<PeerId> = source.iter().copied().collect();
+		candidates.extend((self.peers)().await.into_iter().filter(|p| Some(*p) != *source));
+		for peer in candidates {
+			match net::request(&*self.network, peer, &self.names.blocks, &request).await {
+				Ok(proofs) => {
+					let proofs: Vec<datdot_primitives::Proof> = proofs;
+					if !proofs.is_empty() {
+						*source = Some(peer);
+						return Some(proofs);
+					}
+				}
+				Err(FetchError::Refused { refusal: Refusal::UnknownFeed, .. }) => {}
+				Err(e) => log::debug!(target: "datdot", "blocks from {peer}: {e}"),
+			}
+		}
+		log::warn!(
+			target: "datdot",
+			"no connected node serves feed {} at length {}; retrying (the publisher's node must \
+			 run and serve it: `datdot-node feed import`/`feed create`)",
+			datdot_primitives::json::to_hex(&feed.auth.key),
+			feed.length,
+		);
+		*source = None;
+		None
+	}
+
+	/// Hoster: pulls the encoded stream from the encoder, checks each block, stores the
+	/// replica durably. Returns the root to confirm, or `None` if it stopped being due.
+	async fn host(&self, duty: &Duty) -> Result<Option<EncodedRoot>, String> {
+		if let Some(meta) = self.store.meta(&duty.id) {
+			// Stored before a restart: confirm what is on disk.
+			return Ok(Some(meta.root));
+		}
+		let encoder = PeerId::from_bytes(&duty.encoder_peer)
+			.map_err(|e| format!("the encoder's registered PeerId is invalid: {e}"))?;
+		let range = duty.blocks.start..duty.blocks.end;
+		let mut acceptor = StreamAcceptor::new(duty.feed.clone(), duty.id, range.clone());
+		let mut progress = Progress::new("receiving", duty.id, range.end - range.start);
+		while let Some(from) = acceptor.next_index() {
+			if !self.still_due(&(Role::Hoster, duty.id)) {
+				return Ok(None);
+			}
+			let request = EncodedRequest { id: duty.id, from };
+			let blocks: Vec<StreamBlock> =
+				match net::request(&*self.network, encoder, &self.names.encoded, &request).await {
+					Ok(blocks) => blocks,
+					Err(e) => {
+						// Not encoded yet, a dropped connection or a timeout: ask again from
+						// the same block.
+						log::debug!(target: "datdot", "encoded stream at block {from}: {e}");
+						futures_timer::Delay::new(RETRY_AFTER).await;
+						continue;
+					}
+				};
+			for block in blocks {
+				let bytes = block.encoded.len();
+				acceptor
+					.accept(block)
+					.map_err(|e| format!("the encoder {encoder} sent a bad stream: {e}"))?;
+				progress.add(bytes);
+				if let Some(m) = &self.metrics {
+					m.accepted_blocks.inc();
+				}
+			}
+		}
+		let replica = acceptor.finish().map_err(|e| e.to_string())?;
+		self.store
+			.put(duty.feed.auth.key, range.start, &replica)
+			.map_err(|e| format!("cannot store the replica: {e}"))?;
+		if let Some(m) = &self.metrics {
+			m.stored_replicas.set(self.store.replica_count() as u64);
+		}
+		log::info!(
+			target: "datdot",
+			"stored replica {}/{} ({} segments) durably",
+			duty.id.contract,
+			duty.id.replica,
+			replica.root().segments,
+		);
+		Ok(Some(replica.root()))
+	}
+
+	/// Answers a blocks request from the feed store.
+	pub fn answer_blocks(
+		&self,
+		request: BlocksRequest,
+	) -> Result<Vec<datdot_primitives::Proof>, Refusal> {
+		let feed = self.feeds.get(&request.feed).ok_or(Refusal::UnknownFeed)?;
+		if feed.length() != request.length {
+			return Err(Refusal::OtherLength { served: feed.length() });
+		}
+		let proofs = blocks_chunk(&feed, request.start..request.end)?;
+		if let Some(m) = &self.metrics {
+			m.served_blocks.inc_by(proofs.len() as u64);
+		}
+		Ok(proofs)
+	}
+
+	/// Answers a hoster's request for an encoded stream, only to that hoster's PeerId.
+	pub fn answer_encoded(
+		&self,
+		peer: PeerId,
+		request: EncodedRequest,
+	) -> Result<Vec<StreamBlock>, Refusal> {
+		let prepared = {
+			let state = self.state();
+			match state.prepared.get(&request.id) {
+				Some(p) => p.clone(),
+				None if state.running.contains(&(Role::Encoder, request.id)) => {
+					return Err(Refusal::NotReady)
+				}
+				None => return Err(Refusal::UnknownReplica),
+			}
+		};
+		if peer != prepared.hoster {
+			return Err(Refusal::NotTheHoster);
+		}
+		if !prepared.range.contains(&request.from) {
+			return Err(Refusal::OutOfRange);
+		}
+		let skip = (request.from - prepared.range.start) as usize;
+		let blocks = net::chunk(prepared.stream[skip..].iter().cloned(), |b| {
+			b.encoded.len() + b.proof.encoded_size()
+		});
+		if let Some(m) = &self.metrics {
+			m.served_encoded_blocks.inc_by(blocks.len() as u64);
+		}
+		Ok(blocks)
+	}
+}
+
+/// The proofs of the blocks of `range` of `feed` that fit in one chunk.
+fn blocks_chunk(
+	feed: &datdot_primitives::writer::FeedWriter,
+	range: Range<u64>,
+) -> Result<Vec<datdot_primitives::Proof>, Refusal> {
+	if range.start >= range.end {
+		return Err(Refusal::Malformed);
+	}
+	if range.end > feed.length() {
+		return Err(Refusal::OutOfRange);
+	}
+	let sizes = |i: &u64| feed.block(*i).map(|b| b.len()).unwrap_or_default() + 1024;
+	let indexes = net::chunk(range, sizes);
+	indexes.into_iter().map(|i| feed.block_proof(i).map_err(|_| Refusal::OutOfRange)).collect()
+}
+
+impl<C> Workers<C> {
+	fn state(&self) -> std::sync::MutexGuard<'_, State> {
+		// Every update is one insert, remove or replace: a poisoned lock is still consistent.
+		self.state.lock().unwrap_or_else(|p| p.into_inner())
+	}
+}
+
+/// The off-chain worker's view of this node: proofs from the replica store, and the setup
+/// parts finished here.
+impl<C: Send + Sync> LocalReplicas for Workers<C> {
+	fn prove(&self, id: &ReplicaId, index: u64) -> Option<SegmentProof> {
+		self.store
+			.prove(id, index)
+			.map_err(|e| log::error!(target: "datdot", "cannot answer a storage challenge: {e}"))
+			.ok()
+	}
+
+	fn ready_roots(&self) -> Vec<ReadyRoot> {
+		self.state().ready.iter().map(|(&(role, id), &root)| ReadyRoot { role, id, root }).collect()
+	}
+}

@@ -1,0 +1,111 @@
+//! The runtime API provider nodes and clients read datdot's state through: a node's setup
+//! duties (what its encoder and hoster workers must do) and a plan's hosting status.
+//!
+//! Both answers are bounded by the runtime's constants (`SetupBlocks × MaxDrawsPerBlock`
+//! replicas in setup; `MaxContractsPerPlan × MaxReplicas` replicas per plan).
+
+use crate::{pallet::*, types::*};
+use alloc::vec::Vec;
+use datdot_primitives::encoded::ReplicaId;
+use frame::prelude::*;
+
+frame::runtime::apis::decl_runtime_apis! {
+	/// datdot's queries for provider nodes and clients.
+	pub trait DatdotApi<AccountId, BlockNumber>
+	where
+		AccountId: codec::Codec,
+		BlockNumber: codec::Codec,
+	{
+		/// The replicas in setup in which one of `providers` is encoder or hoster, with what
+		/// its node needs to do its part.
+		fn setup_duties(providers: Vec<AccountId>) -> Vec<SetupDuty<AccountId, BlockNumber>>;
+
+		/// Every replica of plan `plan` (hoster, state, root, last proof); `None` if there is
+		/// no such plan.
+		fn plan_status(plan: u64) -> Option<Vec<ReplicaStatus<AccountId, BlockNumber>>>;
+	}
+}
+
+impl<T: Config> Pallet<T> {
+	/// See [`DatdotApi::setup_duties`].
+	pub fn setup_duties(
+		providers: Vec<T::AccountId>,
+	) -> Vec<SetupDuty<T::AccountId, BlockNumberFor<T>>> {
+		let now = frame_system::Pallet::<T>::block_number();
+		let last = now.saturating_add(T::SetupBlocks::get());
+		let mut duties = Vec::new();
+		let mut deadline = now;
+		while deadline <= last {
+			for id in SetupDeadlines::<T>::get(deadline) {
+				Self::duties_in(id, &providers, &mut duties);
+			}
+			deadline = deadline.saturating_add(One::one());
+		}
+		duties
+	}
+
+	/// Appends the parts `providers` have in replica `id`, if it is in setup.
+	fn duties_in(
+		id: ReplicaId,
+		providers: &[T::AccountId],
+		duties: &mut Vec<SetupDuty<T::AccountId, BlockNumberFor<T>>>,
+	) {
+		let Some(replica) = Replicas::<T>::get(id.contract, id.replica) else { return };
+		let ReplicaState::Setup { deadline } = replica.state else { return };
+		let parts = [
+			(Role::Encoder, &replica.encoder, replica.encoded.is_some()),
+			(Role::Hoster, &replica.hoster, replica.hosted.is_some()),
+		];
+		if !parts.iter().any(|(_, who, _)| providers.contains(who)) {
+			return;
+		}
+		let Some(contract) = Contracts::<T>::get(id.contract) else { return };
+		let Some(feed) = Feeds::<T>::get(contract.feed) else { return };
+		let peer = |who: &T::AccountId| {
+			Providers::<T>::get(who).map(|p| p.peer_id.into_inner()).unwrap_or_default()
+		};
+		for (role, who, confirmed) in parts {
+			if providers.contains(who) {
+				duties.push(SetupDuty {
+					id,
+					role,
+					provider: who.clone(),
+					feed: FeedState {
+						auth: feed.auth,
+						length: feed.length,
+						fork: feed.fork,
+						roots: feed.roots.to_vec(),
+					},
+					blocks: contract.blocks,
+					encoder_peer: peer(&replica.encoder),
+					hoster_peer: peer(&replica.hoster),
+					deadline,
+					confirmed,
+				});
+			}
+		}
+	}
+
+	/// See [`DatdotApi::plan_status`].
+	pub fn plan_status(plan: u64) -> Option<Vec<ReplicaStatus<T::AccountId, BlockNumberFor<T>>>> {
+		let plan = Plans::<T>::get(plan)?;
+		let mut status = Vec::new();
+		for contract_id in plan.first_contract..plan.first_contract + u64::from(plan.contracts) {
+			let Some(contract) = Contracts::<T>::get(contract_id) else { continue };
+			for index in 0..contract.replicas {
+				let id = ReplicaId { contract: contract_id, replica: index };
+				let replica = Replicas::<T>::get(contract_id, index);
+				let active =
+					replica.as_ref().filter(|r| matches!(r.state, ReplicaState::Active { .. }));
+				status.push(ReplicaStatus {
+					id,
+					blocks: contract.blocks,
+					hoster: replica.as_ref().map(|r| r.hoster.clone()),
+					state: replica.as_ref().map(|r| r.state),
+					root: active.and_then(|r| r.encoded),
+				});
+			}
+		}
+		Some(status)
+	}
+}
