@@ -90,6 +90,18 @@ async function waitForRpc(node, timeoutMs) {
   throw new Error(`${node.name}: RPC on port ${node.rpcPort} did not answer within ${timeoutMs} ms:\n${logTail(node)}`);
 }
 
+/** Calls JSON-RPC `method` on `node` over HTTP; resolves with the result. */
+export async function rpcCall(node, method, params = []) {
+  const res = await fetch(`http://127.0.0.1:${node.rpcPort}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ id: 1, jsonrpc: '2.0', method, params }),
+  });
+  const body = await res.json();
+  if (body.error) throw new Error(`${method}: ${JSON.stringify(body.error)}`);
+  return body.result;
+}
+
 /** The last lines of a node's log, for error messages (the log is deleted with the node). */
 export function logTail(node, lines = 30) {
   try {

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startNode, stopAll, kill9, sendAndFinalize, moduleError, NODE_BIN } from '../lib/harness.js';
+import { startNode, stopAll, kill9, sendAndFinalize, moduleError, rpcCall, NODE_BIN } from '../lib/harness.js';
 import {
   startNetwork, writeJsFeed, importFeed, registerProviders, publishFeed, planUntilActive, is, replicaKey,
 } from '../lib/network.js';
@@ -74,6 +74,16 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
       assert.equal(hosted.get(k), e.data.root.toString(), `${k}: the hoster's root`);
     }
     assert.equal(replicas.size, result.total);
+    // Each provider node lists, over RPC, exactly the replicas it hosts, with their roots.
+    for (const [name, n] of Object.entries(nodes)) {
+      const status = await rpcCall(n, 'datdot_nodeStatus');
+      assert.deepEqual(status.providers, [accounts[name].address]);
+      const mine = [...replicas.entries()].filter(([, r]) => r.active.hoster.toString() === accounts[name].address);
+      assert.deepEqual(
+        status.stored.map((s) => `${s.contract}/${s.replica}:0x${s.root}`).sort(),
+        mine.map(([k, r]) => `${k}:${r.active.root.root.toString()}`).sort(), `${name}'s stored replicas`);
+      assert.ok(status.store.used > 0 === mine.length > 0 && status.store.used <= status.store.capacity);
+    }
     // The runtime API shows the same from the chain's state.
     const status = (await api.call.datdotApi.planStatus(plan)).unwrap();
     assert.equal(status.length, result.total);

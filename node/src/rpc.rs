@@ -23,10 +23,13 @@ pub struct FullDeps<C, P, SC> {
 	pub babe_worker_handle: BabeWorkerHandle<Block>,
 	/// The node's keystore, to tell which slots its keys can claim.
 	pub keystore: KeystorePtr,
+	/// What `datdot_nodeStatus` answers: this node's providers, duties and stored replicas.
+	pub datdot_status: Arc<dyn Fn() -> serde_json::Value + Send + Sync>,
 }
 
-/// Builds the RPC extensions: `system_accountNextIndex`, `payment_queryInfo` & co and
-/// `babe_epochAuthorship`.
+/// Builds the RPC extensions: `system_accountNextIndex`, `payment_queryInfo` & co,
+/// `babe_epochAuthorship` and `datdot_nodeStatus` (a feed's hosting status is the runtime
+/// API `DatdotApi_plan_status`, callable with `state_call`).
 pub fn create_full<C, P, SC>(
 	deps: FullDeps<C, P, SC>,
 ) -> Result<RpcModule<()>, Box<dyn std::error::Error + Send + Sync>>
@@ -49,9 +52,14 @@ where
 	use substrate_frame_rpc_system::{System, SystemApiServer};
 
 	let mut module = RpcModule::new(());
-	let FullDeps { client, pool, select_chain, babe_worker_handle, keystore } = deps;
+	let FullDeps { client, pool, select_chain, babe_worker_handle, keystore, datdot_status } = deps;
 	module.merge(System::new(client.clone(), pool).into_rpc())?;
 	module.merge(TransactionPayment::new(client.clone()).into_rpc())?;
 	module.merge(Babe::new(client, babe_worker_handle, keystore, select_chain).into_rpc())?;
+	let mut datdot = RpcModule::new(datdot_status);
+	datdot.register_method("datdot_nodeStatus", |_, status, _| {
+		Ok::<_, jsonrpsee::types::ErrorObjectOwned>(status())
+	})?;
+	module.merge(datdot)?;
 	Ok(module)
 }

@@ -319,6 +319,7 @@ pub fn new_full<
 	// datdot's duties run in off-chain workers on provider nodes, which are usually not
 	// validators; `command.rs` enables them by default.
 	if config.offchain_worker.enabled {
+		let local_replicas = workers.clone();
 		let offchain_workers =
 			sc_offchain::OffchainWorkers::new(sc_offchain::OffchainWorkerOptions {
 				runtime_api_provider: client.clone(),
@@ -331,7 +332,8 @@ pub fn new_full<
 				network_provider: Arc::new(network.clone()),
 				enable_http_requests: false,
 				custom_extensions: move |_| {
-					let local: Arc<dyn pallet_datdot::offchain::LocalReplicas> = workers.clone();
+					let local: Arc<dyn pallet_datdot::offchain::LocalReplicas> =
+						local_replicas.clone();
 					vec![Box::new(pallet_datdot::offchain::ReplicaStoreExt(local)) as Box<_>]
 				},
 			})?;
@@ -353,6 +355,9 @@ pub fn new_full<
 		let pool = transaction_pool.clone();
 		let select_chain = select_chain.clone();
 		let keystore = keystore_container.keystore();
+		let status = workers.clone();
+		let datdot_status: Arc<dyn Fn() -> serde_json::Value + Send + Sync> =
+			Arc::new(move || status.status());
 		Box::new(move |_| {
 			let deps = crate::rpc::FullDeps {
 				client: client.clone(),
@@ -360,6 +365,7 @@ pub fn new_full<
 				select_chain: select_chain.clone(),
 				babe_worker_handle: babe_worker_handle.clone(),
 				keystore: keystore.clone(),
+				datdot_status: datdot_status.clone(),
 			};
 			crate::rpc::create_full(deps).map_err(Into::into)
 		})

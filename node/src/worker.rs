@@ -128,6 +128,14 @@ impl Progress {
 		Self { what, id, total, done: 0, bytes: 0, started: now, logged: now }
 	}
 
+	/// Restarts the clock (the first request answered: waiting for the peer to be ready is
+	/// not transfer time).
+	fn restart_clock(&mut self, at: Instant) {
+		if self.done == 0 {
+			self.started = at;
+		}
+	}
+
 	fn add(&mut self, bytes: usize) {
 		self.done += 1;
 		self.bytes += bytes as u64;
@@ -385,9 +393,13 @@ where
 				return Ok(None);
 			}
 			let request = EncodedRequest { id: duty.id, from };
+			let asked = Instant::now();
 			let blocks: Vec<StreamBlock> =
 				match net::request(&*self.network, encoder, &self.names.encoded, &request).await {
-					Ok(blocks) => blocks,
+					Ok(blocks) => {
+						progress.restart_clock(asked);
+						blocks
+					}
 					Err(e) => {
 						// Not encoded yet, a dropped connection or a timeout: ask again from
 						// the same block.
@@ -493,6 +505,70 @@ impl<C> Workers<C> {
 	fn state(&self) -> std::sync::MutexGuard<'_, State> {
 		// Every update is one insert, remove or replace: a poisoned lock is still consistent.
 		self.state.lock().unwrap_or_else(|p| p.into_inner())
+	}
+
+	/// This node's providers, their setup duties and where each stands, and the replicas in
+	/// its store (RPC `datdot_nodeStatus`).
+	pub fn status(&self) -> serde_json::Value {
+		use datdot_primitives::json::to_hex;
+		use serde_json::json;
+		let providers: Vec<String> = self
+			.keystore
+			.sr25519_public_keys(KEY_TYPE)
+			.into_iter()
+			.map(|k| AccountId::from(k).to_string())
+			.collect();
+		let state = self.state();
+		let duties: Vec<_> = state
+			.duties
+			.iter()
+			.map(|(part, d)| {
+				let progress = if d.confirmed {
+					"confirmed"
+				} else if state.ready.contains_key(part) {
+					"ready to confirm"
+				} else if state.running.contains(part) {
+					"working"
+				} else {
+					"waiting"
+				};
+				json!({
+					"role": format!("{:?}", d.role),
+					"provider": d.provider.to_string(),
+					"contract": d.id.contract,
+					"replica": d.id.replica,
+					"blocks": [d.blocks.start, d.blocks.end],
+					"deadline": d.deadline,
+					"progress": progress,
+					"serving": d.role == Role::Encoder && state.prepared.contains_key(&d.id),
+				})
+			})
+			.collect();
+		drop(state);
+		let stored: Vec<_> = self
+			.store
+			.ids()
+			.iter()
+			.filter_map(|id| self.store.meta(id))
+			.map(|m| {
+				json!({
+					"contract": m.id.contract,
+					"replica": m.id.replica,
+					"feed": to_hex(&m.feed),
+					"firstBlock": m.first_block,
+					"blocks": m.block_lens.len(),
+					"segments": m.root.segments,
+					"root": to_hex(&m.root.root),
+					"bytes": m.stored_len(),
+				})
+			})
+			.collect();
+		json!({
+			"providers": providers,
+			"duties": duties,
+			"stored": stored,
+			"store": { "used": self.store.used(), "capacity": self.store.capacity() },
+		})
 	}
 }
 
