@@ -528,6 +528,24 @@ fn active_network(
 	(w, encoded)
 }
 
+/// Registers providers `1..=6`, publishes a 4-block feed and a plan of `r` replicas for it
+/// (one contract), not drawn yet.
+fn six_providers_one_contract(r: u32) -> FeedWriter {
+	for who in 1..=6 {
+		register(who);
+	}
+	let w = feed(6, SigningMode::ManifestV1, 4);
+	assert_ok!(publish_as(SPONSOR, &w, None));
+	assert_ok!(Datdot::publish_plan(
+		RuntimeOrigin::signed(SPONSOR),
+		w.key(),
+		ranges(&[(0, 4)]),
+		r,
+		9
+	));
+	w
+}
+
 /// The proofs answering challenge `id`, from the hoster's encoded replicas.
 fn answer(
 	id: u64,
@@ -1102,18 +1120,7 @@ mod setup {
 
 	/// Providers 1..=6, one contract of 4 blocks with one replica, drawn.
 	fn drawn_replica() -> (FeedWriter, crate::ReplicaOf<Test>, EncodedReplica) {
-		for who in 1..=6 {
-			register(who);
-		}
-		let w = feed(6, SigningMode::ManifestV1, 4);
-		assert_ok!(publish_as(SPONSOR, &w, None));
-		assert_ok!(Datdot::publish_plan(
-			RuntimeOrigin::signed(SPONSOR),
-			w.key(),
-			ranges(&[(0, 4)]),
-			1,
-			9
-		));
+		let w = six_providers_one_contract(1);
 		run_to_block(2);
 		let r = Replicas::<Test>::get(0, 0).unwrap();
 		let encoded = encode(&w, ReplicaId { contract: 0, replica: 0 });
@@ -1635,18 +1642,7 @@ mod offchain_worker {
 		let store = Store::default();
 		let (mut ext, pool) = offchain_ext(&store);
 		ext.execute_with(|| {
-			for who in 1..=6 {
-				register(who);
-			}
-			let w = feed(6, SigningMode::ManifestV1, 4);
-			assert_ok!(publish_as(SPONSOR, &w, None));
-			assert_ok!(Datdot::publish_plan(
-				RuntimeOrigin::signed(SPONSOR),
-				w.key(),
-				ranges(&[(0, 4)]),
-				2,
-				9
-			));
+			let w = six_providers_one_contract(2);
 			run_to_block(2);
 			let (a, b) =
 				(ReplicaId { contract: 0, replica: 0 }, ReplicaId { contract: 0, replica: 1 });
@@ -1716,18 +1712,7 @@ mod runtime_api {
 	#[test]
 	fn setup_duties_name_each_local_part_with_what_its_node_needs() {
 		run(|| {
-			for who in 1..=6 {
-				register(who);
-			}
-			let w = feed(6, SigningMode::ManifestV1, 4);
-			assert_ok!(publish_as(SPONSOR, &w, None));
-			assert_ok!(Datdot::publish_plan(
-				RuntimeOrigin::signed(SPONSOR),
-				w.key(),
-				ranges(&[(0, 4)]),
-				1,
-				9
-			));
+			let w = six_providers_one_contract(1);
 			assert!(Datdot::setup_duties((1..=6).collect()).is_empty(), "not drawn yet");
 			run_to_block(2);
 			let r = Replicas::<Test>::get(0, 0).unwrap();
@@ -1771,18 +1756,7 @@ mod runtime_api {
 	#[test]
 	fn plan_status_shows_every_replica_from_queue_to_active() {
 		run(|| {
-			for who in 1..=6 {
-				register(who);
-			}
-			let w = feed(6, SigningMode::ManifestV1, 4);
-			assert_ok!(publish_as(SPONSOR, &w, None));
-			assert_ok!(Datdot::publish_plan(
-				RuntimeOrigin::signed(SPONSOR),
-				w.key(),
-				ranges(&[(0, 4)]),
-				2,
-				9
-			));
+			let w = six_providers_one_contract(2);
 			assert_eq!(Datdot::plan_status(1), None);
 			let queued = Datdot::plan_status(0).unwrap();
 			assert_eq!(queued.len(), 2);
