@@ -36,7 +36,7 @@ export function freePort() {
 /**
  * Starts `datdot-node` with `args` plus loopback-only ports, and waits until its RPC answers.
  * Returns { rpcPort, p2pPort, prometheusPort, wsUrl, logFile, dataDir, proc, stop() }.
- * `restartOf`: a node stopped with `kill9`, restarted on its data, ports and arguments.
+ * `restartOf`: a node stopped with `halt`, restarted on its data, ports and arguments.
  */
 export async function startNode(args, { name = 'node', readyTimeoutMs = 120_000, restartOf = null } = {}) {
   const [rpcPort, p2pPort, prometheusPort] = restartOf
@@ -123,12 +123,15 @@ async function killNode(node) {
   if (!process.env.DATDOT_KEEP_LOGS) rmSync(node.workDir, { recursive: true, force: true });
 }
 
-/** Kills `node` with SIGKILL (no clean shutdown) and keeps its data for a restart. */
-export async function kill9(node) {
+/**
+ * Stops `node` with `signal` (SIGKILL: no clean shutdown) and keeps its data for a restart
+ * (`startNode(…, { restartOf })`, which removes the directory when it stops). Resolves with
+ * the exit { code, signal }.
+ */
+export async function halt(node, signal = 'SIGKILL') {
   running.delete(node);
-  try { process.kill(-node.proc.pid, 'SIGKILL'); } catch { /* already gone */ }
-  await node.exited;
-  // Kept for the restart; the restarted node removes the directory when it stops.
+  try { process.kill(-node.proc.pid, signal); } catch { /* already gone */ }
+  return node.exited;
 }
 
 /** Stops every node this process started. */

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startNode, stopAll, kill9, sendAndFinalize, moduleError, rpcCall, NODE_BIN } from '../lib/harness.js';
+import { startNode, stopAll, halt, sendAndFinalize, moduleError, rpcCall, NODE_BIN } from '../lib/harness.js';
 import {
   startNetwork, writeJsFeed, importFeed, registerProviders, publishFeed, planUntilActive, is, replicaKey,
 } from '../lib/network.js';
@@ -109,7 +109,7 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
   await t.test('a hoster killed with SIGKILL fails its challenge; restarted, it comes back and passes', async () => {
     const victim = hosters()[0];
     const name = byAddress.get(victim);
-    await kill9(nodes[name]);
+    await halt(nodes[name], 'SIGKILL');
     const failed = await events.waitFor(
       (e) => is('ChallengeFailed')(e) && e.data.hoster.toString() === victim, 600_000);
     assert.equal(failed.data.reason.type, 'Missed');
@@ -125,6 +125,19 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
       assert.ok(Date.now() < deadline, 'a passed challenge within 10 minutes of the restart');
       await new Promise((r) => setTimeout(r, 2000));
     }
+  });
+
+  await t.test('a hoster stopped cleanly pauses itself on chain; restarted, it resumes', async () => {
+    const who = hosters()[1];
+    const name = byAddress.get(who);
+    const exit = await halt(nodes[name], 'SIGTERM');
+    assert.deepEqual(exit, { code: 0, signal: null }, 'a clean exit');
+    // The node waited for its pause to be included before it stopped.
+    assert.ok(events.seen.some((e) => is('ProviderPaused')(e) && e.data.provider.toString() === who));
+    assert.equal((await api.query.datdot.providers(who)).unwrap().status.type, 'Paused');
+    nodes[name] = await startNode(nodes[name].args, { name, restartOf: nodes[name] });
+    await events.waitFor((e) => is('ProviderResumed')(e) && e.data.provider.toString() === who, 300_000);
+    assert.equal((await api.query.datdot.providers(who)).unwrap().status.type, 'Active');
   });
 
   await t.test('bad extrinsics get their specific errors', async () => {

@@ -144,27 +144,47 @@ pub fn run() -> sc_cli::Result<()> {
 			runner.sync_run(|config| cmd.run::<Block>(&config))
 		}
 		None => {
-			let runner = cli.create_runner(&cli.run)?;
-			let force_offchain_workers = !offchain_worker_flag_given();
+			// sc-cli's runner would stop the node the moment a signal arrives; datdot first
+			// pauses the node's providers on chain (see `service::clean_shutdown`), so the
+			// node is run here with the runner's own parts.
+			use sc_cli::CliConfiguration;
+			let tokio_runtime = sc_cli::build_runtime()?;
+			let signals = tokio_runtime.block_on(async { sc_cli::Signals::capture() })?;
+			let mut config = cli.run.create_configuration(&cli, tokio_runtime.handle().clone())?;
+			cli.run.init(&Cli::support_url(), &Cli::impl_version(), |_| {})?;
+			if !offchain_worker_flag_given() {
+				config.offchain_worker.enabled = true;
+			}
+			sc_cli::print_node_infos::<Cli>(&config);
 			let provider = cli.provider.clone();
-			runner.run_node_until_exit(|mut config| async move {
-				if force_offchain_workers {
-					config.offchain_worker.enabled = true;
-				}
+			let (mut task_manager, clean_shutdown) = tokio_runtime.block_on(async {
 				match config.network.network_backend {
 					sc_network::config::NetworkBackendType::Libp2p => service::new_full::<
 						sc_network::NetworkWorker<
 							Block,
 							<Block as sp_runtime::traits::Block>::Hash,
 						>,
-					>(config, &provider)
-					.map_err(sc_cli::Error::Service),
+					>(config, &provider),
 					sc_network::config::NetworkBackendType::Litep2p => {
 						service::new_full::<sc_network::Litep2pNetworkBackend>(config, &provider)
-							.map_err(sc_cli::Error::Service)
 					}
 				}
-			})
+			})?;
+			let result = tokio_runtime.block_on(async {
+				use futures::FutureExt;
+				futures::select! {
+					_ = signals.future().fuse() => {
+						clean_shutdown.await;
+						Ok(())
+					}
+					res = task_manager.future().fuse() => res,
+				}
+			});
+			// Dropping the task manager tells every task to stop; then the runtime gets the
+			// same 60 s sc-cli gives it.
+			drop(task_manager);
+			tokio_runtime.shutdown_timeout(std::time::Duration::from_secs(60));
+			result.map_err(sc_cli::Error::Service)
 		}
 	}
 }

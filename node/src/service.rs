@@ -176,7 +176,7 @@ pub fn new_full<
 >(
 	config: Configuration,
 	provider: &crate::cli::ProviderParams,
-) -> Result<TaskManager, ServiceError> {
+) -> Result<(TaskManager, CleanShutdown), ServiceError> {
 	let replica_store = Arc::new(
 		datdot_node::store::ReplicaStore::open(
 			&config.data_path.join("datdot").join("replicas"),
@@ -214,6 +214,11 @@ pub fn new_full<
 		}
 	};
 	mark_checked(false);
+	let clean_shutdown = clean_shutdown(
+		backend.offchain_storage(),
+		config.offchain_worker.enabled,
+		keystore_container.keystore(),
+	);
 	let store = replica_store.clone();
 	task_manager.spawn_handle().spawn_blocking("datdot-store-check", Some("datdot"), async move {
 		match store.check_all() {
@@ -453,5 +458,65 @@ pub fn new_full<
 		);
 	}
 
-	Ok(task_manager)
+	Ok((task_manager, clean_shutdown))
+}
+
+/// What the node does after SIGINT/SIGTERM, before it stops: see [`clean_shutdown`].
+pub type CleanShutdown = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// How long a stopping node waits for its providers' pauses to be included.
+const CLEAN_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// At start, clears the shutdown flags in off-chain storage; returns what to run at a clean
+/// shutdown: set `datdot/shutting-down`, so that the off-chain worker pauses the node's
+/// active providers (`pallet_datdot::offchain`), and wait until it reports none still
+/// active (every pause included) or [`CLEAN_SHUTDOWN_TIMEOUT`] passed. Without provider
+/// keys or off-chain workers there is nothing to wait for.
+fn clean_shutdown<S>(
+	offchain_storage: Option<S>,
+	offchain_workers: bool,
+	keystore: sp_keystore::KeystorePtr,
+) -> CleanShutdown
+where
+	S: sp_core::offchain::OffchainStorage + 'static,
+{
+	use codec::{Decode, Encode};
+	use pallet_datdot::offchain::{SHUTDOWN_HANDLED_KEY, SHUTTING_DOWN_KEY};
+	use sp_core::offchain::STORAGE_PREFIX;
+	let Some(mut db) = offchain_storage else { return Box::pin(async {}) };
+	db.set(STORAGE_PREFIX, SHUTTING_DOWN_KEY, &false.encode());
+	db.remove(STORAGE_PREFIX, SHUTDOWN_HANDLED_KEY);
+	if !offchain_workers {
+		return Box::pin(async {});
+	}
+	Box::pin(async move {
+		// Read now: dev keys are inserted after the service is built.
+		if keystore.sr25519_public_keys(pallet_datdot::offchain::KEY_TYPE).is_empty() {
+			return;
+		}
+		db.set(STORAGE_PREFIX, SHUTTING_DOWN_KEY, &true.encode());
+		log::info!(
+			target: "datdot",
+			"pausing this node's providers on chain before stopping (at most {} s)",
+			CLEAN_SHUTDOWN_TIMEOUT.as_secs()
+		);
+		let started = std::time::Instant::now();
+		while started.elapsed() < CLEAN_SHUTDOWN_TIMEOUT {
+			let handled = db.get(STORAGE_PREFIX, SHUTDOWN_HANDLED_KEY);
+			match handled.and_then(|b| <(u64, u32)>::decode(&mut &b[..]).ok()) {
+				Some((block, 0)) => {
+					log::info!(target: "datdot", "no provider of this node is active as of block {block}; stopping");
+					return;
+				}
+				_ => futures_timer::Delay::new(Duration::from_millis(500)).await,
+			}
+		}
+		log::warn!(
+			target: "datdot",
+			"stopping although a provider of this node may still be active on chain (its pause was \
+			 not included within {} s): it will be challenged and faulted while away; restart the \
+			 node soon",
+			CLEAN_SHUTDOWN_TIMEOUT.as_secs()
+		);
+	})
 }

@@ -121,6 +121,21 @@ const MAX_CONFIRMATIONS_PER_RUN: usize = 32;
 /// tell the chain it is back.
 pub const STORE_CHECKED_KEY: &[u8] = b"datdot/store-checked";
 
+/// Off-chain storage key (persistent kind) the node sets to `true` when it shuts down
+/// cleanly, and clears at start: the off-chain worker then pauses the node's active
+/// providers, so the chain does not challenge them while the node is away.
+pub const SHUTTING_DOWN_KEY: &[u8] = b"datdot/shutting-down";
+
+/// Off-chain storage key (persistent kind) where the off-chain worker records, while the
+/// node shuts down, `(block, local providers still active)` (SCALE `(u64, u32)`). The node
+/// stops once that count is 0 (every pause included), or after a timeout.
+pub const SHUTDOWN_HANDLED_KEY: &[u8] = b"datdot/shutdown-handled";
+
+/// Off-chain storage key (persistent kind): the providers this node paused at a clean
+/// shutdown. After its next start (once its store checks out) it unpauses them, and only
+/// them: a pause its operator set by hand is left alone.
+const PAUSED_BY_NODE_KEY: &[u8] = b"datdot/paused-by-node";
+
 /// Blocks after which a duty transaction that has not taken effect (it was dropped) is
 /// submitted again.
 const RESUBMIT_AFTER: u32 = 3;
@@ -165,11 +180,54 @@ impl<T: Config> Pallet<T> {
 	pub fn run_provider_duties(now: BlockNumberFor<T>) {
 		let store_checked =
 			matches!(StorageValueRef::persistent(STORE_CHECKED_KEY).get::<bool>(), Ok(Some(true)));
+		let shutting_down =
+			matches!(StorageValueRef::persistent(SHUTTING_DOWN_KEY).get::<bool>(), Ok(Some(true)));
 		let accounts: Vec<_> =
 			Signer::<T, T::ProviderKey>::all_accounts().accounts_from_keys().collect();
 		Self::confirm_setups(&accounts, now);
+		let paused_by_node = StorageValueRef::persistent(PAUSED_BY_NODE_KEY);
+		let mut paused: Vec<T::AccountId> = paused_by_node.get().ok().flatten().unwrap_or_default();
+		let paused_before = paused.clone();
+		let mut still_active = 0u32;
 		for account in accounts {
 			let Some(provider) = Providers::<T>::get(&account.id) else { continue };
+			let by_node = paused.contains(&account.id);
+			if shutting_down && provider.status == ProviderStatus::Active {
+				still_active += 1;
+			}
+			match provider.status {
+				// Going away cleanly: no challenges while the node is down (an open one is
+				// answered first; the chain refuses a pause while it is open).
+				ProviderStatus::Active if shutting_down && provider.open_challenge.is_none() => {
+					let until = now.saturating_add(T::MaxPauseBlocks::get());
+					if Self::claim_duty(b"pause", &account.id, 0, now) {
+						Self::submit_duty(
+							&account.public,
+							Call::pause { until },
+							"pause at shutdown",
+						);
+					}
+					if !by_node {
+						paused.push(account.id.clone());
+					}
+					continue;
+				}
+				// Back after a clean shutdown, once the store checks out.
+				ProviderStatus::Paused { .. } if by_node && !shutting_down && store_checked => {
+					if Self::claim_duty(b"resume", &account.id, 0, now) {
+						Self::submit_duty(
+							&account.public,
+							Call::unpause {},
+							"unpause after a restart",
+						);
+					}
+					continue;
+				}
+				ProviderStatus::Paused { .. } => continue,
+				// Active (or offline) again: no longer this node's pause to end.
+				_ if by_node && !shutting_down => paused.retain(|who| who != &account.id),
+				_ => {}
+			}
 			if provider.status == ProviderStatus::Offline {
 				// Back after a fault once the store checks out (design §6: the chain
 				// challenges it again and replaces what it lost).
@@ -183,6 +241,13 @@ impl<T: Config> Pallet<T> {
 			if let Some(id) = provider.open_challenge {
 				Self::answer_storage_challenge(&account, id, now);
 			}
+		}
+		if paused != paused_before {
+			paused_by_node.set(&paused);
+		}
+		if shutting_down {
+			let now: u64 = now.unique_saturated_into();
+			StorageValueRef::persistent(SHUTDOWN_HANDLED_KEY).set(&(now, still_active));
 		}
 	}
 

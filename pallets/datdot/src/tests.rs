@@ -1638,6 +1638,56 @@ mod offchain_worker {
 	}
 
 	#[test]
+	fn pauses_its_providers_at_a_clean_shutdown_and_ends_only_those_pauses_after_restart() {
+		use crate::offchain::{SHUTDOWN_HANDLED_KEY, SHUTTING_DOWN_KEY, STORE_CHECKED_KEY};
+		let store = Store::default();
+		let (mut ext, pool) = offchain_ext(&store);
+		ext.execute_with(|| {
+			register(1);
+			register(2);
+			UintAuthorityId::set_all_keys(vec![1u64, 2]);
+			let now = System::block_number();
+			// Provider 2's operator paused it by hand.
+			assert_ok!(Datdot::pause(RuntimeOrigin::signed(2), now + 10));
+			let handled =
+				|| StorageValueRef::persistent(SHUTDOWN_HANDLED_KEY).get::<(u64, u32)>().unwrap();
+
+			// The node shuts down: its active provider is paused, once.
+			StorageValueRef::persistent(SHUTTING_DOWN_KEY).set(&true);
+			Datdot::offchain_worker(now);
+			Datdot::offchain_worker(now);
+			let until = now + <<Test as Config>::MaxPauseBlocks as Get<u64>>::get();
+			let pause = (1, RuntimeCall::Datdot(crate::Call::pause { until }));
+			assert_eq!(submitted(&pool), vec![pause.clone()]);
+			assert_eq!(handled(), Some((now, 1)), "one provider still active");
+			assert_ok!(pause.1.dispatch(RuntimeOrigin::signed(1)));
+			Datdot::offchain_worker(now + 1);
+			assert_eq!(handled(), Some((now + 1, 0)), "every pause included: the node may stop");
+
+			// Restarted: nothing until the store checked out, then only its own pause ends.
+			StorageValueRef::persistent(SHUTTING_DOWN_KEY).set(&false);
+			StorageValueRef::persistent(STORE_CHECKED_KEY).set(&false);
+			Datdot::offchain_worker(now + 2);
+			assert_eq!(submitted(&pool).len(), 1);
+			StorageValueRef::persistent(STORE_CHECKED_KEY).set(&true);
+			Datdot::offchain_worker(now + 2);
+			let sent = submitted(&pool);
+			assert_eq!(sent[1..], [(1, RuntimeCall::Datdot(crate::Call::unpause {}))]);
+			assert_ok!(sent[1].1.clone().dispatch(RuntimeOrigin::signed(1)));
+			assert_eq!(Providers::<Test>::get(1).unwrap().status, ProviderStatus::Active);
+			// Active again, it is no longer the node's to resume: a later pause by hand stays.
+			Datdot::offchain_worker(now + 3);
+			assert_ok!(Datdot::pause(RuntimeOrigin::signed(1), now + 20));
+			Datdot::offchain_worker(now + 10);
+			assert_eq!(submitted(&pool).len(), 2);
+			assert!(matches!(
+				Providers::<Test>::get(2).unwrap().status,
+				ProviderStatus::Paused { .. }
+			));
+		});
+	}
+
+	#[test]
 	fn confirms_the_setup_parts_its_workers_finished_once_each() {
 		let store = Store::default();
 		let (mut ext, pool) = offchain_ext(&store);
