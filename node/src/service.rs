@@ -295,14 +295,16 @@ pub fn new_full<
 		})
 	};
 	let workers = datdot_node::worker::Workers::new(
-		client.clone(),
-		network.clone(),
-		peers,
-		keystore_container.keystore(),
-		replica_store.clone(),
-		feed_store,
-		datdot_protocols,
-		task_manager.spawn_handle(),
+		datdot_node::worker::Parts {
+			client: client.clone(),
+			network: network.clone(),
+			peers,
+			keystore: keystore_container.keystore(),
+			store: replica_store.clone(),
+			feeds: feed_store,
+			names: datdot_protocols,
+			spawner: task_manager.spawn_handle(),
+		},
 		config.prometheus_registry(),
 	);
 	task_manager.spawn_handle().spawn("datdot-workers", Some("datdot"), workers.clone().run());

@@ -158,16 +158,29 @@ impl Progress {
 	}
 }
 
+/// What the workers work with, from the node's service.
+pub struct Parts<C> {
+	/// The client: best blocks and the runtime API.
+	pub client: Arc<C>,
+	/// The network, for the data plane's requests.
+	pub network: Arc<dyn NetworkService>,
+	/// Lists the connected peers (where feeds are looked for).
+	pub peers: Arc<dyn Fn() -> futures::future::BoxFuture<'static, Vec<PeerId>> + Send + Sync>,
+	/// The keystore: the node acts for the providers whose `dtdt` keys are in it.
+	pub keystore: KeystorePtr,
+	/// The replica store.
+	pub store: Arc<ReplicaStore>,
+	/// The feed store.
+	pub feeds: Arc<FeedStore>,
+	/// The data plane's protocol names.
+	pub names: ProtocolNames,
+	/// Where the setup tasks are spawned.
+	pub spawner: SpawnTaskHandle,
+}
+
 /// The node's encoder and hoster workers, and the servers of its data plane.
 pub struct Workers<C> {
-	client: Arc<C>,
-	network: Arc<dyn NetworkService>,
-	peers: Arc<dyn Fn() -> futures::future::BoxFuture<'static, Vec<PeerId>> + Send + Sync>,
-	keystore: KeystorePtr,
-	store: Arc<ReplicaStore>,
-	feeds: Arc<FeedStore>,
-	names: ProtocolNames,
-	spawner: SpawnTaskHandle,
+	parts: Parts<C>,
 	state: Mutex<State>,
 	metrics: Option<Metrics>,
 }
@@ -177,41 +190,19 @@ where
 	C: ProvideRuntimeApi<Block> + BlockchainEvents<Block> + Send + Sync + 'static,
 	C::Api: DatdotApi<Block, AccountId, BlockNumber>,
 {
-	/// The workers; `peers` lists the connected peers (where feeds are looked for).
-	#[allow(clippy::too_many_arguments)]
-	pub fn new(
-		client: Arc<C>,
-		network: Arc<dyn NetworkService>,
-		peers: Arc<dyn Fn() -> futures::future::BoxFuture<'static, Vec<PeerId>> + Send + Sync>,
-		keystore: KeystorePtr,
-		store: Arc<ReplicaStore>,
-		feeds: Arc<FeedStore>,
-		names: ProtocolNames,
-		spawner: SpawnTaskHandle,
-		registry: Option<&Registry>,
-	) -> Arc<Self> {
+	/// The workers, exporting their metrics to `registry` if given.
+	pub fn new(parts: Parts<C>, registry: Option<&Registry>) -> Arc<Self> {
 		let metrics = registry.and_then(|r| {
 			Metrics::register(r)
 				.map_err(|e| log::warn!(target: "datdot", "no datdot metrics: {e}"))
 				.ok()
 		});
-		Arc::new(Self {
-			client,
-			network,
-			peers,
-			keystore,
-			store,
-			feeds,
-			names,
-			spawner,
-			state: Mutex::default(),
-			metrics,
-		})
+		Arc::new(Self { parts, state: Mutex::default(), metrics })
 	}
 
 	/// Follows the best chain and starts the work each new best block brings.
 	pub async fn run(self: Arc<Self>) {
-		let mut blocks = self.client.import_notification_stream();
+		let mut blocks = self.parts.client.import_notification_stream();
 		while let Some(block) = blocks.next().await {
 			if block.is_new_best {
 				self.on_best_block(block.hash);
@@ -221,15 +212,20 @@ where
 
 	/// Reads the local providers' setup duties at `hash` and starts what is not done.
 	fn on_best_block(self: &Arc<Self>, hash: <Block as sp_runtime::traits::Block>::Hash) {
-		let accounts: Vec<AccountId> =
-			self.keystore.sr25519_public_keys(KEY_TYPE).into_iter().map(AccountId::from).collect();
+		let accounts: Vec<AccountId> = self
+			.parts
+			.keystore
+			.sr25519_public_keys(KEY_TYPE)
+			.into_iter()
+			.map(AccountId::from)
+			.collect();
 		if let Some(m) = &self.metrics {
-			m.stored_replicas.set(self.store.replica_count() as u64);
+			m.stored_replicas.set(self.parts.store.replica_count() as u64);
 		}
 		if accounts.is_empty() {
 			return;
 		}
-		let duties = match self.client.runtime_api().setup_duties(hash, accounts) {
+		let duties = match self.parts.client.runtime_api().setup_duties(hash, accounts) {
 			Ok(duties) => duties,
 			Err(e) => {
 				log::warn!(target: "datdot", "cannot read this node's setup duties: {e}");
@@ -258,7 +254,7 @@ where
 		for duty in start {
 			let workers = self.clone();
 			// Encoding and checking are CPU work: each part gets a blocking thread.
-			self.spawner.spawn_blocking("datdot-setup", Some("datdot"), async move {
+			self.parts.spawner.spawn_blocking("datdot-setup", Some("datdot"), async move {
 				let part = (duty.role, duty.id);
 				let result = match duty.role {
 					Role::Encoder => workers.encode(&duty).await,
@@ -339,7 +335,7 @@ where
 		range: Range<u64>,
 		source: &mut Option<PeerId>,
 	) -> Option<Vec<datdot_primitives::Proof>> {
-		if let Some(local) = self.feeds.get(&feed.auth.key) {
+		if let Some(local) = self.parts.feeds.get(&feed.auth.key) {
 			if local.length() == feed.length {
 				return blocks_chunk(&local, range.clone()).ok();
 			}
@@ -351,9 +347,10 @@ where
 			end: range.end,
 		};
 		let mut candidates: Vec<PeerId> = source.iter().copied().collect();
-		candidates.extend((self.peers)().await.into_iter().filter(|p| Some(*p) != *source));
+		candidates.extend((self.parts.peers)().await.into_iter().filter(|p| Some(*p) != *source));
 		for peer in candidates {
-			match net::request(&*self.network, peer, &self.names.blocks, &request).await {
+			match net::request(&*self.parts.network, peer, &self.parts.names.blocks, &request).await
+			{
 				Ok(proofs) => {
 					let proofs: Vec<datdot_primitives::Proof> = proofs;
 					if !proofs.is_empty() {
@@ -379,7 +376,7 @@ where
 	/// Hoster: pulls the encoded stream from the encoder, checks each block, stores the
 	/// replica durably. Returns the root to confirm, or `None` if it stopped being due.
 	async fn host(&self, duty: &Duty) -> Result<Option<EncodedRoot>, String> {
-		if let Some(meta) = self.store.meta(&duty.id) {
+		if let Some(meta) = self.parts.store.meta(&duty.id) {
 			// Stored before a restart: confirm what is on disk.
 			return Ok(Some(meta.root));
 		}
@@ -394,20 +391,26 @@ where
 			}
 			let request = EncodedRequest { id: duty.id, from };
 			let asked = Instant::now();
-			let blocks: Vec<StreamBlock> =
-				match net::request(&*self.network, encoder, &self.names.encoded, &request).await {
-					Ok(blocks) => {
-						progress.restart_clock(asked);
-						blocks
-					}
-					Err(e) => {
-						// Not encoded yet, a dropped connection or a timeout: ask again from
-						// the same block.
-						log::debug!(target: "datdot", "encoded stream at block {from}: {e}");
-						futures_timer::Delay::new(RETRY_AFTER).await;
-						continue;
-					}
-				};
+			let blocks: Vec<StreamBlock> = match net::request(
+				&*self.parts.network,
+				encoder,
+				&self.parts.names.encoded,
+				&request,
+			)
+			.await
+			{
+				Ok(blocks) => {
+					progress.restart_clock(asked);
+					blocks
+				}
+				Err(e) => {
+					// Not encoded yet, a dropped connection or a timeout: ask again from
+					// the same block.
+					log::debug!(target: "datdot", "encoded stream at block {from}: {e}");
+					futures_timer::Delay::new(RETRY_AFTER).await;
+					continue;
+				}
+			};
 			for block in blocks {
 				let bytes = block.encoded.len();
 				acceptor
@@ -420,11 +423,12 @@ where
 			}
 		}
 		let replica = acceptor.finish().map_err(|e| e.to_string())?;
-		self.store
+		self.parts
+			.store
 			.put(duty.feed.auth.key, range.start, &replica)
 			.map_err(|e| format!("cannot store the replica: {e}"))?;
 		if let Some(m) = &self.metrics {
-			m.stored_replicas.set(self.store.replica_count() as u64);
+			m.stored_replicas.set(self.parts.store.replica_count() as u64);
 		}
 		log::info!(
 			target: "datdot",
@@ -441,7 +445,7 @@ where
 		&self,
 		request: BlocksRequest,
 	) -> Result<Vec<datdot_primitives::Proof>, Refusal> {
-		let feed = self.feeds.get(&request.feed).ok_or(Refusal::UnknownFeed)?;
+		let feed = self.parts.feeds.get(&request.feed).ok_or(Refusal::UnknownFeed)?;
 		if feed.length() != request.length {
 			return Err(Refusal::OtherLength { served: feed.length() });
 		}
@@ -513,6 +517,7 @@ impl<C> Workers<C> {
 		use datdot_primitives::json::to_hex;
 		use serde_json::json;
 		let providers: Vec<String> = self
+			.parts
 			.keystore
 			.sr25519_public_keys(KEY_TYPE)
 			.into_iter()
@@ -546,10 +551,11 @@ impl<C> Workers<C> {
 			.collect();
 		drop(state);
 		let stored: Vec<_> = self
+			.parts
 			.store
 			.ids()
 			.iter()
-			.filter_map(|id| self.store.meta(id))
+			.filter_map(|id| self.parts.store.meta(id))
 			.map(|m| {
 				json!({
 					"contract": m.id.contract,
@@ -567,7 +573,7 @@ impl<C> Workers<C> {
 			"providers": providers,
 			"duties": duties,
 			"stored": stored,
-			"store": { "used": self.store.used(), "capacity": self.store.capacity() },
+			"store": { "used": self.parts.store.used(), "capacity": self.parts.store.capacity() },
 		})
 	}
 }
@@ -576,7 +582,8 @@ impl<C> Workers<C> {
 /// parts finished here.
 impl<C: Send + Sync> LocalReplicas for Workers<C> {
 	fn prove(&self, id: &ReplicaId, index: u64) -> Option<SegmentProof> {
-		self.store
+		self.parts
+			.store
 			.prove(id, index)
 			.map_err(|e| log::error!(target: "datdot", "cannot answer a storage challenge: {e}"))
 			.ok()
