@@ -14,7 +14,8 @@ fn run(cmd: &mut Command) -> Output {
 }
 
 fn fixtures() -> PathBuf {
-	Path::new(env!("CARGO_MANIFEST_DIR")).join("../primitives/fixtures/generated/cli")
+	Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("tests run under cargo"))
+		.join("../primitives/fixtures/generated/cli")
 }
 
 #[test]

@@ -71,7 +71,10 @@ struct UpgradeFixture {
 const V: DalekVerifier = DalekVerifier;
 
 fn fixtures() -> Vec<Fixture> {
-	let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/generated");
+	let dir = format!(
+		"{}/fixtures/generated",
+		std::env::var("CARGO_MANIFEST_DIR").expect("tests run under cargo")
+	);
 	let mut out: Vec<Fixture> = std::fs::read_dir(dir)
 		.expect("fixtures/generated exists")
 		.map(|e| e.unwrap().path())
@@ -438,7 +441,10 @@ fn tampered_proofs_are_refused() {
 /// function behind `datdot-node hypercore verify`, and a flipped bit fails it.
 #[test]
 fn cli_files_written_by_hypercore_verify() {
-	let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/generated/cli");
+	let dir = format!(
+		"{}/fixtures/generated/cli",
+		std::env::var("CARGO_MANIFEST_DIR").expect("tests run under cargo")
+	);
 	let mut n = 0;
 	for entry in std::fs::read_dir(dir).unwrap() {
 		let path = entry.unwrap().path();

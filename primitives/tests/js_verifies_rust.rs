@@ -65,7 +65,10 @@ fn js_reference_implementation_verifies_rust_feeds() {
 	write_feed(&dir, SigningMode::Compat, 11);
 	write_feed(&dir, SigningMode::ManifestV1, 12);
 
-	let script = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/verify-rust.js");
+	let script = format!(
+		"{}/fixtures/verify-rust.js",
+		std::env::var("CARGO_MANIFEST_DIR").expect("tests run under cargo")
+	);
 	let out = Command::new("node")
 		.arg(script)
 		.arg(&dir)

@@ -601,7 +601,7 @@ mod publish_feed {
 	fn js_fixture(name: &str) -> serde_json::Value {
 		let path = format!(
 			"{}/../../primitives/fixtures/generated/{name}.json",
-			env!("CARGO_MANIFEST_DIR")
+			std::env::var("CARGO_MANIFEST_DIR").expect("tests run under cargo")
 		);
 		serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 	}
@@ -1468,11 +1468,14 @@ fn benchmark_feed_fixture_is_current() {
 		extension: w.upgrade_proof((1 << 15) - 1, None).unwrap(),
 	}
 	.encode();
-	let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/benchmark_feed.scale");
+	let path = format!(
+		"{}/src/benchmark_feed.scale",
+		std::env::var("CARGO_MANIFEST_DIR").expect("tests run under cargo")
+	);
 	if std::env::var_os("DATDOT_REGENERATE").is_some() {
-		std::fs::write(path, &fixture).unwrap();
+		std::fs::write(&path, &fixture).unwrap();
 	}
-	assert!(std::fs::read(path).unwrap() == fixture, "stale {path}: regenerate it");
+	assert!(std::fs::read(&path).unwrap() == fixture, "stale {path}: regenerate it");
 }
 
 mod offchain_worker {
