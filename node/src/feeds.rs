@@ -136,20 +136,17 @@ pub struct FeedStore {
 }
 
 impl FeedStore {
-	/// Opens (or creates) the store in `dir`, reading and checking every feed in it. A feed
-	/// that does not check out is reported and not served.
+	/// Opens (or creates) the store in `dir`, removing leftovers of interrupted writes.
+	/// Feeds are read and checked when first requested ([`FeedStore::get`]), so start-up does
+	/// not read every feed's blocks and memory holds only the feeds encoders ask for.
 	pub fn open(dir: &Path) -> Result<Self> {
-		let mut feeds = BTreeMap::new();
-		for path in io(dir, crate::durable::entries(dir))? {
-			match read_feed_dir(&path) {
-				Ok(feed) => {
-					feeds.insert(feed.key(), Arc::new(feed));
-				}
-				Err(e) => log::error!(target: "datdot", "not serving {}: {e}", path.display()),
-			}
-		}
-		log::info!(target: "datdot", "feed store {}: serving {} feeds", dir.display(), feeds.len());
-		Ok(Self { dir: dir.to_owned(), feeds: RwLock::new(feeds) })
+		let on_disk = io(dir, crate::durable::entries(dir))?.len();
+		log::info!(
+			target: "datdot",
+			"feed store {}: {on_disk} feeds, each read and checked when first requested",
+			dir.display()
+		);
+		Ok(Self { dir: dir.to_owned(), feeds: RwLock::new(BTreeMap::new()) })
 	}
 
 	/// Stores `feed` durably and serves it; returns where it is stored. A feed with the

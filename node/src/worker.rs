@@ -219,9 +219,7 @@ where
 			.into_iter()
 			.map(AccountId::from)
 			.collect();
-		if let Some(m) = &self.metrics {
-			m.stored_replicas.set(self.parts.store.replica_count() as u64);
-		}
+		self.metric(|m| m.stored_replicas.set(self.parts.store.replica_count() as u64));
 		if accounts.is_empty() {
 			return;
 		}
@@ -307,9 +305,7 @@ where
 					.add(proof)
 					.map_err(|e| format!("the feed's blocks do not check out: {e}"))?;
 				progress.add(bytes);
-				if let Some(m) = &self.metrics {
-					m.encoded_blocks.inc();
-				}
+				self.metric(|m| m.encoded_blocks.inc());
 			}
 		}
 		let (replica, stream) = encoder.finish().map_err(|e| e.to_string())?;
@@ -417,9 +413,7 @@ where
 					.accept(block)
 					.map_err(|e| format!("the encoder {encoder} sent a bad stream: {e}"))?;
 				progress.add(bytes);
-				if let Some(m) = &self.metrics {
-					m.accepted_blocks.inc();
-				}
+				self.metric(|m| m.accepted_blocks.inc());
 			}
 		}
 		let replica = acceptor.finish().map_err(|e| e.to_string())?;
@@ -427,9 +421,6 @@ where
 			.store
 			.put(duty.feed.auth.key, range.start, &replica)
 			.map_err(|e| format!("cannot store the replica: {e}"))?;
-		if let Some(m) = &self.metrics {
-			m.stored_replicas.set(self.parts.store.replica_count() as u64);
-		}
 		log::info!(
 			target: "datdot",
 			"stored replica {}/{} ({} segments) durably",
@@ -450,9 +441,7 @@ where
 			return Err(Refusal::OtherLength { served: feed.length() });
 		}
 		let proofs = blocks_chunk(&feed, request.start..request.end)?;
-		if let Some(m) = &self.metrics {
-			m.served_blocks.inc_by(proofs.len() as u64);
-		}
+		self.metric(|m| m.served_blocks.inc_by(proofs.len() as u64));
 		Ok(proofs)
 	}
 
@@ -482,9 +471,7 @@ where
 		let blocks = net::chunk(prepared.stream[skip..].iter().cloned(), |b| {
 			b.encoded.len() + b.proof.encoded_size()
 		});
-		if let Some(m) = &self.metrics {
-			m.served_encoded_blocks.inc_by(blocks.len() as u64);
-		}
+		self.metric(|m| m.served_encoded_blocks.inc_by(blocks.len() as u64));
 		Ok(blocks)
 	}
 }
@@ -506,6 +493,13 @@ fn blocks_chunk(
 }
 
 impl<C> Workers<C> {
+	/// Updates a metric, if metrics are exported.
+	fn metric(&self, update: impl FnOnce(&Metrics)) {
+		if let Some(m) = &self.metrics {
+			update(m);
+		}
+	}
+
 	fn state(&self) -> std::sync::MutexGuard<'_, State> {
 		// Every update is one insert, remove or replace: a poisoned lock is still consistent.
 		self.state.lock().unwrap_or_else(|p| p.into_inner())
