@@ -467,7 +467,7 @@ pub fn new_full<
 pub type CleanShutdown = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 /// How long a stopping node waits for its providers' pauses to be included.
-const CLEAN_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+const CLEAN_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// At start, clears the shutdown flags in off-chain storage; returns what to run at a clean
 /// shutdown: set `datdot/shutting-down`, so that the off-chain worker pauses the node's
