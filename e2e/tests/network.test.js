@@ -140,6 +140,34 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
     assert.equal((await api.query.datdot.providers(who)).unwrap().status.type, 'Active');
   });
 
+  await t.test('a second signal stops a stopping node at once', async () => {
+    const who = hosters()[1];
+    const name = byAddress.get(who);
+    const node = nodes[name];
+    const exited = halt(node, 'SIGTERM');
+    // The first signal starts the clean stop (the pause takes a block or two)…
+    const started = Date.now();
+    while (!readFileSync(node.logFile, 'utf8').includes("pausing this node's providers")) {
+      assert.ok(Date.now() - started < 30_000, 'the clean stop begins within 30 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // …and a second one ends it without waiting for the pause.
+    process.kill(-node.proc.pid, 'SIGTERM');
+    const signalled = Date.now();
+    assert.deepEqual(await exited, { code: 0, signal: null });
+    const took = Date.now() - signalled;
+    assert.ok(took < 5_000, `exited ${took} ms after the second signal`);
+    assert.match(readFileSync(node.logFile, 'utf8'), /second signal: stopping now/);
+    // Restarted, it is active again by itself (resumed if its pause made it on chain, or
+    // back after a fault if it was challenged while away).
+    nodes[name] = await startNode(node.args, { name, restartOf: node });
+    const deadline = Date.now() + 300_000;
+    while ((await api.query.datdot.providers(who)).unwrap().status.type !== 'Active') {
+      assert.ok(Date.now() < deadline, 'active again within 5 minutes of the restart');
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  });
+
   await t.test('bad extrinsics get their specific errors', async () => {
     const [k, r] = [...replicas.entries()][0];
     const notHoster = Object.keys(accounts).find((n) => accounts[n].address !== r.active.hoster.toString());

@@ -170,20 +170,38 @@ pub fn run() -> sc_cli::Result<()> {
 					}
 				}
 			})?;
+			let mut stop_now = false;
 			let result = tokio_runtime.block_on(async {
 				use futures::FutureExt;
 				futures::select! {
 					_ = signals.future().fuse() => {
-						clean_shutdown.await;
+						// Listening again only now, so that only a second signal counts: the
+						// operator does not want to wait for the pauses.
+						let again = sc_cli::Signals::capture()?;
+						futures::select! {
+							_ = clean_shutdown.fuse() => {}
+							_ = again.future().fuse() => {
+								log::warn!(
+									target: "datdot",
+									"second signal: stopping now; a provider of this node that is \
+									 still active on chain will be challenged and faulted while away"
+								);
+								stop_now = true;
+							}
+						}
 						Ok(())
 					}
 					res = task_manager.future().fuse() => res,
 				}
 			});
-			// Dropping the task manager tells every task to stop; then the runtime gets the
-			// same 60 s sc-cli gives it.
+			// Dropping the task manager tells every task to stop; then the runtime gets what
+			// is left of the bound on a clean stop (pauses included, at most 90 s in all).
 			drop(task_manager);
-			tokio_runtime.shutdown_timeout(std::time::Duration::from_secs(60));
+			tokio_runtime.shutdown_timeout(if stop_now {
+				std::time::Duration::from_secs(1)
+			} else {
+				service::CLEAN_STOP_BOUND.saturating_sub(service::CLEAN_SHUTDOWN_TIMEOUT)
+			});
 			result.map_err(sc_cli::Error::Service)
 		}
 	}

@@ -467,9 +467,14 @@ pub fn new_full<
 pub type CleanShutdown = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 /// How long a stopping node waits for its providers' pauses to be included.
-const CLEAN_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(60);
+pub const CLEAN_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// At start, clears the shutdown flags in off-chain storage; returns what to run at a clean
+/// The longest a clean stop (SIGINT/SIGTERM) takes: the wait for the pauses, then the
+/// tasks' own shutdown. A second signal stops the node at once.
+pub const CLEAN_STOP_BOUND: Duration = Duration::from_secs(90);
+
+/// At start, clears the shutdown flags in off-chain storage and counts a new node run (the
+/// off-chain worker's nonce records of earlier runs no longer apply); returns what to run at a clean
 /// shutdown: set `datdot/shutting-down`, so that the off-chain worker pauses the node's
 /// active providers (`pallet_datdot::offchain`), and wait until it reports none still
 /// active (every pause included) or [`CLEAN_SHUTDOWN_TIMEOUT`] passed. Without provider
@@ -483,9 +488,11 @@ where
 	S: sp_core::offchain::OffchainStorage + 'static,
 {
 	use codec::{Decode, Encode};
-	use pallet_datdot::offchain::{SHUTDOWN_HANDLED_KEY, SHUTTING_DOWN_KEY};
+	use pallet_datdot::offchain::{NODE_RUN_KEY, SHUTDOWN_HANDLED_KEY, SHUTTING_DOWN_KEY};
 	use sp_core::offchain::STORAGE_PREFIX;
 	let Some(mut db) = offchain_storage else { return Box::pin(async {}) };
+	let runs = db.get(STORAGE_PREFIX, NODE_RUN_KEY).and_then(|b| u64::decode(&mut &b[..]).ok());
+	db.set(STORAGE_PREFIX, NODE_RUN_KEY, &runs.unwrap_or(0).wrapping_add(1).encode());
 	db.set(STORAGE_PREFIX, SHUTTING_DOWN_KEY, &false.encode());
 	db.remove(STORAGE_PREFIX, SHUTDOWN_HANDLED_KEY);
 	if !offchain_workers {

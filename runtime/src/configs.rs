@@ -169,10 +169,6 @@ impl pallet_datdot::Config for Runtime {
 	type ProviderKey = pallet_datdot::offchain::crypto::ProviderKey;
 }
 
-/// Blocks a duty transaction built by an off-chain worker stays valid: longer than the
-/// 10-block answer window is useless, so a stale answer dies instead of lingering.
-const DUTY_TRANSACTION_PERIOD: u64 = 16;
-
 impl frame_system::offchain::SigningTypes for Runtime {
 	type Public = <Signature as Verify>::Signer;
 	type Signature = Signature;
@@ -204,8 +200,9 @@ where
 			frame_system::CheckSpecVersion::<Runtime>::new(),
 			frame_system::CheckTxVersion::<Runtime>::new(),
 			frame_system::CheckGenesis::<Runtime>::new(),
+			// The off-chain worker's nonce record counts on this period (see its docs).
 			frame_system::CheckEra::<Runtime>::from(sp_runtime::generic::Era::mortal(
-				DUTY_TRANSACTION_PERIOD,
+				pallet_datdot::offchain::DUTY_TRANSACTION_PERIOD.into(),
 				current,
 			)),
 			frame_system::CheckNonce::<Runtime>::from(nonce),

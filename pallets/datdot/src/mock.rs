@@ -104,8 +104,10 @@ impl pallet_datdot::Config for Test {
 	type ProviderKey = TestProviderKey;
 }
 
-/// Transactions the off-chain worker submits, as the test pool holds them.
-pub type Extrinsic = frame::deps::sp_runtime::testing::TestXt<RuntimeCall, ()>;
+/// Transactions the off-chain worker submits, as the test pool holds them: signer, call
+/// and the nonce it was signed with.
+pub type Extrinsic =
+	frame::deps::sp_runtime::testing::TestXt<RuntimeCall, frame_system::CheckNonce<Test>>;
 
 /// Test keys (`UintAuthorityId::set_all_keys` puts accounts' keys in the "keystore").
 impl frame_system::offchain::SigningTypes for Test {
@@ -131,9 +133,9 @@ where
 		call: RuntimeCall,
 		_public: UintAuthorityId,
 		account: AccountId,
-		_nonce: u32,
+		nonce: u32,
 	) -> Option<Extrinsic> {
-		Some(Extrinsic::new_signed(call, account, (), ()))
+		Some(Extrinsic::new_signed(call, account, (), nonce.into()))
 	}
 }
 

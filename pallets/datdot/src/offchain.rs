@@ -12,14 +12,14 @@
 
 use crate::{
 	types::{ProviderStatus, ReplicaState, Role},
-	Call, Challenges, Config, Pallet, Providers, Replicas,
+	Call, Challenges, Config, Pallet, ProviderOf, Providers, Replicas,
 };
 use alloc::vec::Vec;
 use codec::{Decode, Encode};
 use datdot_primitives::encoded::{EncodedRoot, ReplicaId, SegmentProof};
 use frame::{
 	deps::{
-		frame_system::offchain::Account,
+		frame_system::offchain::{Account, SubmitTransaction},
 		sp_core::crypto::KeyTypeId,
 		sp_runtime::offchain::storage::{StorageRetrievalError, StorageValueRef},
 	},
@@ -140,6 +140,69 @@ const PAUSED_BY_NODE_KEY: &[u8] = b"datdot/paused-by-node";
 /// submitted again.
 const RESUBMIT_AFTER: u32 = 3;
 
+/// Blocks a duty transaction stays valid (its era): longer than the 10-block answer window
+/// is useless, so a stale answer dies instead of lingering. The runtime signs duty
+/// transactions with this period, and [`DutyNonce`] trusts a pending nonce no longer.
+pub const DUTY_TRANSACTION_PERIOD: u32 = 16;
+
+/// Off-chain storage key prefix (persistent kind) of each local duty account's
+/// [`DutyNonce`], stored with the [`NODE_RUN_KEY`] it was written in.
+const DUTY_NONCE_KEY: &[u8] = b"datdot/nonce/";
+
+/// Off-chain storage key (persistent kind): a counter (SCALE `u64`) the node bumps at every
+/// start. Its transaction pool starts empty, so a [`DutyNonce`] of an earlier run counts
+/// transactions that are gone (a `kill -9` loses them) and is not used.
+pub const NODE_RUN_KEY: &[u8] = b"datdot/node-run";
+
+/// The nonces of one account's duty transactions across off-chain worker runs.
+///
+/// A run sees only the chain's nonce, which counts included transactions: two runs in
+/// consecutive blocks would sign the same nonce, and the later transaction would replace
+/// or be refused in favour of the earlier one (a `pause` could displace a challenge
+/// answer). So the node remembers the next nonce it will use. A pending transaction that
+/// the chain has not taken within [`DUTY_TRANSACTION_PERIOD`] has died (its era ended),
+/// and every later one waits behind the gap: the record then falls back to the chain's nonce.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Encode, Decode)]
+pub struct DutyNonce<Nonce, BlockNumber> {
+	/// The nonce of this node's next transaction for the account.
+	pub next: Nonce,
+	/// The chain's nonce when last looked at.
+	pub chain: Nonce,
+	/// The block since which the chain's nonce has stood at `chain` with this node's
+	/// transaction of that nonce pending (or since that transaction was signed).
+	pub since: BlockNumber,
+}
+
+impl<Nonce, BlockNumber> DutyNonce<Nonce, BlockNumber>
+where
+	Nonce: Copy + Ord + frame::traits::One + core::ops::Add<Output = Nonce>,
+	BlockNumber: Copy + Ord + frame::traits::Saturating + From<u32>,
+{
+	/// The nonce to sign with at block `now` when the chain's nonce is `chain`, and the
+	/// record to keep once that transaction is in the pool.
+	pub fn take(record: Option<Self>, chain: Nonce, now: BlockNumber) -> (Nonce, Self) {
+		let (nonce, since) = match record {
+			// Nothing pending, or this node's record is lost: the chain's nonce.
+			None => (chain, now),
+			Some(r) if r.next <= chain => (chain, now),
+			// The chain took some: the rest are still on their way.
+			Some(r) if r.chain != chain => (r.next, now),
+			// The chain took none for a whole era: the oldest pending one died.
+			Some(r) if now >= r.since.saturating_add(DUTY_TRANSACTION_PERIOD.into()) => {
+				(chain, now)
+			},
+			Some(r) => (r.next, r.since),
+		};
+		(nonce, Self { next: nonce + Nonce::one(), chain, since })
+	}
+}
+
+/// A duty nonce record as stored: with the node run it belongs to.
+type StoredNonce<T> = Result<
+	Option<(Option<u64>, DutyNonce<<T as frame_system::Config>::Nonce, BlockNumberFor<T>>)>,
+	StorageRetrievalError,
+>;
+
 /// What a duty record remembers: which duty (a challenge id, a fault count) and when it
 /// was taken up.
 type DutyRecord<T> = (u64, BlockNumberFor<T>);
@@ -159,20 +222,59 @@ impl<T: Config> Pallet<T> {
 		record.mutate(|sent| if recent(sent) { Err(()) } else { Ok((duty, now)) }).is_ok()
 	}
 
-	/// Submits `call` signed by the local provider key `public`, logging the outcome.
-	fn submit_duty(public: &T::Public, call: Call<T>, what: &str) {
-		let sent = Signer::<T, T::ProviderKey>::all_accounts()
-			.with_filter(alloc::vec![public.clone()])
-			.send_signed_transaction(|_| call.clone());
-		for (account, result) in sent {
-			match result {
-				Ok(()) => log::info!(target: "datdot", "{what} for {:?}: submitted", account.id),
-				Err(()) => log::warn!(
+	/// Submits `call` signed by the local provider key of `account`, with the next nonce
+	/// of its [`DutyNonce`] record, and logs the outcome.
+	fn submit_duty(account: &Account<T>, call: Call<T>, what: &str, now: BlockNumberFor<T>) {
+		let key = (DUTY_NONCE_KEY, &account.id).encode();
+		let record = StorageValueRef::persistent(&key);
+		let run = StorageValueRef::persistent(NODE_RUN_KEY).get::<u64>().ok().flatten();
+		let chain = frame_system::Pallet::<T>::account_nonce(&account.id);
+		// Compare-and-set: overlapping runs of consecutive blocks never take one nonce twice.
+		let mut nonce = chain;
+		let taken = record.mutate::<_, (), _>(|stored: StoredNonce<T>| {
+			let this_run = stored.ok().flatten().filter(|(r, _)| *r == run).map(|(_, n)| n);
+			let (taken, next) = DutyNonce::take(this_run, chain, now);
+			nonce = taken;
+			Ok((run, next))
+		});
+		let Ok((_, DutyNonce { next, .. })) = taken else {
+			log::warn!(
+				target: "datdot",
+				"{what} for {:?}: another off-chain worker run took the nonce record; retrying \
+				 in {RESUBMIT_AFTER} blocks",
+				account.id,
+			);
+			return;
+		};
+		let submitted = T::create_signed_transaction::<T::ProviderKey>(
+			call.into(),
+			account.public.clone(),
+			account.id.clone(),
+			nonce,
+		)
+		.ok_or("could not sign it (is its dtdt key in the keystore?)")
+		.and_then(|xt| {
+			SubmitTransaction::<T, Call<T>>::submit_transaction(xt)
+				.map_err(|()| "the transaction pool refused it")
+		});
+		match submitted {
+			Ok(()) => {
+				log::info!(target: "datdot", "{what} for {:?}: submitted (nonce {nonce:?})", account.id)
+			},
+			Err(why) => {
+				// Give the nonce back unless a later run already signed with the next one.
+				let _ = record.mutate::<_, (), _>(|stored: StoredNonce<T>| match stored {
+					Ok(Some((r, n))) if r == run && n.next == next => {
+						Ok((r, DutyNonce { next: nonce, ..n }))
+					},
+					_ => Err(()),
+				});
+				log::warn!(
 					target: "datdot",
-					"{what} for {:?}: the transaction pool refused it; retrying in {RESUBMIT_AFTER} blocks",
+					"{what} for {:?}: {why}; retrying in {RESUBMIT_AFTER} blocks",
 					account.id,
-				),
-			}
+				);
+			},
 		}
 	}
 
@@ -182,15 +284,22 @@ impl<T: Config> Pallet<T> {
 			matches!(StorageValueRef::persistent(STORE_CHECKED_KEY).get::<bool>(), Ok(Some(true)));
 		let shutting_down =
 			matches!(StorageValueRef::persistent(SHUTTING_DOWN_KEY).get::<bool>(), Ok(Some(true)));
-		let accounts: Vec<_> =
-			Signer::<T, T::ProviderKey>::all_accounts().accounts_from_keys().collect();
-		Self::confirm_setups(&accounts, now);
+		let providers: Vec<_> = Signer::<T, T::ProviderKey>::all_accounts()
+			.accounts_from_keys()
+			.filter_map(|account| Some((Providers::<T>::get(&account.id)?, account)))
+			.collect();
+		// Answers first: nothing else this run signs may come before them in the pool.
+		for (provider, account) in &providers {
+			if let (ProviderStatus::Active, Some(id)) = (&provider.status, provider.open_challenge) {
+				Self::answer_storage_challenge(account, id, now);
+			}
+		}
+		Self::confirm_setups(&providers, now);
 		let paused_by_node = StorageValueRef::persistent(PAUSED_BY_NODE_KEY);
 		let mut paused: Vec<T::AccountId> = paused_by_node.get().ok().flatten().unwrap_or_default();
 		let paused_before = paused.clone();
 		let mut still_active = 0u32;
-		for account in accounts {
-			let Some(provider) = Providers::<T>::get(&account.id) else { continue };
+		for (provider, account) in providers {
 			let by_node = paused.contains(&account.id);
 			if shutting_down && provider.status == ProviderStatus::Active {
 				still_active += 1;
@@ -201,11 +310,7 @@ impl<T: Config> Pallet<T> {
 				ProviderStatus::Active if shutting_down && provider.open_challenge.is_none() => {
 					let until = now.saturating_add(T::MaxPauseBlocks::get());
 					if Self::claim_duty(b"pause", &account.id, 0, now) {
-						Self::submit_duty(
-							&account.public,
-							Call::pause { until },
-							"pause at shutdown",
-						);
+						Self::submit_duty(&account, Call::pause { until }, "pause at shutdown", now);
 					}
 					if !by_node {
 						paused.push(account.id.clone());
@@ -215,11 +320,7 @@ impl<T: Config> Pallet<T> {
 				// Back after a clean shutdown, once the store checks out.
 				ProviderStatus::Paused { .. } if by_node && !shutting_down && store_checked => {
 					if Self::claim_duty(b"resume", &account.id, 0, now) {
-						Self::submit_duty(
-							&account.public,
-							Call::unpause {},
-							"unpause after a restart",
-						);
+						Self::submit_duty(&account, Call::unpause {}, "unpause after a restart", now);
 					}
 					continue;
 				}
@@ -234,12 +335,8 @@ impl<T: Config> Pallet<T> {
 				if store_checked
 					&& Self::claim_duty(b"rejoin", &account.id, provider.faults.into(), now)
 				{
-					Self::submit_duty(&account.public, Call::unpause {}, "unpause after a fault");
+					Self::submit_duty(&account, Call::unpause {}, "unpause after a fault", now);
 				}
-				continue;
-			}
-			if let Some(id) = provider.open_challenge {
-				Self::answer_storage_challenge(&account, id, now);
 			}
 		}
 		if paused != paused_before {
@@ -254,7 +351,7 @@ impl<T: Config> Pallet<T> {
 	/// Confirms on chain the setup parts the node's workers finished for local providers:
 	/// `encoding_done` for an encoder, `hosting_started` for a hoster (sent only once the
 	/// replica is durably stored).
-	fn confirm_setups(accounts: &[Account<T>], now: BlockNumberFor<T>) {
+	fn confirm_setups(providers: &[(ProviderOf<T>, Account<T>)], now: BlockNumberFor<T>) {
 		for ready in replica_store::ready_roots().into_iter().take(MAX_CONFIRMATIONS_PER_RUN) {
 			let ReadyRoot { role, id, root } = ready;
 			let Some(replica) = Replicas::<T>::get(id.contract, id.replica) else { continue };
@@ -265,7 +362,7 @@ impl<T: Config> Pallet<T> {
 				Role::Encoder => (&replica.encoder, replica.encoded.is_some()),
 				Role::Hoster => (&replica.hoster, replica.hosted.is_some()),
 			};
-			let Some(account) = accounts.iter().find(|a| &a.id == who) else { continue };
+			let Some((_, account)) = providers.iter().find(|(_, a)| &a.id == who) else { continue };
 			// One record per replica and part, so parts of one provider do not displace
 			// each other's records.
 			let kind = (b"confirm", role, id).encode();
@@ -279,7 +376,7 @@ impl<T: Config> Pallet<T> {
 					(Call::hosting_started { contract, replica, root }, "hosting_started")
 				}
 			};
-			Self::submit_duty(&account.public, call, what);
+			Self::submit_duty(account, call, what, now);
 		}
 	}
 
@@ -303,10 +400,7 @@ impl<T: Config> Pallet<T> {
 			return;
 		};
 		let Ok(proofs) = proofs.try_into() else { return };
-		Self::submit_duty(
-			&account.public,
-			Call::submit_storage_proof { challenge: id, proofs },
-			"answer to storage challenge",
-		);
+		let call = Call::submit_storage_proof { challenge: id, proofs };
+		Self::submit_duty(account, call, "answer to storage challenge", now);
 	}
 }

@@ -1544,6 +1544,93 @@ mod offchain_worker {
 			.collect()
 	}
 
+	/// The nonces the pool's transactions were signed with, in order.
+	fn nonces(pool: &impl Fn() -> Vec<Vec<u8>>) -> Vec<u32> {
+		pool()
+			.iter()
+			.map(|tx| {
+				let xt = Extrinsic::decode(&mut &tx[..]).unwrap();
+				let frame::deps::sp_runtime::generic::Preamble::Signed(_, _, nonce) = xt.preamble
+				else {
+					panic!("duty transactions are signed");
+				};
+				nonce.0
+			})
+			.collect()
+	}
+
+	#[test]
+	fn duty_transactions_of_later_runs_never_reuse_a_pending_nonce() {
+		use crate::offchain::{DUTY_TRANSACTION_PERIOD, NODE_RUN_KEY, STORE_CHECKED_KEY};
+		let store = Store::default();
+		let (mut ext, pool) = offchain_ext(&store);
+		ext.execute_with(|| {
+			register(1);
+			UintAuthorityId::set_all_keys(vec![1u64]);
+			StorageValueRef::persistent(STORE_CHECKED_KEY).set(&true);
+			StorageValueRef::persistent(NODE_RUN_KEY).set(&1u64);
+			Datdot::fault(&1);
+			let now = System::block_number();
+
+			// Neither transaction is on chain yet: the second takes the next nonce.
+			Datdot::offchain_worker(now);
+			Datdot::offchain_worker(now + 3);
+			assert_eq!(nonces(&pool), vec![0, 1]);
+
+			// The chain took nonce 0; a new duty goes after the one still pending.
+			System::inc_account_nonce(1);
+			Datdot::fault(&1);
+			Datdot::offchain_worker(now + 4);
+			assert_eq!(nonces(&pool), vec![0, 1, 2]);
+
+			// Nothing more taken for a whole era: the pending transactions died, and the
+			// next one fills the gap at the chain's nonce instead of waiting behind it.
+			let era = u64::from(DUTY_TRANSACTION_PERIOD);
+			Datdot::offchain_worker(now + 7);
+			assert_eq!(nonces(&pool)[3], 3, "nonce 1 may still be on its way");
+			Datdot::offchain_worker(now + 4 + era - 1);
+			assert_eq!(nonces(&pool)[4], 4, "within the era of the oldest pending one");
+			Datdot::offchain_worker(now + 4 + era + 2);
+			assert_eq!(nonces(&pool)[5], 1);
+
+			// After a restart the pool is empty: the chain's nonce again.
+			StorageValueRef::persistent(NODE_RUN_KEY).set(&2u64);
+			Datdot::offchain_worker(now + 4 + era + 5);
+			assert_eq!(nonces(&pool)[6], 1);
+			let sent = submitted(&pool);
+			assert!(sent.iter().all(|tx| *tx == (1, RuntimeCall::Datdot(crate::Call::unpause {}))));
+		});
+	}
+
+	#[test]
+	fn a_run_submits_challenge_answers_before_anything_else() {
+		use crate::offchain::SHUTTING_DOWN_KEY;
+		let store = Store::default();
+		let (mut ext, pool) = offchain_ext(&store);
+		ext.execute_with(|| {
+			let (_w, encoded) = active_network(6, 4, 1);
+			let (id, hoster) = next_challenge();
+			*store.0.lock().unwrap() = encoded;
+			// The node holds every provider's key and is shutting down: the others are
+			// paused, the challenged hoster answers first.
+			UintAuthorityId::set_all_keys((1..=6u64).collect::<Vec<_>>());
+			StorageValueRef::persistent(SHUTTING_DOWN_KEY).set(&true);
+			Datdot::offchain_worker(System::block_number());
+			let sent = submitted(&pool);
+			let is_answer = |call: &RuntimeCall| {
+				matches!(call, RuntimeCall::Datdot(crate::Call::submit_storage_proof { .. }))
+			};
+			let answers = sent.iter().take_while(|(_, call)| is_answer(call)).count();
+			assert!(sent[..answers].iter().any(|(who, call)| *who == hoster
+				&& matches!(call, RuntimeCall::Datdot(crate::Call::submit_storage_proof { challenge, .. })
+					if *challenge == id)));
+			assert!(sent[answers..]
+				.iter()
+				.all(|(_, call)| matches!(call, RuntimeCall::Datdot(crate::Call::pause { .. }))));
+			assert_eq!(sent.len(), 6, "each provider answers or pauses: {sent:?}");
+		});
+	}
+
 	#[test]
 	fn answers_this_nodes_challenge_from_its_store_once() {
 		let store = Store::default();
