@@ -135,7 +135,7 @@ where
 		account: AccountId,
 		nonce: u32,
 	) -> Option<Extrinsic> {
-		Some(Extrinsic::new_signed(call, account, (), nonce.into()))
+		Some(Extrinsic::new_signed(call, account, (), frame_system::CheckNonce::from(nonce)))
 	}
 }
 
