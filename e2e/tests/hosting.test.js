@@ -179,17 +179,25 @@ test('hosting: feeds, plans, draws, setup and a storage challenge', { timeout: 9
     assert.equal((await api.query.datdot.providers(hoster)).unwrap().status.type, 'Offline');
   });
 
-  await t.test("given the offline hoster's key, the node's off-chain worker brings it back", async () => {
+  await t.test("given the offline hoster's key, the node releases what it lacks, then brings it back", async () => {
     // The dev node checked its (empty) replica store at start; once it holds the hoster's
-    // `dtdt` key it acts for that provider and signs `unpause` itself.
+    // `dtdt` key it acts for that provider. Its store lacks replica 0/0, which the chain
+    // lists for the hoster: it releases that (a small penalty, and the replica is drawn
+    // again) instead of coming back to fail its next challenge, and then signs `unpause`.
     const hoster = byAddress.get(drawn.get('0/0').hoster.toString());
     const uri = ['//Bob', '//Charlie', '//Dave', '//Eve', '//Ferdie'].find(
       (u) => keyring.addFromUri(u).address === hoster.address);
     await api.rpc.author.insertKey('dtdt', uri, u8aToHex(hoster.publicKey));
-    const resumed = await events.waitFor(
-      (e) => is('ProviderResumed')(e) && e.data.provider.toString() === hoster.address, 60_000);
-    assert.ok(resumed);
+    const released = await events.waitFor(
+      (e) => is('ReplicaReleased')(e) && e.data.hoster.toString() === hoster.address, 60_000);
+    assert.deepEqual([released.data.contract.toNumber(), released.data.replica.toNumber()], [0, 0]);
+    assert.equal(released.data.penalty.toBigInt(), api.consts.datdot.releasePenalty.toBigInt());
+    assert.ok(!events.seen.some((e) => is('ProviderResumed')(e) && e.data.provider.toString() === hoster.address),
+      'not back before the release');
+    await events.waitFor(
+      (e) => is('ProviderResumed')(e) && e.data.provider.toString() === hoster.address, 120_000);
     // Only `unpause` ends the offline state, and this test never sent one: the node did.
     assert.equal((await api.query.datdot.providers(hoster.address)).unwrap().status.type, 'Active');
+    assert.equal((await api.query.datdot.hostedReplicas(hoster.address)).length, 0);
   });
 });

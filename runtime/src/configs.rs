@@ -130,6 +130,8 @@ parameter_types! {
 	pub const FeedDeposit: Balance = 10 * UNIT;
 	/// Burnt from a provider's deposit per fault: ten faults use the deposit up.
 	pub const FaultSlash: Balance = 10 * UNIT;
+	/// Burnt when a hoster releases a replica it lost: a tenth of a fault.
+	pub const ReleasePenalty: Balance = UNIT;
 }
 
 impl pallet_datdot::Config for Runtime {
@@ -164,6 +166,15 @@ impl pallet_datdot::Config for Runtime {
 	type AnswerBlocks = ConstU32<10>;
 	type ChallengeSegments = ConstU32<4>;
 	type MaxChallengesPerBlock = ConstU32<32>;
+	// Protocol defaults: 3 faults in 14 400 blocks (a day) end a registration; an offline
+	// hoster's replicas are replaced after 100 blocks (10 minutes).
+	type MaxFaults = ConstU32<3>;
+	type FaultWindow = ConstU32<14_400>;
+	type MaxStrikes = ConstU32<3>;
+	type StrikeBench = ConstU32<600>;
+	type OfflineGrace = ConstU32<100>;
+	type ReleasePenalty = ReleasePenalty;
+	type MaxReplacementsPerBlock = ConstU32<16>;
 	type WeightInfo = pallet_datdot::weights::SubstrateWeight<Runtime>;
 	// Provider nodes sign their duties with `dtdt` sr25519 keys from their keystore.
 	type ProviderKey = pallet_datdot::offchain::crypto::ProviderKey;

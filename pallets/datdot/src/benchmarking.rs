@@ -105,6 +105,7 @@ fn active<T: Config>(hoster: &T::AccountId, root: EncodedRoot) -> ReplicaOf<T> {
 		reserved: 0,
 		encoded: Some(root),
 		hosted: Some(root),
+		replacing: false,
 	}
 }
 
@@ -380,7 +381,7 @@ mod benchmarks {
 
 	#[benchmark]
 	fn expire_setups(n: Linear<1, { T::MaxDrawsPerBlock::get() }>) {
-		// Worst case: neither party confirmed, so both are faulted, and all are requeued.
+		// Worst case: neither party confirmed, so both get a strike, and all are requeued.
 		let sponsor = funded::<T>("sponsor", 0);
 		plan::<T>(&sponsor, n, 1);
 		let workers = providers::<T>(0, 3 * n);
@@ -472,6 +473,61 @@ mod benchmarks {
 			Datdot::<T>::issue_challenges(now, &[3; 32]);
 		}
 		assert_eq!(Challenges::<T>::iter().count() as u32, n);
+	}
+
+	#[benchmark]
+	fn release_replica() {
+		// Worst case: the replica is the first in a full list of its hoster's replicas, and
+		// it is drawn again.
+		let sponsor = funded::<T>("sponsor", 0);
+		plan::<T>(&sponsor, 1, 1);
+		let hoster = providers::<T>(0, 1).remove(0);
+		let id = ReplicaId { contract: 0, replica: 0 };
+		active_replica::<T>(id, &hoster, EncodedRoot { root: [7; 32], segments: 1 << 20 });
+		let others = T::MaxReplicasPerHoster::get().saturating_sub(1);
+		HostedReplicas::<T>::mutate(&hoster, |list| {
+			for i in 0..others {
+				list.try_push(ReplicaId { contract: 1_000 + i as u64, replica: 0 }).expect("room");
+			}
+		});
+		let queued = Datdot::<T>::queued_draws();
+		#[extrinsic_call]
+		_(RawOrigin::Signed(hoster.clone()), 0, 0);
+		assert!(Replicas::<T>::get(0, 0).is_none());
+		assert_eq!(Datdot::<T>::queued_draws(), queued + 1);
+	}
+
+	#[benchmark]
+	fn watch_offline(n: Linear<0, { T::MaxReplacementsPerBlock::get() }>) {
+		// Each watched hoster is still offline when its grace ends, so it is evicted.
+		let now = frame_system::Pallet::<T>::block_number();
+		for who in providers::<T>(0, n) {
+			Datdot::<T>::fault(&who);
+		}
+		let grace_end = now + T::OfflineGrace::get();
+		#[block]
+		{
+			Datdot::<T>::watch_offline(grace_end);
+		}
+		assert_eq!(crate::lifecycle::EvictionQueue::<T>::len(), n);
+	}
+
+	#[benchmark]
+	fn replace_evicted(n: Linear<1, { T::MaxReplacementsPerBlock::get() }>) {
+		// One ended hoster of `n` active replicas: each gets a successor queued.
+		let sponsor = funded::<T>("sponsor", 0);
+		plan::<T>(&sponsor, n, 1);
+		let hoster = providers::<T>(0, 1).remove(0);
+		for contract in 0..n {
+			let id = ReplicaId { contract: contract as u64, replica: 0 };
+			active_replica::<T>(id, &hoster, EncodedRoot { root: [7; 32], segments: 1 << 20 });
+		}
+		Datdot::<T>::end_registration(&hoster);
+		#[block]
+		{
+			Datdot::<T>::replace_evicted();
+		}
+		assert!(Replicas::<T>::iter().all(|(_, _, r)| r.replacing));
 	}
 
 	impl_benchmark_test_suite!(Datdot, crate::mock::new_test_ext(), crate::mock::Test);

@@ -11,7 +11,7 @@
 //! [`Pallet::pause`] takes a provider out for planned downtime (at most
 //! [`Config::MaxPauseBlocks`]); the pause ends by itself or with [`Pallet::unpause`], which
 //! also brings back a provider the chain put offline after a fault. [`Pallet::unregister`]
-//! releases the deposit once the provider has no duties left.
+//! releases the deposit at once, or after the provider's replicas have been handed over.
 //!
 //! ## Feeds
 //!
@@ -38,6 +38,15 @@
 //! [`Pallet::submit_storage_proof`] within [`Config::AnswerBlocks`]. A wrong or missing
 //! answer is a fault: part of the deposit is burnt and the hoster goes offline until it
 //! calls `unpause`.
+//!
+//! ## Faults, strikes and replacement
+//!
+//! [`Config::MaxFaults`] faults within [`Config::FaultWindow`] end a registration. A setup
+//! that fails slashes nobody: it gives strikes, which make a provider less likely to be
+//! drawn and bench it after [`Config::MaxStrikes`]. The replicas of a provider that ended,
+//! is leaving, or stayed offline past [`Config::OfflineGrace`] get successors; each old
+//! replica keeps its hoster until its successor is active. A hoster that lost a replica
+//! says so with [`Pallet::release_replica`] for a small penalty. See [`lifecycle`].
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -48,8 +57,10 @@ pub use pallet::*;
 pub mod challenges;
 pub mod feeds;
 pub mod index;
+pub mod lifecycle;
 pub mod offchain;
 pub mod plans;
+pub mod queue;
 pub mod runtime_api;
 pub mod selection;
 pub mod setup;
@@ -271,6 +282,37 @@ pub mod pallet {
 		/// Weights of this pallet's calls, from its benchmarks.
 		type WeightInfo: WeightInfo;
 
+		/// Faults within [`Config::FaultWindow`] that end a provider's registration.
+		#[pallet::constant]
+		type MaxFaults: Get<u32>;
+
+		/// The window (blocks) faults and strikes are counted in.
+		#[pallet::constant]
+		type FaultWindow: Get<BlockNumberFor<Self>>;
+
+		/// Strikes within [`Config::FaultWindow`] that bench a provider: it is not drawn for
+		/// new work for [`Config::StrikeBench`] blocks.
+		#[pallet::constant]
+		type MaxStrikes: Get<u32>;
+
+		/// How long a provider with [`Config::MaxStrikes`] strikes is not drawn.
+		#[pallet::constant]
+		type StrikeBench: Get<BlockNumberFor<Self>>;
+
+		/// Blocks a hoster may stay offline before its replicas are replaced.
+		#[pallet::constant]
+		type OfflineGrace: Get<BlockNumberFor<Self>>;
+
+		/// Burnt from a hoster's deposit when it releases a replica it can no longer keep:
+		/// far below [`Config::FaultSlash`], so owning up beats missing a challenge.
+		#[pallet::constant]
+		type ReleasePenalty: Get<BalanceOf<Self>>;
+
+		/// Replicas of evicted providers (ended, leaving, offline too long) handed over per
+		/// block at most.
+		#[pallet::constant]
+		type MaxReplacementsPerBlock: Get<u32>;
+
 		/// The key a provider node signs its duty transactions with
 		/// ([`offchain::crypto::ProviderKey`] in a runtime).
 		type ProviderKey: AppCrypto<Self::Public, Self::Signature>;
@@ -375,6 +417,30 @@ pub mod pallet {
 		ValueQuery,
 	>;
 
+	/// Providers whose replicas are being handed over (ended, leaving, or offline past
+	/// `OfflineGrace`), oldest first, by queue position.
+	#[pallet::storage]
+	pub type Evictions<T: Config> = StorageMap<_, Twox64Concat, u32, T::AccountId>;
+
+	/// The eviction queue's (head, tail) positions.
+	#[pallet::storage]
+	pub type EvictionBounds<T: Config> = StorageValue<_, (u32, u32), ValueQuery>;
+
+	/// How far into the hosted-replica list of the provider at the head of the eviction
+	/// queue the handover has got.
+	#[pallet::storage]
+	pub type EvictionCursor<T: Config> = StorageValue<_, u32, ValueQuery>;
+
+	/// Providers that went offline, with the block their `OfflineGrace` ends, oldest first,
+	/// by queue position.
+	#[pallet::storage]
+	pub type OfflineWatch<T: Config> =
+		StorageMap<_, Twox64Concat, u32, (T::AccountId, BlockNumberFor<T>)>;
+
+	/// The offline watch queue's (head, tail) positions.
+	#[pallet::storage]
+	pub type OfflineWatchBounds<T: Config> = StorageValue<_, (u32, u32), ValueQuery>;
+
 	/// Events of the datdot pallet.
 	#[pallet::event]
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
@@ -394,6 +460,69 @@ pub mod pallet {
 		ProviderUnregistered {
 			/// The provider's account.
 			provider: T::AccountId,
+		},
+		/// A provider unregistered while it had replicas: they are handed over first, then
+		/// it leaves (`ProviderUnregistered`).
+		ProviderLeaving {
+			/// The provider's account.
+			provider: T::AccountId,
+		},
+		/// The chain ended a provider's registration (too many faults, or a deposit that no
+		/// longer covers one); its replicas are replaced, then what is left of its deposit
+		/// is released (`ProviderUnregistered`).
+		ProviderEnded {
+			/// The provider's account.
+			provider: T::AccountId,
+			/// Faults in the current window.
+			recent_faults: u32,
+			/// Deposit left.
+			deposit: BalanceOf<T>,
+		},
+		/// A provider got a strike (a setup it did not confirm, or with differing roots).
+		ProviderStruck {
+			/// The provider's account.
+			provider: T::AccountId,
+			/// Strikes in the current window.
+			recent_strikes: u32,
+			/// It is not drawn before this block (the current block if not benched).
+			benched_until: BlockNumberFor<T>,
+		},
+		/// A hoster said it no longer holds a replica; it paid `penalty` and the replica is
+		/// drawn again.
+		ReplicaReleased {
+			/// The contract.
+			contract: u64,
+			/// The replica index.
+			replica: u32,
+			/// The hoster that released it.
+			hoster: T::AccountId,
+			/// Burnt from its deposit.
+			penalty: BalanceOf<T>,
+		},
+		/// A replica is to be replaced: a successor is drawn into its other slot, and it
+		/// keeps its hoster until the successor is active.
+		ReplacementQueued {
+			/// The contract.
+			contract: u64,
+			/// The replica being replaced.
+			replica: u32,
+			/// The successor's index.
+			successor: u32,
+			/// The hoster handing it over.
+			hoster: T::AccountId,
+		},
+		/// A successor is active and the replica it replaced ended.
+		ReplicaReplaced {
+			/// The contract.
+			contract: u64,
+			/// The replica that ended.
+			replica: u32,
+			/// The successor now active.
+			successor: u32,
+			/// The hoster released from it.
+			old_hoster: T::AccountId,
+			/// The successor's hoster.
+			new_hoster: T::AccountId,
 		},
 		/// A provider paused until a block.
 		ProviderPaused {
@@ -514,10 +643,10 @@ pub mod pallet {
 			replica: u32,
 			/// Why.
 			reason: SetupFailure,
-			/// The encoder, if it was faulted.
-			faulted_encoder: Option<T::AccountId>,
-			/// The hoster, if it was faulted.
-			faulted_hoster: Option<T::AccountId>,
+			/// The encoder, if it got a strike.
+			struck_encoder: Option<T::AccountId>,
+			/// The hoster, if it got a strike.
+			struck_hoster: Option<T::AccountId>,
 		},
 		/// A storage challenge was issued.
 		ChallengeIssued {
@@ -564,9 +693,8 @@ pub mod pallet {
 		TooManyProviders,
 		/// The balance cannot cover the deposit (plus the existential deposit).
 		InsufficientBalanceForDeposit,
-		/// The provider still hosts or encodes replicas; they must end or be handed over
-		/// before it leaves.
-		ProviderHasReplicas,
+		/// The provider is leaving or its registration ended: it takes no new state.
+		RegistrationEnded,
 		/// Only an active provider can pause.
 		NotActive,
 		/// The pause must end after the current block.
@@ -634,8 +762,9 @@ pub mod pallet {
 
 	#[pallet::hooks]
 	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
-		/// Ends pauses, expires missed challenges and setups, draws queued replicas and issues
-		/// new storage challenges; each step bounded by its own per-block limit.
+		/// Ends pauses, expires missed challenges and setups, evicts hosters offline past
+		/// their grace, hands over evicted providers' replicas, draws queued replicas and
+		/// issues new storage challenges; each step bounded by its own per-block limit.
 		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
 			let ending = PauseEnds::<T>::take(now.saturating_sub(One::one()));
 			let pause_ends = ending.len() as u32;
@@ -644,9 +773,13 @@ pub mod pallet {
 			}
 			let expired = Self::expire_challenges(now);
 			let deadlines = Self::expire_setups(now);
+			let watched = Self::watch_offline(now);
+			let handed_over = Self::replace_evicted();
 			let mut weight = T::WeightInfo::on_initialize_pause_ends(pause_ends)
 				.saturating_add(T::WeightInfo::expire_challenges(expired))
-				.saturating_add(T::WeightInfo::expire_setups(deadlines));
+				.saturating_add(T::WeightInfo::expire_setups(deadlines))
+				.saturating_add(T::WeightInfo::watch_offline(watched))
+				.saturating_add(T::WeightInfo::replace_evicted(handed_over));
 
 			// Draws and challenges need the chain's randomness; until there is some (the
 			// first block) they wait.
@@ -724,28 +857,32 @@ pub mod pallet {
 			Ok(())
 		}
 
-		/// Unregisters the caller and releases its deposit. Only a provider that neither hosts
-		/// nor encodes a replica can leave.
+		/// Unregisters the caller. Without replicas it leaves at once and its deposit is
+		/// released; otherwise it is `Leaving`: it takes no new work, keeps answering for its
+		/// replicas while each is handed over to a newly drawn hoster, and leaves (deposit
+		/// released) after the last handover.
 		#[pallet::call_index(1)]
 		#[pallet::weight(T::WeightInfo::unregister())]
 		pub fn unregister(origin: OriginFor<T>) -> DispatchResult {
 			let who = ensure_signed(origin)?;
-			let mut provider = Providers::<T>::get(&who).ok_or(Error::<T>::NotRegistered)?;
-			ensure!(!provider.has_duties(), Error::<T>::ProviderHasReplicas);
-
+			let provider = Providers::<T>::get(&who).ok_or(Error::<T>::NotRegistered)?;
+			ensure!(
+				!matches!(provider.status, ProviderStatus::Leaving | ProviderStatus::Ended),
+				Error::<T>::RegistrationEnded
+			);
 			if let ProviderStatus::Paused { until } = provider.status {
 				PauseEnds::<T>::mutate(until, |ends| ends.retain(|a| a != &who));
 			}
-			provider.status = ProviderStatus::Offline;
-			Self::refresh_indexes(&who, &mut provider);
-			T::Currency::release(
-				&HoldReason::ProviderDeposit.into(),
-				&who,
-				provider.deposit,
-				Precision::BestEffort,
-			)?;
-			Providers::<T>::remove(&who);
-			Self::deposit_event(Event::ProviderUnregistered { provider: who });
+			if !provider.has_duties() {
+				Self::remove_provider(&who, provider);
+				return Ok(());
+			}
+			Self::update_provider(&who, |p| {
+				p.status = ProviderStatus::Leaving;
+				p.offline_since = None;
+			});
+			Self::deposit_event(Event::ProviderLeaving { provider: who.clone() });
+			Self::evict(&who);
 			Ok(())
 		}
 
@@ -757,6 +894,10 @@ pub mod pallet {
 		pub fn pause(origin: OriginFor<T>, until: BlockNumberFor<T>) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			let provider = Providers::<T>::get(&who).ok_or(Error::<T>::NotRegistered)?;
+			ensure!(
+				!matches!(provider.status, ProviderStatus::Leaving | ProviderStatus::Ended),
+				Error::<T>::RegistrationEnded
+			);
 			ensure!(provider.status == ProviderStatus::Active, Error::<T>::NotActive);
 			ensure!(provider.open_challenge.is_none(), Error::<T>::ChallengeOpen);
 			let now = frame_system::Pallet::<T>::block_number();
@@ -783,6 +924,9 @@ pub mod pallet {
 					PauseEnds::<T>::mutate(until, |ends| ends.retain(|a| a != &who));
 				}
 				ProviderStatus::Offline => {}
+				ProviderStatus::Leaving | ProviderStatus::Ended => {
+					return Err(Error::<T>::RegistrationEnded.into())
+				}
 			}
 			Self::resume(&who);
 			Ok(())
@@ -902,6 +1046,18 @@ pub mod pallet {
 			let passed = Self::do_submit_storage_proof(who, challenge, proofs)?;
 			Ok(if passed { Pays::No.into() } else { Pays::Yes.into() })
 		}
+
+		/// The hoster of replica `replica` of `contract` says it no longer holds it (its
+		/// node lost the data): [`Config::ReleasePenalty`] is burnt from its deposit and the
+		/// replica is drawn again (a copy already being replaced just ends). Refused while
+		/// an open storage challenge of the hoster names the replica: that one must be
+		/// answered (or failed) first.
+		#[pallet::call_index(10)]
+		#[pallet::weight(T::WeightInfo::release_replica())]
+		pub fn release_replica(origin: OriginFor<T>, contract: u64, replica: u32) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_release_replica(who, ReplicaId { contract, replica })
+		}
 	}
 
 	impl<T: Config> Pallet<T> {
@@ -910,37 +1066,12 @@ pub mod pallet {
 			let resumed = Self::update_provider(who, |p| {
 				let was_inactive = p.status != ProviderStatus::Active;
 				p.status = ProviderStatus::Active;
+				p.offline_since = None;
 				was_inactive
 			});
 			if resumed == Some(true) {
 				Self::deposit_event(Event::ProviderResumed { provider: who.clone() });
 			}
-		}
-
-		/// Records a proven fault of `who`: burns up to [`Config::FaultSlash`] of its deposit
-		/// and puts it offline (a pending pause is cancelled).
-		pub(crate) fn fault(who: &T::AccountId) {
-			let Some(provider) = Providers::<T>::get(who) else { return };
-			if let ProviderStatus::Paused { until } = provider.status {
-				PauseEnds::<T>::mutate(until, |ends| ends.retain(|a| a != who));
-			}
-			let slash = T::FaultSlash::get().min(provider.deposit);
-			let slashed = T::Currency::burn_held(
-				&HoldReason::ProviderDeposit.into(),
-				who,
-				slash,
-				Precision::BestEffort,
-				frame::traits::tokens::Fortitude::Force,
-			)
-			.unwrap_or_default();
-			let faults = Self::update_provider(who, |p| {
-				p.deposit = p.deposit.saturating_sub(slashed);
-				p.faults = p.faults.saturating_add(1);
-				p.status = ProviderStatus::Offline;
-				p.faults
-			})
-			.unwrap_or_default();
-			Self::deposit_event(Event::ProviderOffline { provider: who.clone(), slashed, faults });
 		}
 
 		/// The pallet's invariants: each provider index holds exactly the providers it
@@ -1010,6 +1141,10 @@ pub mod pallet {
 					let admitted = index.admits::<T>(&p);
 					ensure!(admitted == index.at::<T>(&p).is_some(), "index out of date");
 					counts[i] += admitted as u32;
+				}
+				if matches!(p.status, ProviderStatus::Leaving | ProviderStatus::Ended) {
+					ensure!(p.has_duties(), "a leaving or ended provider without duties remains");
+					ensure!(p.evicting, "a leaving or ended provider is not being evicted");
 				}
 				if let ProviderStatus::Paused { until } = p.status {
 					ensure!(PauseEnds::<T>::get(until).contains(&who), "pause end not scheduled");

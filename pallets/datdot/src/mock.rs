@@ -50,6 +50,13 @@ pub const PERIOD: u32 = 4;
 pub const ANSWER_BLOCKS: u64 = 3;
 pub const CHALLENGE_SEGMENTS: u32 = 3;
 pub const DRAWS_PER_BLOCK: u32 = 4;
+pub const MAX_FAULTS: u32 = 3;
+pub const FAULT_WINDOW: u64 = 100;
+pub const MAX_STRIKES: u32 = 2;
+pub const STRIKE_BENCH: u64 = 20;
+pub const OFFLINE_GRACE: u64 = 10;
+pub const RELEASE_PENALTY: Balance = 10;
+pub const REPLACEMENTS_PER_BLOCK: u32 = 4;
 
 thread_local! {
 	/// Whether the test randomness source has no randomness yet (like BABE's first block).
@@ -100,6 +107,13 @@ impl pallet_datdot::Config for Test {
 	type AnswerBlocks = ConstU64<ANSWER_BLOCKS>;
 	type ChallengeSegments = ConstU32<CHALLENGE_SEGMENTS>;
 	type MaxChallengesPerBlock = ConstU32<4>;
+	type MaxFaults = ConstU32<MAX_FAULTS>;
+	type FaultWindow = ConstU64<FAULT_WINDOW>;
+	type MaxStrikes = ConstU32<MAX_STRIKES>;
+	type StrikeBench = ConstU64<STRIKE_BENCH>;
+	type OfflineGrace = ConstU64<OFFLINE_GRACE>;
+	type ReleasePenalty = ConstU128<RELEASE_PENALTY>;
+	type MaxReplacementsPerBlock = ConstU32<REPLACEMENTS_PER_BLOCK>;
 	type WeightInfo = ();
 	type ProviderKey = TestProviderKey;
 }

@@ -1,7 +1,8 @@
 //! A provider node's duties that need only chain state and its replica store, run by the
 //! runtime's `offchain_worker` hook (design §8): confirming the setups its encoder and
 //! hoster workers finished, answering its storage challenges, and saying it is back
-//! (`unpause`) after a fault once its store checks out.
+//! (`unpause`) after a fault once its store checks out and holds every replica the chain
+//! lists for it (releasing those it lost first).
 //!
 //! The node acts for the provider accounts whose keys ([`KEY_TYPE`], sr25519) are in its
 //! keystore, and only for them. Segment proofs and finished setups come from the node
@@ -12,7 +13,7 @@
 
 use crate::{
 	types::{ProviderStatus, ReplicaState, Role},
-	Call, Challenges, Config, Pallet, ProviderOf, Providers, Replicas,
+	Call, Challenges, Config, HostedReplicas, Pallet, ProviderOf, Providers, Replicas,
 };
 use alloc::vec::Vec;
 use codec::{Decode, Encode};
@@ -290,7 +291,9 @@ impl<T: Config> Pallet<T> {
 			.collect();
 		// Answers first: nothing else this run signs may come before them in the pool.
 		for (provider, account) in &providers {
-			if let (ProviderStatus::Active, Some(id)) = (&provider.status, provider.open_challenge) {
+			if let (ProviderStatus::Active | ProviderStatus::Leaving, Some(id)) =
+				(&provider.status, provider.open_challenge)
+			{
 				Self::answer_storage_challenge(account, id, now);
 			}
 		}
@@ -320,7 +323,7 @@ impl<T: Config> Pallet<T> {
 				// Back after a clean shutdown, once the store checks out.
 				ProviderStatus::Paused { .. } if by_node && !shutting_down && store_checked => {
 					if Self::claim_duty(b"resume", &account.id, 0, now) {
-						Self::submit_duty(&account, Call::unpause {}, "unpause after a restart", now);
+						Self::rejoin(&account, "unpause after a restart", now);
 					}
 					continue;
 				}
@@ -335,7 +338,7 @@ impl<T: Config> Pallet<T> {
 				if store_checked
 					&& Self::claim_duty(b"rejoin", &account.id, provider.faults.into(), now)
 				{
-					Self::submit_duty(&account, Call::unpause {}, "unpause after a fault", now);
+					Self::rejoin(&account, "unpause after a fault", now);
 				}
 			}
 		}
@@ -345,6 +348,33 @@ impl<T: Config> Pallet<T> {
 		if shutting_down {
 			let now: u64 = now.unique_saturated_into();
 			StorageValueRef::persistent(SHUTDOWN_HANDLED_KEY).set(&(now, still_active));
+		}
+	}
+
+	/// Says a local provider is back (`unpause`) if its store holds every active replica
+	/// the chain lists for it; otherwise releases those it lost (`release_replica`, a small
+	/// penalty instead of a failed challenge each) and says it is back once the chain took
+	/// the releases (the duty is claimed again a few blocks later).
+	fn rejoin(account: &Account<T>, what: &str, now: BlockNumberFor<T>) {
+		let lost: Vec<ReplicaId> = HostedReplicas::<T>::get(&account.id)
+			.into_iter()
+			.filter(|id| replica_store::storage_proofs(alloc::vec![(*id, 0)]).is_none())
+			.collect();
+		if lost.is_empty() {
+			return Self::submit_duty(account, Call::unpause {}, what, now);
+		}
+		log::warn!(
+			target: "datdot",
+			"{:?}: the replica store lacks {} of its replicas; releasing them before it says \
+			 it is back",
+			account.id,
+			lost.len(),
+		);
+		for id in lost {
+			if Self::claim_duty(&(b"release", id).encode(), &account.id, 0, now) {
+				let call = Call::release_replica { contract: id.contract, replica: id.replica };
+				Self::submit_duty(account, call, "release of a lost replica", now);
+			}
 		}
 	}
 

@@ -34,12 +34,7 @@ impl<T: Config> Pallet<T> {
 		}
 		ensure!(contracts <= T::MaxContractsPerPlan::get() as u64, Error::<T>::PlanTooLarge);
 		let contracts = contracts as u32;
-		// Keep room for setups that fail and go back to the queue (see integrity_test).
-		let setup: u32 = T::SetupBlocks::get().unique_saturated_into();
-		let room = T::MaxQueuedDraws::get()
-			.saturating_sub(T::MaxDrawsPerBlock::get().saturating_mul(setup.saturating_add(1)))
-			.saturating_sub(Self::queued_draws());
-		ensure!(contracts.saturating_mul(replicas) <= room, Error::<T>::DrawQueueFull);
+		ensure!(contracts.saturating_mul(replicas) <= Self::draw_room(), Error::<T>::DrawQueueFull);
 
 		let plan = NextPlanId::<T>::mutate(|id| {
 			let this = *id;
@@ -102,9 +97,10 @@ impl<T: Config> Pallet<T> {
 		for contract in
 			plan.first_contract..plan.first_contract.saturating_add(plan.contracts.into())
 		{
-			for replica in 0..plan.replicas {
+			// Each copy has two slots (a replica and its successor, see `successor_index`).
+			for replica in 0..plan.replicas.saturating_mul(2) {
 				if let Some(r) = Replicas::<T>::take(contract, replica) {
-					Self::release_replica(ReplicaId { contract, replica }, &r);
+					Self::free_replica(ReplicaId { contract, replica }, &r);
 				}
 			}
 			Contracts::<T>::remove(contract);

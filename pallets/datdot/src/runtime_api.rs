@@ -2,7 +2,8 @@
 //! duties (what its encoder and hoster workers must do) and a plan's hosting status.
 //!
 //! Both answers are bounded by the runtime's constants (`SetupBlocks × MaxDrawsPerBlock`
-//! replicas in setup; `MaxContractsPerPlan × MaxReplicas` replicas per plan).
+//! replicas in setup; `MaxContractsPerPlan × 2 × MaxReplicas` replicas per plan, counting
+//! successors being set up).
 
 use crate::{pallet::*, types::*};
 use alloc::vec::Vec;
@@ -92,9 +93,19 @@ impl<T: Config> Pallet<T> {
 		let mut status = Vec::new();
 		for contract_id in plan.first_contract..plan.first_contract + u64::from(plan.contracts) {
 			let Some(contract) = Contracts::<T>::get(contract_id) else { continue };
-			for index in 0..contract.replicas {
+			// Each copy's slot, then any successor being set up in its second slot.
+			for index in 0..contract.replicas.saturating_mul(2) {
 				let id = ReplicaId { contract: contract_id, replica: index };
 				let replica = Replicas::<T>::get(contract_id, index);
+				// An empty slot is a copy waiting to be drawn, unless the copy lives in its
+				// other slot.
+				let partner = successor_index(index, contract.replicas);
+				if replica.is_none()
+					&& (index >= contract.replicas
+						|| Replicas::<T>::contains_key(contract_id, partner))
+				{
+					continue;
+				}
 				let active =
 					replica.as_ref().filter(|r| matches!(r.state, ReplicaState::Active { .. }));
 				status.push(ReplicaStatus {

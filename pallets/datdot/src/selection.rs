@@ -8,10 +8,13 @@
 //! are bounded; a draw that runs out goes back to the queue and is retried in a later block
 //! — work is never dropped for want of providers.
 
-use crate::{index::ProviderIndex, pallet::*, ProviderOf, ReplicaOf};
+use crate::{index::ProviderIndex, pallet::*, queue::StorageQueue, ProviderOf, ReplicaOf};
 use alloc::vec::Vec;
 use datdot_primitives::encoded::ReplicaId;
 use frame::prelude::*;
+
+/// The draw queue.
+type DrawQueueOf<T> = StorageQueue<DrawQueue<T>, DrawQueueBounds<T>, ReplicaId>;
 
 /// Candidates tried per provider wanted before a draw gives up (and the work is requeued).
 pub const ATTEMPTS_PER_PICK: u32 = 8;
@@ -66,7 +69,9 @@ impl<T: Config> Pallet<T> {
 			if exclude.contains(&who) || picked.contains(&who) {
 				continue;
 			}
-			if Providers::<T>::get(&who).is_some_and(|p| fits(&p)) {
+			if Providers::<T>::get(&who)
+				.is_some_and(|p| fits(&p) && Self::strikes_allow(&p, seed, attempt))
+			{
 				picked.push(who);
 			}
 		}
@@ -75,27 +80,21 @@ impl<T: Config> Pallet<T> {
 
 	/// Appends a replica to the draw queue.
 	pub(crate) fn queue_draw(id: ReplicaId) -> Result<(), Error<T>> {
-		let (head, tail) = DrawQueueBounds::<T>::get();
-		ensure!(tail.wrapping_sub(head) < T::MaxQueuedDraws::get(), Error::<T>::DrawQueueFull);
-		DrawQueue::<T>::insert(tail, id);
-		DrawQueueBounds::<T>::put((head, tail.wrapping_add(1)));
-		Ok(())
-	}
-
-	/// Takes the oldest replica off the draw queue.
-	fn pop_draw() -> Option<ReplicaId> {
-		let (head, tail) = DrawQueueBounds::<T>::get();
-		if head == tail {
-			return None;
-		}
-		DrawQueueBounds::<T>::put((head.wrapping_add(1), tail));
-		DrawQueue::<T>::take(head)
+		DrawQueueOf::<T>::push(id, T::MaxQueuedDraws::get()).map_err(|_| Error::<T>::DrawQueueFull)
 	}
 
 	/// Replicas waiting to be drawn.
 	pub fn queued_draws() -> u32 {
-		let (head, tail) = DrawQueueBounds::<T>::get();
-		tail.wrapping_sub(head)
+		DrawQueueOf::<T>::len()
+	}
+
+	/// Room in the draw queue for new work (a plan's replicas, replacements), keeping room
+	/// for every setup in flight to fail and go back to the queue (see `integrity_test`).
+	pub(crate) fn draw_room() -> u32 {
+		let setup: u32 = T::SetupBlocks::get().unique_saturated_into();
+		T::MaxQueuedDraws::get()
+			.saturating_sub(T::MaxDrawsPerBlock::get().saturating_mul(setup.saturating_add(1)))
+			.saturating_sub(Self::queued_draws())
 	}
 
 	/// Draws queued replicas, at most `MaxDrawsPerBlock`; stops at the first that finds too
@@ -105,7 +104,7 @@ impl<T: Config> Pallet<T> {
 		let mut deadlines = SetupDeadlines::<T>::get(deadline);
 		let mut tried = 0;
 		while tried < T::MaxDrawsPerBlock::get() {
-			let Some(id) = Self::pop_draw() else { break };
+			let Some(id) = DrawQueueOf::<T>::pop() else { break };
 			tried += 1;
 			let nonce = DrawNonce::<T>::mutate(|n| {
 				*n = n.wrapping_add(1);
@@ -145,10 +144,12 @@ impl<T: Config> Pallet<T> {
 			return DrawOutcome::Stale;
 		}
 		// Hosters of one contract are distinct: a replica is only worth something on another
-		// provider. The sponsor never works for its own plan.
-		let mut exclude = Vec::with_capacity(contract.replicas as usize + 1);
+		// provider (a successor's hoster differs from the one it replaces, too). The
+		// sponsor never works for its own plan.
+		let slots = contract.replicas.saturating_mul(2);
+		let mut exclude = Vec::with_capacity(slots as usize + 1);
 		exclude.push(contract.sponsor.clone());
-		for r in (0..contract.replicas).filter(|r| *r != id.replica) {
+		for r in (0..slots).filter(|r| *r != id.replica) {
 			if let Some(other) = Replicas::<T>::get(id.contract, r) {
 				exclude.push(other.hoster);
 			}
@@ -198,6 +199,7 @@ impl<T: Config> Pallet<T> {
 			reserved: reserve,
 			encoded: None,
 			hosted: None,
+			replacing: false,
 		};
 		Replicas::<T>::insert(id.contract, id.replica, replica);
 		Self::deposit_event(Event::ReplicaDrawn {

@@ -1,9 +1,11 @@
 //! Hosting setup of a drawn replica.
 //!
 //! The encoder and the hoster each confirm the encoded root. Matching roots before the
-//! deadline make the replica active; different roots fail the setup at once (the chain
-//! cannot tell who is wrong, so neither is faulted); at the deadline whoever has not
-//! confirmed is faulted. A failed replica is released and queued to be drawn again.
+//! deadline make the replica active (and end the replica it succeeds, if any); different
+//! roots fail the setup at once; at the deadline the setup fails if either has not
+//! confirmed. The chain cannot tell who withheld or lied, so a failed setup slashes nobody:
+//! both parties of a mismatch, and whoever had not confirmed by the deadline, get a strike
+//! (see [`crate::lifecycle`]). A failed replica is released and queued to be drawn again.
 
 use crate::{pallet::*, types::*, ReplicaOf};
 use datdot_primitives::encoded::{EncodedRoot, ReplicaId, SEGMENT_SIZE};
@@ -43,7 +45,11 @@ impl<T: Config> Pallet<T> {
 			Role::Hoster => Event::HostingConfirmed { contract, replica: replica_index, root },
 		});
 		match (replica.encoded, replica.hosted) {
-			(Some(a), Some(b)) if a == b => Self::activate(id, replica, a),
+			(Some(a), Some(b)) if a == b => {
+				let hoster = replica.hoster.clone();
+				Self::activate(id, replica, a);
+				Self::after_activation(id, contract.replicas, &hoster);
+			},
 			(Some(_), Some(_)) => Self::fail_setup(id, replica, SetupFailure::Mismatch),
 			_ => Replicas::<T>::insert(id.contract, id.replica, replica),
 		}
@@ -83,46 +89,28 @@ impl<T: Config> Pallet<T> {
 		});
 	}
 
-	/// Fails a setup: faults the parties that did not confirm (on timeout), releases the
-	/// replica and queues it to be drawn again.
+	/// Fails a setup: strikes the parties that did not confirm (on timeout) or both (roots
+	/// differ), releases the replica and queues it to be drawn again.
 	fn fail_setup(id: ReplicaId, replica: ReplicaOf<T>, reason: SetupFailure) {
 		Replicas::<T>::remove(id.contract, id.replica);
-		Self::release_replica(id, &replica);
-		let timeout = reason == SetupFailure::Timeout;
-		let faulted_encoder =
-			(timeout && replica.encoded.is_none()).then(|| replica.encoder.clone());
-		let faulted_hoster = (timeout && replica.hosted.is_none()).then(|| replica.hoster.clone());
-		for who in faulted_encoder.iter().chain(faulted_hoster.iter()) {
-			Self::fault(who);
+		Self::free_replica(id, &replica);
+		let mismatch = reason == SetupFailure::Mismatch;
+		let struck_encoder =
+			(mismatch || replica.encoded.is_none()).then(|| replica.encoder.clone());
+		let struck_hoster = (mismatch || replica.hosted.is_none()).then(|| replica.hoster.clone());
+		for who in struck_encoder.iter().chain(struck_hoster.iter()) {
+			Self::strike(who);
 		}
 		if Self::queue_draw(id).is_err() {
-			// Unreachable: publish_plan keeps room for every setup in flight.
+			// Unreachable: new work leaves room for every setup in flight (`draw_room`).
 			defensive!("draw queue full when requeueing a failed setup");
 		}
 		Self::deposit_event(Event::SetupFailed {
 			contract: id.contract,
 			replica: id.replica,
 			reason,
-			faulted_encoder,
-			faulted_hoster,
-		});
-	}
-
-	/// Gives back what a replica (already removed from storage) held: its hoster's
-	/// reservation and counters, and the encoder's duty if setup was not finished.
-	pub(crate) fn release_replica(id: ReplicaId, replica: &ReplicaOf<T>) {
-		let active = matches!(replica.state, ReplicaState::Active { .. });
-		if active {
-			HostedReplicas::<T>::mutate(&replica.hoster, |list| list.retain(|r| *r != id));
-		} else {
-			Self::update_provider(&replica.encoder, |p| p.encoding = p.encoding.saturating_sub(1));
-		}
-		Self::update_provider(&replica.hoster, |p| {
-			p.reserved = p.reserved.saturating_sub(replica.reserved);
-			p.hosting = p.hosting.saturating_sub(1);
-			if active {
-				p.active_replicas = p.active_replicas.saturating_sub(1);
-			}
+			struck_encoder,
+			struck_hoster,
 		});
 	}
 

@@ -170,15 +170,33 @@ mod unregister {
 	}
 
 	#[test]
-	fn rejects_a_provider_that_holds_replicas() {
-		// Sets a counter by hand, so the invariants (which count real replicas) do not hold.
-		new_test_ext().execute_with(|| {
-			register(1);
-			Providers::<Test>::mutate(1, |p| p.as_mut().unwrap().hosting = 1);
+	fn a_provider_with_replicas_hands_them_over_then_leaves_with_its_whole_deposit() {
+		run(|| {
+			let (w, _) = active_network(6, 4, 1);
+			let leaver = hosters()[0];
+			let hosted = HostedReplicas::<Test>::get(leaver).into_inner();
+			let free = Balances::free_balance(leaver);
+			assert_ok!(Datdot::unregister(RuntimeOrigin::signed(leaver)));
+			System::assert_last_event(Event::ProviderLeaving { provider: leaver }.into());
+			let p = Providers::<Test>::get(leaver).unwrap();
+			assert_eq!(p.status, ProviderStatus::Leaving);
+			assert!(p.can_be_challenged(), "it answers for its replicas until they are handed over");
+			assert!(!eligible().contains(&leaver), "no new work");
 			assert_noop!(
-				Datdot::unregister(RuntimeOrigin::signed(1)),
-				Error::<Test>::ProviderHasReplicas
+				Datdot::unregister(RuntimeOrigin::signed(leaver)),
+				Error::<Test>::RegistrationEnded
 			);
+			assert_noop!(
+				Datdot::unpause(RuntimeOrigin::signed(leaver)),
+				Error::<Test>::RegistrationEnded
+			);
+
+			let replaced = hand_over(&w, leaver);
+			assert_eq!(replaced, hosted.len());
+			assert!(Providers::<Test>::get(leaver).is_none(), "gone after the last handover");
+			assert!(events().contains(&Event::ProviderUnregistered { provider: leaver }));
+			assert_eq!(Balances::free_balance(leaver), free + DEPOSIT);
+			assert_eq!(held(leaver), 0);
 		});
 	}
 }
@@ -558,6 +576,49 @@ fn answer(
 		.collect::<Vec<_>>()
 		.try_into()
 		.unwrap()
+}
+
+/// The hosters of active replicas, in account order.
+fn hosters() -> Vec<AccountId> {
+	let mut hosters: Vec<_> = HostedReplicas::<Test>::iter()
+		.filter(|(_, list)| !list.is_empty())
+		.map(|(who, _)| who)
+		.collect();
+	hosters.sort();
+	hosters
+}
+
+/// Runs blocks (answering every challenge, confirming every setup with its real root) until
+/// `who` hosts nothing; returns how many of its replicas were handed over to successors.
+fn hand_over(
+	w: &FeedWriter,
+	who: AccountId,
+	encoded: &mut BTreeMap<ReplicaId, EncodedReplica>,
+) -> usize {
+	for _ in 0..30 {
+		if Providers::<Test>::get(who).is_none_or(|p| p.hosting == 0) {
+			break;
+		}
+		run_to_block(System::block_number() + 1);
+		answer_all(encoded);
+		confirm_all(w, encoded);
+	}
+	assert!(Providers::<Test>::get(who).is_none_or(|p| p.hosting == 0), "handed over");
+	events()
+		.iter()
+		.filter(|e| matches!(e, Event::ReplicaReplaced { old_hoster, .. } if *old_hoster == who))
+		.count()
+}
+
+/// Every open challenge answered by its hoster from `encoded`.
+fn answer_all(encoded: &BTreeMap<ReplicaId, EncodedReplica>) {
+	for (id, hoster) in open_challenges() {
+		assert_ok!(Datdot::submit_storage_proof(
+			RuntimeOrigin::signed(hoster),
+			id,
+			answer(id, encoded)
+		));
+	}
 }
 
 fn open_challenges() -> Vec<(u64, AccountId)> {
@@ -1192,7 +1253,7 @@ mod setup {
 	}
 
 	#[test]
-	fn different_roots_fail_the_setup_without_faults_and_redraw() {
+	fn different_roots_fail_the_setup_with_strikes_not_faults_and_redraw() {
 		run(|| {
 			let (_w, r, encoded) = drawn_replica();
 			let root = encoded.root();
@@ -1204,8 +1265,8 @@ mod setup {
 					contract: 0,
 					replica: 0,
 					reason: SetupFailure::Mismatch,
-					faulted_encoder: None,
-					faulted_hoster: None,
+					struck_encoder: Some(r.encoder),
+					struck_hoster: Some(r.hoster),
 				}
 				.into(),
 			);
@@ -1214,6 +1275,7 @@ mod setup {
 			for who in [r.encoder, r.hoster] {
 				let p = Providers::<Test>::get(who).unwrap();
 				assert_eq!((p.status, p.faults, p.reserved), (ProviderStatus::Active, 0, 0));
+				assert_eq!((p.recent_strikes.count, p.deposit), (1, DEPOSIT));
 			}
 			run_to_block(3);
 			assert!(Replicas::<Test>::get(0, 0).is_some(), "drawn again");
@@ -1221,7 +1283,7 @@ mod setup {
 	}
 
 	#[test]
-	fn the_party_that_misses_the_deadline_is_faulted() {
+	fn the_party_that_misses_the_deadline_gets_a_strike_not_a_slash() {
 		run(|| {
 			let (_w, r, encoded) = drawn_replica();
 			assert_ok!(Datdot::encoding_done(
@@ -1241,17 +1303,16 @@ mod setup {
 				contract: 0,
 				replica: 0,
 				reason: SetupFailure::Timeout,
-				faulted_encoder: None,
-				faulted_hoster: Some(r.hoster),
+				struck_encoder: None,
+				struck_hoster: Some(r.hoster),
 			}));
+			// The chain cannot tell whether the encoder withheld the stream: no slash.
 			let hoster = Providers::<Test>::get(r.hoster).unwrap();
-			assert_eq!((hoster.status, hoster.faults), (ProviderStatus::Offline, 1));
-			assert_eq!(hoster.deposit, DEPOSIT - SLASH);
-			assert_eq!(held(r.hoster), DEPOSIT - SLASH);
-			assert_eq!(Providers::<Test>::get(r.encoder).unwrap().faults, 0);
-			// Drawn again in the same block, never with the offline hoster.
-			let again = Replicas::<Test>::get(0, 0).unwrap();
-			assert!(![again.encoder, again.hoster, again.attestor].contains(&r.hoster));
+			assert_eq!((hoster.status, hoster.faults), (ProviderStatus::Active, 0));
+			assert_eq!((hoster.recent_strikes.count, hoster.deposit), (1, DEPOSIT));
+			assert_eq!(held(r.hoster), DEPOSIT);
+			assert_eq!(Providers::<Test>::get(r.encoder).unwrap().recent_strikes.count, 0);
+			assert!(Replicas::<Test>::get(0, 0).is_some(), "drawn again in the same block");
 		});
 	}
 }
@@ -1478,6 +1539,213 @@ fn benchmark_feed_fixture_is_current() {
 	assert!(std::fs::read(&path).unwrap() == fixture, "stale {path}: regenerate it");
 }
 
+mod lifecycle {
+	use super::*;
+
+	/// The live copies of `contract` (active replicas whose hoster is not `but`).
+	fn live_copies(contract: u64, but: AccountId) -> usize {
+		Replicas::<Test>::iter_prefix(contract)
+			.filter(|(_, r)| matches!(r.state, ReplicaState::Active { .. }) && r.hoster != but)
+			.count()
+	}
+
+	#[test]
+	fn max_faults_in_the_window_end_the_registration_and_every_replica_is_handed_over() {
+		run(|| {
+			let (w, mut encoded) = active_network(6, 8, 2);
+			answer_all(&encoded);
+			let ended = hosters()[0];
+			let hosted = HostedReplicas::<Test>::get(ended).len();
+			let free = Balances::free_balance(ended);
+			for _ in 0..MAX_FAULTS - 1 {
+				Datdot::fault(&ended);
+			}
+			assert_eq!(Providers::<Test>::get(ended).unwrap().status, ProviderStatus::Offline);
+			Datdot::fault(&ended);
+			let left = DEPOSIT - SLASH * MAX_FAULTS as Balance;
+			System::assert_last_event(
+				Event::ProviderEnded { provider: ended, recent_faults: MAX_FAULTS, deposit: left }
+					.into(),
+			);
+			let p = Providers::<Test>::get(ended).unwrap();
+			assert_eq!(p.status, ProviderStatus::Ended);
+			assert!(!p.can_be_challenged() && !eligible().contains(&ended));
+			assert_noop!(
+				Datdot::unpause(RuntimeOrigin::signed(ended)),
+				Error::<Test>::RegistrationEnded
+			);
+
+			// Successors are drawn into the copies' other slots; the old replicas stay until
+			// they are active, so no contract is ever short of a copy it had.
+			run_to_block(System::block_number() + 1);
+			let queued_for = events()
+				.iter()
+				.filter(|e| matches!(e, Event::ReplacementQueued { hoster, .. } if *hoster == ended))
+				.count();
+			assert_eq!(queued_for, hosted);
+			assert_eq!(HostedReplicas::<Test>::get(ended).len(), hosted);
+			assert_eq!(hand_over(&w, ended, &mut encoded), hosted);
+			for contract in 0..2 {
+				assert_eq!(live_copies(contract, ended), 2, "contract {contract} is back at R");
+			}
+			// Removed after its last handover; what was left of the deposit is back.
+			assert!(Providers::<Test>::get(ended).is_none());
+			assert_eq!(Balances::free_balance(ended), free + left);
+			assert_eq!(held(ended), 0);
+		});
+	}
+
+	#[test]
+	fn faults_further_apart_than_the_window_do_not_add_up() {
+		run(|| {
+			register(1);
+			for _ in 0..MAX_FAULTS - 1 {
+				Datdot::fault(&1);
+			}
+			assert_ok!(Datdot::unpause(RuntimeOrigin::signed(1)));
+			run_to_block(1 + FAULT_WINDOW);
+			Datdot::fault(&1);
+			let p = Providers::<Test>::get(1).unwrap();
+			assert_eq!((p.status, p.faults, p.recent_faults.count), (ProviderStatus::Offline, 3, 1));
+		});
+	}
+
+	#[test]
+	fn a_hoster_offline_past_its_grace_is_replaced_and_one_back_in_time_is_not() {
+		run(|| {
+			let (w, mut encoded) = active_network(6, 4, 2);
+			answer_all(&encoded);
+			let [gone, back] = <[AccountId; 2]>::try_from(hosters()).unwrap();
+			let start = System::block_number();
+			Datdot::fault(&gone);
+			Datdot::fault(&back);
+			run_to_block(start + 1);
+			assert_ok!(Datdot::unpause(RuntimeOrigin::signed(back)));
+			let queued = || {
+				events().iter().filter(|e| matches!(e, Event::ReplacementQueued { .. })).count()
+			};
+			for block in start + 2..start + OFFLINE_GRACE {
+				run_to_block(block);
+				answer_all(&encoded);
+			}
+			assert_eq!(queued(), 0, "not within the grace");
+			run_to_block(start + OFFLINE_GRACE);
+			let queued_for: Vec<_> = events()
+				.into_iter()
+				.filter_map(|e| match e {
+					Event::ReplacementQueued { hoster, .. } => Some(hoster),
+					_ => None,
+				})
+				.collect();
+			assert_eq!(queued_for, vec![gone]);
+			assert_eq!(hand_over(&w, gone, &mut encoded), 1);
+			// Staying down was a second fault. Still registered, with nothing to host; the
+			// other keeps its replica.
+			let p = Providers::<Test>::get(gone).unwrap();
+			assert_eq!((p.status, p.hosting, p.evicting), (ProviderStatus::Offline, 0, false));
+			assert_eq!((p.recent_faults.count, p.deposit), (2, DEPOSIT - 2 * SLASH));
+			assert_eq!(HostedReplicas::<Test>::get(back).len(), 1);
+			assert_eq!(live_copies(0, gone), 2);
+		});
+	}
+
+	#[test]
+	fn a_provider_that_stays_down_ends_after_max_faults_graces() {
+		run(|| {
+			register(1);
+			let free = Balances::free_balance(1);
+			Datdot::fault(&1);
+			run_to_block(1 + OFFLINE_GRACE);
+			assert_eq!(Providers::<Test>::get(1).unwrap().recent_faults.count, 2);
+			run_to_block(1 + 2 * OFFLINE_GRACE);
+			// Ended with nothing to hand over: gone at once, with what is left of its deposit.
+			assert!(events().contains(&Event::ProviderEnded {
+				provider: 1,
+				recent_faults: MAX_FAULTS,
+				deposit: DEPOSIT - 3 * SLASH
+			}));
+			assert!(Providers::<Test>::get(1).is_none());
+			assert_eq!(Balances::free_balance(1), free + DEPOSIT - 3 * SLASH);
+		});
+	}
+
+	#[test]
+	fn a_hoster_releases_a_lost_replica_for_a_small_penalty_and_it_is_drawn_again() {
+		run(|| {
+			let (_w, encoded) = active_network(6, 4, 1);
+			let hoster = hosters()[0];
+			let id = HostedReplicas::<Test>::get(hoster)[0];
+			let (c, r) = (id.contract, id.replica);
+			let other = if hoster == 1 { 2 } else { 1 };
+			assert_noop!(
+				Datdot::release_replica(RuntimeOrigin::signed(other), c, r),
+				Error::<Test>::NotHoster
+			);
+			assert_noop!(
+				Datdot::release_replica(RuntimeOrigin::signed(hoster), c, r + 1),
+				Error::<Test>::UnknownReplica
+			);
+			// Not to dodge a challenge that names it: that one is answered or failed first.
+			while Providers::<Test>::get(hoster).unwrap().open_challenge.is_none() {
+				run_to_block(System::block_number() + 1);
+			}
+			assert_noop!(
+				Datdot::release_replica(RuntimeOrigin::signed(hoster), c, r),
+				Error::<Test>::ChallengeOpen
+			);
+			answer_all(&encoded);
+
+			assert_ok!(Datdot::release_replica(RuntimeOrigin::signed(hoster), c, r));
+			System::assert_last_event(
+				Event::ReplicaReleased { contract: c, replica: r, hoster, penalty: RELEASE_PENALTY }
+					.into(),
+			);
+			assert!(RELEASE_PENALTY * 5 <= SLASH, "far below a fault");
+			assert_eq!(held(hoster), DEPOSIT - RELEASE_PENALTY);
+			let p = Providers::<Test>::get(hoster).unwrap();
+			assert_eq!((p.status, p.hosting, p.reserved, p.faults), (ProviderStatus::Active, 0, 0, 0));
+			assert!(Replicas::<Test>::get(c, r).is_none());
+			assert_eq!(queued(), 1);
+			run_to_block(System::block_number() + 1);
+			assert!(Replicas::<Test>::get(c, r).is_some(), "drawn again in its slot");
+		});
+	}
+
+	#[test]
+	fn strikes_lower_the_chance_of_being_drawn_and_enough_of_them_bench() {
+		run(|| {
+			register(1);
+			let chance = |n: u32| {
+				let p = Providers::<Test>::get(1).unwrap();
+				(0..n).filter(|a| Datdot::strikes_allow(&p, &[9; 32], *a)).count() as u32
+			};
+			assert_eq!(chance(1_000), 1_000, "no strikes: always");
+			Datdot::strike(&1);
+			let once = chance(3_000);
+			assert!((1_350..=1_650).contains(&once), "one strike: about half ({once})");
+			for _ in 1..MAX_STRIKES {
+				Datdot::strike(&1);
+			}
+			let now = System::block_number();
+			System::assert_last_event(
+				Event::ProviderStruck {
+					provider: 1,
+					recent_strikes: MAX_STRIKES,
+					benched_until: now + STRIKE_BENCH,
+				}
+				.into(),
+			);
+			assert_eq!(chance(1_000), 0, "benched");
+			run_to_block(now + STRIKE_BENCH);
+			let after = chance(3_000);
+			assert!((850..=1_150).contains(&after), "two strikes: about a third ({after})");
+			run_to_block(now + FAULT_WINDOW);
+			assert_eq!(chance(1_000), 1_000, "the window is over");
+			assert_eq!(Providers::<Test>::get(1).unwrap().deposit, DEPOSIT, "never a slash");
+		});
+	}
+}
+
 mod offchain_worker {
 	use super::*;
 	use crate::offchain::{LocalReplicas, ReadyRoot, ReplicaStoreExt};
@@ -1599,6 +1867,46 @@ mod offchain_worker {
 			assert_eq!(nonces(&pool)[6], 1);
 			let sent = submitted(&pool);
 			assert!(sent.iter().all(|tx| *tx == (1, RuntimeCall::Datdot(crate::Call::unpause {}))));
+		});
+	}
+
+	#[test]
+	fn a_node_that_lost_replicas_releases_exactly_those_then_says_it_is_back() {
+		use crate::offchain::STORE_CHECKED_KEY;
+		let store = Store::default();
+		let (mut ext, pool) = offchain_ext(&store);
+		ext.execute_with(|| {
+			// Four contracts on three providers: some hoster holds two or more replicas.
+			let (_w, encoded) = active_network(3, 16, 1);
+			answer_all(&encoded);
+			let hoster = hosters()
+				.into_iter()
+				.find(|h| HostedReplicas::<Test>::get(h).len() >= 2)
+				.expect("a hoster of two replicas");
+			let hosted = HostedReplicas::<Test>::get(hoster);
+			let lost = hosted[0];
+			// The restarted node's store kept every replica of the hoster but one.
+			for id in hosted.iter().filter(|id| **id != lost) {
+				store.0.lock().unwrap().insert(*id, encoded[id].clone());
+			}
+			UintAuthorityId::set_all_keys(vec![hoster]);
+			StorageValueRef::persistent(STORE_CHECKED_KEY).set(&true);
+			Datdot::fault(&hoster);
+			let now = System::block_number();
+
+			Datdot::offchain_worker(now);
+			let release = RuntimeCall::Datdot(crate::Call::release_replica {
+				contract: lost.contract,
+				replica: lost.replica,
+			});
+			assert_eq!(submitted(&pool), vec![(hoster, release.clone())], "no unpause yet");
+			assert_ok!(release.dispatch(RuntimeOrigin::signed(hoster)));
+
+			// Once the chain took the release, the store holds all it lists: back.
+			Datdot::offchain_worker(now + 3);
+			let sent = submitted(&pool);
+			assert_eq!(sent[1..], [(hoster, RuntimeCall::Datdot(crate::Call::unpause {}))]);
+			assert_eq!(HostedReplicas::<Test>::get(hoster).len(), hosted.len() - 1);
 		});
 	}
 

@@ -41,9 +41,58 @@ pub enum ProviderStatus<BlockNumber> {
 		/// The last block of the pause; the provider is active again after it.
 		until: BlockNumber,
 	},
-	/// Faulted (missed a setup deadline or failed a challenge): no new work, no challenges,
-	/// until it calls `unpause`.
+	/// Faulted (failed or missed a storage challenge): no new work, no challenges, until it
+	/// calls `unpause`. Its replicas are replaced if it stays offline past `OfflineGrace`.
 	Offline,
+	/// Unregistered while it still had replicas: no new work; it keeps answering for its
+	/// replicas until each is replaced, then leaves and gets its deposit back.
+	Leaving,
+	/// Registration ended by the chain (`MaxFaults` faults within `FaultWindow`, or a
+	/// deposit that no longer covers a fault): no new work, no challenges; its replicas are
+	/// replaced and what is left of its deposit is released after the last one.
+	Ended,
+}
+
+/// Events of one kind counted over a window of blocks that starts at the first of them.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Default,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub struct WindowCount<BlockNumber> {
+	/// The block of the first event counted.
+	pub start: BlockNumber,
+	/// Events since `start`.
+	pub count: u32,
+}
+
+impl<BlockNumber: Copy + PartialOrd + Saturating> WindowCount<BlockNumber> {
+	/// Counts an event at `now`, starting a new window if the current one (of `window`
+	/// blocks) is over; returns the events in the window.
+	pub fn add(&mut self, now: BlockNumber, window: BlockNumber) -> u32 {
+		if self.count == 0 || now >= self.start.saturating_add(window) {
+			*self = Self { start: now, count: 0 };
+		}
+		self.count = self.count.saturating_add(1);
+		self.count
+	}
+
+	/// Events counted in the window that is current at `now`.
+	pub fn current(&self, now: BlockNumber, window: BlockNumber) -> u32 {
+		if now >= self.start.saturating_add(window) {
+			0
+		} else {
+			self.count
+		}
+	}
 }
 
 /// A registered provider: one account, one node (PeerId), a stated capacity.
@@ -65,8 +114,20 @@ pub struct Provider<Balance, BlockNumber, MaxPeerIdLen: Get<u32>, MaxRegionLen: 
 	pub status: ProviderStatus<BlockNumber>,
 	/// Duties completed (encodings accepted, replicas started, challenges passed).
 	pub jobs_done: u32,
-	/// Proven faults (missed setup deadlines, failed or missed challenges).
+	/// Proven faults (failed or missed challenges), ever.
 	pub faults: u32,
+	/// Faults in the current `FaultWindow`: `MaxFaults` of them end the registration.
+	pub recent_faults: WindowCount<BlockNumber>,
+	/// Strikes (setups it did not confirm, or whose roots differed) in the current
+	/// `FaultWindow`: each lowers its chance of being drawn; `MaxStrikes` bench it.
+	pub recent_strikes: WindowCount<BlockNumber>,
+	/// It is not drawn for new work before this block (benched after `MaxStrikes`).
+	pub benched_until: BlockNumber,
+	/// Since when it is offline (the block of the fault), while it is.
+	pub offline_since: Option<BlockNumber>,
+	/// Its replicas are being handed over to others (it ended, is leaving, or stayed
+	/// offline past `OfflineGrace`).
+	pub evicting: bool,
 	/// Replicas this provider hosts or is setting up as hoster.
 	pub hosting: u32,
 	/// Of those, the active ones (what storage challenges pick from).
@@ -81,7 +142,7 @@ pub struct Provider<Balance, BlockNumber, MaxPeerIdLen: Get<u32>, MaxRegionLen: 
 	pub challengeable_at: Option<u32>,
 }
 
-impl<Balance, BlockNumber, MaxPeerIdLen: Get<u32>, MaxRegionLen: Get<u32>>
+impl<Balance, BlockNumber: Default, MaxPeerIdLen: Get<u32>, MaxRegionLen: Get<u32>>
 	Provider<Balance, BlockNumber, MaxPeerIdLen, MaxRegionLen>
 {
 	/// A newly registered, active provider with no work yet (not yet in any index).
@@ -100,6 +161,11 @@ impl<Balance, BlockNumber, MaxPeerIdLen: Get<u32>, MaxRegionLen: Get<u32>>
 			status: ProviderStatus::Active,
 			jobs_done: 0,
 			faults: 0,
+			recent_faults: Default::default(),
+			recent_strikes: Default::default(),
+			benched_until: Default::default(),
+			offline_since: None,
+			evicting: false,
 			hosting: 0,
 			active_replicas: 0,
 			encoding: 0,
@@ -119,10 +185,11 @@ impl<Balance, BlockNumber, MaxPeerIdLen: Get<u32>, MaxRegionLen: Get<u32>>
 		matches!(self.status, ProviderStatus::Active) && self.free_capacity() >= needed
 	}
 
-	/// Whether a new storage challenge may be issued to the provider: it is active, hosts
-	/// active replicas and has no challenge open.
+	/// Whether a new storage challenge may be issued to the provider: it is active (or
+	/// leaving, with replicas not handed over yet), hosts active replicas and has no
+	/// challenge open.
 	pub fn can_be_challenged(&self) -> bool {
-		matches!(self.status, ProviderStatus::Active)
+		matches!(self.status, ProviderStatus::Active | ProviderStatus::Leaving)
 			&& self.active_replicas > 0
 			&& self.open_challenge.is_none()
 	}
@@ -260,6 +327,20 @@ pub struct Replica<AccountId, BlockNumber> {
 	pub encoded: Option<EncodedRoot>,
 	/// The root the hoster confirmed.
 	pub hosted: Option<EncodedRoot>,
+	/// A successor is being set up at the partner index ([`successor_index`]); this replica
+	/// keeps its hoster's duty until the successor is active, then ends.
+	pub replacing: bool,
+}
+
+/// The index a replacement of replica `index` takes in a contract of `replicas` copies:
+/// each copy has two slots, `i` and `i + replicas`, so that a successor and the replica it
+/// replaces live side by side until the handover.
+pub fn successor_index(index: u32, replicas: u32) -> u32 {
+	if index < replicas {
+		index.saturating_add(replicas)
+	} else {
+		index.saturating_sub(replicas)
+	}
 }
 
 /// Why a storage challenge failed.
@@ -313,10 +394,11 @@ pub struct StorageChallenge<AccountId, BlockNumber, MaxSegments: Get<u32>> {
 	MaxEncodedLen,
 )]
 pub enum SetupFailure {
-	/// The deadline passed before both confirmed; those who had not are faulted.
+	/// The deadline passed before both confirmed. The chain cannot tell who withheld
+	/// what, so nobody is slashed: those who had not confirmed get a strike.
 	Timeout,
 	/// Encoder and hoster confirmed different roots; neither can be blamed on chain
-	/// alone, so neither is faulted and both are released.
+	/// alone: both get a strike.
 	Mismatch,
 }
 

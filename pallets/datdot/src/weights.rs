@@ -55,6 +55,9 @@ pub trait WeightInfo {
 	fn draw_replicas(n: u32, ) -> Weight;
 	fn draw_with_providers(p: u32, ) -> Weight;
 	fn issue_challenges(n: u32, ) -> Weight;
+	fn release_replica() -> Weight;
+	fn watch_offline(n: u32, ) -> Weight;
+	fn replace_evicted(n: u32, ) -> Weight;
 }
 
 /// The measured weights with the runtime's database weights.
@@ -435,9 +438,31 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().writes((5_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 14813).saturating_mul(n.into()))
 	}
+	fn release_replica() -> Weight {
+		Weight::from_parts(60_000_000, 8000)
+			.saturating_add(T::DbWeight::get().reads(12_u64))
+			.saturating_add(T::DbWeight::get().writes(12_u64))
+	}
+	fn watch_offline(n: u32, ) -> Weight {
+		Weight::from_parts(4_000_000, 3734)
+			.saturating_add(Weight::from_parts(30_000_000, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(1_u64))
+			.saturating_add(T::DbWeight::get().reads((6_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().writes(1_u64))
+			.saturating_add(T::DbWeight::get().writes((4_u64).saturating_mul(n.into())))
+			.saturating_add(Weight::from_parts(0, 2699).saturating_mul(n.into()))
+	}
+	fn replace_evicted(n: u32, ) -> Weight {
+		Weight::from_parts(40_000_000, 40000)
+			.saturating_add(Weight::from_parts(30_000_000, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(6_u64))
+			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().writes(3_u64))
+			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(n.into())))
+			.saturating_add(Weight::from_parts(0, 2699).saturating_mul(n.into()))
+	}
 }
 
-/// The same weights with ParityDB's database weights, for tests and mock runtimes.
 impl WeightInfo for () {
 	fn register() -> Weight {
 		Weight::from_parts(80_690_000, 3689)
@@ -543,5 +568,28 @@ impl WeightInfo for () {
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 			.saturating_add(ParityDbWeight::get().writes((5_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 14813).saturating_mul(n.into()))
+	}
+	fn release_replica() -> Weight {
+		Weight::from_parts(60_000_000, 8000)
+			.saturating_add(ParityDbWeight::get().reads(12_u64))
+			.saturating_add(ParityDbWeight::get().writes(12_u64))
+	}
+	fn watch_offline(n: u32, ) -> Weight {
+		Weight::from_parts(4_000_000, 3734)
+			.saturating_add(Weight::from_parts(30_000_000, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(1_u64))
+			.saturating_add(ParityDbWeight::get().reads((6_u64).saturating_mul(n.into())))
+			.saturating_add(ParityDbWeight::get().writes(1_u64))
+			.saturating_add(ParityDbWeight::get().writes((4_u64).saturating_mul(n.into())))
+			.saturating_add(Weight::from_parts(0, 2699).saturating_mul(n.into()))
+	}
+	fn replace_evicted(n: u32, ) -> Weight {
+		Weight::from_parts(40_000_000, 40000)
+			.saturating_add(Weight::from_parts(30_000_000, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(6_u64))
+			.saturating_add(ParityDbWeight::get().reads((5_u64).saturating_mul(n.into())))
+			.saturating_add(ParityDbWeight::get().writes(3_u64))
+			.saturating_add(ParityDbWeight::get().writes((3_u64).saturating_mul(n.into())))
+			.saturating_add(Weight::from_parts(0, 2699).saturating_mul(n.into()))
 	}
 }
