@@ -156,7 +156,6 @@ pub mod pallet {
 	use frame::deps::sp_runtime::TryRuntimeError;
 	use frame::traits::{
 		fungible::{Mutate, MutateHold},
-		tokens::Precision,
 		Randomness,
 	};
 
@@ -1054,7 +1053,11 @@ pub mod pallet {
 		/// answered (or failed) first.
 		#[pallet::call_index(10)]
 		#[pallet::weight(T::WeightInfo::release_replica())]
-		pub fn release_replica(origin: OriginFor<T>, contract: u64, replica: u32) -> DispatchResult {
+		pub fn release_replica(
+			origin: OriginFor<T>,
+			contract: u64,
+			replica: u32,
+		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			Self::do_release_replica(who, ReplicaId { contract, replica })
 		}

@@ -14,7 +14,7 @@
 //! - A hoster that lost a replica **releases** it for `ReleasePenalty`, far below a fault;
 //!   the copy is drawn again at once.
 
-use crate::{pallet::*, queue::StorageQueue, types::*, ProviderOf, ReplicaOf};
+use crate::{pallet::*, queue::StorageQueue, types::*, BalanceOf, ProviderOf, ReplicaOf};
 use datdot_primitives::encoded::ReplicaId;
 use frame::{
 	prelude::*,
@@ -189,7 +189,7 @@ impl<T: Config> Pallet<T> {
 		let mut looked = 0;
 		while looked < T::MaxReplacementsPerBlock::get() {
 			match OfflineWatchQueue::<T>::peek() {
-				Some((_, grace_end)) if grace_end <= now => {},
+				Some((_, grace_end)) if grace_end <= now => {}
 				_ => break,
 			}
 			let Some((who, grace_end)) = OfflineWatchQueue::<T>::pop() else { break };
@@ -218,8 +218,8 @@ impl<T: Config> Pallet<T> {
 			let provider = Providers::<T>::get(&who);
 			// An offline hoster that came back keeps what is not handed over yet.
 			let evicting = provider.as_ref().is_some_and(|p| {
-				p.evicting &&
-					matches!(
+				p.evicting
+					&& matches!(
 						p.status,
 						ProviderStatus::Offline | ProviderStatus::Leaving | ProviderStatus::Ended
 					)
@@ -297,9 +297,9 @@ impl<T: Config> Pallet<T> {
 			p.evicting && matches!(p.status, ProviderStatus::Leaving | ProviderStatus::Ended)
 		});
 		// The eviction pass may be over: queue the provider again if there is no room now.
-		if evicted &&
-			Self::schedule_replacement(id).is_err() &&
-			EvictionQueue::<T>::push(hoster.clone(), T::MaxProviders::get()).is_err()
+		if evicted
+			&& Self::schedule_replacement(id).is_err()
+			&& EvictionQueue::<T>::push(hoster.clone(), T::MaxProviders::get()).is_err()
 		{
 			defensive!("eviction queue full");
 		}
@@ -368,8 +368,8 @@ impl<T: Config> Pallet<T> {
 			penalty,
 		});
 		if Providers::<T>::get(&who).is_some_and(|p| {
-			p.deposit < T::FaultSlash::get() &&
-				!matches!(p.status, ProviderStatus::Leaving | ProviderStatus::Ended)
+			p.deposit < T::FaultSlash::get()
+				&& !matches!(p.status, ProviderStatus::Leaving | ProviderStatus::Ended)
 		}) {
 			Self::end_registration(&who);
 		}

@@ -191,7 +191,7 @@ where
 			// The chain took none for a whole era: the oldest pending one died.
 			Some(r) if now >= r.since.saturating_add(DUTY_TRANSACTION_PERIOD.into()) => {
 				(chain, now)
-			},
+			}
 			Some(r) => (r.next, r.since),
 		};
 		(nonce, Self { next: nonce + Nonce::one(), chain, since })
@@ -261,13 +261,13 @@ impl<T: Config> Pallet<T> {
 		match submitted {
 			Ok(()) => {
 				log::info!(target: "datdot", "{what} for {:?}: submitted (nonce {nonce:?})", account.id)
-			},
+			}
 			Err(why) => {
 				// Give the nonce back unless a later run already signed with the next one.
 				let _ = record.mutate::<_, (), _>(|stored: StoredNonce<T>| match stored {
 					Ok(Some((r, n))) if r == run && n.next == next => {
 						Ok((r, DutyNonce { next: nonce, ..n }))
-					},
+					}
 					_ => Err(()),
 				});
 				log::warn!(
@@ -275,7 +275,7 @@ impl<T: Config> Pallet<T> {
 					"{what} for {:?}: {why}; retrying in {RESUBMIT_AFTER} blocks",
 					account.id,
 				);
-			},
+			}
 		}
 	}
 
@@ -313,7 +313,12 @@ impl<T: Config> Pallet<T> {
 				ProviderStatus::Active if shutting_down && provider.open_challenge.is_none() => {
 					let until = now.saturating_add(T::MaxPauseBlocks::get());
 					if Self::claim_duty(b"pause", &account.id, 0, now) {
-						Self::submit_duty(&account, Call::pause { until }, "pause at shutdown", now);
+						Self::submit_duty(
+							&account,
+							Call::pause { until },
+							"pause at shutdown",
+							now,
+						);
 					}
 					if !by_node {
 						paused.push(account.id.clone());

@@ -2,6 +2,7 @@
 //! (head, tail) positions in a value. Pushing and popping are O(1) reads and writes however
 //! long the queue is; positions wrap around `u32`.
 
+use codec::FullCodec;
 use frame::deps::frame_support::storage::{StorageMap, StorageValue};
 use frame::prelude::*;
 

@@ -39,6 +39,7 @@ impl<T: Config> Pallet<T> {
 		ensure!(root.segments >= blocks, Error::<T>::ImplausibleSegmentCount);
 		*slot = Some(root);
 
+		let copies = contract.replicas;
 		let (contract, replica_index) = (id.contract, id.replica);
 		Self::deposit_event(match role {
 			Role::Encoder => Event::EncodingConfirmed { contract, replica: replica_index, root },
@@ -48,8 +49,8 @@ impl<T: Config> Pallet<T> {
 			(Some(a), Some(b)) if a == b => {
 				let hoster = replica.hoster.clone();
 				Self::activate(id, replica, a);
-				Self::after_activation(id, contract.replicas, &hoster);
-			},
+				Self::after_activation(id, copies, &hoster);
+			}
 			(Some(_), Some(_)) => Self::fail_setup(id, replica, SetupFailure::Mismatch),
 			_ => Replicas::<T>::insert(id.contract, id.replica, replica),
 		}

@@ -172,7 +172,8 @@ mod unregister {
 	#[test]
 	fn a_provider_with_replicas_hands_them_over_then_leaves_with_its_whole_deposit() {
 		run(|| {
-			let (w, _) = active_network(6, 4, 1);
+			let (w, mut encoded) = active_network(6, 4, 1);
+			answer_all(&encoded);
 			let leaver = hosters()[0];
 			let hosted = HostedReplicas::<Test>::get(leaver).into_inner();
 			let free = Balances::free_balance(leaver);
@@ -180,7 +181,10 @@ mod unregister {
 			System::assert_last_event(Event::ProviderLeaving { provider: leaver }.into());
 			let p = Providers::<Test>::get(leaver).unwrap();
 			assert_eq!(p.status, ProviderStatus::Leaving);
-			assert!(p.can_be_challenged(), "it answers for its replicas until they are handed over");
+			assert!(
+				p.can_be_challenged(),
+				"it answers for its replicas until they are handed over"
+			);
 			assert!(!eligible().contains(&leaver), "no new work");
 			assert_noop!(
 				Datdot::unregister(RuntimeOrigin::signed(leaver)),
@@ -191,7 +195,7 @@ mod unregister {
 				Error::<Test>::RegistrationEnded
 			);
 
-			let replaced = hand_over(&w, leaver);
+			let replaced = hand_over(&w, leaver, &mut encoded);
 			assert_eq!(replaced, hosted.len());
 			assert!(Providers::<Test>::get(leaver).is_none(), "gone after the last handover");
 			assert!(events().contains(&Event::ProviderUnregistered { provider: leaver }));
@@ -1439,8 +1443,8 @@ mod challenges {
 				.into(),
 			);
 			assert_eq!(Providers::<Test>::get(hoster).unwrap().status, ProviderStatus::Offline);
-			// Offline: never challenged.
-			run_to_block(due + 30);
+			// Offline: never challenged (within its grace, after which it would be replaced).
+			run_to_block(due + OFFLINE_GRACE);
 			assert!(open_challenges().is_empty());
 			// Back: challenged again, and passes with its data intact.
 			assert_ok!(Datdot::unpause(RuntimeOrigin::signed(hoster)));
@@ -1580,7 +1584,9 @@ mod lifecycle {
 			run_to_block(System::block_number() + 1);
 			let queued_for = events()
 				.iter()
-				.filter(|e| matches!(e, Event::ReplacementQueued { hoster, .. } if *hoster == ended))
+				.filter(
+					|e| matches!(e, Event::ReplacementQueued { hoster, .. } if *hoster == ended),
+				)
 				.count();
 			assert_eq!(queued_for, hosted);
 			assert_eq!(HostedReplicas::<Test>::get(ended).len(), hosted);
@@ -1606,7 +1612,10 @@ mod lifecycle {
 			run_to_block(1 + FAULT_WINDOW);
 			Datdot::fault(&1);
 			let p = Providers::<Test>::get(1).unwrap();
-			assert_eq!((p.status, p.faults, p.recent_faults.count), (ProviderStatus::Offline, 3, 1));
+			assert_eq!(
+				(p.status, p.faults, p.recent_faults.count),
+				(ProviderStatus::Offline, 3, 1)
+			);
 		});
 	}
 
@@ -1621,9 +1630,8 @@ mod lifecycle {
 			Datdot::fault(&back);
 			run_to_block(start + 1);
 			assert_ok!(Datdot::unpause(RuntimeOrigin::signed(back)));
-			let queued = || {
-				events().iter().filter(|e| matches!(e, Event::ReplacementQueued { .. })).count()
-			};
+			let queued =
+				|| events().iter().filter(|e| matches!(e, Event::ReplacementQueued { .. })).count();
 			for block in start + 2..start + OFFLINE_GRACE {
 				run_to_block(block);
 				answer_all(&encoded);
@@ -1697,13 +1705,21 @@ mod lifecycle {
 
 			assert_ok!(Datdot::release_replica(RuntimeOrigin::signed(hoster), c, r));
 			System::assert_last_event(
-				Event::ReplicaReleased { contract: c, replica: r, hoster, penalty: RELEASE_PENALTY }
-					.into(),
+				Event::ReplicaReleased {
+					contract: c,
+					replica: r,
+					hoster,
+					penalty: RELEASE_PENALTY,
+				}
+				.into(),
 			);
 			assert!(RELEASE_PENALTY * 5 <= SLASH, "far below a fault");
 			assert_eq!(held(hoster), DEPOSIT - RELEASE_PENALTY);
 			let p = Providers::<Test>::get(hoster).unwrap();
-			assert_eq!((p.status, p.hosting, p.reserved, p.faults), (ProviderStatus::Active, 0, 0, 0));
+			assert_eq!(
+				(p.status, p.hosting, p.reserved, p.faults),
+				(ProviderStatus::Active, 0, 0, 0)
+			);
 			assert!(Replicas::<Test>::get(c, r).is_none());
 			assert_eq!(queued(), 1);
 			run_to_block(System::block_number() + 1);
@@ -1887,7 +1903,9 @@ mod offchain_worker {
 			let lost = hosted[0];
 			// The restarted node's store kept every replica of the hoster but one.
 			for id in hosted.iter().filter(|id| **id != lost) {
-				store.0.lock().unwrap().insert(*id, encoded[id].clone());
+				let replica =
+					EncodedReplica::from_encoded(*id, encoded[id].encoded_blocks().to_vec());
+				store.0.lock().unwrap().insert(*id, replica.unwrap());
 			}
 			UintAuthorityId::set_all_keys(vec![hoster]);
 			StorageValueRef::persistent(STORE_CHECKED_KEY).set(&true);
