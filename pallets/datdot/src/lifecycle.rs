@@ -46,25 +46,32 @@ impl<T: Config> Pallet<T> {
 		}
 		let slashed = Self::burn_deposit(who, &provider, T::FaultSlash::get());
 		let now = frame_system::Pallet::<T>::block_number();
-		let Some((faults, recent, deposit, went_offline)) = Self::update_provider(who, |p| {
-			p.faults = p.faults.saturating_add(1);
-			let recent = p.recent_faults.add(now, T::FaultWindow::get());
-			// A leaving provider stays leaving: its replicas are being handed over anyway. An
-			// offline one (still down at the end of its grace) starts a new grace.
-			let went_offline = matches!(
-				p.status,
-				ProviderStatus::Active | ProviderStatus::Paused { .. } | ProviderStatus::Offline
-			);
-			if went_offline {
-				p.status = ProviderStatus::Offline;
-				p.offline_since = Some(now);
-			}
-			(p.faults, recent, p.deposit, went_offline)
-		}) else {
+		let Some((faults, recent, deposit, went_offline, ended)) =
+			Self::update_provider(who, |p| {
+				p.faults = p.faults.saturating_add(1);
+				let recent = p.recent_faults.add(now, T::FaultWindow::get());
+				// A leaving provider stays leaving: its replicas are being handed over anyway. An
+				// offline one (still down at the end of its grace) starts a new grace.
+				let went_offline = matches!(
+					p.status,
+					ProviderStatus::Active
+						| ProviderStatus::Paused { .. }
+						| ProviderStatus::Offline
+				);
+				if went_offline {
+					p.status = ProviderStatus::Offline;
+					p.offline_since = Some(now);
+				}
+				let ended = p.status == ProviderStatus::Ended;
+				(p.faults, recent, p.deposit, went_offline, ended)
+			})
+		else {
 			return;
 		};
 		Self::deposit_event(Event::ProviderOffline { provider: who.clone(), slashed, faults });
-		if recent >= T::MaxFaults::get() || deposit < T::FaultSlash::get() {
+		if ended {
+			// Already handing everything over (a challenge it had open when it ended).
+		} else if recent >= T::MaxFaults::get() || deposit < T::FaultSlash::get() {
 			Self::end_registration(who);
 		} else if went_offline {
 			let grace_end = now.saturating_add(T::OfflineGrace::get());

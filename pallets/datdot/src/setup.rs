@@ -80,7 +80,7 @@ impl<T: Config> Pallet<T> {
 		});
 		replica.reserved = size;
 		replica.state = ReplicaState::Active { since: now, last_proof: None };
-		let hoster = replica.hoster.clone();
+		let (hoster, encoder) = (replica.hoster.clone(), replica.encoder.clone());
 		Replicas::<T>::insert(id.contract, id.replica, replica);
 		Self::deposit_event(Event::ReplicaActive {
 			contract: id.contract,
@@ -88,6 +88,8 @@ impl<T: Config> Pallet<T> {
 			hoster,
 			root,
 		});
+		// An encoder that is leaving may have had this as its last duty.
+		Self::leave_if_done(&encoder);
 	}
 
 	/// Fails a setup: strikes the parties that did not confirm (on timeout) or both (roots

@@ -170,6 +170,22 @@ mod unregister {
 	}
 
 	#[test]
+	fn a_leaving_encoder_leaves_when_its_last_encoding_is_accepted() {
+		run(|| {
+			let w = six_providers_one_contract(1);
+			run_to_block(2);
+			let r = Replicas::<Test>::get(0, 0).unwrap();
+			assert_ok!(Datdot::unregister(RuntimeOrigin::signed(r.encoder)));
+			assert_eq!(Providers::<Test>::get(r.encoder).unwrap().status, ProviderStatus::Leaving);
+			let root = encode(&w, ReplicaId { contract: 0, replica: 0 }).root();
+			assert_ok!(Datdot::encoding_done(RuntimeOrigin::signed(r.encoder), 0, 0, root));
+			assert_ok!(Datdot::hosting_started(RuntimeOrigin::signed(r.hoster), 0, 0, root));
+			assert!(Providers::<Test>::get(r.encoder).is_none());
+			assert_eq!(held(r.encoder), 0);
+		});
+	}
+
+	#[test]
 	fn a_provider_with_replicas_hands_them_over_then_leaves_with_its_whole_deposit() {
 		run(|| {
 			let (w, mut encoded) = active_network(6, 4, 1);
