@@ -4,7 +4,7 @@
 //! `scripts/frame-weight-template.hbs` (regenerate: `scripts/weights.sh`, see
 //! docs/benchmarks.md). Do not edit by hand.
 //!
-//! CLI VERSION 64.0.0, DATE: 2026-11-24, STEPS: `10`, REPEAT: `5`
+//! CLI VERSION 64.0.0, DATE: 2026-11-30, STEPS: `10`, REPEAT: `5`
 //! HOSTNAME: `vm`, CPU: `AMD EPYC`
 //! WASM-EXECUTION: `Compiled`, CHAIN: `Some("dev")`, DB CACHE: 1024
 
@@ -64,7 +64,7 @@ pub trait WeightInfo {
 pub struct SubstrateWeight<T>(PhantomData<T>);
 impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::Providers` (r:1 w:1)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(224), added: 2699, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(250), added: 2725, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::CounterForProviders` (r:1 w:1)
 	/// Proof: `Datdot::CounterForProviders` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
@@ -78,14 +78,14 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	fn register() -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `609`
-		//  Estimated: `3689`
-		// Minimum execution time: 77_185_000 picoseconds.
-		Weight::from_parts(80_690_000, 3689)
+		//  Estimated: `3715`
+		// Minimum execution time: 98_454_000 picoseconds.
+		Weight::from_parts(102_692_000, 3715)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
 	/// Storage: `Datdot::Providers` (r:1 w:1)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(224), added: 2699, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(250), added: 2725, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::PauseEnds` (r:1 w:1)
 	/// Proof: `Datdot::PauseEnds` (`max_values`: None, `max_size`: Some(525), added: 3000, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
@@ -94,17 +94,19 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(85), added: 2560, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::CounterForProviders` (r:1 w:1)
 	/// Proof: `Datdot::CounterForProviders` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::HostedReplicas` (r:0 w:1)
+	/// Proof: `Datdot::HostedReplicas` (`max_values`: None, `max_size`: Some(12338), added: 14813, mode: `MaxEncodedLen`)
 	fn unregister() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1957`
+		//  Measured:  `1979`
 		//  Estimated: `3990`
-		// Minimum execution time: 70_485_000 picoseconds.
-		Weight::from_parts(75_111_000, 3990)
+		// Minimum execution time: 93_425_000 picoseconds.
+		Weight::from_parts(101_610_000, 3990)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
-			.saturating_add(T::DbWeight::get().writes(5_u64))
+			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
 	/// Storage: `Datdot::Providers` (r:2 w:2)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(224), added: 2699, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(250), added: 2725, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::PauseEnds` (r:1 w:1)
 	/// Proof: `Datdot::PauseEnds` (`max_values`: None, `max_size`: Some(525), added: 3000, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:1 w:1)
@@ -113,15 +115,15 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
 	fn pause() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1496`
-		//  Estimated: `6388`
-		// Minimum execution time: 48_582_000 picoseconds.
-		Weight::from_parts(52_438_000, 6388)
+		//  Measured:  `1540`
+		//  Estimated: `6440`
+		// Minimum execution time: 64_961_000 picoseconds.
+		Weight::from_parts(70_972_000, 6440)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
 	/// Storage: `Datdot::Providers` (r:1 w:1)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(224), added: 2699, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(250), added: 2725, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::PauseEnds` (r:1 w:1)
 	/// Proof: `Datdot::PauseEnds` (`max_values`: None, `max_size`: Some(525), added: 3000, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:1 w:1)
@@ -130,23 +132,27 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
 	fn unpause() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1120`
+		//  Measured:  `1142`
 		//  Estimated: `3990`
-		// Minimum execution time: 33_129_000 picoseconds.
-		Weight::from_parts(36_925_000, 3990)
+		// Minimum execution time: 45_565_000 picoseconds.
+		Weight::from_parts(49_913_000, 3990)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
 	/// Storage: `Datdot::PauseEnds` (r:1 w:1)
 	/// Proof: `Datdot::PauseEnds` (`max_values`: None, `max_size`: Some(525), added: 3000, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:16 w:16)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(224), added: 2699, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(250), added: 2725, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:1 w:1)
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::ChallengesDue` (r:1 w:0)
 	/// Proof: `Datdot::ChallengesDue` (`max_values`: None, `max_size`: Some(269), added: 2744, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::SetupDeadlines` (r:1 w:0)
 	/// Proof: `Datdot::SetupDeadlines` (`max_values`: None, `max_size`: Some(205), added: 2680, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::OfflineWatchBounds` (r:1 w:0)
+	/// Proof: `Datdot::OfflineWatchBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::EvictionBounds` (r:1 w:0)
+	/// Proof: `Datdot::EvictionBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Babe::AuthorVrfRandomness` (r:1 w:0)
 	/// Proof: `Babe::AuthorVrfRandomness` (`max_values`: Some(1), `max_size`: Some(33), added: 528, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexEntries` (r:0 w:16)
@@ -154,17 +160,17 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[0, 16]`.
 	fn on_initialize_pause_ends(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `250 + n * (189 ±0)`
-		//  Estimated: `3990 + n * (2699 ±0)`
-		// Minimum execution time: 11_237_000 picoseconds.
-		Weight::from_parts(17_069_082, 3990)
-			// Standard Error: 8_343
-			.saturating_add(Weight::from_parts(15_656_870, 0).saturating_mul(n.into()))
-			.saturating_add(T::DbWeight::get().reads(5_u64))
+		//  Measured:  `250 + n * (211 ±0)`
+		//  Estimated: `3990 + n * (2725 ±0)`
+		// Minimum execution time: 17_081_000 picoseconds.
+		Weight::from_parts(27_291_410, 3990)
+			// Standard Error: 23_586
+			.saturating_add(Weight::from_parts(19_228_740, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 			.saturating_add(T::DbWeight::get().writes((2_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 2699).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 2725).saturating_mul(n.into()))
 	}
 	/// Storage: `Datdot::Feeds` (r:1 w:1)
 	/// Proof: `Datdot::Feeds` (`max_values`: None, `max_size`: Some(3365), added: 5840, mode: `MaxEncodedLen`)
@@ -172,8 +178,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1044`
 		//  Estimated: `6830`
-		// Minimum execution time: 127_960_000 picoseconds.
-		Weight::from_parts(130_664_000, 6830)
+		// Minimum execution time: 157_545_000 picoseconds.
+		Weight::from_parts(167_923_000, 6830)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -196,22 +202,24 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `255`
 		//  Estimated: `6830`
-		// Minimum execution time: 38_848_000 picoseconds.
-		Weight::from_parts(12_046_050, 6830)
-			// Standard Error: 12_162
-			.saturating_add(Weight::from_parts(22_028_176, 0).saturating_mul(c.into()))
+		// Minimum execution time: 57_347_000 picoseconds.
+		Weight::from_parts(59_632_000, 6830)
+			// Standard Error: 168_773
+			.saturating_add(Weight::from_parts(34_090_761, 0).saturating_mul(c.into()))
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 			.saturating_add(T::DbWeight::get().writes((9_u64).saturating_mul(c.into())))
 	}
 	/// Storage: `Datdot::Plans` (r:1 w:1)
 	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(357), added: 2832, mode: `MaxEncodedLen`)
-	/// Storage: `Datdot::Replicas` (r:1024 w:1024)
-	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(224), added: 2699, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Replicas` (r:2048 w:1024)
+	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::HostedReplicas` (r:8 w:8)
 	/// Proof: `Datdot::HostedReplicas` (`max_values`: None, `max_size`: Some(12338), added: 14813, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::EvictionBounds` (r:1 w:0)
+	/// Proof: `Datdot::EvictionBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:8 w:8)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(224), added: 2699, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(250), added: 2725, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:2 w:2)
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexEntries` (r:4 w:16)
@@ -221,73 +229,77 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `c` is `[1, 128]`.
 	fn cancel_plan(c: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `4071 + c * (316 ±0)`
-		//  Estimated: `119494 + c * (21592 ±0)`
-		// Minimum execution time: 289_330_000 picoseconds.
-		Weight::from_parts(55_271_112, 119494)
-			// Standard Error: 221_608
-			.saturating_add(Weight::from_parts(101_120_738, 0).saturating_mul(c.into()))
-			.saturating_add(T::DbWeight::get().reads(23_u64))
-			.saturating_add(T::DbWeight::get().reads((8_u64).saturating_mul(c.into())))
+		//  Measured:  `4255 + c * (316 ±0)`
+		//  Estimated: `119494 + c * (43200 ±0)`
+		// Minimum execution time: 722_339_000 picoseconds.
+		Weight::from_parts(737_557_000, 119494)
+			// Standard Error: 7_963_398
+			.saturating_add(Weight::from_parts(274_925_705, 0).saturating_mul(c.into()))
+			.saturating_add(T::DbWeight::get().reads(24_u64))
+			.saturating_add(T::DbWeight::get().reads((16_u64).saturating_mul(c.into())))
 			.saturating_add(T::DbWeight::get().writes(35_u64))
 			.saturating_add(T::DbWeight::get().writes((9_u64).saturating_mul(c.into())))
-			.saturating_add(Weight::from_parts(0, 21592).saturating_mul(c.into()))
+			.saturating_add(Weight::from_parts(0, 43200).saturating_mul(c.into()))
 	}
-	/// Storage: `Datdot::Replicas` (r:1 w:1)
-	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(224), added: 2699, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Replicas` (r:2 w:1)
+	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Contracts` (r:1 w:0)
 	/// Proof: `Datdot::Contracts` (`max_values`: None, `max_size`: Some(116), added: 2591, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::HostedReplicas` (r:1 w:1)
 	/// Proof: `Datdot::HostedReplicas` (`max_values`: None, `max_size`: Some(12338), added: 14813, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:3 w:3)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(224), added: 2699, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(250), added: 2725, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:2 w:2)
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexEntries` (r:1 w:3)
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
 	fn confirm_setup() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `13578`
+		//  Measured:  `13645`
 		//  Estimated: `15803`
-		// Minimum execution time: 82_753_000 picoseconds.
-		Weight::from_parts(86_940_000, 15803)
-			.saturating_add(T::DbWeight::get().reads(9_u64))
+		// Minimum execution time: 117_900_000 picoseconds.
+		Weight::from_parts(147_866_000, 15803)
+			.saturating_add(T::DbWeight::get().reads(10_u64))
 			.saturating_add(T::DbWeight::get().writes(10_u64))
 	}
 	/// Storage: `Datdot::Challenges` (r:1 w:1)
 	/// Proof: `Datdot::Challenges` (`max_values`: None, `max_size`: Some(133), added: 2608, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Replicas` (r:4 w:0)
-	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(224), added: 2699, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:1 w:1)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(224), added: 2699, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(250), added: 2725, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:2 w:2)
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(85), added: 2560, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::OfflineWatchBounds` (r:1 w:1)
+	/// Proof: `Datdot::OfflineWatchBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexEntries` (r:0 w:2)
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::OfflineWatch` (r:0 w:1)
+	/// Proof: `Datdot::OfflineWatch` (`max_values`: None, `max_size`: Some(48), added: 2523, mode: `MaxEncodedLen`)
 	/// The range of component `s` is `[1, 4]`.
 	fn submit_storage_proof(s: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `650 + s * (251 ±0)`
-		//  Estimated: `5966 + s * (2699 ±0)`
-		// Minimum execution time: 157_324_000 picoseconds.
-		Weight::from_parts(83_243_002, 5966)
-			// Standard Error: 44_687
-			.saturating_add(Weight::from_parts(79_963_202, 0).saturating_mul(s.into()))
-			.saturating_add(T::DbWeight::get().reads(6_u64))
+		//  Measured:  `672 + s * (252 ±0)`
+		//  Estimated: `5966 + s * (2700 ±0)`
+		// Minimum execution time: 202_108_000 picoseconds.
+		Weight::from_parts(121_213_274, 5966)
+			// Standard Error: 430_688
+			.saturating_add(Weight::from_parts(96_523_538, 0).saturating_mul(s.into()))
+			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(s.into())))
-			.saturating_add(T::DbWeight::get().writes(8_u64))
-			.saturating_add(Weight::from_parts(0, 2699).saturating_mul(s.into()))
+			.saturating_add(T::DbWeight::get().writes(10_u64))
+			.saturating_add(Weight::from_parts(0, 2700).saturating_mul(s.into()))
 	}
 	/// Storage: `Datdot::ChallengesDue` (r:1 w:1)
 	/// Proof: `Datdot::ChallengesDue` (`max_values`: None, `max_size`: Some(269), added: 2744, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Challenges` (r:32 w:32)
 	/// Proof: `Datdot::Challenges` (`max_values`: None, `max_size`: Some(133), added: 2608, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:32 w:32)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(224), added: 2699, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(250), added: 2725, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:32 w:32)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:32 w:32)
@@ -296,35 +308,31 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexEntries` (r:16 w:32)
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::OfflineWatchBounds` (r:1 w:1)
+	/// Proof: `Datdot::OfflineWatchBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::OfflineWatch` (r:0 w:32)
+	/// Proof: `Datdot::OfflineWatch` (`max_values`: None, `max_size`: Some(48), added: 2523, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[0, 32]`.
 	fn expire_challenges(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `209 + n * (430 ±0)`
-		//  Estimated: `3734 + n * (2699 ±0)`
-		// Minimum execution time: 4_928_000 picoseconds.
-		Weight::from_parts(3_976_816, 3734)
-			// Standard Error: 48_795
-			.saturating_add(Weight::from_parts(62_872_158, 0).saturating_mul(n.into()))
-			.saturating_add(T::DbWeight::get().reads(1_u64))
+		//  Measured:  `209 + n * (452 ±0)`
+		//  Estimated: `3734 + n * (2725 ±0)`
+		// Minimum execution time: 7_013_000 picoseconds.
+		Weight::from_parts(7_925_000, 3734)
+			// Standard Error: 536_012
+			.saturating_add(Weight::from_parts(99_877_508, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
-			.saturating_add(T::DbWeight::get().writes((5_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 2699).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().writes((6_u64).saturating_mul(n.into())))
+			.saturating_add(Weight::from_parts(0, 2725).saturating_mul(n.into()))
 	}
 	/// Storage: `Datdot::SetupDeadlines` (r:1 w:1)
 	/// Proof: `Datdot::SetupDeadlines` (`max_values`: None, `max_size`: Some(205), added: 2680, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Replicas` (r:16 w:16)
-	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(224), added: 2699, mode: `MaxEncodedLen`)
-	/// Storage: `Datdot::Providers` (r:43 w:43)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(224), added: 2699, mode: `MaxEncodedLen`)
-	/// Storage: `System::Account` (r:32 w:32)
-	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
-	/// Storage: `Balances::Holds` (r:32 w:32)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(85), added: 2560, mode: `MaxEncodedLen`)
-	/// Storage: `Datdot::IndexLen` (r:1 w:1)
-	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
-	/// Storage: `Datdot::IndexEntries` (r:23 w:43)
-	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Providers` (r:32 w:32)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(250), added: 2725, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::DrawQueueBounds` (r:1 w:1)
 	/// Proof: `Datdot::DrawQueueBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::DrawQueue` (r:0 w:16)
@@ -332,17 +340,17 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[1, 16]`.
 	fn expire_setups(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `377 + n * (1086 ±0)`
-		//  Estimated: `3670 + n * (7197 ±0)`
-		// Minimum execution time: 138_466_000 picoseconds.
-		Weight::from_parts(4_146_096, 3670)
-			// Standard Error: 121_546
-			.saturating_add(Weight::from_parts(136_000_151, 0).saturating_mul(n.into()))
-			.saturating_add(T::DbWeight::get().reads(3_u64))
-			.saturating_add(T::DbWeight::get().reads((9_u64).saturating_mul(n.into())))
-			.saturating_add(T::DbWeight::get().writes(4_u64))
-			.saturating_add(T::DbWeight::get().writes((11_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 7197).saturating_mul(n.into()))
+		//  Measured:  `307 + n * (552 ±0)`
+		//  Estimated: `3670 + n * (5450 ±0)`
+		// Minimum execution time: 75_331_000 picoseconds.
+		Weight::from_parts(39_320_566, 3670)
+			// Standard Error: 467_469
+			.saturating_add(Weight::from_parts(63_403_894, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(2_u64))
+			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().writes(2_u64))
+			.saturating_add(T::DbWeight::get().writes((4_u64).saturating_mul(n.into())))
+			.saturating_add(Weight::from_parts(0, 5450).saturating_mul(n.into()))
 	}
 	/// Storage: `Datdot::SetupDeadlines` (r:1 w:1)
 	/// Proof: `Datdot::SetupDeadlines` (`max_values`: None, `max_size`: Some(205), added: 2680, mode: `MaxEncodedLen`)
@@ -354,28 +362,28 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::DrawNonce` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Contracts` (r:16 w:0)
 	/// Proof: `Datdot::Contracts` (`max_values`: None, `max_size`: Some(116), added: 2591, mode: `MaxEncodedLen`)
-	/// Storage: `Datdot::Replicas` (r:16 w:16)
-	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(224), added: 2699, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Replicas` (r:32 w:16)
+	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:1 w:0)
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexEntries` (r:23 w:0)
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:23 w:19)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(224), added: 2699, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(250), added: 2725, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[1, 16]`.
 	fn draw_replicas(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1318 + n * (397 ±0)`
-		//  Estimated: `8945 + n * (3408 ±0)`
-		// Minimum execution time: 81_060_000 picoseconds.
-		Weight::from_parts(36_023_528, 8945)
-			// Standard Error: 44_879
-			.saturating_add(Weight::from_parts(56_691_879, 0).saturating_mul(n.into()))
+		//  Measured:  `1371 + n * (425 ±0)`
+		//  Estimated: `9021 + n * (5400 ±0)`
+		// Minimum execution time: 111_267_000 picoseconds.
+		Weight::from_parts(60_121_373, 9021)
+			// Standard Error: 463_440
+			.saturating_add(Weight::from_parts(81_467_427, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(10_u64))
-			.saturating_add(T::DbWeight::get().reads((6_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().reads((7_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 3408).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 5400).saturating_mul(n.into()))
 	}
 	/// Storage: `Datdot::SetupDeadlines` (r:1 w:1)
 	/// Proof: `Datdot::SetupDeadlines` (`max_values`: None, `max_size`: Some(205), added: 2680, mode: `MaxEncodedLen`)
@@ -387,24 +395,24 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::DrawNonce` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Contracts` (r:1 w:0)
 	/// Proof: `Datdot::Contracts` (`max_values`: None, `max_size`: Some(116), added: 2591, mode: `MaxEncodedLen`)
-	/// Storage: `Datdot::Replicas` (r:8 w:1)
-	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(224), added: 2699, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Replicas` (r:16 w:1)
+	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:1 w:0)
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexEntries` (r:3 w:0)
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:3 w:2)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(224), added: 2699, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(250), added: 2725, mode: `MaxEncodedLen`)
 	/// The range of component `p` is `[10, 100000]`.
 	fn draw_with_providers(p: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `9016`
-		//  Estimated: `22582`
-		// Minimum execution time: 120_759_000 picoseconds.
-		Weight::from_parts(121_023_922, 22582)
-			// Standard Error: 1_936
-			.saturating_add(Weight::from_parts(5_605, 0).saturating_mul(p.into()))
-			.saturating_add(T::DbWeight::get().reads(20_u64))
+		//  Measured:  `9089`
+		//  Estimated: `44190`
+		// Minimum execution time: 176_710_000 picoseconds.
+		Weight::from_parts(306_363_913, 44190)
+			// Standard Error: 516
+			.saturating_add(Weight::from_parts(2_341, 0).saturating_mul(p.into()))
+			.saturating_add(T::DbWeight::get().reads(28_u64))
 			.saturating_add(T::DbWeight::get().writes(7_u64))
 	}
 	/// Storage: `Datdot::IndexLen` (r:1 w:1)
@@ -416,153 +424,222 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::HostedReplicas` (r:32 w:0)
 	/// Proof: `Datdot::HostedReplicas` (`max_values`: None, `max_size`: Some(12338), added: 14813, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Replicas` (r:123 w:0)
-	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(224), added: 2699, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::NextChallengeId` (r:1 w:1)
 	/// Proof: `Datdot::NextChallengeId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:62 w:62)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(224), added: 2699, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(250), added: 2725, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Challenges` (r:0 w:32)
 	/// Proof: `Datdot::Challenges` (`max_values`: None, `max_size`: Some(133), added: 2608, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[1, 32]`.
 	fn issue_challenges(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `20566 + n * (1994 ±0)`
-		//  Estimated: `4400 + n * (14813 ±0)`
-		// Minimum execution time: 131_986_000 picoseconds.
-		Weight::from_parts(46_879_553, 4400)
-			// Standard Error: 939_204
-			.saturating_add(Weight::from_parts(99_026_395, 0).saturating_mul(n.into()))
+		//  Measured:  `20578 + n * (2037 ±0)`
+		//  Estimated: `4402 + n * (14813 ±0)`
+		// Minimum execution time: 176_019_000 picoseconds.
+		Weight::from_parts(119_632_959, 4402)
+			// Standard Error: 2_110_551
+			.saturating_add(Weight::from_parts(116_874_372, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().reads((9_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 			.saturating_add(T::DbWeight::get().writes((5_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 14813).saturating_mul(n.into()))
 	}
+	/// Storage: `Datdot::Replicas` (r:1 w:1)
+	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Providers` (r:1 w:1)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(250), added: 2725, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::DrawQueueBounds` (r:1 w:1)
+	/// Proof: `Datdot::DrawQueueBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `System::Account` (r:1 w:1)
+	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
+	/// Storage: `Balances::Holds` (r:1 w:1)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(85), added: 2560, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::HostedReplicas` (r:1 w:1)
+	/// Proof: `Datdot::HostedReplicas` (`max_values`: None, `max_size`: Some(12338), added: 14813, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::EvictionBounds` (r:1 w:0)
+	/// Proof: `Datdot::EvictionBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::IndexLen` (r:1 w:1)
+	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::DrawQueue` (r:0 w:1)
+	/// Proof: `Datdot::DrawQueue` (`max_values`: None, `max_size`: Some(24), added: 2499, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::IndexEntries` (r:0 w:1)
+	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
 	fn release_replica() -> Weight {
-		Weight::from_parts(60_000_000, 8000)
-			.saturating_add(T::DbWeight::get().reads(12_u64))
-			.saturating_add(T::DbWeight::get().writes(12_u64))
+		// Proof Size summary in bytes:
+		//  Measured:  `13290`
+		//  Estimated: `15803`
+		// Minimum execution time: 121_607_000 picoseconds.
+		Weight::from_parts(144_320_000, 15803)
+			.saturating_add(T::DbWeight::get().reads(8_u64))
+			.saturating_add(T::DbWeight::get().writes(9_u64))
 	}
+	/// Storage: `Datdot::OfflineWatchBounds` (r:1 w:1)
+	/// Proof: `Datdot::OfflineWatchBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::OfflineWatch` (r:16 w:32)
+	/// Proof: `Datdot::OfflineWatch` (`max_values`: None, `max_size`: Some(48), added: 2523, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Providers` (r:16 w:16)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(250), added: 2725, mode: `MaxEncodedLen`)
+	/// Storage: `System::Account` (r:16 w:16)
+	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
+	/// Storage: `Balances::Holds` (r:16 w:16)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(85), added: 2560, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::EvictionBounds` (r:1 w:1)
+	/// Proof: `Datdot::EvictionBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Evictions` (r:0 w:16)
+	/// Proof: `Datdot::Evictions` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
+	/// The range of component `n` is `[0, 16]`.
 	fn watch_offline(n: u32, ) -> Weight {
-		Weight::from_parts(4_000_000, 3734)
-			.saturating_add(Weight::from_parts(30_000_000, 0).saturating_mul(n.into()))
-			.saturating_add(T::DbWeight::get().reads(1_u64))
-			.saturating_add(T::DbWeight::get().reads((6_u64).saturating_mul(n.into())))
+		// Proof Size summary in bytes:
+		//  Measured:  `160 + n * (390 ±0)`
+		//  Estimated: `1493 + n * (2725 ±0)`
+		// Minimum execution time: 2_404_000 picoseconds.
+		Weight::from_parts(2_635_000, 1493)
+			// Standard Error: 197_136
+			.saturating_add(Weight::from_parts(91_112_028, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(2_u64))
+			.saturating_add(T::DbWeight::get().reads((4_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
-			.saturating_add(T::DbWeight::get().writes((4_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 2699).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().writes((6_u64).saturating_mul(n.into())))
+			.saturating_add(Weight::from_parts(0, 2725).saturating_mul(n.into()))
 	}
+	/// Storage: `Datdot::EvictionBounds` (r:1 w:0)
+	/// Proof: `Datdot::EvictionBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Evictions` (r:1 w:0)
+	/// Proof: `Datdot::Evictions` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Providers` (r:1 w:0)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(250), added: 2725, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::HostedReplicas` (r:1 w:0)
+	/// Proof: `Datdot::HostedReplicas` (`max_values`: None, `max_size`: Some(12338), added: 14813, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::EvictionCursor` (r:1 w:1)
+	/// Proof: `Datdot::EvictionCursor` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Replicas` (r:16 w:16)
+	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Contracts` (r:16 w:0)
+	/// Proof: `Datdot::Contracts` (`max_values`: None, `max_size`: Some(116), added: 2591, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::DrawQueueBounds` (r:1 w:1)
+	/// Proof: `Datdot::DrawQueueBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::DrawQueue` (r:0 w:16)
+	/// Proof: `Datdot::DrawQueue` (`max_values`: None, `max_size`: Some(24), added: 2499, mode: `MaxEncodedLen`)
+	/// The range of component `n` is `[1, 16]`.
 	fn replace_evicted(n: u32, ) -> Weight {
-		Weight::from_parts(40_000_000, 40000)
-			.saturating_add(Weight::from_parts(30_000_000, 0).saturating_mul(n.into()))
+		// Proof Size summary in bytes:
+		//  Measured:  `805 + n * (201 ±0)`
+		//  Estimated: `15803 + n * (2700 ±0)`
+		// Minimum execution time: 61_014_000 picoseconds.
+		Weight::from_parts(55_262_512, 15803)
+			// Standard Error: 95_125
+			.saturating_add(Weight::from_parts(18_665_512, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(6_u64))
-			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(n.into())))
-			.saturating_add(T::DbWeight::get().writes(3_u64))
-			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 2699).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().writes(4_u64))
+			.saturating_add(T::DbWeight::get().writes((2_u64).saturating_mul(n.into())))
+			.saturating_add(Weight::from_parts(0, 2700).saturating_mul(n.into()))
 	}
 }
 
+/// The same weights with ParityDB's database weights, for tests and mock runtimes.
 impl WeightInfo for () {
 	fn register() -> Weight {
-		Weight::from_parts(80_690_000, 3689)
+		Weight::from_parts(102_692_000, 3715)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(6_u64))
 	}
 	fn unregister() -> Weight {
-		Weight::from_parts(75_111_000, 3990)
+		Weight::from_parts(101_610_000, 3990)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
-			.saturating_add(ParityDbWeight::get().writes(5_u64))
+			.saturating_add(ParityDbWeight::get().writes(6_u64))
 	}
 	fn pause() -> Weight {
-		Weight::from_parts(52_438_000, 6388)
+		Weight::from_parts(70_972_000, 6440)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(6_u64))
 	}
 	fn unpause() -> Weight {
-		Weight::from_parts(36_925_000, 3990)
+		Weight::from_parts(49_913_000, 3990)
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 	fn on_initialize_pause_ends(n: u32, ) -> Weight {
-		Weight::from_parts(17_069_082, 3990)
-			.saturating_add(Weight::from_parts(15_656_870, 0).saturating_mul(n.into()))
-			.saturating_add(ParityDbWeight::get().reads(5_u64))
+		Weight::from_parts(27_291_410, 3990)
+			.saturating_add(Weight::from_parts(19_228_740, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(7_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 			.saturating_add(ParityDbWeight::get().writes((2_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 2699).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 2725).saturating_mul(n.into()))
 	}
 	fn publish_feed() -> Weight {
-		Weight::from_parts(130_664_000, 6830)
+		Weight::from_parts(167_923_000, 6830)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn publish_plan(c: u32, ) -> Weight {
-		Weight::from_parts(12_046_050, 6830)
-			.saturating_add(Weight::from_parts(22_028_176, 0).saturating_mul(c.into()))
+		Weight::from_parts(59_632_000, 6830)
+			.saturating_add(Weight::from_parts(34_090_761, 0).saturating_mul(c.into()))
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 			.saturating_add(ParityDbWeight::get().writes((9_u64).saturating_mul(c.into())))
 	}
 	fn cancel_plan(c: u32, ) -> Weight {
-		Weight::from_parts(55_271_112, 119494)
-			.saturating_add(Weight::from_parts(101_120_738, 0).saturating_mul(c.into()))
-			.saturating_add(ParityDbWeight::get().reads(23_u64))
-			.saturating_add(ParityDbWeight::get().reads((8_u64).saturating_mul(c.into())))
+		Weight::from_parts(737_557_000, 119494)
+			.saturating_add(Weight::from_parts(274_925_705, 0).saturating_mul(c.into()))
+			.saturating_add(ParityDbWeight::get().reads(24_u64))
+			.saturating_add(ParityDbWeight::get().reads((16_u64).saturating_mul(c.into())))
 			.saturating_add(ParityDbWeight::get().writes(35_u64))
 			.saturating_add(ParityDbWeight::get().writes((9_u64).saturating_mul(c.into())))
-			.saturating_add(Weight::from_parts(0, 21592).saturating_mul(c.into()))
+			.saturating_add(Weight::from_parts(0, 43200).saturating_mul(c.into()))
 	}
 	fn confirm_setup() -> Weight {
-		Weight::from_parts(86_940_000, 15803)
-			.saturating_add(ParityDbWeight::get().reads(9_u64))
+		Weight::from_parts(147_866_000, 15803)
+			.saturating_add(ParityDbWeight::get().reads(10_u64))
 			.saturating_add(ParityDbWeight::get().writes(10_u64))
 	}
 	fn submit_storage_proof(s: u32, ) -> Weight {
-		Weight::from_parts(83_243_002, 5966)
-			.saturating_add(Weight::from_parts(79_963_202, 0).saturating_mul(s.into()))
-			.saturating_add(ParityDbWeight::get().reads(6_u64))
+		Weight::from_parts(121_213_274, 5966)
+			.saturating_add(Weight::from_parts(96_523_538, 0).saturating_mul(s.into()))
+			.saturating_add(ParityDbWeight::get().reads(7_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(s.into())))
-			.saturating_add(ParityDbWeight::get().writes(8_u64))
-			.saturating_add(Weight::from_parts(0, 2699).saturating_mul(s.into()))
+			.saturating_add(ParityDbWeight::get().writes(10_u64))
+			.saturating_add(Weight::from_parts(0, 2700).saturating_mul(s.into()))
 	}
 	fn expire_challenges(n: u32, ) -> Weight {
-		Weight::from_parts(3_976_816, 3734)
-			.saturating_add(Weight::from_parts(62_872_158, 0).saturating_mul(n.into()))
-			.saturating_add(ParityDbWeight::get().reads(1_u64))
+		Weight::from_parts(7_925_000, 3734)
+			.saturating_add(Weight::from_parts(99_877_508, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
-			.saturating_add(ParityDbWeight::get().writes((5_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 2699).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().writes((6_u64).saturating_mul(n.into())))
+			.saturating_add(Weight::from_parts(0, 2725).saturating_mul(n.into()))
 	}
 	fn expire_setups(n: u32, ) -> Weight {
-		Weight::from_parts(4_146_096, 3670)
-			.saturating_add(Weight::from_parts(136_000_151, 0).saturating_mul(n.into()))
-			.saturating_add(ParityDbWeight::get().reads(3_u64))
-			.saturating_add(ParityDbWeight::get().reads((9_u64).saturating_mul(n.into())))
-			.saturating_add(ParityDbWeight::get().writes(4_u64))
-			.saturating_add(ParityDbWeight::get().writes((11_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 7197).saturating_mul(n.into()))
+		Weight::from_parts(39_320_566, 3670)
+			.saturating_add(Weight::from_parts(63_403_894, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(2_u64))
+			.saturating_add(ParityDbWeight::get().reads((3_u64).saturating_mul(n.into())))
+			.saturating_add(ParityDbWeight::get().writes(2_u64))
+			.saturating_add(ParityDbWeight::get().writes((4_u64).saturating_mul(n.into())))
+			.saturating_add(Weight::from_parts(0, 5450).saturating_mul(n.into()))
 	}
 	fn draw_replicas(n: u32, ) -> Weight {
-		Weight::from_parts(36_023_528, 8945)
-			.saturating_add(Weight::from_parts(56_691_879, 0).saturating_mul(n.into()))
+		Weight::from_parts(60_121_373, 9021)
+			.saturating_add(Weight::from_parts(81_467_427, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(10_u64))
-			.saturating_add(ParityDbWeight::get().reads((6_u64).saturating_mul(n.into())))
+			.saturating_add(ParityDbWeight::get().reads((7_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 			.saturating_add(ParityDbWeight::get().writes((3_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 3408).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 5400).saturating_mul(n.into()))
 	}
 	fn draw_with_providers(p: u32, ) -> Weight {
-		Weight::from_parts(121_023_922, 22582)
-			.saturating_add(Weight::from_parts(5_605, 0).saturating_mul(p.into()))
-			.saturating_add(ParityDbWeight::get().reads(20_u64))
+		Weight::from_parts(306_363_913, 44190)
+			.saturating_add(Weight::from_parts(2_341, 0).saturating_mul(p.into()))
+			.saturating_add(ParityDbWeight::get().reads(28_u64))
 			.saturating_add(ParityDbWeight::get().writes(7_u64))
 	}
 	fn issue_challenges(n: u32, ) -> Weight {
-		Weight::from_parts(46_879_553, 4400)
-			.saturating_add(Weight::from_parts(99_026_395, 0).saturating_mul(n.into()))
+		Weight::from_parts(119_632_959, 4402)
+			.saturating_add(Weight::from_parts(116_874_372, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().reads((9_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
@@ -570,26 +647,26 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 14813).saturating_mul(n.into()))
 	}
 	fn release_replica() -> Weight {
-		Weight::from_parts(60_000_000, 8000)
-			.saturating_add(ParityDbWeight::get().reads(12_u64))
-			.saturating_add(ParityDbWeight::get().writes(12_u64))
+		Weight::from_parts(144_320_000, 15803)
+			.saturating_add(ParityDbWeight::get().reads(8_u64))
+			.saturating_add(ParityDbWeight::get().writes(9_u64))
 	}
 	fn watch_offline(n: u32, ) -> Weight {
-		Weight::from_parts(4_000_000, 3734)
-			.saturating_add(Weight::from_parts(30_000_000, 0).saturating_mul(n.into()))
-			.saturating_add(ParityDbWeight::get().reads(1_u64))
-			.saturating_add(ParityDbWeight::get().reads((6_u64).saturating_mul(n.into())))
+		Weight::from_parts(2_635_000, 1493)
+			.saturating_add(Weight::from_parts(91_112_028, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(2_u64))
+			.saturating_add(ParityDbWeight::get().reads((4_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
-			.saturating_add(ParityDbWeight::get().writes((4_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 2699).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().writes((6_u64).saturating_mul(n.into())))
+			.saturating_add(Weight::from_parts(0, 2725).saturating_mul(n.into()))
 	}
 	fn replace_evicted(n: u32, ) -> Weight {
-		Weight::from_parts(40_000_000, 40000)
-			.saturating_add(Weight::from_parts(30_000_000, 0).saturating_mul(n.into()))
+		Weight::from_parts(55_262_512, 15803)
+			.saturating_add(Weight::from_parts(18_665_512, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
-			.saturating_add(ParityDbWeight::get().reads((5_u64).saturating_mul(n.into())))
-			.saturating_add(ParityDbWeight::get().writes(3_u64))
-			.saturating_add(ParityDbWeight::get().writes((3_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 2699).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(n.into())))
+			.saturating_add(ParityDbWeight::get().writes(4_u64))
+			.saturating_add(ParityDbWeight::get().writes((2_u64).saturating_mul(n.into())))
+			.saturating_add(Weight::from_parts(0, 2700).saturating_mul(n.into()))
 	}
 }
