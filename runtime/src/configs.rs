@@ -169,6 +169,8 @@ impl pallet_datdot::Config for Runtime {
 	// Protocol defaults: 3 faults in 14 400 blocks (a day) end a registration; an offline
 	// hoster's replicas are replaced after 100 blocks (10 minutes).
 	type MaxFaults = ConstU32<3>;
+	// At most 1 200 paused blocks (two hours) per window.
+	type MaxPausedPerWindow = ConstU32<1_200>;
 	type FaultWindow = ConstU32<14_400>;
 	type MaxStrikes = ConstU32<3>;
 	type StrikeBench = ConstU32<600>;

@@ -294,6 +294,11 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxStrikes: Get<u32>;
 
+		/// Blocks a provider may be paused within one [`Config::FaultWindow`], so that pauses
+		/// renewed back to back cannot dodge challenges for long.
+		#[pallet::constant]
+		type MaxPausedPerWindow: Get<u32>;
+
 		/// How long a provider with [`Config::MaxStrikes`] strikes is not drawn.
 		#[pallet::constant]
 		type StrikeBench: Get<BlockNumberFor<Self>>;
@@ -700,6 +705,10 @@ pub mod pallet {
 		PauseInPast,
 		/// The pause is longer than `MaxPauseBlocks`.
 		PauseTooLong,
+		/// The pause would take the provider past `MaxPausedPerWindow` paused blocks in the
+		/// current `FaultWindow`; pause for less (`DatdotApi` has no query for it yet: the
+		/// provider record's `paused_blocks` says what is used).
+		PauseBudgetExceeded,
 		/// Too many pauses already end at that block; choose another.
 		PauseScheduleFull,
 		/// The provider is already active.
@@ -902,10 +911,15 @@ pub mod pallet {
 			let now = frame_system::Pallet::<T>::block_number();
 			ensure!(until > now, Error::<T>::PauseInPast);
 			ensure!(until - now <= T::MaxPauseBlocks::get(), Error::<T>::PauseTooLong);
+			let length: u32 = (until - now).unique_saturated_into();
+			ensure!(length <= Self::pause_budget(&provider), Error::<T>::PauseBudgetExceeded);
 			PauseEnds::<T>::try_mutate(until, |ends| ends.try_push(who.clone()))
 				.map_err(|_| Error::<T>::PauseScheduleFull)?;
 
-			Self::update_provider(&who, |p| p.status = ProviderStatus::Paused { until });
+			Self::update_provider(&who, |p| {
+				p.status = ProviderStatus::Paused { until };
+				p.paused_blocks.add(now, T::FaultWindow::get(), length);
+			});
 			Self::deposit_event(Event::ProviderPaused { provider: who, until });
 			Ok(())
 		}
@@ -921,6 +935,12 @@ pub mod pallet {
 				ProviderStatus::Active => return Err(Error::<T>::AlreadyActive.into()),
 				ProviderStatus::Paused { until } => {
 					PauseEnds::<T>::mutate(until, |ends| ends.retain(|a| a != &who));
+					// The blocks it is not paused any more go back to its budget.
+					let now = frame_system::Pallet::<T>::block_number();
+					let unused: u32 = until.saturating_sub(now).unique_saturated_into();
+					Self::update_provider(&who, |p| {
+						p.paused_blocks.count = p.paused_blocks.count.saturating_sub(unused)
+					});
 				}
 				ProviderStatus::Offline => {}
 				ProviderStatus::Leaving | ProviderStatus::Ended => {
@@ -1064,6 +1084,13 @@ pub mod pallet {
 	}
 
 	impl<T: Config> Pallet<T> {
+		/// The blocks `provider` may still be paused in the current `FaultWindow`.
+		pub fn pause_budget(provider: &ProviderOf<T>) -> u32 {
+			let now = frame_system::Pallet::<T>::block_number();
+			let used = provider.paused_blocks.current(now, T::FaultWindow::get());
+			T::MaxPausedPerWindow::get().saturating_sub(used)
+		}
+
 		/// Makes a registered, inactive provider active and drawable again.
 		pub(crate) fn resume(who: &T::AccountId) {
 			let resumed = Self::update_provider(who, |p| {

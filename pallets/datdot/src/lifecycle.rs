@@ -49,7 +49,7 @@ impl<T: Config> Pallet<T> {
 		let Some((faults, recent, deposit, went_offline, ended)) =
 			Self::update_provider(who, |p| {
 				p.faults = p.faults.saturating_add(1);
-				let recent = p.recent_faults.add(now, T::FaultWindow::get());
+				let recent = p.recent_faults.add(now, T::FaultWindow::get(), 1);
 				// A leaving provider stays leaving: its replicas are being handed over anyway. An
 				// offline one (still down at the end of its grace) starts a new grace.
 				let went_offline = matches!(
@@ -105,7 +105,7 @@ impl<T: Config> Pallet<T> {
 	pub(crate) fn strike(who: &T::AccountId) {
 		let now = frame_system::Pallet::<T>::block_number();
 		let struck = Self::update_provider(who, |p| {
-			let strikes = p.recent_strikes.add(now, T::FaultWindow::get());
+			let strikes = p.recent_strikes.add(now, T::FaultWindow::get(), 1);
 			if strikes >= T::MaxStrikes::get() {
 				p.benched_until = now.saturating_add(T::StrikeBench::get());
 			}

@@ -51,7 +51,8 @@ pub const ANSWER_BLOCKS: u64 = 3;
 pub const CHALLENGE_SEGMENTS: u32 = 3;
 pub const DRAWS_PER_BLOCK: u32 = 4;
 pub const MAX_FAULTS: u32 = 3;
-pub const FAULT_WINDOW: u64 = 100;
+pub const FAULT_WINDOW: u64 = 1_000;
+pub const MAX_PAUSED: u32 = 1_000;
 pub const MAX_STRIKES: u32 = 2;
 pub const STRIKE_BENCH: u64 = 20;
 pub const OFFLINE_GRACE: u64 = 10;
@@ -108,6 +109,7 @@ impl pallet_datdot::Config for Test {
 	type ChallengeSegments = ConstU32<CHALLENGE_SEGMENTS>;
 	type MaxChallengesPerBlock = ConstU32<4>;
 	type MaxFaults = ConstU32<MAX_FAULTS>;
+	type MaxPausedPerWindow = ConstU32<MAX_PAUSED>;
 	type FaultWindow = ConstU64<FAULT_WINDOW>;
 	type MaxStrikes = ConstU32<MAX_STRIKES>;
 	type StrikeBench = ConstU64<STRIKE_BENCH>;

@@ -304,14 +304,26 @@ impl<T: Config> Pallet<T> {
 		let mut still_active = 0u32;
 		for (provider, account) in providers {
 			let by_node = paused.contains(&account.id);
+			// A provider whose pause budget is used up cannot pause: nothing to wait for.
+			let budget: BlockNumberFor<T> = Self::pause_budget(&provider).into();
+			let pause_for = budget.min(T::MaxPauseBlocks::get());
 			if shutting_down && provider.status == ProviderStatus::Active {
+				if pause_for.is_zero() {
+					log::warn!(
+						target: "datdot",
+						"{:?} cannot pause: it used its paused blocks of this window; it will be \
+						 challenged while the node is down",
+						account.id,
+					);
+					continue;
+				}
 				still_active += 1;
 			}
 			match provider.status {
 				// Going away cleanly: no challenges while the node is down (an open one is
 				// answered first; the chain refuses a pause while it is open).
 				ProviderStatus::Active if shutting_down && provider.open_challenge.is_none() => {
-					let until = now.saturating_add(T::MaxPauseBlocks::get());
+					let until = now.saturating_add(pause_for);
 					if Self::claim_duty(b"pause", &account.id, 0, now) {
 						Self::submit_duty(
 							&account,

@@ -267,6 +267,33 @@ mod pause {
 	}
 
 	#[test]
+	fn paused_blocks_are_bounded_per_window_however_pauses_are_chained() {
+		run(|| {
+			register(1);
+			let pause = |until| Datdot::pause(RuntimeOrigin::signed(1), until);
+			let start = System::block_number();
+			assert_ok!(pause(start + MAX_PAUSE));
+			// Renewed the block after it ended: only what is left of the budget.
+			let next = start + MAX_PAUSE + 1;
+			run_to_block(next);
+			let left = u64::from(MAX_PAUSED) - MAX_PAUSE;
+			assert_noop!(pause(next + left + 1), Error::<Test>::PauseBudgetExceeded);
+			assert_ok!(pause(next + left));
+			run_to_block(next + left + 1);
+			assert_noop!(pause(next + left + 2), Error::<Test>::PauseBudgetExceeded);
+
+			// A new window: a pause ended early gives back the blocks it did not use.
+			run_to_block(start + FAULT_WINDOW);
+			let now = System::block_number();
+			assert_ok!(pause(now + MAX_PAUSE));
+			run_to_block(now + 10);
+			assert_ok!(Datdot::unpause(RuntimeOrigin::signed(1)));
+			assert_eq!(Providers::<Test>::get(1).unwrap().paused_blocks.count, 10);
+			assert_ok!(pause(now + 10 + MAX_PAUSE));
+		});
+	}
+
+	#[test]
 	fn rejects_a_provider_that_is_not_active() {
 		run(|| {
 			register(1);

@@ -75,13 +75,13 @@ pub struct WindowCount<BlockNumber> {
 }
 
 impl<BlockNumber: Copy + PartialOrd + Saturating> WindowCount<BlockNumber> {
-	/// Counts an event at `now`, starting a new window if the current one (of `window`
-	/// blocks) is over; returns the events in the window.
-	pub fn add(&mut self, now: BlockNumber, window: BlockNumber) -> u32 {
+	/// Counts `n` at `now`, starting a new window if the current one (of `window` blocks)
+	/// is over; returns the count in the window.
+	pub fn add(&mut self, now: BlockNumber, window: BlockNumber, n: u32) -> u32 {
 		if self.count == 0 || now >= self.start.saturating_add(window) {
 			*self = Self { start: now, count: 0 };
 		}
-		self.count = self.count.saturating_add(1);
+		self.count = self.count.saturating_add(n);
 		self.count
 	}
 
@@ -121,6 +121,8 @@ pub struct Provider<Balance, BlockNumber, MaxPeerIdLen: Get<u32>, MaxRegionLen: 
 	/// Strikes (setups it did not confirm, or whose roots differed) in the current
 	/// `FaultWindow`: each lowers its chance of being drawn; `MaxStrikes` bench it.
 	pub recent_strikes: WindowCount<BlockNumber>,
+	/// Blocks paused in the current `FaultWindow` (at most `MaxPausedPerWindow`).
+	pub paused_blocks: WindowCount<BlockNumber>,
 	/// It is not drawn for new work before this block (benched after `MaxStrikes`).
 	pub benched_until: BlockNumber,
 	/// Since when it is offline (the block of the fault), while it is.
@@ -163,6 +165,7 @@ impl<Balance, BlockNumber: Default, MaxPeerIdLen: Get<u32>, MaxRegionLen: Get<u3
 			faults: 0,
 			recent_faults: Default::default(),
 			recent_strikes: Default::default(),
+			paused_blocks: Default::default(),
 			benched_until: Default::default(),
 			offline_since: None,
 			evicting: false,
