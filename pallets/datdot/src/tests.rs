@@ -1756,7 +1756,6 @@ mod lifecycle {
 				}
 				.into(),
 			);
-			assert!(RELEASE_PENALTY * 5 <= SLASH, "far below a fault");
 			assert_eq!(held(hoster), DEPOSIT - RELEASE_PENALTY);
 			let p = Providers::<Test>::get(hoster).unwrap();
 			assert_eq!(
