@@ -1,6 +1,7 @@
 //! Directories written so that they survive `kill -9` and power loss whole or not at all:
 //! every file is written into a `.tmp-<name>` directory and fsynced, the directory is
-//! renamed into place and its parent fsynced. Used by the replica store and the feed store.
+//! renamed into place (or swapped with the one it replaces, in one step) and its parent
+//! fsynced. Used by the replica store and the feed store.
 
 use std::{
 	fs::{self, File},
@@ -26,10 +27,39 @@ pub fn write_dir(parent: &Path, name: &str, files: &[(&str, &[&[u8]])]) -> io::R
 	sync_dir(&tmp)?;
 	let dir = parent.join(name);
 	if dir.exists() {
-		fs::remove_dir_all(&dir)?;
+		// The old copy stays whole until the new one has its name: a crash leaves one of the
+		// two, never neither. The old one, now under the temporary name, goes after (or at
+		// the next start, with the other leftovers).
+		exchange(&tmp, &dir)?;
+		sync_dir(parent)?;
+		fs::remove_dir_all(&tmp)?;
+	} else {
+		fs::rename(&tmp, &dir)?;
 	}
-	fs::rename(&tmp, &dir)?;
 	sync_dir(parent)
+}
+
+/// Swaps the names of directories `a` and `b` atomically (`renameat2` with
+/// `RENAME_EXCHANGE`, Linux 3.15 and later on ext4, xfs, btrfs, tmpfs…).
+fn exchange(a: &Path, b: &Path) -> io::Result<()> {
+	use std::{ffi::CString, os::unix::ffi::OsStrExt};
+	let path = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(io::Error::other);
+	let (a, b) = (path(a)?, path(b)?);
+	// SAFETY: both are valid NUL-terminated paths that live across the call.
+	let done = unsafe {
+		libc::renameat2(
+			libc::AT_FDCWD,
+			a.as_ptr(),
+			libc::AT_FDCWD,
+			b.as_ptr(),
+			libc::RENAME_EXCHANGE,
+		)
+	};
+	if done == 0 {
+		Ok(())
+	} else {
+		Err(io::Error::last_os_error())
+	}
 }
 
 /// Removes directory `parent/name` durably.
@@ -58,4 +88,20 @@ pub fn entries(dir: &Path) -> io::Result<Vec<std::path::PathBuf>> {
 /// fsyncs a directory, so the entries created or renamed in it are durable.
 fn sync_dir(dir: &Path) -> io::Result<()> {
 	File::open(dir).and_then(|d| d.sync_all())
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn replacing_a_directory_swaps_in_the_new_one_whole_and_leaves_nothing_behind() {
+		let parent = tempfile::tempdir().unwrap();
+		let parent = parent.path();
+		write_dir(parent, "x", &[("a", &[b"old"]), ("b", &[b"only in the old one"])]).unwrap();
+		write_dir(parent, "x", &[("a", &[b"ne", b"w"])]).unwrap();
+		assert_eq!(fs::read(parent.join("x/a")).unwrap(), b"new");
+		assert!(!parent.join("x/b").exists(), "replaced, not merged");
+		assert_eq!(entries(parent).unwrap(), vec![parent.join("x")]);
+	}
 }

@@ -10,7 +10,8 @@
 //!
 //! Every feed is checked when it is read (its blocks must rebuild the signed roots and the
 //! signature must verify), so the node never serves what the feed's author did not sign.
-//! Served feeds are held in memory (blocks and tree).
+//! Served feeds are held in memory (blocks and tree), and read again when their directory
+//! was replaced since (a `feed import` of a newer length while the node runs).
 
 use datdot_primitives::{
 	json::{from_hex, signed_tree_from_json, to_hex, ProofFile},
@@ -129,10 +130,25 @@ pub fn create_feed(
 	Ok(feed)
 }
 
-/// The feeds this node serves, by key.
+/// The feeds this node serves, by key, with the [`FileStamp`] of the `tree.json` each was
+/// read from.
 pub struct FeedStore {
 	dir: PathBuf,
-	feeds: RwLock<BTreeMap<[u8; 32], Arc<FeedWriter>>>,
+	feeds: RwLock<BTreeMap<[u8; 32], ServedFeed>>,
+}
+
+/// A feed as served: what it was read from, and the feed.
+type ServedFeed = (Option<FileStamp>, Arc<FeedWriter>);
+
+/// Which file a path names and when it was written: inode and modification time, so that a
+/// replaced file is told apart even within the clock's granularity.
+type FileStamp = (u64, i64, i64);
+
+/// The stamp of `dir`'s `tree.json` (`None` if there is none).
+fn written_at(dir: &Path) -> Option<FileStamp> {
+	use std::os::unix::fs::MetadataExt;
+	let meta = fs::metadata(dir.join("tree.json")).ok()?;
+	Some((meta.ino(), meta.mtime(), meta.mtime_nsec()))
 }
 
 impl FeedStore {
@@ -154,24 +170,29 @@ impl FeedStore {
 	pub fn add(&self, feed: FeedWriter) -> Result<PathBuf> {
 		let name = to_hex(&feed.key());
 		write_feed_dir(&self.dir, &name, &feed)?;
-		self.feeds.write().unwrap_or_else(|p| p.into_inner()).insert(feed.key(), Arc::new(feed));
-		Ok(self.dir.join(name))
+		let dir = self.dir.join(name);
+		let entry = (written_at(&dir), Arc::new(feed));
+		self.feeds.write().unwrap_or_else(|p| p.into_inner()).insert(entry.1.key(), entry);
+		Ok(dir)
 	}
 
 	/// The feed with key `key`, if served here. A feed added to the directory since the
-	/// store was opened (`feed create`/`feed import` while the node runs) is read then.
+	/// store was opened, or replaced there since it was read (`feed create`/`feed import`
+	/// while the node runs, e.g. a newer length), is read then.
 	pub fn get(&self, key: &[u8; 32]) -> Option<Arc<FeedWriter>> {
-		if let Some(feed) = self.feeds.read().unwrap_or_else(|p| p.into_inner()).get(key) {
-			return Some(feed.clone());
-		}
 		let dir = self.dir.join(to_hex(key));
-		if !dir.join("tree.json").exists() {
-			return None;
+		let written = written_at(&dir);
+		if let Some((read, feed)) = self.feeds.read().unwrap_or_else(|p| p.into_inner()).get(key) {
+			if *read == written {
+				return Some(feed.clone());
+			}
 		}
+		written?;
 		match read_feed_dir(&dir) {
 			Ok(feed) if feed.key() == *key => {
 				let feed = Arc::new(feed);
-				self.feeds.write().unwrap_or_else(|p| p.into_inner()).insert(*key, feed.clone());
+				let entry = (written, feed.clone());
+				self.feeds.write().unwrap_or_else(|p| p.into_inner()).insert(*key, entry);
 				log::info!(target: "datdot", "serving feed {} ({} blocks)", to_hex(key), feed.length());
 				Some(feed)
 			}
@@ -221,6 +242,24 @@ mod tests {
 		assert!(FeedStore::open(&dir.path().join("feeds")).unwrap().get(&key).is_none());
 		fs::write(&blocks, &bytes[..last]).unwrap();
 		assert!(matches!(read_feed_dir(&stored), Err(FeedError::BadBlocks { .. })));
+	}
+
+	#[test]
+	fn a_running_node_serves_the_newer_length_a_later_import_stored() {
+		let dir = tempfile::tempdir().unwrap();
+		let input = dir.path().join("input");
+		fs::write(&input, vec![7u8; 10_000]).unwrap();
+		let feeds = dir.path().join("feeds");
+		let short =
+			create_feed(std::slice::from_ref(&input), 4096, [5; 32], SigningMode::Compat).unwrap();
+		let key = short.key();
+		let node = FeedStore::open(&feeds).unwrap();
+		node.add(short).unwrap();
+		assert_eq!(node.get(&key).unwrap().length(), 3);
+		// `feed import` of the feed at a newer length, from another process.
+		let long = create_feed(&[input.clone(), input], 4096, [5; 32], SigningMode::Compat);
+		FeedStore::open(&feeds).unwrap().add(long.unwrap()).unwrap();
+		assert_eq!(node.get(&key).unwrap().length(), 6);
 	}
 
 	#[test]
