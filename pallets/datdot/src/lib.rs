@@ -874,10 +874,7 @@ pub mod pallet {
 		pub fn unregister(origin: OriginFor<T>) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			let provider = Providers::<T>::get(&who).ok_or(Error::<T>::NotRegistered)?;
-			ensure!(
-				!matches!(provider.status, ProviderStatus::Leaving | ProviderStatus::Ended),
-				Error::<T>::RegistrationEnded
-			);
+			ensure!(!provider.status.is_departing(), Error::<T>::RegistrationEnded);
 			if let ProviderStatus::Paused { until } = provider.status {
 				PauseEnds::<T>::mutate(until, |ends| ends.retain(|a| a != &who));
 			}
@@ -902,10 +899,7 @@ pub mod pallet {
 		pub fn pause(origin: OriginFor<T>, until: BlockNumberFor<T>) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			let provider = Providers::<T>::get(&who).ok_or(Error::<T>::NotRegistered)?;
-			ensure!(
-				!matches!(provider.status, ProviderStatus::Leaving | ProviderStatus::Ended),
-				Error::<T>::RegistrationEnded
-			);
+			ensure!(!provider.status.is_departing(), Error::<T>::RegistrationEnded);
 			ensure!(provider.status == ProviderStatus::Active, Error::<T>::NotActive);
 			ensure!(provider.open_challenge.is_none(), Error::<T>::ChallengeOpen);
 			let now = frame_system::Pallet::<T>::block_number();
@@ -1172,7 +1166,7 @@ pub mod pallet {
 					ensure!(admitted == index.at::<T>(&p).is_some(), "index out of date");
 					counts[i] += admitted as u32;
 				}
-				if matches!(p.status, ProviderStatus::Leaving | ProviderStatus::Ended) {
+				if p.status.is_departing() {
 					ensure!(p.has_duties(), "a leaving or ended provider without duties remains");
 					ensure!(p.evicting, "a leaving or ended provider is not being evicted");
 				}

@@ -163,9 +163,7 @@ impl<T: Config> Pallet<T> {
 	/// Removes a leaving or ended provider once it has no replica and no setup left.
 	pub(crate) fn leave_if_done(who: &T::AccountId) {
 		let Some(provider) = Providers::<T>::get(who) else { return };
-		if matches!(provider.status, ProviderStatus::Leaving | ProviderStatus::Ended)
-			&& !provider.has_duties()
-		{
+		if provider.status.is_departing() && !provider.has_duties() {
 			Self::remove_provider(who, provider);
 		}
 	}
@@ -239,9 +237,7 @@ impl<T: Config> Pallet<T> {
 				looked += 1;
 				// Leaving and ended providers stay marked: a setup of theirs that still
 				// becomes active is handed over at once (see `after_activation`).
-				if provider.is_some_and(|p| {
-					!matches!(p.status, ProviderStatus::Leaving | ProviderStatus::Ended)
-				}) {
+				if provider.is_some_and(|p| !p.status.is_departing()) {
 					Self::update_provider(&who, |p| p.evicting = false);
 				}
 				continue;
@@ -300,9 +296,8 @@ impl<T: Config> Pallet<T> {
 				new_hoster: hoster.clone(),
 			});
 		}
-		let evicted = Providers::<T>::get(hoster).is_some_and(|p| {
-			p.evicting && matches!(p.status, ProviderStatus::Leaving | ProviderStatus::Ended)
-		});
+		let evicted =
+			Providers::<T>::get(hoster).is_some_and(|p| p.evicting && p.status.is_departing());
 		// The eviction pass may be over: queue the provider again if there is no room now.
 		if evicted
 			&& Self::schedule_replacement(id).is_err()
@@ -374,10 +369,9 @@ impl<T: Config> Pallet<T> {
 			hoster: who.clone(),
 			penalty,
 		});
-		if Providers::<T>::get(&who).is_some_and(|p| {
-			p.deposit < T::FaultSlash::get()
-				&& !matches!(p.status, ProviderStatus::Leaving | ProviderStatus::Ended)
-		}) {
+		if Providers::<T>::get(&who)
+			.is_some_and(|p| p.deposit < T::FaultSlash::get() && !p.status.is_departing())
+		{
 			Self::end_registration(&who);
 		}
 		Ok(())

@@ -305,8 +305,12 @@ impl<T: Config> Pallet<T> {
 		for (provider, account) in providers {
 			let by_node = paused.contains(&account.id);
 			// A provider whose pause budget is used up cannot pause: nothing to wait for.
-			let budget: BlockNumberFor<T> = Self::pause_budget(&provider).into();
-			let pause_for = budget.min(T::MaxPauseBlocks::get());
+			let pause_for = if shutting_down {
+				let budget: BlockNumberFor<T> = Self::pause_budget(&provider).into();
+				budget.min(T::MaxPauseBlocks::get())
+			} else {
+				Zero::zero()
+			};
 			if shutting_down && provider.status == ProviderStatus::Active {
 				if pause_for.is_zero() {
 					log::warn!(

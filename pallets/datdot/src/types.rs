@@ -53,6 +53,13 @@ pub enum ProviderStatus<BlockNumber> {
 	Ended,
 }
 
+impl<BlockNumber> ProviderStatus<BlockNumber> {
+	/// Leaving or ended: the registration is on its way out and takes no new state.
+	pub fn is_departing(&self) -> bool {
+		matches!(self, ProviderStatus::Leaving | ProviderStatus::Ended)
+	}
+}
+
 /// Events of one kind counted over a window of blocks that starts at the first of them.
 #[derive(
 	Clone,
