@@ -234,3 +234,17 @@ export function moduleError(api, err) {
   const meta = api.registry.findMetaError(dispatchError.asModule);
   return `${meta.section}.${meta.name}`;
 }
+
+/**
+ * Sets the chain's challenge period and offline grace through `sudo` (the dev chain's sudo
+ * key is Alice), so that tests see challenges every few blocks; fails unless the chain
+ * reports the new timing.
+ */
+export async function setTiming(api, sudo, timing) {
+  const { events } = await sendAndFinalize(api.tx.sudo.sudo(api.tx.datdot.setTiming(timing)), sudo);
+  const sudid = events.find(({ event }) => event.section === 'sudo' && event.method === 'Sudid');
+  if (!sudid || sudid.event.data.sudoResult.isErr) throw new Error(`set_timing failed: ${sudid?.event.data.toString()}`);
+  const set = events.find(({ event }) => event.section === 'datdot' && event.method === 'TimingSet');
+  if (!set) throw new Error('set_timing: no TimingSet event');
+  return set.event.data.timing;
+}

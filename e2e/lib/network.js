@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Keyring } from '@polkadot/keyring';
 import { cryptoWaitReady, ed25519PairFromSeed, base58Encode } from '@polkadot/util-crypto';
 import { u8aToHex } from '@polkadot/util';
-import { startNode, connect, sendAndFinalize, recordEvents, repoRoot, NODE_BIN } from './harness.js';
+import { startNode, connect, sendAndFinalize, recordEvents, repoRoot, NODE_BIN, setTiming } from './harness.js';
 
 const require = createRequire(import.meta.url);
 const { exportHypercore, Hypercore } = require(join(repoRoot, 'scripts', 'export-hypercore.js'));
@@ -28,8 +28,10 @@ const hex = (s) => (s === null ? null : `0x${s}`);
 /**
  * Starts the validator and one provider node per dev account name in `providers`
  * (`bob`, `charlie`, …), connects polkadot.js to the validator and records its events.
+ * `timing` (challenge period and offline grace, in blocks) is set through sudo first: the
+ * runtime's defaults (20 and 100) would make a test wait minutes for each challenge.
  */
-export async function startNetwork(providers) {
+export async function startNetwork(providers, timing = { challengePeriod: 3, offlineGrace: 100 }) {
   await cryptoWaitReady();
   const keyring = new Keyring({ type: 'sr25519' });
   const sponsor = keyring.addFromUri('//Alice');
@@ -46,6 +48,7 @@ export async function startNetwork(providers) {
       ['--chain', 'dev', `--${name}`, '--node-key', ids[name].nodeKey, '--bootnodes', bootnode], { name });
   }
   const { api } = await connect(validator);
+  await setTiming(api, sponsor, timing);
   const events = await recordEvents(api);
   const byAddress = new Map(Object.entries(accounts).map(([n, a]) => [a.address, n]));
   return { api, events, validator, nodes, ids, accounts, byAddress, sponsor };

@@ -10,7 +10,7 @@ import { Keyring } from '@polkadot/keyring';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { u8aToHex } from '@polkadot/util';
 import {
-  startNode, stopAll, connect, sendAndFinalize, recordEvents, moduleError, repoRoot,
+  startNode, stopAll, connect, sendAndFinalize, recordEvents, moduleError, repoRoot, setTiming,
 } from '../lib/harness.js';
 
 let api;
@@ -64,6 +64,8 @@ test('hosting: feeds, plans, draws, setup and a storage challenge', { timeout: 9
   events = await recordEvents(api);
   const keyring = new Keyring({ type: 'sr25519' });
   const sponsor = keyring.addFromUri('//Alice');
+  // A challenge about every other block, so the lone hoster below is challenged soon.
+  await setTiming(api, sponsor, { challengePeriod: 2, offlineGrace: 100 });
   const providers = ['//Bob', '//Charlie', '//Dave', '//Eve', '//Ferdie'].map((u) => keyring.addFromUri(u));
   const byAddress = new Map(providers.map((p) => [p.address, p]));
   const fx = JSON.parse(readFileSync(

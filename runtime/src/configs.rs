@@ -165,7 +165,7 @@ impl pallet_datdot::Config for Runtime {
 	type ChallengePeriod = ConstU32<20>;
 	type AnswerBlocks = ConstU32<10>;
 	type ChallengeSegments = ConstU32<4>;
-	type MaxChallengesPerBlock = ConstU32<32>;
+	type MaxChallengesPerBlock = ConstU32<64>;
 	// Protocol defaults: 3 faults in 14 400 blocks (a day) end a registration; an offline
 	// hoster's replicas are replaced after 100 blocks (10 minutes).
 	type MaxFaults = ConstU32<3>;

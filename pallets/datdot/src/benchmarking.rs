@@ -452,8 +452,8 @@ mod benchmarks {
 
 	#[benchmark]
 	fn issue_challenges(n: Linear<1, { T::MaxChallengesPerBlock::get() }>) {
-		// `n` challenges are issued when `n × ChallengePeriod` hosters are challengeable;
-		// each hosts as many replicas as a hoster can (their lists are read whole).
+		// `n` challenges among `n` challengeable hosters; each hosts as many replicas as a
+		// hoster can (their lists are read whole).
 		let per_hoster = T::MaxReplicasPerHoster::get();
 		let hosted: BoundedVec<ReplicaId, T::MaxReplicasPerHoster> = BoundedVec::truncate_from(
 			(0..per_hoster).map(|i| ReplicaId { contract: i as u64, replica: 0 }).collect(),
@@ -463,16 +463,41 @@ mod benchmarks {
 			let root = EncodedRoot { root: [1; 32], segments: 1 << 30 };
 			Replicas::<T>::insert(id.contract, id.replica, active::<T>(&owner, root));
 		}
-		for hoster in bare_providers::<T>(n * T::ChallengePeriod::get()) {
+		for hoster in bare_providers::<T>(n) {
 			HostedReplicas::<T>::insert(&hoster, hosted.clone());
 			Datdot::<T>::update_provider(&hoster, |p| p.active_replicas = per_hoster);
 		}
 		let now = frame_system::Pallet::<T>::block_number();
 		#[block]
 		{
-			Datdot::<T>::issue_challenges(now, &[3; 32]);
+			Datdot::<T>::challenge_hosters(now, &[3; 32], n);
 		}
 		assert_eq!(Challenges::<T>::iter().count() as u32, n);
+	}
+
+	#[benchmark]
+	fn challenges_this_block() {
+		// The most costly draw: the index as large as it can be and a period that makes
+		// `MaxChallengesPerBlock` successes (each a full binary search) all but certain.
+		IndexLen::<T>::insert(ProviderIndex::Challengeable, T::MaxProviders::get());
+		TimingOverride::<T>::put(Timing {
+			challenge_period: 2,
+			offline_grace: T::OfflineGrace::get(),
+		});
+		let count;
+		#[block]
+		{
+			count = Datdot::<T>::challenges_this_block(&[4; 32]);
+		}
+		assert_eq!(count, T::MaxChallengesPerBlock::get());
+	}
+
+	#[benchmark]
+	fn set_timing() {
+		let timing = Timing { challenge_period: 5, offline_grace: 7u32.into() };
+		#[extrinsic_call]
+		_(RawOrigin::Root, Some(timing));
+		assert_eq!(Datdot::<T>::timing(), timing);
 	}
 
 	#[benchmark]

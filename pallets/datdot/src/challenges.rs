@@ -1,16 +1,19 @@
 //! Storage challenges.
 //!
-//! Each block draws `ceil(challengeable / ChallengePeriod)` hosters (at most
-//! `MaxChallengesPerBlock`) from the challengeable-hoster index, so every active hoster is
-//! challenged about once per period at times nobody can predict, and the work per block
-//! never depends on how many providers or replicas exist. A challenge names
+//! Each block challenges each challengeable hoster with probability 1/`ChallengePeriod`
+//! (a Bernoulli schedule): the block draws how many are challenged from the binomial law
+//! (see [`bernoulli_successes`], capped at `MaxChallengesPerBlock`) and picks that many
+//! distinct hosters uniformly from the challengeable-hoster index. So every hoster sees
+//! about one challenge per period at times nobody can predict — however few hosters exist,
+//! a lone hoster is not challenged again the block after it answers — and the work per
+//! block follows the challenges issued, never the number of providers or replicas. A challenge names
 //! `ChallengeSegments` random segments of the hoster's active replicas; the hoster answers
 //! with each segment and its merkle path to the replica's encoded root, verified on chain.
 
 use crate::{
 	index::ProviderIndex,
 	pallet::*,
-	selection::{random_index, subject_seed},
+	selection::{bernoulli_successes, random_index, subject_seed},
 	types::*,
 };
 use datdot_primitives::encoded::{verify_segment, ReplicaId, SegmentProof};
@@ -19,9 +22,27 @@ use frame::prelude::*;
 impl<T: Config> Pallet<T> {
 	/// Issues this block's storage challenges; returns how many.
 	pub(crate) fn issue_challenges(now: BlockNumberFor<T>, randomness: &[u8; 32]) -> u32 {
-		let hosters = ProviderIndex::Challengeable.count::<T>();
-		let wanted = hosters.div_ceil(T::ChallengePeriod::get().max(1));
-		let count = wanted.min(T::MaxChallengesPerBlock::get());
+		let count = Self::challenges_this_block(randomness);
+		Self::challenge_hosters(now, randomness, count)
+	}
+
+	/// How many hosters this block challenges.
+	pub(crate) fn challenges_this_block(randomness: &[u8; 32]) -> u32 {
+		bernoulli_successes(
+			&subject_seed(randomness, b"challenge count"),
+			ProviderIndex::Challengeable.count::<T>(),
+			Self::timing().challenge_period,
+			T::MaxChallengesPerBlock::get(),
+		)
+	}
+
+	/// Challenges `count` distinct random hosters (fewer if fewer are challengeable);
+	/// returns how many.
+	pub(crate) fn challenge_hosters(
+		now: BlockNumberFor<T>,
+		randomness: &[u8; 32],
+		count: u32,
+	) -> u32 {
 		let due = now.saturating_add(T::AnswerBlocks::get());
 		let mut due_list = ChallengesDue::<T>::get(due);
 		let mut issued = 0;

@@ -262,7 +262,9 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxReplicasPerHoster: Get<u32>;
 
-		/// Mean blocks between two storage challenges of one hoster.
+		/// Mean blocks between two storage challenges of one hoster: each block, each
+		/// challengeable hoster is challenged with probability 1/`ChallengePeriod`. The
+		/// default; governance may set another ([`Pallet::set_timing`]).
 		#[pallet::constant]
 		type ChallengePeriod: Get<u32>;
 
@@ -303,7 +305,8 @@ pub mod pallet {
 		#[pallet::constant]
 		type StrikeBench: Get<BlockNumberFor<Self>>;
 
-		/// Blocks a hoster may stay offline before its replicas are replaced.
+		/// Blocks a hoster may stay offline before its replicas are replaced. The default;
+		/// governance may set another ([`Pallet::set_timing`]).
 		#[pallet::constant]
 		type OfflineGrace: Get<BlockNumberFor<Self>>;
 
@@ -435,8 +438,8 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type EvictionCursor<T: Config> = StorageValue<_, u32, ValueQuery>;
 
-	/// Providers that went offline, with the block their `OfflineGrace` ends, oldest first,
-	/// by queue position.
+	/// Providers that went offline, with the block they did, oldest first, by queue
+	/// position.
 	#[pallet::storage]
 	pub type OfflineWatch<T: Config> =
 		StorageMap<_, Twox64Concat, u32, (T::AccountId, BlockNumberFor<T>)>;
@@ -444,6 +447,11 @@ pub mod pallet {
 	/// The offline watch queue's (head, tail) positions.
 	#[pallet::storage]
 	pub type OfflineWatchBounds<T: Config> = StorageValue<_, (u32, u32), ValueQuery>;
+
+	/// Periods set by governance ([`Pallet::set_timing`]); absent, the runtime's constants
+	/// apply.
+	#[pallet::storage]
+	pub type TimingOverride<T: Config> = StorageValue<_, Timing<BlockNumberFor<T>>>;
 
 	/// Events of the datdot pallet.
 	#[pallet::event]
@@ -679,6 +687,11 @@ pub mod pallet {
 			/// Missed, or which proof was wrong and how.
 			reason: ChallengeFailure,
 		},
+		/// Governance set the periods; these are now in force.
+		TimingSet {
+			/// The challenge period and offline grace.
+			timing: Timing<BlockNumberFor<T>>,
+		},
 	}
 
 	/// Errors of the datdot pallet.
@@ -766,6 +779,8 @@ pub mod pallet {
 		/// The answer must have one proof per challenged segment, in the challenge's order
 		/// and with the challenged segment indexes.
 		ProofsDoNotMatchChallenge,
+		/// A challenge period and an offline grace must each be at least one block.
+		InvalidTiming,
 	}
 
 	#[pallet::hooks]
@@ -798,6 +813,7 @@ pub mod pallet {
 				let issued = Self::issue_challenges(now, &seed);
 				weight = weight
 					.saturating_add(T::WeightInfo::draw_replicas(drawn))
+					.saturating_add(T::WeightInfo::challenges_this_block())
 					.saturating_add(T::WeightInfo::issue_challenges(issued));
 			}
 			weight
@@ -1075,9 +1091,37 @@ pub mod pallet {
 			let who = ensure_signed(origin)?;
 			Self::do_release_replica(who, ReplicaId { contract, replica })
 		}
+
+		/// Sets the challenge period and offline grace (root only); `None` goes back to the
+		/// runtime's constants. A new grace applies to providers going offline from now on.
+		#[pallet::call_index(11)]
+		#[pallet::weight(T::WeightInfo::set_timing())]
+		pub fn set_timing(
+			origin: OriginFor<T>,
+			timing: Option<Timing<BlockNumberFor<T>>>,
+		) -> DispatchResult {
+			ensure_root(origin)?;
+			if let Some(t) = timing {
+				ensure!(
+					t.challenge_period > 0 && !t.offline_grace.is_zero(),
+					Error::<T>::InvalidTiming
+				);
+			}
+			TimingOverride::<T>::set(timing);
+			Self::deposit_event(Event::TimingSet { timing: Self::timing() });
+			Ok(())
+		}
 	}
 
 	impl<T: Config> Pallet<T> {
+		/// The periods in force: governance's, or the runtime's constants.
+		pub fn timing() -> Timing<BlockNumberFor<T>> {
+			TimingOverride::<T>::get().unwrap_or(Timing {
+				challenge_period: T::ChallengePeriod::get(),
+				offline_grace: T::OfflineGrace::get(),
+			})
+		}
+
 		/// The blocks `provider` may still be paused in the current `FaultWindow`.
 		pub fn pause_budget(provider: &ProviderOf<T>) -> u32 {
 			let now = frame_system::Pallet::<T>::block_number();

@@ -74,10 +74,9 @@ impl<T: Config> Pallet<T> {
 		} else if recent >= T::MaxFaults::get() || deposit < T::FaultSlash::get() {
 			Self::end_registration(who);
 		} else if went_offline {
-			let grace_end = now.saturating_add(T::OfflineGrace::get());
 			// Each provider is watched at most once per fault, and `MaxFaults` end it.
 			let cap = T::MaxProviders::get().saturating_mul(T::MaxFaults::get());
-			if OfflineWatchQueue::<T>::push((who.clone(), grace_end), cap).is_err() {
+			if OfflineWatchQueue::<T>::push((who.clone(), now), cap).is_err() {
 				defensive!("offline watch queue full");
 			}
 		}
@@ -191,15 +190,17 @@ impl<T: Config> Pallet<T> {
 	/// never comes back ends after `MaxFaults` graces at most. Returns the watch entries
 	/// looked at (at most `MaxReplacementsPerBlock`).
 	pub(crate) fn watch_offline(now: BlockNumberFor<T>) -> u32 {
+		let grace = Self::timing().offline_grace;
 		let mut looked = 0;
 		while looked < T::MaxReplacementsPerBlock::get() {
+			// Entries are in offline-since order, so with one grace for all the queue's
+			// head is always the first to be due, even after governance changes the grace.
 			match OfflineWatchQueue::<T>::peek() {
-				Some((_, grace_end)) if grace_end <= now => {}
+				Some((_, since)) if since.saturating_add(grace) <= now => {}
 				_ => break,
 			}
-			let Some((who, grace_end)) = OfflineWatchQueue::<T>::pop() else { break };
+			let Some((who, since)) = OfflineWatchQueue::<T>::pop() else { break };
 			looked += 1;
-			let since = grace_end.saturating_sub(T::OfflineGrace::get());
 			let still_offline = Providers::<T>::get(&who).is_some_and(|p| {
 				p.status == ProviderStatus::Offline && p.offline_since == Some(since)
 			});

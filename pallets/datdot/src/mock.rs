@@ -107,7 +107,7 @@ impl pallet_datdot::Config for Test {
 	type ChallengePeriod = ConstU32<PERIOD>;
 	type AnswerBlocks = ConstU64<ANSWER_BLOCKS>;
 	type ChallengeSegments = ConstU32<CHALLENGE_SEGMENTS>;
-	type MaxChallengesPerBlock = ConstU32<4>;
+	type MaxChallengesPerBlock = ConstU32<8>;
 	type MaxFaults = ConstU32<MAX_FAULTS>;
 	type MaxPausedPerWindow = ConstU32<MAX_PAUSED>;
 	type FaultWindow = ConstU64<FAULT_WINDOW>;

@@ -41,6 +41,49 @@ pub fn random_index(seed: &[u8; 32], attempt: u32, n: u64) -> Option<u64> {
 		.map(|w| w % n)
 }
 
+/// How many of `n` independent trials succeed when each succeeds with probability
+/// `1 / period`, counting at most `max`: a binomial draw made by jumping from one success to
+/// the next over a geometric gap, so the work grows with the successes (each costs a binary
+/// search of O(log² n) multiplications), never with `n`.
+///
+/// The gap before the next success is the largest `g` with `(1 - 1/period)^g ≥ u` for a
+/// uniform `u` in (0, 1], which is `⌊ln u / ln(1 - 1/period)⌋` in integers.
+pub fn bernoulli_successes(seed: &[u8; 32], n: u32, period: u32, max: u32) -> u32 {
+	use frame::arithmetic::Perquintill;
+	const ONE: u64 = 1_000_000_000_000_000_000;
+	if period <= 1 {
+		return n.min(max);
+	}
+	let miss = Perquintill::from_rational(u64::from(period) - 1, u64::from(period));
+	let (mut decided, mut successes) = (0u32, 0u32);
+	// Each attempt yields a word but with probability below 10⁻⁶, so twice `max` (plus
+	// the final miss) bounds the loop without ever cutting a draw short in practice.
+	for attempt in 0..max.saturating_mul(2).saturating_add(2) {
+		if successes >= max || decided >= n {
+			break;
+		}
+		let Some(word) = random_index(seed, attempt, ONE) else { continue };
+		let u = Perquintill::from_parts(word + 1);
+		let left = n - decided;
+		if miss.saturating_pow(left as usize) >= u {
+			break;
+		}
+		// miss^lo ≥ u > miss^hi: the gap is `lo` failures, then a success.
+		let (mut lo, mut hi) = (0u32, left);
+		while hi - lo > 1 {
+			let mid = lo + (hi - lo) / 2;
+			if miss.saturating_pow(mid as usize) >= u {
+				lo = mid;
+			} else {
+				hi = mid;
+			}
+		}
+		successes += 1;
+		decided += lo + 1;
+	}
+	successes
+}
+
 /// The seed of one random choice: the block's randomness mixed with what is being chosen,
 /// so that choices in one block are independent of each other.
 pub fn subject_seed(randomness: &[u8; 32], subject: &impl Encode) -> [u8; 32] {
@@ -225,7 +268,7 @@ enum DrawOutcome {
 
 #[cfg(test)]
 mod tests {
-	use super::random_index;
+	use super::{bernoulli_successes, random_index, subject_seed};
 
 	#[test]
 	fn random_index_is_in_range_and_deterministic() {
@@ -249,6 +292,41 @@ mod tests {
 		}
 		for c in counts {
 			assert!((9_600..=10_400).contains(&c), "{counts:?}");
+		}
+	}
+
+	#[test]
+	fn bernoulli_successes_follow_the_binomial_law() {
+		// Over 20 000 seeds the mean of Bin(n, 1/period) must be within 3 % (plus a little
+		// for small means) and the variance within 6 % of n·p·(1-p).
+		for (n, period) in [(1u32, 20u32), (5, 20), (100, 20), (1000, 4), (3, 2)] {
+			let p = 1.0 / period as f64;
+			let draws: Vec<f64> = (0..20_000u32)
+				.map(|i| {
+					let seed = subject_seed(&[5; 32], &(n, i));
+					bernoulli_successes(&seed, n, period, u32::MAX) as f64
+				})
+				.collect();
+			let mean = draws.iter().sum::<f64>() / draws.len() as f64;
+			let var =
+				draws.iter().map(|d| (d - mean) * (d - mean)).sum::<f64>() / draws.len() as f64;
+			let (want_mean, want_var) = (n as f64 * p, n as f64 * p * (1.0 - p));
+			assert!(
+				(mean - want_mean).abs() <= 0.03 * want_mean + 0.005,
+				"n {n} p {period}: mean {mean}"
+			);
+			assert!((var - want_var).abs() <= 0.06 * want_var, "n {n} p {period}: var {var}");
+		}
+	}
+
+	#[test]
+	fn bernoulli_successes_stay_within_their_bounds() {
+		for i in 0..200u32 {
+			let seed = subject_seed(&[6; 32], &i);
+			assert!(bernoulli_successes(&seed, 1000, 2, 7) <= 7);
+			assert_eq!(bernoulli_successes(&seed, 0, 5, 7), 0);
+			assert_eq!(bernoulli_successes(&seed, 9, 1, 7), 7, "period 1 challenges everyone");
+			assert!(bernoulli_successes(&seed, 3, 10, 100) <= 3);
 		}
 	}
 }

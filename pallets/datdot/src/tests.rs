@@ -1,6 +1,6 @@
 //! Tests of the datdot pallet against the mock runtime.
 
-use crate::{mock::*, pallet::*, selection::random_index, ProviderStatus};
+use crate::{mock::*, pallet::*, selection::random_index, ProviderStatus, Timing};
 use frame::{
 	testing_prelude::*,
 	traits::fungible::{Inspect, InspectHold},
@@ -1401,6 +1401,78 @@ mod challenges {
 		});
 	}
 
+	/// Challenges per hoster per block over `blocks` blocks, with every challenge answered
+	/// in the block it is issued (so each hoster is challengeable in every block).
+	fn challenge_rate(encoded: &BTreeMap<ReplicaId, EncodedReplica>, blocks: u64) -> f64 {
+		let issued_before = NextChallengeId::<Test>::get();
+		let hosters = hosters().len() as f64;
+		let end = System::block_number() + blocks;
+		while System::block_number() < end {
+			run_to_block(System::block_number() + 1);
+			answer_all(encoded);
+		}
+		(NextChallengeId::<Test>::get() - issued_before) as f64 / (hosters * blocks as f64)
+	}
+
+	#[test]
+	fn each_hoster_is_challenged_with_probability_one_in_the_period_however_few_there_are() {
+		// A lone hoster used to be challenged in every block after it answered (rate 1);
+		// each hoster's rate must now be 1/PERIOD within 12 % (2 000 blocks: 500 expected
+		// for one hoster, σ ≈ 19), with 1 and with 5 hosters.
+		for (providers, r) in [(6u64, 1u32), (8, 5)] {
+			run(|| {
+				let (_w, encoded) = active_network(providers, 4, r);
+				assert_eq!(hosters().len() as u32, r);
+				let rate = challenge_rate(&encoded, 2_000);
+				let want = 1.0 / PERIOD as f64;
+				println!(
+					"{r} hosters: {rate:.4} challenges per hoster per block (1/PERIOD = {want})"
+				);
+				assert!((rate - want).abs() <= 0.12 * want, "{r} hosters: rate {rate}");
+				assert!(events().iter().all(|e| !matches!(e, Event::ChallengeFailed { .. })));
+			});
+		}
+	}
+
+	#[test]
+	fn governance_sets_the_challenge_period_and_the_rate_follows() {
+		run(|| {
+			let (_w, encoded) = active_network(8, 4, 5);
+			let timing = Timing { challenge_period: 20, offline_grace: 3 };
+			assert_ok!(Datdot::set_timing(RuntimeOrigin::root(), Some(timing)));
+			System::assert_last_event(Event::<Test>::TimingSet { timing }.into());
+			let rate = challenge_rate(&encoded, 2_000);
+			assert!((rate - 0.05).abs() <= 0.12 * 0.05, "rate {rate}");
+			// Back to the runtime's constants.
+			assert_ok!(Datdot::set_timing(RuntimeOrigin::root(), None));
+			assert_eq!(
+				Datdot::timing(),
+				Timing { challenge_period: PERIOD, offline_grace: OFFLINE_GRACE }
+			);
+		});
+	}
+
+	#[test]
+	fn only_root_sets_the_timing_and_never_to_zero() {
+		run(|| {
+			let timing = Timing { challenge_period: 20, offline_grace: 3 };
+			assert_noop!(
+				Datdot::set_timing(RuntimeOrigin::signed(1), Some(timing)),
+				DispatchError::BadOrigin
+			);
+			for bad in [
+				Timing { challenge_period: 0, offline_grace: 3 },
+				Timing { challenge_period: 20, offline_grace: 0 },
+			] {
+				assert_noop!(
+					Datdot::set_timing(RuntimeOrigin::root(), Some(bad)),
+					Error::<Test>::InvalidTiming
+				);
+			}
+			assert_eq!(TimingOverride::<Test>::get(), None);
+		});
+	}
+
 	/// Runs blocks until some hoster is challenged; returns the challenge and its hoster.
 	fn next_challenge() -> (u64, AccountId) {
 		for _ in 0..50 {
@@ -1697,6 +1769,25 @@ mod lifecycle {
 			assert_eq!((p.recent_faults.count, p.deposit), (2, DEPOSIT - 2 * SLASH));
 			assert_eq!(HostedReplicas::<Test>::get(back).len(), 1);
 			assert_eq!(live_copies(0, gone), 2);
+		});
+	}
+
+	#[test]
+	fn a_shorter_grace_set_by_governance_applies_to_providers_already_offline() {
+		run(|| {
+			register(1);
+			Datdot::fault(&1);
+			assert_ok!(Datdot::set_timing(
+				RuntimeOrigin::root(),
+				Some(Timing { challenge_period: PERIOD, offline_grace: 3 })
+			));
+			run_to_block(1 + 2);
+			assert_eq!(Providers::<Test>::get(1).unwrap().recent_faults.count, 1);
+			run_to_block(1 + 3);
+			// Still down at the end of the new grace: faulted again, and watched again.
+			assert_eq!(Providers::<Test>::get(1).unwrap().recent_faults.count, 2);
+			run_to_block(1 + 6);
+			assert!(Providers::<Test>::get(1).is_none(), "ended after MaxFaults graces");
 		});
 	}
 

@@ -485,3 +485,27 @@ pub struct ReplicaStatus<AccountId, BlockNumber> {
 	/// The encoded root both sides confirmed, once active.
 	pub root: Option<EncodedRoot>,
 }
+
+/// Periods governance may tune without a runtime upgrade (a test network shortens them so
+/// that challenges and replacements happen within minutes); the runtime's constants are the
+/// defaults.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub struct Timing<BlockNumber> {
+	/// Mean blocks between two storage challenges of one hoster (see
+	/// `Config::ChallengePeriod`).
+	pub challenge_period: u32,
+	/// Blocks a hoster may stay offline before its replicas are replaced (see
+	/// `Config::OfflineGrace`).
+	pub offline_grace: BlockNumber,
+}

@@ -58,6 +58,8 @@ pub trait WeightInfo {
 	fn release_replica() -> Weight;
 	fn watch_offline(n: u32, ) -> Weight;
 	fn replace_evicted(n: u32, ) -> Weight;
+	fn challenges_this_block() -> Weight;
+	fn set_timing() -> Weight;
 }
 
 /// The measured weights with the runtime's database weights.
@@ -537,6 +539,16 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().writes((2_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 2700).saturating_mul(n.into()))
 	}
+	// Provisional until `scripts/weights.sh` measures it.
+	fn challenges_this_block() -> Weight {
+		Weight::from_parts(60_000_000, 1_500)
+			.saturating_add(T::DbWeight::get().reads(2_u64))
+	}
+	// Provisional until `scripts/weights.sh` measures it.
+	fn set_timing() -> Weight {
+		Weight::from_parts(15_000_000, 0)
+			.saturating_add(T::DbWeight::get().writes(1_u64))
+	}
 }
 
 /// The same weights with ParityDB's database weights, for tests and mock runtimes.
@@ -668,5 +680,15 @@ impl WeightInfo for () {
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 			.saturating_add(ParityDbWeight::get().writes((2_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 2700).saturating_mul(n.into()))
+	}
+	// Provisional until `scripts/weights.sh` measures it.
+	fn challenges_this_block() -> Weight {
+		Weight::from_parts(60_000_000, 1_500)
+			.saturating_add(ParityDbWeight::get().reads(2_u64))
+	}
+	// Provisional until `scripts/weights.sh` measures it.
+	fn set_timing() -> Weight {
+		Weight::from_parts(15_000_000, 0)
+			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 }
