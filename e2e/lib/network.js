@@ -97,7 +97,7 @@ export async function planUntilActive(net, tree, replicas, timeoutMs) {
   const { api, events } = net;
   const started = Date.now();
   const { events: evs } = await sendAndFinalize(
-    api.tx.datdot.publishPlan(hex(tree.key), [{ start: 0, end: tree.tree.length }], replicas, 10_000), net.sponsor);
+    api.tx.datdot.publishPlan(hex(tree.key), [{ start: 0, end: tree.tree.length }], replicas, 10_000, null), net.sponsor);
   const published = evs.find(({ event }) => api.events.datdot.PlanPublished.is(event)).event.data;
   const total = published.contracts.toNumber() * replicas;
   const plan = published.plan.toNumber();

@@ -182,7 +182,7 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
       sendAndFinalize(api.tx.datdot.register(ids.bob.peerId, 1n << 40n, null), accounts.bob),
       (e) => moduleError(api, e) === 'datdot.AlreadyRegistered');
     await assert.rejects(
-      sendAndFinalize(api.tx.datdot.publishPlan(`0x${tree.key}`, [{ start: 0, end: BLOCKS }], 0, 10), net.sponsor),
+      sendAndFinalize(api.tx.datdot.publishPlan(`0x${tree.key}`, [{ start: 0, end: BLOCKS }], 0, 10, null), net.sponsor),
       (e) => moduleError(api, e) === 'datdot.InvalidReplication');
   });
 });

@@ -157,6 +157,7 @@ impl pallet_datdot::Config for Runtime {
 	type MaxBlocksPerContract = ConstU32<64>;
 	type MaxContractsPerPlan = ConstU32<128>;
 	type MaxRangesPerPlan = ConstU32<16>;
+	type MaxFriends = ConstU32<32>;
 	type MaxReplicas = ConstU32<8>;
 	type MaxQueuedDraws = ConstU32<4096>;
 	type MaxDrawsPerBlock = ConstU32<16>;

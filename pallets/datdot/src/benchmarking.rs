@@ -49,6 +49,7 @@ fn plan<T: Config>(sponsor: &T::AccountId, contracts: u32, replicas: u32) {
 		ranges,
 		replicas,
 		100u32.into(),
+		None,
 	)
 	.expect("publishes");
 }
@@ -270,13 +271,22 @@ mod benchmarks {
 
 	#[benchmark]
 	fn publish_plan(c: Linear<1, { T::MaxContractsPerPlan::get() }>) {
+		// A friends plan naming as many providers as it may (each is looked up).
 		let sponsor = funded::<T>("sponsor", 0);
 		let blocks = c as u64 * T::MaxBlocksPerContract::get() as u64;
 		let key = feed::<T>(&sponsor, blocks);
 		let ranges: BoundedVec<_, _> =
 			alloc::vec![BlockRange { start: 0, end: blocks }].try_into().expect("fits");
+		let friends = BoundedVec::truncate_from(providers::<T>(0, T::MaxFriends::get()));
 		#[extrinsic_call]
-		_(RawOrigin::Signed(sponsor), key, ranges, T::MaxReplicas::get(), 100u32.into());
+		_(
+			RawOrigin::Signed(sponsor),
+			key,
+			ranges,
+			T::MaxReplicas::get(),
+			100u32.into(),
+			Some(friends),
+		);
 		assert_eq!(Datdot::<T>::queued_draws(), c * T::MaxReplicas::get());
 	}
 

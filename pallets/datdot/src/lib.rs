@@ -106,6 +106,7 @@ pub type PlanOf<T> = Plan<
 	<T as frame_system::Config>::AccountId,
 	frame_system::pallet_prelude::BlockNumberFor<T>,
 	<T as Config>::MaxRangesPerPlan,
+	<T as Config>::MaxFriends,
 >;
 
 /// A replica with the runtime's types.
@@ -261,6 +262,10 @@ pub mod pallet {
 		/// The most replicas one provider may host.
 		#[pallet::constant]
 		type MaxReplicasPerHoster: Get<u32>;
+
+		/// The most providers a friends plan may name.
+		#[pallet::constant]
+		type MaxFriends: Get<u32>;
 
 		/// Mean blocks between two storage challenges of one hoster: each block, each
 		/// challengeable hoster is challenged with probability 1/`ChallengePeriod`. The
@@ -590,6 +595,8 @@ pub mod pallet {
 			contracts: u32,
 			/// Replicas per contract.
 			replicas: u32,
+			/// The providers it draws from, if it is a friends plan.
+			friends: Option<BoundedVec<T::AccountId, T::MaxFriends>>,
 		},
 		/// A plan was cancelled; its replicas ended and their hosters' space is free.
 		PlanCancelled {
@@ -756,6 +763,15 @@ pub mod pallet {
 		PlanTooLarge,
 		/// The draw queue has no room for this plan's replicas now; try again later.
 		DrawQueueFull,
+		/// A friends plan must name at least `max(replicas, 3)` providers: distinct hosters
+		/// for its replicas, and an encoder and an attestor besides each hoster.
+		TooFewFriends,
+		/// A friend named twice.
+		DuplicateFriend,
+		/// A friend is not a registered provider (or its registration is ending).
+		FriendNotProvider,
+		/// The sponsor never works for its own plan, so it cannot be one of its friends.
+		SponsorAmongFriends,
 		/// No plan with this id.
 		UnknownPlan,
 		/// Only the plan's sponsor can do this.
@@ -1014,9 +1030,10 @@ pub mod pallet {
 			ranges: BoundedVec<BlockRange, T::MaxRangesPerPlan>,
 			replicas: u32,
 			duration: BlockNumberFor<T>,
+			friends: Option<BoundedVec<T::AccountId, T::MaxFriends>>,
 		) -> DispatchResultWithPostInfo {
 			let who = ensure_signed(origin)?;
-			let contracts = Self::do_publish_plan(who, feed, ranges, replicas, duration)?;
+			let contracts = Self::do_publish_plan(who, feed, ranges, replicas, duration, friends)?;
 			Ok(Some(T::WeightInfo::publish_plan(contracts)).into())
 		}
 

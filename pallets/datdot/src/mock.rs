@@ -99,6 +99,7 @@ impl pallet_datdot::Config for Test {
 	type MaxBlocksPerContract = ConstU32<BLOCKS_PER_CONTRACT>;
 	type MaxContractsPerPlan = ConstU32<8>;
 	type MaxRangesPerPlan = ConstU32<4>;
+	type MaxFriends = ConstU32<8>;
 	type MaxReplicas = ConstU32<5>;
 	type MaxQueuedDraws = ConstU32<64>;
 	type MaxDrawsPerBlock = ConstU32<DRAWS_PER_BLOCK>;

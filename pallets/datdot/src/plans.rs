@@ -17,11 +17,15 @@ impl<T: Config> Pallet<T> {
 		ranges: BoundedVec<BlockRange, T::MaxRangesPerPlan>,
 		replicas: u32,
 		duration: BlockNumberFor<T>,
+		friends: Option<BoundedVec<T::AccountId, T::MaxFriends>>,
 	) -> Result<u32, DispatchError> {
 		let feed = Feeds::<T>::get(feed_key).ok_or(Error::<T>::UnknownFeed)?;
 		ensure!(!ranges.is_empty(), Error::<T>::NoRanges);
 		ensure!((1..=T::MaxReplicas::get()).contains(&replicas), Error::<T>::InvalidReplication);
 		ensure!(!duration.is_zero(), Error::<T>::ZeroDuration);
+		if let Some(friends) = &friends {
+			Self::check_friends(&sponsor, friends, replicas)?;
+		}
 
 		let per_contract = T::MaxBlocksPerContract::get() as u64;
 		let mut contracts = 0u64;
@@ -76,6 +80,7 @@ impl<T: Config> Pallet<T> {
 			duration,
 			first_contract,
 			contracts,
+			friends: friends.clone(),
 		};
 		Plans::<T>::insert(plan, record);
 		Self::deposit_event(Event::PlanPublished {
@@ -85,8 +90,28 @@ impl<T: Config> Pallet<T> {
 			first_contract,
 			contracts,
 			replicas,
+			friends,
 		});
 		Ok(contracts)
+	}
+
+	/// A friends list must name enough distinct, registered providers other than the
+	/// sponsor for every replica to be drawn.
+	fn check_friends(
+		sponsor: &T::AccountId,
+		friends: &[T::AccountId],
+		replicas: u32,
+	) -> DispatchResult {
+		ensure!(friends.len() as u32 >= replicas.max(3), Error::<T>::TooFewFriends);
+		for (i, friend) in friends.iter().enumerate() {
+			ensure!(friend != sponsor, Error::<T>::SponsorAmongFriends);
+			ensure!(!friends[..i].contains(friend), Error::<T>::DuplicateFriend);
+			ensure!(
+				Providers::<T>::get(friend).is_some_and(|p| !p.status.is_departing()),
+				Error::<T>::FriendNotProvider
+			);
+		}
+		Ok(())
 	}
 
 	/// Ends every replica of the sponsor's plan and removes it; returns its number of

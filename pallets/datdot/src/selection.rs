@@ -97,10 +97,14 @@ impl<T: Config> Pallet<T> {
 	pub fn pick_providers(
 		seed: &[u8; 32],
 		count: u32,
+		among: Option<&[T::AccountId]>,
 		exclude: &[T::AccountId],
 		fits: impl Fn(&ProviderOf<T>) -> bool,
 	) -> Option<Vec<T::AccountId>> {
-		let n = ProviderIndex::Eligible.count::<T>() as u64;
+		let n = match among {
+			Some(friends) => friends.len() as u64,
+			None => ProviderIndex::Eligible.count::<T>() as u64,
+		};
 		let mut picked: Vec<T::AccountId> = Vec::new();
 		let max_attempts = count.saturating_mul(ATTEMPTS_PER_PICK);
 		for attempt in 0..max_attempts {
@@ -108,13 +112,19 @@ impl<T: Config> Pallet<T> {
 				break;
 			}
 			let Some(at) = random_index(seed, attempt, n) else { continue };
-			let Some(who) = ProviderIndex::Eligible.get::<T>(at as u32) else { continue };
+			let candidate = match among {
+				Some(friends) => friends.get(at as usize).cloned(),
+				None => ProviderIndex::Eligible.get::<T>(at as u32),
+			};
+			let Some(who) = candidate else { continue };
 			if exclude.contains(&who) || picked.contains(&who) {
 				continue;
 			}
-			if Providers::<T>::get(&who)
-				.is_some_and(|p| fits(&p) && Self::strikes_allow(&p, seed, attempt))
-			{
+			// A friend must be as able to take work as a member of the eligible index.
+			if Providers::<T>::get(&who).is_some_and(|p| {
+				ProviderIndex::Eligible.admits::<T>(&p)
+					&& fits(&p) && Self::strikes_allow(&p, seed, attempt)
+			}) {
 				picked.push(who);
 			}
 		}
@@ -163,14 +173,18 @@ impl<T: Config> Pallet<T> {
 					}
 				}
 				DrawOutcome::Stale => {}
-				DrawOutcome::TooFewProviders => {
+				outcome @ (DrawOutcome::TooFewProviders | DrawOutcome::TooFewFriends) => {
 					// The queue had room for it a moment ago.
 					let _ = Self::queue_draw(id);
 					Self::deposit_event(Event::DrawPostponed {
 						contract: id.contract,
 						replica: id.replica,
 					});
-					break;
+					// Too few providers at all: the next draws would fail too. Too few of
+					// one plan's friends says nothing about the next replica's.
+					if matches!(outcome, DrawOutcome::TooFewProviders) {
+						break;
+					}
 				}
 			}
 		}
@@ -197,22 +211,30 @@ impl<T: Config> Pallet<T> {
 				exclude.push(other.hoster);
 			}
 		}
+		let friends = Plans::<T>::get(contract.plan).and_then(|plan| plan.friends);
+		let among = friends.as_ref().map(|f| f.as_slice());
+		let too_few =
+			if among.is_some() { DrawOutcome::TooFewFriends } else { DrawOutcome::TooFewProviders };
 		let max_hosting = T::MaxReplicasPerHoster::get();
-		let Some(hoster) = Self::pick_providers(&subject_seed(seed, b"hoster"), 1, &exclude, |p| {
-			p.can_take_work(contract.reserve) && p.hosting < max_hosting
-		})
-		.and_then(|mut v| v.pop()) else {
-			return DrawOutcome::TooFewProviders;
+		let Some(hoster) =
+			Self::pick_providers(&subject_seed(seed, b"hoster"), 1, among, &exclude, |p| {
+				p.can_take_work(contract.reserve) && p.hosting < max_hosting
+			})
+			.and_then(|mut v| v.pop())
+		else {
+			return too_few;
 		};
 		// Encoder and attestor: distinct from the hoster (whose work they check) and each other.
 		let helpers_exclude = [contract.sponsor.clone(), hoster.clone()];
-		let Some([encoder, attestor]) =
-			Self::pick_providers(&subject_seed(seed, b"helpers"), 2, &helpers_exclude, |p| {
-				p.can_take_work(0)
-			})
-			.and_then(|v| <[T::AccountId; 2]>::try_from(v).ok())
-		else {
-			return DrawOutcome::TooFewProviders;
+		let Some([encoder, attestor]) = Self::pick_providers(
+			&subject_seed(seed, b"helpers"),
+			2,
+			among,
+			&helpers_exclude,
+			|p| p.can_take_work(0),
+		)
+		.and_then(|v| <[T::AccountId; 2]>::try_from(v).ok()) else {
+			return too_few;
 		};
 
 		Self::assign_replica(id, contract.reserve, encoder, hoster, attestor, deadline);
@@ -264,6 +286,9 @@ enum DrawOutcome {
 	Stale,
 	/// Too few providers qualify now; the replica waits for a later block.
 	TooFewProviders,
+	/// Too few of a friends plan's providers qualify now; the replica waits for a later
+	/// block, the next replicas are drawn.
+	TooFewFriends,
 }
 
 #[cfg(test)]

@@ -383,7 +383,8 @@ mod selection {
 			for round in 0u32..500 {
 				let seed = frame::hashing::blake2_256(&round.to_le_bytes());
 				let picked =
-					Datdot::pick_providers(&seed, 3, &[7], |p| p.can_take_work(MIN_FREE)).unwrap();
+					Datdot::pick_providers(&seed, 3, None, &[7], |p| p.can_take_work(MIN_FREE))
+						.unwrap();
 				assert_eq!(picked.len(), 3);
 				for (i, who) in picked.iter().enumerate() {
 					assert!(
@@ -406,7 +407,8 @@ mod selection {
 			for round in 0u32..8_000 {
 				let seed = frame::hashing::blake2_256(&round.to_le_bytes());
 				for who in
-					Datdot::pick_providers(&seed, 1, &[], |p| p.can_take_work(MIN_FREE)).unwrap()
+					Datdot::pick_providers(&seed, 1, None, &[], |p| p.can_take_work(MIN_FREE))
+						.unwrap()
 				{
 					counts[who as usize] += 1;
 				}
@@ -431,7 +433,7 @@ mod selection {
 			for round in 0u32..200 {
 				let seed = frame::hashing::blake2_256(&round.to_le_bytes());
 				let picked =
-					Datdot::pick_providers(&seed, 3, &[], |p| p.can_take_work(MIN_FREE * 2))
+					Datdot::pick_providers(&seed, 3, None, &[], |p| p.can_take_work(MIN_FREE * 2))
 						.unwrap();
 				assert!(!picked.contains(&2), "{picked:?}");
 			}
@@ -444,16 +446,15 @@ mod selection {
 			register(1);
 			register(2);
 			assert_eq!(
-				Datdot::pick_providers(&[0; 32], 3, &[], |p| p.can_take_work(MIN_FREE)),
+				Datdot::pick_providers(&[0; 32], 3, None, &[], |p| p.can_take_work(MIN_FREE)),
 				None
 			);
 			assert_eq!(
-				Datdot::pick_providers(&[0; 32], 2, &[2], |p| p.can_take_work(MIN_FREE)),
+				Datdot::pick_providers(&[0; 32], 2, None, &[2], |p| p.can_take_work(MIN_FREE)),
 				None
 			);
-			assert!(
-				Datdot::pick_providers(&[0; 32], 2, &[], |p| p.can_take_work(MIN_FREE)).is_some()
-			);
+			assert!(Datdot::pick_providers(&[0; 32], 2, None, &[], |p| p.can_take_work(MIN_FREE))
+				.is_some());
 		});
 	}
 
@@ -580,7 +581,8 @@ fn active_network(
 		w.key(),
 		ranges(&[(0, blocks as u64)]),
 		r,
-		1_000
+		1_000,
+		None
 	));
 	let mut encoded = BTreeMap::new();
 	while queued() > 0 {
@@ -606,7 +608,8 @@ fn six_providers_one_contract(r: u32) -> FeedWriter {
 		w.key(),
 		ranges(&[(0, 4)]),
 		r,
-		9
+		9,
+		None
 	));
 	w
 }
@@ -938,7 +941,8 @@ mod publish_plan {
 				w.key(),
 				ranges(&[(0, 6), (8, 10)]),
 				2,
-				100
+				100,
+				None
 			));
 			let blocks: Vec<_> =
 				(0..3).map(|c| Contracts::<Test>::get(c).unwrap().blocks).collect();
@@ -968,6 +972,7 @@ mod publish_plan {
 					first_contract: 0,
 					contracts: 3,
 					replicas: 2,
+					friends: None,
 				}
 				.into(),
 			);
@@ -980,7 +985,14 @@ mod publish_plan {
 			let w = feed(1, SigningMode::Compat, 10);
 			assert_ok!(publish_as(SPONSOR, &w, None));
 			let plan = |rs: &[(u64, u64)], r: u32, d: u64| {
-				Datdot::publish_plan(RuntimeOrigin::signed(SPONSOR), w.key(), ranges(rs), r, d)
+				Datdot::publish_plan(
+					RuntimeOrigin::signed(SPONSOR),
+					w.key(),
+					ranges(rs),
+					r,
+					d,
+					None,
+				)
 			};
 			assert_noop!(
 				Datdot::publish_plan(
@@ -988,7 +1000,8 @@ mod publish_plan {
 					[9; 32],
 					ranges(&[(0, 1)]),
 					1,
-					1
+					1,
+					None
 				),
 				Error::<Test>::UnknownFeed
 			);
@@ -1015,6 +1028,7 @@ mod publish_plan {
 					ranges(&[(0, end)]),
 					r,
 					1,
+					None,
 				)
 			};
 			// 36 blocks at 4 per contract = 9 contracts > 8.
@@ -1042,7 +1056,8 @@ mod cancel_plan {
 				w2.key(),
 				ranges(&[(0, 2)]),
 				1,
-				5
+				5,
+				None
 			));
 			assert_ok!(Datdot::cancel_plan(RuntimeOrigin::signed(SPONSOR), 0));
 			assert_eq!(Replicas::<Test>::iter().count(), 0);
@@ -1068,7 +1083,8 @@ mod cancel_plan {
 				w.key(),
 				ranges(&[(0, 2)]),
 				1,
-				5
+				5,
+				None
 			));
 			assert_noop!(
 				Datdot::cancel_plan(RuntimeOrigin::signed(SPONSOR), 1),
@@ -1078,6 +1094,121 @@ mod cancel_plan {
 				Datdot::cancel_plan(RuntimeOrigin::signed(1), 0),
 				Error::<Test>::NotSponsor
 			);
+		});
+	}
+}
+
+mod friends {
+	use super::*;
+
+	fn friends(list: &[AccountId]) -> Option<BoundedVec<AccountId, ConstU32<8>>> {
+		Some(list.to_vec().try_into().unwrap())
+	}
+
+	/// Providers 2..=9 registered; provider 1 sponsors a 8-block feed (two contracts).
+	fn setup() -> FeedWriter {
+		for who in 2..=9 {
+			register(who);
+		}
+		let w = feed(9, SigningMode::Compat, 8);
+		assert_ok!(publish_as(1, &w, None));
+		w
+	}
+
+	fn publish(w: &FeedWriter, r: u32, list: &[AccountId]) -> DispatchResultWithPostInfo {
+		Datdot::publish_plan(
+			RuntimeOrigin::signed(1),
+			w.key(),
+			ranges(&[(0, 8)]),
+			r,
+			100,
+			friends(list),
+		)
+	}
+
+	#[test]
+	fn a_friends_plan_draws_only_among_its_friends_replacements_included() {
+		for salt in 0..20 {
+			RANDOMNESS_SALT.with(|s| s.set(salt));
+			run(|| {
+				let w = setup();
+				let named = [3, 5, 6, 8];
+				assert_ok!(publish(&w, 2, &named));
+				let plan = Plans::<Test>::get(0).unwrap();
+				assert_eq!(plan.friends, friends(&named));
+				let mut encoded = BTreeMap::new();
+				while queued() > 0 {
+					run_to_block(System::block_number() + 1);
+					confirm_all(&w, &mut encoded);
+				}
+				let roles = || -> Vec<AccountId> {
+					Replicas::<Test>::iter()
+						.flat_map(|(_, _, r)| [r.encoder, r.hoster, r.attestor])
+						.collect()
+				};
+				assert!(roles().iter().all(|who| named.contains(who)), "{:?}", roles());
+				// A friend ends: its replicas go to other friends.
+				let gone = Replicas::<Test>::get(0, 0).unwrap().hoster;
+				let before = events().len();
+				for _ in 0..MAX_FAULTS {
+					Datdot::fault(&gone);
+				}
+				assert!(hand_over(&w, gone, &mut encoded) > 0);
+				assert!(roles().iter().all(|who| named.contains(who)));
+				for e in &events()[before..] {
+					if let Event::ReplicaDrawn { encoder, hoster, attestor, .. } = e {
+						for who in [encoder, hoster, attestor] {
+							assert!(named.contains(who) && *who != gone, "{e:?}");
+						}
+					}
+				}
+			});
+		}
+		RANDOMNESS_SALT.with(|s| s.set(0));
+	}
+
+	#[test]
+	fn rejects_bad_friends_lists_and_changes_nothing() {
+		run(|| {
+			let w = setup();
+			Datdot::unregister(RuntimeOrigin::signed(9)).unwrap();
+			for (r, list, error) in [
+				(3, &[2, 3][..], Error::<Test>::TooFewFriends),
+				(1, &[2, 3][..], Error::<Test>::TooFewFriends),
+				(2, &[2, 3, 2][..], Error::<Test>::DuplicateFriend),
+				(2, &[2, 3, 40][..], Error::<Test>::FriendNotProvider),
+				(2, &[2, 3, 9][..], Error::<Test>::FriendNotProvider),
+				(2, &[2, 1, 3][..], Error::<Test>::SponsorAmongFriends),
+			] {
+				assert_noop!(publish(&w, r, list), error);
+			}
+			assert_eq!((Plans::<Test>::iter().count(), queued()), (0, 0));
+		});
+	}
+
+	#[test]
+	fn a_friends_plan_that_cannot_be_drawn_does_not_hold_up_other_plans() {
+		run(|| {
+			let w = setup();
+			assert_ok!(publish(&w, 1, &[2, 3, 4]));
+			for who in [2, 3, 4] {
+				assert_ok!(Datdot::pause(RuntimeOrigin::signed(who), 200));
+			}
+			// An open plan, queued behind the friends plan's two replicas.
+			assert_ok!(Datdot::publish_plan(
+				RuntimeOrigin::signed(1),
+				w.key(),
+				ranges(&[(0, 8)]),
+				2,
+				100,
+				None
+			));
+			run_to_block(System::block_number() + 3);
+			let drawn: Vec<_> = Replicas::<Test>::iter().map(|(c, _, _)| c).collect();
+			assert_eq!(drawn.len(), 4, "every replica of the open plan is drawn");
+			assert!(drawn.iter().all(|c| Contracts::<Test>::get(c).unwrap().plan == 1));
+			assert_eq!(queued(), 2, "the friends plan's replicas wait for its friends");
+			assert!(events().iter().any(|e| matches!(e, Event::DrawPostponed { .. })));
 		});
 	}
 }
@@ -1094,7 +1225,8 @@ mod draws {
 			w.key(),
 			ranges(&[(0, 4)]),
 			r,
-			9
+			9,
+			None
 		));
 	}
 
@@ -1213,7 +1345,8 @@ mod draws {
 				w.key(),
 				ranges(&[(0, 8)]),
 				3,
-				9
+				9,
+				None
 			));
 			run_to_block(2);
 			assert_eq!(Replicas::<Test>::iter().count() as u32, DRAWS_PER_BLOCK);

@@ -257,8 +257,8 @@ pub struct BlockRange {
 
 /// A sponsor's hosting plan for a feed, cut into contracts `first_contract..+contracts`.
 #[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo, MaxEncodedLen)]
-#[scale_info(skip_type_params(MaxRanges))]
-pub struct Plan<AccountId, BlockNumber, MaxRanges: Get<u32>> {
+#[scale_info(skip_type_params(MaxRanges, MaxFriends))]
+pub struct Plan<AccountId, BlockNumber, MaxRanges: Get<u32>, MaxFriends: Get<u32>> {
 	/// Who published (and may cancel) the plan.
 	pub sponsor: AccountId,
 	/// The feed hosted.
@@ -273,6 +273,9 @@ pub struct Plan<AccountId, BlockNumber, MaxRanges: Get<u32>> {
 	pub first_contract: u64,
 	/// Number of contracts.
 	pub contracts: u32,
+	/// The providers a friends plan draws its encoders, hosters and attestors from; `None`
+	/// draws from every eligible provider.
+	pub friends: Option<BoundedVec<AccountId, MaxFriends>>,
 }
 
 /// One unit of hosting: up to `MaxBlocksPerContract` blocks of a feed, in `replicas` copies.
