@@ -68,6 +68,32 @@ export async function writeJsFeed(dir, blocks, blockBytes) {
   return join(dir, 'export');
 }
 
+/**
+ * Appends `blocks` generated blocks to the hypercore `writeJsFeed` wrote in `dir`,
+ * re-exports it and returns the export directory and hypercore's upgrade proof from the
+ * old length (as the chain's `Proof`).
+ */
+export async function growJsFeed(dir, blocks, blockBytes) {
+  const core = new Hypercore(join(dir, 'core'));
+  await core.ready();
+  const from = core.length;
+  const batch = [];
+  for (let j = from; j < from + blocks; j++) batch.push(generate(7, j, blockBytes));
+  await core.append(batch);
+  const p = await core.proof({ upgrade: { start: from, length: core.length - from } });
+  await exportHypercore(core, join(dir, 'export'));
+  await core.close();
+  const node = (n) => ({ index: n.index, size: n.size, hash: u8aToHex(n.hash) });
+  const upgrade = {
+    start: p.upgrade.start,
+    length: p.upgrade.length,
+    nodes: p.upgrade.nodes.map(node),
+    additionalNodes: p.upgrade.additionalNodes.map(node),
+    signature: u8aToHex(p.upgrade.signature),
+  };
+  return { exportDir: join(dir, 'export'), proof: { fork: p.fork, block: null, upgrade } };
+}
+
 /** `datdot-node feed import` into `node`'s data (while it runs); returns the printed tree.json. */
 export function importFeed(node, exportDir) {
   const out = execFileSync(NODE_BIN,
@@ -81,23 +107,24 @@ export async function registerProviders(net, capacity) {
     sendAndFinalize(net.api.tx.datdot.register(net.ids[n].peerId, capacity, null), net.accounts[n])));
 }
 
-/** `publish_feed` with the arguments from a tree.json. */
-export function publishFeed(net, tree) {
+/** `publish_feed` with the arguments from a tree.json (and, for an update, the upgrade proof). */
+export function publishFeed(net, tree, extension = null) {
   const node = (n) => ({ index: n.index, size: n.size, hash: hex(n.hash) });
   return sendAndFinalize(net.api.tx.datdot.publishFeed(hex(tree.key), hex(tree.manifest), tree.tree.length,
-    tree.tree.fork, tree.tree.roots.map(node), hex(tree.tree.signature), null), net.sponsor);
+    tree.tree.fork, tree.tree.roots.map(node), hex(tree.tree.signature), extension), net.sponsor);
 }
 
 /**
  * Publishes a plan for the whole feed with `replicas` copies and waits until every replica
- * is active (failing on any failed setup). Returns { plan, total, elapsedMs } (from the
+ * is active (failing on any failed setup); `follow` makes it follow the feed's growth. Returns { plan, total, elapsedMs } (from the
  * plan's transaction being sent).
  */
-export async function planUntilActive(net, tree, replicas, timeoutMs) {
+export async function planUntilActive(net, tree, replicas, timeoutMs, { follow = false } = {}) {
   const { api, events } = net;
   const started = Date.now();
   const { events: evs } = await sendAndFinalize(
-    api.tx.datdot.publishPlan(hex(tree.key), [{ start: 0, end: tree.tree.length }], replicas, 10_000, null), net.sponsor);
+    api.tx.datdot.publishPlan(hex(tree.key), [{ start: 0, end: tree.tree.length }], replicas, 10_000, null, follow),
+    net.sponsor);
   const published = evs.find(({ event }) => api.events.datdot.PlanPublished.is(event)).event.data;
   const total = published.contracts.toNumber() * replicas;
   const plan = published.plan.toNumber();

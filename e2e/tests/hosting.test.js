@@ -110,10 +110,10 @@ test('hosting: feeds, plans, draws, setup and a storage challenge', { timeout: 9
     await Promise.all(providers.map((p, i) =>
       sendAndFinalize(api.tx.datdot.register(peerId(i + 1), capacity, null), p)));
     await assert.rejects(
-      sendAndFinalize(api.tx.datdot.publishPlan(hex(fx.key), [{ start: 0, end: 1001 }], 2, 1000, null), sponsor),
+      sendAndFinalize(api.tx.datdot.publishPlan(hex(fx.key), [{ start: 0, end: 1001 }], 2, 1000, null, false), sponsor),
       (e) => moduleError(api, e) === 'datdot.InvalidRange');
     const { events: evs } = await sendAndFinalize(
-      api.tx.datdot.publishPlan(hex(fx.key), [{ start: 0, end: 1000 }], 2, 1000, null), sponsor);
+      api.tx.datdot.publishPlan(hex(fx.key), [{ start: 0, end: 1000 }], 2, 1000, null, false), sponsor);
     const published = evs.find(({ event }) => api.events.datdot.PlanPublished.is(event)).event;
     assert.equal(published.data.contracts.toNumber(), contracts);
 

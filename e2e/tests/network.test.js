@@ -10,14 +10,18 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startNode, stopAll, halt, sendAndFinalize, moduleError, rpcCall, NODE_BIN } from '../lib/harness.js';
 import {
-  startNetwork, writeJsFeed, importFeed, registerProviders, publishFeed, planUntilActive, is, replicaKey,
+  startNode, stopAll, halt, sendAndFinalize, moduleError, rpcCall, setTiming, NODE_BIN,
+} from '../lib/harness.js';
+import {
+  startNetwork, writeJsFeed, growJsFeed, importFeed, registerProviders, publishFeed, planUntilActive, is,
+  replicaKey,
 } from '../lib/network.js';
 
 const BLOCKS = 256; // 4 contracts of 64 blocks
 const BLOCK_BYTES = 4096; // 1 MiB in all
 const REPLICAS = 2;
+const GROWTH = 128; // blocks appended later: 2 more contracts
 
 let net;
 const scratch = mkdtempSync(join(tmpdir(), 'datdot-network-feed-'));
@@ -58,7 +62,7 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
   await t.test('every replica is drawn, encoded, transferred, stored and active', async () => {
     await registerProviders(net, api.consts.datdot.minCapacity.toBigInt() * 4n);
     await publishFeed(net, tree);
-    const result = await planUntilActive(net, tree, REPLICAS, 900_000);
+    const result = await planUntilActive(net, tree, REPLICAS, 900_000, { follow: true });
     plan = result.plan;
     assert.equal(result.total, (BLOCKS / 64) * REPLICAS);
     console.log(`# ${result.total} replicas of a ${BLOCKS * BLOCK_BYTES} B feed active ${result.elapsedMs} ms after publish_plan`);
@@ -106,6 +110,45 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
     }
   });
 
+  await t.test('the feed grows; the plan follows it and the new blocks are hosted and proven', async () => {
+    const grown = await growJsFeed(scratch, GROWTH, BLOCK_BYTES);
+    tree = importFeed(net.validator, grown.exportDir);
+    assert.equal(tree.tree.length, BLOCKS + GROWTH);
+    const mark = events.seen.length;
+    await publishFeed(net, tree, grown.proof);
+    const grew = await events.waitFor((e) => is('PlanGrew')(e) && e.data.plan.toNumber() === plan, 60_000);
+    assert.equal(grew.data.covered.toNumber(), BLOCKS + GROWTH);
+    const added = grew.data.contracts.toNumber();
+    assert.equal(added, GROWTH / 64);
+    const isNew = (e) => events.seen.indexOf(e) >= mark;
+    const deadline = Date.now() + 300_000;
+    while (events.seen.filter((e) => is('ReplicaActive')(e) && isNew(e)).length < added * REPLICAS) {
+      const failed = events.seen.filter((e) => is('SetupFailed')(e) && isNew(e));
+      assert.equal(failed.length, 0, `no failed setup: ${failed.map((e) => e.toString())}`);
+      assert.ok(Date.now() < deadline, 'the new contracts active within 5 minutes');
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const fresh = events.seen.filter((e) => is('ReplicaActive')(e) && isNew(e));
+    for (const e of fresh) {
+      const drawn = events.seen.find((d) => is('ReplicaDrawn')(d) && replicaKey(d.data) === replicaKey(e.data));
+      replicas.set(replicaKey(e.data), { drawn: drawn.data, active: e.data });
+    }
+    // Each new copy's hoster proves it: a passed challenge naming a new replica.
+    const newKeys = new Set(fresh.map((e) => replicaKey(e.data)));
+    const challengedNew = () => events.seen.filter((e) => is('ChallengeIssued')(e) && isNew(e)
+      && e.data.segments.some(([id]) => newKeys.has(replicaKey(id))));
+    const passedNew = () => challengedNew().filter((c) => events.seen.some((e) => is('ChallengePassed')(e)
+      && e.data.challenge.toNumber() === c.data.challenge.toNumber()));
+    const until = Date.now() + 300_000;
+    while (passedNew().length === 0) {
+      assert.ok(Date.now() < until, 'a challenge naming a new replica passed within 5 minutes');
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    assert.equal(events.seen.filter((e) => is('ChallengeFailed')(e) && isNew(e)).length, 0);
+    const status = (await api.call.datdotApi.planStatus(plan)).unwrap();
+    assert.equal(status.length, ((BLOCKS + GROWTH) / 64) * REPLICAS);
+  });
+
   await t.test('a hoster killed with SIGKILL fails its challenge; restarted, it comes back and passes', async () => {
     const victim = hosters()[0];
     const name = byAddress.get(victim);
@@ -127,7 +170,7 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
     }
   });
 
-  await t.test('a hoster stopped cleanly pauses itself on chain; restarted, it resumes', async () => {
+  await t.test('a hoster stopped cleanly pauses itself; restarted without one replica, it releases exactly that one and resumes', async () => {
     const who = hosters()[1];
     const name = byAddress.get(who);
     const exit = await halt(nodes[name], 'SIGTERM');
@@ -135,9 +178,26 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
     // The node waited for its pause to be included before it stopped.
     assert.ok(events.seen.some((e) => is('ProviderPaused')(e) && e.data.provider.toString() === who));
     assert.equal((await api.query.datdot.providers(who)).unwrap().status.type, 'Paused');
+    // Its disk loses one replica while it is down.
+    const mine = (await api.query.datdot.hostedReplicas(who)).map((id) => replicaKey(id));
+    assert.ok(mine.length >= 2, `${name} hosts ${mine.length} replicas`);
+    const [contract, replica] = mine[0].split('/');
+    rmSync(join(nodes[name].dataDir, 'chains', 'datdot_dev', 'datdot', 'replicas', `c${contract}-r${replica}`),
+      { recursive: true });
+    const mark = events.seen.length;
     nodes[name] = await startNode(nodes[name].args, { name, restartOf: nodes[name] });
-    await events.waitFor((e) => is('ProviderResumed')(e) && e.data.provider.toString() === who, 300_000);
+    await events.waitFor((e) => is('ProviderResumed')(e) && e.data.provider.toString() === who
+      && events.seen.indexOf(e) >= mark, 300_000);
     assert.equal((await api.query.datdot.providers(who)).unwrap().status.type, 'Active');
+    const released = events.seen.slice(mark).filter((e) => is('ReplicaReleased')(e) && e.data.hoster.toString() === who);
+    assert.deepEqual(released.map((e) => replicaKey(e.data)), [mine[0]], 'released exactly the lost replica');
+    const kept = (await api.query.datdot.hostedReplicas(who)).map((id) => replicaKey(id)).sort();
+    assert.deepEqual(kept, mine.slice(1).sort(), 'kept the rest');
+    // The lost copy is drawn again and set up on another hoster.
+    const again = await events.waitFor((e) => is('ReplicaActive')(e) && replicaKey(e.data) === mine[0]
+      && events.seen.indexOf(e) >= mark, 300_000);
+    assert.notEqual(again.data.hoster.toString(), who);
+    replicas.set(mine[0], { drawn: replicas.get(mine[0]).drawn, active: again.data });
   });
 
   await t.test('a second signal stops a stopping node at once', async () => {
@@ -182,7 +242,59 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
       sendAndFinalize(api.tx.datdot.register(ids.bob.peerId, 1n << 40n, null), accounts.bob),
       (e) => moduleError(api, e) === 'datdot.AlreadyRegistered');
     await assert.rejects(
-      sendAndFinalize(api.tx.datdot.publishPlan(`0x${tree.key}`, [{ start: 0, end: BLOCKS }], 0, 10, null), net.sponsor),
+      sendAndFinalize(api.tx.datdot.publishPlan(`0x${tree.key}`, [{ start: 0, end: BLOCKS }], 0, 10, null, false), net.sponsor),
       (e) => moduleError(api, e) === 'datdot.InvalidReplication');
+  });
+
+  await t.test('a hoster killed with SIGKILL and kept down is replaced; its registration ends', async () => {
+    // A short grace, so that the replacement happens within minutes.
+    const offlineGrace = 4;
+    await setTiming(api, net.sponsor, { challengePeriod: 3, offlineGrace });
+    const victim = hosters()[0];
+    const name = byAddress.get(victim);
+    const mark = events.seen.length;
+    const since = (pred) => events.seen.slice(mark).filter(pred);
+    const lost = [...replicas.entries()].filter(([, r]) => r.active.hoster.toString() === victim).map(([k]) => k);
+    assert.ok(lost.length > 0);
+    const head = async () => (await api.rpc.chain.getHeader()).number.toNumber();
+    await halt(nodes[name], 'SIGKILL');
+    const killedAt = await head();
+
+    // Until every copy it held has an active successor, each contract keeps R - 1 live
+    // copies (active, hoster not the victim), and nothing fails but the victim.
+    const liveCopies = async () => {
+      const byContract = new Map();
+      for (const s of (await api.call.datdotApi.planStatus(plan)).unwrap()) {
+        const live = s.state.isSome && s.state.unwrap().type === 'Active' && s.hoster.unwrap().toString() !== victim;
+        const c = s.id.contract.toString();
+        byContract.set(c, (byContract.get(c) ?? 0) + (live ? 1 : 0));
+      }
+      return byContract;
+    };
+    const replaced = () => since((e) => is('ReplicaReplaced')(e) && e.data.oldHoster.toString() === victim);
+    const deadline = Date.now() + 600_000;
+    while (replaced().length < lost.length) {
+      for (const [c, n] of await liveCopies()) assert.ok(n >= REPLICAS - 1, `contract ${c}: ${n} live copies`);
+      const failed = since((e) => (is('ChallengeFailed')(e) && e.data.hoster.toString() !== victim) || is('SetupFailed')(e));
+      assert.equal(failed.length, 0, `only the victim fails: ${failed.map((e) => e.toString())}`);
+      assert.ok(Date.now() < deadline, `every lost copy replaced within 10 minutes (${replaced().length}/${lost.length})`);
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    const replacedAfter = (await head()) - killedAt;
+    assert.deepEqual(replaced().map((e) => `${e.data.contract}/${e.data.replica}`).sort(), lost.sort());
+    for (const [, n] of await liveCopies()) assert.equal(n, REPLICAS, 'back at R live copies');
+    const successors = replaced().map((e) => e.data.newHoster.toString());
+    assert.ok(successors.every((h) => h !== victim));
+    // The successors hold their copies: each passes a storage challenge.
+    for (const h of new Set(successors)) {
+      await events.waitFor((e) => is('ChallengePassed')(e) && e.data.hoster.toString() === h
+        && events.seen.indexOf(e) > mark, 300_000);
+    }
+    // Staying down is a fault per grace: the registration ends after MaxFaults.
+    const ended = await events.waitFor((e) => is('ProviderEnded')(e) && e.data.provider.toString() === victim, 300_000);
+    assert.equal(ended.data.recentFaults.toNumber(), api.consts.datdot.maxFaults.toNumber());
+    await events.waitFor((e) => is('ProviderUnregistered')(e) && e.data.provider.toString() === victim, 120_000);
+    assert.ok((await api.query.datdot.providers(victim)).isNone);
+    console.log(`# ${lost.length} lost copies replaced within ${replacedAfter} blocks of the kill (grace ${offlineGrace})`);
   });
 });

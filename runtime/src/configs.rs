@@ -158,6 +158,9 @@ impl pallet_datdot::Config for Runtime {
 	type MaxContractsPerPlan = ConstU32<128>;
 	type MaxRangesPerPlan = ConstU32<16>;
 	type MaxFriends = ConstU32<32>;
+	type MaxFollowers = ConstU32<8>;
+	type MaxGrowingFeeds = ConstU32<1024>;
+	type MaxGrowthPerBlock = ConstU32<16>;
 	type MaxReplicas = ConstU32<8>;
 	type MaxQueuedDraws = ConstU32<4096>;
 	type MaxDrawsPerBlock = ConstU32<16>;

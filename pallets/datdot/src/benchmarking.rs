@@ -50,6 +50,7 @@ fn plan<T: Config>(sponsor: &T::AccountId, contracts: u32, replicas: u32) {
 		replicas,
 		100u32.into(),
 		None,
+		false,
 	)
 	.expect("publishes");
 }
@@ -286,6 +287,7 @@ mod benchmarks {
 			T::MaxReplicas::get(),
 			100u32.into(),
 			Some(friends),
+			false,
 		);
 		assert_eq!(Datdot::<T>::queued_draws(), c * T::MaxReplicas::get());
 	}
@@ -500,6 +502,40 @@ mod benchmarks {
 			count = Datdot::<T>::challenges_this_block(&[4; 32]);
 		}
 		assert_eq!(count, T::MaxChallengesPerBlock::get());
+	}
+
+	#[benchmark]
+	fn grow_plans(n: Linear<1, { T::MaxGrowthPerBlock::get() }>) {
+		// One step looks at the following plan, the other `n - 1` each make a contract of
+		// `MaxReplicas` copies for blocks its feed gained.
+		let sponsor = funded::<T>("sponsor", 0);
+		let per_contract = T::MaxBlocksPerContract::get() as u64;
+		let key = feed::<T>(&sponsor, per_contract);
+		let ranges =
+			alloc::vec![BlockRange { start: 0, end: per_contract }].try_into().expect("fits");
+		Datdot::<T>::publish_plan(
+			RawOrigin::Signed(sponsor).into(),
+			key,
+			ranges,
+			T::MaxReplicas::get(),
+			100u32.into(),
+			None,
+			true,
+		)
+		.expect("publishes");
+		Feeds::<T>::mutate(key, |f| {
+			if let Some(f) = f {
+				f.length += (n as u64 - 1) * per_contract;
+			}
+		});
+		Datdot::<T>::queue_growth(key).expect("queued");
+		let steps;
+		#[block]
+		{
+			steps = Datdot::<T>::grow_plans();
+		}
+		assert_eq!(steps, n);
+		assert_eq!(Plans::<T>::get(0).map(|p| p.contracts), Some(n));
 	}
 
 	#[benchmark]

@@ -79,6 +79,7 @@ impl<T: Config> Pallet<T> {
 			Error::<T>::ExtensionMismatch
 		);
 		let old_length = old.length;
+		Self::queue_growth(key)?;
 		Feeds::<T>::insert(
 			key,
 			Self::feed_record(old.auth, &verified, tree, old.publisher, old.deposit, now),

@@ -267,6 +267,18 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxFriends: Get<u32>;
 
+		/// The most plans that may follow one feed's growth.
+		#[pallet::constant]
+		type MaxFollowers: Get<u32>;
+
+		/// Feeds whose growth may wait for their followers' new contracts at once.
+		#[pallet::constant]
+		type MaxGrowingFeeds: Get<u32>;
+
+		/// Contracts made per block for plans that follow a growing feed, at most.
+		#[pallet::constant]
+		type MaxGrowthPerBlock: Get<u32>;
+
 		/// Mean blocks between two storage challenges of one hoster: each block, each
 		/// challengeable hoster is challenged with probability 1/`ChallengePeriod`. The
 		/// default; governance may set another ([`Pallet::set_timing`]).
@@ -370,9 +382,18 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type Contracts<T: Config> = StorageMap<_, Twox64Concat, u64, Contract<T::AccountId>>;
 
-	/// The id the next contract gets.
+	/// The plans following each feed's growth.
 	#[pallet::storage]
-	pub type NextContractId<T: Config> = StorageValue<_, u64, ValueQuery>;
+	pub type FeedFollowers<T: Config> =
+		StorageMap<_, Blake2_128Concat, FeedKey, Followers<T::MaxFollowers>, ValueQuery>;
+
+	/// Feeds that grew while plans follow them, by queue position, oldest first.
+	#[pallet::storage]
+	pub type GrowthQueue<T: Config> = StorageMap<_, Twox64Concat, u32, FeedKey>;
+
+	/// The growth queue's (head, tail) positions.
+	#[pallet::storage]
+	pub type GrowthQueueBounds<T: Config> = StorageValue<_, (u32, u32), ValueQuery>;
 
 	/// Replicas that have been drawn, by contract and replica index.
 	#[pallet::storage]
@@ -597,6 +618,24 @@ pub mod pallet {
 			replicas: u32,
 			/// The providers it draws from, if it is a friends plan.
 			friends: Option<BoundedVec<T::AccountId, T::MaxFriends>>,
+			/// Whether blocks appended to the feed join the plan.
+			follows: bool,
+		},
+		/// A plan that follows its feed got contracts for blocks the feed gained.
+		PlanGrew {
+			/// The plan id.
+			plan: u64,
+			/// Contracts added.
+			contracts: u32,
+			/// The feed length the plan now covers.
+			covered: u64,
+		},
+		/// A plan stopped following its feed: it has `MaxContractsPerPlan` contracts.
+		PlanStoppedFollowing {
+			/// The plan id.
+			plan: u64,
+			/// The feed length it covers.
+			covered: u64,
 		},
 		/// A plan was cancelled; its replicas ended and their hosters' space is free.
 		PlanCancelled {
@@ -772,6 +811,12 @@ pub mod pallet {
 		FriendNotProvider,
 		/// The sponsor never works for its own plan, so it cannot be one of its friends.
 		SponsorAmongFriends,
+		/// `MaxFollowers` plans already follow this feed.
+		TooManyFollowers,
+		/// Too many feeds' growth waits to be planned; try the update again in a few blocks.
+		GrowthQueueFull,
+		/// Plan ids are exhausted (2³² plans).
+		TooManyPlans,
 		/// No plan with this id.
 		UnknownPlan,
 		/// Only the plan's sponsor can do this.
@@ -814,11 +859,13 @@ pub mod pallet {
 			let deadlines = Self::expire_setups(now);
 			let watched = Self::watch_offline(now);
 			let handed_over = Self::replace_evicted();
+			let grown = Self::grow_plans();
 			let mut weight = T::WeightInfo::on_initialize_pause_ends(pause_ends)
 				.saturating_add(T::WeightInfo::expire_challenges(expired))
 				.saturating_add(T::WeightInfo::expire_setups(deadlines))
 				.saturating_add(T::WeightInfo::watch_offline(watched))
-				.saturating_add(T::WeightInfo::replace_evicted(handed_over));
+				.saturating_add(T::WeightInfo::replace_evicted(handed_over))
+				.saturating_add(T::WeightInfo::grow_plans(grown));
 
 			// Draws and challenges need the chain's randomness; until there is some (the
 			// first block) they wait.
@@ -849,6 +896,10 @@ pub mod pallet {
 				"MaxQueuedDraws must leave room for every setup that can fail and be requeued"
 			);
 			assert!(T::ChallengePeriod::get() > 0, "ChallengePeriod must be positive");
+			assert!(
+				T::MaxGrowthPerBlock::get() > T::MaxFollowers::get(),
+				"MaxGrowthPerBlock must exceed MaxFollowers, or a feed's growth can stall"
+			);
 			assert!(T::ChallengeSegments::get() > 0, "ChallengeSegments must be positive");
 			assert!(T::MaxBlocksPerContract::get() > 0, "MaxBlocksPerContract must be positive");
 		}
@@ -1022,6 +1073,12 @@ pub mod pallet {
 		/// `ranges` (sorted, disjoint, within the feed's signed length), each hosted for
 		/// `duration` blocks. The plan is cut into contracts of at most
 		/// [`Config::MaxBlocksPerContract`] blocks whose replicas are drawn in the next blocks.
+		///
+		/// - `friends`: a friends plan names the providers (at least `max(replicas, 3)`, not
+		///   the sponsor) its encoders, hosters and attestors are drawn from.
+		/// - `follow`: blocks appended to the feed later join the plan, in new contracts made
+		///   a few per block after each update, until it has
+		///   [`Config::MaxContractsPerPlan`].
 		#[pallet::call_index(5)]
 		#[pallet::weight(T::WeightInfo::publish_plan(T::MaxContractsPerPlan::get()))]
 		pub fn publish_plan(
@@ -1031,9 +1088,11 @@ pub mod pallet {
 			replicas: u32,
 			duration: BlockNumberFor<T>,
 			friends: Option<BoundedVec<T::AccountId, T::MaxFriends>>,
+			follow: bool,
 		) -> DispatchResultWithPostInfo {
 			let who = ensure_signed(origin)?;
-			let contracts = Self::do_publish_plan(who, feed, ranges, replicas, duration, friends)?;
+			let terms = PlanTerms { replicas, duration, friends, follow };
+			let contracts = Self::do_publish_plan(who, feed, ranges, terms)?;
 			Ok(Some(T::WeightInfo::publish_plan(contracts)).into())
 		}
 
@@ -1243,6 +1302,25 @@ pub mod pallet {
 			for (i, index) in ProviderIndex::ALL.into_iter().enumerate() {
 				ensure!(counts[i] == index.count::<T>(), "index length disagrees with records");
 			}
+			Self::try_state_growth()
+		}
+
+		/// Every following plan is listed among its feed's followers, with contracts up to
+		/// the length it covers; a feed waits in the growth queue exactly when flagged.
+		#[cfg(any(feature = "try-runtime", test))]
+		fn try_state_growth() -> Result<(), TryRuntimeError> {
+			for (id, plan) in Plans::<T>::iter() {
+				if plan.follows {
+					let followers = FeedFollowers::<T>::get(plan.feed);
+					ensure!(followers.plans.contains(&id), "following plan not listed");
+				}
+				ensure!(plan.contracts <= T::MaxContractsPerPlan::get(), "plan over its limit");
+			}
+			let queued = FeedFollowers::<T>::iter().filter(|(_, f)| f.growth_queued).count();
+			ensure!(
+				queued as u32 == crate::plans::GrowthQueueOf::<T>::len(),
+				"growth queue and flags disagree"
+			);
 			Ok(())
 		}
 	}

@@ -58,6 +58,7 @@ pub const STRIKE_BENCH: u64 = 20;
 pub const OFFLINE_GRACE: u64 = 10;
 pub const RELEASE_PENALTY: Balance = 10;
 pub const REPLACEMENTS_PER_BLOCK: u32 = 4;
+pub const GROWTH_PER_BLOCK: u32 = 4;
 
 thread_local! {
 	/// Whether the test randomness source has no randomness yet (like BABE's first block).
@@ -100,6 +101,9 @@ impl pallet_datdot::Config for Test {
 	type MaxContractsPerPlan = ConstU32<8>;
 	type MaxRangesPerPlan = ConstU32<4>;
 	type MaxFriends = ConstU32<8>;
+	type MaxFollowers = ConstU32<2>;
+	type MaxGrowingFeeds = ConstU32<4>;
+	type MaxGrowthPerBlock = ConstU32<GROWTH_PER_BLOCK>;
 	type MaxReplicas = ConstU32<5>;
 	type MaxQueuedDraws = ConstU32<64>;
 	type MaxDrawsPerBlock = ConstU32<DRAWS_PER_BLOCK>;

@@ -2,11 +2,30 @@
 //!
 //! A plan is cut into contracts of at most `MaxBlocksPerContract` consecutive blocks, so one
 //! contract is a unit a single provider can take on. Each contract wants `replicas` copies;
-//! each copy is queued for a draw (see [`crate::selection`]).
+//! each copy is queued for a draw (see [`crate::selection`]). A contract's id is its plan's
+//! id in the high 32 bits and its index in the plan in the low 32 bits, so a plan's
+//! contracts stay consecutive however it grows.
+//!
+//! A plan may **follow** its feed: when the feed is updated to a longer signed tree, the
+//! feed joins the growth queue, and `on_initialize` makes contracts for the new blocks of
+//! each following plan, at most `MaxGrowthPerBlock` per block (waiting while the draw queue
+//! has no room), until the plan has `MaxContractsPerPlan` contracts and stops following.
 
-use crate::{pallet::*, types::*, PlanOf};
+use crate::{pallet::*, queue::StorageQueue, types::*, FeedOf, PlanOf};
 use datdot_primitives::encoded::{ReplicaId, HEADER_LEN, SEGMENT_SIZE};
 use frame::prelude::*;
+
+/// The queue of feeds whose growth is still to be planned.
+pub(crate) type GrowthQueueOf<T> = StorageQueue<GrowthQueue<T>, GrowthQueueBounds<T>, FeedKey>;
+
+/// The id of contract `index` of plan `plan`.
+pub fn contract_id(plan: u64, index: u32) -> u64 {
+	(plan << 32) | u64::from(index)
+}
+
+/// The terms of a plan as the runtime types them.
+pub type PlanTermsOf<T> =
+	PlanTerms<<T as frame_system::Config>::AccountId, BlockNumberFor<T>, <T as Config>::MaxFriends>;
 
 impl<T: Config> Pallet<T> {
 	/// Checks and stores a plan, creates its contracts and queues their replicas; returns
@@ -15,10 +34,9 @@ impl<T: Config> Pallet<T> {
 		sponsor: T::AccountId,
 		feed_key: FeedKey,
 		ranges: BoundedVec<BlockRange, T::MaxRangesPerPlan>,
-		replicas: u32,
-		duration: BlockNumberFor<T>,
-		friends: Option<BoundedVec<T::AccountId, T::MaxFriends>>,
+		terms: PlanTermsOf<T>,
 	) -> Result<u32, DispatchError> {
+		let PlanTerms { replicas, duration, friends, follow } = terms;
 		let feed = Feeds::<T>::get(feed_key).ok_or(Error::<T>::UnknownFeed)?;
 		ensure!(!ranges.is_empty(), Error::<T>::NoRanges);
 		ensure!((1..=T::MaxReplicas::get()).contains(&replicas), Error::<T>::InvalidReplication);
@@ -39,49 +57,35 @@ impl<T: Config> Pallet<T> {
 		ensure!(contracts <= T::MaxContractsPerPlan::get() as u64, Error::<T>::PlanTooLarge);
 		let contracts = contracts as u32;
 		ensure!(contracts.saturating_mul(replicas) <= Self::draw_room(), Error::<T>::DrawQueueFull);
+		let plan = NextPlanId::<T>::get();
+		ensure!(plan <= u64::from(u32::MAX), Error::<T>::TooManyPlans);
+		if follow {
+			FeedFollowers::<T>::try_mutate(feed_key, |f| f.plans.try_push(plan))
+				.map_err(|_| Error::<T>::TooManyFollowers)?;
+		}
+		NextPlanId::<T>::put(plan.saturating_add(1));
 
-		let plan = NextPlanId::<T>::mutate(|id| {
-			let this = *id;
-			*id = id.saturating_add(1);
-			this
-		});
-		let first_contract = NextContractId::<T>::get();
-		let mut id = first_contract;
+		let mut record: PlanOf<T> = Plan {
+			sponsor: sponsor.clone(),
+			feed: feed_key,
+			ranges: ranges.clone(),
+			replicas,
+			duration,
+			first_contract: contract_id(plan, 0),
+			contracts: 0,
+			friends: friends.clone(),
+			follows: follow,
+			covered: feed.length,
+		};
 		for range in ranges.iter() {
 			let mut start = range.start;
 			while start < range.end {
 				let end = range.end.min(start.saturating_add(per_contract));
-				let blocks = BlockRange { start, end };
-				let reserve = replica_reserve(feed.byte_length, feed.length, end - start);
-				Contracts::<T>::insert(
-					id,
-					Contract {
-						plan,
-						sponsor: sponsor.clone(),
-						feed: feed_key,
-						blocks,
-						replicas,
-						reserve,
-					},
-				);
-				for replica in 0..replicas {
-					Self::queue_draw(ReplicaId { contract: id, replica })?;
-				}
-				id = id.saturating_add(1);
+				Self::add_contract(plan, &mut record, &feed, BlockRange { start, end })?;
 				start = end;
 			}
 		}
-		NextContractId::<T>::put(id);
-		let record: PlanOf<T> = Plan {
-			sponsor: sponsor.clone(),
-			feed: feed_key,
-			ranges,
-			replicas,
-			duration,
-			first_contract,
-			contracts,
-			friends: friends.clone(),
-		};
+		let first_contract = record.first_contract;
 		Plans::<T>::insert(plan, record);
 		Self::deposit_event(Event::PlanPublished {
 			plan,
@@ -91,8 +95,128 @@ impl<T: Config> Pallet<T> {
 			contracts,
 			replicas,
 			friends,
+			follows: follow,
 		});
 		Ok(contracts)
+	}
+
+	/// Appends a contract for `blocks` to `plan` (its record, stored by the caller) and
+	/// queues its replicas.
+	fn add_contract(
+		plan: u64,
+		record: &mut PlanOf<T>,
+		feed: &FeedOf<T>,
+		blocks: BlockRange,
+	) -> DispatchResult {
+		let id = contract_id(plan, record.contracts);
+		let reserve = replica_reserve(feed.byte_length, feed.length, blocks.end - blocks.start);
+		Contracts::<T>::insert(
+			id,
+			Contract {
+				plan,
+				sponsor: record.sponsor.clone(),
+				feed: record.feed,
+				blocks,
+				replicas: record.replicas,
+				reserve,
+			},
+		);
+		for replica in 0..record.replicas {
+			Self::queue_draw(ReplicaId { contract: id, replica })?;
+		}
+		record.contracts = record.contracts.saturating_add(1);
+		Ok(())
+	}
+
+	/// Queues a feed that just grew for its following plans' new contracts (no-op when no
+	/// plan follows it or it is queued already).
+	pub(crate) fn queue_growth(feed: FeedKey) -> DispatchResult {
+		FeedFollowers::<T>::try_mutate(feed, |f| {
+			if f.plans.is_empty() || f.growth_queued {
+				return Ok(());
+			}
+			GrowthQueueOf::<T>::push(feed, T::MaxGrowingFeeds::get())
+				.map_err(|_| Error::<T>::GrowthQueueFull)?;
+			f.growth_queued = true;
+			Ok(())
+		})
+	}
+
+	/// Makes contracts for the blocks grown feeds gained, oldest growth first, for each plan
+	/// following them, while the draw queue has room for their replicas (else the rest waits
+	/// for a later block). Each plan looked at and each contract made is one step, at most
+	/// `MaxGrowthPerBlock` per block. Returns the steps taken.
+	pub(crate) fn grow_plans() -> u32 {
+		let budget = T::MaxGrowthPerBlock::get();
+		let per_contract = u64::from(T::MaxBlocksPerContract::get());
+		let mut steps = 0u32;
+		// With more steps than followers per feed (see `integrity_test`), each block makes a
+		// contract or finishes a feed, unless the draw queue is full.
+		'feeds: while steps < budget {
+			let Some(key) = GrowthQueueOf::<T>::peek() else { break };
+			let Some(feed) = Feeds::<T>::get(key) else {
+				GrowthQueueOf::<T>::pop();
+				FeedFollowers::<T>::remove(key);
+				steps += 1;
+				continue;
+			};
+			let mut followers = FeedFollowers::<T>::get(key);
+			for &plan_id in followers.plans.iter() {
+				if steps >= budget {
+					break 'feeds;
+				}
+				steps += 1;
+				let Some(mut plan) = Plans::<T>::get(plan_id) else { continue };
+				let mut added = 0u32;
+				let mut waiting = false;
+				while plan.follows && plan.covered < feed.length {
+					if plan.contracts >= T::MaxContractsPerPlan::get() {
+						plan.follows = false;
+						Self::deposit_event(Event::PlanStoppedFollowing {
+							plan: plan_id,
+							covered: plan.covered,
+						});
+						break;
+					}
+					if steps >= budget || Self::draw_room() < plan.replicas {
+						waiting = true;
+						break;
+					}
+					let start = plan.covered;
+					let end = feed.length.min(start.saturating_add(per_contract));
+					if Self::add_contract(plan_id, &mut plan, &feed, BlockRange { start, end })
+						.is_err()
+					{
+						defensive!("draw queue full after its room was checked");
+						waiting = true;
+						break;
+					}
+					plan.covered = end;
+					steps += 1;
+					added += 1;
+				}
+				if added > 0 {
+					Self::deposit_event(Event::PlanGrew {
+						plan: plan_id,
+						contracts: added,
+						covered: plan.covered,
+					});
+				}
+				Plans::<T>::insert(plan_id, plan);
+				if waiting {
+					break 'feeds;
+				}
+			}
+			GrowthQueueOf::<T>::pop();
+			followers.growth_queued = false;
+			followers.plans.retain(|p| Plans::<T>::get(p).is_some_and(|plan| plan.follows));
+			if followers.plans.is_empty() {
+				FeedFollowers::<T>::remove(key);
+			} else {
+				FeedFollowers::<T>::insert(key, followers);
+			}
+		}
+		steps
 	}
 
 	/// A friends list must name enough distinct, registered providers other than the
@@ -131,6 +255,16 @@ impl<T: Config> Pallet<T> {
 			Contracts::<T>::remove(contract);
 		}
 		Plans::<T>::remove(plan_id);
+		if plan.follows {
+			FeedFollowers::<T>::mutate_exists(plan.feed, |f| {
+				if let Some(followers) = f {
+					followers.plans.retain(|p| *p != plan_id);
+					if followers.plans.is_empty() && !followers.growth_queued {
+						*f = None;
+					}
+				}
+			});
+		}
 		Self::deposit_event(Event::PlanCancelled { plan: plan_id });
 		Ok(plan.contracts)
 	}

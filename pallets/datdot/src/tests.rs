@@ -582,7 +582,8 @@ fn active_network(
 		ranges(&[(0, blocks as u64)]),
 		r,
 		1_000,
-		None
+		None,
+		false
 	));
 	let mut encoded = BTreeMap::new();
 	while queued() > 0 {
@@ -609,7 +610,8 @@ fn six_providers_one_contract(r: u32) -> FeedWriter {
 		ranges(&[(0, 4)]),
 		r,
 		9,
-		None
+		None,
+		false
 	));
 	w
 }
@@ -942,7 +944,8 @@ mod publish_plan {
 				ranges(&[(0, 6), (8, 10)]),
 				2,
 				100,
-				None
+				None,
+				false
 			));
 			let blocks: Vec<_> =
 				(0..3).map(|c| Contracts::<Test>::get(c).unwrap().blocks).collect();
@@ -973,6 +976,7 @@ mod publish_plan {
 					contracts: 3,
 					replicas: 2,
 					friends: None,
+					follows: false,
 				}
 				.into(),
 			);
@@ -992,6 +996,7 @@ mod publish_plan {
 					r,
 					d,
 					None,
+					false,
 				)
 			};
 			assert_noop!(
@@ -1001,7 +1006,8 @@ mod publish_plan {
 					ranges(&[(0, 1)]),
 					1,
 					1,
-					None
+					None,
+					false
 				),
 				Error::<Test>::UnknownFeed
 			);
@@ -1029,6 +1035,7 @@ mod publish_plan {
 					r,
 					1,
 					None,
+					false,
 				)
 			};
 			// 36 blocks at 4 per contract = 9 contracts > 8.
@@ -1057,7 +1064,8 @@ mod cancel_plan {
 				ranges(&[(0, 2)]),
 				1,
 				5,
-				None
+				None,
+				false
 			));
 			assert_ok!(Datdot::cancel_plan(RuntimeOrigin::signed(SPONSOR), 0));
 			assert_eq!(Replicas::<Test>::iter().count(), 0);
@@ -1084,7 +1092,8 @@ mod cancel_plan {
 				ranges(&[(0, 2)]),
 				1,
 				5,
-				None
+				None,
+				false
 			));
 			assert_noop!(
 				Datdot::cancel_plan(RuntimeOrigin::signed(SPONSOR), 1),
@@ -1094,6 +1103,154 @@ mod cancel_plan {
 				Datdot::cancel_plan(RuntimeOrigin::signed(1), 0),
 				Error::<Test>::NotSponsor
 			);
+		});
+	}
+}
+
+mod growth {
+	use super::*;
+	use crate::plans::contract_id;
+
+	/// Publishes a plan for blocks `0..blocks` of `w` with `r` replicas.
+	fn plan(w: &FeedWriter, blocks: u64, r: u32, follow: bool) -> DispatchResultWithPostInfo {
+		Datdot::publish_plan(
+			RuntimeOrigin::signed(SPONSOR),
+			w.key(),
+			ranges(&[(0, blocks)]),
+			r,
+			1_000,
+			None,
+			follow,
+		)
+	}
+
+	/// Appends `n` blocks to `w` and publishes the update.
+	fn grow(w: &mut FeedWriter, seed: u8, n: u32) -> DispatchResult {
+		let old = w.signed_tree().length;
+		for i in old as u32..old as u32 + n {
+			w.append(&generate(seed as u32, i, BLOCK_BYTES)).unwrap();
+		}
+		publish_as(SPONSOR, w, Some(w.upgrade_proof(old, None).unwrap()))
+	}
+
+	fn contracts_of(plan: u64) -> Vec<(u64, (u64, u64))> {
+		let mut v: Vec<_> = Contracts::<Test>::iter()
+			.filter(|(_, c)| c.plan == plan)
+			.map(|(id, c)| (id, (c.blocks.start, c.blocks.end)))
+			.collect();
+		v.sort();
+		v
+	}
+
+	#[test]
+	fn a_following_plan_gets_contracts_for_the_blocks_its_feed_gains_and_they_are_hosted() {
+		run(|| {
+			for who in 1..=6 {
+				register(who);
+			}
+			let mut w = feed(3, SigningMode::ManifestV1, 6);
+			assert_ok!(publish_as(SPONSOR, &w, None));
+			assert_ok!(plan(&w, 6, 2, true));
+			assert_ok!(plan(&w, 6, 1, false));
+			let mut encoded = BTreeMap::new();
+			while queued() > 0 {
+				run_to_block(System::block_number() + 1);
+				confirm_all(&w, &mut encoded);
+			}
+			assert_ok!(grow(&mut w, 3, 7));
+			run_to_block(System::block_number() + 1);
+			assert!(events().contains(&Event::PlanGrew { plan: 0, contracts: 2, covered: 13 }));
+			assert_eq!(
+				contracts_of(0),
+				vec![
+					(contract_id(0, 0), (0, 4)),
+					(contract_id(0, 1), (4, 6)),
+					(contract_id(0, 2), (6, 10)),
+					(contract_id(0, 3), (10, 13)),
+				]
+			);
+			assert_eq!(contracts_of(1).len(), 2, "a plan that does not follow stays as it was");
+			let p = Plans::<Test>::get(0).unwrap();
+			assert_eq!((p.contracts, p.covered, p.follows), (4, 13, true));
+			// The new blocks are drawn, set up, and proven like the first.
+			while queued() > 0 {
+				confirm_all(&w, &mut encoded);
+				run_to_block(System::block_number() + 1);
+			}
+			confirm_all(&w, &mut encoded);
+			for c in [contract_id(0, 2), contract_id(0, 3)] {
+				for r in 0..2 {
+					let replica = Replicas::<Test>::get(c, r).unwrap();
+					assert!(matches!(replica.state, ReplicaState::Active { .. }));
+				}
+			}
+			for _ in 0..20 {
+				run_to_block(System::block_number() + 1);
+				answer_all(&encoded);
+			}
+			assert!(events().iter().all(|e| !matches!(e, Event::ChallengeFailed { .. })));
+			let status = Datdot::plan_status(0).unwrap();
+			assert_eq!(status.len(), 8);
+		});
+	}
+
+	#[test]
+	fn growth_is_made_in_bounded_steps_and_stops_at_the_plan_limit() {
+		run(|| {
+			for who in 1..=6 {
+				register(who);
+			}
+			let mut w = feed(4, SigningMode::Compat, 4);
+			assert_ok!(publish_as(SPONSOR, &w, None));
+			assert_ok!(plan(&w, 4, 1, true));
+			assert_ok!(grow(&mut w, 4, 40));
+			// Each block: one step looking at the plan, the rest making contracts; the plan
+			// holds at most 8 contracts.
+			let mut counts = Vec::new();
+			for _ in 0..3 {
+				run_to_block(System::block_number() + 1);
+				counts.push(contracts_of(0).len());
+			}
+			assert_eq!(counts, vec![1 + 3, 1 + 6, 8]);
+			assert!(events().contains(&Event::PlanStoppedFollowing { plan: 0, covered: 32 }));
+			assert!(!Plans::<Test>::get(0).unwrap().follows);
+			assert_eq!(FeedFollowers::<Test>::get(w.key()), Default::default());
+			// Later growth adds nothing.
+			assert_ok!(grow(&mut w, 4, 4));
+			run_to_block(System::block_number() + 2);
+			assert_eq!(contracts_of(0).len(), 8);
+		});
+	}
+
+	#[test]
+	fn followers_and_waiting_growth_are_bounded_and_cancel_stops_following() {
+		run(|| {
+			let w = feed(5, SigningMode::Compat, 4);
+			assert_ok!(publish_as(SPONSOR, &w, None));
+			assert_ok!(plan(&w, 4, 1, true));
+			assert_ok!(plan(&w, 4, 1, true));
+			assert_noop!(plan(&w, 4, 1, true), Error::<Test>::TooManyFollowers);
+			assert_ok!(Datdot::cancel_plan(RuntimeOrigin::signed(SPONSOR), 0));
+			assert_eq!(FeedFollowers::<Test>::get(w.key()).plans.to_vec(), vec![1]);
+			assert_ok!(plan(&w, 4, 1, true));
+			// Four feeds' growth may wait at once (the mock's MaxGrowingFeeds); a fifth
+			// update is refused and changes nothing, until a block makes room.
+			let mut feeds = vec![w];
+			for seed in 6..10 {
+				let f = feed(seed, SigningMode::Compat, 4);
+				assert_ok!(publish_as(SPONSOR, &f, None));
+				assert_ok!(plan(&f, 4, 1, true));
+				feeds.push(f);
+			}
+			for (i, f) in feeds.iter_mut().enumerate().take(4) {
+				assert_ok!(grow(f, 5 + i as u8, 1));
+			}
+			let last = feeds.last_mut().unwrap();
+			let before = Feeds::<Test>::get(last.key());
+			assert_noop!(grow(last, 9, 1), Error::<Test>::GrowthQueueFull);
+			assert_eq!(Feeds::<Test>::get(last.key()), before);
+			run_to_block(System::block_number() + 1);
+			assert_ok!(publish_as(SPONSOR, last, Some(last.upgrade_proof(4, None).unwrap())));
 		});
 	}
 }
@@ -1123,6 +1280,7 @@ mod friends {
 			r,
 			100,
 			friends(list),
+			false,
 		)
 	}
 
@@ -1201,7 +1359,8 @@ mod friends {
 				ranges(&[(0, 8)]),
 				2,
 				100,
-				None
+				None,
+				false
 			));
 			run_to_block(System::block_number() + 3);
 			let drawn: Vec<_> = Replicas::<Test>::iter().map(|(c, _, _)| c).collect();
@@ -1226,7 +1385,8 @@ mod draws {
 			ranges(&[(0, 4)]),
 			r,
 			9,
-			None
+			None,
+			false
 		));
 	}
 
@@ -1346,7 +1506,8 @@ mod draws {
 				ranges(&[(0, 8)]),
 				3,
 				9,
-				None
+				None,
+				false
 			));
 			run_to_block(2);
 			assert_eq!(Replicas::<Test>::iter().count() as u32, DRAWS_PER_BLOCK);

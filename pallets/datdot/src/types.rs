@@ -276,6 +276,42 @@ pub struct Plan<AccountId, BlockNumber, MaxRanges: Get<u32>, MaxFriends: Get<u32
 	/// The providers a friends plan draws its encoders, hosters and attestors from; `None`
 	/// draws from every eligible provider.
 	pub friends: Option<BoundedVec<AccountId, MaxFriends>>,
+	/// Whether blocks appended to the feed join the plan.
+	pub follows: bool,
+	/// The feed length the plan has contracts up to (for a plan that follows its feed).
+	pub covered: u64,
+}
+
+/// What a sponsor asks of a new plan besides its feed and ranges.
+pub struct PlanTerms<AccountId, BlockNumber, MaxFriends: Get<u32>> {
+	/// Copies per contract.
+	pub replicas: u32,
+	/// How long each copy is hosted, in blocks.
+	pub duration: BlockNumber,
+	/// The providers a friends plan draws from.
+	pub friends: Option<BoundedVec<AccountId, MaxFriends>>,
+	/// Whether blocks appended to the feed join the plan.
+	pub follow: bool,
+}
+
+/// The plans that follow a feed's growth, and whether the feed waits in the growth queue.
+#[derive(
+	CloneNoBound,
+	PartialEqNoBound,
+	EqNoBound,
+	DebugNoBound,
+	DefaultNoBound,
+	Encode,
+	Decode,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+#[scale_info(skip_type_params(MaxFollowers))]
+pub struct Followers<MaxFollowers: Get<u32>> {
+	/// The following plans, oldest first.
+	pub plans: BoundedVec<u64, MaxFollowers>,
+	/// Whether the feed grew and its followers' new contracts are still to be made.
+	pub growth_queued: bool,
 }
 
 /// One unit of hosting: up to `MaxBlocksPerContract` blocks of a feed, in `replicas` copies.

@@ -60,6 +60,7 @@ pub trait WeightInfo {
 	fn replace_evicted(n: u32, ) -> Weight;
 	fn challenges_this_block() -> Weight;
 	fn set_timing() -> Weight;
+	fn grow_plans(n: u32, ) -> Weight;
 }
 
 /// The measured weights with the runtime's database weights.
@@ -549,6 +550,15 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		Weight::from_parts(15_000_000, 0)
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
+	// Provisional until `scripts/weights.sh` measures it.
+	fn grow_plans(n: u32, ) -> Weight {
+		Weight::from_parts(10_000_000, 3_000)
+			.saturating_add(Weight::from_parts(40_000_000, 3_000).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(3_u64))
+			.saturating_add(T::DbWeight::get().reads((4_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().writes(3_u64))
+			.saturating_add(T::DbWeight::get().writes((12_u64).saturating_mul(n.into())))
+	}
 }
 
 /// The same weights with ParityDB's database weights, for tests and mock runtimes.
@@ -690,5 +700,14 @@ impl WeightInfo for () {
 	fn set_timing() -> Weight {
 		Weight::from_parts(15_000_000, 0)
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
+	}
+	// Provisional until `scripts/weights.sh` measures it.
+	fn grow_plans(n: u32, ) -> Weight {
+		Weight::from_parts(10_000_000, 3_000)
+			.saturating_add(Weight::from_parts(40_000_000, 3_000).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(3_u64))
+			.saturating_add(ParityDbWeight::get().reads((4_u64).saturating_mul(n.into())))
+			.saturating_add(ParityDbWeight::get().writes(3_u64))
+			.saturating_add(ParityDbWeight::get().writes((12_u64).saturating_mul(n.into())))
 	}
 }
