@@ -7,7 +7,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -110,45 +110,6 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
     }
   });
 
-  await t.test('the feed grows; the plan follows it and the new blocks are hosted and proven', async () => {
-    const grown = await growJsFeed(scratch, GROWTH, BLOCK_BYTES);
-    tree = importFeed(net.validator, grown.exportDir);
-    assert.equal(tree.tree.length, BLOCKS + GROWTH);
-    const mark = events.seen.length;
-    await publishFeed(net, tree, grown.proof);
-    const grew = await events.waitFor((e) => is('PlanGrew')(e) && e.data.plan.toNumber() === plan, 60_000);
-    assert.equal(grew.data.covered.toNumber(), BLOCKS + GROWTH);
-    const added = grew.data.contracts.toNumber();
-    assert.equal(added, GROWTH / 64);
-    const isNew = (e) => events.seen.indexOf(e) >= mark;
-    const deadline = Date.now() + 300_000;
-    while (events.seen.filter((e) => is('ReplicaActive')(e) && isNew(e)).length < added * REPLICAS) {
-      const failed = events.seen.filter((e) => is('SetupFailed')(e) && isNew(e));
-      assert.equal(failed.length, 0, `no failed setup: ${failed.map((e) => e.toString())}`);
-      assert.ok(Date.now() < deadline, 'the new contracts active within 5 minutes');
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-    const fresh = events.seen.filter((e) => is('ReplicaActive')(e) && isNew(e));
-    for (const e of fresh) {
-      const drawn = events.seen.find((d) => is('ReplicaDrawn')(d) && replicaKey(d.data) === replicaKey(e.data));
-      replicas.set(replicaKey(e.data), { drawn: drawn.data, active: e.data });
-    }
-    // Each new copy's hoster proves it: a passed challenge naming a new replica.
-    const newKeys = new Set(fresh.map((e) => replicaKey(e.data)));
-    const challengedNew = () => events.seen.filter((e) => is('ChallengeIssued')(e) && isNew(e)
-      && e.data.segments.some(([id]) => newKeys.has(replicaKey(id))));
-    const passedNew = () => challengedNew().filter((c) => events.seen.some((e) => is('ChallengePassed')(e)
-      && e.data.challenge.toNumber() === c.data.challenge.toNumber()));
-    const until = Date.now() + 300_000;
-    while (passedNew().length === 0) {
-      assert.ok(Date.now() < until, 'a challenge naming a new replica passed within 5 minutes');
-      await new Promise((r) => setTimeout(r, 2000));
-    }
-    assert.equal(events.seen.filter((e) => is('ChallengeFailed')(e) && isNew(e)).length, 0);
-    const status = (await api.call.datdotApi.planStatus(plan)).unwrap();
-    assert.equal(status.length, ((BLOCKS + GROWTH) / 64) * REPLICAS);
-  });
-
   await t.test('a hoster killed with SIGKILL fails its challenge; restarted, it comes back and passes', async () => {
     const victim = hosters()[0];
     const name = byAddress.get(victim);
@@ -246,7 +207,11 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
       (e) => moduleError(api, e) === 'datdot.InvalidReplication');
   });
 
-  await t.test('a hoster killed with SIGKILL and kept down is replaced; its registration ends', async () => {
+  await t.test('a hoster killed with SIGKILL and kept down is replaced from the other hosters; its registration ends', async () => {
+    // The publisher's node stops serving the feed: the successors' encoders must fetch its
+    // blocks from the feed's other hosters.
+    const feedDir = join(net.validator.dataDir, 'chains', 'datdot_dev', 'datdot', 'feeds', tree.key);
+    renameSync(feedDir, join(scratch, 'publisher-feed'));
     // A short grace, so that the replacement happens within minutes.
     const offlineGrace = 4;
     await setTiming(api, net.sponsor, { challengePeriod: 3, offlineGrace });
@@ -281,6 +246,13 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
       await new Promise((r) => setTimeout(r, 2000));
     }
     const replacedAfter = (await head()) - killedAt;
+    const served = async (n) => {
+      const text = await (await fetch(`http://127.0.0.1:${n.prometheusPort}/metrics`)).text();
+      return Number(/^datdot_served_blocks_total(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1] ?? 0);
+    };
+    const fromHosters = (await Promise.all(Object.entries(nodes).filter(([n]) => n !== name)
+      .map(([, n]) => served(n)))).reduce((a, b) => a + b, 0);
+    assert.ok(fromHosters > 0, 'the hosters served blocks');
     assert.deepEqual(replaced().map((e) => `${e.data.contract}/${e.data.replica}`).sort(), lost.sort());
     for (const [, n] of await liveCopies()) assert.equal(n, REPLICAS, 'back at R live copies');
     const successors = replaced().map((e) => e.data.newHoster.toString());
@@ -296,5 +268,43 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
     await events.waitFor((e) => is('ProviderUnregistered')(e) && e.data.provider.toString() === victim, 120_000);
     assert.ok((await api.query.datdot.providers(victim)).isNone);
     console.log(`# ${lost.length} lost copies replaced within ${replacedAfter} blocks of the kill (grace ${offlineGrace})`);
+  });
+  await t.test('the feed grows; the plan follows it and the new blocks are hosted and proven', async () => {
+    const grown = await growJsFeed(scratch, GROWTH, BLOCK_BYTES);
+    tree = importFeed(net.validator, grown.exportDir);
+    assert.equal(tree.tree.length, BLOCKS + GROWTH);
+    const mark = events.seen.length;
+    await publishFeed(net, tree, grown.proof);
+    const grew = await events.waitFor((e) => is('PlanGrew')(e) && e.data.plan.toNumber() === plan, 60_000);
+    assert.equal(grew.data.covered.toNumber(), BLOCKS + GROWTH);
+    const added = grew.data.contracts.toNumber();
+    assert.equal(added, GROWTH / 64);
+    const isNew = (e) => events.seen.indexOf(e) >= mark;
+    const deadline = Date.now() + 300_000;
+    while (events.seen.filter((e) => is('ReplicaActive')(e) && isNew(e)).length < added * REPLICAS) {
+      const failed = events.seen.filter((e) => is('SetupFailed')(e) && isNew(e));
+      assert.equal(failed.length, 0, `no failed setup: ${failed.map((e) => e.toString())}`);
+      assert.ok(Date.now() < deadline, 'the new contracts active within 5 minutes');
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const fresh = events.seen.filter((e) => is('ReplicaActive')(e) && isNew(e));
+    for (const e of fresh) {
+      const drawn = events.seen.find((d) => is('ReplicaDrawn')(d) && replicaKey(d.data) === replicaKey(e.data));
+      replicas.set(replicaKey(e.data), { drawn: drawn.data, active: e.data });
+    }
+    // Each new copy's hoster proves it: a passed challenge naming a new replica.
+    const newKeys = new Set(fresh.map((e) => replicaKey(e.data)));
+    const challengedNew = () => events.seen.filter((e) => is('ChallengeIssued')(e) && isNew(e)
+      && e.data.segments.some(([id]) => newKeys.has(replicaKey(id))));
+    const passedNew = () => challengedNew().filter((c) => events.seen.some((e) => is('ChallengePassed')(e)
+      && e.data.challenge.toNumber() === c.data.challenge.toNumber()));
+    const until = Date.now() + 300_000;
+    while (passedNew().length === 0) {
+      assert.ok(Date.now() < until, 'a challenge naming a new replica passed within 5 minutes');
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    assert.equal(events.seen.filter((e) => is('ChallengeFailed')(e) && isNew(e)).length, 0);
+    const status = (await api.call.datdotApi.planStatus(plan)).unwrap();
+    assert.equal(status.length, ((BLOCKS + GROWTH) / 64) * REPLICAS);
   });
 });

@@ -3,8 +3,9 @@
 //! authenticated by its PeerId.
 //!
 //! - **blocks** (`/datdot/<genesis>/blocks/1`): anyone may ask a node that serves a feed
-//!   for consecutive original blocks, each with hypercore's proof against the feed's
-//!   signed tree, exactly what any hypercore reader gets.
+//!   (its publisher's, or any hoster of the blocks asked for) for consecutive original
+//!   blocks, each with hypercore's proof against the feed's signed tree, exactly what any
+//!   hypercore reader gets.
 //! - **encoded** (`/datdot/<genesis>/encoded/1`): a replica's hoster pulls the encoded
 //!   stream from the replica's encoder, chunk by chunk from the next block it still needs;
 //!   the encoder serves it only to the PeerId the hoster registered on chain. Pulling by

@@ -7,6 +7,7 @@
 //! never stores anything that does not decode to the feed's data; then it builds the
 //! segment tree. Neither side trusts the other, nor the node it fetched blocks from.
 
+use crate::store::BlockProofs;
 use codec::{Decode, Encode};
 use datdot_primitives::{
 	encoded::{decode_block, encode_block, EncodedReplica, ReplicaId},
@@ -117,12 +118,13 @@ pub struct StreamAcceptor {
 	id: ReplicaId,
 	range: Range<u64>,
 	encoded: Vec<Vec<u8>>,
+	proofs: Vec<Proof>,
 }
 
 impl StreamAcceptor {
 	/// Accepts replica `id` of blocks `range` of `feed`.
 	pub fn new(feed: FeedState, id: ReplicaId, range: Range<u64>) -> Self {
-		Self { feed, id, range, encoded: Vec::new() }
+		Self { feed, id, range, encoded: Vec::new(), proofs: Vec::new() }
 	}
 
 	/// The feed index of the next block wanted, `None` when all are in.
@@ -142,16 +144,23 @@ impl StreamAcceptor {
 			b.value = value;
 		}
 		check_block(&self.feed, index, &proof)?;
+		// Kept without the bytes, which decoding the replica gives back, to serve the block.
+		if let Some(b) = proof.block.as_mut() {
+			b.value = Vec::new();
+		}
 		self.encoded.push(encoded);
+		self.proofs.push(proof);
 		Ok(())
 	}
 
-	/// The replica, once every block is in.
-	pub fn finish(self) -> Result<EncodedReplica, StreamError> {
+	/// The replica and its blocks' proofs, once every block is in.
+	pub fn finish(self) -> Result<(EncodedReplica, BlockProofs), StreamError> {
 		if let Some(expected) = self.next_index() {
 			return Err(StreamError::WrongBlock { expected, got: None });
 		}
-		EncodedReplica::from_encoded(self.id, self.encoded).map_err(StreamError::Replica)
+		let replica =
+			EncodedReplica::from_encoded(self.id, self.encoded).map_err(StreamError::Replica)?;
+		Ok((replica, BlockProofs { length: self.feed.length, proofs: self.proofs }))
 	}
 }
 
@@ -210,11 +219,47 @@ mod tests {
 		range: Range<u64>,
 		stream: Vec<StreamBlock>,
 	) -> Result<EncodedReplica, StreamError> {
+		accept_with_proofs(feed, range, stream).map(|(replica, _)| replica)
+	}
+
+	/// Runs the hoster's side over `stream`, keeping the blocks' proofs.
+	fn accept_with_proofs(
+		feed: &FeedState,
+		range: Range<u64>,
+		stream: Vec<StreamBlock>,
+	) -> Result<(EncodedReplica, BlockProofs), StreamError> {
 		let mut acceptor = StreamAcceptor::new(feed.clone(), ID, range);
 		for block in stream {
 			acceptor.accept(block)?;
 		}
 		acceptor.finish()
+	}
+
+	#[test]
+	fn a_stored_replica_serves_the_original_blocks_with_proofs_a_reader_accepts() {
+		let (w, chain) = feed(10);
+		let (_, stream) = encode_stream(&chain, 2..8, proofs(&w, 2..8)).unwrap();
+		let (replica, kept) = accept_with_proofs(&chain, 2..8, stream).unwrap();
+		assert_eq!((kept.length, kept.proofs.len()), (10, 6));
+		let dir = tempfile::tempdir().unwrap();
+		let store = crate::store::ReplicaStore::open(dir.path(), 1 << 30).unwrap();
+		store.put(chain.auth.key, 2, &replica, &kept).unwrap();
+		// Reopened (as after a restart), from the middle of the replica to past its end.
+		drop(store);
+		let store = crate::store::ReplicaStore::open(dir.path(), 1 << 30).unwrap();
+		let key = chain.auth.key;
+		let served = store.original_blocks(&key, 10, 4..10, usize::MAX).unwrap().unwrap();
+		assert_eq!(served.len(), 4, "blocks 4..8: the replica ends at 8");
+		for (proof, index) in served.iter().zip(4..8) {
+			check_block(&chain, index, proof).unwrap();
+			assert_eq!(proof.block.as_ref().unwrap().value, w.block(index).unwrap());
+		}
+		// Chunks stop once enough bytes are in, with at least one block.
+		assert_eq!(store.original_blocks(&key, 10, 2..8, 1).unwrap().unwrap().len(), 1);
+		// Not at another length, not outside the replica, not another feed.
+		assert_eq!(store.original_blocks(&key, 11, 4..8, usize::MAX).unwrap(), None);
+		assert_eq!(store.original_blocks(&key, 10, 8..9, usize::MAX).unwrap(), None);
+		assert_eq!(store.original_blocks(&[0; 32], 10, 4..8, usize::MAX).unwrap(), None);
 	}
 
 	#[test]

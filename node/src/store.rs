@@ -4,6 +4,9 @@
 //! - `data`: the encoded blocks, back to back (what the chain's segments index into);
 //! - `tree`: the segment tree's levels, leaves first, 32 bytes a node (proofs read
 //!   `log2(segments)` hashes instead of rehashing the replica);
+//! - `proofs`: hypercore's proof of each original block (without the block's bytes, which
+//!   decoding the replica gives back), SCALE-encoded, so the hoster serves the feed's
+//!   blocks to readers and to the encoders of replacements like the publisher does;
 //! - `meta`: the SCALE-encoded [`ReplicaMeta`], with a BLAKE2b checksum.
 //!
 //! A replica is written into a `.tmp-…` directory, every file is fsynced, the directory is
@@ -14,17 +17,28 @@
 
 use codec::{Decode, Encode};
 use datdot_primitives::{
-	encoded::{EncodedReplica, EncodedRoot, ReplicaId, SegmentProof, SEGMENT_SIZE},
+	encoded::{decode_block, EncodedReplica, EncodedRoot, ReplicaId, SegmentProof, SEGMENT_SIZE},
 	hash::blake2b256,
-	Hash,
+	Hash, Proof,
 };
 use std::{
 	collections::BTreeMap,
 	fs::{self, File},
+	ops::Range,
 	os::unix::fs::FileExt,
 	path::{Path, PathBuf},
 	sync::Mutex,
 };
+
+/// hypercore's proofs of a replica's original blocks, in order, with the blocks' bytes
+/// left out, against the feed's signed tree at `length`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
+pub struct BlockProofs {
+	/// The signed length the proofs are against.
+	pub length: u64,
+	/// One proof per block of the replica (or none: the replica's blocks are not served).
+	pub proofs: Vec<Proof>,
+}
 
 /// What the store keeps about a replica besides its bytes.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
@@ -39,6 +53,10 @@ pub struct ReplicaMeta {
 	pub root: EncodedRoot,
 	/// The length of each encoded block, in order.
 	pub block_lens: Vec<u32>,
+	/// The signed length the stored block proofs are against (0: none stored).
+	pub proven_length: u64,
+	/// Bytes of `proofs`.
+	pub proofs_len: u64,
 }
 
 impl ReplicaMeta {
@@ -54,7 +72,18 @@ impl ReplicaMeta {
 
 	/// Bytes the replica takes in the store (what capacity is counted in).
 	pub fn stored_len(&self) -> u64 {
-		self.data_len() + self.tree_len()
+		self.data_len() + self.tree_len() + self.proofs_len
+	}
+
+	/// The feed blocks the replica holds.
+	pub fn blocks(&self) -> Range<u64> {
+		self.first_block..self.first_block + self.block_lens.len() as u64
+	}
+
+	/// Where block `i` of the replica lies in `data`: (offset, length).
+	fn block_span(&self, i: usize) -> Option<(u64, usize)> {
+		let offset = self.block_lens.get(..i)?.iter().map(|&l| l as u64).sum();
+		Some((offset, *self.block_lens.get(i)? as usize))
 	}
 
 	/// Where segment `index` lies in `data`: (offset, length).
@@ -193,16 +222,26 @@ impl ReplicaStore {
 		self.dir.join(replica_dir_name(id))
 	}
 
-	/// Stores `replica` (of `feed`, starting at block `first_block`) durably. Storing the
-	/// same replica again is a no-op; storing it with another root is refused.
-	pub fn put(&self, feed: [u8; 32], first_block: u64, replica: &EncodedReplica) -> Result<()> {
+	/// Stores `replica` (of `feed`, starting at block `first_block`) with its blocks'
+	/// `proofs` durably. Storing the same replica again is a no-op; storing it with another
+	/// root is refused.
+	pub fn put(
+		&self,
+		feed: [u8; 32],
+		first_block: u64,
+		replica: &EncodedReplica,
+		proofs: &BlockProofs,
+	) -> Result<()> {
 		let id = replica.id();
+		let proof_bytes = proofs.proofs.encode();
 		let meta = ReplicaMeta {
 			id,
 			feed,
 			first_block,
 			root: replica.root(),
 			block_lens: replica.encoded_blocks().iter().map(|b| b.len() as u32).collect(),
+			proven_length: if proofs.proofs.is_empty() { 0 } else { proofs.length },
+			proofs_len: proof_bytes.len() as u64,
 		};
 		// Held across the write so two puts cannot both fit in the last free bytes.
 		let mut replicas = self.replicas();
@@ -225,8 +264,12 @@ impl ReplicaStore {
 		let checksum = blake2b256(&[&encoded]);
 		// A replica dropped at `open` (damaged) may have left its directory behind: the
 		// write replaces it.
-		let files: [(&str, &[&[u8]]); 3] =
-			[("data", &data), ("tree", &[&tree]), ("meta", &[&encoded, &checksum])];
+		let files: [(&str, &[&[u8]]); 4] = [
+			("data", &data),
+			("tree", &[&tree]),
+			("proofs", &[&proof_bytes]),
+			("meta", &[&encoded, &checksum]),
+		];
 		io(&self.dir, crate::durable::write_dir(&self.dir, &replica_dir_name(&id), &files))?;
 		replicas.insert(id, meta);
 		Ok(())
@@ -239,6 +282,61 @@ impl ReplicaStore {
 			io(&self.dir, crate::durable::remove_dir(&self.dir, &replica_dir_name(id)))?;
 		}
 		Ok(())
+	}
+
+	/// Original blocks of `feed` from `range.start` on, with hypercore's proofs against
+	/// signed length `length`, decoded from a stored replica holding block `range.start`:
+	/// consecutive blocks up to `range.end` or the replica's end, stopping once `max_bytes`
+	/// of blocks are in (at least one block). `Ok(None)` when no stored replica serves that
+	/// block at that length.
+	pub fn original_blocks(
+		&self,
+		feed: &[u8; 32],
+		length: u64,
+		range: Range<u64>,
+		max_bytes: usize,
+	) -> Result<Option<Vec<Proof>>> {
+		let found = self
+			.replicas()
+			.values()
+			.find(|m| {
+				m.feed == *feed && m.proven_length == length && m.blocks().contains(&range.start)
+			})
+			.cloned();
+		let Some(meta) = found else { return Ok(None) };
+		let id = meta.id;
+		let damaged = |what: String| StoreError::Damaged { id, what };
+		let dir = self.replica_dir(&id);
+		let bytes = io(&dir, fs::read(dir.join("proofs")))?;
+		let proofs = Vec::<Proof>::decode(&mut &bytes[..])
+			.map_err(|_| damaged("its block proofs do not decode".into()))?;
+		let data_path = dir.join("data");
+		let data = io(&data_path, File::open(&data_path))?;
+		let first = (range.start - meta.first_block) as usize;
+		let last = (range.end.min(meta.blocks().end) - meta.first_block) as usize;
+		let mut served = Vec::new();
+		let mut bytes_in = 0usize;
+		for i in first..last {
+			if bytes_in >= max_bytes {
+				break;
+			}
+			let (offset, len) = meta.block_span(i).ok_or_else(|| damaged("short meta".into()))?;
+			let mut encoded = vec![0u8; len];
+			io(&data_path, data.read_exact_at(&mut encoded, offset))?;
+			let value = decode_block(&encoded)
+				.map_err(|e| damaged(format!("block {i} does not decode: {e:?}")))?;
+			let mut proof = proofs
+				.get(i)
+				.cloned()
+				.ok_or_else(|| damaged("fewer block proofs than blocks".into()))?;
+			bytes_in += value.len();
+			match proof.block.as_mut() {
+				Some(block) => block.value = value,
+				None => return Err(damaged(format!("the proof of block {i} has no block"))),
+			}
+			served.push(proof);
+		}
+		Ok(Some(served))
 	}
 
 	/// The bytes of segment `index` of the replica `meta` describes.
@@ -351,7 +449,9 @@ fn load_replica(dir: &Path) -> Result<ReplicaMeta> {
 		return Err(bad("meta checksum mismatch"));
 	}
 	let meta = ReplicaMeta::decode(&mut &encoded[..]).map_err(|_| bad("meta does not decode"))?;
-	for (file, len) in [("data", meta.data_len()), ("tree", meta.tree_len())] {
+	for (file, len) in
+		[("data", meta.data_len()), ("tree", meta.tree_len()), ("proofs", meta.proofs_len)]
+	{
 		let path = dir.join(file);
 		if io(&path, fs::metadata(&path))?.len() != len {
 			return Err(bad(&format!("{file} has the wrong size")));
@@ -394,7 +494,7 @@ mod tests {
 		let dir = tempfile::tempdir().unwrap();
 		let store = ReplicaStore::open(dir.path(), 1 << 30).unwrap();
 		let r = replica(3, &blocks());
-		store.put([1; 32], 10, &r).unwrap();
+		store.put([1; 32], 10, &r, &BlockProofs::default()).unwrap();
 		for index in 0..r.root().segments {
 			let proof = store.prove(&r.id(), index).unwrap();
 			assert_eq!(proof, r.prove(index).unwrap());
@@ -413,7 +513,7 @@ mod tests {
 		let r = replica(1, &blocks());
 		{
 			let store = ReplicaStore::open(dir.path(), 1 << 30).unwrap();
-			store.put([1; 32], 0, &r).unwrap();
+			store.put([1; 32], 0, &r, &BlockProofs::default()).unwrap();
 		}
 		// A put cut off before its rename leaves only a temporary directory.
 		fs::create_dir(dir.path().join(".tmp-c2-r0")).unwrap();
@@ -435,19 +535,21 @@ mod tests {
 			first_block: 0,
 			root: first.root(),
 			block_lens: first.encoded_blocks().iter().map(|b| b.len() as u32).collect(),
+			proven_length: 0,
+			proofs_len: Vec::<Proof>::new().encode().len() as u64,
 		}
 		.stored_len();
 		let store = ReplicaStore::open(dir.path(), size * 2 - 1).unwrap();
-		store.put([1; 32], 0, &first).unwrap();
+		store.put([1; 32], 0, &first, &BlockProofs::default()).unwrap();
 		let second = replica(2, &blocks());
-		let err = store.put([1; 32], 0, &second).unwrap_err();
+		let err = store.put([1; 32], 0, &second, &BlockProofs::default()).unwrap_err();
 		assert!(
 			matches!(err, StoreError::CapacityExceeded { needed, free, .. } if needed == size && free == size - 1)
 		);
 		assert_eq!(store.replica_count(), 1);
 		assert!(!dir.path().join("c2-r0").exists());
 		store.remove(&first.id()).unwrap();
-		store.put([1; 32], 0, &second).unwrap();
+		store.put([1; 32], 0, &second, &BlockProofs::default()).unwrap();
 		assert_eq!(store.used(), size);
 	}
 
@@ -456,10 +558,13 @@ mod tests {
 		let dir = tempfile::tempdir().unwrap();
 		let store = ReplicaStore::open(dir.path(), 1 << 30).unwrap();
 		let r = replica(1, &blocks());
-		store.put([1; 32], 0, &r).unwrap();
-		store.put([1; 32], 0, &r).unwrap();
+		store.put([1; 32], 0, &r, &BlockProofs::default()).unwrap();
+		store.put([1; 32], 0, &r, &BlockProofs::default()).unwrap();
 		let other = replica(1, &blocks()[..2]);
-		assert!(matches!(store.put([1; 32], 0, &other), Err(StoreError::Conflict(_))));
+		assert!(matches!(
+			store.put([1; 32], 0, &other, &BlockProofs::default()),
+			Err(StoreError::Conflict(_))
+		));
 		assert_eq!(store.meta(&r.id()).unwrap().root, r.root());
 	}
 
@@ -469,7 +574,7 @@ mod tests {
 		let r = replica(1, &blocks());
 		{
 			let store = ReplicaStore::open(dir.path(), 1 << 30).unwrap();
-			store.put([1; 32], 0, &r).unwrap();
+			store.put([1; 32], 0, &r, &BlockProofs::default()).unwrap();
 		}
 		// One flipped bit in the data: the meta still loads, verification finds it.
 		let data = dir.path().join("c1-r0/data");
@@ -481,7 +586,7 @@ mod tests {
 		assert_eq!(store.check_all().unwrap(), (0, 1));
 		assert_eq!(store.replica_count(), 0);
 		assert!(!dir.path().join("c1-r0").exists());
-		store.put([1; 32], 0, &r).unwrap();
+		store.put([1; 32], 0, &r, &BlockProofs::default()).unwrap();
 		assert_eq!(store.check_all().unwrap(), (1, 0));
 		// A truncated file: the replica is dropped at open.
 		drop(store);
@@ -489,7 +594,7 @@ mod tests {
 		let store = ReplicaStore::open(dir.path(), 1 << 30).unwrap();
 		assert_eq!(store.replica_count(), 0);
 		// And the slot can be stored again.
-		store.put([1; 32], 0, &r).unwrap();
+		store.put([1; 32], 0, &r, &BlockProofs::default()).unwrap();
 		store.verify(&r.id()).unwrap();
 	}
 }

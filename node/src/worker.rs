@@ -322,9 +322,10 @@ where
 		Ok(Some(root))
 	}
 
-	/// Original blocks of `range` with proofs: from the local feed store if it serves the
-	/// feed at the chain's length, else from `source` or any connected peer that does
-	/// (remembered in `source`). `None` if nobody had them this time.
+	/// Original blocks of `range` with proofs: from the local feed store or a local replica
+	/// if either serves the feed at the chain's length, else from `source` or any connected
+	/// peer that does — a publisher or a hoster (remembered in `source`). `None` if nobody
+	/// had them this time.
 	async fn original_blocks(
 		&self,
 		feed: &FeedState,
@@ -335,6 +336,14 @@ where
 			if local.length() == feed.length {
 				return blocks_chunk(&local, range.clone()).ok();
 			}
+		}
+		if let Ok(Some(proofs)) = self.parts.store.original_blocks(
+			&feed.auth.key,
+			feed.length,
+			range.clone(),
+			net::CHUNK_BYTES,
+		) {
+			return Some(proofs);
 		}
 		let request = BlocksRequest {
 			feed: feed.auth.key,
@@ -360,8 +369,8 @@ where
 		}
 		log::warn!(
 			target: "datdot",
-			"no connected node serves feed {} at length {}; retrying (the publisher's node must \
-			 run and serve it: `datdot-node feed import`/`feed create`)",
+			"no connected node serves feed {} at length {}; retrying (the publisher's node, or a \
+			 hoster of these blocks, must be connected: `datdot-node feed import`/`feed create`)",
 			datdot_primitives::json::to_hex(&feed.auth.key),
 			feed.length,
 		);
@@ -416,10 +425,10 @@ where
 				self.metric(|m| m.accepted_blocks.inc());
 			}
 		}
-		let replica = acceptor.finish().map_err(|e| e.to_string())?;
+		let (replica, proofs) = acceptor.finish().map_err(|e| e.to_string())?;
 		self.parts
 			.store
-			.put(duty.feed.auth.key, range.start, &replica)
+			.put(duty.feed.auth.key, range.start, &replica, &proofs)
 			.map_err(|e| format!("cannot store the replica: {e}"))?;
 		log::info!(
 			target: "datdot",
@@ -431,16 +440,38 @@ where
 		Ok(Some(replica.root()))
 	}
 
-	/// Answers a blocks request from the feed store.
+	/// Answers a blocks request from the feed store (a publisher's feeds) or, failing that,
+	/// from a stored replica holding the first block asked for, decoded, with the proofs
+	/// its hoster kept (so a feed stays readable, and its replicas replaceable, without its
+	/// publisher).
 	pub fn answer_blocks(
 		&self,
 		request: BlocksRequest,
 	) -> Result<Vec<datdot_primitives::Proof>, Refusal> {
-		let feed = self.parts.feeds.get(&request.feed).ok_or(Refusal::UnknownFeed)?;
-		if feed.length() != request.length {
-			return Err(Refusal::OtherLength { served: feed.length() });
-		}
-		let proofs = blocks_chunk(&feed, request.start..request.end)?;
+		let range = request.start..request.end;
+		let proofs = match self.parts.feeds.get(&request.feed) {
+			Some(feed) if feed.length() == request.length => blocks_chunk(&feed, range)?,
+			local => {
+				if range.is_empty() {
+					return Err(Refusal::Malformed);
+				}
+				let from_replicas = self
+					.parts
+					.store
+					.original_blocks(&request.feed, request.length, range, net::CHUNK_BYTES)
+					.map_err(|e| {
+						log::error!(target: "datdot", "serving blocks from a replica: {e}");
+						Refusal::UnknownFeed
+					})?;
+				match (from_replicas, local) {
+					(Some(proofs), _) => proofs,
+					(None, Some(feed)) => {
+						return Err(Refusal::OtherLength { served: feed.length() })
+					}
+					(None, None) => return Err(Refusal::UnknownFeed),
+				}
+			}
+		};
 		self.metric(|m| m.served_blocks.inc_by(proofs.len() as u64));
 		Ok(proofs)
 	}

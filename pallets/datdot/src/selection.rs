@@ -43,43 +43,54 @@ pub fn random_index(seed: &[u8; 32], attempt: u32, n: u64) -> Option<u64> {
 
 /// How many of `n` independent trials succeed when each succeeds with probability
 /// `1 / period`, counting at most `max`: a binomial draw made by jumping from one success to
-/// the next over a geometric gap, so the work grows with the successes (each costs a binary
-/// search of O(log² n) multiplications), never with `n`.
+/// the next over a geometric gap, so the work grows with the successes (at most 32 64-bit
+/// fixed-point multiplications each, plus 32 for a table), never with `n`.
 ///
 /// The gap before the next success is the largest `g` with `(1 - 1/period)^g ≥ u` for a
-/// uniform `u` in (0, 1], which is `⌊ln u / ln(1 - 1/period)⌋` in integers.
+/// uniform `u`, which is `⌊ln u / ln(1 - 1/period)⌋`; it is found bit by bit from a table
+/// of `(1 - 1/period)^(2^j)`, in 0.64 fixed point (no floats, no divisions).
 pub fn bernoulli_successes(seed: &[u8; 32], n: u32, period: u32, max: u32) -> u32 {
-	use frame::arithmetic::Perquintill;
-	const ONE: u64 = 1_000_000_000_000_000_000;
+	// `a · b` for 0.64 fixed-point numbers (u64::MAX standing for 1).
+	fn mul(a: u64, b: u64) -> u64 {
+		((u128::from(a) * u128::from(b)) >> 64) as u64
+	}
 	if period <= 1 {
 		return n.min(max);
 	}
-	let miss = Perquintill::from_rational(u64::from(period) - 1, u64::from(period));
+	let miss = u64::MAX - u64::MAX / u64::from(period);
+	// powers[j] = miss^(2^j).
+	let mut powers = [0u64; 32];
+	let mut power = miss;
+	for slot in powers.iter_mut() {
+		*slot = power;
+		power = mul(power, power);
+	}
 	let (mut decided, mut successes) = (0u32, 0u32);
-	// Each attempt yields a word but with probability below 10⁻⁶, so twice `max` (plus
+	// Each attempt yields a word but with probability below 2⁻¹⁰⁰, so twice `max` (plus
 	// the final miss) bounds the loop without ever cutting a draw short in practice.
 	for attempt in 0..max.saturating_mul(2).saturating_add(2) {
 		if successes >= max || decided >= n {
 			break;
 		}
-		let Some(word) = random_index(seed, attempt, ONE) else { continue };
-		let u = Perquintill::from_parts(word + 1);
+		let Some(u) = random_index(seed, attempt, u64::MAX) else { continue };
 		let left = n - decided;
-		if miss.saturating_pow(left as usize) >= u {
-			break;
-		}
-		// miss^lo ≥ u > miss^hi: the gap is `lo` failures, then a success.
-		let (mut lo, mut hi) = (0u32, left);
-		while hi - lo > 1 {
-			let mid = lo + (hi - lo) / 2;
-			if miss.saturating_pow(mid as usize) >= u {
-				lo = mid;
-			} else {
-				hi = mid;
+		// The largest gap ≤ left whose chance of no success so far is still ≥ u.
+		let (mut gap, mut chance) = (0u32, u64::MAX);
+		for j in (0..32).rev() {
+			let step = 1u32 << j;
+			if gap.saturating_add(step) <= left {
+				let next = mul(chance, powers[j]);
+				if next >= u {
+					chance = next;
+					gap += step;
+				}
 			}
 		}
+		if gap >= left {
+			break;
+		}
 		successes += 1;
-		decided += lo + 1;
+		decided += gap + 1;
 	}
 	successes
 }
@@ -324,7 +335,7 @@ mod tests {
 	fn bernoulli_successes_follow_the_binomial_law() {
 		// Over 20 000 seeds the mean of Bin(n, 1/period) must be within 3 % (plus a little
 		// for small means) and the variance within 6 % of n·p·(1-p).
-		for (n, period) in [(1u32, 20u32), (5, 20), (100, 20), (1000, 4), (3, 2)] {
+		for (n, period) in [(1u32, 20u32), (5, 20), (100, 20), (1000, 4), (3, 2), (10_000, 20)] {
 			let p = 1.0 / period as f64;
 			let draws: Vec<f64> = (0..20_000u32)
 				.map(|i| {
@@ -336,6 +347,10 @@ mod tests {
 			let var =
 				draws.iter().map(|d| (d - mean) * (d - mean)).sum::<f64>() / draws.len() as f64;
 			let (want_mean, want_var) = (n as f64 * p, n as f64 * p * (1.0 - p));
+			println!(
+				"{n} hosters, period {period}: {:.4} challenges per hoster per block",
+				mean / n as f64
+			);
 			assert!(
 				(mean - want_mean).abs() <= 0.03 * want_mean + 0.005,
 				"n {n} p {period}: mean {mean}"

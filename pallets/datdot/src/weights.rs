@@ -55,19 +55,19 @@ pub trait WeightInfo {
 	fn draw_replicas(n: u32, ) -> Weight;
 	fn draw_with_providers(p: u32, ) -> Weight;
 	fn issue_challenges(n: u32, ) -> Weight;
+	fn challenges_this_block() -> Weight;
+	fn grow_plans(n: u32, ) -> Weight;
+	fn set_timing() -> Weight;
 	fn release_replica() -> Weight;
 	fn watch_offline(n: u32, ) -> Weight;
 	fn replace_evicted(n: u32, ) -> Weight;
-	fn challenges_this_block() -> Weight;
-	fn set_timing() -> Weight;
-	fn grow_plans(n: u32, ) -> Weight;
 }
 
 /// The measured weights with the runtime's database weights.
 pub struct SubstrateWeight<T>(PhantomData<T>);
 impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::Providers` (r:1 w:1)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(250), added: 2725, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(258), added: 2733, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::CounterForProviders` (r:1 w:1)
 	/// Proof: `Datdot::CounterForProviders` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
@@ -81,14 +81,14 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	fn register() -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `609`
-		//  Estimated: `3715`
-		// Minimum execution time: 98_454_000 picoseconds.
-		Weight::from_parts(102_692_000, 3715)
+		//  Estimated: `3723`
+		// Minimum execution time: 99_536_000 picoseconds.
+		Weight::from_parts(137_837_000, 3723)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
 	/// Storage: `Datdot::Providers` (r:1 w:1)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(250), added: 2725, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(258), added: 2733, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::PauseEnds` (r:1 w:1)
 	/// Proof: `Datdot::PauseEnds` (`max_values`: None, `max_size`: Some(525), added: 3000, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
@@ -101,15 +101,15 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::HostedReplicas` (`max_values`: None, `max_size`: Some(12338), added: 14813, mode: `MaxEncodedLen`)
 	fn unregister() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1979`
+		//  Measured:  `1987`
 		//  Estimated: `3990`
-		// Minimum execution time: 93_425_000 picoseconds.
-		Weight::from_parts(101_610_000, 3990)
+		// Minimum execution time: 96_620_000 picoseconds.
+		Weight::from_parts(158_687_000, 3990)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
 	/// Storage: `Datdot::Providers` (r:2 w:2)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(250), added: 2725, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(258), added: 2733, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::PauseEnds` (r:1 w:1)
 	/// Proof: `Datdot::PauseEnds` (`max_values`: None, `max_size`: Some(525), added: 3000, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:1 w:1)
@@ -118,15 +118,15 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
 	fn pause() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1540`
-		//  Estimated: `6440`
-		// Minimum execution time: 64_961_000 picoseconds.
-		Weight::from_parts(70_972_000, 6440)
+		//  Measured:  `1556`
+		//  Estimated: `6456`
+		// Minimum execution time: 66_975_000 picoseconds.
+		Weight::from_parts(118_953_000, 6456)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
 	/// Storage: `Datdot::Providers` (r:1 w:1)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(250), added: 2725, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(258), added: 2733, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::PauseEnds` (r:1 w:1)
 	/// Proof: `Datdot::PauseEnds` (`max_values`: None, `max_size`: Some(525), added: 3000, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:1 w:1)
@@ -135,27 +135,31 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
 	fn unpause() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1142`
+		//  Measured:  `1150`
 		//  Estimated: `3990`
-		// Minimum execution time: 45_565_000 picoseconds.
-		Weight::from_parts(49_913_000, 3990)
+		// Minimum execution time: 56_265_000 picoseconds.
+		Weight::from_parts(98_634_000, 3990)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
 	/// Storage: `Datdot::PauseEnds` (r:1 w:1)
 	/// Proof: `Datdot::PauseEnds` (`max_values`: None, `max_size`: Some(525), added: 3000, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:16 w:16)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(250), added: 2725, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(258), added: 2733, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:1 w:1)
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::ChallengesDue` (r:1 w:0)
-	/// Proof: `Datdot::ChallengesDue` (`max_values`: None, `max_size`: Some(269), added: 2744, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::ChallengesDue` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::SetupDeadlines` (r:1 w:0)
 	/// Proof: `Datdot::SetupDeadlines` (`max_values`: None, `max_size`: Some(205), added: 2680, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::TimingOverride` (r:1 w:0)
+	/// Proof: `Datdot::TimingOverride` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::OfflineWatchBounds` (r:1 w:0)
 	/// Proof: `Datdot::OfflineWatchBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::EvictionBounds` (r:1 w:0)
 	/// Proof: `Datdot::EvictionBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::GrowthQueueBounds` (r:1 w:0)
+	/// Proof: `Datdot::GrowthQueueBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Babe::AuthorVrfRandomness` (r:1 w:0)
 	/// Proof: `Babe::AuthorVrfRandomness` (`max_values`: Some(1), `max_size`: Some(33), added: 528, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexEntries` (r:0 w:16)
@@ -163,39 +167,41 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[0, 16]`.
 	fn on_initialize_pause_ends(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `250 + n * (211 ±0)`
-		//  Estimated: `3990 + n * (2725 ±0)`
-		// Minimum execution time: 17_081_000 picoseconds.
-		Weight::from_parts(27_291_410, 3990)
-			// Standard Error: 23_586
-			.saturating_add(Weight::from_parts(19_228_740, 0).saturating_mul(n.into()))
-			.saturating_add(T::DbWeight::get().reads(7_u64))
+		//  Measured:  `250 + n * (219 ±0)`
+		//  Estimated: `3991 + n * (2733 ±0)`
+		// Minimum execution time: 19_106_000 picoseconds.
+		Weight::from_parts(46_623_849, 3991)
+			// Standard Error: 189_888
+			.saturating_add(Weight::from_parts(28_102_139, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(9_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 			.saturating_add(T::DbWeight::get().writes((2_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 2725).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 2733).saturating_mul(n.into()))
 	}
 	/// Storage: `Datdot::Feeds` (r:1 w:1)
 	/// Proof: `Datdot::Feeds` (`max_values`: None, `max_size`: Some(3365), added: 5840, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::FeedFollowers` (r:1 w:1)
+	/// Proof: `Datdot::FeedFollowers` (`max_values`: None, `max_size`: Some(114), added: 2589, mode: `MaxEncodedLen`)
 	fn publish_feed() -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `1044`
 		//  Estimated: `6830`
-		// Minimum execution time: 157_545_000 picoseconds.
-		Weight::from_parts(167_923_000, 6830)
-			.saturating_add(T::DbWeight::get().reads(1_u64))
-			.saturating_add(T::DbWeight::get().writes(1_u64))
+		// Minimum execution time: 163_044_000 picoseconds.
+		Weight::from_parts(239_858_000, 6830)
+			.saturating_add(T::DbWeight::get().reads(2_u64))
+			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
 	/// Storage: `Datdot::Feeds` (r:1 w:0)
 	/// Proof: `Datdot::Feeds` (`max_values`: None, `max_size`: Some(3365), added: 5840, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Providers` (r:32 w:0)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(258), added: 2733, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::DrawQueueBounds` (r:1 w:1)
 	/// Proof: `Datdot::DrawQueueBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::NextPlanId` (r:1 w:1)
 	/// Proof: `Datdot::NextPlanId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
-	/// Storage: `Datdot::NextContractId` (r:1 w:1)
-	/// Proof: `Datdot::NextContractId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Plans` (r:0 w:1)
-	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(357), added: 2832, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1392), added: 3867, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::DrawQueue` (r:0 w:1024)
 	/// Proof: `Datdot::DrawQueue` (`max_values`: None, `max_size`: Some(24), added: 2499, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Contracts` (r:0 w:128)
@@ -203,18 +209,18 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `c` is `[1, 128]`.
 	fn publish_plan(c: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `255`
-		//  Estimated: `6830`
-		// Minimum execution time: 57_347_000 picoseconds.
-		Weight::from_parts(59_632_000, 6830)
-			// Standard Error: 168_773
-			.saturating_add(Weight::from_parts(34_090_761, 0).saturating_mul(c.into()))
-			.saturating_add(T::DbWeight::get().reads(4_u64))
-			.saturating_add(T::DbWeight::get().writes(4_u64))
+		//  Measured:  `6344`
+		//  Estimated: `88446`
+		// Minimum execution time: 257_280_000 picoseconds.
+		Weight::from_parts(425_405_376, 88446)
+			// Standard Error: 861_193
+			.saturating_add(Weight::from_parts(43_057_574, 0).saturating_mul(c.into()))
+			.saturating_add(T::DbWeight::get().reads(35_u64))
+			.saturating_add(T::DbWeight::get().writes(3_u64))
 			.saturating_add(T::DbWeight::get().writes((9_u64).saturating_mul(c.into())))
 	}
 	/// Storage: `Datdot::Plans` (r:1 w:1)
-	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(357), added: 2832, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1392), added: 3867, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Replicas` (r:2048 w:1024)
 	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::HostedReplicas` (r:8 w:8)
@@ -222,7 +228,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::EvictionBounds` (r:1 w:0)
 	/// Proof: `Datdot::EvictionBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:8 w:8)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(250), added: 2725, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(258), added: 2733, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:2 w:2)
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexEntries` (r:4 w:16)
@@ -232,12 +238,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `c` is `[1, 128]`.
 	fn cancel_plan(c: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `4255 + c * (316 ±0)`
+		//  Measured:  `4302 + c * (316 ±0)`
 		//  Estimated: `119494 + c * (43200 ±0)`
-		// Minimum execution time: 722_339_000 picoseconds.
-		Weight::from_parts(737_557_000, 119494)
-			// Standard Error: 7_963_398
-			.saturating_add(Weight::from_parts(274_925_705, 0).saturating_mul(c.into()))
+		// Minimum execution time: 429_984_000 picoseconds.
+		Weight::from_parts(438_059_000, 119494)
+			// Standard Error: 5_468_119
+			.saturating_add(Weight::from_parts(262_056_034, 0).saturating_mul(c.into()))
 			.saturating_add(T::DbWeight::get().reads(24_u64))
 			.saturating_add(T::DbWeight::get().reads((16_u64).saturating_mul(c.into())))
 			.saturating_add(T::DbWeight::get().writes(35_u64))
@@ -251,17 +257,17 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::HostedReplicas` (r:1 w:1)
 	/// Proof: `Datdot::HostedReplicas` (`max_values`: None, `max_size`: Some(12338), added: 14813, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:3 w:3)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(250), added: 2725, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(258), added: 2733, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:2 w:2)
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexEntries` (r:1 w:3)
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
 	fn confirm_setup() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `13645`
+		//  Measured:  `13642`
 		//  Estimated: `15803`
-		// Minimum execution time: 117_900_000 picoseconds.
-		Weight::from_parts(147_866_000, 15803)
+		// Minimum execution time: 119_443_000 picoseconds.
+		Weight::from_parts(184_204_000, 15803)
 			.saturating_add(T::DbWeight::get().reads(10_u64))
 			.saturating_add(T::DbWeight::get().writes(10_u64))
 	}
@@ -270,7 +276,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::Replicas` (r:4 w:0)
 	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:1 w:1)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(250), added: 2725, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(258), added: 2733, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:2 w:2)
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
@@ -286,56 +292,56 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `s` is `[1, 4]`.
 	fn submit_storage_proof(s: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `672 + s * (252 ±0)`
+		//  Measured:  `680 + s * (252 ±0)`
 		//  Estimated: `5966 + s * (2700 ±0)`
-		// Minimum execution time: 202_108_000 picoseconds.
-		Weight::from_parts(121_213_274, 5966)
-			// Standard Error: 430_688
-			.saturating_add(Weight::from_parts(96_523_538, 0).saturating_mul(s.into()))
+		// Minimum execution time: 206_065_000 picoseconds.
+		Weight::from_parts(176_415_844, 5966)
+			// Standard Error: 785_139
+			.saturating_add(Weight::from_parts(124_023_026, 0).saturating_mul(s.into()))
 			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(s.into())))
 			.saturating_add(T::DbWeight::get().writes(10_u64))
 			.saturating_add(Weight::from_parts(0, 2700).saturating_mul(s.into()))
 	}
 	/// Storage: `Datdot::ChallengesDue` (r:1 w:1)
-	/// Proof: `Datdot::ChallengesDue` (`max_values`: None, `max_size`: Some(269), added: 2744, mode: `MaxEncodedLen`)
-	/// Storage: `Datdot::Challenges` (r:32 w:32)
+	/// Proof: `Datdot::ChallengesDue` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Challenges` (r:64 w:64)
 	/// Proof: `Datdot::Challenges` (`max_values`: None, `max_size`: Some(133), added: 2608, mode: `MaxEncodedLen`)
-	/// Storage: `Datdot::Providers` (r:32 w:32)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(250), added: 2725, mode: `MaxEncodedLen`)
-	/// Storage: `System::Account` (r:32 w:32)
+	/// Storage: `Datdot::Providers` (r:64 w:64)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(258), added: 2733, mode: `MaxEncodedLen`)
+	/// Storage: `System::Account` (r:64 w:64)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
-	/// Storage: `Balances::Holds` (r:32 w:32)
+	/// Storage: `Balances::Holds` (r:64 w:64)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(85), added: 2560, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:1 w:1)
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
-	/// Storage: `Datdot::IndexEntries` (r:16 w:32)
+	/// Storage: `Datdot::IndexEntries` (r:32 w:64)
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::OfflineWatchBounds` (r:1 w:1)
 	/// Proof: `Datdot::OfflineWatchBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
-	/// Storage: `Datdot::OfflineWatch` (r:0 w:32)
+	/// Storage: `Datdot::OfflineWatch` (r:0 w:64)
 	/// Proof: `Datdot::OfflineWatch` (`max_values`: None, `max_size`: Some(48), added: 2523, mode: `MaxEncodedLen`)
-	/// The range of component `n` is `[0, 32]`.
+	/// The range of component `n` is `[0, 64]`.
 	fn expire_challenges(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `209 + n * (452 ±0)`
-		//  Estimated: `3734 + n * (2725 ±0)`
-		// Minimum execution time: 7_013_000 picoseconds.
-		Weight::from_parts(7_925_000, 3734)
-			// Standard Error: 536_012
-			.saturating_add(Weight::from_parts(99_877_508, 0).saturating_mul(n.into()))
+		//  Measured:  `198 + n * (460 ±0)`
+		//  Estimated: `3991 + n * (2733 ±0)`
+		// Minimum execution time: 7_154_000 picoseconds.
+		Weight::from_parts(7_945_000, 3991)
+			// Standard Error: 655_321
+			.saturating_add(Weight::from_parts(109_488_876, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 			.saturating_add(T::DbWeight::get().writes((6_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 2725).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 2733).saturating_mul(n.into()))
 	}
 	/// Storage: `Datdot::SetupDeadlines` (r:1 w:1)
 	/// Proof: `Datdot::SetupDeadlines` (`max_values`: None, `max_size`: Some(205), added: 2680, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Replicas` (r:16 w:16)
 	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:32 w:32)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(250), added: 2725, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(258), added: 2733, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::DrawQueueBounds` (r:1 w:1)
 	/// Proof: `Datdot::DrawQueueBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::DrawQueue` (r:0 w:16)
@@ -343,17 +349,17 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[1, 16]`.
 	fn expire_setups(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `307 + n * (552 ±0)`
-		//  Estimated: `3670 + n * (5450 ±0)`
-		// Minimum execution time: 75_331_000 picoseconds.
-		Weight::from_parts(39_320_566, 3670)
-			// Standard Error: 467_469
-			.saturating_add(Weight::from_parts(63_403_894, 0).saturating_mul(n.into()))
+		//  Measured:  `280 + n * (568 ±0)`
+		//  Estimated: `3670 + n * (5466 ±0)`
+		// Minimum execution time: 77_054_000 picoseconds.
+		Weight::from_parts(17_559_420, 3670)
+			// Standard Error: 687_590
+			.saturating_add(Weight::from_parts(101_260_916, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 			.saturating_add(T::DbWeight::get().writes((4_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 5450).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 5466).saturating_mul(n.into()))
 	}
 	/// Storage: `Datdot::SetupDeadlines` (r:1 w:1)
 	/// Proof: `Datdot::SetupDeadlines` (`max_values`: None, `max_size`: Some(205), added: 2680, mode: `MaxEncodedLen`)
@@ -367,22 +373,24 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::Contracts` (`max_values`: None, `max_size`: Some(116), added: 2591, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Replicas` (r:32 w:16)
 	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Plans` (r:1 w:0)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1392), added: 3867, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:1 w:0)
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexEntries` (r:23 w:0)
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:23 w:19)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(250), added: 2725, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(258), added: 2733, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[1, 16]`.
 	fn draw_replicas(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1371 + n * (425 ±0)`
-		//  Estimated: `9021 + n * (5400 ±0)`
-		// Minimum execution time: 111_267_000 picoseconds.
-		Weight::from_parts(60_121_373, 9021)
-			// Standard Error: 463_440
-			.saturating_add(Weight::from_parts(81_467_427, 0).saturating_mul(n.into()))
-			.saturating_add(T::DbWeight::get().reads(10_u64))
+		//  Measured:  `1479 + n * (436 ±0)`
+		//  Estimated: `9045 + n * (5400 ±34)`
+		// Minimum execution time: 117_550_000 picoseconds.
+		Weight::from_parts(94_709_223, 9045)
+			// Standard Error: 696_329
+			.saturating_add(Weight::from_parts(123_865_254, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(11_u64))
 			.saturating_add(T::DbWeight::get().reads((7_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(n.into())))
@@ -400,59 +408,112 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::Contracts` (`max_values`: None, `max_size`: Some(116), added: 2591, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Replicas` (r:16 w:1)
 	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Plans` (r:1 w:0)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1392), added: 3867, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:1 w:0)
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexEntries` (r:3 w:0)
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:3 w:2)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(250), added: 2725, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(258), added: 2733, mode: `MaxEncodedLen`)
 	/// The range of component `p` is `[10, 100000]`.
 	fn draw_with_providers(p: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `9089`
+		//  Measured:  `9202`
 		//  Estimated: `44190`
-		// Minimum execution time: 176_710_000 picoseconds.
-		Weight::from_parts(306_363_913, 44190)
-			// Standard Error: 516
-			.saturating_add(Weight::from_parts(2_341, 0).saturating_mul(p.into()))
-			.saturating_add(T::DbWeight::get().reads(28_u64))
+		// Minimum execution time: 303_817_000 picoseconds.
+		Weight::from_parts(521_538_557, 44190)
+			// Standard Error: 1_162
+			.saturating_add(Weight::from_parts(3_133, 0).saturating_mul(p.into()))
+			.saturating_add(T::DbWeight::get().reads(29_u64))
 			.saturating_add(T::DbWeight::get().writes(7_u64))
 	}
+	/// Storage: `Datdot::ChallengesDue` (r:1 w:1)
+	/// Proof: `Datdot::ChallengesDue` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:1 w:1)
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
-	/// Storage: `Datdot::ChallengesDue` (r:1 w:1)
-	/// Proof: `Datdot::ChallengesDue` (`max_values`: None, `max_size`: Some(269), added: 2744, mode: `MaxEncodedLen`)
-	/// Storage: `Datdot::IndexEntries` (r:62 w:62)
+	/// Storage: `Datdot::IndexEntries` (r:64 w:64)
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
-	/// Storage: `Datdot::HostedReplicas` (r:32 w:0)
+	/// Storage: `Datdot::HostedReplicas` (r:64 w:0)
 	/// Proof: `Datdot::HostedReplicas` (`max_values`: None, `max_size`: Some(12338), added: 14813, mode: `MaxEncodedLen`)
-	/// Storage: `Datdot::Replicas` (r:123 w:0)
+	/// Storage: `Datdot::Replicas` (r:230 w:0)
 	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::NextChallengeId` (r:1 w:1)
 	/// Proof: `Datdot::NextChallengeId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
-	/// Storage: `Datdot::Providers` (r:62 w:62)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(250), added: 2725, mode: `MaxEncodedLen`)
-	/// Storage: `Datdot::Challenges` (r:0 w:32)
+	/// Storage: `Datdot::Providers` (r:64 w:64)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(258), added: 2733, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Challenges` (r:0 w:64)
 	/// Proof: `Datdot::Challenges` (`max_values`: None, `max_size`: Some(133), added: 2608, mode: `MaxEncodedLen`)
-	/// The range of component `n` is `[1, 32]`.
+	/// The range of component `n` is `[1, 64]`.
 	fn issue_challenges(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `20578 + n * (2037 ±0)`
-		//  Estimated: `4402 + n * (14813 ±0)`
-		// Minimum execution time: 176_019_000 picoseconds.
-		Weight::from_parts(119_632_959, 4402)
-			// Standard Error: 2_110_551
-			.saturating_add(Weight::from_parts(116_874_372, 0).saturating_mul(n.into()))
-			.saturating_add(T::DbWeight::get().reads(5_u64))
-			.saturating_add(T::DbWeight::get().reads((9_u64).saturating_mul(n.into())))
-			.saturating_add(T::DbWeight::get().writes(4_u64))
-			.saturating_add(T::DbWeight::get().writes((5_u64).saturating_mul(n.into())))
+		//  Measured:  `24312 + n * (694 ±0)`
+		//  Estimated: `14635 + n * (14813 ±0)`
+		// Minimum execution time: 159_167_000 picoseconds.
+		Weight::from_parts(238_917_122, 14635)
+			// Standard Error: 1_990_688
+			.saturating_add(Weight::from_parts(146_631_003, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(8_u64))
+			.saturating_add(T::DbWeight::get().reads((7_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().writes(3_u64))
+			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 14813).saturating_mul(n.into()))
+	}
+	/// Storage: `Datdot::IndexLen` (r:1 w:0)
+	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::TimingOverride` (r:1 w:0)
+	/// Proof: `Datdot::TimingOverride` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	fn challenges_this_block() -> Weight {
+		// Proof Size summary in bytes:
+		//  Measured:  `68`
+		//  Estimated: `3478`
+		// Minimum execution time: 86_622_000 picoseconds.
+		Weight::from_parts(116_657_000, 3478)
+			.saturating_add(T::DbWeight::get().reads(2_u64))
+	}
+	/// Storage: `Datdot::GrowthQueueBounds` (r:1 w:1)
+	/// Proof: `Datdot::GrowthQueueBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::GrowthQueue` (r:1 w:1)
+	/// Proof: `Datdot::GrowthQueue` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Feeds` (r:1 w:0)
+	/// Proof: `Datdot::Feeds` (`max_values`: None, `max_size`: Some(3365), added: 5840, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::FeedFollowers` (r:1 w:1)
+	/// Proof: `Datdot::FeedFollowers` (`max_values`: None, `max_size`: Some(114), added: 2589, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Plans` (r:1 w:1)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1392), added: 3867, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::DrawQueueBounds` (r:1 w:1)
+	/// Proof: `Datdot::DrawQueueBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::DrawQueue` (r:0 w:120)
+	/// Proof: `Datdot::DrawQueue` (`max_values`: None, `max_size`: Some(24), added: 2499, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Contracts` (r:0 w:15)
+	/// Proof: `Datdot::Contracts` (`max_values`: None, `max_size`: Some(116), added: 2591, mode: `MaxEncodedLen`)
+	/// The range of component `n` is `[1, 16]`.
+	fn grow_plans(n: u32, ) -> Weight {
+		// Proof Size summary in bytes:
+		//  Measured:  `705`
+		//  Estimated: `6830`
+		// Minimum execution time: 39_674_000 picoseconds.
+		Weight::from_parts(21_324_065, 6830)
+			// Standard Error: 114_838
+			.saturating_add(Weight::from_parts(30_409_318, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(6_u64))
+			.saturating_add(T::DbWeight::get().writes(4_u64))
+			.saturating_add(T::DbWeight::get().writes((8_u64).saturating_mul(n.into())))
+	}
+	/// Storage: `Datdot::TimingOverride` (r:0 w:1)
+	/// Proof: `Datdot::TimingOverride` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	fn set_timing() -> Weight {
+		// Proof Size summary in bytes:
+		//  Measured:  `0`
+		//  Estimated: `0`
+		// Minimum execution time: 10_209_000 picoseconds.
+		Weight::from_parts(13_075_000, 0)
+			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	/// Storage: `Datdot::Replicas` (r:1 w:1)
 	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:1 w:1)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(250), added: 2725, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(258), added: 2733, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::DrawQueueBounds` (r:1 w:1)
 	/// Proof: `Datdot::DrawQueueBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
@@ -471,19 +532,21 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
 	fn release_replica() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `13290`
+		//  Measured:  `13271`
 		//  Estimated: `15803`
-		// Minimum execution time: 121_607_000 picoseconds.
-		Weight::from_parts(144_320_000, 15803)
+		// Minimum execution time: 123_991_000 picoseconds.
+		Weight::from_parts(151_643_000, 15803)
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().writes(9_u64))
 	}
+	/// Storage: `Datdot::TimingOverride` (r:1 w:0)
+	/// Proof: `Datdot::TimingOverride` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::OfflineWatchBounds` (r:1 w:1)
 	/// Proof: `Datdot::OfflineWatchBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::OfflineWatch` (r:16 w:32)
 	/// Proof: `Datdot::OfflineWatch` (`max_values`: None, `max_size`: Some(48), added: 2523, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:16 w:16)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(250), added: 2725, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(258), added: 2733, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:16 w:16)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:16 w:16)
@@ -495,24 +558,24 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[0, 16]`.
 	fn watch_offline(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `160 + n * (390 ±0)`
-		//  Estimated: `1493 + n * (2725 ±0)`
-		// Minimum execution time: 2_404_000 picoseconds.
-		Weight::from_parts(2_635_000, 1493)
-			// Standard Error: 197_136
-			.saturating_add(Weight::from_parts(91_112_028, 0).saturating_mul(n.into()))
-			.saturating_add(T::DbWeight::get().reads(2_u64))
+		//  Measured:  `160 + n * (398 ±0)`
+		//  Estimated: `1493 + n * (2733 ±0)`
+		// Minimum execution time: 3_286_000 picoseconds.
+		Weight::from_parts(23_847_988, 1493)
+			// Standard Error: 319_303
+			.saturating_add(Weight::from_parts(88_118_710, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().reads((4_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 			.saturating_add(T::DbWeight::get().writes((6_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 2725).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 2733).saturating_mul(n.into()))
 	}
 	/// Storage: `Datdot::EvictionBounds` (r:1 w:0)
 	/// Proof: `Datdot::EvictionBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Evictions` (r:1 w:0)
 	/// Proof: `Datdot::Evictions` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:1 w:0)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(250), added: 2725, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(258), added: 2733, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::HostedReplicas` (r:1 w:0)
 	/// Proof: `Datdot::HostedReplicas` (`max_values`: None, `max_size`: Some(12338), added: 14813, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::EvictionCursor` (r:1 w:1)
@@ -528,85 +591,66 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[1, 16]`.
 	fn replace_evicted(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `805 + n * (201 ±0)`
+		//  Measured:  `786 + n * (201 ±0)`
 		//  Estimated: `15803 + n * (2700 ±0)`
-		// Minimum execution time: 61_014_000 picoseconds.
-		Weight::from_parts(55_262_512, 15803)
-			// Standard Error: 95_125
-			.saturating_add(Weight::from_parts(18_665_512, 0).saturating_mul(n.into()))
+		// Minimum execution time: 62_307_000 picoseconds.
+		Weight::from_parts(53_047_610, 15803)
+			// Standard Error: 60_339
+			.saturating_add(Weight::from_parts(18_701_891, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 			.saturating_add(T::DbWeight::get().writes((2_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 2700).saturating_mul(n.into()))
 	}
-	// Provisional until `scripts/weights.sh` measures it.
-	fn challenges_this_block() -> Weight {
-		Weight::from_parts(60_000_000, 1_500)
-			.saturating_add(T::DbWeight::get().reads(2_u64))
-	}
-	// Provisional until `scripts/weights.sh` measures it.
-	fn set_timing() -> Weight {
-		Weight::from_parts(15_000_000, 0)
-			.saturating_add(T::DbWeight::get().writes(1_u64))
-	}
-	// Provisional until `scripts/weights.sh` measures it.
-	fn grow_plans(n: u32, ) -> Weight {
-		Weight::from_parts(10_000_000, 3_000)
-			.saturating_add(Weight::from_parts(40_000_000, 3_000).saturating_mul(n.into()))
-			.saturating_add(T::DbWeight::get().reads(3_u64))
-			.saturating_add(T::DbWeight::get().reads((4_u64).saturating_mul(n.into())))
-			.saturating_add(T::DbWeight::get().writes(3_u64))
-			.saturating_add(T::DbWeight::get().writes((12_u64).saturating_mul(n.into())))
-	}
 }
 
 /// The same weights with ParityDB's database weights, for tests and mock runtimes.
 impl WeightInfo for () {
 	fn register() -> Weight {
-		Weight::from_parts(102_692_000, 3715)
+		Weight::from_parts(137_837_000, 3723)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(6_u64))
 	}
 	fn unregister() -> Weight {
-		Weight::from_parts(101_610_000, 3990)
+		Weight::from_parts(158_687_000, 3990)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(6_u64))
 	}
 	fn pause() -> Weight {
-		Weight::from_parts(70_972_000, 6440)
+		Weight::from_parts(118_953_000, 6456)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(6_u64))
 	}
 	fn unpause() -> Weight {
-		Weight::from_parts(49_913_000, 3990)
+		Weight::from_parts(98_634_000, 3990)
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 	fn on_initialize_pause_ends(n: u32, ) -> Weight {
-		Weight::from_parts(27_291_410, 3990)
-			.saturating_add(Weight::from_parts(19_228_740, 0).saturating_mul(n.into()))
-			.saturating_add(ParityDbWeight::get().reads(7_u64))
+		Weight::from_parts(46_623_849, 3991)
+			.saturating_add(Weight::from_parts(28_102_139, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(9_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 			.saturating_add(ParityDbWeight::get().writes((2_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 2725).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 2733).saturating_mul(n.into()))
 	}
 	fn publish_feed() -> Weight {
-		Weight::from_parts(167_923_000, 6830)
-			.saturating_add(ParityDbWeight::get().reads(1_u64))
-			.saturating_add(ParityDbWeight::get().writes(1_u64))
+		Weight::from_parts(239_858_000, 6830)
+			.saturating_add(ParityDbWeight::get().reads(2_u64))
+			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	fn publish_plan(c: u32, ) -> Weight {
-		Weight::from_parts(59_632_000, 6830)
-			.saturating_add(Weight::from_parts(34_090_761, 0).saturating_mul(c.into()))
-			.saturating_add(ParityDbWeight::get().reads(4_u64))
-			.saturating_add(ParityDbWeight::get().writes(4_u64))
+		Weight::from_parts(425_405_376, 88446)
+			.saturating_add(Weight::from_parts(43_057_574, 0).saturating_mul(c.into()))
+			.saturating_add(ParityDbWeight::get().reads(35_u64))
+			.saturating_add(ParityDbWeight::get().writes(3_u64))
 			.saturating_add(ParityDbWeight::get().writes((9_u64).saturating_mul(c.into())))
 	}
 	fn cancel_plan(c: u32, ) -> Weight {
-		Weight::from_parts(737_557_000, 119494)
-			.saturating_add(Weight::from_parts(274_925_705, 0).saturating_mul(c.into()))
+		Weight::from_parts(438_059_000, 119494)
+			.saturating_add(Weight::from_parts(262_056_034, 0).saturating_mul(c.into()))
 			.saturating_add(ParityDbWeight::get().reads(24_u64))
 			.saturating_add(ParityDbWeight::get().reads((16_u64).saturating_mul(c.into())))
 			.saturating_add(ParityDbWeight::get().writes(35_u64))
@@ -614,100 +658,96 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 43200).saturating_mul(c.into()))
 	}
 	fn confirm_setup() -> Weight {
-		Weight::from_parts(147_866_000, 15803)
+		Weight::from_parts(184_204_000, 15803)
 			.saturating_add(ParityDbWeight::get().reads(10_u64))
 			.saturating_add(ParityDbWeight::get().writes(10_u64))
 	}
 	fn submit_storage_proof(s: u32, ) -> Weight {
-		Weight::from_parts(121_213_274, 5966)
-			.saturating_add(Weight::from_parts(96_523_538, 0).saturating_mul(s.into()))
+		Weight::from_parts(176_415_844, 5966)
+			.saturating_add(Weight::from_parts(124_023_026, 0).saturating_mul(s.into()))
 			.saturating_add(ParityDbWeight::get().reads(7_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(s.into())))
 			.saturating_add(ParityDbWeight::get().writes(10_u64))
 			.saturating_add(Weight::from_parts(0, 2700).saturating_mul(s.into()))
 	}
 	fn expire_challenges(n: u32, ) -> Weight {
-		Weight::from_parts(7_925_000, 3734)
-			.saturating_add(Weight::from_parts(99_877_508, 0).saturating_mul(n.into()))
+		Weight::from_parts(7_945_000, 3991)
+			.saturating_add(Weight::from_parts(109_488_876, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 			.saturating_add(ParityDbWeight::get().writes((6_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 2725).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 2733).saturating_mul(n.into()))
 	}
 	fn expire_setups(n: u32, ) -> Weight {
-		Weight::from_parts(39_320_566, 3670)
-			.saturating_add(Weight::from_parts(63_403_894, 0).saturating_mul(n.into()))
+		Weight::from_parts(17_559_420, 3670)
+			.saturating_add(Weight::from_parts(101_260_916, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().reads((3_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 			.saturating_add(ParityDbWeight::get().writes((4_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 5450).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 5466).saturating_mul(n.into()))
 	}
 	fn draw_replicas(n: u32, ) -> Weight {
-		Weight::from_parts(60_121_373, 9021)
-			.saturating_add(Weight::from_parts(81_467_427, 0).saturating_mul(n.into()))
-			.saturating_add(ParityDbWeight::get().reads(10_u64))
+		Weight::from_parts(94_709_223, 9045)
+			.saturating_add(Weight::from_parts(123_865_254, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(11_u64))
 			.saturating_add(ParityDbWeight::get().reads((7_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 			.saturating_add(ParityDbWeight::get().writes((3_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 5400).saturating_mul(n.into()))
 	}
 	fn draw_with_providers(p: u32, ) -> Weight {
-		Weight::from_parts(306_363_913, 44190)
-			.saturating_add(Weight::from_parts(2_341, 0).saturating_mul(p.into()))
-			.saturating_add(ParityDbWeight::get().reads(28_u64))
+		Weight::from_parts(521_538_557, 44190)
+			.saturating_add(Weight::from_parts(3_133, 0).saturating_mul(p.into()))
+			.saturating_add(ParityDbWeight::get().reads(29_u64))
 			.saturating_add(ParityDbWeight::get().writes(7_u64))
 	}
 	fn issue_challenges(n: u32, ) -> Weight {
-		Weight::from_parts(119_632_959, 4402)
-			.saturating_add(Weight::from_parts(116_874_372, 0).saturating_mul(n.into()))
-			.saturating_add(ParityDbWeight::get().reads(5_u64))
-			.saturating_add(ParityDbWeight::get().reads((9_u64).saturating_mul(n.into())))
-			.saturating_add(ParityDbWeight::get().writes(4_u64))
-			.saturating_add(ParityDbWeight::get().writes((5_u64).saturating_mul(n.into())))
+		Weight::from_parts(238_917_122, 14635)
+			.saturating_add(Weight::from_parts(146_631_003, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(8_u64))
+			.saturating_add(ParityDbWeight::get().reads((7_u64).saturating_mul(n.into())))
+			.saturating_add(ParityDbWeight::get().writes(3_u64))
+			.saturating_add(ParityDbWeight::get().writes((3_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 14813).saturating_mul(n.into()))
 	}
+	fn challenges_this_block() -> Weight {
+		Weight::from_parts(116_657_000, 3478)
+			.saturating_add(ParityDbWeight::get().reads(2_u64))
+	}
+	fn grow_plans(n: u32, ) -> Weight {
+		Weight::from_parts(21_324_065, 6830)
+			.saturating_add(Weight::from_parts(30_409_318, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(6_u64))
+			.saturating_add(ParityDbWeight::get().writes(4_u64))
+			.saturating_add(ParityDbWeight::get().writes((8_u64).saturating_mul(n.into())))
+	}
+	fn set_timing() -> Weight {
+		Weight::from_parts(13_075_000, 0)
+			.saturating_add(ParityDbWeight::get().writes(1_u64))
+	}
 	fn release_replica() -> Weight {
-		Weight::from_parts(144_320_000, 15803)
+		Weight::from_parts(151_643_000, 15803)
 			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().writes(9_u64))
 	}
 	fn watch_offline(n: u32, ) -> Weight {
-		Weight::from_parts(2_635_000, 1493)
-			.saturating_add(Weight::from_parts(91_112_028, 0).saturating_mul(n.into()))
-			.saturating_add(ParityDbWeight::get().reads(2_u64))
+		Weight::from_parts(23_847_988, 1493)
+			.saturating_add(Weight::from_parts(88_118_710, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().reads((4_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 			.saturating_add(ParityDbWeight::get().writes((6_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 2725).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 2733).saturating_mul(n.into()))
 	}
 	fn replace_evicted(n: u32, ) -> Weight {
-		Weight::from_parts(55_262_512, 15803)
-			.saturating_add(Weight::from_parts(18_665_512, 0).saturating_mul(n.into()))
+		Weight::from_parts(53_047_610, 15803)
+			.saturating_add(Weight::from_parts(18_701_891, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 			.saturating_add(ParityDbWeight::get().writes((2_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 2700).saturating_mul(n.into()))
-	}
-	// Provisional until `scripts/weights.sh` measures it.
-	fn challenges_this_block() -> Weight {
-		Weight::from_parts(60_000_000, 1_500)
-			.saturating_add(ParityDbWeight::get().reads(2_u64))
-	}
-	// Provisional until `scripts/weights.sh` measures it.
-	fn set_timing() -> Weight {
-		Weight::from_parts(15_000_000, 0)
-			.saturating_add(ParityDbWeight::get().writes(1_u64))
-	}
-	// Provisional until `scripts/weights.sh` measures it.
-	fn grow_plans(n: u32, ) -> Weight {
-		Weight::from_parts(10_000_000, 3_000)
-			.saturating_add(Weight::from_parts(40_000_000, 3_000).saturating_mul(n.into()))
-			.saturating_add(ParityDbWeight::get().reads(3_u64))
-			.saturating_add(ParityDbWeight::get().reads((4_u64).saturating_mul(n.into())))
-			.saturating_add(ParityDbWeight::get().writes(3_u64))
-			.saturating_add(ParityDbWeight::get().writes((12_u64).saturating_mul(n.into())))
 	}
 }
