@@ -48,7 +48,11 @@ pub enum StreamError {
 }
 
 /// Checks that `proof` proves block `expected` (with its bytes) into the chain's feed.
-fn check_block(feed: &FeedState, expected: u64, proof: &Proof) -> Result<(), StreamError> {
+pub(crate) fn check_block(
+	feed: &FeedState,
+	expected: u64,
+	proof: &Proof,
+) -> Result<(), StreamError> {
 	let got = proof.block.as_ref().map(|b| b.index);
 	if got != Some(expected) {
 		return Err(StreamError::WrongBlock { expected, got });
@@ -260,6 +264,40 @@ mod tests {
 		assert_eq!(store.original_blocks(&key, 11, 4..8, usize::MAX).unwrap(), None);
 		assert_eq!(store.original_blocks(&key, 10, 8..9, usize::MAX).unwrap(), None);
 		assert_eq!(store.original_blocks(&[0; 32], 10, 4..8, usize::MAX).unwrap(), None);
+	}
+
+	#[test]
+	fn after_the_feed_grows_the_renewed_proofs_serve_the_new_length_and_wrong_ones_are_refused() {
+		let (mut w, chain) = feed(10);
+		let (_, stream) = encode_stream(&chain, 2..8, proofs(&w, 2..8)).unwrap();
+		let (replica, kept) = accept_with_proofs(&chain, 2..8, stream).unwrap();
+		let dir = tempfile::tempdir().unwrap();
+		let store = crate::store::ReplicaStore::open(dir.path(), 1 << 30).unwrap();
+		store.put(chain.auth.key, 2, &replica, &kept).unwrap();
+		for i in 10..15 {
+			w.append(&[i as u8; 100]).unwrap();
+		}
+		let grown = FeedState { length: 15, roots: w.roots().to_vec(), ..chain.clone() };
+		let key = chain.auth.key;
+		assert_eq!(store.stale_proofs(&key, 15).len(), 1);
+		// Proofs of other blocks' bytes, or too few, change nothing.
+		let mut shifted = proofs(&w, 2..8);
+		shifted[3] = w.block_proof(9).unwrap();
+		let renewal = |proofs| BlockProofs { length: 15, proofs };
+		assert!(store.replace_proofs(&replica.id(), &renewal(shifted)).is_err());
+		assert!(store.replace_proofs(&replica.id(), &renewal(proofs(&w, 2..7))).is_err());
+		assert_eq!(store.original_blocks(&key, 15, 2..8, usize::MAX).unwrap(), None);
+		// The right ones: served at the new length (checked against the grown tree), from disk.
+		store.replace_proofs(&replica.id(), &renewal(proofs(&w, 2..8))).unwrap();
+		drop(store);
+		let store = crate::store::ReplicaStore::open(dir.path(), 1 << 30).unwrap();
+		assert!(store.stale_proofs(&key, 15).is_empty());
+		let served = store.original_blocks(&key, 15, 2..8, usize::MAX).unwrap().unwrap();
+		for (proof, index) in served.iter().zip(2..8) {
+			check_block(&grown, index, proof).unwrap();
+		}
+		assert_eq!(store.original_blocks(&key, 10, 2..8, usize::MAX).unwrap(), None);
+		store.verify(&replica.id()).unwrap();
 	}
 
 	#[test]

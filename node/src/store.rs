@@ -339,6 +339,86 @@ impl ReplicaStore {
 		Ok(Some(served))
 	}
 
+	/// The original bytes of block `i` of replica `meta` (decoded from `data`).
+	fn original_block(&self, meta: &ReplicaMeta, i: usize) -> Result<Vec<u8>> {
+		let id = meta.id;
+		let damaged = |what: String| StoreError::Damaged { id, what };
+		let (offset, len) = meta.block_span(i).ok_or_else(|| damaged(format!("no block {i}")))?;
+		let path = self.replica_dir(&id).join("data");
+		let file = io(&path, File::open(&path))?;
+		let mut encoded = vec![0u8; len];
+		io(&path, file.read_exact_at(&mut encoded, offset))?;
+		decode_block(&encoded).map_err(|e| damaged(format!("block {i} does not decode: {e:?}")))
+	}
+
+	/// Replaces replica `id`'s block proofs with `proofs` (against a longer signed tree, after
+	/// the feed grew), after checking that each proves the very block the replica holds.
+	/// The replica directory is rewritten and swapped in whole, so a crash leaves the old or
+	/// the new proofs, never a mix.
+	pub fn replace_proofs(&self, id: &ReplicaId, proofs: &BlockProofs) -> Result<()> {
+		let meta = self.meta(id).ok_or(StoreError::UnknownReplica(*id))?;
+		let damaged = |what: String| StoreError::Damaged { id: *id, what };
+		if proofs.proofs.len() != meta.block_lens.len() {
+			return Err(damaged("one proof per block is needed".into()));
+		}
+		let mut stripped = proofs.proofs.clone();
+		for (i, proof) in stripped.iter_mut().enumerate() {
+			let index = meta.first_block + i as u64;
+			let block = proof.block.as_mut().filter(|b| b.index == index);
+			let Some(block) = block else {
+				return Err(damaged(format!("the new proof {i} is not of block {index}")));
+			};
+			if block.value != self.original_block(&meta, i)? {
+				return Err(damaged(format!("the new proof of block {index} has other bytes")));
+			}
+			block.value = Vec::new();
+		}
+		let dir = self.replica_dir(id);
+		let data = io(&dir, fs::read(dir.join("data")))?;
+		let tree = io(&dir, fs::read(dir.join("tree")))?;
+		let proof_bytes = stripped.encode();
+		let new_meta = ReplicaMeta {
+			proven_length: proofs.length,
+			proofs_len: proof_bytes.len() as u64,
+			..meta
+		};
+		let encoded = new_meta.encode();
+		let checksum = blake2b256(&[&encoded]);
+		let files: [(&str, &[&[u8]]); 4] = [
+			("data", &[&data]),
+			("tree", &[&tree]),
+			("proofs", &[&proof_bytes]),
+			("meta", &[&encoded, &checksum]),
+		];
+		// Held across the write; the replica may have been released meanwhile.
+		let mut replicas = self.replicas();
+		if replicas.get(id).map(|m| m.root) != Some(new_meta.root) {
+			return Err(StoreError::UnknownReplica(*id));
+		}
+		io(&self.dir, crate::durable::write_dir(&self.dir, &replica_dir_name(id), &files))?;
+		replicas.insert(*id, new_meta);
+		Ok(())
+	}
+
+	/// The replicas of feed `feed` whose block proofs are against a signed length below
+	/// `length` (stale after the feed grew).
+	pub fn stale_proofs(&self, feed: &[u8; 32], length: u64) -> Vec<ReplicaMeta> {
+		self.replicas()
+			.values()
+			.filter(|m| m.feed == *feed && m.proven_length != 0 && m.proven_length < length)
+			.cloned()
+			.collect()
+	}
+
+	/// The feeds this store holds replicas of whose blocks it serves.
+	pub fn served_feeds(&self) -> Vec<[u8; 32]> {
+		let mut feeds: Vec<_> =
+			self.replicas().values().filter(|m| m.proven_length != 0).map(|m| m.feed).collect();
+		feeds.sort();
+		feeds.dedup();
+		feeds
+	}
+
 	/// The bytes of segment `index` of the replica `meta` describes.
 	fn read_segment(&self, meta: &ReplicaMeta, index: u64) -> Result<Vec<u8>> {
 		let id = meta.id;

@@ -18,8 +18,8 @@
 use crate::{
 	feeds::FeedStore,
 	net::{self, BlocksRequest, EncodedRequest, FetchError, ProtocolNames, Refusal},
-	replica::{StreamAcceptor, StreamBlock, StreamEncoder},
-	store::ReplicaStore,
+	replica::{check_block, StreamAcceptor, StreamBlock, StreamEncoder},
+	store::{BlockProofs, ReplicaMeta, ReplicaStore},
 };
 use codec::Encode as _;
 use datdot_primitives::encoded::{EncodedRoot, ReplicaId, SegmentProof};
@@ -48,6 +48,8 @@ type Part = (Role, ReplicaId);
 
 /// How long a worker waits before asking again after a refusal or a network failure.
 const RETRY_AFTER: Duration = Duration::from_secs(2);
+/// How long to wait before renewing a feed's block proofs again after no node had them.
+const REFRESH_RETRY: Duration = Duration::from_secs(60);
 /// How often a running transfer logs its progress.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
@@ -72,6 +74,9 @@ struct State {
 	ready: BTreeMap<Part, EncodedRoot>,
 	/// Encoded streams this node serves to hosters.
 	prepared: BTreeMap<ReplicaId, Arc<Prepared>>,
+	/// Feeds whose stored block proofs are being renewed, or wait until the given time
+	/// after a try that found no source.
+	refreshing: BTreeMap<[u8; 32], Option<Instant>>,
 }
 
 /// Counters exported on the node's Prometheus endpoint.
@@ -220,6 +225,7 @@ where
 			.map(AccountId::from)
 			.collect();
 		self.metric(|m| m.stored_replicas.set(self.parts.store.replica_count() as u64));
+		self.refresh_proofs(hash);
 		if accounts.is_empty() {
 			return;
 		}
@@ -234,7 +240,7 @@ where
 		{
 			let mut state = self.state();
 			state.duties = duties.into_iter().map(|d| ((d.role, d.id), d)).collect();
-			let State { duties, running, ready, prepared } = &mut *state;
+			let State { duties, running, ready, prepared, .. } = &mut *state;
 			ready.retain(|part, _| duties.get(part).is_some_and(|d| !d.confirmed));
 			prepared.retain(|id, _| duties.contains_key(&(Role::Encoder, *id)));
 			for (part, duty) in duties.iter() {
@@ -277,6 +283,89 @@ where
 	}
 
 	/// Whether `part` is still a duty of this node (its replica is in setup).
+	/// Starts a task per feed whose stored block proofs are against a shorter tree than the
+	/// chain's (the feed grew), so that this node keeps serving the blocks it hosts.
+	fn refresh_proofs(self: &Arc<Self>, hash: <Block as sp_runtime::traits::Block>::Hash) {
+		for feed in self.parts.store.served_feeds() {
+			match self.state().refreshing.get(&feed) {
+				Some(None) => continue,
+				Some(Some(retry_at)) if Instant::now() < *retry_at => continue,
+				_ => {}
+			}
+			let Ok(Some(state)) = self.parts.client.runtime_api().feed_state(hash, feed) else {
+				continue;
+			};
+			let stale = self.parts.store.stale_proofs(&feed, state.length);
+			if stale.is_empty() {
+				self.state().refreshing.remove(&feed);
+				continue;
+			}
+			self.state().refreshing.insert(feed, None);
+			let workers = self.clone();
+			self.parts.spawner.spawn_blocking("datdot-proofs", Some("datdot"), async move {
+				let mut failed = false;
+				for meta in stale {
+					if let Err(e) = workers.refresh_replica(&state, &meta).await {
+						log::warn!(
+							target: "datdot",
+							"cannot renew the block proofs of replica {}/{} for length {}: {e}; \
+							 trying again in a minute",
+							meta.id.contract,
+							meta.id.replica,
+							state.length,
+						);
+						failed = true;
+					}
+				}
+				let retry_at = failed.then(|| Instant::now() + REFRESH_RETRY);
+				let mut s = workers.state();
+				match retry_at {
+					Some(at) => s.refreshing.insert(feed, Some(at)),
+					None => s.refreshing.remove(&feed),
+				};
+			});
+		}
+	}
+
+	/// Fetches hypercore's proofs of replica `meta`'s blocks against the chain's tree
+	/// `state` (from the publisher or another hoster that serves that length), checks them,
+	/// and stores them in place of the old ones.
+	async fn refresh_replica(&self, state: &FeedState, meta: &ReplicaMeta) -> Result<(), String> {
+		let range = meta.blocks();
+		let mut proofs = Vec::with_capacity(meta.block_lens.len());
+		let (mut source, mut misses) = (None, 0);
+		loop {
+			let next = range.start + proofs.len() as u64;
+			if next >= range.end {
+				break;
+			}
+			let Some(chunk) = self.original_blocks(state, next..range.end, &mut source).await
+			else {
+				misses += 1;
+				if misses >= 3 {
+					return Err("no connected node serves the new length".into());
+				}
+				futures_timer::Delay::new(RETRY_AFTER).await;
+				continue;
+			};
+			for proof in chunk {
+				let index = range.start + proofs.len() as u64;
+				check_block(state, index, &proof).map_err(|e| e.to_string())?;
+				proofs.push(proof);
+			}
+		}
+		let renewed = BlockProofs { length: state.length, proofs };
+		self.parts.store.replace_proofs(&meta.id, &renewed).map_err(|e| e.to_string())?;
+		log::info!(
+			target: "datdot",
+			"renewed the block proofs of replica {}/{} for the feed's length {}",
+			meta.id.contract,
+			meta.id.replica,
+			state.length,
+		);
+		Ok(())
+	}
+
 	fn still_due(&self, part: &Part) -> bool {
 		self.state().duties.contains_key(part)
 	}
@@ -591,6 +680,7 @@ impl<C> Workers<C> {
 					"segments": m.root.segments,
 					"root": to_hex(&m.root.root),
 					"bytes": m.stored_len(),
+					"provenLength": m.proven_length,
 				})
 			})
 			.collect();

@@ -176,6 +176,10 @@ impl_runtime_apis! {
 		) -> Option<Vec<pallet_datdot::types::ReplicaStatus<AccountId, BlockNumber>>> {
 			Datdot::plan_status(plan)
 		}
+
+		fn feed_state(key: pallet_datdot::types::FeedKey) -> Option<pallet_datdot::types::FeedState> {
+			Datdot::feed_state(key)
+		}
 	}
 
 	impl frame_system_rpc_runtime_api::AccountNonceApi<Block, AccountId, Nonce> for Runtime {

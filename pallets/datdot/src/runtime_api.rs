@@ -1,5 +1,6 @@
 //! The runtime API provider nodes and clients read datdot's state through: a node's setup
-//! duties (what its encoder and hoster workers must do) and a plan's hosting status.
+//! duties (what its encoder and hoster workers must do), a plan's hosting status and a
+//! feed's signed state.
 //!
 //! Both answers are bounded by the runtime's constants (`SetupBlocks × MaxDrawsPerBlock`
 //! replicas in setup; `MaxContractsPerPlan × 2 × MaxReplicas` replicas per plan, counting
@@ -24,10 +25,23 @@ frame::runtime::apis::decl_runtime_apis! {
 		/// Every replica of plan `plan` (hoster, state, root, last proof); `None` if there is
 		/// no such plan.
 		fn plan_status(plan: u64) -> Option<Vec<ReplicaStatus<AccountId, BlockNumber>>>;
+
+		/// Feed `key`'s signed state as the chain stores it; `None` if it is not published.
+		fn feed_state(key: FeedKey) -> Option<FeedState>;
 	}
 }
 
 impl<T: Config> Pallet<T> {
+	/// See [`DatdotApi::feed_state`].
+	pub fn feed_state(key: FeedKey) -> Option<FeedState> {
+		Feeds::<T>::get(key).map(|feed| FeedState {
+			auth: feed.auth,
+			length: feed.length,
+			fork: feed.fork,
+			roots: feed.roots.to_vec(),
+		})
+	}
+
 	/// See [`DatdotApi::setup_duties`].
 	pub fn setup_duties(
 		providers: Vec<T::AccountId>,
