@@ -259,20 +259,31 @@ impl ReplicaStore {
 		}
 
 		let data: Vec<&[u8]> = replica.encoded_blocks().iter().map(|b| &b[..]).collect();
-		let tree = tree_bytes(replica);
-		let encoded = meta.encode();
-		let checksum = blake2b256(&[&encoded]);
 		// A replica dropped at `open` (damaged) may have left its directory behind: the
 		// write replaces it.
-		let files: [(&str, &[&[u8]]); 4] = [
-			("data", &data),
-			("tree", &[&tree]),
-			("proofs", &[&proof_bytes]),
-			("meta", &[&encoded, &checksum]),
-		];
-		io(&self.dir, crate::durable::write_dir(&self.dir, &replica_dir_name(&id), &files))?;
+		self.write_replica(&meta, &data, &tree_bytes(replica), &proof_bytes)?;
 		replicas.insert(id, meta);
 		Ok(())
+	}
+
+	/// Writes replica `meta`'s directory (data, tree, proofs and checksummed meta) and swaps
+	/// it in whole.
+	fn write_replica(
+		&self,
+		meta: &ReplicaMeta,
+		data: &[&[u8]],
+		tree: &[u8],
+		proofs: &[u8],
+	) -> Result<()> {
+		let encoded = meta.encode();
+		let checksum = blake2b256(&[&encoded]);
+		let files: [(&str, &[&[u8]]); 4] = [
+			("data", data),
+			("tree", &[tree]),
+			("proofs", &[proofs]),
+			("meta", &[&encoded, &checksum]),
+		];
+		io(&self.dir, crate::durable::write_dir(&self.dir, &replica_dir_name(&meta.id), &files))
 	}
 
 	/// Removes replica `id` (released on chain). Removing an unknown replica is a no-op.
@@ -382,20 +393,12 @@ impl ReplicaStore {
 			proofs_len: proof_bytes.len() as u64,
 			..meta
 		};
-		let encoded = new_meta.encode();
-		let checksum = blake2b256(&[&encoded]);
-		let files: [(&str, &[&[u8]]); 4] = [
-			("data", &[&data]),
-			("tree", &[&tree]),
-			("proofs", &[&proof_bytes]),
-			("meta", &[&encoded, &checksum]),
-		];
 		// Held across the write; the replica may have been released meanwhile.
 		let mut replicas = self.replicas();
 		if replicas.get(id).map(|m| m.root) != Some(new_meta.root) {
 			return Err(StoreError::UnknownReplica(*id));
 		}
-		io(&self.dir, crate::durable::write_dir(&self.dir, &replica_dir_name(id), &files))?;
+		self.write_replica(&new_meta, &[&data], &tree, &proof_bytes)?;
 		replicas.insert(*id, new_meta);
 		Ok(())
 	}
