@@ -128,10 +128,20 @@ parameter_types! {
 	pub const ProviderDeposit: Balance = 100 * UNIT;
 	/// Held from a feed's first publisher for its on-chain record (up to ~3.3 KiB).
 	pub const FeedDeposit: Balance = 10 * UNIT;
-	/// Burnt from a provider's deposit per fault: ten faults use the deposit up.
+	/// Taken from a provider's deposit per fault (into the hurt plan's budget): ten faults
+	/// use the deposit up.
 	pub const FaultSlash: Balance = 10 * UNIT;
-	/// Burnt when a hoster releases a replica it lost: a tenth of a fault.
+	/// Taken when a hoster releases a replica it lost: a tenth of a fault.
 	pub const ReleasePenalty: Balance = UNIT;
+	/// A picounit per byte per block: hosting 1 GiB for a day (14 400 blocks) earns about
+	/// 15.5 UNIT per replica.
+	pub const PricePerByteBlock: Balance = 1;
+	/// Paid to an encoder per accepted encoding.
+	pub const EncodingFee: Balance = 10 * MILLI_UNIT;
+	/// Held per replica for attestation (returned until attestors are paid).
+	pub const AttestationFee: Balance = 10 * MILLI_UNIT;
+	/// Held from a sponsor per plan for its records (up to ~1 KiB plus its contracts').
+	pub const PlanDeposit: Balance = UNIT;
 }
 
 impl pallet_datdot::Config for Runtime {
@@ -181,6 +191,13 @@ impl pallet_datdot::Config for Runtime {
 	type OfflineGrace = ConstU32<100>;
 	type ReleasePenalty = ReleasePenalty;
 	type MaxReplacementsPerBlock = ConstU32<16>;
+	type PricePerByteBlock = PricePerByteBlock;
+	type EncodingFee = EncodingFee;
+	type AttestationFee = AttestationFee;
+	type PlanDeposit = PlanDeposit;
+	type MaxPlanEndsPerBlock = ConstU32<1024>;
+	// Each step ends one contract (up to 16 replica slots): ~0.3 ms.
+	type MaxPlanEndStepsPerBlock = ConstU32<32>;
 	type WeightInfo = pallet_datdot::weights::SubstrateWeight<Runtime>;
 	// Provider nodes sign their duties with `dtdt` sr25519 keys from their keystore.
 	type ProviderKey = pallet_datdot::offchain::crypto::ProviderKey;

@@ -13,6 +13,7 @@
 use crate::{
 	index::ProviderIndex,
 	pallet::*,
+	plans::contract_of,
 	selection::{bernoulli_successes, random_index, subject_seed},
 	types::*,
 };
@@ -105,7 +106,8 @@ impl<T: Config> Pallet<T> {
 		let count = due.len() as u32;
 		for id in due {
 			if let Some(challenge) = Challenges::<T>::take(id) {
-				Self::fail_challenge(id, challenge.hoster, ChallengeFailure::Missed);
+				let hurt = challenge.segments.first().map(|(r, _)| *r);
+				Self::fail_challenge(id, challenge.hoster, ChallengeFailure::Missed, hurt);
 			}
 		}
 		count
@@ -139,31 +141,43 @@ impl<T: Config> Pallet<T> {
 			let Some(root) = replica.encoded else { continue };
 			if let Err(error) = verify_segment(&root, replica_id, proof) {
 				let reason = ChallengeFailure::InvalidProof { position: position as u32, error };
-				Self::fail_challenge(id, who, reason);
+				Self::fail_challenge(id, who, reason, Some(*replica_id));
 				return Ok(false);
 			}
-		}
-		for (replica_id, _) in challenge.segments.iter() {
-			Replicas::<T>::mutate(replica_id.contract, replica_id.replica, |r| {
-				if let Some(ReplicaState::Active { last_proof, .. }) =
-					r.as_mut().map(|r| &mut r.state)
-				{
-					*last_proof = Some(now);
-				}
-			});
 		}
 		Self::update_provider(&who, |p| {
 			p.open_challenge = None;
 			p.jobs_done = p.jobs_done.saturating_add(1);
+			p.last_pass = now;
 		});
+		// The replicas it just proved are paid up to now (the others when they are next
+		// named, or when they end).
+		for (replica_id, _) in challenge.segments.iter() {
+			let Some(mut replica) = Replicas::<T>::get(replica_id.contract, replica_id.replica)
+			else {
+				continue;
+			};
+			if let ReplicaState::Active { last_proof, .. } = &mut replica.state {
+				*last_proof = Some(now);
+			}
+			Self::settle_hosting(*replica_id, &mut replica);
+			Replicas::<T>::insert(replica_id.contract, replica_id.replica, replica);
+		}
 		Self::deposit_event(Event::ChallengePassed { challenge: id, hoster: who });
 		Ok(true)
 	}
 
-	/// Closes a failed challenge (already removed from storage) and faults its hoster.
-	fn fail_challenge(id: u64, hoster: T::AccountId, reason: ChallengeFailure) {
+	/// Closes a failed challenge (already removed from storage) and faults its hoster; the
+	/// slash goes to the plan of replica `hurt` (the one whose proof failed, or the first
+	/// challenged).
+	fn fail_challenge(
+		id: u64,
+		hoster: T::AccountId,
+		reason: ChallengeFailure,
+		hurt: Option<ReplicaId>,
+	) {
 		Self::update_provider(&hoster, |p| p.open_challenge = None);
-		Self::fault(&hoster);
+		Self::fault(&hoster, hurt.map(|r| contract_of(r.contract)));
 		Self::deposit_event(Event::ChallengeFailed { challenge: id, hoster, reason });
 	}
 }

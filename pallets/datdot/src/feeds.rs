@@ -52,7 +52,7 @@ impl<T: Config> Pallet<T> {
 				.map_err(|_| Error::<T>::InsufficientBalanceForDeposit)?;
 			Feeds::<T>::insert(
 				key,
-				Self::feed_record(auth, &verified, tree, who.clone(), deposit, now),
+				Self::feed_record(auth, &verified, tree, who.clone(), deposit, now, 0),
 			);
 			Self::deposit_event(Event::FeedPublished {
 				key,
@@ -82,9 +82,42 @@ impl<T: Config> Pallet<T> {
 		Self::queue_growth(key)?;
 		Feeds::<T>::insert(
 			key,
-			Self::feed_record(old.auth, &verified, tree, old.publisher, old.deposit, now),
+			Self::feed_record(
+				old.auth,
+				&verified,
+				tree,
+				old.publisher,
+				old.deposit,
+				now,
+				old.plans,
+			),
 		);
 		Self::deposit_event(Event::FeedUpdated { key, old_length, length: verified.length });
+		Ok(())
+	}
+
+	/// See [`Pallet::remove_feed`].
+	pub(crate) fn do_remove_feed(who: T::AccountId, key: FeedKey) -> DispatchResult {
+		let feed = Feeds::<T>::get(key).ok_or(Error::<T>::UnknownFeed)?;
+		ensure!(feed.publisher == who, Error::<T>::NotPublisher);
+		ensure!(feed.plans == 0, Error::<T>::FeedInUse);
+		let released = T::Currency::release(
+			&HoldReason::FeedDeposit.into(),
+			&who,
+			feed.deposit,
+			frame::traits::tokens::Precision::BestEffort,
+		);
+		if released.is_err() {
+			defensive!("feed deposit not held");
+		}
+		Feeds::<T>::remove(key);
+		// A feed still waiting in the growth queue is cleaned up when its turn comes.
+		FeedFollowers::<T>::mutate_exists(key, |f| {
+			if f.as_ref().is_some_and(|f| !f.growth_queued) {
+				*f = None;
+			}
+		});
+		Self::deposit_event(Event::FeedRemoved { key });
 		Ok(())
 	}
 
@@ -95,6 +128,7 @@ impl<T: Config> Pallet<T> {
 		publisher: T::AccountId,
 		deposit: crate::BalanceOf<T>,
 		now: BlockNumberFor<T>,
+		plans: u32,
 	) -> FeedOf<T> {
 		Feed {
 			auth,
@@ -108,6 +142,7 @@ impl<T: Config> Pallet<T> {
 			publisher,
 			deposit,
 			updated_at: now,
+			plans,
 		}
 	}
 }

@@ -59,6 +59,8 @@ pub mod feeds;
 pub mod index;
 pub mod lifecycle;
 pub mod offchain;
+pub mod payments;
+pub mod plan_end;
 pub mod plans;
 pub mod queue;
 pub mod runtime_api;
@@ -104,6 +106,7 @@ pub type FeedOf<T> = Feed<
 /// A plan with the runtime's types.
 pub type PlanOf<T> = Plan<
 	<T as frame_system::Config>::AccountId,
+	BalanceOf<T>,
 	frame_system::pallet_prelude::BlockNumberFor<T>,
 	<T as Config>::MaxRangesPerPlan,
 	<T as Config>::MaxFriends,
@@ -160,8 +163,13 @@ pub mod pallet {
 		Randomness,
 	};
 
+	/// The layout of this pallet's storage. Version 1 added budgets, plan ends and pay
+	/// records; no chain ran version 0, so there is nothing to migrate.
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+
 	/// The datdot pallet.
 	#[pallet::pallet]
+	#[pallet::storage_version(STORAGE_VERSION)]
 	pub struct Pallet<T>(_);
 
 	/// Why the pallet holds funds.
@@ -171,6 +179,10 @@ pub mod pallet {
 		ProviderDeposit,
 		/// The deposit for a feed's on-chain record, held from its first publisher.
 		FeedDeposit,
+		/// A plan's unspent budget: its providers are paid from it, the rest goes back.
+		PlanBudget,
+		/// The deposit for a plan's on-chain records, held from its sponsor until it ends.
+		PlanDeposit,
 	}
 
 	/// Configuration of the datdot pallet.
@@ -337,6 +349,33 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxReplacementsPerBlock: Get<u32>;
 
+		/// What hosting one byte for one block pays (the hoster earns it per proven block,
+		/// per byte of its replica's reserve).
+		#[pallet::constant]
+		type PricePerByteBlock: Get<BalanceOf<Self>>;
+
+		/// What an encoder earns per accepted encoding; a plan's budget holds one per
+		/// replica.
+		#[pallet::constant]
+		type EncodingFee: Get<BalanceOf<Self>>;
+
+		/// Held per replica in a plan's budget for the attestor's setup check and
+		/// performance reports (paid once attestation exists; returned at the plan's end).
+		#[pallet::constant]
+		type AttestationFee: Get<BalanceOf<Self>>;
+
+		/// The deposit held from a sponsor for each plan's records until it ends.
+		#[pallet::constant]
+		type PlanDeposit: Get<BalanceOf<Self>>;
+
+		/// Plans that may end at one block (a full block refuses new plans ending there).
+		#[pallet::constant]
+		type MaxPlanEndsPerBlock: Get<u32>;
+
+		/// Contracts of ending plans ended per block, at most (the rest waits).
+		#[pallet::constant]
+		type MaxPlanEndStepsPerBlock: Get<u32>;
+
 		/// The key a provider node signs its duty transactions with
 		/// ([`offchain::crypto::ProviderKey`] in a runtime).
 		type ProviderKey: AppCrypto<Self::Public, Self::Signature>;
@@ -474,6 +513,20 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type OfflineWatchBounds<T: Config> = StorageValue<_, (u32, u32), ValueQuery>;
 
+	/// Plans ending at a block, in the order they were scheduled.
+	#[pallet::storage]
+	pub type PlanEnds<T: Config> = StorageMap<
+		_,
+		Twox64Concat,
+		BlockNumberFor<T>,
+		BoundedVec<u64, T::MaxPlanEndsPerBlock>,
+		ValueQuery,
+	>;
+
+	/// How far the work of ending plans has got (see [`crate::plan_end`]).
+	#[pallet::storage]
+	pub type PlanEndProgress<T: Config> = StorageValue<_, EndCursor<BlockNumberFor<T>>, ValueQuery>;
+
 	/// Periods set by governance ([`Pallet::set_timing`]); absent, the runtime's constants
 	/// apply.
 	#[pallet::storage]
@@ -534,7 +587,7 @@ pub mod pallet {
 			replica: u32,
 			/// The hoster that released it.
 			hoster: T::AccountId,
-			/// Burnt from its deposit.
+			/// Taken from its deposit into the plan's budget.
 			penalty: BalanceOf<T>,
 		},
 		/// A replica is to be replaced: a successor is drawn into its other slot, and it
@@ -579,8 +632,11 @@ pub mod pallet {
 		ProviderOffline {
 			/// The provider's account.
 			provider: T::AccountId,
-			/// Deposit burnt for this fault.
+			/// Deposit taken for this fault.
 			slashed: BalanceOf<T>,
+			/// The plan whose replica was hurt and whose budget got the slashed deposit
+			/// (`None`: it was burnt).
+			to_plan: Option<u64>,
 			/// Its faults so far.
 			faults: u32,
 		},
@@ -630,17 +686,55 @@ pub mod pallet {
 			/// The feed length the plan now covers.
 			covered: u64,
 		},
-		/// A plan stopped following its feed: it has `MaxContractsPerPlan` contracts.
+		/// A plan stopped following its feed: it has `MaxContractsPerPlan` contracts, or
+		/// the sponsor's balance could not hold the budget of the new blocks.
 		PlanStoppedFollowing {
 			/// The plan id.
 			plan: u64,
 			/// The feed length it covers.
 			covered: u64,
+			/// Why.
+			reason: FollowStop,
 		},
-		/// A plan was cancelled; its replicas ended and their hosters' space is free.
+		/// A plan was cancelled: it ends now (`PlanEnded` follows once its replicas ended).
 		PlanCancelled {
 			/// The plan id.
 			plan: u64,
+		},
+		/// A plan's sponsor extended it; the extra budget is held.
+		PlanToppedUp {
+			/// The plan id.
+			plan: u64,
+			/// Budget added.
+			added: BalanceOf<T>,
+			/// The new end block.
+			ends_at: BlockNumberFor<T>,
+		},
+		/// A plan ended: its replicas ended, their hosters' space is free, and what was left
+		/// of its budget and its deposit went back to the sponsor.
+		PlanEnded {
+			/// The plan id.
+			plan: u64,
+			/// Why.
+			reason: PlanEnd,
+			/// Unspent budget returned to the sponsor.
+			refunded: BalanceOf<T>,
+		},
+		/// A provider was paid from a plan's budget.
+		ProviderPaid {
+			/// The plan that paid.
+			plan: u64,
+			/// The provider paid.
+			provider: T::AccountId,
+			/// What for.
+			work: Work<BlockNumberFor<T>>,
+			/// The amount.
+			amount: BalanceOf<T>,
+		},
+		/// A feed no plan used was removed and its deposit released.
+		FeedRemoved {
+			/// The feed key.
+			key: FeedKey,
 		},
 		/// Encoder, hoster and attestor of a replica were drawn; setup runs until `deadline`.
 		ReplicaDrawn {
@@ -842,6 +936,18 @@ pub mod pallet {
 		ProofsDoNotMatchChallenge,
 		/// A challenge period and an offline grace must each be at least one block.
 		InvalidTiming,
+		/// The balance cannot cover the plan's budget and deposit (plus the existential
+		/// deposit); `DatdotApi` has no quote yet: budget = `PricePerByteBlock` × bytes ×
+		/// replicas × duration + (`EncodingFee` + `AttestationFee`) × replicas × contracts.
+		InsufficientBalanceForBudget,
+		/// `MaxPlanEndsPerBlock` plans already end at that block; choose another duration.
+		PlanEndScheduleFull,
+		/// The plan has reached its end block and is ending.
+		PlanEnding,
+		/// The feed still has plans; it can be removed once they ended.
+		FeedInUse,
+		/// Only the feed's publisher can remove it.
+		NotPublisher,
 	}
 
 	#[pallet::hooks]
@@ -860,12 +966,14 @@ pub mod pallet {
 			let watched = Self::watch_offline(now);
 			let handed_over = Self::replace_evicted();
 			let grown = Self::grow_plans();
+			let ended = Self::end_plans(now);
 			let mut weight = T::WeightInfo::on_initialize_pause_ends(pause_ends)
 				.saturating_add(T::WeightInfo::expire_challenges(expired))
 				.saturating_add(T::WeightInfo::expire_setups(deadlines))
 				.saturating_add(T::WeightInfo::watch_offline(watched))
 				.saturating_add(T::WeightInfo::replace_evicted(handed_over))
-				.saturating_add(T::WeightInfo::grow_plans(grown));
+				.saturating_add(T::WeightInfo::grow_plans(grown))
+				.saturating_add(T::WeightInfo::end_plans(ended));
 
 			// Draws and challenges need the chain's randomness; until there is some (the
 			// first block) they wait.
@@ -956,22 +1064,7 @@ pub mod pallet {
 		#[pallet::weight(T::WeightInfo::unregister())]
 		pub fn unregister(origin: OriginFor<T>) -> DispatchResult {
 			let who = ensure_signed(origin)?;
-			let provider = Providers::<T>::get(&who).ok_or(Error::<T>::NotRegistered)?;
-			ensure!(!provider.status.is_departing(), Error::<T>::RegistrationEnded);
-			if let ProviderStatus::Paused { until } = provider.status {
-				PauseEnds::<T>::mutate(until, |ends| ends.retain(|a| a != &who));
-			}
-			if !provider.has_duties() {
-				Self::remove_provider(&who, provider);
-				return Ok(());
-			}
-			Self::update_provider(&who, |p| {
-				p.status = ProviderStatus::Leaving;
-				p.offline_since = None;
-			});
-			Self::deposit_event(Event::ProviderLeaving { provider: who.clone() });
-			Self::evict(&who);
-			Ok(())
+			Self::do_unregister(who)
 		}
 
 		/// Pauses the caller (planned downtime) until block `until` inclusive: no new work
@@ -1096,14 +1189,14 @@ pub mod pallet {
 			Ok(Some(T::WeightInfo::publish_plan(contracts)).into())
 		}
 
-		/// Cancels the caller's plan: every replica ends (its hoster's space is free again)
-		/// and replicas not drawn yet never will be.
+		/// Cancels the caller's plan: it ends now. Its replicas end in the next blocks (their
+		/// hosters paid up to their last passed challenge, their space free again), replicas
+		/// not drawn yet never will be, and the rest of the budget goes back (`PlanEnded`).
 		#[pallet::call_index(6)]
-		#[pallet::weight(T::WeightInfo::cancel_plan(T::MaxContractsPerPlan::get()))]
-		pub fn cancel_plan(origin: OriginFor<T>, plan: u64) -> DispatchResultWithPostInfo {
+		#[pallet::weight(T::WeightInfo::cancel_plan())]
+		pub fn cancel_plan(origin: OriginFor<T>, plan: u64) -> DispatchResult {
 			let who = ensure_signed(origin)?;
-			let contracts = Self::do_cancel_plan(who, plan)?;
-			Ok(Some(T::WeightInfo::cancel_plan(contracts)).into())
+			Self::do_cancel_plan(Some(who), plan)
 		}
 
 		/// The encoder of replica `replica` of `contract` confirms the encoded root (and
@@ -1166,6 +1259,45 @@ pub mod pallet {
 		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			Self::do_release_replica(who, ReplicaId { contract, replica })
+		}
+
+		/// Extends the caller's plan by `blocks`, holding the budget that hosting its
+		/// replicas that much longer costs (`PricePerByteBlock` × bytes × replicas × blocks).
+		#[pallet::call_index(12)]
+		#[pallet::weight(T::WeightInfo::top_up_plan())]
+		pub fn top_up_plan(
+			origin: OriginFor<T>,
+			plan: u64,
+			blocks: BlockNumberFor<T>,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_top_up_plan(who, plan, blocks)
+		}
+
+		/// Ends a plan now (root only), as its sponsor's `cancel_plan` would.
+		#[pallet::call_index(13)]
+		#[pallet::weight(T::WeightInfo::cancel_plan())]
+		pub fn force_cancel_plan(origin: OriginFor<T>, plan: u64) -> DispatchResult {
+			ensure_root(origin)?;
+			Self::do_cancel_plan(None, plan)
+		}
+
+		/// Unregisters `provider` (root only), as its own `unregister` would: its replicas
+		/// are handed over first.
+		#[pallet::call_index(14)]
+		#[pallet::weight(T::WeightInfo::unregister())]
+		pub fn force_unregister(origin: OriginFor<T>, provider: T::AccountId) -> DispatchResult {
+			ensure_root(origin)?;
+			Self::do_unregister(provider)
+		}
+
+		/// Removes a feed the caller published and no plan uses any more, releasing its
+		/// deposit.
+		#[pallet::call_index(15)]
+		#[pallet::weight(T::WeightInfo::remove_feed())]
+		pub fn remove_feed(origin: OriginFor<T>, key: FeedKey) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_remove_feed(who, key)
 		}
 
 		/// Sets the challenge period and offline grace (root only); `None` goes back to the
@@ -1302,7 +1434,55 @@ pub mod pallet {
 			for (i, index) in ProviderIndex::ALL.into_iter().enumerate() {
 				ensure!(counts[i] == index.count::<T>(), "index length disagrees with records");
 			}
-			Self::try_state_growth()
+			Self::try_state_growth()?;
+			Self::try_state_money()
+		}
+
+		/// The money adds up: each account's holds for this pallet equal the deposits and
+		/// unspent budgets its records say; every plan is scheduled to end at its end block,
+		/// and each feed counts its plans.
+		#[cfg(any(feature = "try-runtime", test))]
+		fn try_state_money() -> Result<(), TryRuntimeError> {
+			use alloc::collections::btree_map::BTreeMap;
+			use frame::traits::fungible::InspectHold;
+			let mut expected = BTreeMap::<(T::AccountId, u8), BalanceOf<T>>::new();
+			let mut add = |who: &T::AccountId, reason: HoldReason, amount: BalanceOf<T>| {
+				let entry = expected.entry((who.clone(), reason as u8)).or_default();
+				*entry = entry.saturating_add(amount);
+			};
+			let mut feed_plans = BTreeMap::<FeedKey, u32>::new();
+			for (id, plan) in Plans::<T>::iter() {
+				add(&plan.sponsor, HoldReason::PlanBudget, plan.budget);
+				add(&plan.sponsor, HoldReason::PlanDeposit, plan.deposit);
+				*feed_plans.entry(plan.feed).or_default() += 1;
+				ensure!(PlanEnds::<T>::get(plan.ends_at).contains(&id), "plan end not scheduled");
+			}
+			for (key, feed) in Feeds::<T>::iter() {
+				add(&feed.publisher, HoldReason::FeedDeposit, feed.deposit);
+				ensure!(
+					feed.plans == feed_plans.get(&key).copied().unwrap_or(0),
+					"feed's plan count"
+				);
+			}
+			for (who, p) in Providers::<T>::iter() {
+				add(&who, HoldReason::ProviderDeposit, p.deposit);
+			}
+			for reason in [
+				HoldReason::ProviderDeposit,
+				HoldReason::FeedDeposit,
+				HoldReason::PlanBudget,
+				HoldReason::PlanDeposit,
+			] {
+				for ((who, r), amount) in expected.iter() {
+					if *r == reason as u8 {
+						ensure!(
+							T::Currency::balance_on_hold(&reason.into(), who) == *amount,
+							"held funds disagree with the records"
+						);
+					}
+				}
+			}
+			Ok(())
 		}
 
 		/// Every following plan is listed among its feed's followers, with contracts up to

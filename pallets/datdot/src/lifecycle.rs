@@ -14,14 +14,11 @@
 //! - A hoster that lost a replica **releases** it for `ReleasePenalty`, far below a fault;
 //!   the copy is drawn again at once.
 
-use crate::{pallet::*, queue::StorageQueue, types::*, BalanceOf, ProviderOf, ReplicaOf};
+use crate::{pallet::*, plans::contract_of, queue::StorageQueue, types::*, ProviderOf, ReplicaOf};
 use datdot_primitives::encoded::ReplicaId;
 use frame::{
 	prelude::*,
-	traits::{
-		fungible::MutateHold,
-		tokens::{Fortitude, Precision},
-	},
+	traits::{fungible::MutateHold, tokens::Precision},
 };
 
 /// Providers whose replicas are being handed over.
@@ -36,18 +33,21 @@ type OfflineWatchQueue<T> = StorageQueue<
 >;
 
 impl<T: Config> Pallet<T> {
-	/// Records a proven fault of `who`: burns up to [`Config::FaultSlash`] of its deposit
-	/// and puts it offline (a pending pause is cancelled); ends its registration when the
-	/// fault is its `MaxFaults`-th in the window or its deposit no longer covers a fault.
-	pub(crate) fn fault(who: &T::AccountId) {
+	/// Records a proven fault of `who`: takes up to [`Config::FaultSlash`] of its deposit
+	/// (into the budget of plan `hurt`, whose replica it hurt, if any), forfeits its unpaid
+	/// hosting pay and puts it offline (a pending pause is cancelled); ends its registration
+	/// when the fault is its `MaxFaults`-th in the window or its deposit no longer covers a
+	/// fault.
+	pub(crate) fn fault(who: &T::AccountId, hurt: Option<u64>) {
 		let Some(provider) = Providers::<T>::get(who) else { return };
 		if let ProviderStatus::Paused { until } = provider.status {
 			PauseEnds::<T>::mutate(until, |ends| ends.retain(|a| a != who));
 		}
-		let slashed = Self::burn_deposit(who, &provider, T::FaultSlash::get());
+		let (slashed, to_plan) = Self::take_deposit(who, &provider, T::FaultSlash::get(), hurt);
 		let now = frame_system::Pallet::<T>::block_number();
 		let Some((faults, recent, deposit, went_offline, ended)) =
 			Self::update_provider(who, |p| {
+				p.pay_floor = now;
 				p.faults = p.faults.saturating_add(1);
 				let recent = p.recent_faults.add(now, T::FaultWindow::get(), 1);
 				// A leaving provider stays leaving: its replicas are being handed over anyway. An
@@ -68,7 +68,12 @@ impl<T: Config> Pallet<T> {
 		else {
 			return;
 		};
-		Self::deposit_event(Event::ProviderOffline { provider: who.clone(), slashed, faults });
+		Self::deposit_event(Event::ProviderOffline {
+			provider: who.clone(),
+			slashed,
+			to_plan,
+			faults,
+		});
 		if ended {
 			// Already handing everything over (a challenge it had open when it ended).
 		} else if recent >= T::MaxFaults::get() || deposit < T::FaultSlash::get() {
@@ -80,24 +85,6 @@ impl<T: Config> Pallet<T> {
 				defensive!("offline watch queue full");
 			}
 		}
-	}
-
-	/// Burns up to `amount` of `who`'s held deposit and records it; returns what was burnt.
-	fn burn_deposit(
-		who: &T::AccountId,
-		provider: &ProviderOf<T>,
-		amount: BalanceOf<T>,
-	) -> BalanceOf<T> {
-		let burnt = T::Currency::burn_held(
-			&HoldReason::ProviderDeposit.into(),
-			who,
-			amount.min(provider.deposit),
-			Precision::BestEffort,
-			Fortitude::Force,
-		)
-		.unwrap_or_default();
-		Self::update_provider(who, |p| p.deposit = p.deposit.saturating_sub(burnt));
-		burnt
 	}
 
 	/// Gives `who` a strike for a setup the chain cannot blame on anyone in particular.
@@ -131,6 +118,26 @@ impl<T: Config> Pallet<T> {
 		strikes == 0
 			|| crate::selection::random_index(seed, attempt | (1 << 31), u64::from(strikes) + 1)
 				== Some(0)
+	}
+
+	/// See [`Pallet::unregister`] (and [`Pallet::force_unregister`]).
+	pub(crate) fn do_unregister(who: T::AccountId) -> DispatchResult {
+		let provider = Providers::<T>::get(&who).ok_or(Error::<T>::NotRegistered)?;
+		ensure!(!provider.status.is_departing(), Error::<T>::RegistrationEnded);
+		if let ProviderStatus::Paused { until } = provider.status {
+			PauseEnds::<T>::mutate(until, |ends| ends.retain(|a| a != &who));
+		}
+		if !provider.has_duties() {
+			Self::remove_provider(&who, provider);
+			return Ok(());
+		}
+		Self::update_provider(&who, |p| {
+			p.status = ProviderStatus::Leaving;
+			p.offline_since = None;
+		});
+		Self::deposit_event(Event::ProviderLeaving { provider: who.clone() });
+		Self::evict(&who);
+		Ok(())
 	}
 
 	/// Ends `who`'s registration: no new work, no challenges; its replicas are handed over.
@@ -205,7 +212,10 @@ impl<T: Config> Pallet<T> {
 				p.status == ProviderStatus::Offline && p.offline_since == Some(since)
 			});
 			if still_offline {
-				Self::fault(&who);
+				// Staying down hurts every replica it hosts; the first one's plan gets the
+				// slash.
+				let hurt = HostedReplicas::<T>::get(&who).first().map(|r| contract_of(r.contract));
+				Self::fault(&who, hurt);
 				Self::evict(&who);
 			}
 		}
@@ -314,6 +324,8 @@ impl<T: Config> Pallet<T> {
 	pub(crate) fn free_replica(id: ReplicaId, replica: &ReplicaOf<T>) {
 		let active = matches!(replica.state, ReplicaState::Active { .. });
 		if active {
+			// Its hoster is paid up to its last passed challenge before the replica goes.
+			Self::settle_hosting(id, &mut replica.clone());
 			HostedReplicas::<T>::mutate(&replica.hoster, |list| {
 				let Some(at) = list.iter().position(|r| *r == id) else { return };
 				list.remove(at);
@@ -358,7 +370,12 @@ impl<T: Config> Pallet<T> {
 			ensure!(Self::draw_room() > 0, Error::<T>::DrawQueueFull);
 		}
 
-		let penalty = Self::burn_deposit(&who, &provider, T::ReleasePenalty::get());
+		let (penalty, _) = Self::take_deposit(
+			&who,
+			&provider,
+			T::ReleasePenalty::get(),
+			Some(contract_of(id.contract)),
+		);
 		Replicas::<T>::remove(id.contract, id.replica);
 		Self::free_replica(id, &replica);
 		if !replica.replacing {

@@ -59,6 +59,16 @@ pub const OFFLINE_GRACE: u64 = 10;
 pub const RELEASE_PENALTY: Balance = 10;
 pub const REPLACEMENTS_PER_BLOCK: u32 = 4;
 pub const GROWTH_PER_BLOCK: u32 = 4;
+pub const PRICE: Balance = 1;
+pub const ENCODING_FEE: Balance = 50;
+pub const ATTESTATION_FEE: Balance = 20;
+pub const PLAN_DEPOSIT: Balance = 40;
+pub const MAX_PLAN_ENDS: u32 = 8;
+pub const PLAN_END_STEPS: u32 = 6;
+/// The sponsor of the tests' plans.
+pub const SPONSOR: AccountId = 50;
+/// What accounts 1..=100 hold: enough for long plans.
+pub const BALANCE: Balance = 1 << 40;
 
 thread_local! {
 	/// Whether the test randomness source has no randomness yet (like BABE's first block).
@@ -121,6 +131,12 @@ impl pallet_datdot::Config for Test {
 	type OfflineGrace = ConstU64<OFFLINE_GRACE>;
 	type ReleasePenalty = ConstU128<RELEASE_PENALTY>;
 	type MaxReplacementsPerBlock = ConstU32<REPLACEMENTS_PER_BLOCK>;
+	type PricePerByteBlock = ConstU128<PRICE>;
+	type EncodingFee = ConstU128<ENCODING_FEE>;
+	type AttestationFee = ConstU128<ATTESTATION_FEE>;
+	type PlanDeposit = ConstU128<PLAN_DEPOSIT>;
+	type MaxPlanEndsPerBlock = ConstU32<MAX_PLAN_ENDS>;
+	type MaxPlanEndStepsPerBlock = ConstU32<PLAN_END_STEPS>;
 	type WeightInfo = ();
 	type ProviderKey = TestProviderKey;
 }
@@ -169,10 +185,10 @@ impl frame_system::offchain::AppCrypto<UintAuthorityId, TestSignature> for TestP
 	type GenericSignature = TestSignature;
 }
 
-/// Accounts 1..=100 hold 10 000 each; account 200 holds less than a deposit.
+/// Accounts 1..=100 hold `BALANCE` each; account 200 holds less than a deposit.
 pub fn new_test_ext() -> TestState {
 	let mut storage = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
-	let mut balances: Vec<(AccountId, Balance)> = (1..=100).map(|a| (a, 10_000)).collect();
+	let mut balances: Vec<(AccountId, Balance)> = (1..=100).map(|a| (a, BALANCE)).collect();
 	balances.push((200, DEPOSIT / 2));
 	pallet_balances::GenesisConfig::<Test> { balances, ..Default::default() }
 		.assimilate_storage(&mut storage)

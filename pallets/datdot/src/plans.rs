@@ -23,6 +23,11 @@ pub fn contract_id(plan: u64, index: u32) -> u64 {
 	(plan << 32) | u64::from(index)
 }
 
+/// The plan contract `contract` belongs to.
+pub fn contract_of(contract: u64) -> u64 {
+	contract >> 32
+}
+
 /// The terms of a plan as the runtime types them.
 pub type PlanTermsOf<T> =
 	PlanTerms<<T as frame_system::Config>::AccountId, BlockNumberFor<T>, <T as Config>::MaxFriends>;
@@ -64,13 +69,21 @@ impl<T: Config> Pallet<T> {
 				.map_err(|_| Error::<T>::TooManyFollowers)?;
 		}
 		NextPlanId::<T>::put(plan.saturating_add(1));
+		let now = frame_system::Pallet::<T>::block_number();
+		let ends_at = now.saturating_add(duration);
+		Self::schedule_end(plan, ends_at)?;
+		let deposit = Self::hold_plan_deposit(&sponsor)?;
 
 		let mut record: PlanOf<T> = Plan {
 			sponsor: sponsor.clone(),
 			feed: feed_key,
 			ranges: ranges.clone(),
 			replicas,
-			duration,
+			ends_at,
+			bytes: 0,
+			budget: Zero::zero(),
+			deposit,
+			ending: None,
 			first_contract: contract_id(plan, 0),
 			contracts: 0,
 			friends: friends.clone(),
@@ -85,8 +98,16 @@ impl<T: Config> Pallet<T> {
 				start = end;
 			}
 		}
+		let budget = Self::plan_cost(record.bytes, replicas, contracts, duration);
+		Self::hold_budget(&sponsor, budget)?;
+		record.budget = budget;
 		let first_contract = record.first_contract;
 		Plans::<T>::insert(plan, record);
+		Feeds::<T>::mutate(feed_key, |f| {
+			if let Some(f) = f {
+				f.plans = f.plans.saturating_add(1);
+			}
+		});
 		Self::deposit_event(Event::PlanPublished {
 			plan,
 			sponsor,
@@ -125,6 +146,7 @@ impl<T: Config> Pallet<T> {
 			Self::queue_draw(ReplicaId { contract: id, replica })?;
 		}
 		record.contracts = record.contracts.saturating_add(1);
+		record.bytes = record.bytes.saturating_add(reserve);
 		Ok(())
 	}
 
@@ -148,6 +170,7 @@ impl<T: Config> Pallet<T> {
 	/// `MaxGrowthPerBlock` per block. Returns the steps taken.
 	pub(crate) fn grow_plans() -> u32 {
 		let budget = T::MaxGrowthPerBlock::get();
+		let now = frame_system::Pallet::<T>::block_number();
 		let per_contract = u64::from(T::MaxBlocksPerContract::get());
 		let mut steps = 0u32;
 		// With more steps than followers per feed (see `integrity_test`), each block makes a
@@ -169,21 +192,32 @@ impl<T: Config> Pallet<T> {
 				let Some(mut plan) = Plans::<T>::get(plan_id) else { continue };
 				let mut added = 0u32;
 				let mut waiting = false;
-				while plan.follows && plan.covered < feed.length {
-					if plan.contracts >= T::MaxContractsPerPlan::get() {
-						plan.follows = false;
-						Self::deposit_event(Event::PlanStoppedFollowing {
-							plan: plan_id,
-							covered: plan.covered,
-						});
-						break;
-					}
+				while plan.follows && plan.covered < feed.length && plan.ends_at > now {
 					if steps >= budget || Self::draw_room() < plan.replicas {
 						waiting = true;
 						break;
 					}
 					let start = plan.covered;
 					let end = feed.length.min(start.saturating_add(per_contract));
+					// The new contract's replicas are paid for until the plan's end, from
+					// more of the sponsor's balance.
+					let reserve = replica_reserve(feed.byte_length, feed.length, end - start);
+					let cost = Self::plan_cost(reserve, plan.replicas, 1, plan.ends_at - now);
+					let full = plan.contracts >= T::MaxContractsPerPlan::get();
+					if full || Self::hold_budget(&plan.sponsor, cost).is_err() {
+						plan.follows = false;
+						Self::deposit_event(Event::PlanStoppedFollowing {
+							plan: plan_id,
+							covered: plan.covered,
+							reason: if full {
+								FollowStop::PlanFull
+							} else {
+								FollowStop::BudgetRefused
+							},
+						});
+						break;
+					}
+					plan.budget = plan.budget.saturating_add(cost);
 					if Self::add_contract(plan_id, &mut plan, &feed, BlockRange { start, end })
 						.is_err()
 					{
@@ -236,37 +270,6 @@ impl<T: Config> Pallet<T> {
 			);
 		}
 		Ok(())
-	}
-
-	/// Ends every replica of the sponsor's plan and removes it; returns its number of
-	/// contracts (for the actual weight).
-	pub(crate) fn do_cancel_plan(who: T::AccountId, plan_id: u64) -> Result<u32, DispatchError> {
-		let plan = Plans::<T>::get(plan_id).ok_or(Error::<T>::UnknownPlan)?;
-		ensure!(plan.sponsor == who, Error::<T>::NotSponsor);
-		for contract in
-			plan.first_contract..plan.first_contract.saturating_add(plan.contracts.into())
-		{
-			// Each copy has two slots (a replica and its successor, see `successor_index`).
-			for replica in 0..plan.replicas.saturating_mul(2) {
-				if let Some(r) = Replicas::<T>::take(contract, replica) {
-					Self::free_replica(ReplicaId { contract, replica }, &r);
-				}
-			}
-			Contracts::<T>::remove(contract);
-		}
-		Plans::<T>::remove(plan_id);
-		if plan.follows {
-			FeedFollowers::<T>::mutate_exists(plan.feed, |f| {
-				if let Some(followers) = f {
-					followers.plans.retain(|p| *p != plan_id);
-					if followers.plans.is_empty() && !followers.growth_queued {
-						*f = None;
-					}
-				}
-			});
-		}
-		Self::deposit_event(Event::PlanCancelled { plan: plan_id });
-		Ok(plan.contracts)
 	}
 }
 

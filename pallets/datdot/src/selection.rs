@@ -222,7 +222,12 @@ impl<T: Config> Pallet<T> {
 				exclude.push(other.hoster);
 			}
 		}
-		let friends = Plans::<T>::get(contract.plan).and_then(|plan| plan.friends);
+		let Some(plan) = Plans::<T>::get(contract.plan) else { return DrawOutcome::Stale };
+		// An ending plan's contracts are about to go: no new work for them.
+		if plan.ends_at <= frame_system::Pallet::<T>::block_number() {
+			return DrawOutcome::Stale;
+		}
+		let friends = plan.friends;
 		let among = friends.as_ref().map(|f| f.as_slice());
 		let too_few =
 			if among.is_some() { DrawOutcome::TooFewFriends } else { DrawOutcome::TooFewProviders };

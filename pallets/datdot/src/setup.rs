@@ -48,7 +48,9 @@ impl<T: Config> Pallet<T> {
 		match (replica.encoded, replica.hosted) {
 			(Some(a), Some(b)) if a == b => {
 				let hoster = replica.hoster.clone();
+				let encoder = replica.encoder.clone();
 				Self::activate(id, replica, a);
+				Self::pay_encoder(id, &encoder);
 				Self::after_activation(id, copies, &hoster);
 			}
 			(Some(_), Some(_)) => Self::fail_setup(id, replica, SetupFailure::Mismatch),
@@ -79,7 +81,7 @@ impl<T: Config> Pallet<T> {
 			p.jobs_done = p.jobs_done.saturating_add(1);
 		});
 		replica.reserved = size;
-		replica.state = ReplicaState::Active { since: now, last_proof: None };
+		replica.state = ReplicaState::Active { since: now, last_proof: None, paid_until: now };
 		let (hoster, encoder) = (replica.hoster.clone(), replica.encoder.clone());
 		Replicas::<T>::insert(id.contract, id.replica, replica);
 		Self::deposit_event(Event::ReplicaActive {

@@ -1,6 +1,12 @@
 //! Tests of the datdot pallet against the mock runtime.
 
-use crate::{mock::*, pallet::*, selection::random_index, ProviderStatus, Timing};
+use crate::{
+	mock::*,
+	pallet::*,
+	selection::random_index,
+	types::{PlanEnd, Work},
+	ProviderStatus, Timing,
+};
 use frame::{
 	testing_prelude::*,
 	traits::fungible::{Inspect, InspectHold},
@@ -42,7 +48,7 @@ mod register {
 			assert_eq!(p.region, Some(region));
 			assert_eq!(p.status, ProviderStatus::Active);
 			assert_eq!(held(1), DEPOSIT);
-			assert_eq!(Balances::balance(&1), 10_000 - DEPOSIT);
+			assert_eq!(Balances::balance(&1), BALANCE - DEPOSIT);
 			assert_eq!(eligible(), vec![1]);
 			System::assert_last_event(
 				Event::<Test>::ProviderRegistered {
@@ -143,7 +149,7 @@ mod unregister {
 			assert_ok!(Datdot::unregister(RuntimeOrigin::signed(2)));
 			assert!(Providers::<Test>::get(2).is_none());
 			assert_eq!(held(2), 0);
-			assert_eq!(Balances::balance(&2), 10_000);
+			assert_eq!(Balances::balance(&2), BALANCE);
 			assert_eq!(eligible(), vec![1, 4, 3]);
 			System::assert_last_event(Event::<Test>::ProviderUnregistered { provider: 2 }.into());
 		});
@@ -484,7 +490,6 @@ use datdot_primitives::{
 use std::collections::BTreeMap;
 
 /// Publishes feeds and sponsors plans; never a provider in these tests.
-const SPONSOR: AccountId = 50;
 /// Bytes per test block: three segments each once encoded.
 const BLOCK_BYTES: usize = 2_500;
 
@@ -581,7 +586,7 @@ fn active_network(
 		w.key(),
 		ranges(&[(0, blocks as u64)]),
 		r,
-		1_000,
+		100_000,
 		None,
 		false
 	));
@@ -1068,16 +1073,21 @@ mod cancel_plan {
 				false
 			));
 			assert_ok!(Datdot::cancel_plan(RuntimeOrigin::signed(SPONSOR), 0));
-			assert_eq!(Replicas::<Test>::iter().count(), 0);
-			assert!(Contracts::<Test>::get(0).is_none() && Plans::<Test>::get(0).is_none());
-			for (_, p) in Providers::<Test>::iter() {
-				assert_eq!((p.reserved, p.hosting, p.active_replicas, p.encoding), (0, 0, 0, 0));
-			}
 			System::assert_last_event(Event::<Test>::PlanCancelled { plan: 0 }.into());
-			Datdot::do_try_state().unwrap();
-			// The other plan is still drawn.
+			// It ends in the next block's `on_initialize`.
 			run_to_block(System::block_number() + 1);
+			assert!(events().iter().any(|e| matches!(
+				e,
+				Event::PlanEnded { plan: 0, reason: PlanEnd::Cancelled, .. }
+			)));
+			assert_eq!(Replicas::<Test>::iter().filter(|(c, _, _)| *c >> 32 == 0).count(), 0);
+			assert!(Contracts::<Test>::get(0).is_none() && Plans::<Test>::get(0).is_none());
+			// All that is left on the providers is the other plan's replica, drawn now.
 			assert_eq!(Replicas::<Test>::iter().count(), 1);
+			let (hosting, encoding) = Providers::<Test>::iter()
+				.fold((0, 0), |(h, e), (_, p)| (h + p.hosting, e + p.encoding));
+			assert_eq!((hosting, encoding), (1, 1));
+			assert!(Providers::<Test>::iter().all(|(_, p)| p.active_replicas == 0));
 		});
 	}
 
@@ -1212,7 +1222,11 @@ mod growth {
 				counts.push(contracts_of(0).len());
 			}
 			assert_eq!(counts, vec![1 + 3, 1 + 6, 8]);
-			assert!(events().contains(&Event::PlanStoppedFollowing { plan: 0, covered: 32 }));
+			assert!(events().contains(&Event::PlanStoppedFollowing {
+				plan: 0,
+				covered: 32,
+				reason: crate::types::FollowStop::PlanFull
+			}));
 			assert!(!Plans::<Test>::get(0).unwrap().follows);
 			assert_eq!(FeedFollowers::<Test>::get(w.key()), Default::default());
 			// Later growth adds nothing.
@@ -1231,6 +1245,7 @@ mod growth {
 			assert_ok!(plan(&w, 4, 1, true));
 			assert_noop!(plan(&w, 4, 1, true), Error::<Test>::TooManyFollowers);
 			assert_ok!(Datdot::cancel_plan(RuntimeOrigin::signed(SPONSOR), 0));
+			run_to_block(System::block_number() + 1);
 			assert_eq!(FeedFollowers::<Test>::get(w.key()).plans.to_vec(), vec![1]);
 			assert_ok!(plan(&w, 4, 1, true));
 			// Four feeds' growth may wait at once (the mock's MaxGrowingFeeds); a fifth
@@ -1309,7 +1324,7 @@ mod friends {
 				let gone = Replicas::<Test>::get(0, 0).unwrap().hoster;
 				let before = events().len();
 				for _ in 0..MAX_FAULTS {
-					Datdot::fault(&gone);
+					Datdot::fault(&gone, None);
 				}
 				assert!(hand_over(&w, gone, &mut encoded) > 0);
 				assert!(roles().iter().all(|who| named.contains(who)));
@@ -1539,12 +1554,26 @@ mod setup {
 				Event::<Test>::EncodingConfirmed { contract: 0, replica: 0, root }.into(),
 			);
 			assert_ok!(Datdot::hosting_started(RuntimeOrigin::signed(r.hoster), 0, 0, root));
-			System::assert_last_event(
+			System::assert_has_event(
 				Event::<Test>::ReplicaActive { contract: 0, replica: 0, hoster: r.hoster, root }
 					.into(),
 			);
+			// The encoder is paid for the accepted encoding, from the plan's budget.
+			let replica = ReplicaId { contract: 0, replica: 0 };
+			System::assert_last_event(
+				Event::<Test>::ProviderPaid {
+					plan: 0,
+					provider: r.encoder,
+					work: Work::Encoding { replica },
+					amount: ENCODING_FEE,
+				}
+				.into(),
+			);
 			let active = Replicas::<Test>::get(0, 0).unwrap();
-			assert_eq!(active.state, ReplicaState::Active { since: 2, last_proof: None });
+			assert_eq!(
+				active.state,
+				ReplicaState::Active { since: 2, last_proof: None, paid_until: 2 }
+			);
 			let size = root.segments * SEGMENT_SIZE as u64;
 			assert_eq!(active.reserved, size);
 			let hoster = Providers::<Test>::get(r.hoster).unwrap();
@@ -1971,10 +2000,10 @@ mod lifecycle {
 			let hosted = HostedReplicas::<Test>::get(ended).len();
 			let free = Balances::free_balance(ended);
 			for _ in 0..MAX_FAULTS - 1 {
-				Datdot::fault(&ended);
+				Datdot::fault(&ended, None);
 			}
 			assert_eq!(Providers::<Test>::get(ended).unwrap().status, ProviderStatus::Offline);
-			Datdot::fault(&ended);
+			Datdot::fault(&ended, None);
 			let left = DEPOSIT - SLASH * MAX_FAULTS as Balance;
 			System::assert_last_event(
 				Event::ProviderEnded { provider: ended, recent_faults: MAX_FAULTS, deposit: left }
@@ -2015,11 +2044,11 @@ mod lifecycle {
 		run(|| {
 			register(1);
 			for _ in 0..MAX_FAULTS - 1 {
-				Datdot::fault(&1);
+				Datdot::fault(&1, None);
 			}
 			assert_ok!(Datdot::unpause(RuntimeOrigin::signed(1)));
 			run_to_block(1 + FAULT_WINDOW);
-			Datdot::fault(&1);
+			Datdot::fault(&1, None);
 			let p = Providers::<Test>::get(1).unwrap();
 			assert_eq!(
 				(p.status, p.faults, p.recent_faults.count),
@@ -2035,8 +2064,8 @@ mod lifecycle {
 			answer_all(&encoded);
 			let [gone, back] = <[AccountId; 2]>::try_from(hosters()).unwrap();
 			let start = System::block_number();
-			Datdot::fault(&gone);
-			Datdot::fault(&back);
+			Datdot::fault(&gone, None);
+			Datdot::fault(&back, None);
 			run_to_block(start + 1);
 			assert_ok!(Datdot::unpause(RuntimeOrigin::signed(back)));
 			let queued =
@@ -2070,7 +2099,7 @@ mod lifecycle {
 	fn a_shorter_grace_set_by_governance_applies_to_providers_already_offline() {
 		run(|| {
 			register(1);
-			Datdot::fault(&1);
+			Datdot::fault(&1, None);
 			assert_ok!(Datdot::set_timing(
 				RuntimeOrigin::root(),
 				Some(Timing { challenge_period: PERIOD, offline_grace: 3 })
@@ -2090,7 +2119,7 @@ mod lifecycle {
 		run(|| {
 			register(1);
 			let free = Balances::free_balance(1);
-			Datdot::fault(&1);
+			Datdot::fault(&1, None);
 			run_to_block(1 + OFFLINE_GRACE);
 			assert_eq!(Providers::<Test>::get(1).unwrap().recent_faults.count, 2);
 			run_to_block(1 + 2 * OFFLINE_GRACE);
@@ -2280,7 +2309,7 @@ mod offchain_worker {
 			UintAuthorityId::set_all_keys(vec![1u64]);
 			StorageValueRef::persistent(STORE_CHECKED_KEY).set(&true);
 			StorageValueRef::persistent(NODE_RUN_KEY).set(&1u64);
-			Datdot::fault(&1);
+			Datdot::fault(&1, None);
 			let now = System::block_number();
 
 			// Neither transaction is on chain yet: the second takes the next nonce.
@@ -2290,7 +2319,7 @@ mod offchain_worker {
 
 			// The chain took nonce 0; a new duty goes after the one still pending.
 			System::inc_account_nonce(1);
-			Datdot::fault(&1);
+			Datdot::fault(&1, None);
 			Datdot::offchain_worker(now + 4);
 			assert_eq!(nonces(&pool), vec![0, 1, 2]);
 
@@ -2336,7 +2365,7 @@ mod offchain_worker {
 			}
 			UintAuthorityId::set_all_keys(vec![hoster]);
 			StorageValueRef::persistent(STORE_CHECKED_KEY).set(&true);
-			Datdot::fault(&hoster);
+			Datdot::fault(&hoster, None);
 			let now = System::block_number();
 
 			Datdot::offchain_worker(now);
@@ -2437,7 +2466,7 @@ mod offchain_worker {
 			register(1);
 			register(2);
 			UintAuthorityId::set_all_keys(vec![1u64, 2]);
-			Datdot::fault(&1);
+			Datdot::fault(&1, None);
 			assert_ok!(Datdot::pause(RuntimeOrigin::signed(2), System::block_number() + 10));
 			let now = System::block_number();
 

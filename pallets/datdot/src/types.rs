@@ -149,6 +149,11 @@ pub struct Provider<Balance, BlockNumber, MaxPeerIdLen: Get<u32>, MaxRegionLen: 
 	pub eligible_at: Option<u32>,
 	/// Position in the challenge index (see `index`), if it can be challenged now.
 	pub challengeable_at: Option<u32>,
+	/// The block of its last passed storage challenge: its replicas' pay accrues up to here.
+	pub last_pass: BlockNumber,
+	/// The block of its last fault: pay that accrued before it and was not settled is
+	/// forfeited.
+	pub pay_floor: BlockNumber,
 }
 
 impl<Balance, BlockNumber: Default, MaxPeerIdLen: Get<u32>, MaxRegionLen: Get<u32>>
@@ -182,6 +187,8 @@ impl<Balance, BlockNumber: Default, MaxPeerIdLen: Get<u32>, MaxRegionLen: Get<u3
 			open_challenge: None,
 			eligible_at: None,
 			challengeable_at: None,
+			last_pass: Default::default(),
+			pay_floor: Default::default(),
 		}
 	}
 
@@ -233,6 +240,8 @@ pub struct Feed<AccountId, Balance, BlockNumber> {
 	pub deposit: Balance,
 	/// The block of the last publish or update.
 	pub updated_at: BlockNumber,
+	/// Plans of this feed that have not ended; the feed can be removed when none is left.
+	pub plans: u32,
 }
 
 /// Blocks `start..end` of a feed (end exclusive).
@@ -258,7 +267,7 @@ pub struct BlockRange {
 /// A sponsor's hosting plan for a feed, cut into contracts `first_contract..+contracts`.
 #[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo, MaxEncodedLen)]
 #[scale_info(skip_type_params(MaxRanges, MaxFriends))]
-pub struct Plan<AccountId, BlockNumber, MaxRanges: Get<u32>, MaxFriends: Get<u32>> {
+pub struct Plan<AccountId, Balance, BlockNumber, MaxRanges: Get<u32>, MaxFriends: Get<u32>> {
 	/// Who published (and may cancel) the plan.
 	pub sponsor: AccountId,
 	/// The feed hosted.
@@ -267,8 +276,17 @@ pub struct Plan<AccountId, BlockNumber, MaxRanges: Get<u32>, MaxFriends: Get<u32
 	pub ranges: BoundedVec<BlockRange, MaxRanges>,
 	/// Replicas per contract.
 	pub replicas: u32,
-	/// How long each replica is to be hosted, in blocks.
-	pub duration: BlockNumber,
+	/// The block the plan ends at (its replicas end, its budget's rest goes back).
+	pub ends_at: BlockNumber,
+	/// Billable bytes of one copy of the plan: the sum of its contracts' reserves.
+	pub bytes: u64,
+	/// The unspent budget, held from the sponsor ([`crate::HoldReason::PlanBudget`]).
+	pub budget: Balance,
+	/// The deposit for the plan's records, held from the sponsor until it ends.
+	pub deposit: Balance,
+	/// Why it ends before its end block (cancelled, budget spent); `None` while it runs
+	/// to its end block.
+	pub ending: Option<PlanEnd>,
 	/// Id of the plan's first contract; its contracts are numbered consecutively.
 	pub first_contract: u64,
 	/// Number of contracts.
@@ -356,6 +374,8 @@ pub enum ReplicaState<BlockNumber> {
 		since: BlockNumber,
 		/// The last block a storage proof covering it was accepted.
 		last_proof: Option<BlockNumber>,
+		/// Its hoster has been paid (or has forfeited the pay) up to this block.
+		paid_until: BlockNumber,
 	},
 }
 
@@ -547,4 +567,90 @@ pub struct Timing<BlockNumber> {
 	/// Blocks a hoster may stay offline before its replicas are replaced (see
 	/// `Config::OfflineGrace`).
 	pub offline_grace: BlockNumber,
+}
+
+/// What a provider was paid for (event `ProviderPaid`).
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub enum Work<BlockNumber> {
+	/// Hosting a replica for the proven blocks `from..to` (`from` exclusive).
+	Hosting {
+		/// The replica.
+		replica: ReplicaId,
+		/// The last block paid before (or forfeited).
+		from: BlockNumber,
+		/// The last block paid now: its hoster's last passed challenge, or the plan's end.
+		to: BlockNumber,
+	},
+	/// An accepted encoding of a replica.
+	Encoding {
+		/// The replica.
+		replica: ReplicaId,
+	},
+}
+
+/// Why a plan ended.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub enum PlanEnd {
+	/// Its end block came.
+	Expired,
+	/// Its sponsor cancelled it.
+	Cancelled,
+	/// Governance cancelled it (`force_cancel_plan`).
+	ForceCancelled,
+	/// Its budget could not pay what its providers earned.
+	BudgetSpent,
+}
+
+/// Where the work of ending plans is: plans ending at `block` (`PlanEnds`), from position
+/// `position` of that list, from contract `contract` of that plan.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Encode, Decode, TypeInfo, MaxEncodedLen)]
+pub struct EndCursor<BlockNumber> {
+	/// The block whose list is being worked through (no earlier block has one left).
+	pub block: BlockNumber,
+	/// The position in that list.
+	pub position: u32,
+	/// The next contract index of the plan at that position.
+	pub contract: u32,
+}
+
+/// Why a plan stopped following its feed.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub enum FollowStop {
+	/// It has `MaxContractsPerPlan` contracts.
+	PlanFull,
+	/// The sponsor's balance could not hold the budget for the blocks the feed gained.
+	BudgetRefused,
 }

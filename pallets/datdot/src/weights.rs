@@ -47,7 +47,10 @@ pub trait WeightInfo {
 	fn on_initialize_pause_ends(n: u32, ) -> Weight;
 	fn publish_feed() -> Weight;
 	fn publish_plan(c: u32, ) -> Weight;
-	fn cancel_plan(c: u32, ) -> Weight;
+	fn cancel_plan() -> Weight;
+	fn top_up_plan() -> Weight;
+	fn remove_feed() -> Weight;
+	fn end_plans(n: u32, ) -> Weight;
 	fn confirm_setup() -> Weight;
 	fn submit_storage_proof(s: u32, ) -> Weight;
 	fn expire_challenges(n: u32, ) -> Weight;
@@ -236,19 +239,26 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::Contracts` (r:0 w:128)
 	/// Proof: `Datdot::Contracts` (`max_values`: None, `max_size`: Some(116), added: 2591, mode: `MaxEncodedLen`)
 	/// The range of component `c` is `[1, 128]`.
-	fn cancel_plan(c: u32, ) -> Weight {
-		// Proof Size summary in bytes:
-		//  Measured:  `4302 + c * (316 ±0)`
-		//  Estimated: `119494 + c * (43200 ±0)`
-		// Minimum execution time: 429_984_000 picoseconds.
-		Weight::from_parts(438_059_000, 119494)
-			// Standard Error: 5_468_119
-			.saturating_add(Weight::from_parts(262_056_034, 0).saturating_mul(c.into()))
-			.saturating_add(T::DbWeight::get().reads(24_u64))
-			.saturating_add(T::DbWeight::get().reads((16_u64).saturating_mul(c.into())))
-			.saturating_add(T::DbWeight::get().writes(35_u64))
-			.saturating_add(T::DbWeight::get().writes((9_u64).saturating_mul(c.into())))
-			.saturating_add(Weight::from_parts(0, 43200).saturating_mul(c.into()))
+	fn cancel_plan() -> Weight {
+		Weight::from_parts(60_000_000, 8000)
+			.saturating_add(T::DbWeight::get().reads(3_u64))
+			.saturating_add(T::DbWeight::get().writes(3_u64))
+	}
+	fn top_up_plan() -> Weight {
+		Weight::from_parts(80_000_000, 8000)
+			.saturating_add(T::DbWeight::get().reads(4_u64))
+			.saturating_add(T::DbWeight::get().writes(4_u64))
+	}
+	fn remove_feed() -> Weight {
+		Weight::from_parts(60_000_000, 4000)
+			.saturating_add(T::DbWeight::get().reads(3_u64))
+			.saturating_add(T::DbWeight::get().writes(3_u64))
+	}
+	fn end_plans(n: u32, ) -> Weight {
+		Weight::from_parts(20_000_000, 8000)
+			.saturating_add(Weight::from_parts(300_000_000, 43200).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads((16_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().writes((12_u64).saturating_mul(n.into())))
 	}
 	/// Storage: `Datdot::Replicas` (r:2 w:1)
 	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
@@ -648,14 +658,26 @@ impl WeightInfo for () {
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 			.saturating_add(ParityDbWeight::get().writes((9_u64).saturating_mul(c.into())))
 	}
-	fn cancel_plan(c: u32, ) -> Weight {
-		Weight::from_parts(438_059_000, 119494)
-			.saturating_add(Weight::from_parts(262_056_034, 0).saturating_mul(c.into()))
-			.saturating_add(ParityDbWeight::get().reads(24_u64))
-			.saturating_add(ParityDbWeight::get().reads((16_u64).saturating_mul(c.into())))
-			.saturating_add(ParityDbWeight::get().writes(35_u64))
-			.saturating_add(ParityDbWeight::get().writes((9_u64).saturating_mul(c.into())))
-			.saturating_add(Weight::from_parts(0, 43200).saturating_mul(c.into()))
+	fn cancel_plan() -> Weight {
+		Weight::from_parts(60_000_000, 8000)
+			.saturating_add(ParityDbWeight::get().reads(3_u64))
+			.saturating_add(ParityDbWeight::get().writes(3_u64))
+	}
+	fn top_up_plan() -> Weight {
+		Weight::from_parts(80_000_000, 8000)
+			.saturating_add(ParityDbWeight::get().reads(4_u64))
+			.saturating_add(ParityDbWeight::get().writes(4_u64))
+	}
+	fn remove_feed() -> Weight {
+		Weight::from_parts(60_000_000, 4000)
+			.saturating_add(ParityDbWeight::get().reads(3_u64))
+			.saturating_add(ParityDbWeight::get().writes(3_u64))
+	}
+	fn end_plans(n: u32, ) -> Weight {
+		Weight::from_parts(20_000_000, 8000)
+			.saturating_add(Weight::from_parts(300_000_000, 43200).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads((16_u64).saturating_mul(n.into())))
+			.saturating_add(ParityDbWeight::get().writes((12_u64).saturating_mul(n.into())))
 	}
 	fn confirm_setup() -> Weight {
 		Weight::from_parts(184_204_000, 15803)
