@@ -2705,3 +2705,5 @@ mod runtime_api {
 		});
 	}
 }
+
+mod payments;
