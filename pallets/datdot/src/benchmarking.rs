@@ -9,12 +9,12 @@ use datdot_primitives::{
 };
 use frame::{benchmarking::prelude::*, traits::fungible::Mutate};
 
-/// An account funded for its deposits many times over.
+/// An account funded for its deposits and plan budgets many times over.
 fn funded<T: Config>(name: &'static str, i: u32) -> T::AccountId {
 	let who: T::AccountId = account(name, i, 0);
 	let plenty = T::ProviderDeposit::get()
 		.saturating_add(T::FeedDeposit::get())
-		.saturating_mul(100u32.into());
+		.saturating_mul(1_000_000u32.into());
 	T::Currency::set_balance(&who, plenty);
 	who
 }
@@ -33,6 +33,7 @@ fn feed<T: Config>(publisher: &T::AccountId, blocks: u64) -> FeedKey {
 		publisher: publisher.clone(),
 		deposit: Zero::zero(),
 		updated_at: Zero::zero(),
+		plans: 0,
 	};
 	Feeds::<T>::insert(key, record);
 	key
@@ -74,36 +75,17 @@ fn assign<T: Config>(
 	);
 }
 
-/// Encoder and hoster both confirm `root`, making the replica active.
-fn confirm<T: Config>(
-	id: ReplicaId,
-	encoder: &T::AccountId,
-	hoster: &T::AccountId,
-	root: EncodedRoot,
-) {
-	Datdot::<T>::encoding_done(
-		RawOrigin::Signed(encoder.clone()).into(),
-		id.contract,
-		id.replica,
-		root,
-	)
-	.expect("encoder confirms");
-	Datdot::<T>::hosting_started(
-		RawOrigin::Signed(hoster.clone()).into(),
-		id.contract,
-		id.replica,
-		root,
-	)
-	.expect("hoster confirms");
-}
-
 /// An active replica record hosted by `hoster`.
 fn active<T: Config>(hoster: &T::AccountId, root: EncodedRoot) -> ReplicaOf<T> {
 	Replica {
 		encoder: hoster.clone(),
 		hoster: hoster.clone(),
 		attestor: hoster.clone(),
-		state: ReplicaState::Active { since: Zero::zero(), last_proof: None },
+		state: ReplicaState::Active {
+			since: Zero::zero(),
+			last_proof: None,
+			paid_until: Zero::zero(),
+		},
 		reserved: 0,
 		encoded: Some(root),
 		hosted: Some(root),
@@ -162,6 +144,24 @@ fn providers<T: Config>(first: u32, n: u32) -> alloc::vec::Vec<T::AccountId> {
 			who
 		})
 		.collect()
+}
+
+/// Fills the list of plans ending at block `at` with other (made-up) plans, leaving
+/// `room` places.
+fn crowd_plan_ends<T: Config>(at: BlockNumberFor<T>, room: u32) {
+	let others = T::MaxPlanEndsPerBlock::get().saturating_sub(room);
+	let list: Vec<u64> = (0..others).map(|i| 1_000_000 + u64::from(i)).collect();
+	PlanEnds::<T>::mutate(at, |l| {
+		for p in list {
+			l.try_push(p).expect("room");
+		}
+	});
+}
+
+/// Makes `hoster` look like it passed a challenge now (its replicas' pay is due).
+fn passed_now<T: Config>(hoster: &T::AccountId) {
+	let now = frame_system::Pallet::<T>::block_number();
+	Datdot::<T>::update_provider(hoster, |p| p.last_pass = now);
 }
 
 /// Fills the pause schedule of block `until` with other providers, leaving one place.
@@ -293,24 +293,82 @@ mod benchmarks {
 	}
 
 	#[benchmark]
-	fn cancel_plan(c: Linear<1, { T::MaxContractsPerPlan::get() }>) {
-		// Worst case: every replica of every contract active.
+	fn cancel_plan() {
+		// Worst case: the lists of plans ending at its end block and at this block are
+		// full but for it, so moving its end decodes and encodes both in full.
 		let sponsor = funded::<T>("sponsor", 0);
-		let r = T::MaxReplicas::get();
-		plan::<T>(&sponsor, c, r);
-		let workers = providers::<T>(0, r + 2);
-		for contract in 0..c as u64 {
-			for replica in 0..r {
-				let id = ReplicaId { contract, replica };
-				let (encoder, hoster) = (&workers[r as usize], &workers[replica as usize]);
-				assign::<T>(id, encoder, hoster, &workers[r as usize + 1]);
-				let root = EncodedRoot { root: [replica as u8; 32], segments: 1 << 20 };
-				confirm::<T>(id, encoder, hoster, root);
-			}
-		}
+		let ends_at = frame_system::Pallet::<T>::block_number() + 100u32.into();
+		crowd_plan_ends::<T>(ends_at, 1);
+		plan::<T>(&sponsor, 1, 1);
+		crowd_plan_ends::<T>(frame_system::Pallet::<T>::block_number(), 1);
 		#[extrinsic_call]
 		_(RawOrigin::Signed(sponsor), 0);
-		assert_eq!(Replicas::<T>::iter().count(), 0);
+		assert!(PlanEnds::<T>::get(frame_system::Pallet::<T>::block_number()).contains(&0));
+	}
+
+	#[benchmark]
+	fn top_up_plan() {
+		// Worst case: both end blocks' lists full but for it.
+		let sponsor = funded::<T>("sponsor", 0);
+		let ends_at = frame_system::Pallet::<T>::block_number() + 100u32.into();
+		crowd_plan_ends::<T>(ends_at, 1);
+		plan::<T>(&sponsor, T::MaxContractsPerPlan::get(), T::MaxReplicas::get());
+		crowd_plan_ends::<T>(ends_at + 50u32.into(), 1);
+		#[extrinsic_call]
+		_(RawOrigin::Signed(sponsor), 0, 50u32.into());
+		assert_eq!(Plans::<T>::get(0).map(|p| p.ends_at), Some(ends_at + 50u32.into()));
+	}
+
+	#[benchmark]
+	fn remove_feed() {
+		let publisher = funded::<T>("publisher", 0);
+		let key = feed::<T>(&publisher, 4);
+		#[extrinsic_call]
+		_(RawOrigin::Signed(publisher), key);
+		assert!(Feeds::<T>::get(key).is_none());
+	}
+
+	#[benchmark]
+	fn end_plans(n: Linear<1, { T::MaxPlanEndStepsPerBlock::get() }>) {
+		// Worst case per step: a contract whose every slot (replicas and successors) is an
+		// active replica whose hoster is paid (it just passed a challenge) and whose list
+		// of hosted replicas is full, the replica last in it.
+		let sponsor = funded::<T>("sponsor", 0);
+		let r = T::MaxReplicas::get();
+		plan::<T>(&sponsor, n, r);
+		let hosters = providers::<T>(0, 2 * r);
+		let others = T::MaxReplicasPerHoster::get().saturating_sub(n);
+		for hoster in &hosters {
+			HostedReplicas::<T>::insert(
+				hoster,
+				BoundedVec::truncate_from(
+					(0..others)
+						.map(|i| ReplicaId { contract: 1_000 + i as u64, replica: 0 })
+						.collect(),
+				),
+			);
+		}
+		for index in 0..n {
+			let contract = crate::plans::contract_id(0, index);
+			for replica in 0..2 * r {
+				let id = ReplicaId { contract, replica };
+				let root = EncodedRoot { root: [7; 32], segments: 1 << 20 };
+				active_replica::<T>(id, &hosters[replica as usize], root);
+			}
+		}
+		let ends_at = Plans::<T>::get(0).expect("published").ends_at;
+		frame_system::Pallet::<T>::set_block_number(ends_at);
+		for hoster in &hosters {
+			passed_now::<T>(hoster);
+		}
+		PlanEndProgress::<T>::put(crate::types::EndCursor { block: ends_at, ..Default::default() });
+		#[block]
+		{
+			Datdot::<T>::end_plans(ends_at);
+		}
+		// Reading the list and the plan, and closing it, are steps too.
+		let closed = n + 3 <= T::MaxPlanEndStepsPerBlock::get();
+		assert_eq!(Plans::<T>::get(0).is_none(), closed);
 	}
 
 	#[benchmark]
@@ -370,6 +428,39 @@ mod benchmarks {
 		#[extrinsic_call]
 		_(RawOrigin::Signed(hoster.clone()), 0, BoundedVec::truncate_from(proofs));
 		assert_eq!(Providers::<T>::get(&hoster).map(|p| p.faults), Some(1));
+	}
+
+	#[benchmark]
+	fn submit_storage_proof_passed(s: Linear<1, { T::ChallengeSegments::get() }>) {
+		// Worst case of a pass: every segment is checked (62-hash paths) and names another
+		// replica of a plan, whose hoster is paid for it.
+		let sponsor = funded::<T>("sponsor", 0);
+		plan::<T>(&sponsor, s, 1);
+		let hoster = providers::<T>(0, 1).remove(0);
+		let mut proofs = alloc::vec::Vec::new();
+		let mut segments = BoundedVec::new();
+		for k in 0..s {
+			let id = ReplicaId { contract: crate::plans::contract_id(0, k), replica: 0 };
+			let count = 1u64 << 62;
+			let index = count - 1 - k as u64;
+			let segment = alloc::vec![k as u8; SEGMENT_SIZE];
+			let path: alloc::vec::Vec<[u8; 32]> = (0..62u8).map(|j| [j ^ k as u8; 32]).collect();
+			let root = root_from_path(&id, count, index, &segment, &path).expect("valid path");
+			active_replica::<T>(id, &hoster, EncodedRoot { root, segments: count });
+			segments.try_push((id, index)).expect("within ChallengeSegments");
+			proofs.push(SegmentProof { index, segment, path });
+		}
+		frame_system::Pallet::<T>::set_block_number(50u32.into());
+		let due = frame_system::Pallet::<T>::block_number() + 10u32.into();
+		Challenges::<T>::insert(0, StorageChallenge { hoster: hoster.clone(), due, segments });
+		Datdot::<T>::update_provider(&hoster, |p| p.open_challenge = Some(0));
+		#[extrinsic_call]
+		submit_storage_proof(
+			RawOrigin::Signed(hoster.clone()),
+			0,
+			BoundedVec::truncate_from(proofs),
+		);
+		assert_eq!(Providers::<T>::get(&hoster).map(|p| p.faults), Some(0));
 	}
 
 	#[benchmark]
@@ -573,7 +664,7 @@ mod benchmarks {
 		// Each watched hoster is still offline when its grace ends, so it is evicted.
 		let now = frame_system::Pallet::<T>::block_number();
 		for who in providers::<T>(0, n) {
-			Datdot::<T>::fault(&who);
+			Datdot::<T>::fault(&who, None);
 		}
 		let grace_end = now + T::OfflineGrace::get();
 		#[block]

@@ -1234,7 +1234,10 @@ pub mod pallet {
 		/// replica's encoded root). Valid proofs pass the challenge (free); an invalid one
 		/// fails it, and the hoster is faulted.
 		#[pallet::call_index(9)]
-		#[pallet::weight(T::WeightInfo::submit_storage_proof(T::ChallengeSegments::get()))]
+		#[pallet::weight({
+			let s = T::ChallengeSegments::get();
+			T::WeightInfo::submit_storage_proof(s).max(T::WeightInfo::submit_storage_proof_passed(s))
+		})]
 		pub fn submit_storage_proof(
 			origin: OriginFor<T>,
 			challenge: u64,

@@ -53,6 +53,7 @@ pub trait WeightInfo {
 	fn end_plans(n: u32, ) -> Weight;
 	fn confirm_setup() -> Weight;
 	fn submit_storage_proof(s: u32, ) -> Weight;
+	fn submit_storage_proof_passed(s: u32, ) -> Weight;
 	fn expire_challenges(n: u32, ) -> Weight;
 	fn expire_setups(n: u32, ) -> Weight;
 	fn draw_replicas(n: u32, ) -> Weight;
@@ -332,6 +333,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::OfflineWatch` (r:0 w:64)
 	/// Proof: `Datdot::OfflineWatch` (`max_values`: None, `max_size`: Some(48), added: 2523, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[0, 64]`.
+	fn submit_storage_proof_passed(s: u32, ) -> Weight {
+		Weight::from_parts(30_000_000, 8000)
+			.saturating_add(Weight::from_parts(200_000_000, 5000).saturating_mul(s.into()))
+			.saturating_add(T::DbWeight::get().reads((6_u64).saturating_mul(s.into())))
+			.saturating_add(T::DbWeight::get().writes((5_u64).saturating_mul(s.into())))
+	}
 	fn expire_challenges(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `198 + n * (460 ±0)`
@@ -691,6 +698,12 @@ impl WeightInfo for () {
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(s.into())))
 			.saturating_add(ParityDbWeight::get().writes(10_u64))
 			.saturating_add(Weight::from_parts(0, 2700).saturating_mul(s.into()))
+	}
+	fn submit_storage_proof_passed(s: u32, ) -> Weight {
+		Weight::from_parts(30_000_000, 8000)
+			.saturating_add(Weight::from_parts(200_000_000, 5000).saturating_mul(s.into()))
+			.saturating_add(ParityDbWeight::get().reads((6_u64).saturating_mul(s.into())))
+			.saturating_add(ParityDbWeight::get().writes((5_u64).saturating_mul(s.into())))
 	}
 	fn expire_challenges(n: u32, ) -> Weight {
 		Weight::from_parts(7_945_000, 3991)
