@@ -304,6 +304,10 @@ pub fn new_full<
 			feeds: feed_store,
 			names: datdot_protocols,
 			spawner: task_manager.spawn_handle(),
+			major_syncing: {
+				let sync = sync_service.clone();
+				Arc::new(move || sp_consensus::SyncOracle::is_major_syncing(&*sync))
+			},
 		},
 		config.prometheus_registry(),
 	);

@@ -181,6 +181,9 @@ pub struct Parts<C> {
 	pub names: ProtocolNames,
 	/// Where the setup tasks are spawned.
 	pub spawner: SpawnTaskHandle,
+	/// Whether the node is catching up with the chain: then the best block is old news,
+	/// and replicas it does not list yet must not be deleted.
+	pub major_syncing: Arc<dyn Fn() -> bool + Send + Sync>,
 }
 
 /// The node's encoder and hoster workers, and the servers of its data plane.
@@ -229,6 +232,7 @@ where
 		if accounts.is_empty() {
 			return;
 		}
+		self.prune_store(hash, accounts.clone());
 		let duties = match self.parts.client.runtime_api().setup_duties(hash, accounts) {
 			Ok(duties) => duties,
 			Err(e) => {
@@ -279,6 +283,48 @@ where
 				}
 				workers.state().running.remove(&part);
 			});
+		}
+	}
+
+	/// Deletes the stored replicas the chain no longer lists for a local provider (their
+	/// plan ended, or they were replaced, released or their setup failed), so the disk
+	/// frees what the chain freed. Not while syncing, and not a replica a task works on.
+	fn prune_store(
+		&self,
+		hash: <Block as sp_runtime::traits::Block>::Hash,
+		accounts: Vec<AccountId>,
+	) {
+		if (self.parts.major_syncing)() {
+			return;
+		}
+		let listed: BTreeSet<ReplicaId> =
+			match self.parts.client.runtime_api().hosted_replicas(hash, accounts) {
+				Ok(ids) => ids.into_iter().collect(),
+				Err(e) => {
+					log::warn!(target: "datdot", "cannot read the replicas this node keeps: {e}");
+					return;
+				}
+			};
+		let busy: BTreeSet<ReplicaId> = self.state().running.iter().map(|(_, id)| *id).collect();
+		for id in self.parts.store.ids() {
+			if listed.contains(&id) || busy.contains(&id) {
+				continue;
+			}
+			match self.parts.store.remove(&id) {
+				Ok(()) => log::info!(
+					target: "datdot",
+					"deleted replica {}/{}: the chain no longer lists it for this node (its \
+					 plan ended, or it was replaced, released or its setup failed)",
+					id.contract,
+					id.replica,
+				),
+				Err(e) => log::warn!(
+					target: "datdot",
+					"cannot delete replica {}/{}, which the chain no longer lists: {e}",
+					id.contract,
+					id.replica,
+				),
+			}
 		}
 	}
 

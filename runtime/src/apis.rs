@@ -180,6 +180,12 @@ impl_runtime_apis! {
 		fn feed_state(key: pallet_datdot::types::FeedKey) -> Option<pallet_datdot::types::FeedState> {
 			Datdot::feed_state(key)
 		}
+
+		fn hosted_replicas(
+			providers: Vec<AccountId>,
+		) -> Vec<pallet_datdot::types::ReplicaId> {
+			Datdot::hosted_replicas(providers)
+		}
 	}
 
 	impl frame_system_rpc_runtime_api::AccountNonceApi<Block, AccountId, Nonce> for Runtime {

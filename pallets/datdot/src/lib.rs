@@ -130,7 +130,7 @@ pub type PeerIdOf<T> = BoundedVec<u8, <T as Config>::MaxPeerIdLen>;
 /// A provider's free-text region.
 pub type RegionOf<T> = BoundedVec<u8, <T as Config>::MaxRegionLen>;
 
-use datdot_primitives::encoded::{EncodedRoot, ReplicaId, SegmentProof};
+use datdot_primitives::encoded::SegmentProof;
 use frame::prelude::*;
 
 /// A hypercore verification error, as a pallet error carries it (its variants say what

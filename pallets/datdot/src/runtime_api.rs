@@ -1,6 +1,6 @@
 //! The runtime API provider nodes and clients read datdot's state through: a node's setup
-//! duties (what its encoder and hoster workers must do), a plan's hosting status and a
-//! feed's signed state.
+//! duties (what its encoder and hoster workers must do), the replicas it must keep, a
+//! plan's hosting status and a feed's signed state.
 //!
 //! Both answers are bounded by the runtime's constants (`SetupBlocks × MaxDrawsPerBlock`
 //! replicas in setup; `MaxContractsPerPlan × 2 × MaxReplicas` replicas per plan, counting
@@ -28,6 +28,10 @@ frame::runtime::apis::decl_runtime_apis! {
 
 		/// Feed `key`'s signed state as the chain stores it; `None` if it is not published.
 		fn feed_state(key: FeedKey) -> Option<FeedState>;
+
+		/// The replicas `providers` host or are setting up as hoster: what their node must
+		/// keep; anything else in its store can go.
+		fn hosted_replicas(providers: Vec<AccountId>) -> Vec<ReplicaId>;
 	}
 }
 
@@ -40,6 +44,19 @@ impl<T: Config> Pallet<T> {
 			fork: feed.fork,
 			roots: feed.roots.to_vec(),
 		})
+	}
+
+	/// See [`DatdotApi::hosted_replicas`].
+	pub fn hosted_replicas(providers: Vec<T::AccountId>) -> Vec<ReplicaId> {
+		let mut ids: Vec<ReplicaId> =
+			providers.iter().flat_map(|p| HostedReplicas::<T>::get(p).into_inner()).collect();
+		ids.extend(
+			Self::setup_duties(providers)
+				.into_iter()
+				.filter(|d| d.role == Role::Hoster)
+				.map(|d| d.id),
+		);
+		ids
 	}
 
 	/// See [`DatdotApi::setup_duties`].

@@ -1,8 +1,9 @@
 //! The on-chain records of the datdot pallet.
 
 use alloc::vec::Vec;
+/// The replica and root types of the encoded format, as the runtime API names them.
+pub use datdot_primitives::encoded::{EncodedRoot, ReplicaId};
 use datdot_primitives::{
-	encoded::{EncodedRoot, ReplicaId},
 	hash::{Hash, Node},
 	signing::FeedAuth,
 };
