@@ -236,6 +236,24 @@ export function moduleError(api, err) {
 }
 
 /**
+ * Dispatches `call` with `who`'s origin through `sudo.sudoAs`, signed by the sudo key, and
+ * returns the `section.Name` of the module error it failed with (`null` if it succeeded).
+ * A test's own transaction signed by a provider account races that provider's node, which
+ * signs duties with the same account (and so the same nonces); this does not.
+ */
+export async function errorAs(api, sudo, who, call) {
+  const { events } = await sendAndFinalize(api.tx.sudo.sudoAs(who, call), sudo);
+  const done = events.find(({ event }) => api.events.sudo.SudoAsDone.is(event));
+  if (!done) throw new Error('no SudoAsDone event');
+  const result = done.event.data[0];
+  if (result.isOk) return null;
+  const error = result.asErr;
+  if (!error.isModule) throw new Error(`expected a module error, got ${error.toString()}`);
+  const meta = api.registry.findMetaError(error.asModule);
+  return `${meta.section}.${meta.name}`;
+}
+
+/**
  * Sets the chain's challenge period and offline grace through `sudo` (the dev chain's sudo
  * key is Alice), so that tests see challenges every few blocks; fails unless the chain
  * reports the new timing.

@@ -7,11 +7,11 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  startNode, stopAll, halt, sendAndFinalize, moduleError, rpcCall, setTiming, NODE_BIN,
+  startNode, stopAll, halt, sendAndFinalize, moduleError, errorAs, rpcCall, setTiming, NODE_BIN,
 } from '../lib/harness.js';
 import {
   startNetwork, writeJsFeed, growJsFeed, importFeed, registerProviders, publishFeed, planUntilActive, is,
@@ -193,15 +193,13 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
     const [k, r] = [...replicas.entries()][0];
     const notHoster = Object.keys(accounts).find((n) => accounts[n].address !== r.active.hoster.toString());
     const [contract, replica] = k.split('/').map(Number);
-    await assert.rejects(
-      sendAndFinalize(api.tx.datdot.hostingStarted(contract, replica, r.active.root), accounts[notHoster]),
-      (e) => moduleError(api, e) === 'datdot.NotHoster');
-    await assert.rejects(
-      sendAndFinalize(api.tx.datdot.submitStorageProof(1_000_000, []), accounts.bob),
-      (e) => moduleError(api, e) === 'datdot.UnknownChallenge');
-    await assert.rejects(
-      sendAndFinalize(api.tx.datdot.register(ids.bob.peerId, 1n << 40n, null), accounts.bob),
-      (e) => moduleError(api, e) === 'datdot.AlreadyRegistered');
+    // As the providers themselves, through sudo: their nodes sign with the same accounts.
+    const as = (who, call) => errorAs(api, net.sponsor, accounts[who].address, call);
+    assert.equal(await as(notHoster, api.tx.datdot.hostingStarted(contract, replica, r.active.root)),
+      'datdot.NotHoster');
+    assert.equal(await as('bob', api.tx.datdot.submitStorageProof(1_000_000, [])), 'datdot.UnknownChallenge');
+    assert.equal(await as('bob', api.tx.datdot.register(ids.bob.peerId, 1n << 40n, null)),
+      'datdot.AlreadyRegistered');
     await assert.rejects(
       sendAndFinalize(api.tx.datdot.publishPlan(`0x${tree.key}`, [{ start: 0, end: BLOCKS }], 0, 10, null, false), net.sponsor),
       (e) => moduleError(api, e) === 'datdot.InvalidReplication');
@@ -323,5 +321,108 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
       assert.ok(Date.now() < renewBy, `block proofs renewed within 2 minutes; stale: ${stale.join(', ')}`);
       await new Promise((r) => setTimeout(r, 2000));
     }
+  });
+
+  await t.test('plans end: a short plan runs out, a cancelled one stops; providers are paid exactly for proven blocks, stores emptied, the sponsor refunded', async () => {
+    const price = api.consts.datdot.pricePerByteBlock.toBigInt();
+    const encodingFee = api.consts.datdot.encodingFee.toBigInt();
+    const planDeposit = api.consts.datdot.planDeposit.toBigInt();
+    // Long enough for every hoster to pass challenges after its setup (period 3).
+    const DURATION = 36;
+    const plans = {};
+    for (const name of ['short', 'cancelled']) {
+      const small = importFeed(net.validator, await writeJsFeed(join(scratch, name), 64, BLOCK_BYTES));
+      await publishFeed(net, small);
+      const { blockHash, events: evs } = await sendAndFinalize(api.tx.datdot.publishPlan(
+        `0x${small.key}`, [{ start: 0, end: 64 }], REPLICAS, name === 'short' ? DURATION : 10_000, null, false), net.sponsor);
+      const id = evs.find(({ event }) => is('PlanPublished')(event)).event.data.plan.toNumber();
+      const at = (await api.rpc.chain.getHeader(blockHash)).number.toNumber();
+      const record = (await api.query.datdot.plans.at(blockHash, id)).unwrap();
+      plans[name] = { id, at, budget: record.budget.toBigInt(), contract: BigInt(id) << 32n };
+    }
+    const ofPlan = (name) => (e) => BigInt(e.data.contract.toString()) === plans[name].contract;
+    const activeOf = (name) => events.seen.filter((e) => is('ReplicaActive')(e) && ofPlan(name)(e));
+    const until = Date.now() + 300_000;
+    while (activeOf('cancelled').length < REPLICAS || activeOf('short').length < REPLICAS) {
+      assert.ok(Date.now() < until, 'both plans active within 5 minutes');
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    // Cancelled once each of its hosters has proven something since its replica's activation.
+    const provenSince = (act) => events.seen.some((e) => is('ChallengePassed')(e)
+      && e.data.hoster.toString() === act.data.hoster.toString() && events.seen.indexOf(e) > events.seen.indexOf(act));
+    while (!activeOf('cancelled').every(provenSince)) {
+      assert.ok(Date.now() < until + 300_000, 'the hosters of the plan to cancel pass a challenge');
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    await sendAndFinalize(api.tx.datdot.cancelPlan(plans.cancelled.id), net.sponsor);
+    const ended = (name) => events.waitFor((e) => is('PlanEnded')(e) && e.data.plan.toNumber() === plans[name].id, 600_000);
+    const endings = { cancelled: await ended('cancelled'), short: await ended('short') };
+    assert.equal(endings.cancelled.data.reason.type, 'Cancelled');
+    assert.equal(endings.short.data.reason.type, 'Expired');
+
+    // Every block from the first plan's publication to the end, with its events.
+    const head = (await api.rpc.chain.getHeader()).number.toNumber();
+    const blocks = [];
+    for (let n = plans.short.at; n <= head; n++) {
+      const hash = await api.rpc.chain.getBlockHash(n);
+      blocks.push({ n, hash, events: (await api.query.system.events.at(hash)).map((r) => r.event) });
+    }
+    const find = (pred) => blocks.flatMap((b) => b.events.filter(pred).map((e) => ({ n: b.n, e })));
+    let paidTotal = 0n;
+    for (const name of ['short', 'cancelled']) {
+      const { id, budget, contract } = plans[name];
+      const [end] = find((e) => is('PlanEnded')(e) && e.data.plan.toNumber() === id);
+      const reserve = (await api.query.datdot.contracts.at(blocks.find((b) => b.n === plans[name].at).hash, contract))
+        .unwrap().reserve.toBigInt();
+      const paid = find((e) => is('ProviderPaid')(e) && e.data.plan.toNumber() === id);
+      // Encoders: one fee per accepted encoding.
+      const activations = find((e) => is('ReplicaActive')(e) && BigInt(e.data.contract.toString()) === contract);
+      const encodings = paid.filter(({ e }) => e.data.work.isEncoding);
+      assert.equal(encodings.length, activations.length, `${name}: one encoding fee per active replica`);
+      assert.ok(encodings.every(({ e }) => e.data.amount.toBigInt() === encodingFee));
+      // Hosters: each payment covers blocks from the replica's activation (or its last
+      // payment) to a block at which its hoster passed a challenge (or the plan's end), at
+      // the price per byte-block; the last one reaches the hoster's last pass before the end.
+      for (const { n: activatedAt, e: act } of activations) {
+        const key = replicaKey(act.data);
+        const hoster = act.data.hoster.toString();
+        const passes = find((e) => is('ChallengePassed')(e) && e.data.hoster.toString() === hoster).map(({ n }) => n);
+        const mine = paid.filter(({ e }) => e.data.work.isHosting && replicaKey(e.data.work.asHosting.replica) === key);
+        let from = activatedAt;
+        for (const { e } of mine) {
+          const h = e.data.work.asHosting;
+          assert.equal(h.from.toNumber(), from, `${name} ${key}: paid from where it was paid up to`);
+          assert.ok(passes.includes(h.to.toNumber()), `${name} ${key}: paid up to a passed challenge (${h.to})`);
+          assert.equal(e.data.provider.toString(), hoster);
+          assert.equal(e.data.amount.toBigInt(), price * reserve * BigInt(h.to.toNumber() - from));
+          from = h.to.toNumber();
+        }
+        const lastPass = Math.max(activatedAt, ...passes.filter((b) => b < end.n));
+        assert.equal(from, lastPass, `${name} ${key}: paid up to its hoster's last pass before the end`);
+        assert.ok(from > activatedAt, `${name} ${key}: its hoster proved it and was paid`);
+      }
+      // The sponsor gets exactly the rest back, and its deposit.
+      const spent = paid.reduce((sum, { e }) => sum + e.data.amount.toBigInt(), 0n);
+      paidTotal += spent;
+      assert.equal(end.e.data.refunded.toBigInt(), budget - spent, `${name}: the rest of the budget`);
+      const endHash = blocks.find((b) => b.n === end.n).hash;
+      const parentHash = blocks.find((b) => b.n === end.n - 1).hash;
+      const free = async (hash) => (await api.query.system.account.at(hash, net.sponsor.address)).data.free.toBigInt();
+      assert.equal(await free(endHash) - await free(parentHash), budget - spent + planDeposit, `${name}: refunded`);
+      // Each hoster's node deleted its replica: not in its status, not on its disk.
+      for (const { e: act } of activations) {
+        const n = byAddress.get(act.data.hoster.toString());
+        const dir = join(nodes[n].dataDir, 'chains', 'datdot_dev', 'datdot', 'replicas', `c${act.data.contract}-r${act.data.replica}`);
+        const gone = Date.now() + 60_000;
+        for (;;) {
+          const status = await rpcCall(nodes[n], 'datdot_nodeStatus');
+          const held = status.stored.some((r) => `${r.contract}/${r.replica}` === replicaKey(act.data));
+          if (!held && !existsSync(dir)) break;
+          assert.ok(Date.now() < gone, `${name}: ${n} deleted ${replicaKey(act.data)} within a minute`);
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      }
+    }
+    console.log(`# plans ended: ${paidTotal} paid to providers, refunds exact`);
   });
 });

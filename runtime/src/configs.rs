@@ -174,6 +174,8 @@ impl pallet_datdot::Config for Runtime {
 	type MaxReplicas = ConstU32<8>;
 	type MaxQueuedDraws = ConstU32<4096>;
 	type MaxDrawsPerBlock = ConstU32<16>;
+	// A copy nobody qualifies for stops waiting after a day.
+	type MaxDrawWait = ConstU32<14_400>;
 	type SetupBlocks = ConstU32<50>;
 	type MaxReplicasPerHoster = ConstU32<1024>;
 	type ChallengePeriod = ConstU32<20>;

@@ -263,6 +263,11 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxQueuedDraws: Get<u32>;
 
+		/// Blocks a copy may wait in the draw queue (too few providers qualify) before its
+		/// claim ends: its plan goes on with fewer copies and keeps its budget.
+		#[pallet::constant]
+		type MaxDrawWait: Get<BlockNumberFor<Self>>;
+
 		/// The most draws `on_initialize` tries per block.
 		#[pallet::constant]
 		type MaxDrawsPerBlock: Get<u32>;
@@ -441,7 +446,8 @@ pub mod pallet {
 
 	/// Replicas waiting to be drawn, by queue position.
 	#[pallet::storage]
-	pub type DrawQueue<T: Config> = StorageMap<_, Twox64Concat, u32, ReplicaId>;
+	pub type DrawQueue<T: Config> =
+		StorageMap<_, Twox64Concat, u32, (ReplicaId, BlockNumberFor<T>)>;
 
 	/// The draw queue's (head, tail) positions; it holds `tail - head` entries (wrapping).
 	#[pallet::storage]
@@ -753,6 +759,15 @@ pub mod pallet {
 		},
 		/// Too few providers qualified for a replica; it waits in the queue.
 		DrawPostponed {
+			/// The contract.
+			contract: u64,
+			/// The replica index.
+			replica: u32,
+		},
+		/// A copy waited `MaxDrawWait` blocks without enough qualifying providers: it left
+		/// the queue, and its plan goes on with fewer copies (the unspent budget goes back
+		/// at the plan's end).
+		DrawAbandoned {
 			/// The contract.
 			contract: u64,
 			/// The replica index.

@@ -60,6 +60,7 @@ pub const RELEASE_PENALTY: Balance = 10;
 pub const REPLACEMENTS_PER_BLOCK: u32 = 4;
 pub const GROWTH_PER_BLOCK: u32 = 4;
 pub const PRICE: Balance = 1;
+pub const MAX_DRAW_WAIT: u64 = 30;
 pub const ENCODING_FEE: Balance = 50;
 pub const ATTESTATION_FEE: Balance = 20;
 pub const PLAN_DEPOSIT: Balance = 40;
@@ -117,6 +118,7 @@ impl pallet_datdot::Config for Test {
 	type MaxReplicas = ConstU32<5>;
 	type MaxQueuedDraws = ConstU32<64>;
 	type MaxDrawsPerBlock = ConstU32<DRAWS_PER_BLOCK>;
+	type MaxDrawWait = ConstU64<MAX_DRAW_WAIT>;
 	type SetupBlocks = ConstU64<SETUP_BLOCKS>;
 	type MaxReplicasPerHoster = ConstU32<16>;
 	type ChallengePeriod = ConstU32<PERIOD>;

@@ -324,9 +324,14 @@ impl<T: Config> Pallet<T> {
 				still_active += 1;
 			}
 			match provider.status {
-				// Going away cleanly: no challenges while the node is down (an open one is
-				// answered first; the chain refuses a pause while it is open).
-				ProviderStatus::Active if shutting_down && provider.open_challenge.is_none() => {
+				// Going away cleanly: no challenges while the node is down. The chain refuses a
+				// pause while a challenge is open, so an open one's answer went into the pool
+				// first (above, or in an earlier run): signed with the next nonce, the pause
+				// lands right after it, in the same block, before a new challenge can be
+				// issued. Waiting for the answer's inclusion instead left a block in which a
+				// new challenge could be issued first, refusing the pause (one in three at a
+				// challenge period of 3).
+				ProviderStatus::Active if shutting_down => {
 					let until = now.saturating_add(pause_for);
 					if Self::claim_duty(b"pause", &account.id, 0, now) {
 						Self::submit_duty(

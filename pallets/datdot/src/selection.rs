@@ -14,7 +14,8 @@ use datdot_primitives::encoded::ReplicaId;
 use frame::prelude::*;
 
 /// The draw queue.
-type DrawQueueOf<T> = StorageQueue<DrawQueue<T>, DrawQueueBounds<T>, ReplicaId>;
+type DrawQueueOf<T> =
+	StorageQueue<DrawQueue<T>, DrawQueueBounds<T>, (ReplicaId, BlockNumberFor<T>)>;
 
 /// Candidates tried per provider wanted before a draw gives up (and the work is requeued).
 pub const ATTEMPTS_PER_PICK: u32 = 8;
@@ -142,9 +143,11 @@ impl<T: Config> Pallet<T> {
 		(picked.len() as u32 == count).then_some(picked)
 	}
 
-	/// Appends a replica to the draw queue.
+	/// Appends a replica to the draw queue, waiting from now.
 	pub(crate) fn queue_draw(id: ReplicaId) -> Result<(), Error<T>> {
-		DrawQueueOf::<T>::push(id, T::MaxQueuedDraws::get()).map_err(|_| Error::<T>::DrawQueueFull)
+		let now = frame_system::Pallet::<T>::block_number();
+		DrawQueueOf::<T>::push((id, now), T::MaxQueuedDraws::get())
+			.map_err(|_| Error::<T>::DrawQueueFull)
 	}
 
 	/// Replicas waiting to be drawn.
@@ -168,7 +171,7 @@ impl<T: Config> Pallet<T> {
 		let mut deadlines = SetupDeadlines::<T>::get(deadline);
 		let mut tried = 0;
 		while tried < T::MaxDrawsPerBlock::get() {
-			let Some(id) = DrawQueueOf::<T>::pop() else { break };
+			let Some((id, since)) = DrawQueueOf::<T>::pop() else { break };
 			tried += 1;
 			let nonce = DrawNonce::<T>::mutate(|n| {
 				*n = n.wrapping_add(1);
@@ -185,12 +188,18 @@ impl<T: Config> Pallet<T> {
 				}
 				DrawOutcome::Stale => {}
 				outcome @ (DrawOutcome::TooFewProviders | DrawOutcome::TooFewFriends) => {
-					// The queue had room for it a moment ago.
-					let _ = Self::queue_draw(id);
-					Self::deposit_event(Event::DrawPostponed {
-						contract: id.contract,
-						replica: id.replica,
-					});
+					let (contract, replica) = (id.contract, id.replica);
+					// A copy's first slot stops waiting after `MaxDrawWait`; a successor's
+					// copy is still live, so that one waits for as long as it takes.
+					let original =
+						Contracts::<T>::get(contract).is_some_and(|c| replica < c.replicas);
+					if original && now.saturating_sub(since) >= T::MaxDrawWait::get() {
+						Self::deposit_event(Event::DrawAbandoned { contract, replica });
+					} else {
+						// The queue had room for it a moment ago.
+						let _ = DrawQueueOf::<T>::push((id, since), T::MaxQueuedDraws::get());
+						Self::deposit_event(Event::DrawPostponed { contract, replica });
+					}
 					// Too few providers at all: the next draws would fail too. Too few of
 					// one plan's friends says nothing about the next replica's.
 					if matches!(outcome, DrawOutcome::TooFewProviders) {

@@ -1385,6 +1385,36 @@ mod friends {
 			assert!(events().iter().any(|e| matches!(e, Event::DrawPostponed { .. })));
 		});
 	}
+
+	#[test]
+	fn copies_nobody_can_take_stop_waiting_after_max_draw_wait_and_the_plan_goes_on() {
+		run(|| {
+			let w = setup();
+			assert_ok!(publish(&w, 1, &[2, 3, 4]));
+			let budget = Plans::<Test>::get(0).unwrap().budget;
+			for who in [2, 3, 4] {
+				assert_ok!(Datdot::pause(RuntimeOrigin::signed(who), 200));
+			}
+			let start = System::block_number();
+			run_to_block(start + MAX_DRAW_WAIT - 1);
+			assert_eq!(queued(), 2, "still waiting before MaxDrawWait");
+			run_to_block(start + MAX_DRAW_WAIT + 1);
+			assert_eq!(queued(), 0);
+			for contract in [0, 1] {
+				assert!(events().contains(&Event::DrawAbandoned { contract, replica: 0 }));
+			}
+			// The plan runs on (its friends may still come back for a later growth) and
+			// gives back the budget nothing spent.
+			let plan = Plans::<Test>::get(0).unwrap();
+			assert_eq!(plan.budget, budget);
+			run_to_block(plan.ends_at);
+			assert!(events().contains(&Event::PlanEnded {
+				plan: 0,
+				reason: crate::types::PlanEnd::Expired,
+				refunded: budget
+			}));
+		});
+	}
 }
 
 mod draws {
@@ -2393,8 +2423,8 @@ mod offchain_worker {
 			let (_w, encoded) = active_network(6, 4, 1);
 			let (id, hoster) = next_challenge();
 			*store.0.lock().unwrap() = encoded;
-			// The node holds every provider's key and is shutting down: the others are
-			// paused, the challenged hoster answers first.
+			// The node holds every provider's key and is shutting down: every provider
+			// pauses, the challenged hoster after answering first.
 			UintAuthorityId::set_all_keys((1..=6u64).collect::<Vec<_>>());
 			StorageValueRef::persistent(SHUTTING_DOWN_KEY).set(&true);
 			Datdot::offchain_worker(System::block_number());
@@ -2409,7 +2439,18 @@ mod offchain_worker {
 			assert!(sent[answers..]
 				.iter()
 				.all(|(_, call)| matches!(call, RuntimeCall::Datdot(crate::Call::pause { .. }))));
-			assert_eq!(sent.len(), 6, "each provider answers or pauses: {sent:?}");
+			assert_eq!(sent.len(), 7, "one answer, then a pause per provider: {sent:?}");
+			// Signed with the next nonce, the hoster's pause follows its answer into the
+			// same block, where the chain accepts it: the challenge is closed by then.
+			let mine: Vec<_> = sent.iter().filter(|(who, _)| *who == hoster).collect();
+			assert_eq!(mine.len(), 2);
+			for (_, call) in mine {
+				assert_ok!(call.clone().dispatch(RuntimeOrigin::signed(hoster)));
+			}
+			assert!(matches!(
+				Providers::<Test>::get(hoster).unwrap().status,
+				ProviderStatus::Paused { .. }
+			));
 		});
 	}
 
