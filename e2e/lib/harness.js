@@ -168,12 +168,15 @@ export async function connect(node) {
   }
 }
 
-/** Signs and sends `tx`, resolving with { blockHash, events } once its block is finalized. */
-export function sendAndFinalize(tx, signer, { timeoutMs = 120_000 } = {}) {
+/**
+ * Signs and sends `tx`, resolving with { blockHash, events } once its block is finalized.
+ * `nonce` (default: the next one the node knows of) lets a caller send several at once.
+ */
+export function sendAndFinalize(tx, signer, { timeoutMs = 120_000, nonce = -1 } = {}) {
   return new Promise((ok, fail) => {
     let unsub = null;
     const timer = setTimeout(() => { if (unsub) unsub(); fail(new Error(`not finalized within ${timeoutMs} ms`)); }, timeoutMs);
-    tx.signAndSend(signer, (result) => {
+    tx.signAndSend(signer, { nonce }, (result) => {
       if (result.dispatchError) {
         clearTimeout(timer);
         if (unsub) unsub();
@@ -241,8 +244,8 @@ export function moduleError(api, err) {
  * A test's own transaction signed by a provider account races that provider's node, which
  * signs duties with the same account (and so the same nonces); this does not.
  */
-export async function errorAs(api, sudo, who, call) {
-  const { events } = await sendAndFinalize(api.tx.sudo.sudoAs(who, call), sudo);
+export async function errorAs(api, sudo, who, call, { nonce = -1 } = {}) {
+  const { events } = await sendAndFinalize(api.tx.sudo.sudoAs(who, call), sudo, { nonce });
   const done = events.find(({ event }) => api.events.sudo.SudoAsDone.is(event));
   if (!done) throw new Error('no SudoAsDone event');
   const result = done.event.data[0];

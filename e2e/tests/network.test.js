@@ -194,15 +194,18 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
     const notHoster = Object.keys(accounts).find((n) => accounts[n].address !== r.active.hoster.toString());
     const [contract, replica] = k.split('/').map(Number);
     // As the providers themselves, through sudo: their nodes sign with the same accounts.
-    const as = (who, call) => errorAs(api, net.sponsor, accounts[who].address, call);
-    assert.equal(await as(notHoster, api.tx.datdot.hostingStarted(contract, replica, r.active.root)),
-      'datdot.NotHoster');
-    assert.equal(await as('bob', api.tx.datdot.submitStorageProof(1_000_000, [])), 'datdot.UnknownChallenge');
-    assert.equal(await as('bob', api.tx.datdot.register(ids.bob.peerId, 1n << 40n, null)),
-      'datdot.AlreadyRegistered');
-    await assert.rejects(
-      sendAndFinalize(api.tx.datdot.publishPlan(`0x${tree.key}`, [{ start: 0, end: BLOCKS }], 0, 10, null, false), net.sponsor),
-      (e) => moduleError(api, e) === 'datdot.InvalidReplication');
+    // All sent at once, with consecutive nonces of the sudo key.
+    const first = (await api.rpc.system.accountNextIndex(net.sponsor.address)).toNumber();
+    const as = (who, call, i) => errorAs(api, net.sponsor, accounts[who].address, call, { nonce: first + i });
+    const checks = [
+      as(notHoster, api.tx.datdot.hostingStarted(contract, replica, r.active.root), 0),
+      as('bob', api.tx.datdot.submitStorageProof(1_000_000, []), 1),
+      as('bob', api.tx.datdot.register(ids.bob.peerId, 1n << 40n, null), 2),
+      sendAndFinalize(api.tx.datdot.publishPlan(`0x${tree.key}`, [{ start: 0, end: BLOCKS }], 0, 10, null, false),
+        net.sponsor, { nonce: first + 3 }).then(() => null, (e) => moduleError(api, e)),
+    ];
+    assert.deepEqual(await Promise.all(checks),
+      ['datdot.NotHoster', 'datdot.UnknownChallenge', 'datdot.AlreadyRegistered', 'datdot.InvalidReplication']);
   });
 
   await t.test('a hoster killed with SIGKILL and kept down is replaced from the other hosters; its registration ends', async () => {

@@ -4,7 +4,7 @@
 //! `scripts/frame-weight-template.hbs` (regenerate: `scripts/weights.sh`, see
 //! docs/benchmarks.md). Do not edit by hand.
 //!
-//! CLI VERSION 64.0.0, DATE: 2026-11-30, STEPS: `10`, REPEAT: `5`
+//! CLI VERSION 64.0.0, DATE: 2026-12-01, STEPS: `10`, REPEAT: `5`
 //! HOSTNAME: `vm`, CPU: `AMD EPYC`
 //! WASM-EXECUTION: `Compiled`, CHAIN: `Some("dev")`, DB CACHE: 1024
 
@@ -71,13 +71,13 @@ pub trait WeightInfo {
 pub struct SubstrateWeight<T>(PhantomData<T>);
 impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::Providers` (r:1 w:1)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(258), added: 2733, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::CounterForProviders` (r:1 w:1)
 	/// Proof: `Datdot::CounterForProviders` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(85), added: 2560, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:1 w:1)
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexEntries` (r:0 w:1)
@@ -85,35 +85,35 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	fn register() -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `609`
-		//  Estimated: `3723`
-		// Minimum execution time: 99_536_000 picoseconds.
-		Weight::from_parts(137_837_000, 3723)
+		//  Estimated: `3731`
+		// Minimum execution time: 103_123_000 picoseconds.
+		Weight::from_parts(175_909_000, 3731)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
 	/// Storage: `Datdot::Providers` (r:1 w:1)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(258), added: 2733, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::PauseEnds` (r:1 w:1)
 	/// Proof: `Datdot::PauseEnds` (`max_values`: None, `max_size`: Some(525), added: 3000, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(85), added: 2560, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::CounterForProviders` (r:1 w:1)
 	/// Proof: `Datdot::CounterForProviders` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::HostedReplicas` (r:0 w:1)
 	/// Proof: `Datdot::HostedReplicas` (`max_values`: None, `max_size`: Some(12338), added: 14813, mode: `MaxEncodedLen`)
 	fn unregister() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1987`
+		//  Measured:  `1995`
 		//  Estimated: `3990`
-		// Minimum execution time: 96_620_000 picoseconds.
-		Weight::from_parts(158_687_000, 3990)
+		// Minimum execution time: 94_447_000 picoseconds.
+		Weight::from_parts(109_675_000, 3990)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
 	/// Storage: `Datdot::Providers` (r:2 w:2)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(258), added: 2733, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::PauseEnds` (r:1 w:1)
 	/// Proof: `Datdot::PauseEnds` (`max_values`: None, `max_size`: Some(525), added: 3000, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:1 w:1)
@@ -122,15 +122,15 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
 	fn pause() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1556`
-		//  Estimated: `6456`
-		// Minimum execution time: 66_975_000 picoseconds.
-		Weight::from_parts(118_953_000, 6456)
+		//  Measured:  `1572`
+		//  Estimated: `6472`
+		// Minimum execution time: 67_295_000 picoseconds.
+		Weight::from_parts(112_711_000, 6472)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
 	/// Storage: `Datdot::Providers` (r:1 w:1)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(258), added: 2733, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::PauseEnds` (r:1 w:1)
 	/// Proof: `Datdot::PauseEnds` (`max_values`: None, `max_size`: Some(525), added: 3000, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:1 w:1)
@@ -139,17 +139,17 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
 	fn unpause() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1150`
+		//  Measured:  `1158`
 		//  Estimated: `3990`
-		// Minimum execution time: 56_265_000 picoseconds.
-		Weight::from_parts(98_634_000, 3990)
+		// Minimum execution time: 54_231_000 picoseconds.
+		Weight::from_parts(71_994_000, 3990)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
 	/// Storage: `Datdot::PauseEnds` (r:1 w:1)
 	/// Proof: `Datdot::PauseEnds` (`max_values`: None, `max_size`: Some(525), added: 3000, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:16 w:16)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(258), added: 2733, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:1 w:1)
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::ChallengesDue` (r:1 w:0)
@@ -164,6 +164,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::EvictionBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::GrowthQueueBounds` (r:1 w:0)
 	/// Proof: `Datdot::GrowthQueueBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::PlanEndProgress` (r:1 w:1)
+	/// Proof: `Datdot::PlanEndProgress` (`max_values`: Some(1), `max_size`: Some(12), added: 507, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::PlanEnds` (r:12 w:11)
+	/// Proof: `Datdot::PlanEnds` (`max_values`: None, `max_size`: Some(8206), added: 10681, mode: `MaxEncodedLen`)
 	/// Storage: `Babe::AuthorVrfRandomness` (r:1 w:0)
 	/// Proof: `Babe::AuthorVrfRandomness` (`max_values`: Some(1), `max_size`: Some(33), added: 528, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexEntries` (r:0 w:16)
@@ -171,129 +175,193 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[0, 16]`.
 	fn on_initialize_pause_ends(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `250 + n * (219 ±0)`
-		//  Estimated: `3991 + n * (2733 ±0)`
-		// Minimum execution time: 19_106_000 picoseconds.
-		Weight::from_parts(46_623_849, 3991)
-			// Standard Error: 189_888
-			.saturating_add(Weight::from_parts(28_102_139, 0).saturating_mul(n.into()))
-			.saturating_add(T::DbWeight::get().reads(9_u64))
+		//  Measured:  `250 + n * (227 ±0)`
+		//  Estimated: `129162 + n * (2741 ±0)`
+		// Minimum execution time: 64_991_000 picoseconds.
+		Weight::from_parts(116_864_383, 129162)
+			// Standard Error: 250_162
+			.saturating_add(Weight::from_parts(31_394_565, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(22_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(n.into())))
-			.saturating_add(T::DbWeight::get().writes(1_u64))
+			.saturating_add(T::DbWeight::get().writes(13_u64))
 			.saturating_add(T::DbWeight::get().writes((2_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 2733).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 2741).saturating_mul(n.into()))
 	}
 	/// Storage: `Datdot::Feeds` (r:1 w:1)
-	/// Proof: `Datdot::Feeds` (`max_values`: None, `max_size`: Some(3365), added: 5840, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Feeds` (`max_values`: None, `max_size`: Some(3369), added: 5844, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::FeedFollowers` (r:1 w:1)
 	/// Proof: `Datdot::FeedFollowers` (`max_values`: None, `max_size`: Some(114), added: 2589, mode: `MaxEncodedLen`)
 	fn publish_feed() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1044`
-		//  Estimated: `6830`
-		// Minimum execution time: 163_044_000 picoseconds.
-		Weight::from_parts(239_858_000, 6830)
+		//  Measured:  `1048`
+		//  Estimated: `6834`
+		// Minimum execution time: 161_211_000 picoseconds.
+		Weight::from_parts(228_156_000, 6834)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
-	/// Storage: `Datdot::Feeds` (r:1 w:0)
-	/// Proof: `Datdot::Feeds` (`max_values`: None, `max_size`: Some(3365), added: 5840, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Feeds` (r:1 w:1)
+	/// Proof: `Datdot::Feeds` (`max_values`: None, `max_size`: Some(3369), added: 5844, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:32 w:0)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(258), added: 2733, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::DrawQueueBounds` (r:1 w:1)
 	/// Proof: `Datdot::DrawQueueBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::NextPlanId` (r:1 w:1)
 	/// Proof: `Datdot::NextPlanId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::PlanEnds` (r:1 w:1)
+	/// Proof: `Datdot::PlanEnds` (`max_values`: None, `max_size`: Some(8206), added: 10681, mode: `MaxEncodedLen`)
+	/// Storage: `System::Account` (r:1 w:1)
+	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
+	/// Storage: `Balances::Holds` (r:1 w:1)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Plans` (r:0 w:1)
-	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1392), added: 3867, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1434), added: 3909, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::DrawQueue` (r:0 w:1024)
-	/// Proof: `Datdot::DrawQueue` (`max_values`: None, `max_size`: Some(24), added: 2499, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::DrawQueue` (`max_values`: None, `max_size`: Some(28), added: 2503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Contracts` (r:0 w:128)
 	/// Proof: `Datdot::Contracts` (`max_values`: None, `max_size`: Some(116), added: 2591, mode: `MaxEncodedLen`)
 	/// The range of component `c` is `[1, 128]`.
 	fn publish_plan(c: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `6344`
-		//  Estimated: `88446`
-		// Minimum execution time: 257_280_000 picoseconds.
-		Weight::from_parts(425_405_376, 88446)
-			// Standard Error: 861_193
-			.saturating_add(Weight::from_parts(43_057_574, 0).saturating_mul(c.into()))
-			.saturating_add(T::DbWeight::get().reads(35_u64))
-			.saturating_add(T::DbWeight::get().writes(3_u64))
+		//  Measured:  `7234`
+		//  Estimated: `88702`
+		// Minimum execution time: 377_575_000 picoseconds.
+		Weight::from_parts(870_731_748, 88702)
+			// Standard Error: 930_884
+			.saturating_add(Weight::from_parts(41_857_815, 0).saturating_mul(c.into()))
+			.saturating_add(T::DbWeight::get().reads(38_u64))
+			.saturating_add(T::DbWeight::get().writes(7_u64))
 			.saturating_add(T::DbWeight::get().writes((9_u64).saturating_mul(c.into())))
 	}
 	/// Storage: `Datdot::Plans` (r:1 w:1)
-	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1392), added: 3867, mode: `MaxEncodedLen`)
-	/// Storage: `Datdot::Replicas` (r:2048 w:1024)
-	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
-	/// Storage: `Datdot::HostedReplicas` (r:8 w:8)
-	/// Proof: `Datdot::HostedReplicas` (`max_values`: None, `max_size`: Some(12338), added: 14813, mode: `MaxEncodedLen`)
-	/// Storage: `Datdot::EvictionBounds` (r:1 w:0)
-	/// Proof: `Datdot::EvictionBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
-	/// Storage: `Datdot::Providers` (r:8 w:8)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(258), added: 2733, mode: `MaxEncodedLen`)
-	/// Storage: `Datdot::IndexLen` (r:2 w:2)
-	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
-	/// Storage: `Datdot::IndexEntries` (r:4 w:16)
-	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
-	/// Storage: `Datdot::Contracts` (r:0 w:128)
-	/// Proof: `Datdot::Contracts` (`max_values`: None, `max_size`: Some(116), added: 2591, mode: `MaxEncodedLen`)
-	/// The range of component `c` is `[1, 128]`.
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1434), added: 3909, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::PlanEnds` (r:2 w:2)
+	/// Proof: `Datdot::PlanEnds` (`max_values`: None, `max_size`: Some(8206), added: 10681, mode: `MaxEncodedLen`)
 	fn cancel_plan() -> Weight {
-		Weight::from_parts(60_000_000, 8000)
+		// Proof Size summary in bytes:
+		//  Measured:  `8540`
+		//  Estimated: `22352`
+		// Minimum execution time: 40_105_000 picoseconds.
+		Weight::from_parts(61_004_000, 22352)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
+	/// Storage: `Datdot::Plans` (r:1 w:1)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1434), added: 3909, mode: `MaxEncodedLen`)
+	/// Storage: `System::Account` (r:1 w:1)
+	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
+	/// Storage: `Balances::Holds` (r:1 w:1)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::PlanEnds` (r:2 w:2)
+	/// Proof: `Datdot::PlanEnds` (`max_values`: None, `max_size`: Some(8206), added: 10681, mode: `MaxEncodedLen`)
 	fn top_up_plan() -> Weight {
-		Weight::from_parts(80_000_000, 8000)
+		// Proof Size summary in bytes:
+		//  Measured:  `16927`
+		//  Estimated: `22352`
+		// Minimum execution time: 135_653_000 picoseconds.
+		Weight::from_parts(232_164_000, 22352)
+			.saturating_add(T::DbWeight::get().reads(5_u64))
+			.saturating_add(T::DbWeight::get().writes(5_u64))
+	}
+	/// Storage: `Datdot::Feeds` (r:1 w:1)
+	/// Proof: `Datdot::Feeds` (`max_values`: None, `max_size`: Some(3369), added: 5844, mode: `MaxEncodedLen`)
+	/// Storage: `Balances::Holds` (r:1 w:1)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
+	/// Storage: `System::Account` (r:1 w:1)
+	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::FeedFollowers` (r:1 w:1)
+	/// Proof: `Datdot::FeedFollowers` (`max_values`: None, `max_size`: Some(114), added: 2589, mode: `MaxEncodedLen`)
+	fn remove_feed() -> Weight {
+		// Proof Size summary in bytes:
+		//  Measured:  `362`
+		//  Estimated: `6834`
+		// Minimum execution time: 52_357_000 picoseconds.
+		Weight::from_parts(84_127_000, 6834)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
-	fn remove_feed() -> Weight {
-		Weight::from_parts(60_000_000, 4000)
-			.saturating_add(T::DbWeight::get().reads(3_u64))
-			.saturating_add(T::DbWeight::get().writes(3_u64))
-	}
+	/// Storage: `Datdot::PlanEndProgress` (r:1 w:1)
+	/// Proof: `Datdot::PlanEndProgress` (`max_values`: Some(1), `max_size`: Some(12), added: 507, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::PlanEnds` (r:1 w:0)
+	/// Proof: `Datdot::PlanEnds` (`max_values`: None, `max_size`: Some(8206), added: 10681, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Plans` (r:1 w:1)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1434), added: 3909, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Replicas` (r:480 w:480)
+	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Providers` (r:16 w:16)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Contracts` (r:30 w:30)
+	/// Proof: `Datdot::Contracts` (`max_values`: None, `max_size`: Some(116), added: 2591, mode: `MaxEncodedLen`)
+	/// Storage: `Balances::Holds` (r:1 w:1)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
+	/// Storage: `System::Account` (r:17 w:17)
+	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::HostedReplicas` (r:16 w:16)
+	/// Proof: `Datdot::HostedReplicas` (`max_values`: None, `max_size`: Some(12338), added: 14813, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::EvictionBounds` (r:1 w:0)
+	/// Proof: `Datdot::EvictionBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::IndexLen` (r:1 w:1)
+	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::IndexEntries` (r:8 w:16)
+	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Feeds` (r:1 w:1)
+	/// Proof: `Datdot::Feeds` (`max_values`: None, `max_size`: Some(3369), added: 5844, mode: `MaxEncodedLen`)
+	/// The range of component `n` is `[1, 32]`.
 	fn end_plans(n: u32, ) -> Weight {
-		Weight::from_parts(20_000_000, 8000)
-			.saturating_add(Weight::from_parts(300_000_000, 43200).saturating_mul(n.into()))
+		// Proof Size summary in bytes:
+		//  Measured:  `207224 + n * (509 ±0)`
+		//  Estimated: `237998 + n * (41873 ±520)`
+		// Minimum execution time: 2_051_231_000 picoseconds.
+		Weight::from_parts(1_847_340_012, 237998)
+			// Standard Error: 31_203_513
+			.saturating_add(Weight::from_parts(1_594_897_206, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(71_u64))
 			.saturating_add(T::DbWeight::get().reads((16_u64).saturating_mul(n.into())))
-			.saturating_add(T::DbWeight::get().writes((12_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().writes(78_u64))
+			.saturating_add(T::DbWeight::get().writes((16_u64).saturating_mul(n.into())))
+			.saturating_add(Weight::from_parts(0, 41873).saturating_mul(n.into()))
 	}
 	/// Storage: `Datdot::Replicas` (r:2 w:1)
-	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Contracts` (r:1 w:0)
 	/// Proof: `Datdot::Contracts` (`max_values`: None, `max_size`: Some(116), added: 2591, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::HostedReplicas` (r:1 w:1)
 	/// Proof: `Datdot::HostedReplicas` (`max_values`: None, `max_size`: Some(12338), added: 14813, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:3 w:3)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(258), added: 2733, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:2 w:2)
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexEntries` (r:1 w:3)
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Plans` (r:1 w:1)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1434), added: 3909, mode: `MaxEncodedLen`)
+	/// Storage: `Balances::Holds` (r:1 w:1)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
+	/// Storage: `System::Account` (r:2 w:2)
+	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	fn confirm_setup() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `13642`
+		//  Measured:  `14354`
 		//  Estimated: `15803`
-		// Minimum execution time: 119_443_000 picoseconds.
-		Weight::from_parts(184_204_000, 15803)
-			.saturating_add(T::DbWeight::get().reads(10_u64))
-			.saturating_add(T::DbWeight::get().writes(10_u64))
+		// Minimum execution time: 197_920_000 picoseconds.
+		Weight::from_parts(229_228_000, 15803)
+			.saturating_add(T::DbWeight::get().reads(14_u64))
+			.saturating_add(T::DbWeight::get().writes(14_u64))
 	}
 	/// Storage: `Datdot::Challenges` (r:1 w:1)
 	/// Proof: `Datdot::Challenges` (`max_values`: None, `max_size`: Some(133), added: 2608, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Replicas` (r:4 w:0)
-	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:1 w:1)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(258), added: 2733, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:2 w:2)
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Plans` (r:1 w:0)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1434), added: 3909, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(85), added: 2560, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::OfflineWatchBounds` (r:1 w:1)
 	/// Proof: `Datdot::OfflineWatchBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexEntries` (r:0 w:2)
@@ -303,27 +371,60 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `s` is `[1, 4]`.
 	fn submit_storage_proof(s: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `680 + s * (252 ±0)`
-		//  Estimated: `5966 + s * (2700 ±0)`
-		// Minimum execution time: 206_065_000 picoseconds.
-		Weight::from_parts(176_415_844, 5966)
-			// Standard Error: 785_139
-			.saturating_add(Weight::from_parts(124_023_026, 0).saturating_mul(s.into()))
-			.saturating_add(T::DbWeight::get().reads(7_u64))
+		//  Measured:  `688 + s * (256 ±0)`
+		//  Estimated: `5966 + s * (2704 ±0)`
+		// Minimum execution time: 207_407_000 picoseconds.
+		Weight::from_parts(154_150_111, 5966)
+			// Standard Error: 1_026_231
+			.saturating_add(Weight::from_parts(111_393_058, 0).saturating_mul(s.into()))
+			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(s.into())))
 			.saturating_add(T::DbWeight::get().writes(10_u64))
-			.saturating_add(Weight::from_parts(0, 2700).saturating_mul(s.into()))
+			.saturating_add(Weight::from_parts(0, 2704).saturating_mul(s.into()))
+	}
+	/// Storage: `Datdot::Challenges` (r:1 w:1)
+	/// Proof: `Datdot::Challenges` (`max_values`: None, `max_size`: Some(133), added: 2608, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Replicas` (r:4 w:4)
+	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Providers` (r:1 w:1)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::IndexLen` (r:1 w:1)
+	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Contracts` (r:4 w:0)
+	/// Proof: `Datdot::Contracts` (`max_values`: None, `max_size`: Some(116), added: 2591, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Plans` (r:1 w:1)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1434), added: 3909, mode: `MaxEncodedLen`)
+	/// Storage: `Balances::Holds` (r:1 w:1)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
+	/// Storage: `System::Account` (r:2 w:2)
+	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::IndexEntries` (r:0 w:1)
+	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
+	/// The range of component `s` is `[1, 4]`.
+	fn submit_storage_proof_passed(s: u32, ) -> Weight {
+		// Proof Size summary in bytes:
+		//  Measured:  `1251 + s * (383 ±0)`
+		//  Estimated: `6196 + s * (2704 ±0)`
+		// Minimum execution time: 225_350_000 picoseconds.
+		Weight::from_parts(98_640_711, 6196)
+			// Standard Error: 1_251_915
+			.saturating_add(Weight::from_parts(184_624_810, 0).saturating_mul(s.into()))
+			.saturating_add(T::DbWeight::get().reads(7_u64))
+			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(s.into())))
+			.saturating_add(T::DbWeight::get().writes(8_u64))
+			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(s.into())))
+			.saturating_add(Weight::from_parts(0, 2704).saturating_mul(s.into()))
 	}
 	/// Storage: `Datdot::ChallengesDue` (r:1 w:1)
 	/// Proof: `Datdot::ChallengesDue` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Challenges` (r:64 w:64)
 	/// Proof: `Datdot::Challenges` (`max_values`: None, `max_size`: Some(133), added: 2608, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:64 w:64)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(258), added: 2733, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:64 w:64)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:64 w:64)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(85), added: 2560, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:1 w:1)
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexEntries` (r:32 w:64)
@@ -333,115 +434,109 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::OfflineWatch` (r:0 w:64)
 	/// Proof: `Datdot::OfflineWatch` (`max_values`: None, `max_size`: Some(48), added: 2523, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[0, 64]`.
-	fn submit_storage_proof_passed(s: u32, ) -> Weight {
-		Weight::from_parts(30_000_000, 8000)
-			.saturating_add(Weight::from_parts(200_000_000, 5000).saturating_mul(s.into()))
-			.saturating_add(T::DbWeight::get().reads((6_u64).saturating_mul(s.into())))
-			.saturating_add(T::DbWeight::get().writes((5_u64).saturating_mul(s.into())))
-	}
 	fn expire_challenges(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `198 + n * (460 ±0)`
-		//  Estimated: `3991 + n * (2733 ±0)`
-		// Minimum execution time: 7_154_000 picoseconds.
-		Weight::from_parts(7_945_000, 3991)
-			// Standard Error: 655_321
-			.saturating_add(Weight::from_parts(109_488_876, 0).saturating_mul(n.into()))
+		//  Measured:  `198 + n * (468 ±0)`
+		//  Estimated: `3991 + n * (2741 ±0)`
+		// Minimum execution time: 7_133_000 picoseconds.
+		Weight::from_parts(47_491_150, 3991)
+			// Standard Error: 1_417_061
+			.saturating_add(Weight::from_parts(106_538_374, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 			.saturating_add(T::DbWeight::get().writes((6_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 2733).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 2741).saturating_mul(n.into()))
 	}
 	/// Storage: `Datdot::SetupDeadlines` (r:1 w:1)
 	/// Proof: `Datdot::SetupDeadlines` (`max_values`: None, `max_size`: Some(205), added: 2680, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Replicas` (r:16 w:16)
-	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:32 w:32)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(258), added: 2733, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::DrawQueueBounds` (r:1 w:1)
 	/// Proof: `Datdot::DrawQueueBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::DrawQueue` (r:0 w:16)
-	/// Proof: `Datdot::DrawQueue` (`max_values`: None, `max_size`: Some(24), added: 2499, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::DrawQueue` (`max_values`: None, `max_size`: Some(28), added: 2503, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[1, 16]`.
 	fn expire_setups(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `280 + n * (568 ±0)`
-		//  Estimated: `3670 + n * (5466 ±0)`
-		// Minimum execution time: 77_054_000 picoseconds.
-		Weight::from_parts(17_559_420, 3670)
-			// Standard Error: 687_590
-			.saturating_add(Weight::from_parts(101_260_916, 0).saturating_mul(n.into()))
+		//  Measured:  `281 + n * (584 ±0)`
+		//  Estimated: `3670 + n * (5482 ±0)`
+		// Minimum execution time: 76_142_000 picoseconds.
+		Weight::from_parts(19_093_303, 3670)
+			// Standard Error: 483_678
+			.saturating_add(Weight::from_parts(69_781_434, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 			.saturating_add(T::DbWeight::get().writes((4_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 5466).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 5482).saturating_mul(n.into()))
 	}
 	/// Storage: `Datdot::SetupDeadlines` (r:1 w:1)
 	/// Proof: `Datdot::SetupDeadlines` (`max_values`: None, `max_size`: Some(205), added: 2680, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::DrawQueueBounds` (r:1 w:1)
 	/// Proof: `Datdot::DrawQueueBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::DrawQueue` (r:16 w:16)
-	/// Proof: `Datdot::DrawQueue` (`max_values`: None, `max_size`: Some(24), added: 2499, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::DrawQueue` (`max_values`: None, `max_size`: Some(28), added: 2503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::DrawNonce` (r:1 w:1)
 	/// Proof: `Datdot::DrawNonce` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Contracts` (r:16 w:0)
 	/// Proof: `Datdot::Contracts` (`max_values`: None, `max_size`: Some(116), added: 2591, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Replicas` (r:32 w:16)
-	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Plans` (r:1 w:0)
-	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1392), added: 3867, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1434), added: 3909, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:1 w:0)
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexEntries` (r:23 w:0)
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:23 w:19)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(258), added: 2733, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[1, 16]`.
 	fn draw_replicas(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1479 + n * (436 ±0)`
-		//  Estimated: `9045 + n * (5400 ±34)`
-		// Minimum execution time: 117_550_000 picoseconds.
-		Weight::from_parts(94_709_223, 9045)
-			// Standard Error: 696_329
-			.saturating_add(Weight::from_parts(123_865_254, 0).saturating_mul(n.into()))
+		//  Measured:  `1578 + n * (450 ±0)`
+		//  Estimated: `9069 + n * (5408 ±29)`
+		// Minimum execution time: 118_061_000 picoseconds.
+		Weight::from_parts(54_247_555, 9069)
+			// Standard Error: 248_963
+			.saturating_add(Weight::from_parts(83_643_571, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(11_u64))
 			.saturating_add(T::DbWeight::get().reads((7_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 5400).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 5408).saturating_mul(n.into()))
 	}
 	/// Storage: `Datdot::SetupDeadlines` (r:1 w:1)
 	/// Proof: `Datdot::SetupDeadlines` (`max_values`: None, `max_size`: Some(205), added: 2680, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::DrawQueueBounds` (r:1 w:1)
 	/// Proof: `Datdot::DrawQueueBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::DrawQueue` (r:1 w:1)
-	/// Proof: `Datdot::DrawQueue` (`max_values`: None, `max_size`: Some(24), added: 2499, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::DrawQueue` (`max_values`: None, `max_size`: Some(28), added: 2503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::DrawNonce` (r:1 w:1)
 	/// Proof: `Datdot::DrawNonce` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Contracts` (r:1 w:0)
 	/// Proof: `Datdot::Contracts` (`max_values`: None, `max_size`: Some(116), added: 2591, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Replicas` (r:16 w:1)
-	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Plans` (r:1 w:0)
-	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1392), added: 3867, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1434), added: 3909, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:1 w:0)
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexEntries` (r:3 w:0)
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:3 w:2)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(258), added: 2733, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
 	/// The range of component `p` is `[10, 100000]`.
 	fn draw_with_providers(p: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `9202`
-		//  Estimated: `44190`
-		// Minimum execution time: 303_817_000 picoseconds.
-		Weight::from_parts(521_538_557, 44190)
-			// Standard Error: 1_162
-			.saturating_add(Weight::from_parts(3_133, 0).saturating_mul(p.into()))
+		//  Measured:  `9325`
+		//  Estimated: `44254`
+		// Minimum execution time: 186_107_000 picoseconds.
+		Weight::from_parts(222_627_559, 44254)
+			// Standard Error: 2_796
+			.saturating_add(Weight::from_parts(6_622, 0).saturating_mul(p.into()))
 			.saturating_add(T::DbWeight::get().reads(29_u64))
 			.saturating_add(T::DbWeight::get().writes(7_u64))
 	}
@@ -454,22 +549,22 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::HostedReplicas` (r:64 w:0)
 	/// Proof: `Datdot::HostedReplicas` (`max_values`: None, `max_size`: Some(12338), added: 14813, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Replicas` (r:230 w:0)
-	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::NextChallengeId` (r:1 w:1)
 	/// Proof: `Datdot::NextChallengeId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:64 w:64)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(258), added: 2733, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Challenges` (r:0 w:64)
 	/// Proof: `Datdot::Challenges` (`max_values`: None, `max_size`: Some(133), added: 2608, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[1, 64]`.
 	fn issue_challenges(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `24312 + n * (694 ±0)`
-		//  Estimated: `14635 + n * (14813 ±0)`
-		// Minimum execution time: 159_167_000 picoseconds.
-		Weight::from_parts(238_917_122, 14635)
-			// Standard Error: 1_990_688
-			.saturating_add(Weight::from_parts(146_631_003, 0).saturating_mul(n.into()))
+		//  Measured:  `24316 + n * (702 ±0)`
+		//  Estimated: `14655 + n * (14813 ±0)`
+		// Minimum execution time: 138_880_000 picoseconds.
+		Weight::from_parts(104_446_291, 14655)
+			// Standard Error: 1_283_402
+			.saturating_add(Weight::from_parts(102_719_805, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().reads((7_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
@@ -484,8 +579,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `68`
 		//  Estimated: `3478`
-		// Minimum execution time: 86_622_000 picoseconds.
-		Weight::from_parts(116_657_000, 3478)
+		// Minimum execution time: 88_996_000 picoseconds.
+		Weight::from_parts(100_447_000, 3478)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 	}
 	/// Storage: `Datdot::GrowthQueueBounds` (r:1 w:1)
@@ -493,27 +588,31 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::GrowthQueue` (r:1 w:1)
 	/// Proof: `Datdot::GrowthQueue` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Feeds` (r:1 w:0)
-	/// Proof: `Datdot::Feeds` (`max_values`: None, `max_size`: Some(3365), added: 5840, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Feeds` (`max_values`: None, `max_size`: Some(3369), added: 5844, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::FeedFollowers` (r:1 w:1)
 	/// Proof: `Datdot::FeedFollowers` (`max_values`: None, `max_size`: Some(114), added: 2589, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Plans` (r:1 w:1)
-	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1392), added: 3867, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1434), added: 3909, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::DrawQueueBounds` (r:1 w:1)
 	/// Proof: `Datdot::DrawQueueBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `System::Account` (r:1 w:1)
+	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
+	/// Storage: `Balances::Holds` (r:1 w:1)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::DrawQueue` (r:0 w:120)
-	/// Proof: `Datdot::DrawQueue` (`max_values`: None, `max_size`: Some(24), added: 2499, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::DrawQueue` (`max_values`: None, `max_size`: Some(28), added: 2503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Contracts` (r:0 w:15)
 	/// Proof: `Datdot::Contracts` (`max_values`: None, `max_size`: Some(116), added: 2591, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[1, 16]`.
 	fn grow_plans(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `705`
-		//  Estimated: `6830`
-		// Minimum execution time: 39_674_000 picoseconds.
-		Weight::from_parts(21_324_065, 6830)
-			// Standard Error: 114_838
-			.saturating_add(Weight::from_parts(30_409_318, 0).saturating_mul(n.into()))
-			.saturating_add(T::DbWeight::get().reads(6_u64))
+		//  Measured:  `999`
+		//  Estimated: `6834`
+		// Minimum execution time: 40_837_000 picoseconds.
+		Weight::from_parts(43_681_000, 6834)
+			// Standard Error: 408_197
+			.saturating_add(Weight::from_parts(99_158_118, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 			.saturating_add(T::DbWeight::get().writes((8_u64).saturating_mul(n.into())))
 	}
@@ -523,20 +622,24 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `0`
 		//  Estimated: `0`
-		// Minimum execution time: 10_209_000 picoseconds.
-		Weight::from_parts(13_075_000, 0)
+		// Minimum execution time: 10_310_000 picoseconds.
+		Weight::from_parts(17_974_000, 0)
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	/// Storage: `Datdot::Replicas` (r:1 w:1)
-	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:1 w:1)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(258), added: 2733, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::DrawQueueBounds` (r:1 w:1)
 	/// Proof: `Datdot::DrawQueueBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
-	/// Storage: `System::Account` (r:1 w:1)
+	/// Storage: `Datdot::Plans` (r:1 w:1)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1434), added: 3909, mode: `MaxEncodedLen`)
+	/// Storage: `Balances::Holds` (r:2 w:2)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
+	/// Storage: `System::Account` (r:2 w:2)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
-	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(85), added: 2560, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Contracts` (r:1 w:0)
+	/// Proof: `Datdot::Contracts` (`max_values`: None, `max_size`: Some(116), added: 2591, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::HostedReplicas` (r:1 w:1)
 	/// Proof: `Datdot::HostedReplicas` (`max_values`: None, `max_size`: Some(12338), added: 14813, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::EvictionBounds` (r:1 w:0)
@@ -544,17 +647,17 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::IndexLen` (r:1 w:1)
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::DrawQueue` (r:0 w:1)
-	/// Proof: `Datdot::DrawQueue` (`max_values`: None, `max_size`: Some(24), added: 2499, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::DrawQueue` (`max_values`: None, `max_size`: Some(28), added: 2503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexEntries` (r:0 w:1)
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
 	fn release_replica() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `13271`
+		//  Measured:  `13904`
 		//  Estimated: `15803`
-		// Minimum execution time: 123_991_000 picoseconds.
-		Weight::from_parts(151_643_000, 15803)
-			.saturating_add(T::DbWeight::get().reads(8_u64))
-			.saturating_add(T::DbWeight::get().writes(9_u64))
+		// Minimum execution time: 232_975_000 picoseconds.
+		Weight::from_parts(356_436_000, 15803)
+			.saturating_add(T::DbWeight::get().reads(12_u64))
+			.saturating_add(T::DbWeight::get().writes(12_u64))
 	}
 	/// Storage: `Datdot::TimingOverride` (r:1 w:0)
 	/// Proof: `Datdot::TimingOverride` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
@@ -563,11 +666,13 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::OfflineWatch` (r:16 w:32)
 	/// Proof: `Datdot::OfflineWatch` (`max_values`: None, `max_size`: Some(48), added: 2523, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:16 w:16)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(258), added: 2733, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::HostedReplicas` (r:16 w:0)
+	/// Proof: `Datdot::HostedReplicas` (`max_values`: None, `max_size`: Some(12338), added: 14813, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:16 w:16)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:16 w:16)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(85), added: 2560, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::EvictionBounds` (r:1 w:1)
 	/// Proof: `Datdot::EvictionBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Evictions` (r:0 w:16)
@@ -575,172 +680,178 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[0, 16]`.
 	fn watch_offline(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `160 + n * (398 ±0)`
-		//  Estimated: `1493 + n * (2733 ±0)`
-		// Minimum execution time: 3_286_000 picoseconds.
-		Weight::from_parts(23_847_988, 1493)
-			// Standard Error: 319_303
-			.saturating_add(Weight::from_parts(88_118_710, 0).saturating_mul(n.into()))
+		//  Measured:  `160 + n * (406 ±0)`
+		//  Estimated: `1493 + n * (14813 ±0)`
+		// Minimum execution time: 3_416_000 picoseconds.
+		Weight::from_parts(12_556_906, 1493)
+			// Standard Error: 664_123
+			.saturating_add(Weight::from_parts(108_072_413, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
-			.saturating_add(T::DbWeight::get().reads((4_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 			.saturating_add(T::DbWeight::get().writes((6_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 2733).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 14813).saturating_mul(n.into()))
 	}
 	/// Storage: `Datdot::EvictionBounds` (r:1 w:0)
 	/// Proof: `Datdot::EvictionBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Evictions` (r:1 w:0)
 	/// Proof: `Datdot::Evictions` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:1 w:0)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(258), added: 2733, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::HostedReplicas` (r:1 w:0)
 	/// Proof: `Datdot::HostedReplicas` (`max_values`: None, `max_size`: Some(12338), added: 14813, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::EvictionCursor` (r:1 w:1)
 	/// Proof: `Datdot::EvictionCursor` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Replicas` (r:16 w:16)
-	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Contracts` (r:16 w:0)
 	/// Proof: `Datdot::Contracts` (`max_values`: None, `max_size`: Some(116), added: 2591, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::DrawQueueBounds` (r:1 w:1)
 	/// Proof: `Datdot::DrawQueueBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::DrawQueue` (r:0 w:16)
-	/// Proof: `Datdot::DrawQueue` (`max_values`: None, `max_size`: Some(24), added: 2499, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::DrawQueue` (`max_values`: None, `max_size`: Some(28), added: 2503, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[1, 16]`.
 	fn replace_evicted(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `786 + n * (201 ±0)`
-		//  Estimated: `15803 + n * (2700 ±0)`
-		// Minimum execution time: 62_307_000 picoseconds.
-		Weight::from_parts(53_047_610, 15803)
-			// Standard Error: 60_339
-			.saturating_add(Weight::from_parts(18_701_891, 0).saturating_mul(n.into()))
+		//  Measured:  `798 + n * (201 ±0)`
+		//  Estimated: `15803 + n * (2704 ±0)`
+		// Minimum execution time: 63_208_000 picoseconds.
+		Weight::from_parts(76_906_510, 15803)
+			// Standard Error: 193_425
+			.saturating_add(Weight::from_parts(25_869_570, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 			.saturating_add(T::DbWeight::get().writes((2_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 2700).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 2704).saturating_mul(n.into()))
 	}
 }
 
 /// The same weights with ParityDB's database weights, for tests and mock runtimes.
 impl WeightInfo for () {
 	fn register() -> Weight {
-		Weight::from_parts(137_837_000, 3723)
+		Weight::from_parts(175_909_000, 3731)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(6_u64))
 	}
 	fn unregister() -> Weight {
-		Weight::from_parts(158_687_000, 3990)
+		Weight::from_parts(109_675_000, 3990)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(6_u64))
 	}
 	fn pause() -> Weight {
-		Weight::from_parts(118_953_000, 6456)
+		Weight::from_parts(112_711_000, 6472)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(6_u64))
 	}
 	fn unpause() -> Weight {
-		Weight::from_parts(98_634_000, 3990)
+		Weight::from_parts(71_994_000, 3990)
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 	fn on_initialize_pause_ends(n: u32, ) -> Weight {
-		Weight::from_parts(46_623_849, 3991)
-			.saturating_add(Weight::from_parts(28_102_139, 0).saturating_mul(n.into()))
-			.saturating_add(ParityDbWeight::get().reads(9_u64))
+		Weight::from_parts(116_864_383, 129162)
+			.saturating_add(Weight::from_parts(31_394_565, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(22_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(n.into())))
-			.saturating_add(ParityDbWeight::get().writes(1_u64))
+			.saturating_add(ParityDbWeight::get().writes(13_u64))
 			.saturating_add(ParityDbWeight::get().writes((2_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 2733).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 2741).saturating_mul(n.into()))
 	}
 	fn publish_feed() -> Weight {
-		Weight::from_parts(239_858_000, 6830)
+		Weight::from_parts(228_156_000, 6834)
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	fn publish_plan(c: u32, ) -> Weight {
-		Weight::from_parts(425_405_376, 88446)
-			.saturating_add(Weight::from_parts(43_057_574, 0).saturating_mul(c.into()))
-			.saturating_add(ParityDbWeight::get().reads(35_u64))
-			.saturating_add(ParityDbWeight::get().writes(3_u64))
+		Weight::from_parts(870_731_748, 88702)
+			.saturating_add(Weight::from_parts(41_857_815, 0).saturating_mul(c.into()))
+			.saturating_add(ParityDbWeight::get().reads(38_u64))
+			.saturating_add(ParityDbWeight::get().writes(7_u64))
 			.saturating_add(ParityDbWeight::get().writes((9_u64).saturating_mul(c.into())))
 	}
 	fn cancel_plan() -> Weight {
-		Weight::from_parts(60_000_000, 8000)
+		Weight::from_parts(61_004_000, 22352)
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn top_up_plan() -> Weight {
-		Weight::from_parts(80_000_000, 8000)
+		Weight::from_parts(232_164_000, 22352)
+			.saturating_add(ParityDbWeight::get().reads(5_u64))
+			.saturating_add(ParityDbWeight::get().writes(5_u64))
+	}
+	fn remove_feed() -> Weight {
+		Weight::from_parts(84_127_000, 6834)
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
-	fn remove_feed() -> Weight {
-		Weight::from_parts(60_000_000, 4000)
-			.saturating_add(ParityDbWeight::get().reads(3_u64))
-			.saturating_add(ParityDbWeight::get().writes(3_u64))
-	}
 	fn end_plans(n: u32, ) -> Weight {
-		Weight::from_parts(20_000_000, 8000)
-			.saturating_add(Weight::from_parts(300_000_000, 43200).saturating_mul(n.into()))
+		Weight::from_parts(1_847_340_012, 237998)
+			.saturating_add(Weight::from_parts(1_594_897_206, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(71_u64))
 			.saturating_add(ParityDbWeight::get().reads((16_u64).saturating_mul(n.into())))
-			.saturating_add(ParityDbWeight::get().writes((12_u64).saturating_mul(n.into())))
+			.saturating_add(ParityDbWeight::get().writes(78_u64))
+			.saturating_add(ParityDbWeight::get().writes((16_u64).saturating_mul(n.into())))
+			.saturating_add(Weight::from_parts(0, 41873).saturating_mul(n.into()))
 	}
 	fn confirm_setup() -> Weight {
-		Weight::from_parts(184_204_000, 15803)
-			.saturating_add(ParityDbWeight::get().reads(10_u64))
-			.saturating_add(ParityDbWeight::get().writes(10_u64))
+		Weight::from_parts(229_228_000, 15803)
+			.saturating_add(ParityDbWeight::get().reads(14_u64))
+			.saturating_add(ParityDbWeight::get().writes(14_u64))
 	}
 	fn submit_storage_proof(s: u32, ) -> Weight {
-		Weight::from_parts(176_415_844, 5966)
-			.saturating_add(Weight::from_parts(124_023_026, 0).saturating_mul(s.into()))
-			.saturating_add(ParityDbWeight::get().reads(7_u64))
+		Weight::from_parts(154_150_111, 5966)
+			.saturating_add(Weight::from_parts(111_393_058, 0).saturating_mul(s.into()))
+			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(s.into())))
 			.saturating_add(ParityDbWeight::get().writes(10_u64))
-			.saturating_add(Weight::from_parts(0, 2700).saturating_mul(s.into()))
+			.saturating_add(Weight::from_parts(0, 2704).saturating_mul(s.into()))
 	}
 	fn submit_storage_proof_passed(s: u32, ) -> Weight {
-		Weight::from_parts(30_000_000, 8000)
-			.saturating_add(Weight::from_parts(200_000_000, 5000).saturating_mul(s.into()))
-			.saturating_add(ParityDbWeight::get().reads((6_u64).saturating_mul(s.into())))
-			.saturating_add(ParityDbWeight::get().writes((5_u64).saturating_mul(s.into())))
+		Weight::from_parts(98_640_711, 6196)
+			.saturating_add(Weight::from_parts(184_624_810, 0).saturating_mul(s.into()))
+			.saturating_add(ParityDbWeight::get().reads(7_u64))
+			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(s.into())))
+			.saturating_add(ParityDbWeight::get().writes(8_u64))
+			.saturating_add(ParityDbWeight::get().writes((1_u64).saturating_mul(s.into())))
+			.saturating_add(Weight::from_parts(0, 2704).saturating_mul(s.into()))
 	}
 	fn expire_challenges(n: u32, ) -> Weight {
-		Weight::from_parts(7_945_000, 3991)
-			.saturating_add(Weight::from_parts(109_488_876, 0).saturating_mul(n.into()))
+		Weight::from_parts(47_491_150, 3991)
+			.saturating_add(Weight::from_parts(106_538_374, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 			.saturating_add(ParityDbWeight::get().writes((6_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 2733).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 2741).saturating_mul(n.into()))
 	}
 	fn expire_setups(n: u32, ) -> Weight {
-		Weight::from_parts(17_559_420, 3670)
-			.saturating_add(Weight::from_parts(101_260_916, 0).saturating_mul(n.into()))
+		Weight::from_parts(19_093_303, 3670)
+			.saturating_add(Weight::from_parts(69_781_434, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().reads((3_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 			.saturating_add(ParityDbWeight::get().writes((4_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 5466).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 5482).saturating_mul(n.into()))
 	}
 	fn draw_replicas(n: u32, ) -> Weight {
-		Weight::from_parts(94_709_223, 9045)
-			.saturating_add(Weight::from_parts(123_865_254, 0).saturating_mul(n.into()))
+		Weight::from_parts(54_247_555, 9069)
+			.saturating_add(Weight::from_parts(83_643_571, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(11_u64))
 			.saturating_add(ParityDbWeight::get().reads((7_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 			.saturating_add(ParityDbWeight::get().writes((3_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 5400).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 5408).saturating_mul(n.into()))
 	}
 	fn draw_with_providers(p: u32, ) -> Weight {
-		Weight::from_parts(521_538_557, 44190)
-			.saturating_add(Weight::from_parts(3_133, 0).saturating_mul(p.into()))
+		Weight::from_parts(222_627_559, 44254)
+			.saturating_add(Weight::from_parts(6_622, 0).saturating_mul(p.into()))
 			.saturating_add(ParityDbWeight::get().reads(29_u64))
 			.saturating_add(ParityDbWeight::get().writes(7_u64))
 	}
 	fn issue_challenges(n: u32, ) -> Weight {
-		Weight::from_parts(238_917_122, 14635)
-			.saturating_add(Weight::from_parts(146_631_003, 0).saturating_mul(n.into()))
+		Weight::from_parts(104_446_291, 14655)
+			.saturating_add(Weight::from_parts(102_719_805, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().reads((7_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
@@ -748,41 +859,41 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 14813).saturating_mul(n.into()))
 	}
 	fn challenges_this_block() -> Weight {
-		Weight::from_parts(116_657_000, 3478)
+		Weight::from_parts(100_447_000, 3478)
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 	}
 	fn grow_plans(n: u32, ) -> Weight {
-		Weight::from_parts(21_324_065, 6830)
-			.saturating_add(Weight::from_parts(30_409_318, 0).saturating_mul(n.into()))
-			.saturating_add(ParityDbWeight::get().reads(6_u64))
+		Weight::from_parts(43_681_000, 6834)
+			.saturating_add(Weight::from_parts(99_158_118, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(7_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 			.saturating_add(ParityDbWeight::get().writes((8_u64).saturating_mul(n.into())))
 	}
 	fn set_timing() -> Weight {
-		Weight::from_parts(13_075_000, 0)
+		Weight::from_parts(17_974_000, 0)
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn release_replica() -> Weight {
-		Weight::from_parts(151_643_000, 15803)
-			.saturating_add(ParityDbWeight::get().reads(8_u64))
-			.saturating_add(ParityDbWeight::get().writes(9_u64))
+		Weight::from_parts(356_436_000, 15803)
+			.saturating_add(ParityDbWeight::get().reads(12_u64))
+			.saturating_add(ParityDbWeight::get().writes(12_u64))
 	}
 	fn watch_offline(n: u32, ) -> Weight {
-		Weight::from_parts(23_847_988, 1493)
-			.saturating_add(Weight::from_parts(88_118_710, 0).saturating_mul(n.into()))
+		Weight::from_parts(12_556_906, 1493)
+			.saturating_add(Weight::from_parts(108_072_413, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
-			.saturating_add(ParityDbWeight::get().reads((4_u64).saturating_mul(n.into())))
+			.saturating_add(ParityDbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 			.saturating_add(ParityDbWeight::get().writes((6_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 2733).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 14813).saturating_mul(n.into()))
 	}
 	fn replace_evicted(n: u32, ) -> Weight {
-		Weight::from_parts(53_047_610, 15803)
-			.saturating_add(Weight::from_parts(18_701_891, 0).saturating_mul(n.into()))
+		Weight::from_parts(76_906_510, 15803)
+			.saturating_add(Weight::from_parts(25_869_570, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 			.saturating_add(ParityDbWeight::get().writes((2_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 2700).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 2704).saturating_mul(n.into()))
 	}
 }
