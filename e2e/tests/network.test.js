@@ -412,6 +412,20 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
       const parentHash = blocks.find((b) => b.n === end.n - 1).hash;
       const free = async (hash) => (await api.query.system.account.at(hash, net.sponsor.address)).data.free.toBigInt();
       assert.equal(await free(endHash) - await free(parentHash), budget - spent + planDeposit, `${name}: refunded`);
+      // Pay reached the providers' balances: in the end block each hoster's free balance
+      // moved by exactly what it was paid there (by any plan) less the fees it paid.
+      const endEvents = blocks.find((b) => b.n === end.n).events;
+      for (const { e: act } of activations) {
+        const who = act.data.hoster.toString();
+        const got = endEvents.filter((e) => is('ProviderPaid')(e) && e.data.provider.toString() === who)
+          .reduce((sum, e) => sum + e.data.amount.toBigInt(), 0n);
+        const fees = endEvents.filter((e) => e.section === 'transactionPayment' && e.method === 'TransactionFeePaid'
+          && e.data.who.toString() === who).reduce((sum, e) => sum + e.data.actualFee.toBigInt() + e.data.tip.toBigInt(), 0n);
+        const balance = async (hash) => (await api.query.system.account.at(hash, who)).data.free.toBigInt();
+        assert.equal(await balance(endHash) - await balance(parentHash), got - fees, `${name}: ${who} paid`);
+      }
+      console.log(`# ${name} plan: budget ${budget}, paid ${spent} (${(Number(spent * 10000n / budget) / 100).toFixed(2)} %), `
+        + `refunded ${budget - spent}; ${price} per byte-block, reserve ${reserve} B per copy`);
       // Each hoster's node deleted its replica: not in its status, not on its disk.
       for (const { e: act } of activations) {
         const n = byAddress.get(act.data.hoster.toString());
