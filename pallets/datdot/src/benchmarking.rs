@@ -146,6 +146,31 @@ fn providers<T: Config>(first: u32, n: u32) -> alloc::vec::Vec<T::AccountId> {
 		.collect()
 }
 
+/// A storage challenge's segments and their proofs.
+type ChallengedSegments<T> =
+	(BoundedVec<(ReplicaId, u64), <T as Config>::ChallengeSegments>, Vec<SegmentProof>);
+
+/// Makes each of `ids` an active replica of `hoster` with 2^62 segments (so proofs have
+/// 62-hash paths) and returns one challenged segment of each with its valid proof.
+fn challenged_segments<T: Config>(
+	hoster: &T::AccountId,
+	ids: impl Iterator<Item = ReplicaId>,
+) -> ChallengedSegments<T> {
+	let mut segments = BoundedVec::new();
+	let mut proofs = Vec::new();
+	for (k, id) in ids.enumerate() {
+		let count = 1u64 << 62;
+		let index = count - 1 - k as u64;
+		let segment = alloc::vec![k as u8; SEGMENT_SIZE];
+		let path: Vec<[u8; 32]> = (0..62u8).map(|j| [j ^ k as u8; 32]).collect();
+		let root = root_from_path(&id, count, index, &segment, &path).expect("valid path");
+		active_replica::<T>(id, hoster, EncodedRoot { root, segments: count });
+		segments.try_push((id, index)).expect("within ChallengeSegments");
+		proofs.push(SegmentProof { index, segment, path });
+	}
+	(segments, proofs)
+}
+
 /// Fills the list of plans ending at block `at` with other (made-up) plans, leaving
 /// `room` places.
 fn crowd_plan_ends<T: Config>(at: BlockNumberFor<T>, room: u32) {
@@ -406,19 +431,8 @@ mod benchmarks {
 		// Worst case: every segment is checked (from replicas of 2^62 segments: 62-hash
 		// paths) and the last one is wrong, so the hoster is faulted too.
 		let hoster = providers::<T>(0, 1).remove(0);
-		let mut proofs = alloc::vec::Vec::new();
-		let mut segments = BoundedVec::new();
-		for k in 0..s {
-			let id = ReplicaId { contract: k as u64, replica: 0 };
-			let count = 1u64 << 62;
-			let index = count - 1 - k as u64;
-			let segment = alloc::vec![k as u8; SEGMENT_SIZE];
-			let path: alloc::vec::Vec<[u8; 32]> = (0..62u8).map(|j| [j ^ k as u8; 32]).collect();
-			let root = root_from_path(&id, count, index, &segment, &path).expect("valid path");
-			active_replica::<T>(id, &hoster, EncodedRoot { root, segments: count });
-			segments.try_push((id, index)).expect("within ChallengeSegments");
-			proofs.push(SegmentProof { index, segment, path });
-		}
+		let ids = (0..s).map(|k| ReplicaId { contract: k as u64, replica: 0 });
+		let (segments, mut proofs) = challenged_segments::<T>(&hoster, ids);
 		if let Some(last) = proofs.last_mut() {
 			last.segment[0] ^= 1;
 		}
@@ -437,19 +451,9 @@ mod benchmarks {
 		let sponsor = funded::<T>("sponsor", 0);
 		plan::<T>(&sponsor, s, 1);
 		let hoster = providers::<T>(0, 1).remove(0);
-		let mut proofs = alloc::vec::Vec::new();
-		let mut segments = BoundedVec::new();
-		for k in 0..s {
-			let id = ReplicaId { contract: crate::plans::contract_id(0, k), replica: 0 };
-			let count = 1u64 << 62;
-			let index = count - 1 - k as u64;
-			let segment = alloc::vec![k as u8; SEGMENT_SIZE];
-			let path: alloc::vec::Vec<[u8; 32]> = (0..62u8).map(|j| [j ^ k as u8; 32]).collect();
-			let root = root_from_path(&id, count, index, &segment, &path).expect("valid path");
-			active_replica::<T>(id, &hoster, EncodedRoot { root, segments: count });
-			segments.try_push((id, index)).expect("within ChallengeSegments");
-			proofs.push(SegmentProof { index, segment, path });
-		}
+		let ids =
+			(0..s).map(|k| ReplicaId { contract: crate::plans::contract_id(0, k), replica: 0 });
+		let (segments, proofs) = challenged_segments::<T>(&hoster, ids);
 		frame_system::Pallet::<T>::set_block_number(50u32.into());
 		let due = frame_system::Pallet::<T>::block_number() + 10u32.into();
 		Challenges::<T>::insert(0, StorageChallenge { hoster: hoster.clone(), due, segments });

@@ -569,13 +569,9 @@ fn confirm_all(w: &FeedWriter, replicas: &mut BTreeMap<ReplicaId, EncodedReplica
 	}
 }
 
-/// Registers providers `1..=providers`, publishes a feed of `blocks` blocks and a plan for
-/// all of it with `r` replicas, draws and confirms every replica.
-fn active_network(
-	providers: u64,
-	blocks: u32,
-	r: u32,
-) -> (FeedWriter, BTreeMap<ReplicaId, EncodedReplica>) {
+/// Registers providers `1..=providers` and publishes a feed of `blocks` blocks and a plan
+/// of `r` replicas for `duration` blocks over all of it; returns the feed.
+fn publish_network(providers: u64, blocks: u32, r: u32, duration: u64) -> FeedWriter {
 	for who in 1..=providers {
 		register(who);
 	}
@@ -586,10 +582,21 @@ fn active_network(
 		w.key(),
 		ranges(&[(0, blocks as u64)]),
 		r,
-		100_000,
+		duration,
 		None,
 		false
 	));
+	w
+}
+
+/// Registers providers `1..=providers`, publishes a feed of `blocks` blocks and a plan for
+/// all of it with `r` replicas, draws and confirms every replica.
+fn active_network(
+	providers: u64,
+	blocks: u32,
+	r: u32,
+) -> (FeedWriter, BTreeMap<ReplicaId, EncodedReplica>) {
+	let w = publish_network(providers, blocks, r, 100_000);
 	let mut encoded = BTreeMap::new();
 	while queued() > 0 {
 		run_to_block(System::block_number() + 1);
@@ -604,21 +611,7 @@ fn active_network(
 /// Registers providers `1..=6`, publishes a 4-block feed and a plan of `r` replicas for it
 /// (one contract), not drawn yet.
 fn six_providers_one_contract(r: u32) -> FeedWriter {
-	for who in 1..=6 {
-		register(who);
-	}
-	let w = feed(6, SigningMode::ManifestV1, 4);
-	assert_ok!(publish_as(SPONSOR, &w, None));
-	assert_ok!(Datdot::publish_plan(
-		RuntimeOrigin::signed(SPONSOR),
-		w.key(),
-		ranges(&[(0, 4)]),
-		r,
-		9,
-		None,
-		false
-	));
-	w
+	publish_network(6, 4, r, 9)
 }
 
 /// The proofs answering challenge `id`, from the hoster's encoded replicas.
@@ -1540,20 +1533,7 @@ mod draws {
 	#[test]
 	fn draws_at_most_the_per_block_limit() {
 		run(|| {
-			for who in 1..=10 {
-				register(who);
-			}
-			let w = feed(5, SigningMode::Compat, 8);
-			assert_ok!(publish_as(SPONSOR, &w, None));
-			assert_ok!(Datdot::publish_plan(
-				RuntimeOrigin::signed(SPONSOR),
-				w.key(),
-				ranges(&[(0, 8)]),
-				3,
-				9,
-				None,
-				false
-			));
+			publish_network(10, 8, 3, 9);
 			run_to_block(2);
 			assert_eq!(Replicas::<Test>::iter().count() as u32, DRAWS_PER_BLOCK);
 			run_to_block(3);

@@ -30,26 +30,6 @@ fn plan_ended(plan: u64) -> Option<(PlanEnd, Balance)> {
 	})
 }
 
-/// Registers providers `1..=providers` and publishes a feed of `blocks` blocks and a plan of
-/// `r` replicas for `duration` blocks over all of it; returns the feed.
-fn publish(providers: u64, blocks: u32, r: u32, duration: u64) -> FeedWriter {
-	for who in 1..=providers {
-		register(who);
-	}
-	let w = feed(7, SigningMode::ManifestV1, blocks);
-	assert_ok!(publish_as(SPONSOR, &w, None));
-	assert_ok!(Datdot::publish_plan(
-		RuntimeOrigin::signed(SPONSOR),
-		w.key(),
-		ranges(&[(0, blocks as u64)]),
-		r,
-		duration,
-		None,
-		false
-	));
-	w
-}
-
 /// What the test knows of each replica and hoster while it runs the chain.
 #[derive(Default)]
 struct Ledger {
@@ -142,7 +122,7 @@ fn publishing_holds_the_exact_budget_and_refuses_what_the_balance_cannot_cover()
 fn a_plan_runs_to_its_end_each_hoster_paid_exactly_for_its_proven_blocks() {
 	run(|| {
 		let issuance = Balances::total_issuance();
-		let w = publish(8, 8, 2, 60);
+		let w = publish_network(8, 8, 2, 60);
 		let sponsor_free = Balances::balance(&SPONSOR);
 		let budget = Plans::<Test>::get(0).unwrap().budget;
 		let providers_free: Vec<Balance> = (1..=8).map(|p| Balances::balance(&p)).collect();
@@ -196,7 +176,7 @@ fn a_plan_runs_to_its_end_each_hoster_paid_exactly_for_its_proven_blocks() {
 fn a_fault_forfeits_unpaid_pay_and_its_slash_pays_into_the_hurt_plan() {
 	run(|| {
 		let issuance = Balances::total_issuance();
-		let w = publish(8, 4, 2, 10_000);
+		let w = publish_network(8, 4, 2, 10_000);
 		let mut ledger = Ledger::default();
 		while ledger.active.len() < 2 || ledger.passes.len() < 2 {
 			ledger.step(&w, &[]);
@@ -256,7 +236,7 @@ fn a_fault_forfeits_unpaid_pay_and_its_slash_pays_into_the_hurt_plan() {
 #[test]
 fn cancel_returns_the_exact_rest_and_refuses_what_it_must() {
 	run(|| {
-		let w = publish(8, 4, 2, 500);
+		let w = publish_network(8, 4, 2, 500);
 		assert_noop!(
 			Datdot::cancel_plan(RuntimeOrigin::signed(SPONSOR), 7),
 			Error::<Test>::UnknownPlan
@@ -291,7 +271,7 @@ fn cancel_returns_the_exact_rest_and_refuses_what_it_must() {
 #[test]
 fn top_up_extends_the_plan_for_exactly_its_price() {
 	run(|| {
-		publish(6, 4, 2, 100);
+		publish_network(6, 4, 2, 100);
 		let plan = Plans::<Test>::get(0).unwrap();
 		assert_noop!(
 			Datdot::top_up_plan(RuntimeOrigin::signed(SPONSOR), 0, 0),
@@ -385,7 +365,7 @@ fn many_plans_ending_in_one_block_are_ended_a_bounded_number_of_contracts_per_bl
 #[test]
 fn a_plan_whose_budget_cannot_pay_ends() {
 	run(|| {
-		let w = publish(8, 4, 2, 10_000);
+		let w = publish_network(8, 4, 2, 10_000);
 		let mut ledger = Ledger::default();
 		while ledger.active.len() < 2 {
 			ledger.step(&w, &[]);
@@ -415,7 +395,7 @@ fn a_plan_whose_budget_cannot_pay_ends() {
 fn a_released_replicas_penalty_pays_into_its_plan() {
 	run(|| {
 		let issuance = Balances::total_issuance();
-		let w = publish(8, 4, 2, 10_000);
+		let w = publish_network(8, 4, 2, 10_000);
 		let mut ledger = Ledger::default();
 		while ledger.active.len() < 2 {
 			ledger.step(&w, &[]);
@@ -435,7 +415,7 @@ fn a_released_replicas_penalty_pays_into_its_plan() {
 #[test]
 fn a_feed_is_removed_only_by_its_publisher_once_no_plan_uses_it() {
 	run(|| {
-		let w = publish(6, 4, 1, 20);
+		let w = publish_network(6, 4, 1, 20);
 		assert_noop!(
 			Datdot::remove_feed(RuntimeOrigin::signed(SPONSOR), [9; 32]),
 			Error::<Test>::UnknownFeed
@@ -461,7 +441,7 @@ fn a_feed_is_removed_only_by_its_publisher_once_no_plan_uses_it() {
 #[test]
 fn governance_can_end_a_plan_and_a_registration_and_nobody_else_can() {
 	run(|| {
-		publish(6, 4, 1, 1_000);
+		publish_network(6, 4, 1, 1_000);
 		run_to_block(3);
 		let hoster = Replicas::<Test>::iter().next().unwrap().2.hoster;
 		assert_noop!(
