@@ -152,7 +152,11 @@ impl<T: Config> Pallet<T> {
 		});
 		// The replicas it just proved are paid up to now (the others when they are next
 		// named, or when they end).
-		for (replica_id, _) in challenge.segments.iter() {
+		for (at, (replica_id, _)) in challenge.segments.iter().enumerate() {
+			// A replica named twice is settled once.
+			if challenge.segments[..at].iter().any(|(r, _)| r == replica_id) {
+				continue;
+			}
 			let Some(mut replica) = Replicas::<T>::get(replica_id.contract, replica_id.replica)
 			else {
 				continue;

@@ -1463,10 +1463,12 @@ pub mod pallet {
 		fn try_state_money() -> Result<(), TryRuntimeError> {
 			use alloc::collections::btree_map::BTreeMap;
 			use frame::traits::fungible::InspectHold;
-			let mut expected = BTreeMap::<(T::AccountId, u8), BalanceOf<T>>::new();
+			// Keyed by the reason's index (`HoldReason` is not `Ord`), the reason kept beside.
+			let mut expected = BTreeMap::<(T::AccountId, u8), (HoldReason, BalanceOf<T>)>::new();
 			let mut add = |who: &T::AccountId, reason: HoldReason, amount: BalanceOf<T>| {
-				let entry = expected.entry((who.clone(), reason as u8)).or_default();
-				*entry = entry.saturating_add(amount);
+				let entry =
+					expected.entry((who.clone(), reason as u8)).or_insert((reason, Zero::zero()));
+				entry.1 = entry.1.saturating_add(amount);
 			};
 			let mut feed_plans = BTreeMap::<FeedKey, u32>::new();
 			for (id, plan) in Plans::<T>::iter() {
@@ -1485,20 +1487,11 @@ pub mod pallet {
 			for (who, p) in Providers::<T>::iter() {
 				add(&who, HoldReason::ProviderDeposit, p.deposit);
 			}
-			for reason in [
-				HoldReason::ProviderDeposit,
-				HoldReason::FeedDeposit,
-				HoldReason::PlanBudget,
-				HoldReason::PlanDeposit,
-			] {
-				for ((who, r), amount) in expected.iter() {
-					if *r == reason as u8 {
-						ensure!(
-							T::Currency::balance_on_hold(&reason.into(), who) == *amount,
-							"held funds disagree with the records"
-						);
-					}
-				}
+			for ((who, _), (reason, amount)) in expected {
+				ensure!(
+					T::Currency::balance_on_hold(&reason.into(), &who) == amount,
+					"held funds disagree with the records"
+				);
 			}
 			Ok(())
 		}

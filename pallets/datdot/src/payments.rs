@@ -98,7 +98,9 @@ impl<T: Config> Pallet<T> {
 			});
 		}
 		if paid < wanted {
-			Self::end_plan_now(plan_id, plan, PlanEnd::BudgetSpent);
+			// Ending already, or this block's list of ends is full: it keeps its end block,
+			// and its budget is spent anyway.
+			let _ = Self::end_plan_now(plan_id, plan, PlanEnd::BudgetSpent);
 		}
 		paid
 	}

@@ -43,22 +43,24 @@ impl<T: Config> Pallet<T> {
 			}
 			None => PlanEnd::ForceCancelled,
 		};
-		let now = frame_system::Pallet::<T>::block_number();
-		ensure!(plan.ends_at > now, Error::<T>::PlanEnding);
-		Self::move_end(plan_id, &mut plan, now)?;
-		plan.ending = Some(reason);
+		Self::end_plan_now(plan_id, &mut plan, reason)?;
 		Plans::<T>::insert(plan_id, plan);
 		Self::deposit_event(Event::PlanCancelled { plan: plan_id });
 		Ok(())
 	}
 
-	/// Ends a running plan now for `reason` (the caller stores the plan). When this block's
-	/// list is full it keeps its end block; its budget is spent anyway.
-	pub(crate) fn end_plan_now(plan_id: u64, plan: &mut PlanOf<T>, reason: PlanEnd) {
+	/// Ends a running plan now for `reason` (the caller stores the plan); fails, changing
+	/// nothing, when it is ending already or this block's list of ends is full.
+	pub(crate) fn end_plan_now(
+		plan_id: u64,
+		plan: &mut PlanOf<T>,
+		reason: PlanEnd,
+	) -> DispatchResult {
 		let now = frame_system::Pallet::<T>::block_number();
-		if plan.ends_at > now && Self::move_end(plan_id, plan, now).is_ok() {
-			plan.ending = Some(reason);
-		}
+		ensure!(plan.ends_at > now, Error::<T>::PlanEnding);
+		Self::move_end(plan_id, plan, now)?;
+		plan.ending = Some(reason);
+		Ok(())
 	}
 
 	/// See [`Pallet::top_up_plan`].
