@@ -35,13 +35,13 @@ export function freePort() {
 
 /**
  * Starts `datdot-node` with `args` plus loopback-only ports, and waits until its RPC answers.
- * Returns { rpcPort, p2pPort, prometheusPort, wsUrl, logFile, dataDir, proc, stop() }.
+ * Returns { rpcPort, p2pPort, prometheusPort, hypercorePort, wsUrl, logFile, dataDir, proc, stop() }.
  * `restartOf`: a node stopped with `halt`, restarted on its data, ports and arguments.
  */
 export async function startNode(args, { name = 'node', readyTimeoutMs = 120_000, restartOf = null } = {}) {
-  const [rpcPort, p2pPort, prometheusPort] = restartOf
-    ? [restartOf.rpcPort, restartOf.p2pPort, restartOf.prometheusPort]
-    : [await freePort(), await freePort(), await freePort()];
+  const [rpcPort, p2pPort, prometheusPort, hypercorePort] = restartOf
+    ? [restartOf.rpcPort, restartOf.p2pPort, restartOf.prometheusPort, restartOf.hypercorePort]
+    : [await freePort(), await freePort(), await freePort(), await freePort()];
   const workDir = restartOf ? restartOf.workDir : mkdtempSync(join(tmpdir(), `datdot-${name}-`));
   const logFile = join(workDir, restartOf ? `node-${Date.now()}.log` : 'node.log');
   const fullArgs = [
@@ -50,6 +50,7 @@ export async function startNode(args, { name = 'node', readyTimeoutMs = 120_000,
     '--rpc-port', String(rpcPort),
     '--listen-addr', `/ip4/127.0.0.1/tcp/${p2pPort}`,
     '--prometheus-port', String(prometheusPort),
+    '--hypercore-listen', `127.0.0.1:${hypercorePort}`,
     '--no-mdns',
     '--no-telemetry',
     '--name', name,
@@ -59,7 +60,7 @@ export async function startNode(args, { name = 'node', readyTimeoutMs = 120_000,
   proc.stdout.pipe(log);
   proc.stderr.pipe(log);
   const node = {
-    name, args, rpcPort, p2pPort, prometheusPort, logFile, proc, workDir, dataDir: join(workDir, 'data'),
+    name, args, rpcPort, p2pPort, prometheusPort, hypercorePort, logFile, proc, workDir, dataDir: join(workDir, 'data'),
     wsUrl: `ws://127.0.0.1:${rpcPort}`,
     exited: new Promise((ok) => proc.on('exit', (code, signal) => ok({ code, signal }))),
     async stop() { await killNode(node); },

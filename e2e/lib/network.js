@@ -12,7 +12,7 @@ import { startNode, connect, sendAndFinalize, recordEvents, repoRoot, NODE_BIN, 
 
 const require = createRequire(import.meta.url);
 const { exportHypercore, Hypercore } = require(join(repoRoot, 'scripts', 'export-hypercore.js'));
-const { generate } = require(join(repoRoot, 'primitives', 'fixtures', 'common.js'));
+export const { generate } = require(join(repoRoot, 'primitives', 'fixtures', 'common.js'));
 
 /** A node's libp2p identity from a fixed `--node-key`: the key, PeerId bytes and base58. */
 export function identity(n) {

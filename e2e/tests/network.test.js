@@ -11,11 +11,11 @@ import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  startNode, stopAll, halt, sendAndFinalize, moduleError, errorAs, rpcCall, setTiming, NODE_BIN,
+  startNode, stopAll, halt, sendAndFinalize, moduleError, errorAs, rpcCall, setTiming, NODE_BIN, repoRoot,
 } from '../lib/harness.js';
 import {
   startNetwork, writeJsFeed, growJsFeed, importFeed, registerProviders, publishFeed, planUntilActive, is,
-  replicaKey,
+  replicaKey, generate,
 } from '../lib/network.js';
 
 const BLOCKS = 256; // 4 contracts of 64 blocks
@@ -108,6 +108,30 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
       assert.ok(Date.now() < deadline, 'two passed challenges per hoster within 15 minutes');
       await new Promise((r) => setTimeout(r, 2000));
     }
+  });
+
+  await t.test('a stock hypercore reader downloads the whole feed from the hosters the chain lists', async () => {
+    // Each provider registers where its node seeds (as the provider, through sudo.sudoAs:
+    // the providers' nodes sign with the same accounts).
+    const names = Object.keys(nodes);
+    const first = (await api.rpc.system.accountNextIndex(net.sponsor.address)).toNumber();
+    const set = await Promise.all(names.map((name, i) => errorAs(api, net.sponsor, accounts[name].address,
+      api.tx.datdot.setEndpoint(`127.0.0.1:${nodes[name].hypercorePort}`), { nonce: first + i })));
+    assert.deepEqual(set, names.map(() => null));
+    // scripts/fetch-feed.js finds the hosters through DatdotApi_plan_status and replicates
+    // with npm hypercore, which verifies every block; the publisher's node is not listed.
+    const out = join(scratch, 'fetched');
+    execFileSync('node', [join(repoRoot, 'scripts', 'fetch-feed.js'), net.validator.wsUrl,
+      String(plan), out], { stdio: 'inherit', timeout: 120_000 });
+    const expected = Buffer.concat([...Array(BLOCKS).keys()].map((i) => generate(7, i, BLOCK_BYTES)));
+    assert.ok(readFileSync(out).equals(expected), 'the fetched feed is the one its author wrote');
+    // Each hoster served what it holds, and counted it.
+    let served = 0;
+    for (const name of names) {
+      const text = await (await fetch(`http://127.0.0.1:${nodes[name].prometheusPort}/metrics`)).text();
+      served += Number(/^datdot_hypercore_served_blocks_total(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1] ?? 0);
+    }
+    assert.ok(served >= BLOCKS, `hosters served ${served} blocks`);
   });
 
   await t.test('a hoster killed with SIGKILL fails its challenge; restarted, it comes back and passes', async () => {

@@ -138,4 +138,9 @@ pub struct ProviderParams {
 	/// `<base-path>/chains/<chain>/datdot/replicas`. Register at most this capacity on chain.
 	#[arg(long = "store-capacity", value_name = "BYTES", default_value_t = 10 << 30)]
 	pub store_capacity: u64,
+
+	/// Where the node seeds its hosted and published feeds to hypercore readers (the
+	/// replication protocol of npm hypercore 10/11, over TCP). `off` serves nothing.
+	#[arg(long = "hypercore-listen", value_name = "ADDR", default_value = "0.0.0.0:30433")]
+	pub hypercore_listen: String,
 }

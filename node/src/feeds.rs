@@ -176,6 +176,14 @@ impl FeedStore {
 		Ok(dir)
 	}
 
+	/// The keys of the feeds in the store's directory (read or not yet).
+	pub fn keys(&self) -> Vec<[u8; 32]> {
+		// Not `durable::entries`: that clears `.tmp-` leftovers, which a running `add` writes.
+		let Ok(dir) = fs::read_dir(&self.dir) else { return Vec::new() };
+		dir.filter_map(|entry| from_hex(entry.ok()?.file_name().to_str()?).ok()?.try_into().ok())
+			.collect()
+	}
+
 	/// The feed with key `key`, if served here. A feed added to the directory since the
 	/// store was opened, or replaced there since it was read (`feed create`/`feed import`
 	/// while the node runs, e.g. a newer length), is read then.

@@ -3,7 +3,9 @@
 
 pub mod durable;
 pub mod feeds;
+pub mod hypercore_wire;
 pub mod net;
 pub mod replica;
+pub mod serving;
 pub mod store;
 pub mod worker;

@@ -294,6 +294,8 @@ pub fn new_full<
 			.boxed()
 		})
 	};
+	let serving =
+		Arc::new(datdot_node::serving::NodeFeeds::new(feed_store.clone(), replica_store.clone()));
 	let workers = datdot_node::worker::Workers::new(
 		datdot_node::worker::Parts {
 			client: client.clone(),
@@ -301,7 +303,8 @@ pub fn new_full<
 			peers,
 			keystore: keystore_container.keystore(),
 			store: replica_store.clone(),
-			feeds: feed_store,
+			feeds: feed_store.clone(),
+			serving: serving.clone(),
 			names: datdot_protocols,
 			spawner: task_manager.spawn_handle(),
 			major_syncing: {
@@ -312,6 +315,10 @@ pub fn new_full<
 		config.prometheus_registry(),
 	);
 	task_manager.spawn_handle().spawn("datdot-workers", Some("datdot"), workers.clone().run());
+	if provider.hypercore_listen != "off" {
+		let seeder = seed_hypercore(&provider.hypercore_listen, serving, workers.clone())?;
+		task_manager.spawn_handle().spawn("datdot-hypercore", Some("datdot"), seeder);
+	}
 	let w = workers.clone();
 	task_manager.spawn_handle().spawn(
 		"datdot-blocks-server",
@@ -531,5 +538,40 @@ where
 			 node soon",
 			CLEAN_SHUTDOWN_TIMEOUT.as_secs()
 		);
+	})
+}
+
+/// Binds the hypercore seeder on `addr` (a bind error stops start-up: the operator asked
+/// for that address) and returns the task that serves readers there.
+fn seed_hypercore<C>(
+	addr: &str,
+	serving: Arc<datdot_node::serving::NodeFeeds>,
+	workers: Arc<datdot_node::worker::Workers<C>>,
+) -> Result<impl std::future::Future<Output = ()>, ServiceError>
+where
+	C: Send + Sync + 'static,
+{
+	let listener = std::net::TcpListener::bind(addr)
+		.and_then(|l| l.set_nonblocking(true).map(|_| l))
+		.map_err(|e| {
+			ServiceError::Other(format!(
+				"cannot serve hypercore readers on {addr}: {e}; pass another --hypercore-listen \
+				 address, or `off`"
+			))
+		})?;
+	let bound = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| addr.into());
+	log::info!(target: "datdot", "seeding feeds to hypercore readers on {bound}");
+	// The Noise key only encrypts the connection (readers authenticate feeds, not seeders),
+	// so a fresh one per start is enough.
+	let seed: [u8; 32] = rand::random();
+	Ok(async move {
+		let listener = match tokio::net::TcpListener::from_std(listener) {
+			Ok(l) => l,
+			Err(e) => return log::error!(target: "datdot", "hypercore listener: {e}"),
+		};
+		let hook: datdot_node::hypercore_wire::seeder::ServedHook =
+			Arc::new(move |served| workers.served_reader(served));
+		let limits = datdot_node::hypercore_wire::Limits::default();
+		datdot_node::hypercore_wire::serve(listener, serving, seed, limits, Some(hook)).await
 	})
 }

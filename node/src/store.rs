@@ -27,7 +27,7 @@ use std::{
 	ops::Range,
 	os::unix::fs::FileExt,
 	path::{Path, PathBuf},
-	sync::Mutex,
+	sync::{Arc, Mutex},
 };
 
 /// hypercore's proofs of a replica's original blocks, in order, with the blocks' bytes
@@ -159,7 +159,16 @@ pub struct ReplicaStore {
 	dir: PathBuf,
 	capacity: u64,
 	replicas: Mutex<BTreeMap<ReplicaId, ReplicaMeta>>,
+	/// The decoded block proofs of the replicas read last, so serving one block at a time
+	/// does not decode a replica's whole `proofs` file per block.
+	proof_cache: Mutex<Vec<CachedProofs>>,
 }
+
+/// A replica's decoded block proofs, by replica and the signed length they are against.
+type CachedProofs = (ReplicaId, u64, Arc<Vec<Proof>>);
+
+/// Replicas whose decoded block proofs are kept in memory (a few MB at most).
+const PROOF_CACHE: usize = 8;
 
 impl ReplicaStore {
 	/// Opens (or creates) the store in `dir`. Leftovers of an interrupted `put` are
@@ -175,7 +184,12 @@ impl ReplicaStore {
 				Err(e) => log::error!(target: "datdot", "dropping {}: {e}", path.display()),
 			}
 		}
-		let store = Self { dir: dir.to_owned(), capacity, replicas: Mutex::new(replicas) };
+		let store = Self {
+			dir: dir.to_owned(),
+			capacity,
+			replicas: Mutex::new(replicas),
+			proof_cache: Mutex::new(Vec::new()),
+		};
 		log::info!(
 			target: "datdot",
 			"replica store {}: {} replicas, {} of {} bytes used",
@@ -317,10 +331,8 @@ impl ReplicaStore {
 		let Some(meta) = found else { return Ok(None) };
 		let id = meta.id;
 		let damaged = |what: String| StoreError::Damaged { id, what };
+		let proofs = self.block_proofs(&meta)?;
 		let dir = self.replica_dir(&id);
-		let bytes = io(&dir, fs::read(dir.join("proofs")))?;
-		let proofs = Vec::<Proof>::decode(&mut &bytes[..])
-			.map_err(|_| damaged("its block proofs do not decode".into()))?;
 		let data_path = dir.join("data");
 		let data = io(&data_path, File::open(&data_path))?;
 		let first = (range.start - meta.first_block) as usize;
@@ -348,6 +360,48 @@ impl ReplicaStore {
 			served.push(proof);
 		}
 		Ok(Some(served))
+	}
+
+	/// The block proofs of replica `meta` (without the blocks' bytes), from the cache or
+	/// read and decoded once.
+	fn block_proofs(&self, meta: &ReplicaMeta) -> Result<Arc<Vec<Proof>>> {
+		let key = (meta.id, meta.proven_length);
+		let cache = || self.proof_cache.lock().unwrap_or_else(|p| p.into_inner());
+		if let Some((.., proofs)) = cache().iter().find(|(id, l, _)| (*id, *l) == key) {
+			return Ok(proofs.clone());
+		}
+		let dir = self.replica_dir(&meta.id);
+		let bytes = io(&dir, fs::read(dir.join("proofs")))?;
+		let proofs = Vec::<Proof>::decode(&mut &bytes[..]).map_err(|_| StoreError::Damaged {
+			id: meta.id,
+			what: "its block proofs do not decode".into(),
+		})?;
+		let proofs = Arc::new(proofs);
+		let mut cache = cache();
+		if cache.len() >= PROOF_CACHE {
+			cache.remove(0);
+		}
+		cache.push((key.0, key.1, proofs.clone()));
+		Ok(proofs)
+	}
+
+	/// What this store serves of `feed`: the longest signed length its replicas' proofs are
+	/// against, and the blocks held at that length as sorted disjoint ranges.
+	pub fn served_blocks(&self, feed: &[u8; 32]) -> Option<(u64, Vec<Range<u64>>)> {
+		let replicas = self.replicas();
+		let of_feed = || replicas.values().filter(|m| m.feed == *feed && m.proven_length != 0);
+		let length = of_feed().map(|m| m.proven_length).max()?;
+		let mut held: Vec<Range<u64>> =
+			of_feed().filter(|m| m.proven_length == length).map(|m| m.blocks()).collect();
+		held.sort_by_key(|r| r.start);
+		let mut merged: Vec<Range<u64>> = Vec::with_capacity(held.len());
+		for r in held {
+			match merged.last_mut() {
+				Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+				_ => merged.push(r),
+			}
+		}
+		Some((length, merged))
 	}
 
 	/// The original bytes of block `i` of replica `meta` (decoded from `data`).

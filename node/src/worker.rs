@@ -85,6 +85,9 @@ struct Metrics {
 	accepted_blocks: Counter<U64>,
 	served_blocks: Counter<U64>,
 	served_encoded_blocks: Counter<U64>,
+	reader_blocks: Counter<U64>,
+	reader_bytes: Counter<U64>,
+	reader_refusals: Counter<U64>,
 	stored_replicas: Gauge<U64>,
 }
 
@@ -107,6 +110,18 @@ impl Metrics {
 			served_encoded_blocks: counter(
 				"datdot_served_encoded_blocks_total",
 				"Encoded blocks served to hosters over the encoded protocol",
+			)?,
+			reader_blocks: counter(
+				"datdot_hypercore_served_blocks_total",
+				"Blocks served to hypercore readers over the replication protocol",
+			)?,
+			reader_bytes: counter(
+				"datdot_hypercore_served_bytes_total",
+				"Bytes of blocks served to hypercore readers",
+			)?,
+			reader_refusals: counter(
+				"datdot_hypercore_refused_requests_total",
+				"Requests of hypercore readers answered with noData (not held here)",
 			)?,
 			stored_replicas: register(
 				Gauge::new("datdot_stored_replicas", "Replicas in this node's replica store")?,
@@ -177,6 +192,8 @@ pub struct Parts<C> {
 	pub store: Arc<ReplicaStore>,
 	/// The feed store.
 	pub feeds: Arc<FeedStore>,
+	/// What the node seeds to hypercore readers; told the chain's view of hosted feeds.
+	pub serving: Arc<crate::serving::NodeFeeds>,
 	/// The data plane's protocol names.
 	pub names: ProtocolNames,
 	/// Where the setup tasks are spawned.
@@ -341,6 +358,7 @@ where
 			let Ok(Some(state)) = self.parts.client.runtime_api().feed_state(hash, feed) else {
 				continue;
 			};
+			self.parts.serving.learn(state.auth, state.fork);
 			let stale = self.parts.store.stale_proofs(&feed, state.length);
 			if stale.is_empty() {
 				self.state().refreshing.remove(&feed);
@@ -659,6 +677,15 @@ fn blocks_chunk(
 }
 
 impl<C> Workers<C> {
+	/// Counts what the seeder served to a hypercore reader.
+	pub fn served_reader(&self, served: crate::hypercore_wire::Served) {
+		self.metric(|m| {
+			m.reader_blocks.inc_by(served.blocks);
+			m.reader_bytes.inc_by(served.bytes);
+			m.reader_refusals.inc_by(served.refused);
+		});
+	}
+
 	/// Updates a metric, if metrics are exported.
 	fn metric(&self, update: impl FnOnce(&Metrics)) {
 		if let Some(m) = &self.metrics {

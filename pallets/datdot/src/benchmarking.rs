@@ -252,6 +252,18 @@ mod benchmarks {
 	}
 
 	#[benchmark]
+	fn set_endpoint() {
+		let first = providers::<T>(0, 1).remove(0);
+		// The longest endpoint: validation walks every byte.
+		let host = alloc::vec![b'a'; crate::endpoints::MAX_ENDPOINT_LEN as usize - 6];
+		let endpoint: crate::endpoints::Endpoint =
+			[host, b":65535".to_vec()].concat().try_into().expect("fits");
+		#[extrinsic_call]
+		_(RawOrigin::Signed(first.clone()), Some(endpoint.clone()));
+		assert_eq!(Endpoints::<T>::get(&first), Some(endpoint));
+	}
+
+	#[benchmark]
 	fn on_initialize_pause_ends(n: Linear<0, { T::MaxPauseEndsPerBlock::get() }>) {
 		let until = frame_system::Pallet::<T>::block_number() + 10u32.into();
 		for who in providers::<T>(0, n) {

@@ -55,6 +55,7 @@ extern crate alloc;
 pub use pallet::*;
 
 pub mod challenges;
+pub mod endpoints;
 pub mod feeds;
 pub mod index;
 pub mod lifecycle;
@@ -533,6 +534,12 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type PlanEndProgress<T: Config> = StorageValue<_, EndCursor<BlockNumberFor<T>>, ValueQuery>;
 
+	/// The endpoint (`host:port`) where each provider's node seeds feeds to hypercore
+	/// readers, if it registered one ([`Pallet::set_endpoint`]).
+	#[pallet::storage]
+	pub type Endpoints<T: Config> =
+		StorageMap<_, Blake2_128Concat, T::AccountId, crate::endpoints::Endpoint>;
+
 	/// Periods set by governance ([`Pallet::set_timing`]); absent, the runtime's constants
 	/// apply.
 	#[pallet::storage]
@@ -552,6 +559,14 @@ pub mod pallet {
 			capacity: u64,
 			/// The deposit held.
 			deposit: BalanceOf<T>,
+		},
+		/// A provider registered (`Some`) or withdrew (`None`) the endpoint its node seeds
+		/// feeds on.
+		EndpointSet {
+			/// The provider's account.
+			provider: T::AccountId,
+			/// `host:port`.
+			endpoint: Option<crate::endpoints::Endpoint>,
 		},
 		/// A provider left and its deposit was released.
 		ProviderUnregistered {
@@ -859,6 +874,9 @@ pub mod pallet {
 		/// The PeerId is not a libp2p ed25519 PeerId (38 bytes: `00 24 08 01 12 20` and the
 		/// 32-byte public key), which is what a datdot node has.
 		InvalidPeerId,
+		/// The endpoint is not `host:port` (a DNS name, IPv4 address or bracketed IPv6
+		/// address, and a port from 1 to 65535).
+		MalformedEndpoint,
 		/// The capacity is below `MinCapacity`.
 		CapacityTooSmall,
 		/// `MaxProviders` providers are registered; none can join until one leaves.
@@ -1320,6 +1338,19 @@ pub mod pallet {
 
 		/// Sets the challenge period and offline grace (root only); `None` goes back to the
 		/// runtime's constants. A new grace applies to providers going offline from now on.
+		/// Registers (or with `None` withdraws) the endpoint, `host:port`, where the caller's
+		/// node seeds the feeds it hosts to hypercore readers (`--hypercore-listen`).
+		/// `DatdotApi::plan_status` lists it with each replica the caller hosts.
+		#[pallet::call_index(16)]
+		#[pallet::weight(T::WeightInfo::set_endpoint())]
+		pub fn set_endpoint(
+			origin: OriginFor<T>,
+			endpoint: Option<crate::endpoints::Endpoint>,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_set_endpoint(who, endpoint)
+		}
+
 		#[pallet::call_index(11)]
 		#[pallet::weight(T::WeightInfo::set_timing())]
 		pub fn set_timing(
@@ -1451,6 +1482,10 @@ pub mod pallet {
 			}
 			for (i, index) in ProviderIndex::ALL.into_iter().enumerate() {
 				ensure!(counts[i] == index.count::<T>(), "index length disagrees with records");
+			}
+			for (who, endpoint) in Endpoints::<T>::iter() {
+				ensure!(Providers::<T>::contains_key(&who), "an endpoint outlived its provider");
+				ensure!(crate::endpoints::is_endpoint(&endpoint), "a malformed endpoint is stored");
 			}
 			Self::try_state_growth()?;
 			Self::try_state_money()

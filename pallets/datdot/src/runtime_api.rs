@@ -145,6 +145,10 @@ impl<T: Config> Pallet<T> {
 					hoster: replica.as_ref().map(|r| r.hoster.clone()),
 					state: replica.as_ref().map(|r| r.state),
 					root: active.and_then(|r| r.encoded),
+					endpoint: replica
+						.as_ref()
+						.and_then(|r| Endpoints::<T>::get(&r.hoster))
+						.map(|e| e.into_inner()),
 				});
 			}
 		}

@@ -544,6 +544,8 @@ pub struct ReplicaStatus<AccountId, BlockNumber> {
 	pub state: Option<ReplicaState<BlockNumber>>,
 	/// The encoded root both sides confirmed, once active.
 	pub root: Option<EncodedRoot>,
+	/// Where the hoster's node seeds the feed to hypercore readers, if it registered one.
+	pub endpoint: Option<Vec<u8>>,
 }
 
 /// Periods governance may tune without a runtime upgrade (a test network shortens them so

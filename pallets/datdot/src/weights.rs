@@ -44,6 +44,7 @@ pub trait WeightInfo {
 	fn unregister() -> Weight;
 	fn pause() -> Weight;
 	fn unpause() -> Weight;
+	fn set_endpoint() -> Weight;
 	fn on_initialize_pause_ends(n: u32, ) -> Weight;
 	fn publish_feed() -> Weight;
 	fn publish_plan(c: u32, ) -> Weight;
@@ -145,6 +146,13 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		Weight::from_parts(71_994_000, 3990)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
+	}
+	/// Storage: `Datdot::Providers` (r:1 w:0)
+	/// Storage: `Datdot::Endpoints` (r:0 w:1)
+	fn set_endpoint() -> Weight {
+		Weight::from_parts(40_000_000, 3990)
+			.saturating_add(T::DbWeight::get().reads(1_u64))
+			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	/// Storage: `Datdot::PauseEnds` (r:1 w:1)
 	/// Proof: `Datdot::PauseEnds` (`max_values`: None, `max_size`: Some(525), added: 3000, mode: `MaxEncodedLen`)
@@ -748,6 +756,11 @@ impl WeightInfo for () {
 		Weight::from_parts(71_994_000, 3990)
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
+	}
+	fn set_endpoint() -> Weight {
+		Weight::from_parts(40_000_000, 3990)
+			.saturating_add(ParityDbWeight::get().reads(1_u64))
+			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn on_initialize_pause_ends(n: u32, ) -> Weight {
 		Weight::from_parts(116_864_383, 129162)

@@ -2719,6 +2719,7 @@ mod runtime_api {
 						hoster: Some(r.hoster),
 						state: Some(r.state),
 						root: Some(encoded[&id].root()),
+						endpoint: Endpoints::<Test>::get(r.hoster).map(|e| e.into_inner()),
 					}
 				);
 				assert!(matches!(r.state, ReplicaState::Active { last_proof: None, .. }));
@@ -2728,3 +2729,71 @@ mod runtime_api {
 }
 
 mod payments;
+
+mod endpoints {
+	use super::*;
+	use crate::endpoints::Endpoint;
+
+	fn endpoint(text: &str) -> Endpoint {
+		text.as_bytes().to_vec().try_into().unwrap()
+	}
+
+	#[test]
+	fn a_provider_registers_its_endpoint_and_plan_status_lists_it_with_its_replicas() {
+		run(|| {
+			let w = six_providers_one_contract(2);
+			run_to_block(2);
+			let mut encoded = BTreeMap::new();
+			confirm_all(&w, &mut encoded);
+			let hoster = Replicas::<Test>::get(0, 0).unwrap().hoster;
+			let other = Replicas::<Test>::get(0, 1).unwrap().hoster;
+			assert_ne!(hoster, other);
+			assert_ok!(Datdot::set_endpoint(
+				RuntimeOrigin::signed(hoster),
+				Some(endpoint("seed.example.org:30433"))
+			));
+			assert_eq!(
+				events().last(),
+				Some(&Event::EndpointSet {
+					provider: hoster,
+					endpoint: Some(endpoint("seed.example.org:30433"))
+				})
+			);
+			let status = Datdot::plan_status(0).unwrap();
+			assert_eq!(status[0].endpoint, Some(b"seed.example.org:30433".to_vec()));
+			assert_eq!(status[1].endpoint, None, "the other hoster registered none");
+			// Withdrawn, it is listed no more.
+			assert_ok!(Datdot::set_endpoint(RuntimeOrigin::signed(hoster), None));
+			assert_eq!(Datdot::plan_status(0).unwrap()[0].endpoint, None);
+			assert_eq!(Endpoints::<Test>::get(hoster), None);
+		});
+	}
+
+	#[test]
+	fn bad_endpoints_and_strangers_are_refused_and_change_nothing() {
+		run(|| {
+			register(1);
+			assert_noop!(
+				Datdot::set_endpoint(RuntimeOrigin::signed(2), Some(endpoint("a.io:1"))),
+				Error::<Test>::NotRegistered
+			);
+			for bad in ["a.io", "a.io:0", "a.io:70000", "a io:80", ":80"] {
+				assert_noop!(
+					Datdot::set_endpoint(RuntimeOrigin::signed(1), Some(endpoint(bad))),
+					Error::<Test>::MalformedEndpoint
+				);
+			}
+			assert_eq!(Endpoints::<Test>::get(1), None);
+		});
+	}
+
+	#[test]
+	fn the_endpoint_leaves_with_its_provider() {
+		run(|| {
+			register(1);
+			assert_ok!(Datdot::set_endpoint(RuntimeOrigin::signed(1), Some(endpoint("[::1]:9"))));
+			assert_ok!(Datdot::unregister(RuntimeOrigin::signed(1)));
+			assert_eq!(Endpoints::<Test>::get(1), None);
+		});
+	}
+}

@@ -1,0 +1,238 @@
+//! Live interop of the node's seeder with npm hypercore 11.35.1 (primitives/fixtures): a
+//! stock JS reader, given only the feed key and the seeder's address, replicates from a
+//! replica store holding part of a feed, in both signing modes. Each block the reader
+//! returns was verified by hypercore itself; the test checks the bytes are the feed's.
+
+use datdot_node::{
+	feeds::FeedStore,
+	hypercore_wire::{serve, Limits},
+	serving::NodeFeeds,
+	store::{BlockProofs, ReplicaStore},
+};
+use datdot_primitives::{
+	encoded::{EncodedReplica, ReplicaId},
+	writer::FeedWriter,
+	SigningMode,
+};
+use sha2::Digest;
+use std::{path::PathBuf, process::Command, sync::Arc};
+
+fn fixtures() -> PathBuf {
+	PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../primitives/fixtures")
+}
+
+/// Blocks of mixed sizes and compressibility, up to 64 KiB.
+fn feed(mode: SigningMode, blocks: u64) -> FeedWriter {
+	let mut feed = FeedWriter::from_seed([9; 32], mode);
+	let mut x = 7u64;
+	for i in 0..blocks {
+		let len = [1, 100, 4096, 65536, 333][i as usize % 5];
+		let block: Vec<u8> = (0..len)
+			.map(|j| {
+				x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+				if i % 3 == 0 {
+					(j % 7) as u8
+				} else {
+					(x >> 56) as u8
+				}
+			})
+			.collect();
+		feed.append(&block).unwrap();
+	}
+	feed
+}
+
+/// Stores the replicas of `feed`'s `ranges` as a hoster does after setup.
+fn host(store: &ReplicaStore, feed: &FeedWriter, ranges: &[std::ops::Range<u64>]) {
+	for (contract, range) in ranges.iter().enumerate() {
+		let blocks: Vec<&[u8]> = range.clone().map(|i| feed.block(i).unwrap()).collect();
+		let id = ReplicaId { contract: contract as u64, replica: 0 };
+		let replica = EncodedReplica::build(id, blocks).unwrap();
+		let proofs = range
+			.clone()
+			.map(|i| {
+				let mut proof = feed.block_proof(i).unwrap();
+				proof.block.as_mut().unwrap().value.clear();
+				proof
+			})
+			.collect();
+		let proofs = BlockProofs { length: feed.length(), proofs };
+		store.put(feed.key(), range.start, &replica, &proofs).unwrap();
+	}
+}
+
+#[derive(serde::Deserialize)]
+struct Read {
+	length: u64,
+	blocks: Vec<ReadBlock>,
+	missing: Option<String>,
+	ms: f64,
+	#[serde(rename = "latencyMs")]
+	latency_ms: Option<Latency>,
+}
+
+#[derive(serde::Deserialize, Debug)]
+struct Latency {
+	p50: f64,
+	p99: f64,
+}
+
+#[derive(serde::Deserialize)]
+struct Baseline {
+	#[serde(rename = "allMs")]
+	all_ms: f64,
+	#[serde(rename = "latencyMs")]
+	latency_ms: Latency,
+}
+
+#[derive(serde::Deserialize)]
+struct ReadBlock {
+	index: u64,
+	sha256: String,
+}
+
+/// Runs the stock reader against `endpoint` for `what` (see read-from-seeder.js).
+fn read(endpoint: &str, key: &[u8; 32], what: &str) -> Read {
+	let storage = tempfile::tempdir().unwrap();
+	let out = Command::new("node")
+		.arg(fixtures().join("read-from-seeder.js"))
+		.args([endpoint, &datdot_primitives::json::to_hex(key)])
+		.arg(storage.path())
+		.arg(what)
+		.output()
+		.expect("node runs (scripts/setup.sh installs it)");
+	assert!(out.status.success(), "reader failed: {}", String::from_utf8_lossy(&out.stderr));
+	serde_json::from_slice(&out.stdout).expect("one JSON line")
+}
+
+fn check(feed: &FeedWriter, read: &Read, expected: &[u64]) {
+	assert_eq!(read.length, feed.length());
+	let indices: Vec<u64> = read.blocks.iter().map(|b| b.index).collect();
+	assert_eq!(indices, expected);
+	for block in &read.blocks {
+		let original = sha2::Sha256::digest(feed.block(block.index).unwrap());
+		assert_eq!(
+			block.sha256,
+			datdot_primitives::json::to_hex(&original),
+			"block {}",
+			block.index
+		);
+	}
+}
+
+fn interop(mode: SigningMode) {
+	let feed = feed(mode, 60);
+	let dir = tempfile::tempdir().unwrap();
+	let store = Arc::new(ReplicaStore::open(&dir.path().join("replicas"), 1 << 30).unwrap());
+	let feeds = Arc::new(FeedStore::open(&dir.path().join("feeds")).unwrap());
+	// Two of three contracts hosted here: the reader must see a sparse seeder.
+	host(&store, &feed, &[0..25, 40..60]);
+	let source = Arc::new(NodeFeeds::new(feeds, store));
+	source.learn(feed.auth(), feed.fork());
+
+	let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+	let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+	let endpoint = listener.local_addr().unwrap().to_string();
+	runtime.spawn(serve(listener, source, [5; 32], Limits::default(), None));
+	let key = feed.key();
+	let (all_held, sparse, missing) = runtime.block_on(async move {
+		let read_in = |what: String| {
+			let (endpoint, key) = (endpoint.clone(), key);
+			tokio::task::spawn_blocking(move || read(&endpoint, &key, &what))
+		};
+		let sparse = read_in("blocks:41,3,59,24,0,40".into()).await.unwrap();
+		let missing = read_in("missing:30".into()).await.unwrap();
+		let held: Vec<String> = (0..25).chain(40..60).map(|i| i.to_string()).collect();
+		let all_held = read_in(format!("blocks:{}", held.join(","))).await.unwrap();
+		(all_held, sparse, missing)
+	});
+	let held: Vec<u64> = (0..25).chain(40..60).collect();
+	check(&feed, &all_held, &held);
+	check(&feed, &sparse, &[41, 3, 59, 24, 0, 40]);
+	assert_eq!(missing.missing.as_deref(), Some("REQUEST_TIMEOUT"));
+}
+
+#[test]
+fn stock_reader_replicates_a_manifest_feed_from_a_sparse_seeder() {
+	interop(SigningMode::ManifestV1);
+}
+
+#[test]
+fn stock_reader_replicates_a_compat_feed_from_a_sparse_seeder() {
+	interop(SigningMode::Compat);
+}
+
+/// The figures of issue 10: a stock JS reader downloading a whole feed from the seeder, and
+/// reading random blocks, against npm hypercore replicating the same shape of feed to npm
+/// hypercore, in the same run. Run by `scripts/bench-serving.sh` (feed size from
+/// `DATDOT_BENCH_BLOCKS`, 64 KiB blocks of incompressible bytes).
+#[test]
+#[ignore = "a benchmark: scripts/bench-serving.sh"]
+fn seeder_throughput_against_js() {
+	let blocks: u64 =
+		std::env::var("DATDOT_BENCH_BLOCKS").ok().and_then(|b| b.parse().ok()).unwrap_or(1024);
+	let reads = 200;
+	let mut feed = FeedWriter::from_seed([4; 32], SigningMode::ManifestV1);
+	let mut x = 11u64;
+	for _ in 0..blocks {
+		let block: Vec<u8> = (0..65536)
+			.map(|_| {
+				x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+				(x >> 56) as u8
+			})
+			.collect();
+		feed.append(&block).unwrap();
+	}
+	let dir = tempfile::tempdir().unwrap();
+	let store = Arc::new(ReplicaStore::open(&dir.path().join("replicas"), 1 << 40).unwrap());
+	let feeds = Arc::new(FeedStore::open(&dir.path().join("feeds")).unwrap());
+	let contracts: Vec<_> = (0..blocks).step_by(64).map(|s| s..(s + 64).min(blocks)).collect();
+	host(&store, &feed, &contracts);
+	let source = Arc::new(NodeFeeds::new(feeds, store));
+	source.learn(feed.auth(), feed.fork());
+
+	let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+	let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+	let endpoint = listener.local_addr().unwrap().to_string();
+	runtime.spawn(serve(listener, source, [5; 32], Limits::default(), None));
+	let key = feed.key();
+	let random: Vec<String> = (0..reads)
+		.map(|_| {
+			x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+			((x >> 33) % blocks).to_string()
+		})
+		.collect();
+	let (all, sparse) = runtime.block_on(async move {
+		let read_in = |what: String| {
+			let (endpoint, key) = (endpoint.clone(), key);
+			tokio::task::spawn_blocking(move || read(&endpoint, &key, &what))
+		};
+		let all = read_in("all".into()).await.unwrap();
+		let sparse = read_in(format!("blocks:{}", random.join(","))).await.unwrap();
+		(all, sparse)
+	});
+	check(&feed, &all, &(0..blocks).collect::<Vec<_>>());
+	let out = Command::new("node")
+		.arg(fixtures().join("bench-js-replication.js"))
+		.args([blocks.to_string(), "65536".into(), reads.to_string()])
+		.output()
+		.expect("node runs");
+	assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+	let js: Baseline = serde_json::from_slice(&out.stdout).unwrap();
+	let mb = (blocks * 65536) as f64 / 1e6;
+	let latency = sparse.latency_ms.expect("latencies of a blocks: read");
+	println!(
+		"whole feed ({mb:.1} MB): datdot seeder → JS {:.0} ms ({:.1} MB/s); JS → JS {:.0} ms \
+		 ({:.1} MB/s); ratio {:.2}x",
+		all.ms,
+		mb / all.ms * 1e3,
+		js.all_ms,
+		mb / js.all_ms * 1e3,
+		js.all_ms / all.ms,
+	);
+	println!(
+		"random 64 KiB block reads ({reads}): datdot seeder p50 {:.2} ms p99 {:.2} ms; JS → JS \
+		 p50 {:.2} ms p99 {:.2} ms",
+		latency.p50, latency.p99, js.latency_ms.p50, js.latency_ms.p99,
+	);
+}
