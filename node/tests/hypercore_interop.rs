@@ -120,36 +120,57 @@ fn check(feed: &FeedWriter, read: &Read, expected: &[u64]) {
 	}
 }
 
+/// A seeder on 127.0.0.1 serving a replica store that holds `feed`'s blocks in `ranges`.
+struct Seeding {
+	runtime: tokio::runtime::Runtime,
+	endpoint: String,
+	key: [u8; 32],
+	_dir: tempfile::TempDir,
+}
+
+impl Seeding {
+	fn start(feed: &FeedWriter, ranges: &[std::ops::Range<u64>]) -> Self {
+		let dir = tempfile::tempdir().unwrap();
+		let store = Arc::new(ReplicaStore::open(&dir.path().join("replicas"), 1 << 40).unwrap());
+		let feeds = Arc::new(FeedStore::open(&dir.path().join("feeds")).unwrap());
+		host(&store, feed, ranges);
+		let source = Arc::new(NodeFeeds::new(feeds, store));
+		source.learn(feed.auth(), feed.fork());
+		let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+		let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+		let endpoint = listener.local_addr().unwrap().to_string();
+		runtime.spawn(serve(listener, source, [5; 32], Limits::default(), None));
+		Seeding { runtime, endpoint, key: feed.key(), _dir: dir }
+	}
+
+	/// Runs a fresh stock reader per entry of `whats`, one after the other, while the
+	/// seeder serves.
+	fn read(&self, whats: &[String]) -> Vec<Read> {
+		let (endpoint, key, whats) = (self.endpoint.clone(), self.key, whats.to_vec());
+		self.runtime.block_on(async move {
+			tokio::task::spawn_blocking(move || {
+				whats.iter().map(|what| read(&endpoint, &key, what)).collect()
+			})
+			.await
+			.unwrap()
+		})
+	}
+}
+
 fn interop(mode: SigningMode) {
 	let feed = feed(mode, 60);
-	let dir = tempfile::tempdir().unwrap();
-	let store = Arc::new(ReplicaStore::open(&dir.path().join("replicas"), 1 << 30).unwrap());
-	let feeds = Arc::new(FeedStore::open(&dir.path().join("feeds")).unwrap());
 	// Two of three contracts hosted here: the reader must see a sparse seeder.
-	host(&store, &feed, &[0..25, 40..60]);
-	let source = Arc::new(NodeFeeds::new(feeds, store));
-	source.learn(feed.auth(), feed.fork());
-
-	let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-	let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-	let endpoint = listener.local_addr().unwrap().to_string();
-	runtime.spawn(serve(listener, source, [5; 32], Limits::default(), None));
-	let key = feed.key();
-	let (all_held, sparse, missing) = runtime.block_on(async move {
-		let read_in = |what: String| {
-			let (endpoint, key) = (endpoint.clone(), key);
-			tokio::task::spawn_blocking(move || read(&endpoint, &key, &what))
-		};
-		let sparse = read_in("blocks:41,3,59,24,0,40".into()).await.unwrap();
-		let missing = read_in("missing:30".into()).await.unwrap();
-		let held: Vec<String> = (0..25).chain(40..60).map(|i| i.to_string()).collect();
-		let all_held = read_in(format!("blocks:{}", held.join(","))).await.unwrap();
-		(all_held, sparse, missing)
-	});
+	let seeding = Seeding::start(&feed, &[0..25, 40..60]);
 	let held: Vec<u64> = (0..25).chain(40..60).collect();
-	check(&feed, &all_held, &held);
-	check(&feed, &sparse, &[41, 3, 59, 24, 0, 40]);
-	assert_eq!(missing.missing.as_deref(), Some("REQUEST_TIMEOUT"));
+	let list = |l: &[u64]| l.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+	let reads = seeding.read(&[
+		format!("blocks:{}", list(&[41, 3, 59, 24, 0, 40])),
+		"missing:30".into(),
+		format!("blocks:{}", list(&held)),
+	]);
+	check(&feed, &reads[0], &[41, 3, 59, 24, 0, 40]);
+	assert_eq!(reads[1].missing.as_deref(), Some("REQUEST_TIMEOUT"));
+	check(&feed, &reads[2], &held);
 }
 
 #[test]
@@ -183,34 +204,16 @@ fn seeder_throughput_against_js() {
 			.collect();
 		feed.append(&block).unwrap();
 	}
-	let dir = tempfile::tempdir().unwrap();
-	let store = Arc::new(ReplicaStore::open(&dir.path().join("replicas"), 1 << 40).unwrap());
-	let feeds = Arc::new(FeedStore::open(&dir.path().join("feeds")).unwrap());
 	let contracts: Vec<_> = (0..blocks).step_by(64).map(|s| s..(s + 64).min(blocks)).collect();
-	host(&store, &feed, &contracts);
-	let source = Arc::new(NodeFeeds::new(feeds, store));
-	source.learn(feed.auth(), feed.fork());
-
-	let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-	let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-	let endpoint = listener.local_addr().unwrap().to_string();
-	runtime.spawn(serve(listener, source, [5; 32], Limits::default(), None));
-	let key = feed.key();
+	let seeding = Seeding::start(&feed, &contracts);
 	let random: Vec<String> = (0..reads)
 		.map(|_| {
 			x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
 			((x >> 33) % blocks).to_string()
 		})
 		.collect();
-	let (all, sparse) = runtime.block_on(async move {
-		let read_in = |what: String| {
-			let (endpoint, key) = (endpoint.clone(), key);
-			tokio::task::spawn_blocking(move || read(&endpoint, &key, &what))
-		};
-		let all = read_in("all".into()).await.unwrap();
-		let sparse = read_in(format!("blocks:{}", random.join(","))).await.unwrap();
-		(all, sparse)
-	});
+	let mut runs = seeding.read(&["all".into(), format!("blocks:{}", random.join(","))]);
+	let (sparse, all) = (runs.pop().unwrap(), runs.pop().unwrap());
 	check(&feed, &all, &(0..blocks).collect::<Vec<_>>());
 	let out = Command::new("node")
 		.arg(fixtures().join("bench-js-replication.js"))

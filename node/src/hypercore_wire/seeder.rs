@@ -66,6 +66,11 @@ impl ServedFeed {
 pub struct Limits {
 	/// Connections served at once; more wait in the accept queue.
 	pub connections: usize,
+	/// Connections from one IP address at once; more are closed at once, so one host
+	/// cannot take every slot.
+	pub connections_per_ip: usize,
+	/// Feeds (channels) one connection may open.
+	pub channels: usize,
 	/// Requests answered per connection per second; a faster reader is slowed down.
 	pub requests_per_second: u32,
 	/// A connection that sends nothing for this long is closed (readers keep alive every 5 s).
@@ -78,6 +83,8 @@ impl Default for Limits {
 	fn default() -> Self {
 		Limits {
 			connections: 64,
+			connections_per_ip: 8,
+			channels: 128,
 			requests_per_second: 2000,
 			idle: Duration::from_secs(60),
 			max_message: 64 * 1024,
@@ -136,6 +143,7 @@ pub async fn serve(
 	metrics: Option<ServedHook>,
 ) {
 	let slots = Arc::new(Semaphore::new(limits.connections));
+	let per_ip = Arc::new(std::sync::Mutex::new(HashMap::<std::net::IpAddr, usize>::new()));
 	loop {
 		let Ok(permit) = slots.clone().acquire_owned().await else { return };
 		let (socket, peer) = match listener.accept().await {
@@ -187,6 +195,7 @@ struct Connection<W> {
 	metrics: Option<ServedHook>,
 	window: (Instant, u32),
 	requests_per_second: u32,
+	max_channels: usize,
 }
 
 async fn connection(
@@ -214,6 +223,7 @@ async fn connection(
 		metrics,
 		window: (Instant::now(), 0),
 		requests_per_second: limits.requests_per_second,
+		max_channels: limits.channels,
 	};
 	loop {
 		let message = tokio::time::timeout(limits.idle, reader.recv())
@@ -318,7 +328,9 @@ impl<W: AsyncWrite + Unpin> Connection<W> {
 	) -> Result<bool, StreamError> {
 		let feed = <[u8; 32]>::try_from(id).ok().and_then(|dk| self.source.feed(&dk));
 		let hypercore = protocol == "hypercore/alpha" || protocol == "hypercore";
-		let (Some(feed), true) = (feed, hypercore) else {
+		let room =
+			self.channels.len() < self.max_channels || self.channels.contains_key(&remote_id);
+		let (Some(feed), true, true) = (feed, hypercore, room) else {
 			self.send(&[protomux::reject(remote_id)]).await?;
 			return Ok(true);
 		};
