@@ -143,7 +143,7 @@ pub async fn serve(
 	metrics: Option<ServedHook>,
 ) {
 	let slots = Arc::new(Semaphore::new(limits.connections));
-	let per_ip = Arc::new(std::sync::Mutex::new(HashMap::<std::net::IpAddr, usize>::new()));
+	let per_ip = IpSlots::default();
 	loop {
 		let Ok(permit) = slots.clone().acquire_owned().await else { return };
 		let (socket, peer) = match listener.accept().await {
@@ -154,14 +154,57 @@ pub async fn serve(
 				continue;
 			}
 		};
+		let Some(ip_slot) = per_ip.take(peer.ip(), limits.connections_per_ip) else {
+			log::debug!(target: "datdot", "hypercore reader {peer}: too many connections");
+			continue;
+		};
 		let (source, limits, metrics) = (source.clone(), limits.clone(), metrics.clone());
 		tokio::spawn(async move {
 			match connection(socket, source, &seed, &limits, metrics).await {
 				Ok(()) | Err(StreamError::Io(_)) => {}
 				Err(e) => log::debug!(target: "datdot", "hypercore reader {peer}: {e}"),
 			}
-			drop(permit);
+			drop((permit, ip_slot));
 		});
+	}
+}
+
+/// Connections open per IP address.
+#[derive(Clone, Default)]
+struct IpSlots(Arc<std::sync::Mutex<HashMap<std::net::IpAddr, usize>>>);
+
+/// One connection counted against its IP address until dropped.
+struct IpSlot {
+	slots: IpSlots,
+	ip: std::net::IpAddr,
+}
+
+impl IpSlots {
+	fn open(&self) -> std::sync::MutexGuard<'_, HashMap<std::net::IpAddr, usize>> {
+		self.0.lock().unwrap_or_else(|p| p.into_inner())
+	}
+
+	/// A slot for `ip`, unless it already has `max` connections.
+	fn take(&self, ip: std::net::IpAddr, max: usize) -> Option<IpSlot> {
+		let mut open = self.open();
+		let count = open.entry(ip).or_default();
+		if *count >= max {
+			return None;
+		}
+		*count += 1;
+		Some(IpSlot { slots: self.clone(), ip })
+	}
+}
+
+impl Drop for IpSlot {
+	fn drop(&mut self) {
+		let mut open = self.slots.open();
+		if let Some(count) = open.get_mut(&self.ip) {
+			*count -= 1;
+			if *count == 0 {
+				open.remove(&self.ip);
+			}
+		}
 	}
 }
 
@@ -480,6 +523,18 @@ impl<W: AsyncWrite + Unpin> Connection<W> {
 #[cfg(test)]
 mod tests {
 	use super::*;
+
+	#[test]
+	fn one_ip_holds_at_most_its_share_of_connections() {
+		let slots = IpSlots::default();
+		let (a, b) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+		let first = slots.take(a, 2).unwrap();
+		let _second = slots.take(a, 2).unwrap();
+		assert!(slots.take(a, 2).is_none(), "a third from the same address is refused");
+		assert!(slots.take(b, 2).is_some(), "another address is not held up");
+		drop(first);
+		assert!(slots.take(a, 2).is_some(), "a closed connection frees its slot");
+	}
 
 	#[test]
 	fn discovery_key_is_hypercore_cryptos() {
