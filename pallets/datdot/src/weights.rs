@@ -87,8 +87,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `609`
 		//  Estimated: `3731`
-		// Minimum execution time: 103_123_000 picoseconds.
-		Weight::from_parts(175_909_000, 3731)
+		// Minimum execution time: 101_791_000 picoseconds.
+		Weight::from_parts(157_193_000, 3731)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
@@ -102,16 +102,18 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::CounterForProviders` (r:1 w:1)
 	/// Proof: `Datdot::CounterForProviders` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Endpoints` (r:0 w:1)
+	/// Proof: `Datdot::Endpoints` (`max_values`: None, `max_size`: Some(178), added: 2653, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::HostedReplicas` (r:0 w:1)
 	/// Proof: `Datdot::HostedReplicas` (`max_values`: None, `max_size`: Some(12338), added: 14813, mode: `MaxEncodedLen`)
 	fn unregister() -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `1995`
 		//  Estimated: `3990`
-		// Minimum execution time: 94_447_000 picoseconds.
-		Weight::from_parts(109_675_000, 3990)
+		// Minimum execution time: 97_842_000 picoseconds.
+		Weight::from_parts(137_527_000, 3990)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
-			.saturating_add(T::DbWeight::get().writes(6_u64))
+			.saturating_add(T::DbWeight::get().writes(7_u64))
 	}
 	/// Storage: `Datdot::Providers` (r:2 w:2)
 	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
@@ -125,8 +127,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1572`
 		//  Estimated: `6472`
-		// Minimum execution time: 67_295_000 picoseconds.
-		Weight::from_parts(112_711_000, 6472)
+		// Minimum execution time: 66_554_000 picoseconds.
+		Weight::from_parts(83_366_000, 6472)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
@@ -142,15 +144,21 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1158`
 		//  Estimated: `3990`
-		// Minimum execution time: 54_231_000 picoseconds.
-		Weight::from_parts(71_994_000, 3990)
+		// Minimum execution time: 54_753_000 picoseconds.
+		Weight::from_parts(89_468_000, 3990)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
 	/// Storage: `Datdot::Providers` (r:1 w:0)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Endpoints` (r:0 w:1)
+	/// Proof: `Datdot::Endpoints` (`max_values`: None, `max_size`: Some(178), added: 2653, mode: `MaxEncodedLen`)
 	fn set_endpoint() -> Weight {
-		Weight::from_parts(40_000_000, 3990)
+		// Proof Size summary in bytes:
+		//  Measured:  `198`
+		//  Estimated: `3731`
+		// Minimum execution time: 23_814_000 picoseconds.
+		Weight::from_parts(39_994_000, 3731)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -185,10 +193,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `250 + n * (227 ±0)`
 		//  Estimated: `129162 + n * (2741 ±0)`
-		// Minimum execution time: 64_991_000 picoseconds.
-		Weight::from_parts(116_864_383, 129162)
-			// Standard Error: 250_162
-			.saturating_add(Weight::from_parts(31_394_565, 0).saturating_mul(n.into()))
+		// Minimum execution time: 66_053_000 picoseconds.
+		Weight::from_parts(113_995_358, 129162)
+			// Standard Error: 276_987
+			.saturating_add(Weight::from_parts(27_410_707, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(22_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(13_u64))
@@ -203,8 +211,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1048`
 		//  Estimated: `6834`
-		// Minimum execution time: 161_211_000 picoseconds.
-		Weight::from_parts(228_156_000, 6834)
+		// Minimum execution time: 167_973_000 picoseconds.
+		Weight::from_parts(205_193_000, 6834)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -233,10 +241,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `7234`
 		//  Estimated: `88702`
-		// Minimum execution time: 377_575_000 picoseconds.
-		Weight::from_parts(870_731_748, 88702)
-			// Standard Error: 930_884
-			.saturating_add(Weight::from_parts(41_857_815, 0).saturating_mul(c.into()))
+		// Minimum execution time: 378_888_000 picoseconds.
+		Weight::from_parts(357_641_969, 88702)
+			// Standard Error: 808_629
+			.saturating_add(Weight::from_parts(56_937_560, 0).saturating_mul(c.into()))
 			.saturating_add(T::DbWeight::get().reads(38_u64))
 			.saturating_add(T::DbWeight::get().writes(7_u64))
 			.saturating_add(T::DbWeight::get().writes((9_u64).saturating_mul(c.into())))
@@ -249,8 +257,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `8540`
 		//  Estimated: `22352`
-		// Minimum execution time: 40_105_000 picoseconds.
-		Weight::from_parts(61_004_000, 22352)
+		// Minimum execution time: 39_684_000 picoseconds.
+		Weight::from_parts(66_124_000, 22352)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -266,8 +274,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `16927`
 		//  Estimated: `22352`
-		// Minimum execution time: 135_653_000 picoseconds.
-		Weight::from_parts(232_164_000, 22352)
+		// Minimum execution time: 142_967_000 picoseconds.
+		Weight::from_parts(224_199_000, 22352)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
@@ -283,8 +291,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `362`
 		//  Estimated: `6834`
-		// Minimum execution time: 52_357_000 picoseconds.
-		Weight::from_parts(84_127_000, 6834)
+		// Minimum execution time: 53_600_000 picoseconds.
+		Weight::from_parts(92_803_000, 6834)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -318,11 +326,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	fn end_plans(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `207224 + n * (509 ±0)`
-		//  Estimated: `237998 + n * (41873 ±520)`
-		// Minimum execution time: 2_051_231_000 picoseconds.
-		Weight::from_parts(1_847_340_012, 237998)
-			// Standard Error: 31_203_513
-			.saturating_add(Weight::from_parts(1_594_897_206, 0).saturating_mul(n.into()))
+		//  Estimated: `237998 + n * (41873 ±417)`
+		// Minimum execution time: 2_174_021_000 picoseconds.
+		Weight::from_parts(3_538_156_051, 237998)
+			// Standard Error: 35_303_838
+			.saturating_add(Weight::from_parts(2_146_618_064, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(71_u64))
 			.saturating_add(T::DbWeight::get().reads((16_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(78_u64))
@@ -351,8 +359,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `14354`
 		//  Estimated: `15803`
-		// Minimum execution time: 197_920_000 picoseconds.
-		Weight::from_parts(229_228_000, 15803)
+		// Minimum execution time: 198_821_000 picoseconds.
+		Weight::from_parts(347_089_000, 15803)
 			.saturating_add(T::DbWeight::get().reads(14_u64))
 			.saturating_add(T::DbWeight::get().writes(14_u64))
 	}
@@ -381,10 +389,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `688 + s * (256 ±0)`
 		//  Estimated: `5966 + s * (2704 ±0)`
-		// Minimum execution time: 207_407_000 picoseconds.
-		Weight::from_parts(154_150_111, 5966)
-			// Standard Error: 1_026_231
-			.saturating_add(Weight::from_parts(111_393_058, 0).saturating_mul(s.into()))
+		// Minimum execution time: 209_571_000 picoseconds.
+		Weight::from_parts(180_305_710, 5966)
+			// Standard Error: 757_050
+			.saturating_add(Weight::from_parts(113_735_509, 0).saturating_mul(s.into()))
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(s.into())))
 			.saturating_add(T::DbWeight::get().writes(10_u64))
@@ -413,10 +421,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1251 + s * (383 ±0)`
 		//  Estimated: `6196 + s * (2704 ±0)`
-		// Minimum execution time: 225_350_000 picoseconds.
-		Weight::from_parts(98_640_711, 6196)
-			// Standard Error: 1_251_915
-			.saturating_add(Weight::from_parts(184_624_810, 0).saturating_mul(s.into()))
+		// Minimum execution time: 229_760_000 picoseconds.
+		Weight::from_parts(123_974_895, 6196)
+			// Standard Error: 1_047_194
+			.saturating_add(Weight::from_parts(222_945_421, 0).saturating_mul(s.into()))
 			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(s.into())))
 			.saturating_add(T::DbWeight::get().writes(8_u64))
@@ -446,10 +454,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `198 + n * (468 ±0)`
 		//  Estimated: `3991 + n * (2741 ±0)`
-		// Minimum execution time: 7_133_000 picoseconds.
-		Weight::from_parts(47_491_150, 3991)
-			// Standard Error: 1_417_061
-			.saturating_add(Weight::from_parts(106_538_374, 0).saturating_mul(n.into()))
+		// Minimum execution time: 8_075_000 picoseconds.
+		Weight::from_parts(11_000_000, 3991)
+			// Standard Error: 748_653
+			.saturating_add(Weight::from_parts(129_849_034, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -471,10 +479,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `281 + n * (584 ±0)`
 		//  Estimated: `3670 + n * (5482 ±0)`
-		// Minimum execution time: 76_142_000 picoseconds.
-		Weight::from_parts(19_093_303, 3670)
-			// Standard Error: 483_678
-			.saturating_add(Weight::from_parts(69_781_434, 0).saturating_mul(n.into()))
+		// Minimum execution time: 76_282_000 picoseconds.
+		Weight::from_parts(33_156_398, 3670)
+			// Standard Error: 839_996
+			.saturating_add(Weight::from_parts(74_370_850, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -505,11 +513,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	fn draw_replicas(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `1578 + n * (450 ±0)`
-		//  Estimated: `9069 + n * (5408 ±29)`
-		// Minimum execution time: 118_061_000 picoseconds.
-		Weight::from_parts(54_247_555, 9069)
-			// Standard Error: 248_963
-			.saturating_add(Weight::from_parts(83_643_571, 0).saturating_mul(n.into()))
+		//  Estimated: `9069 + n * (5408 ±0)`
+		// Minimum execution time: 121_888_000 picoseconds.
+		Weight::from_parts(78_462_808, 9069)
+			// Standard Error: 677_658
+			.saturating_add(Weight::from_parts(94_684_453, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(11_u64))
 			.saturating_add(T::DbWeight::get().reads((7_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -541,10 +549,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `9325`
 		//  Estimated: `44254`
-		// Minimum execution time: 186_107_000 picoseconds.
-		Weight::from_parts(222_627_559, 44254)
-			// Standard Error: 2_796
-			.saturating_add(Weight::from_parts(6_622, 0).saturating_mul(p.into()))
+		// Minimum execution time: 313_225_000 picoseconds.
+		Weight::from_parts(275_062_817, 44254)
+			// Standard Error: 3_265
+			.saturating_add(Weight::from_parts(9_174, 0).saturating_mul(p.into()))
 			.saturating_add(T::DbWeight::get().reads(29_u64))
 			.saturating_add(T::DbWeight::get().writes(7_u64))
 	}
@@ -569,10 +577,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `24316 + n * (702 ±0)`
 		//  Estimated: `14655 + n * (14813 ±0)`
-		// Minimum execution time: 138_880_000 picoseconds.
-		Weight::from_parts(104_446_291, 14655)
-			// Standard Error: 1_283_402
-			.saturating_add(Weight::from_parts(102_719_805, 0).saturating_mul(n.into()))
+		// Minimum execution time: 173_133_000 picoseconds.
+		Weight::from_parts(154_080_144, 14655)
+			// Standard Error: 1_644_177
+			.saturating_add(Weight::from_parts(144_191_119, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().reads((7_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
@@ -587,8 +595,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `68`
 		//  Estimated: `3478`
-		// Minimum execution time: 88_996_000 picoseconds.
-		Weight::from_parts(100_447_000, 3478)
+		// Minimum execution time: 88_745_000 picoseconds.
+		Weight::from_parts(118_662_000, 3478)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 	}
 	/// Storage: `Datdot::GrowthQueueBounds` (r:1 w:1)
@@ -616,10 +624,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `999`
 		//  Estimated: `6834`
-		// Minimum execution time: 40_837_000 picoseconds.
-		Weight::from_parts(43_681_000, 6834)
-			// Standard Error: 408_197
-			.saturating_add(Weight::from_parts(99_158_118, 0).saturating_mul(n.into()))
+		// Minimum execution time: 42_569_000 picoseconds.
+		Weight::from_parts(58_970_000, 6834)
+			// Standard Error: 246_194
+			.saturating_add(Weight::from_parts(122_239_885, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 			.saturating_add(T::DbWeight::get().writes((8_u64).saturating_mul(n.into())))
@@ -630,8 +638,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `0`
 		//  Estimated: `0`
-		// Minimum execution time: 10_310_000 picoseconds.
-		Weight::from_parts(17_974_000, 0)
+		// Minimum execution time: 10_430_000 picoseconds.
+		Weight::from_parts(18_745_000, 0)
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	/// Storage: `Datdot::Replicas` (r:1 w:1)
@@ -662,8 +670,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `13904`
 		//  Estimated: `15803`
-		// Minimum execution time: 232_975_000 picoseconds.
-		Weight::from_parts(356_436_000, 15803)
+		// Minimum execution time: 232_424_000 picoseconds.
+		Weight::from_parts(398_194_000, 15803)
 			.saturating_add(T::DbWeight::get().reads(12_u64))
 			.saturating_add(T::DbWeight::get().writes(12_u64))
 	}
@@ -690,10 +698,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `160 + n * (406 ±0)`
 		//  Estimated: `1493 + n * (14813 ±0)`
-		// Minimum execution time: 3_416_000 picoseconds.
-		Weight::from_parts(12_556_906, 1493)
-			// Standard Error: 664_123
-			.saturating_add(Weight::from_parts(108_072_413, 0).saturating_mul(n.into()))
+		// Minimum execution time: 3_487_000 picoseconds.
+		Weight::from_parts(13_235_583, 1493)
+			// Standard Error: 1_123_959
+			.saturating_add(Weight::from_parts(130_023_249, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
@@ -723,10 +731,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `798 + n * (201 ±0)`
 		//  Estimated: `15803 + n * (2704 ±0)`
-		// Minimum execution time: 63_208_000 picoseconds.
-		Weight::from_parts(76_906_510, 15803)
-			// Standard Error: 193_425
-			.saturating_add(Weight::from_parts(25_869_570, 0).saturating_mul(n.into()))
+		// Minimum execution time: 63_930_000 picoseconds.
+		Weight::from_parts(81_164_484, 15803)
+			// Standard Error: 122_789
+			.saturating_add(Weight::from_parts(28_836_689, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -738,33 +746,33 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 /// The same weights with ParityDB's database weights, for tests and mock runtimes.
 impl WeightInfo for () {
 	fn register() -> Weight {
-		Weight::from_parts(175_909_000, 3731)
+		Weight::from_parts(157_193_000, 3731)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(6_u64))
 	}
 	fn unregister() -> Weight {
-		Weight::from_parts(109_675_000, 3990)
+		Weight::from_parts(137_527_000, 3990)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
-			.saturating_add(ParityDbWeight::get().writes(6_u64))
+			.saturating_add(ParityDbWeight::get().writes(7_u64))
 	}
 	fn pause() -> Weight {
-		Weight::from_parts(112_711_000, 6472)
+		Weight::from_parts(83_366_000, 6472)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(6_u64))
 	}
 	fn unpause() -> Weight {
-		Weight::from_parts(71_994_000, 3990)
+		Weight::from_parts(89_468_000, 3990)
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 	fn set_endpoint() -> Weight {
-		Weight::from_parts(40_000_000, 3990)
+		Weight::from_parts(39_994_000, 3731)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn on_initialize_pause_ends(n: u32, ) -> Weight {
-		Weight::from_parts(116_864_383, 129162)
-			.saturating_add(Weight::from_parts(31_394_565, 0).saturating_mul(n.into()))
+		Weight::from_parts(113_995_358, 129162)
+			.saturating_add(Weight::from_parts(27_410_707, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(22_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(13_u64))
@@ -772,35 +780,35 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 2741).saturating_mul(n.into()))
 	}
 	fn publish_feed() -> Weight {
-		Weight::from_parts(228_156_000, 6834)
+		Weight::from_parts(205_193_000, 6834)
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	fn publish_plan(c: u32, ) -> Weight {
-		Weight::from_parts(870_731_748, 88702)
-			.saturating_add(Weight::from_parts(41_857_815, 0).saturating_mul(c.into()))
+		Weight::from_parts(357_641_969, 88702)
+			.saturating_add(Weight::from_parts(56_937_560, 0).saturating_mul(c.into()))
 			.saturating_add(ParityDbWeight::get().reads(38_u64))
 			.saturating_add(ParityDbWeight::get().writes(7_u64))
 			.saturating_add(ParityDbWeight::get().writes((9_u64).saturating_mul(c.into())))
 	}
 	fn cancel_plan() -> Weight {
-		Weight::from_parts(61_004_000, 22352)
+		Weight::from_parts(66_124_000, 22352)
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn top_up_plan() -> Weight {
-		Weight::from_parts(232_164_000, 22352)
+		Weight::from_parts(224_199_000, 22352)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(5_u64))
 	}
 	fn remove_feed() -> Weight {
-		Weight::from_parts(84_127_000, 6834)
+		Weight::from_parts(92_803_000, 6834)
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 	fn end_plans(n: u32, ) -> Weight {
-		Weight::from_parts(1_847_340_012, 237998)
-			.saturating_add(Weight::from_parts(1_594_897_206, 0).saturating_mul(n.into()))
+		Weight::from_parts(3_538_156_051, 237998)
+			.saturating_add(Weight::from_parts(2_146_618_064, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(71_u64))
 			.saturating_add(ParityDbWeight::get().reads((16_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(78_u64))
@@ -808,21 +816,21 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 41873).saturating_mul(n.into()))
 	}
 	fn confirm_setup() -> Weight {
-		Weight::from_parts(229_228_000, 15803)
+		Weight::from_parts(347_089_000, 15803)
 			.saturating_add(ParityDbWeight::get().reads(14_u64))
 			.saturating_add(ParityDbWeight::get().writes(14_u64))
 	}
 	fn submit_storage_proof(s: u32, ) -> Weight {
-		Weight::from_parts(154_150_111, 5966)
-			.saturating_add(Weight::from_parts(111_393_058, 0).saturating_mul(s.into()))
+		Weight::from_parts(180_305_710, 5966)
+			.saturating_add(Weight::from_parts(113_735_509, 0).saturating_mul(s.into()))
 			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(s.into())))
 			.saturating_add(ParityDbWeight::get().writes(10_u64))
 			.saturating_add(Weight::from_parts(0, 2704).saturating_mul(s.into()))
 	}
 	fn submit_storage_proof_passed(s: u32, ) -> Weight {
-		Weight::from_parts(98_640_711, 6196)
-			.saturating_add(Weight::from_parts(184_624_810, 0).saturating_mul(s.into()))
+		Weight::from_parts(123_974_895, 6196)
+			.saturating_add(Weight::from_parts(222_945_421, 0).saturating_mul(s.into()))
 			.saturating_add(ParityDbWeight::get().reads(7_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(s.into())))
 			.saturating_add(ParityDbWeight::get().writes(8_u64))
@@ -830,8 +838,8 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 2704).saturating_mul(s.into()))
 	}
 	fn expire_challenges(n: u32, ) -> Weight {
-		Weight::from_parts(47_491_150, 3991)
-			.saturating_add(Weight::from_parts(106_538_374, 0).saturating_mul(n.into()))
+		Weight::from_parts(11_000_000, 3991)
+			.saturating_add(Weight::from_parts(129_849_034, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
@@ -839,8 +847,8 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 2741).saturating_mul(n.into()))
 	}
 	fn expire_setups(n: u32, ) -> Weight {
-		Weight::from_parts(19_093_303, 3670)
-			.saturating_add(Weight::from_parts(69_781_434, 0).saturating_mul(n.into()))
+		Weight::from_parts(33_156_398, 3670)
+			.saturating_add(Weight::from_parts(74_370_850, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().reads((3_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
@@ -848,8 +856,8 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 5482).saturating_mul(n.into()))
 	}
 	fn draw_replicas(n: u32, ) -> Weight {
-		Weight::from_parts(54_247_555, 9069)
-			.saturating_add(Weight::from_parts(83_643_571, 0).saturating_mul(n.into()))
+		Weight::from_parts(78_462_808, 9069)
+			.saturating_add(Weight::from_parts(94_684_453, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(11_u64))
 			.saturating_add(ParityDbWeight::get().reads((7_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
@@ -857,14 +865,14 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 5408).saturating_mul(n.into()))
 	}
 	fn draw_with_providers(p: u32, ) -> Weight {
-		Weight::from_parts(222_627_559, 44254)
-			.saturating_add(Weight::from_parts(6_622, 0).saturating_mul(p.into()))
+		Weight::from_parts(275_062_817, 44254)
+			.saturating_add(Weight::from_parts(9_174, 0).saturating_mul(p.into()))
 			.saturating_add(ParityDbWeight::get().reads(29_u64))
 			.saturating_add(ParityDbWeight::get().writes(7_u64))
 	}
 	fn issue_challenges(n: u32, ) -> Weight {
-		Weight::from_parts(104_446_291, 14655)
-			.saturating_add(Weight::from_parts(102_719_805, 0).saturating_mul(n.into()))
+		Weight::from_parts(154_080_144, 14655)
+			.saturating_add(Weight::from_parts(144_191_119, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().reads((7_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
@@ -872,28 +880,28 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 14813).saturating_mul(n.into()))
 	}
 	fn challenges_this_block() -> Weight {
-		Weight::from_parts(100_447_000, 3478)
+		Weight::from_parts(118_662_000, 3478)
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 	}
 	fn grow_plans(n: u32, ) -> Weight {
-		Weight::from_parts(43_681_000, 6834)
-			.saturating_add(Weight::from_parts(99_158_118, 0).saturating_mul(n.into()))
+		Weight::from_parts(58_970_000, 6834)
+			.saturating_add(Weight::from_parts(122_239_885, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(7_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 			.saturating_add(ParityDbWeight::get().writes((8_u64).saturating_mul(n.into())))
 	}
 	fn set_timing() -> Weight {
-		Weight::from_parts(17_974_000, 0)
+		Weight::from_parts(18_745_000, 0)
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn release_replica() -> Weight {
-		Weight::from_parts(356_436_000, 15803)
+		Weight::from_parts(398_194_000, 15803)
 			.saturating_add(ParityDbWeight::get().reads(12_u64))
 			.saturating_add(ParityDbWeight::get().writes(12_u64))
 	}
 	fn watch_offline(n: u32, ) -> Weight {
-		Weight::from_parts(12_556_906, 1493)
-			.saturating_add(Weight::from_parts(108_072_413, 0).saturating_mul(n.into()))
+		Weight::from_parts(13_235_583, 1493)
+			.saturating_add(Weight::from_parts(130_023_249, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
@@ -901,8 +909,8 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 14813).saturating_mul(n.into()))
 	}
 	fn replace_evicted(n: u32, ) -> Weight {
-		Weight::from_parts(76_906_510, 15803)
-			.saturating_add(Weight::from_parts(25_869_570, 0).saturating_mul(n.into()))
+		Weight::from_parts(81_164_484, 15803)
+			.saturating_add(Weight::from_parts(28_836_689, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
