@@ -239,7 +239,14 @@ struct Connection<W> {
 	window: (Instant, u32),
 	requests_per_second: u32,
 	max_channels: usize,
+	/// A reader that takes no bytes for this long is dropped (it would pin its slot).
+	idle: Duration,
+	/// Channel opens refused so far; a reader guessing feeds is cut off.
+	refused_opens: u32,
 }
+
+/// Channel opens a connection may have refused before it is closed.
+const MAX_REFUSED_OPENS: u32 = 16;
 
 async fn connection(
 	socket: TcpStream,
@@ -267,6 +274,8 @@ async fn connection(
 		window: (Instant::now(), 0),
 		requests_per_second: limits.requests_per_second,
 		max_channels: limits.channels,
+		idle: limits.idle,
+		refused_opens: 0,
 	};
 	loop {
 		let message = tokio::time::timeout(limits.idle, reader.recv())
@@ -289,6 +298,8 @@ async fn connection(
 impl<W: AsyncWrite + Unpin> Connection<W> {
 	/// Handles one message; `false` ends the connection (the reader broke the protocol).
 	async fn handle(&mut self, message: MuxMessage) -> Result<bool, StreamError> {
+		// Every message costs the reader its share of the rate, not only requests.
+		self.pace().await;
 		match message {
 			MuxMessage::Open { remote_id, protocol, id, handshake } => {
 				self.open(remote_id, &protocol, &id, &handshake).await
@@ -314,7 +325,6 @@ impl<W: AsyncWrite + Unpin> Connection<W> {
 					}
 					kind::REQUEST => {
 						let Ok(request) = Request::decode(&payload) else { return Ok(false) };
-						self.pace().await;
 						let answer = self.answer(remote_id, request).await;
 						self.send(&answer).await?;
 						Ok(true)
@@ -369,11 +379,25 @@ impl<W: AsyncWrite + Unpin> Connection<W> {
 		id: &[u8],
 		handshake: &[u8],
 	) -> Result<bool, StreamError> {
-		let feed = <[u8; 32]>::try_from(id).ok().and_then(|dk| self.source.feed(&dk));
+		if self.channels.contains_key(&remote_id) {
+			// protomux never reopens an open id; only a broken or hostile peer does.
+			return Ok(false);
+		}
 		let hypercore = protocol == "hypercore/alpha" || protocol == "hypercore";
-		let room =
-			self.channels.len() < self.max_channels || self.channels.contains_key(&remote_id);
-		let (Some(feed), true, true) = (feed, hypercore, room) else {
+		let wanted = <[u8; 32]>::try_from(id).ok().filter(|_| hypercore);
+		let feed = match wanted {
+			Some(dk) if self.channels.len() < self.max_channels => {
+				// The lookup may list and stat the stores: off the async threads.
+				let source = self.source.clone();
+				tokio::task::spawn_blocking(move || source.feed(&dk)).await.ok().flatten()
+			}
+			_ => None,
+		};
+		let Some(feed) = feed else {
+			self.refused_opens += 1;
+			if self.refused_opens > MAX_REFUSED_OPENS {
+				return Ok(false);
+			}
 			self.send(&[protomux::reject(remote_id)]).await?;
 			return Ok(true);
 		};
@@ -516,7 +540,9 @@ impl<W: AsyncWrite + Unpin> Connection<W> {
 		if messages.is_empty() {
 			return Ok(());
 		}
-		self.writer.send(messages).await
+		tokio::time::timeout(self.idle, self.writer.send(messages)).await.map_err(|_| {
+			StreamError::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, "reader not reading"))
+		})?
 	}
 }
 
