@@ -182,6 +182,15 @@ impl pallet_datdot::Config for Runtime {
 	type AnswerBlocks = ConstU32<10>;
 	type ChallengeSegments = ConstU32<4>;
 	type MaxChallengesPerBlock = ConstU32<64>;
+	// Protocol default: a performance challenge about every 100 blocks per hoster, two
+	// blocks read, 10 blocks to report.
+	type PerformancePeriod = ConstU32<100>;
+	type PerformanceBlocks = ConstU32<2>;
+	type ReportBlocks = ConstU32<10>;
+	type MaxPerformanceChallengesPerBlock = ConstU32<64>;
+	type ContactSignature = sp_runtime::MultiSignature;
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = Sr25519ContactSigner;
 	// Protocol defaults: 3 faults in 14 400 blocks (a day) end a registration; an offline
 	// hoster's replicas are replaced after 100 blocks (10 minutes).
 	type MaxFaults = ConstU32<3>;
@@ -257,3 +266,24 @@ impl frame_system_benchmarking::Config for Runtime {}
 
 #[cfg(feature = "runtime-benchmarks")]
 impl frame_benchmarking::baseline::Config for Runtime {}
+
+/// Signs proofs of contact in the benchmarks with an sr25519 key of the benchmark keystore,
+/// as a hoster's node signs them with its provider key.
+#[cfg(feature = "runtime-benchmarks")]
+pub struct Sr25519ContactSigner;
+
+#[cfg(feature = "runtime-benchmarks")]
+impl pallet_datdot::attestation::ContactSigner<AccountId, sp_runtime::MultiSignature>
+	for Sr25519ContactSigner
+{
+	fn hoster() -> AccountId {
+		let key = sp_io::crypto::sr25519_generate(pallet_datdot::offchain::KEY_TYPE, None);
+		AccountId::from(key)
+	}
+	fn sign(hoster: &AccountId, message: &[u8]) -> sp_runtime::MultiSignature {
+		let key = sp_core::sr25519::Public::from_raw(*hoster.as_ref());
+		sp_io::crypto::sr25519_sign(pallet_datdot::offchain::KEY_TYPE, &key, message)
+			.expect("the key was generated in this keystore")
+			.into()
+	}
+}

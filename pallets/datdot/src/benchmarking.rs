@@ -1,7 +1,7 @@
 //! Benchmarks of the datdot pallet's calls, each in its worst case.
 
 use super::*;
-use crate::{benchmark_feed::BenchmarkFeed, Pallet as Datdot};
+use crate::{attestation::ContactSigner, benchmark_feed::BenchmarkFeed, Pallet as Datdot};
 use alloc::{boxed::Box, vec::Vec};
 use datdot_primitives::{
 	encoded::{root_from_path, SEGMENT_SIZE},
@@ -169,6 +169,35 @@ fn challenged_segments<T: Config>(
 		proofs.push(SegmentProof { index, segment, path });
 	}
 	(segments, proofs)
+}
+
+/// Stores an open performance challenge of `hoster` on `replica` by `attestor`, due in
+/// `ReportBlocks`; returns its id.
+fn performance_challenge<T: Config>(
+	hoster: &T::AccountId,
+	attestor: &T::AccountId,
+	replica: ReplicaId,
+) -> u64 {
+	let id = NextChallengeId::<T>::mutate(|id| {
+		*id += 1;
+		*id - 1
+	});
+	let due = frame_system::Pallet::<T>::block_number() + T::ReportBlocks::get();
+	let blocks = (0..T::PerformanceBlocks::get()).map(u64::from).collect::<Vec<_>>();
+	PerformanceChallenges::<T>::insert(
+		id,
+		PerformanceChallenge {
+			hoster: hoster.clone(),
+			attestor: attestor.clone(),
+			replica,
+			blocks: BoundedVec::truncate_from(blocks),
+			due,
+			recheck: false,
+			seed: [9; 32],
+		},
+	);
+	PerformanceDue::<T>::mutate(due, |list| list.try_push(id).expect("room"));
+	id
 }
 
 /// Fills the list of plans ending at block `at` with other (made-up) plans, leaving
@@ -602,6 +631,7 @@ mod benchmarks {
 		TimingOverride::<T>::put(Timing {
 			challenge_period: 2,
 			offline_grace: T::OfflineGrace::get(),
+			performance_period: 2,
 		});
 		let count;
 		#[block]
@@ -647,7 +677,8 @@ mod benchmarks {
 
 	#[benchmark]
 	fn set_timing() {
-		let timing = Timing { challenge_period: 5, offline_grace: 7u32.into() };
+		let timing =
+			Timing { challenge_period: 5, offline_grace: 7u32.into(), performance_period: 9 };
 		#[extrinsic_call]
 		_(RawOrigin::Root, Some(timing));
 		assert_eq!(Datdot::<T>::timing(), timing);
@@ -706,6 +737,106 @@ mod benchmarks {
 			Datdot::<T>::replace_evicted();
 		}
 		assert!(Replicas::<T>::iter().all(|(_, _, r)| r.replacing));
+	}
+
+	#[benchmark]
+	fn report_performance_served() {
+		// A served report: one signature checked over the most hashes, the attestor paid.
+		let sponsor = funded::<T>("sponsor", 0);
+		plan::<T>(&sponsor, 1, 1);
+		let hoster = T::BenchmarkHelper::hoster();
+		T::Currency::set_balance(&hoster, T::ProviderDeposit::get().saturating_mul(10u32.into()));
+		Datdot::<T>::register(
+			RawOrigin::Signed(hoster.clone()).into(),
+			peer_id::<T>(9_999),
+			T::MinCapacity::get(),
+			None,
+		)
+		.expect("registers");
+		let attestor = providers::<T>(0, 1).remove(0);
+		let replica = ReplicaId { contract: crate::plans::contract_id(0, 0), replica: 0 };
+		active_replica::<T>(replica, &hoster, EncodedRoot { root: [7; 32], segments: 1 << 20 });
+		let challenge = performance_challenge::<T>(&hoster, &attestor, replica);
+		let hashes: BoundedVec<_, T::PerformanceBlocks> = BoundedVec::truncate_from(
+			(0..T::PerformanceBlocks::get()).map(|i| [i as u8; 32]).collect(),
+		);
+		let message = contact_message(challenge, &attestor, &hashes);
+		let contact = T::BenchmarkHelper::sign(&hoster, &message);
+		let report = PerformanceReport::Served { latency_ms: 100, hashes, contact };
+		#[extrinsic_call]
+		report_performance(RawOrigin::Signed(attestor.clone()), challenge, report);
+		assert!(PerformanceChallenges::<T>::get(challenge).is_none());
+		assert_eq!(ServingRecords::<T>::get(&hoster).fast, 1);
+	}
+
+	#[benchmark]
+	fn report_performance_not_served() {
+		// A first `NotServed`: a second attestor is drawn for a contract with every replica
+		// slot taken, so the draw excludes the most providers.
+		let sponsor = funded::<T>("sponsor", 0);
+		let replicas = T::MaxReplicas::get();
+		plan::<T>(&sponsor, 1, replicas);
+		let contract = crate::plans::contract_id(0, 0);
+		let slot_hosters = bare_providers::<T>(replicas * 2);
+		for (slot, who) in slot_hosters.iter().enumerate() {
+			let id = ReplicaId { contract, replica: slot as u32 };
+			active_replica::<T>(id, who, EncodedRoot { root: [7; 32], segments: 1 << 20 });
+		}
+		let attestor = providers::<T>(0, 1).remove(0);
+		bare_providers::<T>(4);
+		let replica = ReplicaId { contract, replica: 0 };
+		let challenge = performance_challenge::<T>(&slot_hosters[0], &attestor, replica);
+		#[extrinsic_call]
+		report_performance(
+			RawOrigin::Signed(attestor.clone()),
+			challenge,
+			PerformanceReport::NotServed,
+		);
+		assert!(PerformanceChallenges::<T>::iter().any(|(_, c)| c.recheck));
+	}
+
+	#[benchmark]
+	fn issue_performance_challenges(
+		n: Linear<1, { T::MaxPerformanceChallengesPerBlock::get() / 2 }>,
+	) {
+		// `n` challengeable hosters, each of one replica of its own contract with every
+		// replica slot to read when the attestor's draw excludes the contract's workers.
+		let sponsor = funded::<T>("sponsor", 0);
+		plan::<T>(&sponsor, n, T::MaxReplicas::get());
+		for (k, hoster) in bare_providers::<T>(n).iter().enumerate() {
+			let id = ReplicaId { contract: crate::plans::contract_id(0, k as u32), replica: 0 };
+			active_replica::<T>(id, hoster, EncodedRoot { root: [7; 32], segments: 1 << 20 });
+		}
+		bare_providers::<T>(4);
+		TimingOverride::<T>::put(Timing {
+			challenge_period: T::ChallengePeriod::get(),
+			offline_grace: T::OfflineGrace::get(),
+			performance_period: 1,
+		});
+		let now = frame_system::Pallet::<T>::block_number();
+		let issued;
+		#[block]
+		{
+			issued = Datdot::<T>::issue_performance_challenges(now, &[5; 32]);
+		}
+		assert_eq!(issued, n);
+	}
+
+	#[benchmark]
+	fn expire_performance_challenges(n: Linear<0, { T::MaxPerformanceChallengesPerBlock::get() }>) {
+		// `n` unreported challenges: each attestor gets a strike.
+		let hoster = bare_providers::<T>(1).remove(0);
+		let replica = ReplicaId { contract: 0, replica: 0 };
+		let mut due = frame_system::Pallet::<T>::block_number();
+		for attestor in providers::<T>(0, n) {
+			let id = performance_challenge::<T>(&hoster, &attestor, replica);
+			due = PerformanceChallenges::<T>::get(id).expect("stored").due;
+		}
+		#[block]
+		{
+			Datdot::<T>::expire_performance_challenges(due + 1u32.into());
+		}
+		assert_eq!(PerformanceChallenges::<T>::iter().count(), 0);
 	}
 
 	impl_benchmark_test_suite!(Datdot, crate::mock::new_test_ext(), crate::mock::Test);

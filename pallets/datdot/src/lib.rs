@@ -54,6 +54,7 @@ extern crate alloc;
 
 pub use pallet::*;
 
+pub mod attestation;
 pub mod challenges;
 pub mod endpoints;
 pub mod feeds;
@@ -126,6 +127,17 @@ pub type StorageChallengeOf<T> = StorageChallenge<
 	<T as Config>::ChallengeSegments,
 >;
 
+/// A performance challenge with the runtime's types.
+pub type PerformanceChallengeOf<T> = PerformanceChallenge<
+	<T as frame_system::Config>::AccountId,
+	frame_system::pallet_prelude::BlockNumberFor<T>,
+	<T as Config>::PerformanceBlocks,
+>;
+
+/// An attestor's report with the runtime's types.
+pub type PerformanceReportOf<T> =
+	PerformanceReport<<T as Config>::ContactSignature, <T as Config>::PerformanceBlocks>;
+
 /// The bytes of a libp2p PeerId as a provider registers it.
 pub type PeerIdOf<T> = BoundedVec<u8, <T as Config>::MaxPeerIdLen>;
 /// A provider's free-text region.
@@ -157,6 +169,7 @@ impl frame::deps::frame_support::traits::PalletError for VerifyError {
 #[frame::pallet]
 pub mod pallet {
 	use super::*;
+	use frame::deps::sp_runtime::traits::{IdentifyAccount, Verify};
 	#[cfg(any(feature = "try-runtime", test))]
 	use frame::deps::sp_runtime::TryRuntimeError;
 	use frame::traits::{
@@ -315,6 +328,37 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxChallengesPerBlock: Get<u32>;
 
+		/// Mean blocks between two performance challenges of one hoster (design §6): each
+		/// block, each challengeable hoster gets one with probability 1/`PerformancePeriod`.
+		/// The default; governance may set another ([`Pallet::set_timing`]).
+		#[pallet::constant]
+		type PerformancePeriod: Get<u32>;
+
+		/// Feed blocks an attestor reads from the hoster in one performance challenge.
+		#[pallet::constant]
+		type PerformanceBlocks: Get<u32>;
+
+		/// Blocks an attestor has to report on a performance challenge.
+		#[pallet::constant]
+		type ReportBlocks: Get<BlockNumberFor<Self>>;
+
+		/// The most performance challenges issued per block (rechecks included).
+		#[pallet::constant]
+		type MaxPerformanceChallengesPerBlock: Get<u32>;
+
+		/// The signature a hoster's node gives an attestor as proof of contact, checked
+		/// against the hoster's account (`MultiSignature` in the runtime).
+		type ContactSignature: Parameter
+			+ DecodeWithMemTracking
+			+ Verify<Signer: IdentifyAccount<AccountId = Self::AccountId>>;
+
+		/// Makes a hoster account and its proofs of contact for the benchmarks.
+		#[cfg(feature = "runtime-benchmarks")]
+		type BenchmarkHelper: crate::attestation::ContactSigner<
+			Self::AccountId,
+			Self::ContactSignature,
+		>;
+
 		/// Weights of this pallet's calls, from its benchmarks.
 		type WeightInfo: WeightInfo;
 
@@ -365,8 +409,9 @@ pub mod pallet {
 		#[pallet::constant]
 		type EncodingFee: Get<BalanceOf<Self>>;
 
-		/// Held per replica in a plan's budget for the attestor's setup check and
-		/// performance reports (paid once attestation exists; returned at the plan's end).
+		/// Paid to an attestor per accepted performance report, from the plan of the replica
+		/// it read; a plan's budget holds one per `PerformancePeriod` per replica, and one
+		/// more (what is not spent returns at the plan's end).
 		#[pallet::constant]
 		type AttestationFee: Get<BalanceOf<Self>>;
 
@@ -495,6 +540,26 @@ pub mod pallet {
 		BoundedVec<u64, T::MaxChallengesPerBlock>,
 		ValueQuery,
 	>;
+
+	/// Open performance challenges by id (ids shared with storage challenges).
+	#[pallet::storage]
+	pub type PerformanceChallenges<T: Config> =
+		StorageMap<_, Twox64Concat, u64, PerformanceChallengeOf<T>>;
+
+	/// Performance challenges due at a block (all issued `ReportBlocks` before it).
+	#[pallet::storage]
+	pub type PerformanceDue<T: Config> = StorageMap<
+		_,
+		Twox64Concat,
+		BlockNumberFor<T>,
+		BoundedVec<u64, T::MaxPerformanceChallengesPerBlock>,
+		ValueQuery,
+	>;
+
+	/// How each provider has served attestors, while it is registered.
+	#[pallet::storage]
+	pub type ServingRecords<T: Config> =
+		StorageMap<_, Blake2_128Concat, T::AccountId, ServingRecord, ValueQuery>;
 
 	/// Providers whose replicas are being handed over (ended, leaving, or offline past
 	/// `OfflineGrace`), oldest first, by queue position.
@@ -857,6 +922,41 @@ pub mod pallet {
 			/// Missed, or which proof was wrong and how.
 			reason: ChallengeFailure,
 		},
+		/// A performance challenge was issued: `attestor` reads `blocks` from `hoster`.
+		PerformanceChallengeIssued {
+			/// The challenge id.
+			challenge: u64,
+			/// The hoster measured.
+			hoster: T::AccountId,
+			/// The attestor that reads and reports.
+			attestor: T::AccountId,
+			/// The replica (and so the feed) read.
+			replica: ReplicaId,
+			/// The feed blocks to read.
+			blocks: BoundedVec<u64, T::PerformanceBlocks>,
+			/// The last block a report is accepted.
+			due: BlockNumberFor<T>,
+			/// A second opinion after a first attestor reported the hoster silent.
+			recheck: bool,
+		},
+		/// An attestor reported on a performance challenge and was paid.
+		PerformanceReported {
+			/// The challenge id.
+			challenge: u64,
+			/// The hoster measured.
+			hoster: T::AccountId,
+			/// The attestor.
+			attestor: T::AccountId,
+			/// Its grade, or what the silence led to.
+			outcome: PerformanceOutcome,
+		},
+		/// An attestor did not report in time: it gets a strike.
+		PerformanceReportMissed {
+			/// The challenge id.
+			challenge: u64,
+			/// The attestor.
+			attestor: T::AccountId,
+		},
 		/// Governance set the periods; these are now in force.
 		TimingSet {
 			/// The challenge period and offline grace.
@@ -967,11 +1067,21 @@ pub mod pallet {
 		/// The answer must have one proof per challenged segment, in the challenge's order
 		/// and with the challenged segment indexes.
 		ProofsDoNotMatchChallenge,
-		/// A challenge period and an offline grace must each be at least one block.
+		/// Challenge periods and the offline grace must each be at least one block.
 		InvalidTiming,
+		/// No open performance challenge has this id (already reported, or expired).
+		UnknownPerformanceChallenge,
+		/// Only the challenge's attestor may report on it.
+		NotChallengeAttestor,
+		/// A report must carry one leaf hash per block the challenge names.
+		ContactDoesNotMatchChallenge,
+		/// The proof of contact is not the hoster's signature over the challenge, the
+		/// attestor and the hashes: the attestor did not reach the hoster, or forged it.
+		InvalidProofOfContact,
 		/// The balance cannot cover the plan's budget and deposit (plus the existential
 		/// deposit); `DatdotApi` has no quote yet: budget = `PricePerByteBlock` × bytes ×
-		/// replicas × duration + (`EncodingFee` + `AttestationFee`) × replicas × contracts.
+		/// replicas × duration + (`EncodingFee` + `AttestationFee` × (1 + duration /
+		/// `PerformancePeriod`)) × replicas × contracts.
 		InsufficientBalanceForBudget,
 		/// `MaxPlanEndsPerBlock` plans already end at that block; choose another duration.
 		PlanEndScheduleFull,
@@ -995,6 +1105,7 @@ pub mod pallet {
 				Self::resume(&who);
 			}
 			let expired = Self::expire_challenges(now);
+			let reports_missed = Self::expire_performance_challenges(now);
 			let deadlines = Self::expire_setups(now);
 			let watched = Self::watch_offline(now);
 			let handed_over = Self::replace_evicted();
@@ -1002,6 +1113,7 @@ pub mod pallet {
 			let ended = Self::end_plans(now);
 			let mut weight = T::WeightInfo::on_initialize_pause_ends(pause_ends)
 				.saturating_add(T::WeightInfo::expire_challenges(expired))
+				.saturating_add(T::WeightInfo::expire_performance_challenges(reports_missed))
 				.saturating_add(T::WeightInfo::expire_setups(deadlines))
 				.saturating_add(T::WeightInfo::watch_offline(watched))
 				.saturating_add(T::WeightInfo::replace_evicted(handed_over))
@@ -1015,10 +1127,14 @@ pub mod pallet {
 				let seed = frame::hashing::blake2_256(random.as_ref());
 				let drawn = Self::draw_queued(now, &seed);
 				let issued = Self::issue_challenges(now, &seed);
+				let attested = Self::issue_performance_challenges(now, &seed);
 				weight = weight
 					.saturating_add(T::WeightInfo::draw_replicas(drawn))
 					.saturating_add(T::WeightInfo::challenges_this_block())
-					.saturating_add(T::WeightInfo::issue_challenges(issued));
+					.saturating_add(T::WeightInfo::issue_challenges(issued))
+					// The performance count is drawn like the storage challenges' count.
+					.saturating_add(T::WeightInfo::challenges_this_block())
+					.saturating_add(T::WeightInfo::issue_performance_challenges(attested));
 			}
 			weight
 		}
@@ -1042,6 +1158,12 @@ pub mod pallet {
 				"MaxGrowthPerBlock must exceed MaxFollowers, or a feed's growth can stall"
 			);
 			assert!(T::ChallengeSegments::get() > 0, "ChallengeSegments must be positive");
+			assert!(T::PerformancePeriod::get() > 0, "PerformancePeriod must be positive");
+			assert!(T::PerformanceBlocks::get() > 0, "PerformanceBlocks must be positive");
+			assert!(
+				T::MaxPerformanceChallengesPerBlock::get() > 1,
+				"MaxPerformanceChallengesPerBlock must leave room for rechecks"
+			);
 			assert!(T::MaxBlocksPerContract::get() > 0, "MaxBlocksPerContract must be positive");
 		}
 
@@ -1351,6 +1473,26 @@ pub mod pallet {
 			Self::do_set_endpoint(who, endpoint)
 		}
 
+		/// An attestor reports on its performance challenge (design §6): the blocks it read
+		/// from the hoster with the hoster's proof of contact and the slowest round trip, or
+		/// that the hoster did not serve. The proof of contact is checked and the attestor
+		/// paid [`Config::AttestationFee`] from the replica's plan. A first `NotServed` asks a
+		/// second attestor; the second's `NotServed` faults the hoster. A refused report
+		/// changes nothing, so the attestor may send a correct one before `due`.
+		#[pallet::call_index(17)]
+		#[pallet::weight(
+			T::WeightInfo::report_performance_served()
+				.max(T::WeightInfo::report_performance_not_served())
+		)]
+		pub fn report_performance(
+			origin: OriginFor<T>,
+			challenge: u64,
+			report: PerformanceReportOf<T>,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_report_performance(who, challenge, report)
+		}
+
 		#[pallet::call_index(11)]
 		#[pallet::weight(T::WeightInfo::set_timing())]
 		pub fn set_timing(
@@ -1360,7 +1502,9 @@ pub mod pallet {
 			ensure_root(origin)?;
 			if let Some(t) = timing {
 				ensure!(
-					t.challenge_period > 0 && !t.offline_grace.is_zero(),
+					t.challenge_period > 0
+						&& t.performance_period > 0
+						&& !t.offline_grace.is_zero(),
 					Error::<T>::InvalidTiming
 				);
 			}
@@ -1376,6 +1520,7 @@ pub mod pallet {
 			TimingOverride::<T>::get().unwrap_or(Timing {
 				challenge_period: T::ChallengePeriod::get(),
 				offline_grace: T::OfflineGrace::get(),
+				performance_period: T::PerformancePeriod::get(),
 			})
 		}
 
@@ -1482,6 +1627,19 @@ pub mod pallet {
 			}
 			for (i, index) in ProviderIndex::ALL.into_iter().enumerate() {
 				ensure!(counts[i] == index.count::<T>(), "index length disagrees with records");
+			}
+			for (id, ch) in PerformanceChallenges::<T>::iter() {
+				ensure!(
+					PerformanceDue::<T>::get(ch.due).contains(&id),
+					"performance challenge not scheduled"
+				);
+				ensure!(ch.hoster != ch.attestor, "a hoster attests itself");
+			}
+			for (who, _) in ServingRecords::<T>::iter() {
+				ensure!(
+					Providers::<T>::contains_key(&who),
+					"a serving record outlived its provider"
+				);
 			}
 			for (who, endpoint) in Endpoints::<T>::iter() {
 				ensure!(Providers::<T>::contains_key(&who), "an endpoint outlived its provider");

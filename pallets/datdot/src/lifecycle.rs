@@ -190,6 +190,7 @@ impl<T: Config> Pallet<T> {
 		Providers::<T>::remove(who);
 		HostedReplicas::<T>::remove(who);
 		Endpoints::<T>::remove(who);
+		ServingRecords::<T>::remove(who);
 		Self::deposit_event(Event::ProviderUnregistered { provider: who.clone() });
 	}
 

@@ -58,6 +58,9 @@ pub const STRIKE_BENCH: u64 = 20;
 pub const OFFLINE_GRACE: u64 = 10;
 pub const RELEASE_PENALTY: Balance = 10;
 pub const REPLACEMENTS_PER_BLOCK: u32 = 4;
+pub const PERFORMANCE_PERIOD: u32 = u32::MAX;
+pub const PERFORMANCE_BLOCKS: u32 = 2;
+pub const REPORT_BLOCKS: u64 = 3;
 pub const GROWTH_PER_BLOCK: u32 = 4;
 pub const PRICE: Balance = 1;
 pub const MAX_DRAW_WAIT: u64 = 30;
@@ -125,6 +128,14 @@ impl pallet_datdot::Config for Test {
 	type AnswerBlocks = ConstU64<ANSWER_BLOCKS>;
 	type ChallengeSegments = ConstU32<CHALLENGE_SEGMENTS>;
 	type MaxChallengesPerBlock = ConstU32<8>;
+	// Off unless a test sets a period (`set_timing`), so other tests see no attestors' work.
+	type PerformancePeriod = ConstU32<PERFORMANCE_PERIOD>;
+	type PerformanceBlocks = ConstU32<PERFORMANCE_BLOCKS>;
+	type ReportBlocks = ConstU64<REPORT_BLOCKS>;
+	type MaxPerformanceChallengesPerBlock = ConstU32<8>;
+	type ContactSignature = TestSignature;
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = TestContactSigner;
 	type MaxFaults = ConstU32<MAX_FAULTS>;
 	type MaxPausedPerWindow = ConstU32<MAX_PAUSED>;
 	type FaultWindow = ConstU64<FAULT_WINDOW>;
@@ -223,5 +234,18 @@ pub fn run_to_block(n: u64) {
 		System::set_block_number(next);
 		<Datdot as Hooks<u64>>::on_initialize(next);
 		pallet_datdot::Pallet::<Test>::do_try_state().expect("invariants hold");
+	}
+}
+
+/// Test signatures name their signer and message, so any account can "sign".
+pub struct TestContactSigner;
+
+#[cfg(feature = "runtime-benchmarks")]
+impl crate::attestation::ContactSigner<AccountId, TestSignature> for TestContactSigner {
+	fn hoster() -> AccountId {
+		7_777
+	}
+	fn sign(hoster: &AccountId, message: &[u8]) -> TestSignature {
+		TestSignature(*hoster, message.to_vec())
 	}
 }

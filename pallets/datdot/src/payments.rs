@@ -1,8 +1,8 @@
 //! Budgets and pay (design §9).
 //!
 //! A plan's budget is held from its sponsor ([`HoldReason::PlanBudget`]) when it is
-//! published: `PricePerByteBlock` × bytes × replicas × duration for hosting, plus
-//! `EncodingFee` and `AttestationFee` per replica. Every payment is a transfer out of that
+//! published: `PricePerByteBlock` × bytes × replicas × duration for hosting, plus per
+//! replica an `EncodingFee` and an `AttestationFee` per `PerformancePeriod` (and one more). Every payment is a transfer out of that
 //! hold; what is left when the plan ends is released. So the pallet's holds always equal
 //! the unspent budgets and deposits, and total issuance changes only when a deposit is
 //! burnt (a fault or release with no plan left to receive it).
@@ -16,6 +16,8 @@
 //!   be less than what was proven, never more.
 //! - An **encoder** earns `EncodingFee` when its encoding is accepted (the replica becomes
 //!   active).
+//! - An **attestor** earns `AttestationFee` for each accepted performance report (see
+//!   [`crate::attestation`]).
 //! - A **fault's** slashed deposit goes into the budget of the plan whose replica was hurt,
 //!   to pay for the replacement.
 
@@ -39,15 +41,19 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// The budget `contracts` contracts of `bytes` billable bytes in all (one copy),
-	/// `replicas` copies each, need for `blocks` blocks: hosting plus one encoding and one
-	/// attestation per replica.
+	/// `replicas` copies each, need for `blocks` blocks: hosting, plus per replica one
+	/// encoding and the attestations it can expect at the runtime's `PerformancePeriod` (one
+	/// more for a recheck or a successor's).
 	pub fn plan_cost(
 		bytes: u64,
 		replicas: u32,
 		contracts: u32,
 		blocks: BlockNumberFor<T>,
 	) -> BalanceOf<T> {
-		let fees = T::EncodingFee::get().saturating_add(T::AttestationFee::get());
+		let span: u64 = blocks.unique_saturated_into();
+		let attestations = span / u64::from(T::PerformancePeriod::get().max(1)) + 1;
+		let fees = T::EncodingFee::get()
+			.saturating_add(T::AttestationFee::get().saturating_mul(attestations.saturated_into()));
 		let copies = u64::from(replicas);
 		Self::hosting_cost(bytes.saturating_mul(copies), blocks).saturating_add(
 			fees.saturating_mul(copies.saturating_mul(contracts.into()).saturated_into()),
@@ -145,6 +151,16 @@ impl<T: Config> Pallet<T> {
 			T::EncodingFee::get(),
 			Work::Encoding { replica: id },
 		);
+		Plans::<T>::insert(plan_id, plan);
+	}
+
+	/// Pays `attestor` for its accepted report on performance challenge `challenge` of
+	/// replica `id`.
+	pub(crate) fn pay_attestor(id: ReplicaId, challenge: u64, attestor: &T::AccountId) {
+		let plan_id = contract_of(id.contract);
+		let Some(mut plan) = Plans::<T>::get(plan_id) else { return };
+		let work = Work::Attestation { replica: id, challenge };
+		Self::pay(plan_id, &mut plan, attestor, T::AttestationFee::get(), work);
 		Plans::<T>::insert(plan_id, plan);
 	}
 

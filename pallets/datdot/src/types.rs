@@ -450,6 +450,151 @@ pub struct StorageChallenge<AccountId, BlockNumber, MaxSegments: Get<u32>> {
 	pub segments: BoundedVec<(ReplicaId, u64), MaxSegments>,
 }
 
+/// A performance challenge (design §6): `attestor` reads `blocks` of `replica`'s feed from
+/// `hoster`'s endpoint the way any hypercore reader would, and reports by `due`.
+#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo, MaxEncodedLen)]
+#[scale_info(skip_type_params(MaxBlocks))]
+pub struct PerformanceChallenge<AccountId, BlockNumber, MaxBlocks: Get<u32>> {
+	/// The hoster whose serving is measured.
+	pub hoster: AccountId,
+	/// The provider that reads and reports.
+	pub attestor: AccountId,
+	/// The replica whose blocks are read (its plan pays the attestor).
+	pub replica: ReplicaId,
+	/// The feed blocks to read, in order.
+	pub blocks: BoundedVec<u64, MaxBlocks>,
+	/// The last block a report is accepted.
+	pub due: BlockNumber,
+	/// A second opinion, asked after another attestor reported the hoster silent: only
+	/// this one's `NotServed` faults the hoster.
+	pub recheck: bool,
+	/// Drawn from the chain's randomness at issue: a recheck's attestor is drawn from it,
+	/// so the first attestor cannot steer the draw by when it reports.
+	pub seed: [u8; 32],
+}
+
+/// An attestor's report on a performance challenge.
+#[derive(
+	CloneNoBound,
+	PartialEqNoBound,
+	EqNoBound,
+	frame::deps::frame_support::DebugNoBound,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+)]
+#[scale_info(skip_type_params(MaxBlocks))]
+pub enum PerformanceReport<
+	Signature: Clone + PartialEq + Eq + core::fmt::Debug,
+	MaxBlocks: Get<u32>,
+> {
+	/// Every block arrived and verified against the feed's signed tree.
+	Served {
+		/// The slowest block's round trip, in milliseconds.
+		latency_ms: u32,
+		/// Hypercore's leaf hash of each block read, in the challenge's order.
+		hashes: BoundedVec<Hash, MaxBlocks>,
+		/// The hoster's signature over [`contact_message`] (proof of contact).
+		contact: Signature,
+	},
+	/// The hoster did not serve (no endpoint, refused, timed out or sent bad data).
+	NotServed,
+}
+
+/// How fast a hoster served an attestor, in the buckets of [`LatencyGrade::of`].
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub enum LatencyGrade {
+	/// Up to 500 ms for the slowest block.
+	Fast,
+	/// Up to 2 s.
+	Good,
+	/// Slower: served, but a reader would notice.
+	Slow,
+}
+
+impl LatencyGrade {
+	/// The bucket of a round trip of `ms` milliseconds.
+	pub fn of(ms: u32) -> Self {
+		match ms {
+			0..=500 => LatencyGrade::Fast,
+			501..=2_000 => LatencyGrade::Good,
+			_ => LatencyGrade::Slow,
+		}
+	}
+}
+
+/// What came of a performance challenge (event `PerformanceReported`).
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub enum PerformanceOutcome {
+	/// Served, with the grade of its latency.
+	Served(LatencyGrade),
+	/// Reported silent by a first attestor: a second one is asked before anyone is faulted.
+	Rechecking,
+	/// Reported silent by a second attestor too: the hoster is faulted.
+	Faulted,
+	/// Reported silent, but no second attestor could be drawn: nobody is faulted.
+	Unconfirmed,
+}
+
+/// How a hoster has served attestors (its performance record, for sponsors and readers).
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Default,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub struct ServingRecord {
+	/// Reports graded fast.
+	pub fast: u32,
+	/// Reports graded good.
+	pub good: u32,
+	/// Reports graded slow.
+	pub slow: u32,
+	/// Reports that it did not serve (first opinions and confirmed ones).
+	pub not_served: u32,
+}
+
+/// The message a hoster signs as proof that `attestor` read these blocks from it for
+/// performance challenge `challenge`: SCALE of a domain tag, the id, the attestor and the
+/// blocks' leaf hashes. The hoster's node and the chain build it with this one function.
+pub fn contact_message<AccountId: Encode>(
+	challenge: u64,
+	attestor: &AccountId,
+	hashes: &[Hash],
+) -> alloc::vec::Vec<u8> {
+	(b"datdot/contact/v1", challenge, attestor, hashes).encode()
+}
+
 /// Why a replica's setup failed.
 #[derive(
 	Clone,
@@ -570,6 +715,9 @@ pub struct Timing<BlockNumber> {
 	/// Blocks a hoster may stay offline before its replicas are replaced (see
 	/// `Config::OfflineGrace`).
 	pub offline_grace: BlockNumber,
+	/// Mean blocks between two performance challenges of one hoster (see
+	/// `Config::PerformancePeriod`).
+	pub performance_period: u32,
 }
 
 /// What a provider was paid for (event `ProviderPaid`).
@@ -599,6 +747,13 @@ pub enum Work<BlockNumber> {
 	Encoding {
 		/// The replica.
 		replica: ReplicaId,
+	},
+	/// An accepted report on performance challenge `challenge` of a replica.
+	Attestation {
+		/// The replica read.
+		replica: ReplicaId,
+		/// The challenge.
+		challenge: u64,
 	},
 }
 

@@ -66,6 +66,10 @@ pub trait WeightInfo {
 	fn release_replica() -> Weight;
 	fn watch_offline(n: u32, ) -> Weight;
 	fn replace_evicted(n: u32, ) -> Weight;
+	fn report_performance_served() -> Weight;
+	fn report_performance_not_served() -> Weight;
+	fn issue_performance_challenges(n: u32, ) -> Weight;
+	fn expire_performance_challenges(n: u32, ) -> Weight;
 }
 
 /// The measured weights with the runtime's database weights.
@@ -741,6 +745,19 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().writes((2_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 2704).saturating_mul(n.into()))
 	}
+	// Placeholders until scripts/weights.sh measures them.
+	fn report_performance_served() -> Weight {
+		Weight::from_parts(200_000_000, 10_000).saturating_add(T::DbWeight::get().reads_writes(10, 10))
+	}
+	fn report_performance_not_served() -> Weight {
+		Weight::from_parts(400_000_000, 40_000).saturating_add(T::DbWeight::get().reads_writes(40, 12))
+	}
+	fn issue_performance_challenges(n: u32, ) -> Weight {
+		Weight::from_parts(400_000_000, 40_000).saturating_mul(n.into())
+	}
+	fn expire_performance_challenges(n: u32, ) -> Weight {
+		Weight::from_parts(150_000_000, 10_000).saturating_mul(n.into())
+	}
 }
 
 /// The same weights with ParityDB's database weights, for tests and mock runtimes.
@@ -916,5 +933,18 @@ impl WeightInfo for () {
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 			.saturating_add(ParityDbWeight::get().writes((2_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 2704).saturating_mul(n.into()))
+	}
+	// Placeholders until scripts/weights.sh measures them.
+	fn report_performance_served() -> Weight {
+		Weight::from_parts(200_000_000, 10_000).saturating_add(frame::weights_prelude::RocksDbWeight::get().reads_writes(10, 10))
+	}
+	fn report_performance_not_served() -> Weight {
+		Weight::from_parts(400_000_000, 40_000).saturating_add(frame::weights_prelude::RocksDbWeight::get().reads_writes(40, 12))
+	}
+	fn issue_performance_challenges(n: u32, ) -> Weight {
+		Weight::from_parts(400_000_000, 40_000).saturating_mul(n.into())
+	}
+	fn expire_performance_challenges(n: u32, ) -> Weight {
+		Weight::from_parts(150_000_000, 10_000).saturating_mul(n.into())
 	}
 }

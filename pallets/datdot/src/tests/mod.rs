@@ -1771,7 +1771,8 @@ mod challenges {
 	fn governance_sets_the_challenge_period_and_the_rate_follows() {
 		run(|| {
 			let (_w, encoded) = active_network(8, 4, 5);
-			let timing = Timing { challenge_period: 20, offline_grace: 3 };
+			let timing =
+				Timing { challenge_period: 20, offline_grace: 3, performance_period: u32::MAX };
 			assert_ok!(Datdot::set_timing(RuntimeOrigin::root(), Some(timing)));
 			System::assert_last_event(Event::<Test>::TimingSet { timing }.into());
 			let rate = challenge_rate(&encoded, 2_000);
@@ -1780,7 +1781,11 @@ mod challenges {
 			assert_ok!(Datdot::set_timing(RuntimeOrigin::root(), None));
 			assert_eq!(
 				Datdot::timing(),
-				Timing { challenge_period: PERIOD, offline_grace: OFFLINE_GRACE }
+				Timing {
+					challenge_period: PERIOD,
+					offline_grace: OFFLINE_GRACE,
+					performance_period: u32::MAX
+				}
 			);
 		});
 	}
@@ -1788,14 +1793,15 @@ mod challenges {
 	#[test]
 	fn only_root_sets_the_timing_and_never_to_zero() {
 		run(|| {
-			let timing = Timing { challenge_period: 20, offline_grace: 3 };
+			let timing =
+				Timing { challenge_period: 20, offline_grace: 3, performance_period: u32::MAX };
 			assert_noop!(
 				Datdot::set_timing(RuntimeOrigin::signed(1), Some(timing)),
 				DispatchError::BadOrigin
 			);
 			for bad in [
-				Timing { challenge_period: 0, offline_grace: 3 },
-				Timing { challenge_period: 20, offline_grace: 0 },
+				Timing { challenge_period: 0, offline_grace: 3, performance_period: u32::MAX },
+				Timing { challenge_period: 20, offline_grace: 0, performance_period: u32::MAX },
 			] {
 				assert_noop!(
 					Datdot::set_timing(RuntimeOrigin::root(), Some(bad)),
@@ -2112,7 +2118,11 @@ mod lifecycle {
 			Datdot::fault(&1, None);
 			assert_ok!(Datdot::set_timing(
 				RuntimeOrigin::root(),
-				Some(Timing { challenge_period: PERIOD, offline_grace: 3 })
+				Some(Timing {
+					challenge_period: PERIOD,
+					offline_grace: 3,
+					performance_period: u32::MAX
+				})
 			));
 			run_to_block(1 + 2);
 			assert_eq!(Providers::<Test>::get(1).unwrap().recent_faults.count, 1);
@@ -2728,6 +2738,7 @@ mod runtime_api {
 	}
 }
 
+mod attestation;
 mod payments;
 
 mod endpoints {

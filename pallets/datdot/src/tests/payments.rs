@@ -109,7 +109,9 @@ fn publishing_holds_the_exact_budget_and_refuses_what_the_balance_cannot_cover()
 		let plan = Plans::<Test>::get(0).unwrap();
 		let reserves: u64 = (0..2).map(|i| Contracts::<Test>::get(i).unwrap().reserve).sum();
 		assert_eq!(plan.bytes, reserves);
-		let want = PRICE * reserves as u128 * 2 * 50 + (ENCODING_FEE + ATTESTATION_FEE) * 2 * 2;
+		let attestations = 50 / PERFORMANCE_PERIOD as u128 + 1;
+		let want = PRICE * reserves as u128 * 2 * 50
+			+ (ENCODING_FEE + ATTESTATION_FEE * attestations) * 2 * 2;
 		assert_eq!((plan.budget, budget_held(SPONSOR)), (want, want));
 		assert_eq!(Balances::balance(&SPONSOR), free - want - PLAN_DEPOSIT);
 		assert_eq!(plan.ends_at, 1 + 50);
@@ -492,7 +494,9 @@ fn a_following_plan_holds_budget_for_new_blocks_or_stops_following() {
 		run_to_block(2);
 		// The new contract's replica, until the plan's end at 101: its hosting and fees.
 		let reserve = Contracts::<Test>::get(crate::plans::contract_id(0, 1)).unwrap().reserve;
-		let cost = PRICE * reserve as u128 * 99 + ENCODING_FEE + ATTESTATION_FEE;
+		let cost = PRICE * reserve as u128 * 99
+			+ ENCODING_FEE
+			+ ATTESTATION_FEE * (99 / PERFORMANCE_PERIOD as u128 + 1);
 		assert_eq!(budget_held(sponsor), held + cost);
 		// A sponsor that cannot pay for more stops following, and keeps what it has.
 		<Balances as Mutate<_>>::set_balance(&sponsor, 2);
