@@ -1,6 +1,7 @@
 //! The parts of `datdot-node` that stand on their own, so they are tested (and usable)
 //! without the chain service.
 
+pub mod attest;
 pub mod durable;
 pub mod feeds;
 pub mod hypercore_wire;

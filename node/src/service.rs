@@ -311,12 +311,29 @@ pub fn new_full<
 				let sync = sync_service.clone();
 				Arc::new(move || sp_consensus::SyncOracle::is_major_syncing(&*sync))
 			},
+			report_sink: {
+				let db = std::sync::Mutex::new(backend.offchain_storage());
+				Arc::new(move |key: &[u8], value: Option<&[u8]>| {
+					use sp_core::offchain::{OffchainStorage, STORAGE_PREFIX};
+					let mut db = db.lock().unwrap_or_else(|e| e.into_inner());
+					let Some(db) = db.as_mut() else { return };
+					match value {
+						Some(value) => db.set(STORAGE_PREFIX, key, value),
+						None => db.remove(STORAGE_PREFIX, key),
+					}
+				})
+			},
 		},
 		config.prometheus_registry(),
 	);
 	task_manager.spawn_handle().spawn("datdot-workers", Some("datdot"), workers.clone().run());
 	if provider.hypercore_listen != "off" {
-		let seeder = seed_hypercore(&provider.hypercore_listen, serving, workers.clone())?;
+		let seeder = seed_hypercore(
+			&provider.hypercore_listen,
+			serving,
+			workers.clone(),
+			keystore_container.keystore(),
+		)?;
 		task_manager.spawn_handle().spawn("datdot-hypercore", Some("datdot"), seeder);
 	}
 	let w = workers.clone();
@@ -547,6 +564,7 @@ fn seed_hypercore<C>(
 	addr: &str,
 	serving: Arc<datdot_node::serving::NodeFeeds>,
 	workers: Arc<datdot_node::worker::Workers<C>>,
+	keystore: sp_keystore::KeystorePtr,
 ) -> Result<impl std::future::Future<Output = ()>, ServiceError>
 where
 	C: Send + Sync + 'static,
@@ -572,6 +590,15 @@ where
 		let hook: datdot_node::hypercore_wire::seeder::ServedHook =
 			Arc::new(move |served| workers.served_reader(served));
 		let limits = datdot_node::hypercore_wire::Limits::default();
-		datdot_node::hypercore_wire::serve(listener, serving, seed, limits, Some(hook)).await
+		let signer = datdot_node::serving::contact_signer(keystore);
+		datdot_node::hypercore_wire::serve(
+			listener,
+			serving,
+			seed,
+			limits,
+			Some(hook),
+			Some(signer),
+		)
+		.await
 	})
 }

@@ -65,3 +65,23 @@ impl FeedSource for NodeFeeds {
 		}
 	}
 }
+
+/// Signs proofs of contact for attestors with the hoster's provider key from `keystore`
+/// (only for a hoster whose key this node holds).
+pub fn contact_signer(keystore: sp_keystore::KeystorePtr) -> crate::hypercore_wire::ContactSigner {
+	Arc::new(move |contact: crate::hypercore_wire::Contact| {
+		let message = contact_message(contact.challenge, contact.attestor, &contact.hashes);
+		let public = sp_core::sr25519::Public::from_raw(contact.hoster);
+		let signature = keystore
+			.sr25519_sign(pallet_datdot::offchain::KEY_TYPE, &public, &message)
+			.ok()
+			.flatten()?;
+		Some(signature.0)
+	})
+}
+
+/// The message a hoster signs for an attestor, as the chain rebuilds it.
+pub fn contact_message(challenge: u64, attestor: [u8; 32], hashes: &[[u8; 32]]) -> Vec<u8> {
+	let attestor = datdot_runtime::AccountId::from(attestor);
+	pallet_datdot::contact_message(challenge, &attestor, hashes)
+}

@@ -201,6 +201,9 @@ pub struct Parts<C> {
 	/// Whether the node is catching up with the chain: then the best block is old news,
 	/// and replicas it does not list yet must not be deleted.
 	pub major_syncing: Arc<dyn Fn() -> bool + Send + Sync>,
+	/// Where the attestor leaves its reports for the off-chain worker (the off-chain
+	/// database).
+	pub report_sink: crate::attest::ReportSink,
 }
 
 /// The node's encoder and hoster workers, and the servers of its data plane.
@@ -208,6 +211,7 @@ pub struct Workers<C> {
 	parts: Parts<C>,
 	state: Mutex<State>,
 	metrics: Option<Metrics>,
+	attestor: Arc<crate::attest::Attestor>,
 }
 
 impl<C> Workers<C>
@@ -222,7 +226,8 @@ where
 				.map_err(|e| log::warn!(target: "datdot", "no datdot metrics: {e}"))
 				.ok()
 		});
-		Arc::new(Self { parts, state: Mutex::default(), metrics })
+		let attestor = crate::attest::Attestor::new(parts.report_sink.clone());
+		Arc::new(Self { parts, state: Mutex::default(), metrics, attestor })
 	}
 
 	/// Follows the best chain and starts the work each new best block brings.
@@ -250,6 +255,14 @@ where
 			return;
 		}
 		self.prune_store(hash, accounts.clone());
+		match self.parts.client.runtime_api().performance_duties(hash, accounts.clone()) {
+			Ok(duties) => {
+				let spawner = self.parts.spawner.clone();
+				self.attestor
+					.on_duties(duties, |task| spawner.spawn("datdot-attest", Some("datdot"), task));
+			}
+			Err(e) => log::warn!(target: "datdot", "cannot read this node's attestations: {e}"),
+		}
 		let duties = match self.parts.client.runtime_api().setup_duties(hash, accounts) {
 			Ok(duties) => duties,
 			Err(e) => {

@@ -5,7 +5,10 @@
 
 use datdot_node::{
 	feeds::FeedStore,
-	hypercore_wire::{serve, Limits},
+	hypercore_wire::{
+		attestor::{read_from_hoster, ReadError, ReadRequest},
+		serve, Contact, ContactSigner, Limits,
+	},
 	serving::NodeFeeds,
 	store::{BlockProofs, ReplicaStore},
 };
@@ -130,6 +133,15 @@ struct Seeding {
 
 impl Seeding {
 	fn start(feed: &FeedWriter, ranges: &[std::ops::Range<u64>]) -> Self {
+		Self::start_signing(feed, ranges, None)
+	}
+
+	/// As [`Seeding::start`], the seeder signing proofs of contact with `signer`.
+	fn start_signing(
+		feed: &FeedWriter,
+		ranges: &[std::ops::Range<u64>],
+		signer: Option<ContactSigner>,
+	) -> Self {
 		let dir = tempfile::tempdir().unwrap();
 		let store = Arc::new(ReplicaStore::open(&dir.path().join("replicas"), 1 << 40).unwrap());
 		let feeds = Arc::new(FeedStore::open(&dir.path().join("feeds")).unwrap());
@@ -139,7 +151,7 @@ impl Seeding {
 		let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 		let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
 		let endpoint = listener.local_addr().unwrap().to_string();
-		runtime.spawn(serve(listener, source, [5; 32], Limits::default(), None));
+		runtime.spawn(serve(listener, source, [5; 32], Limits::default(), None, signer));
 		Seeding { runtime, endpoint, key: feed.key(), _dir: dir }
 	}
 
@@ -181,6 +193,66 @@ fn stock_reader_replicates_a_manifest_feed_from_a_sparse_seeder() {
 #[test]
 fn stock_reader_replicates_a_compat_feed_from_a_sparse_seeder() {
 	interop(SigningMode::Compat);
+}
+
+/// A hoster's key signing proofs of contact, as `serving::contact_signer` does with the
+/// keystore: only for its own account.
+fn hoster_signer(pair: sp_core::sr25519::Pair) -> ContactSigner {
+	use sp_core::Pair as _;
+	Arc::new(move |c: Contact| {
+		let message = datdot_node::serving::contact_message(c.challenge, c.attestor, &c.hashes);
+		(c.hoster == pair.public().0).then(|| pair.sign(&message).0)
+	})
+}
+
+#[test]
+fn attestor_reads_verified_blocks_and_gets_the_hosters_proof_of_contact() {
+	use datdot_primitives::{hash::leaf_hash, verify::verify_block_proof, DalekVerifier};
+	use sp_core::Pair as _;
+	let feed = feed(SigningMode::ManifestV1, 30);
+	let hoster = sp_core::sr25519::Pair::from_seed(&[3; 32]);
+	let seeding = Seeding::start_signing(&feed, &[0..20], Some(hoster_signer(hoster.clone())));
+	let request = |blocks: Vec<u64>, hoster: [u8; 32]| ReadRequest {
+		key: feed.key(),
+		length: feed.length(),
+		fork: feed.fork(),
+		blocks,
+		challenge: 42,
+		attestor: [8; 32],
+		hoster,
+	};
+	// What the node's attestor checks: each block proves into the signed tree.
+	let verify = |index: u64, proof: &datdot_primitives::Proof| {
+		let verified = verify_block_proof(&feed.auth(), proof, &DalekVerifier)
+			.map_err(|e| format!("{e:?}"))?;
+		let ok = verified.block.map(|b| b.index) == Some(index * 2)
+			&& verified.tree.length == feed.length();
+		ok.then_some(()).ok_or_else(|| "another block or tree".to_string())
+	};
+	let deadline = std::time::Duration::from_secs(10);
+	let run = |r: ReadRequest| {
+		seeding.runtime.block_on(read_from_hoster(&seeding.endpoint, &r, verify, deadline))
+	};
+
+	let reading = run(request(vec![17, 2], hoster.public().0)).expect("served");
+	let hashes: Vec<[u8; 32]> =
+		[17, 2].iter().map(|i| leaf_hash(feed.block(*i).unwrap())).collect();
+	assert_eq!(reading.hashes, hashes);
+	let message = datdot_node::serving::contact_message(42, [8; 32], &hashes);
+	let signature = sp_core::sr25519::Signature::from_raw(reading.signature);
+	assert!(sp_core::sr25519::Pair::verify(&signature, &message, &hoster.public()));
+	assert!(reading.latency_ms < 10_000);
+
+	// A block the hoster does not hold: refused, no proof of contact.
+	assert!(matches!(run(request(vec![3, 25], hoster.public().0)), Err(ReadError::Refused(_))));
+	// A hoster whose key the node does not hold signs nothing.
+	let stranger = sp_core::sr25519::Pair::from_seed(&[4; 32]).public().0;
+	assert!(matches!(run(request(vec![3], stranger)), Err(ReadError::Refused(_))));
+	// A seeder of another feed is refused at the channel.
+	let other = self::feed(SigningMode::Compat, 5);
+	let mut wrong = request(vec![1], hoster.public().0);
+	wrong.key = other.key();
+	assert!(matches!(run(wrong), Err(ReadError::Refused(_))));
 }
 
 /// The figures of issue 10: a stock JS reader downloading a whole feed from the seeder, and

@@ -186,6 +186,12 @@ impl_runtime_apis! {
 		) -> Vec<pallet_datdot::types::ReplicaId> {
 			Datdot::hosted_replicas(providers)
 		}
+
+		fn performance_duties(
+			attestors: Vec<AccountId>,
+		) -> Vec<pallet_datdot::types::PerformanceDuty<AccountId, BlockNumber>> {
+			Datdot::performance_duties(attestors)
+		}
 	}
 
 	impl frame_system_rpc_runtime_api::AccountNonceApi<Block, AccountId, Nonce> for Runtime {

@@ -194,6 +194,65 @@ impl Request {
 	}
 }
 
+impl Request {
+	/// Encodes the message body (what an attestor asks a hoster: a block, maybe with the
+	/// upgrade that proves it against the signed tree).
+	pub fn encode(&self) -> Vec<u8> {
+		let flags = u64::from(self.block.is_some())
+			| (u64::from(self.upgrade.is_some()) << 3)
+			| (u64::from(self.manifest) << 4);
+		let mut out = Vec::with_capacity(16);
+		for n in [flags, self.id, self.fork] {
+			put_uint(&mut out, n);
+		}
+		for (a, b) in self.block.into_iter().chain(self.upgrade) {
+			put_uint(&mut out, a);
+			put_uint(&mut out, b);
+		}
+		out
+	}
+}
+
+fn nodes(c: &mut Cursor<'_>) -> Result<Vec<Node>, Malformed> {
+	let count = c.uint()?;
+	// Each node takes at least 34 bytes: refuse a count the message cannot hold.
+	if count > (c.0.len() / 34) as u64 {
+		return Err(Malformed);
+	}
+	(0..count).map(|_| Ok(Node { index: c.uint()?, size: c.uint()?, hash: c.fixed32()? })).collect()
+}
+
+/// Decodes a `data` message into the request id it answers and its proof (block and
+/// upgrade; a hash or seek part, which we never ask for, is refused).
+pub fn decode_data(bytes: &[u8]) -> Result<(u64, datdot_primitives::Proof), Malformed> {
+	let mut c = Cursor(bytes);
+	let flags = c.uint()?;
+	let request = c.uint()?;
+	let fork = c.uint()?;
+	if flags & 6 != 0 {
+		return Err(Malformed);
+	}
+	let block = if flags & 1 != 0 {
+		let index = c.uint()?;
+		let value = c.buffer()?.to_vec();
+		Some(BlockData { index, value, nodes: nodes(&mut c)? })
+	} else {
+		None
+	};
+	let upgrade = if flags & 8 != 0 {
+		Some(UpgradeData {
+			start: c.uint()?,
+			length: c.uint()?,
+			nodes: nodes(&mut c)?,
+			additional_nodes: nodes(&mut c)?,
+			signature: c.buffer()?.to_vec(),
+		})
+	} else {
+		None
+	};
+	Ok((request, datdot_primitives::Proof { fork, block, upgrade }))
+}
+
 fn put_nodes(out: &mut Vec<u8>, nodes: &[Node]) {
 	put_uint(out, nodes.len() as u64);
 	for node in nodes {
@@ -309,6 +368,45 @@ mod tests {
 			Data { request: 1, fork: 0, block: Some(&data), upgrade: None, manifest: None }
 				.encode();
 		assert_eq!(encoded, [1, 1, 0, 3, 6, b'b', b'l', b'o', b'c', b'k', b'3', 0]);
+	}
+
+	#[test]
+	fn requests_and_data_round_trip() {
+		let request = Request {
+			id: 7,
+			fork: 0,
+			block: Some((300, 0)),
+			upgrade: Some((0, 512)),
+			..Default::default()
+		};
+		assert_eq!(Request::decode(&request.encode()).unwrap(), request);
+		let block = BlockData {
+			index: 300,
+			value: vec![5; 70_000],
+			nodes: vec![Node { index: 601, size: 9, hash: [3; 32] }],
+		};
+		let upgrade = UpgradeData {
+			start: 0,
+			length: 512,
+			nodes: vec![Node { index: 511, size: 1 << 20, hash: [4; 32] }],
+			additional_nodes: vec![],
+			signature: vec![6; 64],
+		};
+		let data = Data {
+			request: 7,
+			fork: 0,
+			block: Some(&block),
+			upgrade: Some(&upgrade),
+			manifest: None,
+		}
+		.encode();
+		let (id, proof) = decode_data(&data).unwrap();
+		assert_eq!((id, proof.block, proof.upgrade), (7, Some(block), Some(upgrade)));
+		// Truncated anywhere, or claiming more nodes than it holds: refused.
+		for cut in [1, 10, data.len() / 2, data.len() - 1] {
+			assert_eq!(decode_data(&data[..cut]), Err(Malformed), "cut at {cut}");
+		}
+		assert_eq!(decode_data(&[1, 7, 0, 3, 0, 0xfd, 0xff, 0x00]), Err(Malformed));
 	}
 
 	#[test]

@@ -1,5 +1,5 @@
 //! The transport of hypercore's replication protocol, as npm `@hyperswarm/secret-stream`
-//! speaks it over TCP, from the responder's side: frames with a 3-byte little-endian length,
+//! speaks it over TCP (a seeder accepts, an attestor connects): frames with a 3-byte little-endian length,
 //! a Noise XX handshake whose Diffie-Hellman runs on Ed25519 points (`noise-curve-ed`), then
 //! libsodium's `crypto_secretstream_xchacha20poly1305` in each direction.
 
@@ -237,6 +237,62 @@ where
 
 	let theirs = read_frame(&mut reader, 56).await?;
 	if theirs.len() != 56 || theirs[..32] != stream_id(&handshake_hash, true) {
+		return Err(StreamError::BadHeader);
+	}
+	let header = Header::try_from(&theirs[32..]).map_err(|_| StreamError::BadHeader)?;
+	let pull = PullStream::init(header, &Key::from(rx));
+	Ok(Established {
+		reader: SecretReader { io: reader, pull, limit },
+		writer: SecretWriter { io: writer, push },
+		handshake_hash,
+		remote_key,
+	})
+}
+
+/// Runs the initiator's side of the handshake on a fresh connection with a new random
+/// static key (an attestor reads as an anonymous hypercore reader would).
+pub async fn connect<R, W>(
+	mut reader: R,
+	mut writer: W,
+	limit: usize,
+) -> Result<Established<R, W>, StreamError>
+where
+	R: AsyncRead + Unpin,
+	W: AsyncWrite + Unpin,
+{
+	let broken = |e: snow::Error| StreamError::Handshake(e.to_string());
+	let seed: [u8; 32] = rand::random();
+	let resolver = FallbackResolver::new(Box::new(EdResolver), Box::<DefaultResolver>::default());
+	let mut noise = snow::Builder::with_resolver(noise_params(), Box::new(resolver))
+		.local_private_key(&seed)
+		.build_initiator()
+		.map_err(broken)?;
+	let mut scratch = [0u8; 256];
+	let mut out = Vec::new();
+	let len = noise.write_message(&[], &mut scratch).map_err(broken)?;
+	frame(&mut out, &scratch[..len]);
+	writer.write_all(&out).await?;
+	let msg2 = read_frame(&mut reader, 256).await?;
+	noise.read_message(&msg2, &mut scratch).map_err(broken)?;
+	let len = noise.write_message(&[], &mut scratch).map_err(broken)?;
+	out.clear();
+	frame(&mut out, &scratch[..len]);
+	writer.write_all(&out).await?;
+	let handshake_hash = noise.get_handshake_hash().to_vec();
+	let remote_key: [u8; 32] = noise
+		.get_remote_static()
+		.and_then(|k| k.try_into().ok())
+		.ok_or_else(|| StreamError::Handshake("no remote static key".into()))?;
+	// The initiator sends with the first key.
+	let (tx, rx) = noise.dangerously_get_raw_split();
+	let (header, push) = PushStream::init(rand::rngs::OsRng, &Key::from(tx));
+	let mut hello = stream_id(&handshake_hash, true).to_vec();
+	hello.extend_from_slice(header.as_ref());
+	out.clear();
+	frame(&mut out, &hello);
+	writer.write_all(&out).await?;
+	let theirs = read_frame(&mut reader, 56).await?;
+	if theirs.len() != 56 || theirs[..32] != stream_id(&handshake_hash, false) {
 		return Err(StreamError::BadHeader);
 	}
 	let header = Header::try_from(&theirs[32..]).map_err(|_| StreamError::BadHeader)?;

@@ -61,6 +61,35 @@ impl ServedFeed {
 	}
 }
 
+/// The protomux protocol on which an attestor asks for a proof of contact: it opens a
+/// channel with the challenge id (u64 little-endian) as id and `attestor ‖ hoster` (two
+/// 32-byte accounts) as handshake; the seeder answers with its own open whose handshake is
+/// the hoster's 64-byte signature, or a reject.
+pub const CONTACT_PROTOCOL: &str = "datdot/contact/v1";
+
+/// What a hoster is asked to sign: that `attestor` read the blocks with these leaf hashes
+/// from it on one connection, for performance challenge `challenge`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Contact {
+	/// The performance challenge.
+	pub challenge: u64,
+	/// The attestor's account.
+	pub attestor: [u8; 32],
+	/// The hoster's account, whose key signs.
+	pub hoster: [u8; 32],
+	/// Leaf hashes of the blocks served on this connection, in order.
+	pub hashes: Vec<[u8; 32]>,
+}
+
+/// Signs a [`Contact`] with the hoster's key, if this node holds it.
+pub type ContactSigner = Arc<dyn Fn(Contact) -> Option<[u8; 64]> + Send + Sync>;
+
+/// Blocks whose hashes a connection remembers for a proof of contact (an attestor reads a
+/// few on a fresh connection; a reader's long download keeps only the last ones).
+const REMEMBERED_BLOCKS: usize = 16;
+/// Proofs of contact one connection may ask for (each costs a signature).
+const MAX_CONTACTS: u32 = 4;
+
 /// Limits that keep one reader from starving the node.
 #[derive(Clone, Debug)]
 pub struct Limits {
@@ -100,7 +129,7 @@ pub fn discovery_key(key: &[u8; 32]) -> [u8; 32] {
 }
 
 /// hypercore's `caps.replicate`: proves knowledge of `key` on this very connection.
-fn capability(initiator: bool, key: &[u8; 32], handshake_hash: &[u8]) -> [u8; 32] {
+pub(super) fn capability(initiator: bool, key: &[u8; 32], handshake_hash: &[u8]) -> [u8; 32] {
 	// namespace('hypercore', 6): 1 REPLICATE_INITIATOR, 2 REPLICATE_RESPONDER.
 	let ns = namespace(b"hypercore", if initiator { 1 } else { 2 });
 	let mut mac = Blake2bMac::<U32>::new_from_slice(handshake_hash).expect("64-byte key");
@@ -141,6 +170,7 @@ pub async fn serve(
 	seed: [u8; 32],
 	limits: Limits,
 	metrics: Option<ServedHook>,
+	signer: Option<ContactSigner>,
 ) {
 	let slots = Arc::new(Semaphore::new(limits.connections));
 	let per_ip = IpSlots::default();
@@ -159,8 +189,9 @@ pub async fn serve(
 			continue;
 		};
 		let (source, limits, metrics) = (source.clone(), limits.clone(), metrics.clone());
+		let signer = signer.clone();
 		tokio::spawn(async move {
-			match connection(socket, source, &seed, &limits, metrics).await {
+			match connection(socket, source, &seed, &limits, metrics, signer).await {
 				Ok(()) | Err(StreamError::Io(_)) => {}
 				Err(e) => log::debug!(target: "datdot", "hypercore reader {peer}: {e}"),
 			}
@@ -243,6 +274,11 @@ struct Connection<W> {
 	idle: Duration,
 	/// Channel opens refused so far; a reader guessing feeds is cut off.
 	refused_opens: u32,
+	/// Leaf hashes of the last blocks served, oldest first (for a proof of contact).
+	served: std::collections::VecDeque<[u8; 32]>,
+	/// Proofs of contact asked for so far.
+	contacts: u32,
+	signer: Option<ContactSigner>,
 }
 
 /// Channel opens a connection may have refused before it is closed.
@@ -254,6 +290,7 @@ async fn connection(
 	seed: &[u8; 32],
 	limits: &Limits,
 	metrics: Option<ServedHook>,
+	signer: Option<ContactSigner>,
 ) -> Result<(), StreamError> {
 	let _ = socket.set_nodelay(true);
 	let (read, write) = socket.into_split();
@@ -276,6 +313,9 @@ async fn connection(
 		max_channels: limits.channels,
 		idle: limits.idle,
 		refused_opens: 0,
+		served: Default::default(),
+		contacts: 0,
+		signer,
 	};
 	loop {
 		let message = tokio::time::timeout(limits.idle, reader.recv())
@@ -383,6 +423,9 @@ impl<W: AsyncWrite + Unpin> Connection<W> {
 			// protomux never reopens an open id; only a broken or hostile peer does.
 			return Ok(false);
 		}
+		if protocol == CONTACT_PROTOCOL {
+			return self.contact(remote_id, id, handshake).await;
+		}
 		let hypercore = protocol == "hypercore/alpha" || protocol == "hypercore";
 		let wanted = <[u8; 32]>::try_from(id).ok().filter(|_| hypercore);
 		let feed = match wanted {
@@ -427,6 +470,45 @@ impl<W: AsyncWrite + Unpin> Connection<W> {
 		out.push(protomux::message(local_id, kind::SYNC, &self.sync_for(&channel, 0).encode()));
 		self.channels.insert(remote_id, channel);
 		self.send(&out).await?;
+		Ok(true)
+	}
+
+	/// Answers a request for a proof of contact (see [`CONTACT_PROTOCOL`]): the hoster's
+	/// signature over the hashes of the blocks this connection was served.
+	async fn contact(
+		&mut self,
+		remote_id: u64,
+		id: &[u8],
+		handshake: &[u8],
+	) -> Result<bool, StreamError> {
+		self.contacts += 1;
+		if self.contacts > MAX_CONTACTS {
+			return Ok(false);
+		}
+		let parsed = (<[u8; 8]>::try_from(id), handshake.len() == 64);
+		let (Ok(challenge), true, Some(signer)) = (parsed.0, parsed.1, self.signer.clone()) else {
+			self.send(&[protomux::reject(remote_id)]).await?;
+			return Ok(true);
+		};
+		let contact = Contact {
+			challenge: u64::from_le_bytes(challenge),
+			attestor: handshake[..32].try_into().expect("64 bytes"),
+			hoster: handshake[32..].try_into().expect("64 bytes"),
+			hashes: self.served.iter().copied().collect(),
+		};
+		// The keystore may touch the disk: off the async threads.
+		let signature = tokio::task::spawn_blocking(move || signer(contact)).await.ok().flatten();
+		let Some(signature) = signature else {
+			self.send(&[protomux::reject(remote_id)]).await?;
+			return Ok(true);
+		};
+		let mut local_id = 1;
+		while self.channels.values().any(|c| c.local_id == local_id) {
+			local_id += 1;
+		}
+		// The answer is the open itself; the channel has nothing more to carry.
+		let answer = protomux::open(local_id, CONTACT_PROTOCOL, id, &signature);
+		self.send(&[answer, protomux::close(local_id)]).await?;
 		Ok(true)
 	}
 
@@ -488,6 +570,10 @@ impl<W: AsyncWrite + Unpin> Connection<W> {
 				}
 				let upgrade = if upgrade.is_some() { proof.upgrade.clone() } else { None };
 				self.report(1, block.value.len() as u64, 0);
+				if self.served.len() == REMEMBERED_BLOCKS {
+					self.served.pop_front();
+				}
+				self.served.push_back(datdot_primitives::hash::leaf_hash(&block.value));
 				Data {
 					request: request.id,
 					fork: feed.fork,

@@ -13,7 +13,8 @@
 
 use crate::{
 	types::{ProviderStatus, ReplicaState, Role},
-	Call, Challenges, Config, HostedReplicas, Pallet, ProviderOf, Providers, Replicas,
+	Call, Challenges, Config, HostedReplicas, Pallet, PerformanceChallenges, ProviderOf, Providers,
+	Replicas,
 };
 use alloc::vec::Vec;
 use codec::{Decode, Encode};
@@ -112,6 +113,12 @@ pub trait ReplicaStore {
 		use sp_externalities::ExternalitiesExt;
 		self.extension::<ReplicaStoreExt>().map(|s| s.0.ready_roots()).unwrap_or_default()
 	}
+}
+
+/// The off-chain database key (persistent kind) under which the node's attestor leaves its
+/// SCALE-encoded report on performance challenge `challenge` for the off-chain worker.
+pub fn report_key(challenge: u64) -> Vec<u8> {
+	(b"datdot/report/", challenge).encode()
 }
 
 /// The most setup confirmations one off-chain worker run submits (the rest wait a block).
@@ -298,6 +305,7 @@ impl<T: Config> Pallet<T> {
 			}
 		}
 		Self::confirm_setups(&providers, now);
+		Self::send_performance_reports(&providers, now);
 		let paused_by_node = StorageValueRef::persistent(PAUSED_BY_NODE_KEY);
 		let mut paused: Vec<T::AccountId> = paused_by_node.get().ok().flatten().unwrap_or_default();
 		let paused_before = paused.clone();
@@ -401,6 +409,26 @@ impl<T: Config> Pallet<T> {
 				let call = Call::release_replica { contract: id.contract, replica: id.replica };
 				Self::submit_duty(account, call, "release of a lost replica", now);
 			}
+		}
+	}
+
+	/// Signs and sends the reports the node's attestor left (see [`report_key`]) on the
+	/// open performance challenges of local attestors. Open challenges are bounded by
+	/// `MaxPerformanceChallengesPerBlock × ReportBlocks`.
+	fn send_performance_reports(providers: &[(ProviderOf<T>, Account<T>)], now: BlockNumberFor<T>) {
+		for (id, challenge) in PerformanceChallenges::<T>::iter() {
+			let Some((_, account)) = providers.iter().find(|(_, a)| a.id == challenge.attestor)
+			else {
+				continue;
+			};
+			let key = report_key(id);
+			let stored = StorageValueRef::persistent(&key);
+			let Ok(Some(report)) = stored.get::<crate::PerformanceReportOf<T>>() else { continue };
+			if challenge.due < now || !Self::claim_duty(b"report", &account.id, id, now) {
+				continue;
+			}
+			let call = Call::report_performance { challenge: id, report };
+			Self::submit_duty(account, call, "performance report", now);
 		}
 	}
 

@@ -32,10 +32,36 @@ frame::runtime::apis::decl_runtime_apis! {
 		/// The replicas `providers` host or are setting up as hoster: what their node must
 		/// keep; anything else in its store can go.
 		fn hosted_replicas(providers: Vec<AccountId>) -> Vec<ReplicaId>;
+
+		/// The open performance challenges `attestors` must report on, with what their
+		/// node needs to read the hoster.
+		fn performance_duties(attestors: Vec<AccountId>) -> Vec<PerformanceDuty<AccountId, BlockNumber>>;
 	}
 }
 
 impl<T: Config> Pallet<T> {
+	/// See [`DatdotApi::performance_duties`]. Open challenges are bounded by
+	/// `MaxPerformanceChallengesPerBlock × ReportBlocks`.
+	pub fn performance_duties(
+		attestors: Vec<T::AccountId>,
+	) -> Vec<PerformanceDuty<T::AccountId, BlockNumberFor<T>>> {
+		PerformanceChallenges::<T>::iter()
+			.filter(|(_, ch)| attestors.contains(&ch.attestor))
+			.filter_map(|(challenge, ch)| {
+				let contract = Contracts::<T>::get(ch.replica.contract)?;
+				Some(PerformanceDuty {
+					challenge,
+					feed: Self::feed_state(contract.feed)?,
+					endpoint: Endpoints::<T>::get(&ch.hoster).map(|e| e.into_inner()),
+					blocks: ch.blocks.into_inner(),
+					hoster: ch.hoster,
+					attestor: ch.attestor,
+					due: ch.due,
+				})
+			})
+			.collect()
+	}
+
 	/// See [`DatdotApi::feed_state`].
 	pub fn feed_state(key: FeedKey) -> Option<FeedState> {
 		Feeds::<T>::get(key).map(|feed| FeedState {

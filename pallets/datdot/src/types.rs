@@ -663,6 +663,26 @@ pub struct SetupDuty<AccountId, BlockNumber> {
 	pub confirmed: bool,
 }
 
+/// A performance challenge an attestor must report on (runtime API
+/// `DatdotApi::performance_duties`).
+#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo)]
+pub struct PerformanceDuty<AccountId, BlockNumber> {
+	/// The challenge.
+	pub challenge: u64,
+	/// The attestor.
+	pub attestor: AccountId,
+	/// The hoster to read.
+	pub hoster: AccountId,
+	/// Where the hoster seeds (`host:port`), if it registered an endpoint.
+	pub endpoint: Option<Vec<u8>>,
+	/// The feed's signed state: every block read must prove into it.
+	pub feed: FeedState,
+	/// The blocks to read.
+	pub blocks: Vec<u64>,
+	/// The last block a report is accepted.
+	pub due: BlockNumber,
+}
+
 /// A feed's signed state as the chain stores it.
 #[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo)]
 pub struct FeedState {
