@@ -257,12 +257,18 @@ export async function errorAs(api, sudo, who, call, { nonce = -1 } = {}) {
   return `${meta.section}.${meta.name}`;
 }
 
+/** A performance period long enough that no performance challenge comes during a test. */
+export const PERFORMANCE_OFF = 1_000_000;
+
 /**
- * Sets the chain's challenge period and offline grace through `sudo` (the dev chain's sudo
- * key is Alice), so that tests see challenges every few blocks; fails unless the chain
- * reports the new timing.
+ * Sets the chain's challenge period, offline grace and performance period through `sudo`
+ * (the dev chain's sudo key is Alice), so that tests see challenges every few blocks; fails
+ * unless the chain reports the new timing. Performance challenges are off unless
+ * `timing.performancePeriod` is given: attestors read hosters' endpoints, which a test
+ * registers only when it checks serving.
  */
 export async function setTiming(api, sudo, timing) {
+  timing = { performancePeriod: PERFORMANCE_OFF, ...timing };
   const { events } = await sendAndFinalize(api.tx.sudo.sudo(api.tx.datdot.setTiming(timing)), sudo);
   const sudid = events.find(({ event }) => event.section === 'sudo' && event.method === 'Sudid');
   if (!sudid || sudid.event.data.sudoResult.isErr) throw new Error(`set_timing failed: ${sudid?.event.data.toString()}`);

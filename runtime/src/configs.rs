@@ -277,13 +277,15 @@ impl pallet_datdot::attestation::ContactSigner<AccountId, sp_runtime::MultiSigna
 	for Sr25519ContactSigner
 {
 	fn hoster() -> AccountId {
-		let key = sp_io::crypto::sr25519_generate(pallet_datdot::offchain::KEY_TYPE, None);
-		AccountId::from(key)
+		use sp_runtime::RuntimeAppPublic;
+		let key = pallet_datdot::offchain::crypto::Public::generate_pair(None);
+		AccountId::from(sp_core::sr25519::Public::from(key))
 	}
 	fn sign(hoster: &AccountId, message: &[u8]) -> sp_runtime::MultiSignature {
-		let key = sp_core::sr25519::Public::from_raw(*hoster.as_ref());
-		sp_io::crypto::sr25519_sign(pallet_datdot::offchain::KEY_TYPE, &key, message)
-			.expect("the key was generated in this keystore")
-			.into()
+		use sp_runtime::RuntimeAppPublic;
+		let raw = sp_core::sr25519::Public::from_raw(*hoster.as_ref());
+		let key = pallet_datdot::offchain::crypto::Public::from(raw);
+		let signature = key.sign(&message).expect("the key was generated in this keystore");
+		sp_core::sr25519::Signature::from(signature).into()
 	}
 }

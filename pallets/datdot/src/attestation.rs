@@ -4,7 +4,7 @@
 //! 1/`PerformancePeriod` (the Bernoulli schedule of storage challenges, from the same
 //! index, so the work per block follows the challenges issued). A challenge names one of
 //! the hoster's active replicas, `PerformanceBlocks` random blocks of its range, and an
-//! attestor drawn like any worker but with no role in that contract. The attestor's node
+//! attestor drawn like any worker but neither hosting that contract nor sponsoring it. The attestor's node
 //! reads those blocks from the hoster's endpoint over hypercore's replication protocol,
 //! verifies them against the feed's signed tree, and asks the hoster for a proof of
 //! contact: its signature over [`contact_message`] (challenge, attestor, leaf hashes).
@@ -75,7 +75,8 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// Issues a performance challenge of `hoster` on `replica`, with an attestor drawn from
-	/// `seed` that has no role in the replica's contract and is not `not`; returns its id.
+	/// `seed` that neither hosts nor sponsors the replica's contract and is not `not`;
+	/// returns its id.
 	/// `None` when the replica is not active, no attestor qualifies or the due slot is full.
 	fn challenge_performance(
 		now: BlockNumberFor<T>,
@@ -90,16 +91,17 @@ impl<T: Config> Pallet<T> {
 		}
 		let contract = Contracts::<T>::get(id.contract)?;
 		let plan = Plans::<T>::get(contract.plan)?;
-		// Nobody who encoded, hosts or sponsors this contract checks it.
+		// No hoster of this contract (each could vouch for another copy of the same blocks)
+		// and not its sponsor. Its encoders may attest: their part ended when the replica
+		// became active (decision in docs/decisions.md).
 		let slots = contract.replicas.saturating_mul(2);
-		let mut exclude = Vec::with_capacity(slots as usize * 2 + 3);
+		let mut exclude = Vec::with_capacity(slots as usize + 3);
 		exclude.push(contract.sponsor.clone());
 		exclude.push(hoster.clone());
 		exclude.extend(not.cloned());
 		for r in 0..slots {
 			if let Some(other) = Replicas::<T>::get(id.contract, r) {
 				exclude.push(other.hoster);
-				exclude.push(other.encoder);
 			}
 		}
 		let among = plan.friends.as_ref().map(|f| f.as_slice());
