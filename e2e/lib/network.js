@@ -103,8 +103,12 @@ export function importFeed(node, exportDir) {
 
 /** Registers every provider with its node's PeerId and `capacity` bytes. */
 export async function registerProviders(net, capacity) {
-  await Promise.all(Object.keys(net.nodes).map((n) =>
-    sendAndFinalize(net.api.tx.datdot.register(net.ids[n].peerId, capacity, null), net.accounts[n])));
+  // Each provider registers, then says where its node seeds feeds to hypercore readers
+  // (attestors read it there).
+  await Promise.all(Object.keys(net.nodes).map(async (n) => {
+    await sendAndFinalize(net.api.tx.datdot.register(net.ids[n].peerId, capacity, null), net.accounts[n]);
+    await sendAndFinalize(net.api.tx.datdot.setEndpoint(`127.0.0.1:${net.nodes[n].hypercorePort}`), net.accounts[n]);
+  }));
 }
 
 /** `publish_feed` with the arguments from a tree.json (and, for an update, the upgrade proof). */

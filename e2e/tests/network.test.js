@@ -15,8 +15,11 @@ import {
 } from '../lib/harness.js';
 import {
   startNetwork, writeJsFeed, growJsFeed, importFeed, registerProviders, publishFeed, planUntilActive, is,
-  replicaKey, generate,
+  replicaKey, generate, identity,
 } from '../lib/network.js';
+import { Keyring } from '@polkadot/keyring';
+import { bnToU8a, compactToU8a, stringToU8a, u8aConcat } from '@polkadot/util';
+import { blake2AsU8a, decodeAddress } from '@polkadot/util-crypto';
 
 const BLOCKS = 256; // 4 contracts of 64 blocks
 const BLOCK_BYTES = 4096; // 1 MiB in all
@@ -110,14 +113,31 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
     }
   });
 
+  await t.test("each new replica is spot-checked by its attestor, who reads it from the hoster's endpoint", async () => {
+    // Design §5.5: at activation the replica's attestor gets a performance challenge on it.
+    const reported = (id) => events.seen.find((e) => is('PerformanceReported')(e) && e.data.challenge.eq(id));
+    const deadline = Date.now() + 120_000;
+    for (const [key, { active }] of replicas) {
+      const check = events.seen.find((e) => is('PerformanceChallengeIssued')(e) && replicaKey(e.data.replica) === key);
+      assert.ok(check, `replica ${key} was spot-checked`);
+      assert.equal(check.data.hoster.toString(), active.hoster.toString());
+      while (!reported(check.data.challenge)) {
+        assert.ok(Date.now() < deadline, `replica ${key}: the spot check was reported within 2 minutes`);
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+      assert.equal(reported(check.data.challenge).data.outcome.type, 'Served', `replica ${key} served its attestor`);
+    }
+    const silent = events.seen.filter((e) => is('PerformanceReported')(e) && !e.data.outcome.isServed);
+    assert.deepEqual(silent.map(String), [], 'no honest hoster reported silent');
+  });
+
   await t.test('a stock hypercore reader downloads the whole feed from the hosters the chain lists', async () => {
-    // Each provider registers where its node seeds (as the provider, through sudo.sudoAs:
-    // the providers' nodes sign with the same accounts).
+    // Each provider registered where its node seeds (`registerProviders`).
     const names = Object.keys(nodes);
-    const first = (await api.rpc.system.accountNextIndex(net.sponsor.address)).toNumber();
-    const set = await Promise.all(names.map((name, i) => errorAs(api, net.sponsor, accounts[name].address,
-      api.tx.datdot.setEndpoint(`127.0.0.1:${nodes[name].hypercorePort}`), { nonce: first + i })));
-    assert.deepEqual(set, names.map(() => null));
+    for (const name of names) {
+      const endpoint = (await api.query.datdot.endpoints(accounts[name].address)).unwrap();
+      assert.equal(Buffer.from(endpoint).toString(), `127.0.0.1:${nodes[name].hypercorePort}`);
+    }
     // scripts/fetch-feed.js finds the hosters through DatdotApi_plan_status and replicates
     // with npm hypercore, which verifies every block; the publisher's node is not listed.
     const out = join(scratch, 'fetched');
@@ -132,6 +152,91 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
       served += Number(/^datdot_hypercore_served_blocks_total(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1] ?? 0);
     }
     assert.ok(served >= BLOCKS, `hosters served ${served} blocks`);
+  });
+
+  await t.test('attestors read every hoster; a hoster that stops serving is faulted on a second opinion; a forged proof of contact is refused', async () => {
+    const mark = events.seen.length;
+    const since = (pred) => events.seen.slice(mark).filter(pred);
+    const reports = (pred) => since((e) => is('PerformanceReported')(e) && pred(e));
+    const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+    // Each hoster gets a performance challenge about every 2 blocks.
+    await setTiming(api, net.sponsor, { challengePeriod: 3, offlineGrace: 100, performancePeriod: 2 });
+
+    // Honest hosters serve every attestor, whose reports carry the hosters' signatures
+    // (checked on chain). DATDOT_PERFORMANCE_REPORTS asks for more reports (the figure).
+    const wanted = Number(process.env.DATDOT_PERFORMANCE_REPORTS ?? 0);
+    const served = (h) => reports((e) => e.data.hoster.toString() === h && e.data.outcome.isServed).length;
+    let deadline = Date.now() + 300_000 + wanted * 6_000;
+    while (!hosters().every((h) => served(h) >= 2) || reports(() => true).length < wanted) {
+      assert.deepEqual(reports((e) => !e.data.outcome.isServed).map(String), [], 'honest hosters are served');
+      assert.deepEqual(since(is('PerformanceReportMissed')).map(String), [], 'every attestor reports');
+      assert.ok(Date.now() < deadline, 'two served reports per hoster within 5 minutes');
+      await sleep(2000);
+    }
+    const all = reports(() => true);
+    const grades = all.map((e) => e.data.outcome.asServed.type);
+    // The attestors' nodes counted what they reported.
+    let counted = 0;
+    for (const name of Object.keys(nodes)) {
+      const text = await (await fetch(`http://127.0.0.1:${nodes[name].prometheusPort}/metrics`)).text();
+      counted += Number(/^datdot_attested_served_total(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1] ?? 0);
+    }
+    assert.ok(counted >= all.length, `attestors counted ${counted} served reports of ${all.length}`);
+    console.log(`# performance challenges: ${all.length} reported, ${grades.length} served by honest hosters `
+      + `(${grades.filter((g) => g === 'Fast').length} fast, ${grades.filter((g) => g === 'Good').length} good)`);
+
+    // A forged proof of contact: an attestor's report signed by itself, not by the hoster.
+    // Ferdie registers without a node, so nothing races its report.
+    const ferdie = new Keyring({ type: 'sr25519' }).addFromUri('//Ferdie');
+    await sendAndFinalize(api.tx.datdot.register(identity(9).peerId, 1n << 40n, null), ferdie);
+    const markFerdie = events.seen.length;
+    const issued = await events.waitFor((e) => is('PerformanceChallengeIssued')(e)
+      && e.data.attestor.toString() === ferdie.address && events.seen.indexOf(e) >= markFerdie, 300_000);
+    const id = issued.data.challenge.toBigInt();
+    // The right blocks' leaf hashes (hypercore's BLAKE2b of 0x00, u64 length, bytes).
+    const hashes = issued.data.blocks.map((b) => generate(7, b.toNumber(), BLOCK_BYTES))
+      .map((block) => blake2AsU8a(u8aConcat([0], bnToU8a(block.length, { bitLength: 64 }), block), 256));
+    const message = u8aConcat(stringToU8a('datdot/contact/v1'), bnToU8a(id, { bitLength: 64 }),
+      decodeAddress(ferdie.address), compactToU8a(hashes.length), ...hashes);
+    const forged = { Served: { latencyMs: 5, hashes, contact: { Sr25519: ferdie.sign(message) } } };
+    const refused = await sendAndFinalize(api.tx.datdot.reportPerformance(id, forged), ferdie)
+      .then(() => null, (e) => moduleError(api, e));
+    assert.equal(refused, 'datdot.InvalidProofOfContact');
+    assert.ok((await api.query.datdot.performanceChallenges(id)).isSome, 'a refused report changes nothing');
+    await sendAndFinalize(api.tx.datdot.unregister(), ferdie);
+    assert.ok((await api.query.datdot.providers(ferdie.address)).isNone);
+
+    // A hoster that stops serving (its endpoint now leads nowhere) but keeps answering its
+    // storage challenges: the first attestor's silence report asks a second attestor, and
+    // only that one's faults it.
+    const victim = hosters().at(-1);
+    const markVictim = events.seen.length;
+    const later = (pred) => events.seen.slice(markVictim).filter(pred);
+    const passedBefore = ofHoster('ChallengePassed', victim).length;
+    const nonce = (await api.rpc.system.accountNextIndex(net.sponsor.address)).toNumber();
+    assert.equal(await errorAs(api, net.sponsor, victim, api.tx.datdot.setEndpoint('127.0.0.1:1'), { nonce }), null);
+    const faulted = await events.waitFor((e) => is('PerformanceReported')(e) && e.data.hoster.toString() === victim
+      && e.data.outcome.isFaulted && events.seen.indexOf(e) >= markVictim, 300_000);
+    const rechecking = later((e) => is('PerformanceReported')(e) && e.data.hoster.toString() === victim
+      && e.data.outcome.isRechecking);
+    assert.ok(rechecking.length >= 1, 'a second opinion was asked first');
+    assert.ok(rechecking.some((r) => r.data.attestor.toString() !== faulted.data.attestor.toString()),
+      'by another attestor');
+    const recheck = later((e) => is('PerformanceChallengeIssued')(e) && e.data.challenge.eq(faulted.data.challenge));
+    assert.ok(recheck.length === 1 && recheck[0].data.recheck.isTrue, 'the fault came from a recheck');
+    assert.ok(ofHoster('ChallengePassed', victim).length > passedBefore, 'it kept passing storage challenges');
+    assert.deepEqual(later((e) => is('ChallengeFailed')(e) && e.data.hoster.toString() === victim).map(String), []);
+    // Serving again, it comes back; the rest of the suite runs without attestors.
+    const name = byAddress.get(victim);
+    const back = (await api.rpc.system.accountNextIndex(net.sponsor.address)).toNumber();
+    assert.equal(await errorAs(api, net.sponsor, victim,
+      api.tx.datdot.setEndpoint(`127.0.0.1:${nodes[name].hypercorePort}`), { nonce: back }), null);
+    await setTiming(api, net.sponsor, { challengePeriod: 3, offlineGrace: 100 });
+    deadline = Date.now() + 300_000;
+    while ((await api.query.datdot.providers(victim)).unwrap().status.type !== 'Active') {
+      assert.ok(Date.now() < deadline, 'the faulted hoster is active again within 5 minutes');
+      await sleep(2000);
+    }
   });
 
   await t.test('a hoster killed with SIGKILL fails its challenge; restarted, it comes back and passes', async () => {

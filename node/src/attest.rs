@@ -18,6 +18,7 @@ use std::{
 	sync::{Arc, Mutex},
 	time::Duration,
 };
+use substrate_prometheus_endpoint::{Counter, U64};
 
 /// Writes (`Some`) or deletes (`None`) a value of the off-chain database's persistent kind.
 pub type ReportSink = Arc<dyn Fn(&[u8], Option<&[u8]>) + Send + Sync>;
@@ -34,6 +35,8 @@ const RETRY_AFTER: Duration = Duration::from_secs(3);
 /// The attestor's state: challenges being read and reports written.
 pub struct Attestor {
 	sink: ReportSink,
+	/// Prometheus counters of reports made: served, silent.
+	counters: Option<(Counter<U64>, Counter<U64>)>,
 	/// Challenges being read now.
 	running: Mutex<HashSet<u64>>,
 	/// Challenges whose report is in the database (deleted when the challenge closes).
@@ -41,9 +44,11 @@ pub struct Attestor {
 }
 
 impl Attestor {
-	/// An attestor writing its reports through `sink`.
-	pub fn new(sink: ReportSink) -> Arc<Self> {
-		Arc::new(Attestor { sink, running: Default::default(), written: Default::default() })
+	/// An attestor writing its reports through `sink`, counting them in `counters`
+	/// (served, silent).
+	pub fn new(sink: ReportSink, counters: Option<(Counter<U64>, Counter<U64>)>) -> Arc<Self> {
+		let (running, written) = Default::default();
+		Arc::new(Attestor { sink, counters, running, written })
 	}
 
 	/// Starts reading for every duty not started yet (each on its own task, via `spawn`),
@@ -75,6 +80,12 @@ impl Attestor {
 			spawn(Box::pin(async move {
 				let challenge = duty.challenge;
 				let report = attest(&duty).await;
+				if let Some((served, silent)) = &this.counters {
+					match report {
+						PerformanceReport::Served { .. } => served.inc(),
+						PerformanceReport::NotServed => silent.inc(),
+					}
+				}
 				(this.sink)(&report_key(challenge), Some(&report.encode()));
 				this.written.lock().unwrap_or_else(|e| e.into_inner()).insert(challenge);
 				this.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&challenge);

@@ -89,6 +89,8 @@ struct Metrics {
 	reader_bytes: Counter<U64>,
 	reader_refusals: Counter<U64>,
 	stored_replicas: Gauge<U64>,
+	attested_served: Counter<U64>,
+	attested_silent: Counter<U64>,
 }
 
 impl Metrics {
@@ -126,6 +128,14 @@ impl Metrics {
 			stored_replicas: register(
 				Gauge::new("datdot_stored_replicas", "Replicas in this node's replica store")?,
 				registry,
+			)?,
+			attested_served: counter(
+				"datdot_attested_served_total",
+				"Performance challenges this node's attestor found served (reports left to send)",
+			)?,
+			attested_silent: counter(
+				"datdot_attested_silent_total",
+				"Performance challenges this node's attestor found the hoster silent",
 			)?,
 		})
 	}
@@ -226,7 +236,9 @@ where
 				.map_err(|e| log::warn!(target: "datdot", "no datdot metrics: {e}"))
 				.ok()
 		});
-		let attestor = crate::attest::Attestor::new(parts.report_sink.clone());
+		let counters =
+			metrics.as_ref().map(|m| (m.attested_served.clone(), m.attested_silent.clone()));
+		let attestor = crate::attest::Attestor::new(parts.report_sink.clone(), counters);
 		Arc::new(Self { parts, state: Mutex::default(), metrics, attestor })
 	}
 

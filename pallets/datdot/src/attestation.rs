@@ -13,6 +13,9 @@
 //! pays the attestor. Silence is not provable, so one attestor cannot fault a hoster: a
 //! first `NotServed` draws a second attestor (a recheck, other than the first) and only its
 //! `NotServed` faults the hoster. An attestor that does not report by `due` gets a strike.
+//!
+//! A replica's setup is spot-checked the same way (design §5.5): when it becomes active,
+//! the attestor drawn with it gets a performance challenge on it.
 
 use crate::{
 	index::ProviderIndex,
@@ -34,6 +37,20 @@ pub trait ContactSigner<AccountId, Signature> {
 	fn sign(hoster: &AccountId, message: &[u8]) -> Signature;
 }
 
+/// Who attests a performance challenge.
+enum Attestor<AccountId> {
+	/// Drawn at random.
+	Draw,
+	/// Drawn at random, not `not` (the first attestor of a recheck).
+	Recheck {
+		/// The first attestor.
+		not: AccountId,
+	},
+	/// This provider (a replica's own attestor, for its spot check), unless it hosts the
+	/// contract or cannot work now: then drawn at random.
+	Assigned(AccountId),
+}
+
 impl<T: Config> Pallet<T> {
 	/// Issues this block's performance challenges; returns how many.
 	pub(crate) fn issue_performance_challenges(
@@ -48,42 +65,57 @@ impl<T: Config> Pallet<T> {
 			Self::timing().performance_period,
 			max,
 		);
-		let n = ProviderIndex::Challengeable.count::<T>() as u64;
-		let mut picked: Vec<T::AccountId> = Vec::new();
-		for i in 0..count {
+		let n = ProviderIndex::Challengeable.count::<T>();
+		// Distinct hosters by a partial Fisher–Yates shuffle of the index positions, kept
+		// sparse: position `i` is swapped with a uniform one in `i..n`, O(count) reads.
+		let mut moved = alloc::collections::BTreeMap::<u32, u32>::new();
+		let mut issued = 0;
+		for i in 0..count.min(n) {
 			let seed = subject_seed(randomness, &(b"performance", i));
-			let hoster_seed = subject_seed(&seed, b"hoster");
-			// Distinct hosters: a repeat is redrawn (boundedly), so the count drawn is kept.
-			let Some(hoster) = (0..crate::selection::ATTEMPTS_PER_PICK)
-				.filter_map(|attempt| random_index(&hoster_seed, attempt, n))
-				.filter_map(|at| ProviderIndex::Challengeable.get::<T>(at as u32))
-				.find(|who| !picked.contains(who))
-			else {
+			let Some(j) = random_index(&seed, 0, u64::from(n - i)).map(|k| i + k as u32) else {
 				continue;
 			};
+			let at = moved.get(&j).copied().unwrap_or(j);
+			moved.insert(j, moved.get(&i).copied().unwrap_or(i));
+			let Some(hoster) = ProviderIndex::Challengeable.get::<T>(at) else { continue };
 			let hosted = HostedReplicas::<T>::get(&hoster);
 			let Some(replica) =
 				random_index(&seed, 1, hosted.len() as u64).and_then(|at| hosted.get(at as usize))
 			else {
 				continue;
 			};
-			if Self::challenge_performance(now, &hoster, *replica, &seed, None).is_some() {
-				picked.push(hoster);
+			if Self::challenge_performance(now, &hoster, *replica, &seed, Attestor::Draw).is_some()
+			{
+				issued += 1;
 			}
 		}
-		picked.len() as u32
+		issued
 	}
 
-	/// Issues a performance challenge of `hoster` on `replica`, with an attestor drawn from
-	/// `seed` that neither hosts nor sponsors the replica's contract and is not `not`;
-	/// returns its id.
-	/// `None` when the replica is not active, no attestor qualifies or the due slot is full.
+	/// Issues the setup spot check of replica `id`, just activated with `hoster` (design
+	/// §5.5): `attestor`, drawn with the replica, reads it as in a performance challenge.
+	/// Returns its id.
+	pub(crate) fn spot_check(
+		id: ReplicaId,
+		hoster: &T::AccountId,
+		attestor: T::AccountId,
+	) -> Option<u64> {
+		let now = frame_system::Pallet::<T>::block_number();
+		let parent = frame_system::Pallet::<T>::parent_hash();
+		let seed = frame::hashing::blake2_256(&(b"spot check", id, parent).encode());
+		Self::challenge_performance(now, hoster, id, &seed, Attestor::Assigned(attestor))
+	}
+
+	/// Issues a performance challenge of `hoster` on `replica`, with an attestor that
+	/// neither hosts nor sponsors the replica's contract (see [`Attestor`]); returns its
+	/// id. `None` when the replica is not active, no attestor qualifies or the due slot is
+	/// full.
 	fn challenge_performance(
 		now: BlockNumberFor<T>,
 		hoster: &T::AccountId,
 		id: ReplicaId,
 		seed: &[u8; 32],
-		not: Option<&T::AccountId>,
+		attestor: Attestor<T::AccountId>,
 	) -> Option<u64> {
 		let replica = Replicas::<T>::get(id.contract, id.replica)?;
 		if !matches!(replica.state, ReplicaState::Active { .. }) || &replica.hoster != hoster {
@@ -98,18 +130,34 @@ impl<T: Config> Pallet<T> {
 		let mut exclude = Vec::with_capacity(slots as usize + 3);
 		exclude.push(contract.sponsor.clone());
 		exclude.push(hoster.clone());
-		exclude.extend(not.cloned());
+		if let Attestor::Recheck { not } = &attestor {
+			exclude.push(not.clone());
+		}
 		for r in 0..slots {
 			if let Some(other) = Replicas::<T>::get(id.contract, r) {
 				exclude.push(other.hoster);
 			}
 		}
 		let among = plan.friends.as_ref().map(|f| f.as_slice());
-		let attestor =
-			Self::pick_providers(&subject_seed(seed, b"attestor"), 1, among, &exclude, |p| {
-				p.can_take_work(0)
-			})?
-			.pop()?;
+		let recheck = matches!(attestor, Attestor::Recheck { .. });
+		let assigned = match attestor {
+			Attestor::Assigned(who)
+				if !exclude.contains(&who)
+					&& Providers::<T>::get(&who).is_some_and(|p| p.can_take_work(0)) =>
+			{
+				Some(who)
+			}
+			_ => None,
+		};
+		let attestor = match assigned {
+			Some(who) => who,
+			None => {
+				Self::pick_providers(&subject_seed(seed, b"attestor"), 1, among, &exclude, |p| {
+					p.can_take_work(0)
+				})?
+				.pop()?
+			}
+		};
 		let span = contract.blocks.end.saturating_sub(contract.blocks.start);
 		let mut blocks = BoundedVec::<u64, T::PerformanceBlocks>::new();
 		for k in 0..T::PerformanceBlocks::get() {
@@ -120,7 +168,6 @@ impl<T: Config> Pallet<T> {
 		let challenge = NextChallengeId::<T>::get();
 		PerformanceDue::<T>::try_mutate(due, |list| list.try_push(challenge)).ok()?;
 		NextChallengeId::<T>::put(challenge.saturating_add(1));
-		let recheck = not.is_some();
 		PerformanceChallenges::<T>::insert(
 			challenge,
 			PerformanceChallenge {
@@ -208,12 +255,9 @@ impl<T: Config> Pallet<T> {
 					}
 					(Some(true), false) => {
 						let seed = subject_seed(&ch.seed, b"recheck");
+						let attestor = Attestor::Recheck { not: who.clone() };
 						let rechecked = Self::challenge_performance(
-							now,
-							&ch.hoster,
-							ch.replica,
-							&seed,
-							Some(&who),
+							now, &ch.hoster, ch.replica, &seed, attestor,
 						);
 						if rechecked.is_some() {
 							PerformanceOutcome::Rechecking

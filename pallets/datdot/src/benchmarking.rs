@@ -783,7 +783,8 @@ mod benchmarks {
 			active_replica::<T>(id, who, EncodedRoot { root: [7; 32], segments: 1 << 20 });
 		}
 		let attestor = providers::<T>(0, 1).remove(0);
-		bare_providers::<T>(4);
+		// Enough others that the bounded draw finds one (it reads a record per attempt).
+		bare_providers::<T>(32);
 		let replica = ReplicaId { contract, replica: 0 };
 		let challenge = performance_challenge::<T>(&slot_hosters[0], &attestor, replica);
 		#[extrinsic_call]

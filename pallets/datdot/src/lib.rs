@@ -1357,7 +1357,11 @@ pub mod pallet {
 		/// The encoder of replica `replica` of `contract` confirms the encoded root (and
 		/// segment count) of what it encoded and sent to the hoster. Free when accepted.
 		#[pallet::call_index(7)]
-		#[pallet::weight(T::WeightInfo::confirm_setup())]
+		#[pallet::weight(
+			// The second confirmation activates the replica and issues its spot check.
+			T::WeightInfo::confirm_setup()
+				.saturating_add(T::WeightInfo::issue_performance_challenges(1))
+		)]
 		pub fn encoding_done(
 			origin: OriginFor<T>,
 			contract: u64,
@@ -1372,7 +1376,11 @@ pub mod pallet {
 		/// The hoster of replica `replica` of `contract` confirms it stores the replica and
 		/// that it has this encoded root. Free when accepted.
 		#[pallet::call_index(8)]
-		#[pallet::weight(T::WeightInfo::confirm_setup())]
+		#[pallet::weight(
+			// The second confirmation activates the replica and issues its spot check.
+			T::WeightInfo::confirm_setup()
+				.saturating_add(T::WeightInfo::issue_performance_challenges(1))
+		)]
 		pub fn hosting_started(
 			origin: OriginFor<T>,
 			contract: u64,
@@ -1478,7 +1486,8 @@ pub mod pallet {
 		/// that the hoster did not serve. The proof of contact is checked and the attestor
 		/// paid [`Config::AttestationFee`] from the replica's plan. A first `NotServed` asks a
 		/// second attestor; the second's `NotServed` faults the hoster. A refused report
-		/// changes nothing, so the attestor may send a correct one before `due`.
+		/// changes nothing (and pays its fee), so the attestor may send a correct one before
+		/// `due`. Free when accepted.
 		#[pallet::call_index(17)]
 		#[pallet::weight(
 			T::WeightInfo::report_performance_served()
@@ -1488,9 +1497,10 @@ pub mod pallet {
 			origin: OriginFor<T>,
 			challenge: u64,
 			report: PerformanceReportOf<T>,
-		) -> DispatchResult {
+		) -> DispatchResultWithPostInfo {
 			let who = ensure_signed(origin)?;
-			Self::do_report_performance(who, challenge, report)
+			Self::do_report_performance(who, challenge, report)?;
+			Ok(Pays::No.into())
 		}
 
 		#[pallet::call_index(11)]

@@ -83,7 +83,9 @@ impl<T: Config> Pallet<T> {
 		replica.reserved = size;
 		replica.state = ReplicaState::Active { since: now, last_proof: None, paid_until: now };
 		let (hoster, encoder) = (replica.hoster.clone(), replica.encoder.clone());
+		let attestor = replica.attestor.clone();
 		Replicas::<T>::insert(id.contract, id.replica, replica);
+		Self::spot_check(id, &hoster, attestor);
 		Self::deposit_event(Event::ReplicaActive {
 			contract: id.contract,
 			replica: id.replica,

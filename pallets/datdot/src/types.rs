@@ -485,6 +485,8 @@ pub struct PerformanceChallenge<AccountId, BlockNumber, MaxBlocks: Get<u32>> {
 	TypeInfo,
 )]
 #[scale_info(skip_type_params(MaxBlocks))]
+// The derives restate `Signature`'s bounds; the inline ones are what `NoBound` keeps.
+#[allow(clippy::multiple_bound_locations)]
 pub enum PerformanceReport<
 	Signature: Clone + PartialEq + Eq + core::fmt::Debug,
 	MaxBlocks: Get<u32>,

@@ -100,7 +100,7 @@ fn a_served_report_with_the_hosters_contact_is_graded_and_paid() {
 			served(id, &ch, 1_200)
 		));
 		assert_eq!(outcome(id), Some(PerformanceOutcome::Served(LatencyGrade::Good)));
-		assert_eq!(ServingRecords::<Test>::get(ch.hoster).good, 1);
+		assert_eq!(ServingRecords::<Test>::get(ch.hoster).good, 1, "spot checks report fast");
 		assert_eq!(Balances::balance(&ch.attestor), before + ATTESTATION_FEE);
 		assert!(PerformanceChallenges::<Test>::get(id).is_none());
 		assert!(!PerformanceDue::<Test>::get(ch.due).contains(&id));
@@ -281,13 +281,41 @@ fn an_attestor_that_does_not_report_gets_a_strike() {
 fn a_departed_providers_serving_record_goes_with_it() {
 	run(|| {
 		let (id, ch) = one_challenge();
+		let before = ServingRecords::<Test>::get(ch.hoster).fast;
 		assert_ok!(Datdot::report_performance(
 			RuntimeOrigin::signed(ch.attestor),
 			id,
 			served(id, &ch, 10)
 		));
-		assert_eq!(ServingRecords::<Test>::get(ch.hoster).fast, 1);
+		assert_eq!(ServingRecords::<Test>::get(ch.hoster).fast, before + 1);
 		assert_ok!(Datdot::force_unregister(RuntimeOrigin::root(), ch.hoster));
 		// try_state (run by `run`) checks no record outlives its provider once it is gone.
+	});
+}
+
+#[test]
+fn a_new_replica_is_spot_checked_by_the_attestor_drawn_with_it() {
+	run(|| {
+		let w = publish_network(8, 8, 2, 100_000);
+		let mut encoded = BTreeMap::new();
+		run_to_block(System::block_number() + 1);
+		confirm_all(&w, &mut encoded);
+		assert_eq!(encoded.len(), 4, "every replica drawn and active in one block");
+		let checks: Vec<_> = PerformanceChallenges::<Test>::iter().map(|(_, ch)| ch).collect();
+		assert_eq!(checks.len(), encoded.len(), "one spot check per activated replica");
+		for ch in checks {
+			let replica = Replicas::<Test>::get(ch.replica.contract, ch.replica.replica).unwrap();
+			assert_eq!(ch.hoster, replica.hoster);
+			assert!(!ch.recheck);
+			let contract_hosters: Vec<_> = (0..4)
+				.filter_map(|r| Replicas::<Test>::get(ch.replica.contract, r))
+				.map(|r| r.hoster)
+				.collect();
+			assert!(!contract_hosters.contains(&ch.attestor));
+			// Its own attestor, unless that one hosts another copy of the contract.
+			if !contract_hosters.contains(&replica.attestor) {
+				assert_eq!(ch.attestor, replica.attestor);
+			}
+		}
 	});
 }
