@@ -159,7 +159,10 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
     const since = (pred) => events.seen.slice(mark).filter(pred);
     const reports = (pred) => since((e) => is('PerformanceReported')(e) && pred(e));
     const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-    // Each hoster gets a performance challenge about every 2 blocks.
+    // Each hoster gets a performance challenge about every 2 blocks. Ferdie registers
+    // meanwhile, without a node, so that nothing races the forged report below.
+    const ferdie = new Keyring({ type: 'sr25519' }).addFromUri('//Ferdie');
+    const ferdieJoins = sendAndFinalize(api.tx.datdot.register(identity(9).peerId, 1n << 40n, null), ferdie);
     await setTiming(api, net.sponsor, { challengePeriod: 3, offlineGrace: 100, performancePeriod: 2 });
 
     // Honest hosters serve every attestor, whose reports carry the hosters' signatures
@@ -167,10 +170,11 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
     const wanted = Number(process.env.DATDOT_PERFORMANCE_REPORTS ?? 0);
     const served = (h) => reports((e) => e.data.hoster.toString() === h && e.data.outcome.isServed).length;
     let deadline = Date.now() + 300_000 + wanted * 6_000;
-    while (!hosters().every((h) => served(h) >= 2) || reports(() => true).length < wanted) {
+    while (!hosters().every((h) => served(h) >= 1) || reports(() => true).length < wanted) {
       assert.deepEqual(reports((e) => !e.data.outcome.isServed).map(String), [], 'honest hosters are served');
-      assert.deepEqual(since(is('PerformanceReportMissed')).map(String), [], 'every attestor reports');
-      assert.ok(Date.now() < deadline, 'two served reports per hoster within 5 minutes');
+      const missed = since((e) => is('PerformanceReportMissed')(e) && e.data.attestor.toString() !== ferdie.address);
+      assert.deepEqual(missed.map(String), [], 'every attestor with a node reports');
+      assert.ok(Date.now() < deadline, 'a served report per hoster within 5 minutes');
       await sleep(2000);
     }
     const all = reports(() => true);
@@ -186,9 +190,7 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
       + `(${grades.filter((g) => g === 'Fast').length} fast, ${grades.filter((g) => g === 'Good').length} good)`);
 
     // A forged proof of contact: an attestor's report signed by itself, not by the hoster.
-    // Ferdie registers without a node, so nothing races its report.
-    const ferdie = new Keyring({ type: 'sr25519' }).addFromUri('//Ferdie');
-    await sendAndFinalize(api.tx.datdot.register(identity(9).peerId, 1n << 40n, null), ferdie);
+    await ferdieJoins;
     const markFerdie = events.seen.length;
     const issued = await events.waitFor((e) => is('PerformanceChallengeIssued')(e)
       && e.data.attestor.toString() === ferdie.address && events.seen.indexOf(e) >= markFerdie, 300_000);
@@ -210,28 +212,38 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
     // storage challenges: the first attestor's silence report asks a second attestor, and
     // only that one's faults it.
     const victim = hosters().at(-1);
-    const markVictim = events.seen.length;
-    const later = (pred) => events.seen.slice(markVictim).filter(pred);
-    const passedBefore = ofHoster('ChallengePassed', victim).length;
-    const nonce = (await api.rpc.system.accountNextIndex(net.sponsor.address)).toNumber();
-    assert.equal(await errorAs(api, net.sponsor, victim, api.tx.datdot.setEndpoint('127.0.0.1:1'), { nonce }), null);
-    const faulted = await events.waitFor((e) => is('PerformanceReported')(e) && e.data.hoster.toString() === victim
-      && e.data.outcome.isFaulted && events.seen.indexOf(e) >= markVictim, 300_000);
-    const rechecking = later((e) => is('PerformanceReported')(e) && e.data.hoster.toString() === victim
-      && e.data.outcome.isRechecking);
-    assert.ok(rechecking.length >= 1, 'a second opinion was asked first');
-    assert.ok(rechecking.some((r) => r.data.attestor.toString() !== faulted.data.attestor.toString()),
-      'by another attestor');
-    const recheck = later((e) => is('PerformanceChallengeIssued')(e) && e.data.challenge.eq(faulted.data.challenge));
-    assert.ok(recheck.length === 1 && recheck[0].data.recheck.isTrue, 'the fault came from a recheck');
-    assert.ok(ofHoster('ChallengePassed', victim).length > passedBefore, 'it kept passing storage challenges');
-    assert.deepEqual(later((e) => is('ChallengeFailed')(e) && e.data.hoster.toString() === victim).map(String), []);
-    // Serving again, it comes back; the rest of the suite runs without attestors.
     const name = byAddress.get(victim);
-    const back = (await api.rpc.system.accountNextIndex(net.sponsor.address)).toNumber();
-    assert.equal(await errorAs(api, net.sponsor, victim,
-      api.tx.datdot.setEndpoint(`127.0.0.1:${nodes[name].hypercorePort}`), { nonce: back }), null);
+    const endpoint = async (value) => {
+      const nonce = (await api.rpc.system.accountNextIndex(net.sponsor.address)).toNumber();
+      assert.equal(await errorAs(api, net.sponsor, victim, api.tx.datdot.setEndpoint(value), { nonce }), null);
+    };
     await setTiming(api, net.sponsor, { challengePeriod: 3, offlineGrace: 100 });
+    await endpoint('127.0.0.1:1');
+    try {
+      // First it still passes a storage challenge with nothing served (attestors are off).
+      const markStorage = events.seen.length;
+      await events.waitFor((e) => is('ChallengePassed')(e) && e.data.hoster.toString() === victim
+        && events.seen.indexOf(e) >= markStorage, 300_000);
+      const markVictim = events.seen.length;
+      const later = (pred) => events.seen.slice(markVictim).filter(pred);
+      await setTiming(api, net.sponsor, { challengePeriod: 3, offlineGrace: 100, performancePeriod: 2 });
+      const faulted = await events.waitFor((e) => is('PerformanceReported')(e) && e.data.hoster.toString() === victim
+        && e.data.outcome.isFaulted && events.seen.indexOf(e) >= markVictim, 300_000);
+      const rechecking = later((e) => is('PerformanceReported')(e) && e.data.hoster.toString() === victim
+        && e.data.outcome.isRechecking);
+      assert.ok(rechecking.some((r) => r.data.attestor.toString() !== faulted.data.attestor.toString()),
+        'a second opinion, by another attestor, came first');
+      const recheck = later((e) => is('PerformanceChallengeIssued')(e) && e.data.challenge.eq(faulted.data.challenge));
+      assert.ok(recheck.length === 1 && recheck[0].data.recheck.isTrue, 'the fault came from a recheck');
+      assert.deepEqual(later((e) => is('ChallengeFailed')(e) && e.data.hoster.toString() === victim).map(String), [],
+        'no storage challenge failed: the fault is for not serving');
+      const status = (await api.query.datdot.providers(victim)).unwrap();
+      assert.equal(status.faults.toNumber(), 1);
+    } finally {
+      // Serving again, it comes back; the rest of the suite runs without attestors.
+      await setTiming(api, net.sponsor, { challengePeriod: 3, offlineGrace: 100 });
+      await endpoint(`127.0.0.1:${nodes[name].hypercorePort}`);
+    }
     deadline = Date.now() + 300_000;
     while ((await api.query.datdot.providers(victim)).unwrap().status.type !== 'Active') {
       assert.ok(Date.now() < deadline, 'the faulted hoster is active again within 5 minutes');
