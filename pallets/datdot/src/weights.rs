@@ -91,8 +91,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `609`
 		//  Estimated: `3731`
-		// Minimum execution time: 101_791_000 picoseconds.
-		Weight::from_parts(157_193_000, 3731)
+		// Minimum execution time: 98_104_000 picoseconds.
+		Weight::from_parts(107_100_000, 3731)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
@@ -110,14 +110,16 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::Endpoints` (`max_values`: None, `max_size`: Some(178), added: 2653, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::HostedReplicas` (r:0 w:1)
 	/// Proof: `Datdot::HostedReplicas` (`max_values`: None, `max_size`: Some(12338), added: 14813, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::ServingRecords` (r:0 w:1)
+	/// Proof: `Datdot::ServingRecords` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	fn unregister() -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `1995`
 		//  Estimated: `3990`
-		// Minimum execution time: 97_842_000 picoseconds.
-		Weight::from_parts(137_527_000, 3990)
+		// Minimum execution time: 98_113_000 picoseconds.
+		Weight::from_parts(141_164_000, 3990)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
-			.saturating_add(T::DbWeight::get().writes(7_u64))
+			.saturating_add(T::DbWeight::get().writes(8_u64))
 	}
 	/// Storage: `Datdot::Providers` (r:2 w:2)
 	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
@@ -131,8 +133,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1572`
 		//  Estimated: `6472`
-		// Minimum execution time: 66_554_000 picoseconds.
-		Weight::from_parts(83_366_000, 6472)
+		// Minimum execution time: 67_015_000 picoseconds.
+		Weight::from_parts(83_445_000, 6472)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
@@ -148,8 +150,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1158`
 		//  Estimated: `3990`
-		// Minimum execution time: 54_753_000 picoseconds.
-		Weight::from_parts(89_468_000, 3990)
+		// Minimum execution time: 54_221_000 picoseconds.
+		Weight::from_parts(99_075_000, 3990)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -161,8 +163,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `198`
 		//  Estimated: `3731`
-		// Minimum execution time: 23_814_000 picoseconds.
-		Weight::from_parts(39_994_000, 3731)
+		// Minimum execution time: 22_613_000 picoseconds.
+		Weight::from_parts(40_796_000, 3731)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -174,10 +176,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::ChallengesDue` (r:1 w:0)
 	/// Proof: `Datdot::ChallengesDue` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::PerformanceDue` (r:1 w:0)
+	/// Proof: `Datdot::PerformanceDue` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::SetupDeadlines` (r:1 w:0)
 	/// Proof: `Datdot::SetupDeadlines` (`max_values`: None, `max_size`: Some(205), added: 2680, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::TimingOverride` (r:1 w:0)
-	/// Proof: `Datdot::TimingOverride` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::TimingOverride` (`max_values`: Some(1), `max_size`: Some(12), added: 507, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::OfflineWatchBounds` (r:1 w:0)
 	/// Proof: `Datdot::OfflineWatchBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::EvictionBounds` (r:1 w:0)
@@ -197,11 +201,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `250 + n * (227 ±0)`
 		//  Estimated: `129162 + n * (2741 ±0)`
-		// Minimum execution time: 66_053_000 picoseconds.
-		Weight::from_parts(113_995_358, 129162)
-			// Standard Error: 276_987
-			.saturating_add(Weight::from_parts(27_410_707, 0).saturating_mul(n.into()))
-			.saturating_add(T::DbWeight::get().reads(22_u64))
+		// Minimum execution time: 66_234_000 picoseconds.
+		Weight::from_parts(78_892_600, 129162)
+			// Standard Error: 76_765
+			.saturating_add(Weight::from_parts(20_435_093, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(23_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(13_u64))
 			.saturating_add(T::DbWeight::get().writes((2_u64).saturating_mul(n.into())))
@@ -215,8 +219,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1048`
 		//  Estimated: `6834`
-		// Minimum execution time: 167_973_000 picoseconds.
-		Weight::from_parts(205_193_000, 6834)
+		// Minimum execution time: 163_004_000 picoseconds.
+		Weight::from_parts(173_354_000, 6834)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -245,10 +249,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `7234`
 		//  Estimated: `88702`
-		// Minimum execution time: 378_888_000 picoseconds.
-		Weight::from_parts(357_641_969, 88702)
-			// Standard Error: 808_629
-			.saturating_add(Weight::from_parts(56_937_560, 0).saturating_mul(c.into()))
+		// Minimum execution time: 373_517_000 picoseconds.
+		Weight::from_parts(356_320_638, 88702)
+			// Standard Error: 235_519
+			.saturating_add(Weight::from_parts(37_000_513, 0).saturating_mul(c.into()))
 			.saturating_add(T::DbWeight::get().reads(38_u64))
 			.saturating_add(T::DbWeight::get().writes(7_u64))
 			.saturating_add(T::DbWeight::get().writes((9_u64).saturating_mul(c.into())))
@@ -261,8 +265,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `8540`
 		//  Estimated: `22352`
-		// Minimum execution time: 39_684_000 picoseconds.
-		Weight::from_parts(66_124_000, 22352)
+		// Minimum execution time: 39_103_000 picoseconds.
+		Weight::from_parts(47_549_000, 22352)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -278,8 +282,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `16927`
 		//  Estimated: `22352`
-		// Minimum execution time: 142_967_000 picoseconds.
-		Weight::from_parts(224_199_000, 22352)
+		// Minimum execution time: 141_144_000 picoseconds.
+		Weight::from_parts(220_111_000, 22352)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
@@ -295,8 +299,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `362`
 		//  Estimated: `6834`
-		// Minimum execution time: 53_600_000 picoseconds.
-		Weight::from_parts(92_803_000, 6834)
+		// Minimum execution time: 51_386_000 picoseconds.
+		Weight::from_parts(62_828_000, 6834)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -330,11 +334,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	fn end_plans(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `207224 + n * (509 ±0)`
-		//  Estimated: `237998 + n * (41873 ±417)`
-		// Minimum execution time: 2_174_021_000 picoseconds.
-		Weight::from_parts(3_538_156_051, 237998)
-			// Standard Error: 35_303_838
-			.saturating_add(Weight::from_parts(2_146_618_064, 0).saturating_mul(n.into()))
+		//  Estimated: `237998 + n * (41873 ±520)`
+		// Minimum execution time: 2_056_110_000 picoseconds.
+		Weight::from_parts(1_336_663_272, 237998)
+			// Standard Error: 55_378_762
+			.saturating_add(Weight::from_parts(1_954_052_393, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(71_u64))
 			.saturating_add(T::DbWeight::get().reads((16_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(78_u64))
@@ -353,20 +357,28 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexEntries` (r:1 w:3)
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
+	/// Storage: `System::ParentHash` (r:1 w:0)
+	/// Proof: `System::ParentHash` (`max_values`: Some(1), `max_size`: Some(32), added: 527, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Plans` (r:1 w:1)
 	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1434), added: 3909, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::NextChallengeId` (r:1 w:1)
+	/// Proof: `Datdot::NextChallengeId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::PerformanceDue` (r:1 w:1)
+	/// Proof: `Datdot::PerformanceDue` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:2 w:2)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::PerformanceChallenges` (r:0 w:1)
+	/// Proof: `Datdot::PerformanceChallenges` (`max_values`: None, `max_size`: Some(146), added: 2621, mode: `MaxEncodedLen`)
 	fn confirm_setup() -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `14354`
 		//  Estimated: `15803`
-		// Minimum execution time: 198_821_000 picoseconds.
-		Weight::from_parts(347_089_000, 15803)
-			.saturating_add(T::DbWeight::get().reads(14_u64))
-			.saturating_add(T::DbWeight::get().writes(14_u64))
+		// Minimum execution time: 229_158_000 picoseconds.
+		Weight::from_parts(338_361_000, 15803)
+			.saturating_add(T::DbWeight::get().reads(17_u64))
+			.saturating_add(T::DbWeight::get().writes(17_u64))
 	}
 	/// Storage: `Datdot::Challenges` (r:1 w:1)
 	/// Proof: `Datdot::Challenges` (`max_values`: None, `max_size`: Some(133), added: 2608, mode: `MaxEncodedLen`)
@@ -393,10 +405,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `688 + s * (256 ±0)`
 		//  Estimated: `5966 + s * (2704 ±0)`
-		// Minimum execution time: 209_571_000 picoseconds.
-		Weight::from_parts(180_305_710, 5966)
-			// Standard Error: 757_050
-			.saturating_add(Weight::from_parts(113_735_509, 0).saturating_mul(s.into()))
+		// Minimum execution time: 206_436_000 picoseconds.
+		Weight::from_parts(191_226_127, 5966)
+			// Standard Error: 450_555
+			.saturating_add(Weight::from_parts(126_257_386, 0).saturating_mul(s.into()))
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(s.into())))
 			.saturating_add(T::DbWeight::get().writes(10_u64))
@@ -425,10 +437,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1251 + s * (383 ±0)`
 		//  Estimated: `6196 + s * (2704 ±0)`
-		// Minimum execution time: 229_760_000 picoseconds.
-		Weight::from_parts(123_974_895, 6196)
-			// Standard Error: 1_047_194
-			.saturating_add(Weight::from_parts(222_945_421, 0).saturating_mul(s.into()))
+		// Minimum execution time: 223_066_000 picoseconds.
+		Weight::from_parts(85_729_805, 6196)
+			// Standard Error: 1_243_076
+			.saturating_add(Weight::from_parts(174_846_539, 0).saturating_mul(s.into()))
 			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(s.into())))
 			.saturating_add(T::DbWeight::get().writes(8_u64))
@@ -457,11 +469,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	fn expire_challenges(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `198 + n * (468 ±0)`
-		//  Estimated: `3991 + n * (2741 ±0)`
-		// Minimum execution time: 8_075_000 picoseconds.
-		Weight::from_parts(11_000_000, 3991)
-			// Standard Error: 748_653
-			.saturating_add(Weight::from_parts(129_849_034, 0).saturating_mul(n.into()))
+		//  Estimated: `3991 + n * (2741 ±3)`
+		// Minimum execution time: 7_324_000 picoseconds.
+		Weight::from_parts(8_055_000, 3991)
+			// Standard Error: 964_031
+			.saturating_add(Weight::from_parts(112_821_800, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -483,10 +495,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `281 + n * (584 ±0)`
 		//  Estimated: `3670 + n * (5482 ±0)`
-		// Minimum execution time: 76_282_000 picoseconds.
-		Weight::from_parts(33_156_398, 3670)
-			// Standard Error: 839_996
-			.saturating_add(Weight::from_parts(74_370_850, 0).saturating_mul(n.into()))
+		// Minimum execution time: 74_911_000 picoseconds.
+		Weight::from_parts(47_951_098, 3670)
+			// Standard Error: 962_793
+			.saturating_add(Weight::from_parts(69_588_325, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -517,11 +529,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	fn draw_replicas(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `1578 + n * (450 ±0)`
-		//  Estimated: `9069 + n * (5408 ±0)`
-		// Minimum execution time: 121_888_000 picoseconds.
-		Weight::from_parts(78_462_808, 9069)
-			// Standard Error: 677_658
-			.saturating_add(Weight::from_parts(94_684_453, 0).saturating_mul(n.into()))
+		//  Estimated: `9069 + n * (5408 ±30)`
+		// Minimum execution time: 117_329_000 picoseconds.
+		Weight::from_parts(69_433_917, 9069)
+			// Standard Error: 579_182
+			.saturating_add(Weight::from_parts(86_533_166, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(11_u64))
 			.saturating_add(T::DbWeight::get().reads((7_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -553,10 +565,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `9325`
 		//  Estimated: `44254`
-		// Minimum execution time: 313_225_000 picoseconds.
-		Weight::from_parts(275_062_817, 44254)
-			// Standard Error: 3_265
-			.saturating_add(Weight::from_parts(9_174, 0).saturating_mul(p.into()))
+		// Minimum execution time: 185_566_000 picoseconds.
+		Weight::from_parts(359_998_650, 44254)
+			// Standard Error: 408
+			.saturating_add(Weight::from_parts(1_318, 0).saturating_mul(p.into()))
 			.saturating_add(T::DbWeight::get().reads(29_u64))
 			.saturating_add(T::DbWeight::get().writes(7_u64))
 	}
@@ -581,10 +593,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `24316 + n * (702 ±0)`
 		//  Estimated: `14655 + n * (14813 ±0)`
-		// Minimum execution time: 173_133_000 picoseconds.
-		Weight::from_parts(154_080_144, 14655)
-			// Standard Error: 1_644_177
-			.saturating_add(Weight::from_parts(144_191_119, 0).saturating_mul(n.into()))
+		// Minimum execution time: 128_580_000 picoseconds.
+		Weight::from_parts(100_386_654, 14655)
+			// Standard Error: 1_688_094
+			.saturating_add(Weight::from_parts(105_263_258, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().reads((7_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
@@ -594,13 +606,13 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::IndexLen` (r:1 w:0)
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::TimingOverride` (r:1 w:0)
-	/// Proof: `Datdot::TimingOverride` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::TimingOverride` (`max_values`: Some(1), `max_size`: Some(12), added: 507, mode: `MaxEncodedLen`)
 	fn challenges_this_block() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `68`
+		//  Measured:  `72`
 		//  Estimated: `3478`
-		// Minimum execution time: 88_745_000 picoseconds.
-		Weight::from_parts(118_662_000, 3478)
+		// Minimum execution time: 88_465_000 picoseconds.
+		Weight::from_parts(119_463_000, 3478)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 	}
 	/// Storage: `Datdot::GrowthQueueBounds` (r:1 w:1)
@@ -628,22 +640,22 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `999`
 		//  Estimated: `6834`
-		// Minimum execution time: 42_569_000 picoseconds.
-		Weight::from_parts(58_970_000, 6834)
-			// Standard Error: 246_194
-			.saturating_add(Weight::from_parts(122_239_885, 0).saturating_mul(n.into()))
+		// Minimum execution time: 41_819_000 picoseconds.
+		Weight::from_parts(58_058_000, 6834)
+			// Standard Error: 295_225
+			.saturating_add(Weight::from_parts(121_226_992, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 			.saturating_add(T::DbWeight::get().writes((8_u64).saturating_mul(n.into())))
 	}
 	/// Storage: `Datdot::TimingOverride` (r:0 w:1)
-	/// Proof: `Datdot::TimingOverride` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::TimingOverride` (`max_values`: Some(1), `max_size`: Some(12), added: 507, mode: `MaxEncodedLen`)
 	fn set_timing() -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `0`
 		//  Estimated: `0`
-		// Minimum execution time: 10_430_000 picoseconds.
-		Weight::from_parts(18_745_000, 0)
+		// Minimum execution time: 9_768_000 picoseconds.
+		Weight::from_parts(18_094_000, 0)
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	/// Storage: `Datdot::Replicas` (r:1 w:1)
@@ -674,13 +686,13 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `13904`
 		//  Estimated: `15803`
-		// Minimum execution time: 232_424_000 picoseconds.
-		Weight::from_parts(398_194_000, 15803)
+		// Minimum execution time: 226_964_000 picoseconds.
+		Weight::from_parts(352_719_000, 15803)
 			.saturating_add(T::DbWeight::get().reads(12_u64))
 			.saturating_add(T::DbWeight::get().writes(12_u64))
 	}
 	/// Storage: `Datdot::TimingOverride` (r:1 w:0)
-	/// Proof: `Datdot::TimingOverride` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::TimingOverride` (`max_values`: Some(1), `max_size`: Some(12), added: 507, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::OfflineWatchBounds` (r:1 w:1)
 	/// Proof: `Datdot::OfflineWatchBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::OfflineWatch` (r:16 w:32)
@@ -701,11 +713,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	fn watch_offline(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `160 + n * (406 ±0)`
-		//  Estimated: `1493 + n * (14813 ±0)`
-		// Minimum execution time: 3_487_000 picoseconds.
-		Weight::from_parts(13_235_583, 1493)
-			// Standard Error: 1_123_959
-			.saturating_add(Weight::from_parts(130_023_249, 0).saturating_mul(n.into()))
+		//  Estimated: `1497 + n * (14813 ±0)`
+		// Minimum execution time: 3_497_000 picoseconds.
+		Weight::from_parts(35_787_326, 1497)
+			// Standard Error: 1_341_136
+			.saturating_add(Weight::from_parts(121_817_041, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
@@ -735,97 +747,198 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `798 + n * (201 ±0)`
 		//  Estimated: `15803 + n * (2704 ±0)`
-		// Minimum execution time: 63_930_000 picoseconds.
-		Weight::from_parts(81_164_484, 15803)
-			// Standard Error: 122_789
-			.saturating_add(Weight::from_parts(28_836_689, 0).saturating_mul(n.into()))
+		// Minimum execution time: 61_345_000 picoseconds.
+		Weight::from_parts(64_084_017, 15803)
+			// Standard Error: 169_118
+			.saturating_add(Weight::from_parts(21_528_936, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 			.saturating_add(T::DbWeight::get().writes((2_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 2704).saturating_mul(n.into()))
 	}
-	// Placeholders until scripts/weights.sh measures them.
+	/// Storage: `Datdot::PerformanceChallenges` (r:1 w:1)
+	/// Proof: `Datdot::PerformanceChallenges` (`max_values`: None, `max_size`: Some(146), added: 2621, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::PerformanceDue` (r:1 w:1)
+	/// Proof: `Datdot::PerformanceDue` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Providers` (r:2 w:1)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::ServingRecords` (r:1 w:1)
+	/// Proof: `Datdot::ServingRecords` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Plans` (r:1 w:1)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1434), added: 3909, mode: `MaxEncodedLen`)
+	/// Storage: `Balances::Holds` (r:1 w:1)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
+	/// Storage: `System::Account` (r:2 w:2)
+	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	fn report_performance_served() -> Weight {
-		Weight::from_parts(200_000_000, 10_000).saturating_add(T::DbWeight::get().reads_writes(10, 10))
+		// Proof Size summary in bytes:
+		//  Measured:  `1517`
+		//  Estimated: `6472`
+		// Minimum execution time: 185_627_000 picoseconds.
+		Weight::from_parts(269_443_000, 6472)
+			.saturating_add(T::DbWeight::get().reads(9_u64))
+			.saturating_add(T::DbWeight::get().writes(8_u64))
 	}
+	/// Storage: `Datdot::PerformanceChallenges` (r:1 w:2)
+	/// Proof: `Datdot::PerformanceChallenges` (`max_values`: None, `max_size`: Some(146), added: 2621, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::PerformanceDue` (r:2 w:2)
+	/// Proof: `Datdot::PerformanceDue` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Providers` (r:3 w:1)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::ServingRecords` (r:1 w:1)
+	/// Proof: `Datdot::ServingRecords` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Replicas` (r:16 w:0)
+	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Contracts` (r:1 w:0)
+	/// Proof: `Datdot::Contracts` (`max_values`: None, `max_size`: Some(116), added: 2591, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Plans` (r:1 w:1)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1434), added: 3909, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::IndexLen` (r:1 w:0)
+	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::IndexEntries` (r:3 w:0)
+	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::NextChallengeId` (r:1 w:1)
+	/// Proof: `Datdot::NextChallengeId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Balances::Holds` (r:1 w:1)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
+	/// Storage: `System::Account` (r:2 w:2)
+	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	fn report_performance_not_served() -> Weight {
-		Weight::from_parts(400_000_000, 40_000).saturating_add(T::DbWeight::get().reads_writes(40, 12))
+		// Proof Size summary in bytes:
+		//  Measured:  `6909`
+		//  Estimated: `44254`
+		// Minimum execution time: 279_763_000 picoseconds.
+		Weight::from_parts(341_247_000, 44254)
+			.saturating_add(T::DbWeight::get().reads(33_u64))
+			.saturating_add(T::DbWeight::get().writes(11_u64))
 	}
+	/// Storage: `Datdot::IndexLen` (r:2 w:0)
+	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::TimingOverride` (r:1 w:0)
+	/// Proof: `Datdot::TimingOverride` (`max_values`: Some(1), `max_size`: Some(12), added: 507, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::IndexEntries` (r:56 w:0)
+	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::HostedReplicas` (r:32 w:0)
+	/// Proof: `Datdot::HostedReplicas` (`max_values`: None, `max_size`: Some(12338), added: 14813, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Replicas` (r:512 w:0)
+	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Contracts` (r:32 w:0)
+	/// Proof: `Datdot::Contracts` (`max_values`: None, `max_size`: Some(116), added: 2591, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Plans` (r:1 w:0)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1434), added: 3909, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Providers` (r:24 w:0)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::NextChallengeId` (r:1 w:1)
+	/// Proof: `Datdot::NextChallengeId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::PerformanceDue` (r:1 w:1)
+	/// Proof: `Datdot::PerformanceDue` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::PerformanceChallenges` (r:0 w:32)
+	/// Proof: `Datdot::PerformanceChallenges` (`max_values`: None, `max_size`: Some(146), added: 2621, mode: `MaxEncodedLen`)
+	/// The range of component `n` is `[1, 32]`.
 	fn issue_performance_challenges(n: u32, ) -> Weight {
-		Weight::from_parts(400_000_000, 40_000).saturating_mul(n.into())
+		// Proof Size summary in bytes:
+		//  Measured:  `994 + n * (643 ±0)`
+		//  Estimated: `5966 + n * (43264 ±0)`
+		// Minimum execution time: 143_197_000 picoseconds.
+		Weight::from_parts(78_499_525, 5966)
+			// Standard Error: 1_574_332
+			.saturating_add(Weight::from_parts(141_867_336, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(8_u64))
+			.saturating_add(T::DbWeight::get().reads((20_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().writes(2_u64))
+			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(n.into())))
+			.saturating_add(Weight::from_parts(0, 43264).saturating_mul(n.into()))
 	}
+	/// Storage: `Datdot::PerformanceDue` (r:1 w:1)
+	/// Proof: `Datdot::PerformanceDue` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::PerformanceChallenges` (r:64 w:64)
+	/// Proof: `Datdot::PerformanceChallenges` (`max_values`: None, `max_size`: Some(146), added: 2621, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Providers` (r:64 w:64)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
+	/// The range of component `n` is `[0, 64]`.
 	fn expire_performance_challenges(n: u32, ) -> Weight {
-		Weight::from_parts(150_000_000, 10_000).saturating_mul(n.into())
+		// Proof Size summary in bytes:
+		//  Measured:  `202 + n * (356 ±0)`
+		//  Estimated: `3991 + n * (2741 ±0)`
+		// Minimum execution time: 6_623_000 picoseconds.
+		Weight::from_parts(18_840_494, 3991)
+			// Standard Error: 454_110
+			.saturating_add(Weight::from_parts(35_378_922, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(1_u64))
+			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().writes(1_u64))
+			.saturating_add(T::DbWeight::get().writes((2_u64).saturating_mul(n.into())))
+			.saturating_add(Weight::from_parts(0, 2741).saturating_mul(n.into()))
 	}
 }
 
 /// The same weights with ParityDB's database weights, for tests and mock runtimes.
 impl WeightInfo for () {
 	fn register() -> Weight {
-		Weight::from_parts(157_193_000, 3731)
+		Weight::from_parts(107_100_000, 3731)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(6_u64))
 	}
 	fn unregister() -> Weight {
-		Weight::from_parts(137_527_000, 3990)
+		Weight::from_parts(141_164_000, 3990)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
-			.saturating_add(ParityDbWeight::get().writes(7_u64))
+			.saturating_add(ParityDbWeight::get().writes(8_u64))
 	}
 	fn pause() -> Weight {
-		Weight::from_parts(83_366_000, 6472)
+		Weight::from_parts(83_445_000, 6472)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(6_u64))
 	}
 	fn unpause() -> Weight {
-		Weight::from_parts(89_468_000, 3990)
+		Weight::from_parts(99_075_000, 3990)
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 	fn set_endpoint() -> Weight {
-		Weight::from_parts(39_994_000, 3731)
+		Weight::from_parts(40_796_000, 3731)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn on_initialize_pause_ends(n: u32, ) -> Weight {
-		Weight::from_parts(113_995_358, 129162)
-			.saturating_add(Weight::from_parts(27_410_707, 0).saturating_mul(n.into()))
-			.saturating_add(ParityDbWeight::get().reads(22_u64))
+		Weight::from_parts(78_892_600, 129162)
+			.saturating_add(Weight::from_parts(20_435_093, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(23_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(13_u64))
 			.saturating_add(ParityDbWeight::get().writes((2_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 2741).saturating_mul(n.into()))
 	}
 	fn publish_feed() -> Weight {
-		Weight::from_parts(205_193_000, 6834)
+		Weight::from_parts(173_354_000, 6834)
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	fn publish_plan(c: u32, ) -> Weight {
-		Weight::from_parts(357_641_969, 88702)
-			.saturating_add(Weight::from_parts(56_937_560, 0).saturating_mul(c.into()))
+		Weight::from_parts(356_320_638, 88702)
+			.saturating_add(Weight::from_parts(37_000_513, 0).saturating_mul(c.into()))
 			.saturating_add(ParityDbWeight::get().reads(38_u64))
 			.saturating_add(ParityDbWeight::get().writes(7_u64))
 			.saturating_add(ParityDbWeight::get().writes((9_u64).saturating_mul(c.into())))
 	}
 	fn cancel_plan() -> Weight {
-		Weight::from_parts(66_124_000, 22352)
+		Weight::from_parts(47_549_000, 22352)
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn top_up_plan() -> Weight {
-		Weight::from_parts(224_199_000, 22352)
+		Weight::from_parts(220_111_000, 22352)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(5_u64))
 	}
 	fn remove_feed() -> Weight {
-		Weight::from_parts(92_803_000, 6834)
+		Weight::from_parts(62_828_000, 6834)
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 	fn end_plans(n: u32, ) -> Weight {
-		Weight::from_parts(3_538_156_051, 237998)
-			.saturating_add(Weight::from_parts(2_146_618_064, 0).saturating_mul(n.into()))
+		Weight::from_parts(1_336_663_272, 237998)
+			.saturating_add(Weight::from_parts(1_954_052_393, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(71_u64))
 			.saturating_add(ParityDbWeight::get().reads((16_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(78_u64))
@@ -833,21 +946,21 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 41873).saturating_mul(n.into()))
 	}
 	fn confirm_setup() -> Weight {
-		Weight::from_parts(347_089_000, 15803)
-			.saturating_add(ParityDbWeight::get().reads(14_u64))
-			.saturating_add(ParityDbWeight::get().writes(14_u64))
+		Weight::from_parts(338_361_000, 15803)
+			.saturating_add(ParityDbWeight::get().reads(17_u64))
+			.saturating_add(ParityDbWeight::get().writes(17_u64))
 	}
 	fn submit_storage_proof(s: u32, ) -> Weight {
-		Weight::from_parts(180_305_710, 5966)
-			.saturating_add(Weight::from_parts(113_735_509, 0).saturating_mul(s.into()))
+		Weight::from_parts(191_226_127, 5966)
+			.saturating_add(Weight::from_parts(126_257_386, 0).saturating_mul(s.into()))
 			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(s.into())))
 			.saturating_add(ParityDbWeight::get().writes(10_u64))
 			.saturating_add(Weight::from_parts(0, 2704).saturating_mul(s.into()))
 	}
 	fn submit_storage_proof_passed(s: u32, ) -> Weight {
-		Weight::from_parts(123_974_895, 6196)
-			.saturating_add(Weight::from_parts(222_945_421, 0).saturating_mul(s.into()))
+		Weight::from_parts(85_729_805, 6196)
+			.saturating_add(Weight::from_parts(174_846_539, 0).saturating_mul(s.into()))
 			.saturating_add(ParityDbWeight::get().reads(7_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(s.into())))
 			.saturating_add(ParityDbWeight::get().writes(8_u64))
@@ -855,8 +968,8 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 2704).saturating_mul(s.into()))
 	}
 	fn expire_challenges(n: u32, ) -> Weight {
-		Weight::from_parts(11_000_000, 3991)
-			.saturating_add(Weight::from_parts(129_849_034, 0).saturating_mul(n.into()))
+		Weight::from_parts(8_055_000, 3991)
+			.saturating_add(Weight::from_parts(112_821_800, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
@@ -864,8 +977,8 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 2741).saturating_mul(n.into()))
 	}
 	fn expire_setups(n: u32, ) -> Weight {
-		Weight::from_parts(33_156_398, 3670)
-			.saturating_add(Weight::from_parts(74_370_850, 0).saturating_mul(n.into()))
+		Weight::from_parts(47_951_098, 3670)
+			.saturating_add(Weight::from_parts(69_588_325, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().reads((3_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
@@ -873,8 +986,8 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 5482).saturating_mul(n.into()))
 	}
 	fn draw_replicas(n: u32, ) -> Weight {
-		Weight::from_parts(78_462_808, 9069)
-			.saturating_add(Weight::from_parts(94_684_453, 0).saturating_mul(n.into()))
+		Weight::from_parts(69_433_917, 9069)
+			.saturating_add(Weight::from_parts(86_533_166, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(11_u64))
 			.saturating_add(ParityDbWeight::get().reads((7_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
@@ -882,14 +995,14 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 5408).saturating_mul(n.into()))
 	}
 	fn draw_with_providers(p: u32, ) -> Weight {
-		Weight::from_parts(275_062_817, 44254)
-			.saturating_add(Weight::from_parts(9_174, 0).saturating_mul(p.into()))
+		Weight::from_parts(359_998_650, 44254)
+			.saturating_add(Weight::from_parts(1_318, 0).saturating_mul(p.into()))
 			.saturating_add(ParityDbWeight::get().reads(29_u64))
 			.saturating_add(ParityDbWeight::get().writes(7_u64))
 	}
 	fn issue_challenges(n: u32, ) -> Weight {
-		Weight::from_parts(154_080_144, 14655)
-			.saturating_add(Weight::from_parts(144_191_119, 0).saturating_mul(n.into()))
+		Weight::from_parts(100_386_654, 14655)
+			.saturating_add(Weight::from_parts(105_263_258, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().reads((7_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
@@ -897,28 +1010,28 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 14813).saturating_mul(n.into()))
 	}
 	fn challenges_this_block() -> Weight {
-		Weight::from_parts(118_662_000, 3478)
+		Weight::from_parts(119_463_000, 3478)
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 	}
 	fn grow_plans(n: u32, ) -> Weight {
-		Weight::from_parts(58_970_000, 6834)
-			.saturating_add(Weight::from_parts(122_239_885, 0).saturating_mul(n.into()))
+		Weight::from_parts(58_058_000, 6834)
+			.saturating_add(Weight::from_parts(121_226_992, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(7_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 			.saturating_add(ParityDbWeight::get().writes((8_u64).saturating_mul(n.into())))
 	}
 	fn set_timing() -> Weight {
-		Weight::from_parts(18_745_000, 0)
+		Weight::from_parts(18_094_000, 0)
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn release_replica() -> Weight {
-		Weight::from_parts(398_194_000, 15803)
+		Weight::from_parts(352_719_000, 15803)
 			.saturating_add(ParityDbWeight::get().reads(12_u64))
 			.saturating_add(ParityDbWeight::get().writes(12_u64))
 	}
 	fn watch_offline(n: u32, ) -> Weight {
-		Weight::from_parts(13_235_583, 1493)
-			.saturating_add(Weight::from_parts(130_023_249, 0).saturating_mul(n.into()))
+		Weight::from_parts(35_787_326, 1497)
+			.saturating_add(Weight::from_parts(121_817_041, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
@@ -926,25 +1039,40 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 14813).saturating_mul(n.into()))
 	}
 	fn replace_evicted(n: u32, ) -> Weight {
-		Weight::from_parts(81_164_484, 15803)
-			.saturating_add(Weight::from_parts(28_836_689, 0).saturating_mul(n.into()))
+		Weight::from_parts(64_084_017, 15803)
+			.saturating_add(Weight::from_parts(21_528_936, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 			.saturating_add(ParityDbWeight::get().writes((2_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 2704).saturating_mul(n.into()))
 	}
-	// Placeholders until scripts/weights.sh measures them.
 	fn report_performance_served() -> Weight {
-		Weight::from_parts(200_000_000, 10_000).saturating_add(frame::weights_prelude::RocksDbWeight::get().reads_writes(10, 10))
+		Weight::from_parts(269_443_000, 6472)
+			.saturating_add(ParityDbWeight::get().reads(9_u64))
+			.saturating_add(ParityDbWeight::get().writes(8_u64))
 	}
 	fn report_performance_not_served() -> Weight {
-		Weight::from_parts(400_000_000, 40_000).saturating_add(frame::weights_prelude::RocksDbWeight::get().reads_writes(40, 12))
+		Weight::from_parts(341_247_000, 44254)
+			.saturating_add(ParityDbWeight::get().reads(33_u64))
+			.saturating_add(ParityDbWeight::get().writes(11_u64))
 	}
 	fn issue_performance_challenges(n: u32, ) -> Weight {
-		Weight::from_parts(400_000_000, 40_000).saturating_mul(n.into())
+		Weight::from_parts(78_499_525, 5966)
+			.saturating_add(Weight::from_parts(141_867_336, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(8_u64))
+			.saturating_add(ParityDbWeight::get().reads((20_u64).saturating_mul(n.into())))
+			.saturating_add(ParityDbWeight::get().writes(2_u64))
+			.saturating_add(ParityDbWeight::get().writes((1_u64).saturating_mul(n.into())))
+			.saturating_add(Weight::from_parts(0, 43264).saturating_mul(n.into()))
 	}
 	fn expire_performance_challenges(n: u32, ) -> Weight {
-		Weight::from_parts(150_000_000, 10_000).saturating_mul(n.into())
+		Weight::from_parts(18_840_494, 3991)
+			.saturating_add(Weight::from_parts(35_378_922, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(1_u64))
+			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(n.into())))
+			.saturating_add(ParityDbWeight::get().writes(1_u64))
+			.saturating_add(ParityDbWeight::get().writes((2_u64).saturating_mul(n.into())))
+			.saturating_add(Weight::from_parts(0, 2741).saturating_mul(n.into()))
 	}
 }
