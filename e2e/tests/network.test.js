@@ -159,10 +159,7 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
     const since = (pred) => events.seen.slice(mark).filter(pred);
     const reports = (pred) => since((e) => is('PerformanceReported')(e) && pred(e));
     const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-    // Each hoster gets a performance challenge about every 2 blocks. Ferdie registers
-    // meanwhile, without a node, so that nothing races the forged report below.
-    const ferdie = new Keyring({ type: 'sr25519' }).addFromUri('//Ferdie');
-    const ferdieJoins = sendAndFinalize(api.tx.datdot.register(identity(9).peerId, 1n << 40n, null), ferdie);
+    // Each hoster gets a performance challenge about every 2 blocks.
     await setTiming(api, net.sponsor, { challengePeriod: 3, offlineGrace: 100, performancePeriod: 2 });
 
     // Honest hosters serve every attestor, whose reports carry the hosters' signatures
@@ -172,8 +169,7 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
     let deadline = Date.now() + 300_000 + wanted * 6_000;
     while (!hosters().every((h) => served(h) >= 1) || reports(() => true).length < wanted) {
       assert.deepEqual(reports((e) => !e.data.outcome.isServed).map(String), [], 'honest hosters are served');
-      const missed = since((e) => is('PerformanceReportMissed')(e) && e.data.attestor.toString() !== ferdie.address);
-      assert.deepEqual(missed.map(String), [], 'every attestor with a node reports');
+      assert.deepEqual(since(is('PerformanceReportMissed')).map(String), [], 'every attestor reports');
       assert.ok(Date.now() < deadline, 'a served report per hoster within 5 minutes');
       await sleep(2000);
     }
@@ -190,7 +186,10 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
       + `(${grades.filter((g) => g === 'Fast').length} fast, ${grades.filter((g) => g === 'Good').length} good)`);
 
     // A forged proof of contact: an attestor's report signed by itself, not by the hoster.
-    await ferdieJoins;
+    // Ferdie registers without a node, so nothing races its report. (Registered only now:
+    // each report it misses is a strike, and three would bench it before this check.)
+    const ferdie = new Keyring({ type: 'sr25519' }).addFromUri('//Ferdie');
+    await sendAndFinalize(api.tx.datdot.register(identity(9).peerId, 1n << 40n, null), ferdie);
     const markFerdie = events.seen.length;
     const issued = await events.waitFor((e) => is('PerformanceChallengeIssued')(e)
       && e.data.attestor.toString() === ferdie.address && events.seen.indexOf(e) >= markFerdie, 300_000);
