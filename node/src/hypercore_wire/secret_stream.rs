@@ -220,33 +220,7 @@ where
 	writer.write_all(&out).await?;
 	let msg3 = read_frame(&mut reader, 256).await?;
 	noise.read_message(&msg3, &mut scratch).map_err(broken)?;
-	let handshake_hash = noise.get_handshake_hash().to_vec();
-	let remote_key: [u8; 32] = noise
-		.get_remote_static()
-		.and_then(|k| k.try_into().ok())
-		.ok_or_else(|| StreamError::Handshake("no remote static key".into()))?;
-	// The initiator sends with the first key, so we send with the second.
-	let (rx, tx) = noise.dangerously_get_raw_split();
-
-	let (header, push) = PushStream::init(rand::rngs::OsRng, &Key::from(tx));
-	let mut hello = stream_id(&handshake_hash, false).to_vec();
-	hello.extend_from_slice(header.as_ref());
-	let mut out = Vec::with_capacity(59);
-	frame(&mut out, &hello);
-	writer.write_all(&out).await?;
-
-	let theirs = read_frame(&mut reader, 56).await?;
-	if theirs.len() != 56 || theirs[..32] != stream_id(&handshake_hash, true) {
-		return Err(StreamError::BadHeader);
-	}
-	let header = Header::try_from(&theirs[32..]).map_err(|_| StreamError::BadHeader)?;
-	let pull = PullStream::init(header, &Key::from(rx));
-	Ok(Established {
-		reader: SecretReader { io: reader, pull, limit },
-		writer: SecretWriter { io: writer, push },
-		handshake_hash,
-		remote_key,
-	})
+	finish(reader, writer, noise, false, limit).await
 }
 
 /// Runs the initiator's side of the handshake on a fresh connection with a new random
@@ -278,21 +252,41 @@ where
 	out.clear();
 	frame(&mut out, &scratch[..len]);
 	writer.write_all(&out).await?;
+	finish(reader, writer, noise, true, limit).await
+}
+
+/// Ends a completed Noise handshake, either side: each peer sends its secretstream header
+/// (prefixed with its role's stream id) and checks the other's. The initiator sends with
+/// the first key of the split, the responder with the second.
+async fn finish<R, W>(
+	mut reader: R,
+	mut writer: W,
+	noise: snow::HandshakeState,
+	initiator: bool,
+	limit: usize,
+) -> Result<Established<R, W>, StreamError>
+where
+	R: AsyncRead + Unpin,
+	W: AsyncWrite + Unpin,
+{
 	let handshake_hash = noise.get_handshake_hash().to_vec();
 	let remote_key: [u8; 32] = noise
 		.get_remote_static()
 		.and_then(|k| k.try_into().ok())
 		.ok_or_else(|| StreamError::Handshake("no remote static key".into()))?;
-	// The initiator sends with the first key.
-	let (tx, rx) = noise.dangerously_get_raw_split();
+	let mut noise = noise;
+	let (first, second) = noise.dangerously_get_raw_split();
+	let (tx, rx) = if initiator { (first, second) } else { (second, first) };
+
 	let (header, push) = PushStream::init(rand::rngs::OsRng, &Key::from(tx));
-	let mut hello = stream_id(&handshake_hash, true).to_vec();
+	let mut hello = stream_id(&handshake_hash, initiator).to_vec();
 	hello.extend_from_slice(header.as_ref());
-	out.clear();
+	let mut out = Vec::with_capacity(59);
 	frame(&mut out, &hello);
 	writer.write_all(&out).await?;
+
 	let theirs = read_frame(&mut reader, 56).await?;
-	if theirs.len() != 56 || theirs[..32] != stream_id(&handshake_hash, false) {
+	if theirs.len() != 56 || theirs[..32] != stream_id(&handshake_hash, !initiator) {
 		return Err(StreamError::BadHeader);
 	}
 	let header = Header::try_from(&theirs[32..]).map_err(|_| StreamError::BadHeader)?;

@@ -449,11 +449,7 @@ impl<W: AsyncWrite + Unpin> Connection<W> {
 			// hypercore destroys the stream on a bad capability; so do we.
 			return Ok(false);
 		}
-		// protomux wants our ids dense from 1: take the smallest free one.
-		let mut local_id = 1;
-		while self.channels.values().any(|c| c.local_id == local_id) {
-			local_id += 1;
-		}
+		let local_id = self.free_local_id();
 		let ours = capability(false, &feed.auth.key, &self.handshake_hash);
 		let channel = Channel { local_id, manifest: manifest_bytes(&feed.auth), feed };
 		let mut out = vec![protomux::open(
@@ -502,14 +498,20 @@ impl<W: AsyncWrite + Unpin> Connection<W> {
 			self.send(&[protomux::reject(remote_id)]).await?;
 			return Ok(true);
 		};
-		let mut local_id = 1;
-		while self.channels.values().any(|c| c.local_id == local_id) {
-			local_id += 1;
-		}
+		let local_id = self.free_local_id();
 		// The answer is the open itself; the channel has nothing more to carry.
 		let answer = protomux::open(local_id, CONTACT_PROTOCOL, id, &signature);
 		self.send(&[answer, protomux::close(local_id)]).await?;
 		Ok(true)
+	}
+
+	/// The smallest channel id of ours not in use (protomux wants them dense from 1).
+	fn free_local_id(&self) -> u64 {
+		let mut local_id = 1;
+		while self.channels.values().any(|c| c.local_id == local_id) {
+			local_id += 1;
+		}
+		local_id
 	}
 
 	/// Slows a reader down to `requests_per_second`.
