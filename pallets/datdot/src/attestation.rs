@@ -165,9 +165,12 @@ impl<T: Config> Pallet<T> {
 			blocks.try_push(contract.blocks.start.saturating_add(at)).ok()?;
 		}
 		let due = now.saturating_add(T::ReportBlocks::get());
-		let challenge = NextChallengeId::<T>::get();
-		PerformanceDue::<T>::try_mutate(due, |list| list.try_push(challenge)).ok()?;
-		NextChallengeId::<T>::put(challenge.saturating_add(1));
+		// An id is taken only when the due slot has room for it.
+		let challenge = PerformanceDue::<T>::try_mutate(due, |list| {
+			let challenge = (!list.is_full()).then(Self::new_challenge_id).ok_or(())?;
+			list.try_push(challenge).map(|_| challenge).map_err(|_| ())
+		})
+		.ok()?;
 		PerformanceChallenges::<T>::insert(
 			challenge,
 			PerformanceChallenge {

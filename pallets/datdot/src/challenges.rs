@@ -57,11 +57,7 @@ impl<T: Config> Pallet<T> {
 				continue;
 			};
 			let Some(segments) = Self::pick_segments(&hoster, &seed) else { continue };
-			let id = NextChallengeId::<T>::mutate(|id| {
-				let this = *id;
-				*id = id.saturating_add(1);
-				this
-			});
+			let id = Self::new_challenge_id();
 			if due_list.try_push(id).is_err() {
 				// Unreachable: at most MaxChallengesPerBlock (the slot's bound) are issued.
 				defensive!("challenge due slot overflow");
@@ -77,6 +73,15 @@ impl<T: Config> Pallet<T> {
 		}
 		ChallengesDue::<T>::insert(due, due_list);
 		issued
+	}
+
+	/// A fresh id for a storage or performance challenge (they share one sequence).
+	pub(crate) fn new_challenge_id() -> u64 {
+		NextChallengeId::<T>::mutate(|id| {
+			let this = *id;
+			*id = id.saturating_add(1);
+			this
+		})
 	}
 
 	/// `ChallengeSegments` random (replica, segment) pairs from the hoster's active replicas.
