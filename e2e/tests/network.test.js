@@ -239,9 +239,10 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
       const status = (await api.query.datdot.providers(victim)).unwrap();
       assert.equal(status.faults.toNumber(), 1);
     } finally {
-      // Serving again, it comes back; the rest of the suite runs without attestors.
-      await setTiming(api, net.sponsor, { challengePeriod: 3, offlineGrace: 100 });
+      // Serving again at once (its node rejoins after the fault, and the next check must
+      // find it serving); the rest of the suite runs without attestors.
       await endpoint(`127.0.0.1:${nodes[name].hypercorePort}`);
+      await setTiming(api, net.sponsor, { challengePeriod: 3, offlineGrace: 100 });
     }
     deadline = Date.now() + 300_000;
     while ((await api.query.datdot.providers(victim)).unwrap().status.type !== 'Active') {

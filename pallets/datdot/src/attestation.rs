@@ -14,6 +14,10 @@
 //! first `NotServed` draws a second attestor (a recheck, other than the first) and only its
 //! `NotServed` faults the hoster. An attestor that does not report by `due` gets a strike.
 //!
+//! A hoster has one performance challenge at a time (`OpenPerformance`): while one is open
+//! it gets no new periodic one, so a single outage is judged by one chain of first opinion
+//! and recheck, not faulted again by every challenge already in flight.
+//!
 //! A replica's setup is spot-checked the same way (design §5.5): when it becomes active,
 //! the attestor drawn with it gets a performance challenge on it.
 
@@ -78,6 +82,9 @@ impl<T: Config> Pallet<T> {
 			let at = moved.get(&j).copied().unwrap_or(j);
 			moved.insert(j, moved.get(&i).copied().unwrap_or(i));
 			let Some(hoster) = ProviderIndex::Challengeable.get::<T>(at) else { continue };
+			if OpenPerformance::<T>::contains_key(&hoster) {
+				continue;
+			}
 			let hosted = HostedReplicas::<T>::get(&hoster);
 			let Some(replica) =
 				random_index(&seed, 1, hosted.len() as u64).and_then(|at| hosted.get(at as usize))
@@ -171,6 +178,7 @@ impl<T: Config> Pallet<T> {
 			list.try_push(challenge).map(|_| challenge).map_err(|_| ())
 		})
 		.ok()?;
+		OpenPerformance::<T>::insert(hoster, challenge);
 		PerformanceChallenges::<T>::insert(
 			challenge,
 			PerformanceChallenge {
@@ -195,6 +203,16 @@ impl<T: Config> Pallet<T> {
 		Some(challenge)
 	}
 
+	/// Forgets `challenge` as `hoster`'s open one (a later spot check or recheck may have
+	/// taken its place).
+	fn close_performance(hoster: &T::AccountId, challenge: u64) {
+		OpenPerformance::<T>::mutate_exists(hoster, |open| {
+			if *open == Some(challenge) {
+				*open = None;
+			}
+		});
+	}
+
 	/// Strikes the attestors of the performance challenges due at the previous block that
 	/// are still open (no report). Returns how many were looked at.
 	pub(crate) fn expire_performance_challenges(now: BlockNumberFor<T>) -> u32 {
@@ -202,6 +220,7 @@ impl<T: Config> Pallet<T> {
 		let count = due.len() as u32;
 		for challenge in due {
 			if let Some(ch) = PerformanceChallenges::<T>::take(challenge) {
+				Self::close_performance(&ch.hoster, challenge);
 				Self::strike(&ch.attestor);
 				Self::deposit_event(Event::PerformanceReportMissed {
 					challenge,
@@ -229,6 +248,7 @@ impl<T: Config> Pallet<T> {
 		}
 
 		PerformanceChallenges::<T>::remove(challenge);
+		Self::close_performance(&ch.hoster, challenge);
 		PerformanceDue::<T>::mutate(ch.due, |list| list.retain(|c| *c != challenge));
 		let now = frame_system::Pallet::<T>::block_number();
 		// A hoster that paused (or left) since the challenge was issued owes no serving.

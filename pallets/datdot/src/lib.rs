@@ -556,6 +556,11 @@ pub mod pallet {
 		ValueQuery,
 	>;
 
+	/// The latest open performance challenge of each hoster. A hoster with one open gets no
+	/// new periodic one, so one outage is judged once, not by every challenge in flight.
+	#[pallet::storage]
+	pub type OpenPerformance<T: Config> = StorageMap<_, Blake2_128Concat, T::AccountId, u64>;
+
 	/// How each provider has served attestors, while it is registered.
 	#[pallet::storage]
 	pub type ServingRecords<T: Config> =
@@ -1644,6 +1649,11 @@ pub mod pallet {
 					"performance challenge not scheduled"
 				);
 				ensure!(ch.hoster != ch.attestor, "a hoster attests itself");
+			}
+			for (who, id) in OpenPerformance::<T>::iter() {
+				let ch = PerformanceChallenges::<T>::get(id)
+					.ok_or("a hoster's open performance challenge is not stored")?;
+				ensure!(ch.hoster == who, "an open performance challenge names another hoster");
 			}
 			for (who, _) in ServingRecords::<T>::iter() {
 				ensure!(

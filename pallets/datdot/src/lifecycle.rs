@@ -191,6 +191,7 @@ impl<T: Config> Pallet<T> {
 		HostedReplicas::<T>::remove(who);
 		Endpoints::<T>::remove(who);
 		ServingRecords::<T>::remove(who);
+		OpenPerformance::<T>::remove(who);
 		Self::deposit_event(Event::ProviderUnregistered { provider: who.clone() });
 	}
 

@@ -319,3 +319,27 @@ fn a_new_replica_is_spot_checked_by_the_attestor_drawn_with_it() {
 		}
 	});
 }
+
+#[test]
+fn a_hoster_has_one_performance_challenge_at_a_time() {
+	run(|| {
+		active_network(8, 8, 2);
+		performance_period(1);
+		run_to_block(System::block_number() + 4);
+		let mut open = BTreeMap::<AccountId, u32>::new();
+		for (id, ch) in PerformanceChallenges::<Test>::iter() {
+			*open.entry(ch.hoster).or_default() += 1;
+			assert_eq!(OpenPerformance::<Test>::get(ch.hoster), Some(id));
+		}
+		assert!(!open.is_empty());
+		assert!(open.values().all(|n| *n == 1), "{open:?}");
+		// Reported, the hoster can be challenged again.
+		let (id, ch) = PerformanceChallenges::<Test>::iter().next().unwrap();
+		assert_ok!(Datdot::report_performance(
+			RuntimeOrigin::signed(ch.attestor),
+			id,
+			served(id, &ch, 10)
+		));
+		assert_eq!(OpenPerformance::<Test>::get(ch.hoster), None);
+	});
+}
