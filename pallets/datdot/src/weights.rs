@@ -91,8 +91,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `609`
 		//  Estimated: `3731`
-		// Minimum execution time: 98_104_000 picoseconds.
-		Weight::from_parts(107_100_000, 3731)
+		// Minimum execution time: 99_717_000 picoseconds.
+		Weight::from_parts(106_349_000, 3731)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
@@ -108,6 +108,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::CounterForProviders` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Endpoints` (r:0 w:1)
 	/// Proof: `Datdot::Endpoints` (`max_values`: None, `max_size`: Some(178), added: 2653, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::OpenPerformance` (r:0 w:1)
+	/// Proof: `Datdot::OpenPerformance` (`max_values`: None, `max_size`: Some(56), added: 2531, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::HostedReplicas` (r:0 w:1)
 	/// Proof: `Datdot::HostedReplicas` (`max_values`: None, `max_size`: Some(12338), added: 14813, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::ServingRecords` (r:0 w:1)
@@ -116,10 +118,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1995`
 		//  Estimated: `3990`
-		// Minimum execution time: 98_113_000 picoseconds.
-		Weight::from_parts(141_164_000, 3990)
+		// Minimum execution time: 102_371_000 picoseconds.
+		Weight::from_parts(134_912_000, 3990)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
-			.saturating_add(T::DbWeight::get().writes(8_u64))
+			.saturating_add(T::DbWeight::get().writes(9_u64))
 	}
 	/// Storage: `Datdot::Providers` (r:2 w:2)
 	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
@@ -133,8 +135,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1572`
 		//  Estimated: `6472`
-		// Minimum execution time: 67_015_000 picoseconds.
-		Weight::from_parts(83_445_000, 6472)
+		// Minimum execution time: 65_984_000 picoseconds.
+		Weight::from_parts(85_390_000, 6472)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
@@ -150,8 +152,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1158`
 		//  Estimated: `3990`
-		// Minimum execution time: 54_221_000 picoseconds.
-		Weight::from_parts(99_075_000, 3990)
+		// Minimum execution time: 53_660_000 picoseconds.
+		Weight::from_parts(65_713_000, 3990)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -163,8 +165,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `198`
 		//  Estimated: `3731`
-		// Minimum execution time: 22_613_000 picoseconds.
-		Weight::from_parts(40_796_000, 3731)
+		// Minimum execution time: 23_023_000 picoseconds.
+		Weight::from_parts(27_321_000, 3731)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -201,10 +203,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `250 + n * (227 ±0)`
 		//  Estimated: `129162 + n * (2741 ±0)`
-		// Minimum execution time: 66_234_000 picoseconds.
-		Weight::from_parts(78_892_600, 129162)
-			// Standard Error: 76_765
-			.saturating_add(Weight::from_parts(20_435_093, 0).saturating_mul(n.into()))
+		// Minimum execution time: 66_745_000 picoseconds.
+		Weight::from_parts(98_121_420, 129162)
+			// Standard Error: 287_361
+			.saturating_add(Weight::from_parts(25_281_958, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(23_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(13_u64))
@@ -219,8 +221,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1048`
 		//  Estimated: `6834`
-		// Minimum execution time: 163_004_000 picoseconds.
-		Weight::from_parts(173_354_000, 6834)
+		// Minimum execution time: 165_830_000 picoseconds.
+		Weight::from_parts(177_130_000, 6834)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -249,10 +251,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `7234`
 		//  Estimated: `88702`
-		// Minimum execution time: 373_517_000 picoseconds.
-		Weight::from_parts(356_320_638, 88702)
-			// Standard Error: 235_519
-			.saturating_add(Weight::from_parts(37_000_513, 0).saturating_mul(c.into()))
+		// Minimum execution time: 367_607_000 picoseconds.
+		Weight::from_parts(414_841_506, 88702)
+			// Standard Error: 1_095_953
+			.saturating_add(Weight::from_parts(51_121_281, 0).saturating_mul(c.into()))
 			.saturating_add(T::DbWeight::get().reads(38_u64))
 			.saturating_add(T::DbWeight::get().writes(7_u64))
 			.saturating_add(T::DbWeight::get().writes((9_u64).saturating_mul(c.into())))
@@ -265,8 +267,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `8540`
 		//  Estimated: `22352`
-		// Minimum execution time: 39_103_000 picoseconds.
-		Weight::from_parts(47_549_000, 22352)
+		// Minimum execution time: 39_444_000 picoseconds.
+		Weight::from_parts(47_739_000, 22352)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -282,8 +284,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `16927`
 		//  Estimated: `22352`
-		// Minimum execution time: 141_144_000 picoseconds.
-		Weight::from_parts(220_111_000, 22352)
+		// Minimum execution time: 135_784_000 picoseconds.
+		Weight::from_parts(167_293_000, 22352)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
@@ -299,8 +301,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `362`
 		//  Estimated: `6834`
-		// Minimum execution time: 51_386_000 picoseconds.
-		Weight::from_parts(62_828_000, 6834)
+		// Minimum execution time: 52_047_000 picoseconds.
+		Weight::from_parts(64_931_000, 6834)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -335,10 +337,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `207224 + n * (509 ±0)`
 		//  Estimated: `237998 + n * (41873 ±520)`
-		// Minimum execution time: 2_056_110_000 picoseconds.
-		Weight::from_parts(1_336_663_272, 237998)
-			// Standard Error: 55_378_762
-			.saturating_add(Weight::from_parts(1_954_052_393, 0).saturating_mul(n.into()))
+		// Minimum execution time: 1_993_354_000 picoseconds.
+		Weight::from_parts(705_664_657, 237998)
+			// Standard Error: 23_792_843
+			.saturating_add(Weight::from_parts(1_494_937_638, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(71_u64))
 			.saturating_add(T::DbWeight::get().reads((16_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(78_u64))
@@ -361,24 +363,26 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `System::ParentHash` (`max_values`: Some(1), `max_size`: Some(32), added: 527, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Plans` (r:1 w:1)
 	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1434), added: 3909, mode: `MaxEncodedLen`)
-	/// Storage: `Datdot::NextChallengeId` (r:1 w:1)
-	/// Proof: `Datdot::NextChallengeId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::PerformanceDue` (r:1 w:1)
 	/// Proof: `Datdot::PerformanceDue` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::NextChallengeId` (r:1 w:1)
+	/// Proof: `Datdot::NextChallengeId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:2 w:2)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::OpenPerformance` (r:0 w:1)
+	/// Proof: `Datdot::OpenPerformance` (`max_values`: None, `max_size`: Some(56), added: 2531, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::PerformanceChallenges` (r:0 w:1)
 	/// Proof: `Datdot::PerformanceChallenges` (`max_values`: None, `max_size`: Some(146), added: 2621, mode: `MaxEncodedLen`)
 	fn confirm_setup() -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `14354`
 		//  Estimated: `15803`
-		// Minimum execution time: 229_158_000 picoseconds.
-		Weight::from_parts(338_361_000, 15803)
+		// Minimum execution time: 237_563_000 picoseconds.
+		Weight::from_parts(310_110_000, 15803)
 			.saturating_add(T::DbWeight::get().reads(17_u64))
-			.saturating_add(T::DbWeight::get().writes(17_u64))
+			.saturating_add(T::DbWeight::get().writes(18_u64))
 	}
 	/// Storage: `Datdot::Challenges` (r:1 w:1)
 	/// Proof: `Datdot::Challenges` (`max_values`: None, `max_size`: Some(133), added: 2608, mode: `MaxEncodedLen`)
@@ -405,10 +409,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `688 + s * (256 ±0)`
 		//  Estimated: `5966 + s * (2704 ±0)`
-		// Minimum execution time: 206_436_000 picoseconds.
-		Weight::from_parts(191_226_127, 5966)
-			// Standard Error: 450_555
-			.saturating_add(Weight::from_parts(126_257_386, 0).saturating_mul(s.into()))
+		// Minimum execution time: 204_672_000 picoseconds.
+		Weight::from_parts(133_962_228, 5966)
+			// Standard Error: 594_866
+			.saturating_add(Weight::from_parts(98_264_932, 0).saturating_mul(s.into()))
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(s.into())))
 			.saturating_add(T::DbWeight::get().writes(10_u64))
@@ -437,10 +441,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1251 + s * (383 ±0)`
 		//  Estimated: `6196 + s * (2704 ±0)`
-		// Minimum execution time: 223_066_000 picoseconds.
-		Weight::from_parts(85_729_805, 6196)
-			// Standard Error: 1_243_076
-			.saturating_add(Weight::from_parts(174_846_539, 0).saturating_mul(s.into()))
+		// Minimum execution time: 224_439_000 picoseconds.
+		Weight::from_parts(81_374_374, 6196)
+			// Standard Error: 613_471
+			.saturating_add(Weight::from_parts(164_835_444, 0).saturating_mul(s.into()))
 			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(s.into())))
 			.saturating_add(T::DbWeight::get().writes(8_u64))
@@ -469,11 +473,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	fn expire_challenges(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `198 + n * (468 ±0)`
-		//  Estimated: `3991 + n * (2741 ±3)`
-		// Minimum execution time: 7_324_000 picoseconds.
-		Weight::from_parts(8_055_000, 3991)
-			// Standard Error: 964_031
-			.saturating_add(Weight::from_parts(112_821_800, 0).saturating_mul(n.into()))
+		//  Estimated: `3991 + n * (2741 ±0)`
+		// Minimum execution time: 7_404_000 picoseconds.
+		Weight::from_parts(27_791_799, 3991)
+			// Standard Error: 839_929
+			.saturating_add(Weight::from_parts(99_116_481, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -495,10 +499,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `281 + n * (584 ±0)`
 		//  Estimated: `3670 + n * (5482 ±0)`
-		// Minimum execution time: 74_911_000 picoseconds.
-		Weight::from_parts(47_951_098, 3670)
-			// Standard Error: 962_793
-			.saturating_add(Weight::from_parts(69_588_325, 0).saturating_mul(n.into()))
+		// Minimum execution time: 74_258_000 picoseconds.
+		Weight::from_parts(21_940_313, 3670)
+			// Standard Error: 404_688
+			.saturating_add(Weight::from_parts(66_579_266, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -529,11 +533,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	fn draw_replicas(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `1578 + n * (450 ±0)`
-		//  Estimated: `9069 + n * (5408 ±30)`
-		// Minimum execution time: 117_329_000 picoseconds.
-		Weight::from_parts(69_433_917, 9069)
-			// Standard Error: 579_182
-			.saturating_add(Weight::from_parts(86_533_166, 0).saturating_mul(n.into()))
+		//  Estimated: `9069 + n * (5408 ±0)`
+		// Minimum execution time: 117_599_000 picoseconds.
+		Weight::from_parts(55_863_340, 9069)
+			// Standard Error: 240_615
+			.saturating_add(Weight::from_parts(82_451_072, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(11_u64))
 			.saturating_add(T::DbWeight::get().reads((7_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -565,10 +569,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `9325`
 		//  Estimated: `44254`
-		// Minimum execution time: 185_566_000 picoseconds.
-		Weight::from_parts(359_998_650, 44254)
-			// Standard Error: 408
-			.saturating_add(Weight::from_parts(1_318, 0).saturating_mul(p.into()))
+		// Minimum execution time: 184_975_000 picoseconds.
+		Weight::from_parts(328_790_456, 44254)
+			// Standard Error: 698
+			.saturating_add(Weight::from_parts(3_232, 0).saturating_mul(p.into()))
 			.saturating_add(T::DbWeight::get().reads(29_u64))
 			.saturating_add(T::DbWeight::get().writes(7_u64))
 	}
@@ -593,10 +597,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `24316 + n * (702 ±0)`
 		//  Estimated: `14655 + n * (14813 ±0)`
-		// Minimum execution time: 128_580_000 picoseconds.
-		Weight::from_parts(100_386_654, 14655)
-			// Standard Error: 1_688_094
-			.saturating_add(Weight::from_parts(105_263_258, 0).saturating_mul(n.into()))
+		// Minimum execution time: 134_671_000 picoseconds.
+		Weight::from_parts(152_274_000, 14655)
+			// Standard Error: 1_347_841
+			.saturating_add(Weight::from_parts(105_792_324, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().reads((7_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
@@ -611,8 +615,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `72`
 		//  Estimated: `3478`
-		// Minimum execution time: 88_465_000 picoseconds.
-		Weight::from_parts(119_463_000, 3478)
+		// Minimum execution time: 87_684_000 picoseconds.
+		Weight::from_parts(90_208_000, 3478)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 	}
 	/// Storage: `Datdot::GrowthQueueBounds` (r:1 w:1)
@@ -640,10 +644,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `999`
 		//  Estimated: `6834`
-		// Minimum execution time: 41_819_000 picoseconds.
-		Weight::from_parts(58_058_000, 6834)
-			// Standard Error: 295_225
-			.saturating_add(Weight::from_parts(121_226_992, 0).saturating_mul(n.into()))
+		// Minimum execution time: 41_097_000 picoseconds.
+		Weight::from_parts(43_330_000, 6834)
+			// Standard Error: 446_410
+			.saturating_add(Weight::from_parts(99_099_794, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 			.saturating_add(T::DbWeight::get().writes((8_u64).saturating_mul(n.into())))
@@ -654,8 +658,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `0`
 		//  Estimated: `0`
-		// Minimum execution time: 9_768_000 picoseconds.
-		Weight::from_parts(18_094_000, 0)
+		// Minimum execution time: 10_179_000 picoseconds.
+		Weight::from_parts(16_601_000, 0)
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	/// Storage: `Datdot::Replicas` (r:1 w:1)
@@ -686,8 +690,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `13904`
 		//  Estimated: `15803`
-		// Minimum execution time: 226_964_000 picoseconds.
-		Weight::from_parts(352_719_000, 15803)
+		// Minimum execution time: 229_217_000 picoseconds.
+		Weight::from_parts(315_420_000, 15803)
 			.saturating_add(T::DbWeight::get().reads(12_u64))
 			.saturating_add(T::DbWeight::get().writes(12_u64))
 	}
@@ -714,10 +718,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `160 + n * (406 ±0)`
 		//  Estimated: `1497 + n * (14813 ±0)`
-		// Minimum execution time: 3_497_000 picoseconds.
-		Weight::from_parts(35_787_326, 1497)
-			// Standard Error: 1_341_136
-			.saturating_add(Weight::from_parts(121_817_041, 0).saturating_mul(n.into()))
+		// Minimum execution time: 3_436_000 picoseconds.
+		Weight::from_parts(20_993_634, 1497)
+			// Standard Error: 862_421
+			.saturating_add(Weight::from_parts(99_296_685, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
@@ -747,10 +751,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `798 + n * (201 ±0)`
 		//  Estimated: `15803 + n * (2704 ±0)`
-		// Minimum execution time: 61_345_000 picoseconds.
-		Weight::from_parts(64_084_017, 15803)
-			// Standard Error: 169_118
-			.saturating_add(Weight::from_parts(21_528_936, 0).saturating_mul(n.into()))
+		// Minimum execution time: 62_317_000 picoseconds.
+		Weight::from_parts(56_851_522, 15803)
+			// Standard Error: 146_467
+			.saturating_add(Weight::from_parts(20_674_317, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -759,6 +763,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	}
 	/// Storage: `Datdot::PerformanceChallenges` (r:1 w:1)
 	/// Proof: `Datdot::PerformanceChallenges` (`max_values`: None, `max_size`: Some(146), added: 2621, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::OpenPerformance` (r:1 w:1)
+	/// Proof: `Datdot::OpenPerformance` (`max_values`: None, `max_size`: Some(56), added: 2531, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::PerformanceDue` (r:1 w:1)
 	/// Proof: `Datdot::PerformanceDue` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:2 w:1)
@@ -773,15 +779,17 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	fn report_performance_served() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1517`
+		//  Measured:  `1637`
 		//  Estimated: `6472`
-		// Minimum execution time: 185_627_000 picoseconds.
-		Weight::from_parts(269_443_000, 6472)
-			.saturating_add(T::DbWeight::get().reads(9_u64))
-			.saturating_add(T::DbWeight::get().writes(8_u64))
+		// Minimum execution time: 196_306_000 picoseconds.
+		Weight::from_parts(322_883_000, 6472)
+			.saturating_add(T::DbWeight::get().reads(10_u64))
+			.saturating_add(T::DbWeight::get().writes(9_u64))
 	}
 	/// Storage: `Datdot::PerformanceChallenges` (r:1 w:2)
 	/// Proof: `Datdot::PerformanceChallenges` (`max_values`: None, `max_size`: Some(146), added: 2621, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::OpenPerformance` (r:1 w:1)
+	/// Proof: `Datdot::OpenPerformance` (`max_values`: None, `max_size`: Some(56), added: 2531, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::PerformanceDue` (r:2 w:2)
 	/// Proof: `Datdot::PerformanceDue` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:3 w:1)
@@ -808,10 +816,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `6909`
 		//  Estimated: `44254`
-		// Minimum execution time: 279_763_000 picoseconds.
-		Weight::from_parts(341_247_000, 44254)
-			.saturating_add(T::DbWeight::get().reads(33_u64))
-			.saturating_add(T::DbWeight::get().writes(11_u64))
+		// Minimum execution time: 292_326_000 picoseconds.
+		Weight::from_parts(383_456_000, 44254)
+			.saturating_add(T::DbWeight::get().reads(34_u64))
+			.saturating_add(T::DbWeight::get().writes(12_u64))
 	}
 	/// Storage: `Datdot::IndexLen` (r:2 w:0)
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
@@ -819,6 +827,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::TimingOverride` (`max_values`: Some(1), `max_size`: Some(12), added: 507, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexEntries` (r:56 w:0)
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::OpenPerformance` (r:32 w:32)
+	/// Proof: `Datdot::OpenPerformance` (`max_values`: None, `max_size`: Some(56), added: 2531, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::HostedReplicas` (r:32 w:0)
 	/// Proof: `Datdot::HostedReplicas` (`max_values`: None, `max_size`: Some(12338), added: 14813, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Replicas` (r:512 w:0)
@@ -829,10 +839,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1434), added: 3909, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:24 w:0)
 	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
-	/// Storage: `Datdot::NextChallengeId` (r:1 w:1)
-	/// Proof: `Datdot::NextChallengeId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::PerformanceDue` (r:1 w:1)
 	/// Proof: `Datdot::PerformanceDue` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::NextChallengeId` (r:1 w:1)
+	/// Proof: `Datdot::NextChallengeId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::PerformanceChallenges` (r:0 w:32)
 	/// Proof: `Datdot::PerformanceChallenges` (`max_values`: None, `max_size`: Some(146), added: 2621, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[1, 32]`.
@@ -840,20 +850,22 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `994 + n * (643 ±0)`
 		//  Estimated: `5966 + n * (43264 ±0)`
-		// Minimum execution time: 143_197_000 picoseconds.
-		Weight::from_parts(78_499_525, 5966)
-			// Standard Error: 1_574_332
-			.saturating_add(Weight::from_parts(141_867_336, 0).saturating_mul(n.into()))
+		// Minimum execution time: 148_527_000 picoseconds.
+		Weight::from_parts(6_453_894, 5966)
+			// Standard Error: 343_216
+			.saturating_add(Weight::from_parts(118_560_868, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(8_u64))
-			.saturating_add(T::DbWeight::get().reads((20_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().reads((21_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
-			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().writes((2_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 43264).saturating_mul(n.into()))
 	}
 	/// Storage: `Datdot::PerformanceDue` (r:1 w:1)
 	/// Proof: `Datdot::PerformanceDue` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::PerformanceChallenges` (r:64 w:64)
 	/// Proof: `Datdot::PerformanceChallenges` (`max_values`: None, `max_size`: Some(146), added: 2621, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::OpenPerformance` (r:1 w:1)
+	/// Proof: `Datdot::OpenPerformance` (`max_values`: None, `max_size`: Some(56), added: 2531, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:64 w:64)
 	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[0, 64]`.
@@ -861,11 +873,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `202 + n * (356 ±0)`
 		//  Estimated: `3991 + n * (2741 ±0)`
-		// Minimum execution time: 6_623_000 picoseconds.
-		Weight::from_parts(18_840_494, 3991)
-			// Standard Error: 454_110
-			.saturating_add(Weight::from_parts(35_378_922, 0).saturating_mul(n.into()))
-			.saturating_add(T::DbWeight::get().reads(1_u64))
+		// Minimum execution time: 6_673_000 picoseconds.
+		Weight::from_parts(66_374_617, 3991)
+			// Standard Error: 647_225
+			.saturating_add(Weight::from_parts(33_963_308, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 			.saturating_add(T::DbWeight::get().writes((2_u64).saturating_mul(n.into())))
@@ -876,33 +888,33 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 /// The same weights with ParityDB's database weights, for tests and mock runtimes.
 impl WeightInfo for () {
 	fn register() -> Weight {
-		Weight::from_parts(107_100_000, 3731)
+		Weight::from_parts(106_349_000, 3731)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(6_u64))
 	}
 	fn unregister() -> Weight {
-		Weight::from_parts(141_164_000, 3990)
+		Weight::from_parts(134_912_000, 3990)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
-			.saturating_add(ParityDbWeight::get().writes(8_u64))
+			.saturating_add(ParityDbWeight::get().writes(9_u64))
 	}
 	fn pause() -> Weight {
-		Weight::from_parts(83_445_000, 6472)
+		Weight::from_parts(85_390_000, 6472)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(6_u64))
 	}
 	fn unpause() -> Weight {
-		Weight::from_parts(99_075_000, 3990)
+		Weight::from_parts(65_713_000, 3990)
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 	fn set_endpoint() -> Weight {
-		Weight::from_parts(40_796_000, 3731)
+		Weight::from_parts(27_321_000, 3731)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn on_initialize_pause_ends(n: u32, ) -> Weight {
-		Weight::from_parts(78_892_600, 129162)
-			.saturating_add(Weight::from_parts(20_435_093, 0).saturating_mul(n.into()))
+		Weight::from_parts(98_121_420, 129162)
+			.saturating_add(Weight::from_parts(25_281_958, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(23_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(13_u64))
@@ -910,35 +922,35 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 2741).saturating_mul(n.into()))
 	}
 	fn publish_feed() -> Weight {
-		Weight::from_parts(173_354_000, 6834)
+		Weight::from_parts(177_130_000, 6834)
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	fn publish_plan(c: u32, ) -> Weight {
-		Weight::from_parts(356_320_638, 88702)
-			.saturating_add(Weight::from_parts(37_000_513, 0).saturating_mul(c.into()))
+		Weight::from_parts(414_841_506, 88702)
+			.saturating_add(Weight::from_parts(51_121_281, 0).saturating_mul(c.into()))
 			.saturating_add(ParityDbWeight::get().reads(38_u64))
 			.saturating_add(ParityDbWeight::get().writes(7_u64))
 			.saturating_add(ParityDbWeight::get().writes((9_u64).saturating_mul(c.into())))
 	}
 	fn cancel_plan() -> Weight {
-		Weight::from_parts(47_549_000, 22352)
+		Weight::from_parts(47_739_000, 22352)
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn top_up_plan() -> Weight {
-		Weight::from_parts(220_111_000, 22352)
+		Weight::from_parts(167_293_000, 22352)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(5_u64))
 	}
 	fn remove_feed() -> Weight {
-		Weight::from_parts(62_828_000, 6834)
+		Weight::from_parts(64_931_000, 6834)
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 	fn end_plans(n: u32, ) -> Weight {
-		Weight::from_parts(1_336_663_272, 237998)
-			.saturating_add(Weight::from_parts(1_954_052_393, 0).saturating_mul(n.into()))
+		Weight::from_parts(705_664_657, 237998)
+			.saturating_add(Weight::from_parts(1_494_937_638, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(71_u64))
 			.saturating_add(ParityDbWeight::get().reads((16_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(78_u64))
@@ -946,21 +958,21 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 41873).saturating_mul(n.into()))
 	}
 	fn confirm_setup() -> Weight {
-		Weight::from_parts(338_361_000, 15803)
+		Weight::from_parts(310_110_000, 15803)
 			.saturating_add(ParityDbWeight::get().reads(17_u64))
-			.saturating_add(ParityDbWeight::get().writes(17_u64))
+			.saturating_add(ParityDbWeight::get().writes(18_u64))
 	}
 	fn submit_storage_proof(s: u32, ) -> Weight {
-		Weight::from_parts(191_226_127, 5966)
-			.saturating_add(Weight::from_parts(126_257_386, 0).saturating_mul(s.into()))
+		Weight::from_parts(133_962_228, 5966)
+			.saturating_add(Weight::from_parts(98_264_932, 0).saturating_mul(s.into()))
 			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(s.into())))
 			.saturating_add(ParityDbWeight::get().writes(10_u64))
 			.saturating_add(Weight::from_parts(0, 2704).saturating_mul(s.into()))
 	}
 	fn submit_storage_proof_passed(s: u32, ) -> Weight {
-		Weight::from_parts(85_729_805, 6196)
-			.saturating_add(Weight::from_parts(174_846_539, 0).saturating_mul(s.into()))
+		Weight::from_parts(81_374_374, 6196)
+			.saturating_add(Weight::from_parts(164_835_444, 0).saturating_mul(s.into()))
 			.saturating_add(ParityDbWeight::get().reads(7_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(s.into())))
 			.saturating_add(ParityDbWeight::get().writes(8_u64))
@@ -968,8 +980,8 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 2704).saturating_mul(s.into()))
 	}
 	fn expire_challenges(n: u32, ) -> Weight {
-		Weight::from_parts(8_055_000, 3991)
-			.saturating_add(Weight::from_parts(112_821_800, 0).saturating_mul(n.into()))
+		Weight::from_parts(27_791_799, 3991)
+			.saturating_add(Weight::from_parts(99_116_481, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
@@ -977,8 +989,8 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 2741).saturating_mul(n.into()))
 	}
 	fn expire_setups(n: u32, ) -> Weight {
-		Weight::from_parts(47_951_098, 3670)
-			.saturating_add(Weight::from_parts(69_588_325, 0).saturating_mul(n.into()))
+		Weight::from_parts(21_940_313, 3670)
+			.saturating_add(Weight::from_parts(66_579_266, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().reads((3_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
@@ -986,8 +998,8 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 5482).saturating_mul(n.into()))
 	}
 	fn draw_replicas(n: u32, ) -> Weight {
-		Weight::from_parts(69_433_917, 9069)
-			.saturating_add(Weight::from_parts(86_533_166, 0).saturating_mul(n.into()))
+		Weight::from_parts(55_863_340, 9069)
+			.saturating_add(Weight::from_parts(82_451_072, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(11_u64))
 			.saturating_add(ParityDbWeight::get().reads((7_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
@@ -995,14 +1007,14 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 5408).saturating_mul(n.into()))
 	}
 	fn draw_with_providers(p: u32, ) -> Weight {
-		Weight::from_parts(359_998_650, 44254)
-			.saturating_add(Weight::from_parts(1_318, 0).saturating_mul(p.into()))
+		Weight::from_parts(328_790_456, 44254)
+			.saturating_add(Weight::from_parts(3_232, 0).saturating_mul(p.into()))
 			.saturating_add(ParityDbWeight::get().reads(29_u64))
 			.saturating_add(ParityDbWeight::get().writes(7_u64))
 	}
 	fn issue_challenges(n: u32, ) -> Weight {
-		Weight::from_parts(100_386_654, 14655)
-			.saturating_add(Weight::from_parts(105_263_258, 0).saturating_mul(n.into()))
+		Weight::from_parts(152_274_000, 14655)
+			.saturating_add(Weight::from_parts(105_792_324, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().reads((7_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
@@ -1010,28 +1022,28 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 14813).saturating_mul(n.into()))
 	}
 	fn challenges_this_block() -> Weight {
-		Weight::from_parts(119_463_000, 3478)
+		Weight::from_parts(90_208_000, 3478)
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 	}
 	fn grow_plans(n: u32, ) -> Weight {
-		Weight::from_parts(58_058_000, 6834)
-			.saturating_add(Weight::from_parts(121_226_992, 0).saturating_mul(n.into()))
+		Weight::from_parts(43_330_000, 6834)
+			.saturating_add(Weight::from_parts(99_099_794, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(7_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 			.saturating_add(ParityDbWeight::get().writes((8_u64).saturating_mul(n.into())))
 	}
 	fn set_timing() -> Weight {
-		Weight::from_parts(18_094_000, 0)
+		Weight::from_parts(16_601_000, 0)
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn release_replica() -> Weight {
-		Weight::from_parts(352_719_000, 15803)
+		Weight::from_parts(315_420_000, 15803)
 			.saturating_add(ParityDbWeight::get().reads(12_u64))
 			.saturating_add(ParityDbWeight::get().writes(12_u64))
 	}
 	fn watch_offline(n: u32, ) -> Weight {
-		Weight::from_parts(35_787_326, 1497)
-			.saturating_add(Weight::from_parts(121_817_041, 0).saturating_mul(n.into()))
+		Weight::from_parts(20_993_634, 1497)
+			.saturating_add(Weight::from_parts(99_296_685, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
@@ -1039,8 +1051,8 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 14813).saturating_mul(n.into()))
 	}
 	fn replace_evicted(n: u32, ) -> Weight {
-		Weight::from_parts(64_084_017, 15803)
-			.saturating_add(Weight::from_parts(21_528_936, 0).saturating_mul(n.into()))
+		Weight::from_parts(56_851_522, 15803)
+			.saturating_add(Weight::from_parts(20_674_317, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
@@ -1048,28 +1060,28 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 2704).saturating_mul(n.into()))
 	}
 	fn report_performance_served() -> Weight {
-		Weight::from_parts(269_443_000, 6472)
-			.saturating_add(ParityDbWeight::get().reads(9_u64))
-			.saturating_add(ParityDbWeight::get().writes(8_u64))
+		Weight::from_parts(322_883_000, 6472)
+			.saturating_add(ParityDbWeight::get().reads(10_u64))
+			.saturating_add(ParityDbWeight::get().writes(9_u64))
 	}
 	fn report_performance_not_served() -> Weight {
-		Weight::from_parts(341_247_000, 44254)
-			.saturating_add(ParityDbWeight::get().reads(33_u64))
-			.saturating_add(ParityDbWeight::get().writes(11_u64))
+		Weight::from_parts(383_456_000, 44254)
+			.saturating_add(ParityDbWeight::get().reads(34_u64))
+			.saturating_add(ParityDbWeight::get().writes(12_u64))
 	}
 	fn issue_performance_challenges(n: u32, ) -> Weight {
-		Weight::from_parts(78_499_525, 5966)
-			.saturating_add(Weight::from_parts(141_867_336, 0).saturating_mul(n.into()))
+		Weight::from_parts(6_453_894, 5966)
+			.saturating_add(Weight::from_parts(118_560_868, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(8_u64))
-			.saturating_add(ParityDbWeight::get().reads((20_u64).saturating_mul(n.into())))
+			.saturating_add(ParityDbWeight::get().reads((21_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
-			.saturating_add(ParityDbWeight::get().writes((1_u64).saturating_mul(n.into())))
+			.saturating_add(ParityDbWeight::get().writes((2_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 43264).saturating_mul(n.into()))
 	}
 	fn expire_performance_challenges(n: u32, ) -> Weight {
-		Weight::from_parts(18_840_494, 3991)
-			.saturating_add(Weight::from_parts(35_378_922, 0).saturating_mul(n.into()))
-			.saturating_add(ParityDbWeight::get().reads(1_u64))
+		Weight::from_parts(66_374_617, 3991)
+			.saturating_add(Weight::from_parts(33_963_308, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 			.saturating_add(ParityDbWeight::get().writes((2_u64).saturating_mul(n.into())))
