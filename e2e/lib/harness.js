@@ -258,6 +258,18 @@ export async function errorAs(api, sudo, who, call, { nonce = -1 } = {}) {
 }
 
 /** A performance period long enough that no performance challenge comes during a test. */
+/**
+ * A valid sealing key (RSA-2048 modulus) for providers registered without a node: the first
+ * of the test keys in primitives/src/testdata.rs. A provider with a node registers the key
+ * its node generated (`sealingKey` in `datdot_nodeStatus`).
+ */
+export const TEST_SEALING_KEY =
+  '0xd6f24705e88cf8256b4c38ba7a89c93626400537601f27579dfa12dbedec62f0606256b62ba10fe765f08a3e87a1191dbc9f03be6197c3e129b62242'
+  + '423def38ca67faf8a693dcbfd547deda959d1395eb36cddca83715d0efda56ddf9de62847f85ed3372b3625d12de39949f098502241f2062d4cd933b'
+  + 'f11e2e8a505ee12da78eee23ac995b4d2fc7c261d28c86c37ba2db1a9054647b2d3663b1efcdfee8b6337203148892dc25ec1a2e6be2fa17d78a865a'
+  + 'cea95b3cf735813503dd09eba82648838a89625d8742ed0ceb4b772b32f05412d7b184b627d147ea6717898307f0639b75414c1be35a2341c636fc33'
+  + '569977d778418f60ef82377c66269853';
+
 export const PERFORMANCE_OFF = 1_000_000;
 
 /**

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Keyring } from '@polkadot/keyring';
 import { cryptoWaitReady, ed25519PairFromSeed, base58Encode } from '@polkadot/util-crypto';
 import { u8aToHex } from '@polkadot/util';
-import { startNode, connect, sendAndFinalize, recordEvents, repoRoot, NODE_BIN, setTiming } from './harness.js';
+import { startNode, connect, sendAndFinalize, recordEvents, repoRoot, NODE_BIN, setTiming, rpcCall } from './harness.js';
 
 const require = createRequire(import.meta.url);
 const { exportHypercore, Hypercore } = require(join(repoRoot, 'scripts', 'export-hypercore.js'));
@@ -101,12 +101,14 @@ export function importFeed(node, exportDir) {
   return JSON.parse(out);
 }
 
-/** Registers every provider with its node's PeerId and `capacity` bytes. */
+/** Registers every provider with its node's PeerId and sealing key and `capacity` bytes. */
 export async function registerProviders(net, capacity) {
-  // Each provider registers, then says where its node seeds feeds to hypercore readers
-  // (attestors read it there).
+  // Each provider registers the sealing key its node generated, then says where its node
+  // seeds feeds to hypercore readers (attestors read it there).
   await Promise.all(Object.keys(net.nodes).map(async (n) => {
-    await sendAndFinalize(net.api.tx.datdot.register(net.ids[n].peerId, capacity, null), net.accounts[n]);
+    const { sealingKey } = await rpcCall(net.nodes[n], 'datdot_nodeStatus');
+    await sendAndFinalize(net.api.tx.datdot.register(net.ids[n].peerId, `0x${sealingKey}`, capacity, null),
+      net.accounts[n]);
     await sendAndFinalize(net.api.tx.datdot.setEndpoint(`127.0.0.1:${net.nodes[n].hypercorePort}`), net.accounts[n]);
   }));
 }

@@ -11,6 +11,7 @@ import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { u8aToHex } from '@polkadot/util';
 import {
   startNode, stopAll, connect, sendAndFinalize, recordEvents, moduleError, repoRoot, setTiming,
+  TEST_SEALING_KEY,
 } from '../lib/harness.js';
 
 let api;
@@ -108,7 +109,7 @@ test('hosting: feeds, plans, draws, setup and a storage challenge', { timeout: 9
   await t.test('a plan is cut into contracts and BABE randomness draws every replica', async () => {
     const capacity = api.consts.datdot.minCapacity.toBigInt() * 4n;
     await Promise.all(providers.map((p, i) =>
-      sendAndFinalize(api.tx.datdot.register(peerId(i + 1), capacity, null), p)));
+      sendAndFinalize(api.tx.datdot.register(peerId(i + 1), TEST_SEALING_KEY, capacity, null), p)));
     await assert.rejects(
       sendAndFinalize(api.tx.datdot.publishPlan(hex(fx.key), [{ start: 0, end: 1001 }], 2, 1000, null, false), sponsor),
       (e) => moduleError(api, e) === 'datdot.InvalidRange');

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   startNode, stopAll, halt, sendAndFinalize, moduleError, errorAs, rpcCall, setTiming, NODE_BIN, repoRoot,
+  TEST_SEALING_KEY,
 } from '../lib/harness.js';
 import {
   startNetwork, writeJsFeed, growJsFeed, importFeed, registerProviders, publishFeed, planUntilActive, is,
@@ -113,6 +114,47 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
     }
   });
 
+  await t.test('a lazy hoster that keeps the other replicas of its contracts but not its own fails its challenge', async () => {
+    // Design §7: its own sealed copies are replaced by its contracts' other replicas (same
+    // blocks, same length, sealed for another replica id) — the best data a hoster without
+    // its own copy can have. Its node answers from them and the chain refuses the answer.
+    const who = hosters()[1];
+    const name = byAddress.get(who);
+    const dataFile = (node, key) => {
+      const [c, r] = key.split('/');
+      return join(nodes[node].dataDir, 'chains', 'dev', 'datdot', 'replicas', `c${c}-r${r}`, 'data');
+    };
+    const saved = new Map();
+    for (const [key, r] of replicas) {
+      if (r.active.hoster.toString() !== who) continue;
+      const [sibling, other] = [...replicas].find(([k]) => k !== key && k.split('/')[0] === key.split('/')[0]);
+      const own = dataFile(name, key);
+      const theirs = readFileSync(dataFile(byAddress.get(other.active.hoster.toString()), sibling));
+      saved.set(own, readFileSync(own));
+      assert.equal(theirs.length, saved.get(own).length, `${key}: its sibling ${sibling} has the same sealed length`);
+      assert.ok(!theirs.equals(saved.get(own)), `${key}: each replica is sealed apart`);
+      writeFileSync(own, theirs);
+    }
+    assert.ok(saved.size > 0, 'the hoster holds replicas');
+    const mark = events.seen.length;
+    const failed = await events.waitFor((e) => is('ChallengeFailed')(e) && e.data.hoster.toString() === who
+      && events.seen.indexOf(e) >= mark, 300_000);
+    // Put back at once (seen at import, a block before its node can unpause and be
+    // challenged again), so the rest of the suite has an honest hoster.
+    for (const [path, bytes] of saved) writeFileSync(path, bytes);
+    assert.equal(failed.data.reason.type, 'InvalidProof');
+    assert.equal(failed.data.reason.asInvalidProof.error.toString(), 'SegmentRootMismatch');
+    await events.waitFor((e) => is('ProviderResumed')(e) && e.data.provider.toString() === who
+      && events.seen.indexOf(e) >= mark, 120_000);
+    const passed = ofHoster('ChallengePassed', who).length;
+    const deadline = Date.now() + 300_000;
+    while (ofHoster('ChallengePassed', who).length <= passed) {
+      assert.ok(Date.now() < deadline, 'a passed challenge within 5 minutes with its own copy back');
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    assert.equal(ofHoster('ChallengeFailed', who).length, 1, 'exactly the lazy answer failed');
+  });
+
   await t.test("each new replica is spot-checked by its attestor, who reads it from the hoster's endpoint", async () => {
     // Design §5.5: at activation the replica's attestor gets a performance challenge on it.
     const reported = (id) => events.seen.find((e) => is('PerformanceReported')(e) && e.data.challenge.eq(id));
@@ -189,7 +231,7 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
     // Ferdie registers without a node, so nothing races its report. (Registered only now:
     // each report it misses is a strike, and three would bench it before this check.)
     const ferdie = new Keyring({ type: 'sr25519' }).addFromUri('//Ferdie');
-    await sendAndFinalize(api.tx.datdot.register(identity(9).peerId, 1n << 40n, null), ferdie);
+    await sendAndFinalize(api.tx.datdot.register(identity(9).peerId, TEST_SEALING_KEY, 1n << 40n, null), ferdie);
     const markFerdie = events.seen.length;
     const issued = await events.waitFor((e) => is('PerformanceChallengeIssued')(e)
       && e.data.attestor.toString() === ferdie.address && events.seen.indexOf(e) >= markFerdie, 300_000);
@@ -341,7 +383,7 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
     const checks = [
       as(notHoster, api.tx.datdot.hostingStarted(contract, replica, r.active.root), 0),
       as('bob', api.tx.datdot.submitStorageProof(1_000_000, []), 1),
-      as('bob', api.tx.datdot.register(ids.bob.peerId, 1n << 40n, null), 2),
+      as('bob', api.tx.datdot.register(ids.bob.peerId, TEST_SEALING_KEY, 1n << 40n, null), 2),
       sendAndFinalize(api.tx.datdot.publishPlan(`0x${tree.key}`, [{ start: 0, end: BLOCKS }], 0, 10, null, false),
         net.sponsor, { nonce: first + 3 }).then(() => null, (e) => moduleError(api, e)),
     ];

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { Keyring } from '@polkadot/keyring';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { u8aToHex } from '@polkadot/util';
-import { startNode, stopAll, connect, sendAndFinalize } from '../lib/harness.js';
+import { startNode, stopAll, connect, sendAndFinalize, TEST_SEALING_KEY } from '../lib/harness.js';
 
 let api;
 after(async () => {
@@ -37,7 +37,7 @@ test('providers: register, specific errors, pause and unpause', { timeout: 300_0
 
   await t.test('register holds the deposit and emits ProviderRegistered', async () => {
     const { events } = await sendAndFinalize(
-      api.tx.datdot.register(peerId(7), minCapacity * 4n, 'eu-west'), bob);
+      api.tx.datdot.register(peerId(7), TEST_SEALING_KEY, minCapacity * 4n, 'eu-west'), bob);
     const ev = events.find(({ event }) => api.events.datdot.ProviderRegistered.is(event));
     assert.ok(ev, 'ProviderRegistered event');
     assert.equal(ev.event.data.provider.toString(), bob.address);
@@ -51,15 +51,24 @@ test('providers: register, specific errors, pause and unpause', { timeout: 300_0
 
   await t.test('bad calls fail with the pallet error that says what was wrong', async () => {
     await assert.rejects(
-      sendAndFinalize(api.tx.datdot.register(peerId(8), minCapacity, null), bob),
+      sendAndFinalize(api.tx.datdot.register(peerId(8), TEST_SEALING_KEY, minCapacity, null), bob),
       (e) => moduleError(e) === 'datdot.AlreadyRegistered');
     const charlie = new Keyring({ type: 'sr25519' }).addFromUri('//Charlie');
     await assert.rejects(
-      sendAndFinalize(api.tx.datdot.register('0x0102', minCapacity, null), charlie),
+      sendAndFinalize(api.tx.datdot.register('0x0102', TEST_SEALING_KEY, minCapacity, null), charlie),
       (e) => moduleError(e) === 'datdot.InvalidPeerId');
     await assert.rejects(
-      sendAndFinalize(api.tx.datdot.register(peerId(9), minCapacity - 1n, null), charlie),
+      sendAndFinalize(api.tx.datdot.register(peerId(9), TEST_SEALING_KEY, minCapacity - 1n, null), charlie),
       (e) => moduleError(e) === 'datdot.CapacityTooSmall');
+    // A 2047-bit modulus, and an even one.
+    const tiny = `0x7f${TEST_SEALING_KEY.slice(4)}`;
+    await assert.rejects(
+      sendAndFinalize(api.tx.datdot.register(peerId(9), tiny, minCapacity, null), charlie),
+      (e) => moduleError(e) === 'datdot.SealingKeyTooSmall');
+    const even = `${TEST_SEALING_KEY.slice(0, -1)}${(parseInt(TEST_SEALING_KEY.slice(-1), 16) & 14).toString(16)}`;
+    await assert.rejects(
+      sendAndFinalize(api.tx.datdot.register(peerId(9), even, minCapacity, null), charlie),
+      (e) => moduleError(e) === 'datdot.SealingKeyMalformed');
     assert.ok((await api.query.datdot.providers(charlie.address)).isNone, 'nothing changed');
   });
 

@@ -7,6 +7,7 @@ pub mod feeds;
 pub mod hypercore_wire;
 pub mod net;
 pub mod replica;
+pub mod sealing_key;
 pub mod serving;
 pub mod store;
 pub mod worker;

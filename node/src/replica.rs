@@ -1,29 +1,32 @@
-//! A replica's encoded stream, from both ends (design §5, steps 2 and 3).
+//! A replica's sealed stream, from both ends (design §5, steps 2 and 3).
 //!
 //! The encoder has each original block with hypercore's proof (as any reader fetches it),
-//! checks it against the feed's signed tree *as the chain stores it*, encodes it and sends
-//! the encoded block with the proof minus the block's bytes. The hoster decodes each
-//! encoded block, puts the bytes back into the proof and checks it the same way, so it
-//! never stores anything that does not decode to the feed's data; then it builds the
+//! checks it against the feed's signed tree *as the chain stores it*, encodes and seals it
+//! with its private sealing key and sends the sealed block with the proof minus the
+//! block's bytes. The hoster unseals each block with the encoder's public key (from the
+//! chain), decodes it, puts the bytes back into the proof and checks it the same way, so it
+//! never stores anything that does not unseal to the feed's data; then it builds the
 //! segment tree. Neither side trusts the other, nor the node it fetched blocks from.
 
 use crate::store::BlockProofs;
 use codec::{Decode, Encode};
 use datdot_primitives::{
-	encoded::{decode_block, encode_block, EncodedReplica, ReplicaId},
+	encoded::{decode_block, encode_block, ReplicaId, SealedReplica, SEGMENT_SIZE},
+	sealing::{Sealer, SealingKey, Unsealer},
 	verify::verify_block_proof,
 	DalekVerifier, Error as VerifyError, Proof,
 };
 use pallet_datdot::types::FeedState;
-use std::ops::Range;
+use std::{ops::Range, sync::Arc};
 
-/// One block of an encoded stream as the encoder sends it.
+/// One block of a sealed stream as the encoder sends it.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct StreamBlock {
-	/// The block encoded for the replica (see `datdot_primitives::encoded`).
-	pub encoded: Vec<u8>,
+	/// The block encoded and sealed for the replica (whole segments; see
+	/// `datdot_primitives::sealing`).
+	pub sealed: Vec<u8>,
 	/// hypercore's proof of the original block, with the block's bytes left out (the
-	/// hoster gets them by decoding `encoded`).
+	/// hoster gets them by unsealing and decoding `sealed`).
 	pub proof: Proof,
 }
 
@@ -39,10 +42,11 @@ pub enum StreamError {
 	/// The proof verifies, but against another signed tree than the chain's.
 	#[error("block {index}: proven against length {length}, not the chain's signed tree")]
 	OtherTree { index: u64, length: u64 },
-	/// The encoded block does not decode.
-	#[error("block {index}: the encoded block does not decode: {error:?}")]
+	/// The sealed block does not unseal (with the encoder's key) or does not decode.
+	#[error("block {index}: the sealed block does not unseal and decode: {error:?}")]
 	Undecodable { index: u64, error: VerifyError },
-	/// The replica's tree cannot be built (an empty range).
+	/// The replica's tree cannot be built (an empty range), or the encoder's sealing key
+	/// is unusable.
 	#[error("cannot build the replica: {0:?}")]
 	Replica(VerifyError),
 }
@@ -67,19 +71,22 @@ pub(crate) fn check_block(
 }
 
 /// Encoder: checks each original block of the replica's range (given by its proof, in
-/// order) and encodes it; at the end, the replica (for `encoding_done`) and the stream the
-/// hoster fetches.
+/// order), encodes and seals it; at the end, the replica (for `encoding_done`) and the
+/// stream the hoster fetches.
 pub struct StreamEncoder {
 	feed: FeedState,
 	id: ReplicaId,
 	range: Range<u64>,
+	sealer: Arc<Sealer>,
+	/// Segments sealed so far (the next block's first segment).
+	segments: u64,
 	stream: Vec<StreamBlock>,
 }
 
 impl StreamEncoder {
-	/// Encodes replica `id` of blocks `range` of `feed`.
-	pub fn new(feed: FeedState, id: ReplicaId, range: Range<u64>) -> Self {
-		Self { feed, id, range, stream: Vec::new() }
+	/// Encodes replica `id` of blocks `range` of `feed`, sealed with `sealer`.
+	pub fn new(feed: FeedState, id: ReplicaId, range: Range<u64>, sealer: Arc<Sealer>) -> Self {
+		Self { feed, id, range, sealer, segments: 0, stream: Vec::new() }
 	}
 
 	/// The feed index of the next block wanted, `None` when all are in.
@@ -87,7 +94,7 @@ impl StreamEncoder {
 		next_in(&self.range, self.stream.len())
 	}
 
-	/// Checks the next block's proof against the chain's feed and encodes the block.
+	/// Checks the next block's proof against the chain's feed, encodes and seals the block.
 	pub fn add(&mut self, mut proof: Proof) -> Result<(), StreamError> {
 		let index = self.next_index().ok_or(StreamError::WrongBlock {
 			expected: self.range.end,
@@ -95,75 +102,107 @@ impl StreamEncoder {
 		})?;
 		check_block(&self.feed, index, &proof)?;
 		let Some(block) = proof.block.as_mut() else { unreachable!("check_block saw the block") };
-		let encoded = encode_block(&block.value)
-			.map_err(|error| StreamError::Undecodable { index, error })?;
+		let undecodable = |error| StreamError::Undecodable { index, error };
+		let encoded = encode_block(&block.value).map_err(undecodable)?;
+		let sealed = self
+			.sealer
+			.seal_block(&self.id, self.segments, index, &encoded)
+			.map_err(undecodable)?;
+		self.segments += (sealed.len() / SEGMENT_SIZE) as u64;
 		block.value = Vec::new();
-		self.stream.push(StreamBlock { encoded, proof });
+		self.stream.push(StreamBlock { sealed, proof });
 		Ok(())
 	}
 
 	/// The replica and its stream, once every block is in.
-	pub fn finish(self) -> Result<(EncodedReplica, Vec<StreamBlock>), StreamError> {
+	pub fn finish(self) -> Result<(SealedReplica, Vec<StreamBlock>), StreamError> {
 		if let Some(expected) = self.next_index() {
 			return Err(StreamError::WrongBlock { expected, got: None });
 		}
-		let encoded = self.stream.iter().map(|b| b.encoded.clone()).collect();
+		let sealed = self.stream.iter().map(|b| b.sealed.clone()).collect();
 		let replica =
-			EncodedReplica::from_encoded(self.id, encoded).map_err(StreamError::Replica)?;
+			SealedReplica::from_sealed(self.id, self.sealer.key(), self.range.start, sealed)
+				.map_err(StreamError::Replica)?;
 		Ok((replica, self.stream))
 	}
 }
 
-/// Hoster: decodes and checks each block of the stream as it arrives against the chain's
-/// feed; at the end, the replica it stores (and confirms with `hosting_started`). A
+/// Hoster: unseals, decodes and checks each block of the stream as it arrives against the
+/// chain's feed; at the end, the replica it stores (and confirms with `hosting_started`). A
 /// transfer resumes from [`StreamAcceptor::next_index`] after a dropped connection.
 pub struct StreamAcceptor {
 	feed: FeedState,
 	id: ReplicaId,
 	range: Range<u64>,
-	encoded: Vec<Vec<u8>>,
+	key: SealingKey,
+	unsealer: Unsealer,
+	/// Segments accepted so far (the next block's first segment).
+	segments: u64,
+	sealed: Vec<Vec<u8>>,
 	proofs: Vec<Proof>,
 }
 
 impl StreamAcceptor {
-	/// Accepts replica `id` of blocks `range` of `feed`.
-	pub fn new(feed: FeedState, id: ReplicaId, range: Range<u64>) -> Self {
-		Self { feed, id, range, encoded: Vec::new(), proofs: Vec::new() }
+	/// Accepts replica `id` of blocks `range` of `feed`, sealed by the encoder whose
+	/// registered sealing key is `key`.
+	pub fn new(
+		feed: FeedState,
+		id: ReplicaId,
+		range: Range<u64>,
+		key: SealingKey,
+	) -> Result<Self, StreamError> {
+		let unsealer = Unsealer::new(&key).map_err(StreamError::Replica)?;
+		Ok(Self {
+			feed,
+			id,
+			range,
+			key,
+			unsealer,
+			segments: 0,
+			sealed: Vec::new(),
+			proofs: Vec::new(),
+		})
 	}
 
 	/// The feed index of the next block wanted, `None` when all are in.
 	pub fn next_index(&self) -> Option<u64> {
-		next_in(&self.range, self.encoded.len())
+		next_in(&self.range, self.sealed.len())
 	}
 
-	/// Decodes the next block and checks it; nothing is kept unless it checks out.
+	/// Unseals and decodes the next block and checks it; nothing is kept unless it checks
+	/// out.
 	pub fn accept(&mut self, block: StreamBlock) -> Result<(), StreamError> {
-		let StreamBlock { encoded, mut proof } = block;
+		let StreamBlock { sealed, mut proof } = block;
 		let got = proof.block.as_ref().map(|b| b.index);
 		let index =
 			self.next_index().ok_or(StreamError::WrongBlock { expected: self.range.end, got })?;
-		let value =
-			decode_block(&encoded).map_err(|error| StreamError::Undecodable { index, error })?;
+		let undecodable = |error| StreamError::Undecodable { index, error };
+		let encoded = self
+			.unsealer
+			.unseal_block(&self.id, self.segments, index, &sealed)
+			.map_err(undecodable)?;
+		let value = decode_block(&encoded).map_err(undecodable)?;
 		if let Some(b) = proof.block.as_mut() {
 			b.value = value;
 		}
 		check_block(&self.feed, index, &proof)?;
-		// Kept without the bytes, which decoding the replica gives back, to serve the block.
+		// Kept without the bytes, which unsealing the replica gives back, to serve the block.
 		if let Some(b) = proof.block.as_mut() {
 			b.value = Vec::new();
 		}
-		self.encoded.push(encoded);
+		self.segments += (sealed.len() / SEGMENT_SIZE) as u64;
+		self.sealed.push(sealed);
 		self.proofs.push(proof);
 		Ok(())
 	}
 
 	/// The replica and its blocks' proofs, once every block is in.
-	pub fn finish(self) -> Result<(EncodedReplica, BlockProofs), StreamError> {
+	pub fn finish(self) -> Result<(SealedReplica, BlockProofs), StreamError> {
 		if let Some(expected) = self.next_index() {
 			return Err(StreamError::WrongBlock { expected, got: None });
 		}
-		let replica =
-			EncodedReplica::from_encoded(self.id, self.encoded).map_err(StreamError::Replica)?;
+		let replica = SealedReplica::from_sealed(self.id, &self.key, self.range.start, self.sealed)
+			.map_err(StreamError::Replica)?;
 		Ok((replica, BlockProofs { length: self.feed.length, proofs: self.proofs }))
 	}
 }
@@ -180,6 +219,11 @@ mod tests {
 	use datdot_primitives::{writer::FeedWriter, SigningMode};
 
 	const ID: ReplicaId = ReplicaId { contract: 3, replica: 1 };
+
+	fn test_sealer() -> Sealer {
+		let pem = datdot_primitives::testdata::TEST_SEALING_KEYS[0];
+		Sealer::from_pem(pem.as_bytes()).unwrap()
+	}
 
 	fn feed(blocks: u64) -> (FeedWriter, FeedState) {
 		let mut w = FeedWriter::from_seed([9; 32], SigningMode::ManifestV1);
@@ -209,8 +253,8 @@ mod tests {
 		feed: &FeedState,
 		range: Range<u64>,
 		proofs: Vec<Proof>,
-	) -> Result<(EncodedReplica, Vec<StreamBlock>), StreamError> {
-		let mut encoder = StreamEncoder::new(feed.clone(), ID, range);
+	) -> Result<(SealedReplica, Vec<StreamBlock>), StreamError> {
+		let mut encoder = StreamEncoder::new(feed.clone(), ID, range, Arc::new(test_sealer()));
 		for proof in proofs {
 			encoder.add(proof)?;
 		}
@@ -222,7 +266,7 @@ mod tests {
 		feed: &FeedState,
 		range: Range<u64>,
 		stream: Vec<StreamBlock>,
-	) -> Result<EncodedReplica, StreamError> {
+	) -> Result<SealedReplica, StreamError> {
 		accept_with_proofs(feed, range, stream).map(|(replica, _)| replica)
 	}
 
@@ -231,8 +275,9 @@ mod tests {
 		feed: &FeedState,
 		range: Range<u64>,
 		stream: Vec<StreamBlock>,
-	) -> Result<(EncodedReplica, BlockProofs), StreamError> {
-		let mut acceptor = StreamAcceptor::new(feed.clone(), ID, range);
+	) -> Result<(SealedReplica, BlockProofs), StreamError> {
+		let mut acceptor =
+			StreamAcceptor::new(feed.clone(), ID, range, *test_sealer().key()).unwrap();
 		for block in stream {
 			acceptor.accept(block)?;
 		}
@@ -247,7 +292,7 @@ mod tests {
 		assert_eq!((kept.length, kept.proofs.len()), (10, 6));
 		let dir = tempfile::tempdir().unwrap();
 		let store = crate::store::ReplicaStore::open(dir.path(), 1 << 30).unwrap();
-		store.put(chain.auth.key, 2, &replica, &kept).unwrap();
+		store.put(chain.auth.key, &replica, &kept).unwrap();
 		// Reopened (as after a restart), from the middle of the replica to past its end.
 		drop(store);
 		let store = crate::store::ReplicaStore::open(dir.path(), 1 << 30).unwrap();
@@ -273,7 +318,7 @@ mod tests {
 		let (replica, kept) = accept_with_proofs(&chain, 2..8, stream).unwrap();
 		let dir = tempfile::tempdir().unwrap();
 		let store = crate::store::ReplicaStore::open(dir.path(), 1 << 30).unwrap();
-		store.put(chain.auth.key, 2, &replica, &kept).unwrap();
+		store.put(chain.auth.key, &replica, &kept).unwrap();
 		for i in 10..15 {
 			w.append(&[i as u8; 100]).unwrap();
 		}
@@ -342,18 +387,30 @@ mod tests {
 		let (w, chain) = feed(10);
 		let (_, stream) = encode_stream(&chain, 0..5, proofs(&w, 0..5)).unwrap();
 
-		// Another block's encoding in place of block 3.
+		// Another block's sealing in place of block 3: its labels name block 1.
 		let mut swapped = stream.clone();
-		swapped[3].encoded = swapped[1].encoded.clone();
+		swapped[3].sealed = swapped[1].sealed.clone();
 		assert!(matches!(
 			accept_stream(&chain, 0..5, swapped),
-			Err(StreamError::InvalidProof { index: 3, .. })
+			Err(StreamError::Undecodable { index: 3, error: VerifyError::BadSegmentLabel })
 		));
-		// Garbage that does not decode.
+		// Garbage that does not unseal.
 		let mut garbage = stream.clone();
-		garbage[0].encoded = vec![9, 9, 9];
+		garbage[0].sealed = vec![9; SEGMENT_SIZE];
 		assert!(matches!(
 			accept_stream(&chain, 0..5, garbage),
+			Err(StreamError::Undecodable { index: 0, .. })
+		));
+		// The right blocks sealed with another key than the encoder's registered one.
+		let other =
+			Sealer::from_pem(datdot_primitives::testdata::TEST_SEALING_KEYS[1].as_bytes()).unwrap();
+		let mut encoder = StreamEncoder::new(chain.clone(), ID, 0..5, Arc::new(other));
+		for proof in proofs(&w, 0..5) {
+			encoder.add(proof).unwrap();
+		}
+		let (_, foreign) = encoder.finish().unwrap();
+		assert!(matches!(
+			accept_stream(&chain, 0..5, foreign),
 			Err(StreamError::Undecodable { index: 0, .. })
 		));
 		// A block missing.

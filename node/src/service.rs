@@ -184,6 +184,10 @@ pub fn new_full<
 		)
 		.map_err(|e| ServiceError::Other(e.to_string()))?,
 	);
+	let sealer = Arc::new(
+		datdot_node::sealing_key::load_or_create(&config.data_path.join("datdot"))
+			.map_err(|e| ServiceError::Other(e.to_string()))?,
+	);
 	let feed_store = Arc::new(
 		datdot_node::feeds::FeedStore::open(&feeds_dir(&config))
 			.map_err(|e| ServiceError::Other(e.to_string()))?,
@@ -303,6 +307,7 @@ pub fn new_full<
 			peers,
 			keystore: keystore_container.keystore(),
 			store: replica_store.clone(),
+			sealer,
 			feeds: feed_store.clone(),
 			serving: serving.clone(),
 			names: datdot_protocols,

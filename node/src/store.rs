@@ -1,11 +1,12 @@
-//! The replica store: where a hoster keeps the encoded replicas it has taken on, durably.
+//! The replica store: where a hoster keeps the sealed replicas it has taken on, durably.
 //!
 //! One directory per replica under `<base-path>/datdot/replicas/`:
-//! - `data`: the encoded blocks, back to back (what the chain's segments index into);
+//! - `data`: the sealed blocks, back to back (what the chain's segments index into; every
+//!   block is whole segments, so segment `i` is at `i * SEGMENT_SIZE`);
 //! - `tree`: the segment tree's levels, leaves first, 32 bytes a node (proofs read
 //!   `log2(segments)` hashes instead of rehashing the replica);
 //! - `proofs`: hypercore's proof of each original block (without the block's bytes, which
-//!   decoding the replica gives back), SCALE-encoded, so the hoster serves the feed's
+//!   unsealing and decoding the replica gives back), SCALE-encoded, so the hoster serves the feed's
 //!   blocks to readers and to the encoders of replacements like the publisher does;
 //! - `meta`: the SCALE-encoded [`ReplicaMeta`], with a BLAKE2b checksum.
 //!
@@ -17,8 +18,9 @@
 
 use codec::{Decode, Encode};
 use datdot_primitives::{
-	encoded::{decode_block, EncodedReplica, EncodedRoot, ReplicaId, SegmentProof, SEGMENT_SIZE},
+	encoded::{decode_block, EncodedRoot, ReplicaId, SealedReplica, SegmentProof, SEGMENT_SIZE},
 	hash::blake2b256,
+	sealing::{SealingKey, Unsealer},
 	Hash, Proof,
 };
 use std::{
@@ -51,7 +53,9 @@ pub struct ReplicaMeta {
 	pub first_block: u64,
 	/// Root and segment count, as confirmed on chain.
 	pub root: EncodedRoot,
-	/// The length of each encoded block, in order.
+	/// The encoder's sealing key (unsealing the blocks to serve them needs it).
+	pub sealing_key: SealingKey,
+	/// The length of each sealed block (whole segments), in order.
 	pub block_lens: Vec<u32>,
 	/// The signed length the stored block proofs are against (0: none stored).
 	pub proven_length: u64,
@@ -88,19 +92,22 @@ impl ReplicaMeta {
 
 	/// Where segment `index` lies in `data`: (offset, length).
 	fn segment_span(&self, index: u64) -> Option<(u64, usize)> {
-		let mut first_segment = 0u64;
-		let mut offset = 0u64;
-		for &len in &self.block_lens {
-			let segments = (len as u64).div_ceil(SEGMENT_SIZE as u64);
-			if index < first_segment + segments {
-				let within = (index - first_segment) * SEGMENT_SIZE as u64;
-				let seg_len = (len as u64 - within).min(SEGMENT_SIZE as u64) as usize;
-				return Some((offset + within, seg_len));
-			}
-			first_segment += segments;
-			offset += len as u64;
-		}
-		None
+		let offset = index.checked_mul(SEGMENT_SIZE as u64)?;
+		(offset < self.data_len()).then_some((offset, SEGMENT_SIZE))
+	}
+
+	/// The original bytes of block `i` of this replica from its sealed bytes, which start
+	/// at `offset` in `data`.
+	fn unseal(&self, i: usize, offset: u64, sealed: &[u8]) -> Result<Vec<u8>> {
+		let damaged =
+			|what: String| StoreError::Damaged { id: self.id, what: format!("block {i} {what}") };
+		let unsealer = Unsealer::new(&self.sealing_key)
+			.map_err(|e| damaged(format!("has an unusable sealing key: {e}")))?;
+		let first_segment = offset / SEGMENT_SIZE as u64;
+		let encoded = unsealer
+			.unseal_block(&self.id, first_segment, self.first_block + i as u64, sealed)
+			.map_err(|e| damaged(format!("does not unseal: {e}")))?;
+		decode_block(&encoded).map_err(|e| damaged(format!("does not decode: {e}")))
 	}
 }
 
@@ -121,7 +128,7 @@ fn used_by(replicas: &BTreeMap<ReplicaId, ReplicaMeta>) -> u64 {
 }
 
 /// The tree file's bytes: every level of the replica's segment tree, leaves first.
-fn tree_bytes(replica: &EncodedReplica) -> Vec<u8> {
+fn tree_bytes(replica: &SealedReplica) -> Vec<u8> {
 	replica.levels().iter().flatten().flatten().copied().collect()
 }
 
@@ -236,24 +243,18 @@ impl ReplicaStore {
 		self.dir.join(replica_dir_name(id))
 	}
 
-	/// Stores `replica` (of `feed`, starting at block `first_block`) with its blocks'
-	/// `proofs` durably. Storing the same replica again is a no-op; storing it with another
-	/// root is refused.
-	pub fn put(
-		&self,
-		feed: [u8; 32],
-		first_block: u64,
-		replica: &EncodedReplica,
-		proofs: &BlockProofs,
-	) -> Result<()> {
+	/// Stores `replica` (of `feed`) with its blocks' `proofs` durably. Storing the same
+	/// replica again is a no-op; storing it with another root is refused.
+	pub fn put(&self, feed: [u8; 32], replica: &SealedReplica, proofs: &BlockProofs) -> Result<()> {
 		let id = replica.id();
 		let proof_bytes = proofs.proofs.encode();
 		let meta = ReplicaMeta {
 			id,
 			feed,
-			first_block,
+			first_block: replica.first_block(),
 			root: replica.root(),
-			block_lens: replica.encoded_blocks().iter().map(|b| b.len() as u32).collect(),
+			sealing_key: *replica.key(),
+			block_lens: replica.sealed_blocks().iter().map(|b| b.len() as u32).collect(),
 			proven_length: if proofs.proofs.is_empty() { 0 } else { proofs.length },
 			proofs_len: proof_bytes.len() as u64,
 		};
@@ -272,7 +273,7 @@ impl ReplicaStore {
 			});
 		}
 
-		let data: Vec<&[u8]> = replica.encoded_blocks().iter().map(|b| &b[..]).collect();
+		let data: Vec<&[u8]> = replica.sealed_blocks().iter().map(|b| &b[..]).collect();
 		// A replica dropped at `open` (damaged) may have left its directory behind: the
 		// write replaces it.
 		self.write_replica(&meta, &data, &tree_bytes(replica), &proof_bytes)?;
@@ -344,10 +345,9 @@ impl ReplicaStore {
 				break;
 			}
 			let (offset, len) = meta.block_span(i).ok_or_else(|| damaged("short meta".into()))?;
-			let mut encoded = vec![0u8; len];
-			io(&data_path, data.read_exact_at(&mut encoded, offset))?;
-			let value = decode_block(&encoded)
-				.map_err(|e| damaged(format!("block {i} does not decode: {e:?}")))?;
+			let mut sealed = vec![0u8; len];
+			io(&data_path, data.read_exact_at(&mut sealed, offset))?;
+			let value = meta.unseal(i, offset, &sealed)?;
 			let mut proof = proofs
 				.get(i)
 				.cloned()
@@ -404,16 +404,16 @@ impl ReplicaStore {
 		Some((length, merged))
 	}
 
-	/// The original bytes of block `i` of replica `meta` (decoded from `data`).
+	/// The original bytes of block `i` of replica `meta` (unsealed from `data`).
 	fn original_block(&self, meta: &ReplicaMeta, i: usize) -> Result<Vec<u8>> {
 		let id = meta.id;
 		let damaged = |what: String| StoreError::Damaged { id, what };
 		let (offset, len) = meta.block_span(i).ok_or_else(|| damaged(format!("no block {i}")))?;
 		let path = self.replica_dir(&id).join("data");
 		let file = io(&path, File::open(&path))?;
-		let mut encoded = vec![0u8; len];
-		io(&path, file.read_exact_at(&mut encoded, offset))?;
-		decode_block(&encoded).map_err(|e| damaged(format!("block {i} does not decode: {e:?}")))
+		let mut sealed = vec![0u8; len];
+		io(&path, file.read_exact_at(&mut sealed, offset))?;
+		meta.unseal(i, offset, &sealed)
 	}
 
 	/// Replaces replica `id`'s block proofs with `proofs` (against a longer signed tree, after
@@ -530,7 +530,7 @@ impl ReplicaStore {
 			blocks.push(block.to_vec());
 			offset += len as usize;
 		}
-		let rebuilt = EncodedReplica::from_encoded(*id, blocks)
+		let rebuilt = SealedReplica::from_sealed(*id, &meta.sealing_key, meta.first_block, blocks)
 			.map_err(|e| damaged(format!("cannot rebuild the tree: {e:?}")))?;
 		if rebuilt.root() != meta.root {
 			return Err(damaged("its segments no longer hash to the confirmed root".into()));
@@ -607,9 +607,11 @@ mod tests {
 	use super::*;
 	use datdot_primitives::encoded::verify_segment;
 
-	fn replica(contract: u64, blocks: &[Vec<u8>]) -> EncodedReplica {
-		EncodedReplica::build(ReplicaId { contract, replica: 0 }, blocks.iter().map(|b| &b[..]))
-			.unwrap()
+	fn replica(contract: u64, blocks: &[Vec<u8>]) -> SealedReplica {
+		let pem = datdot_primitives::testdata::TEST_SEALING_KEYS[0];
+		let sealer = datdot_primitives::sealing::Sealer::from_pem(pem.as_bytes()).unwrap();
+		let id = ReplicaId { contract, replica: 0 };
+		SealedReplica::build(id, &sealer, 0, blocks.iter().map(|b| &b[..])).unwrap()
 	}
 
 	/// Blocks of mixed sizes and compressibility, so segments end mid-block.
@@ -631,7 +633,7 @@ mod tests {
 		let dir = tempfile::tempdir().unwrap();
 		let store = ReplicaStore::open(dir.path(), 1 << 30).unwrap();
 		let r = replica(3, &blocks());
-		store.put([1; 32], 10, &r, &BlockProofs::default()).unwrap();
+		store.put([1; 32], &r, &BlockProofs::default()).unwrap();
 		for index in 0..r.root().segments {
 			let proof = store.prove(&r.id(), index).unwrap();
 			assert_eq!(proof, r.prove(index).unwrap());
@@ -650,7 +652,7 @@ mod tests {
 		let r = replica(1, &blocks());
 		{
 			let store = ReplicaStore::open(dir.path(), 1 << 30).unwrap();
-			store.put([1; 32], 0, &r, &BlockProofs::default()).unwrap();
+			store.put([1; 32], &r, &BlockProofs::default()).unwrap();
 		}
 		// A put cut off before its rename leaves only a temporary directory.
 		fs::create_dir(dir.path().join(".tmp-c2-r0")).unwrap();
@@ -671,22 +673,23 @@ mod tests {
 			feed: [0; 32],
 			first_block: 0,
 			root: first.root(),
-			block_lens: first.encoded_blocks().iter().map(|b| b.len() as u32).collect(),
+			sealing_key: *first.key(),
+			block_lens: first.sealed_blocks().iter().map(|b| b.len() as u32).collect(),
 			proven_length: 0,
 			proofs_len: Vec::<Proof>::new().encode().len() as u64,
 		}
 		.stored_len();
 		let store = ReplicaStore::open(dir.path(), size * 2 - 1).unwrap();
-		store.put([1; 32], 0, &first, &BlockProofs::default()).unwrap();
+		store.put([1; 32], &first, &BlockProofs::default()).unwrap();
 		let second = replica(2, &blocks());
-		let err = store.put([1; 32], 0, &second, &BlockProofs::default()).unwrap_err();
+		let err = store.put([1; 32], &second, &BlockProofs::default()).unwrap_err();
 		assert!(
 			matches!(err, StoreError::CapacityExceeded { needed, free, .. } if needed == size && free == size - 1)
 		);
 		assert_eq!(store.replica_count(), 1);
 		assert!(!dir.path().join("c2-r0").exists());
 		store.remove(&first.id()).unwrap();
-		store.put([1; 32], 0, &second, &BlockProofs::default()).unwrap();
+		store.put([1; 32], &second, &BlockProofs::default()).unwrap();
 		assert_eq!(store.used(), size);
 	}
 
@@ -695,11 +698,11 @@ mod tests {
 		let dir = tempfile::tempdir().unwrap();
 		let store = ReplicaStore::open(dir.path(), 1 << 30).unwrap();
 		let r = replica(1, &blocks());
-		store.put([1; 32], 0, &r, &BlockProofs::default()).unwrap();
-		store.put([1; 32], 0, &r, &BlockProofs::default()).unwrap();
+		store.put([1; 32], &r, &BlockProofs::default()).unwrap();
+		store.put([1; 32], &r, &BlockProofs::default()).unwrap();
 		let other = replica(1, &blocks()[..2]);
 		assert!(matches!(
-			store.put([1; 32], 0, &other, &BlockProofs::default()),
+			store.put([1; 32], &other, &BlockProofs::default()),
 			Err(StoreError::Conflict(_))
 		));
 		assert_eq!(store.meta(&r.id()).unwrap().root, r.root());
@@ -711,7 +714,7 @@ mod tests {
 		let r = replica(1, &blocks());
 		{
 			let store = ReplicaStore::open(dir.path(), 1 << 30).unwrap();
-			store.put([1; 32], 0, &r, &BlockProofs::default()).unwrap();
+			store.put([1; 32], &r, &BlockProofs::default()).unwrap();
 		}
 		// One flipped bit in the data: the meta still loads, verification finds it.
 		let data = dir.path().join("c1-r0/data");
@@ -723,7 +726,7 @@ mod tests {
 		assert_eq!(store.check_all().unwrap(), (0, 1));
 		assert_eq!(store.replica_count(), 0);
 		assert!(!dir.path().join("c1-r0").exists());
-		store.put([1; 32], 0, &r, &BlockProofs::default()).unwrap();
+		store.put([1; 32], &r, &BlockProofs::default()).unwrap();
 		assert_eq!(store.check_all().unwrap(), (1, 0));
 		// A truncated file: the replica is dropped at open.
 		drop(store);
@@ -731,7 +734,7 @@ mod tests {
 		let store = ReplicaStore::open(dir.path(), 1 << 30).unwrap();
 		assert_eq!(store.replica_count(), 0);
 		// And the slot can be stored again.
-		store.put([1; 32], 0, &r, &BlockProofs::default()).unwrap();
+		store.put([1; 32], &r, &BlockProofs::default()).unwrap();
 		store.verify(&r.id()).unwrap();
 	}
 }

@@ -200,6 +200,8 @@ pub struct Parts<C> {
 	pub keystore: KeystorePtr,
 	/// The replica store.
 	pub store: Arc<ReplicaStore>,
+	/// The node's private sealing key (its encodings are sealed with it).
+	pub sealer: Arc<datdot_primitives::sealing::Sealer>,
 	/// The feed store.
 	pub feeds: Arc<FeedStore>,
 	/// What the node seeds to hypercore readers; told the chain's view of hosted feeds.
@@ -465,7 +467,12 @@ where
 		let hoster = PeerId::from_bytes(&duty.hoster_peer)
 			.map_err(|e| format!("the hoster's registered PeerId is invalid: {e}"))?;
 		let range = duty.blocks.start..duty.blocks.end;
-		let mut encoder = StreamEncoder::new(duty.feed.clone(), duty.id, range.clone());
+		let mut encoder = StreamEncoder::new(
+			duty.feed.clone(),
+			duty.id,
+			range.clone(),
+			self.parts.sealer.clone(),
+		);
 		let mut progress = Progress::new("encoding", duty.id, range.end - range.start);
 		let mut source = None;
 		while let Some(next) = encoder.next_index() {
@@ -477,14 +484,21 @@ where
 				futures_timer::Delay::new(RETRY_AFTER).await;
 				continue;
 			};
-			for proof in proofs {
-				let bytes = proof.block.as_ref().map(|b| b.value.len()).unwrap_or_default();
-				encoder
-					.add(proof)
-					.map_err(|e| format!("the feed's blocks do not check out: {e}"))?;
-				progress.add(bytes);
-				self.metric(|m| m.encoded_blocks.inc());
-			}
+			let blocks = proofs.len() as u64;
+			let bytes: usize =
+				proofs.iter().map(|p| p.block.as_ref().map_or(0, |b| b.value.len())).sum();
+			// Sealing is CPU work (an RSA private operation per 255 bytes): off the async
+			// threads, which serve the network meanwhile.
+			let (back, added) = tokio::task::spawn_blocking(move || {
+				let added = proofs.into_iter().try_for_each(|proof| encoder.add(proof));
+				(encoder, added)
+			})
+			.await
+			.map_err(|e| format!("the sealing task failed: {e}"))?;
+			encoder = back;
+			added.map_err(|e| format!("the feed's blocks do not check out: {e}"))?;
+			progress.add(bytes);
+			self.metric(|m| m.encoded_blocks.inc_by(blocks));
 		}
 		let (replica, stream) = encoder.finish().map_err(|e| e.to_string())?;
 		let root = replica.root();
@@ -566,7 +580,9 @@ where
 		let encoder = PeerId::from_bytes(&duty.encoder_peer)
 			.map_err(|e| format!("the encoder's registered PeerId is invalid: {e}"))?;
 		let range = duty.blocks.start..duty.blocks.end;
-		let mut acceptor = StreamAcceptor::new(duty.feed.clone(), duty.id, range.clone());
+		let key = duty.encoder_key.ok_or("the encoder left: no sealing key to unseal with")?;
+		let mut acceptor = StreamAcceptor::new(duty.feed.clone(), duty.id, range.clone(), key)
+			.map_err(|e| format!("the encoder's registered sealing key is unusable: {e}"))?;
 		let mut progress = Progress::new("receiving", duty.id, range.end - range.start);
 		while let Some(from) = acceptor.next_index() {
 			if !self.still_due(&(Role::Hoster, duty.id)) {
@@ -594,19 +610,24 @@ where
 					continue;
 				}
 			};
-			for block in blocks {
-				let bytes = block.encoded.len();
-				acceptor
-					.accept(block)
-					.map_err(|e| format!("the encoder {encoder} sent a bad stream: {e}"))?;
-				progress.add(bytes);
-				self.metric(|m| m.accepted_blocks.inc());
-			}
+			let count = blocks.len() as u64;
+			let bytes: usize = blocks.iter().map(|b| b.sealed.len()).sum();
+			// Unsealing is CPU work too: off the async threads.
+			let (back, accepted) = tokio::task::spawn_blocking(move || {
+				let accepted = blocks.into_iter().try_for_each(|block| acceptor.accept(block));
+				(acceptor, accepted)
+			})
+			.await
+			.map_err(|e| format!("the unsealing task failed: {e}"))?;
+			acceptor = back;
+			accepted.map_err(|e| format!("the encoder {encoder} sent a bad stream: {e}"))?;
+			progress.add(bytes);
+			self.metric(|m| m.accepted_blocks.inc_by(count));
 		}
 		let (replica, proofs) = acceptor.finish().map_err(|e| e.to_string())?;
 		self.parts
 			.store
-			.put(duty.feed.auth.key, range.start, &replica, &proofs)
+			.put(duty.feed.auth.key, &replica, &proofs)
 			.map_err(|e| format!("cannot store the replica: {e}"))?;
 		log::info!(
 			target: "datdot",
@@ -678,7 +699,7 @@ where
 		}
 		let skip = (request.from - prepared.range.start) as usize;
 		let blocks = net::chunk(prepared.stream[skip..].iter().cloned(), |b| {
-			b.encoded.len() + b.proof.encoded_size()
+			b.sealed.len() + b.proof.encoded_size()
 		});
 		self.metric(|m| m.served_encoded_blocks.inc_by(blocks.len() as u64));
 		Ok(blocks)
@@ -784,6 +805,8 @@ impl<C> Workers<C> {
 			.collect();
 		json!({
 			"providers": providers,
+			// What `register` takes as `sealing_key` for this node.
+			"sealingKey": to_hex(&self.parts.sealer.key().0),
 			"duties": duties,
 			"stored": stored,
 			"store": { "used": self.parts.store.used(), "capacity": self.parts.store.capacity() },

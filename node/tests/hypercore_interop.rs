@@ -13,7 +13,7 @@ use datdot_node::{
 	store::{BlockProofs, ReplicaStore},
 };
 use datdot_primitives::{
-	encoded::{EncodedReplica, ReplicaId},
+	encoded::{ReplicaId, SealedReplica},
 	writer::FeedWriter,
 	SigningMode,
 };
@@ -50,7 +50,9 @@ fn host(store: &ReplicaStore, feed: &FeedWriter, ranges: &[std::ops::Range<u64>]
 	for (contract, range) in ranges.iter().enumerate() {
 		let blocks: Vec<&[u8]> = range.clone().map(|i| feed.block(i).unwrap()).collect();
 		let id = ReplicaId { contract: contract as u64, replica: 0 };
-		let replica = EncodedReplica::build(id, blocks).unwrap();
+		let pem = datdot_primitives::testdata::TEST_SEALING_KEYS[contract % 3];
+		let sealer = datdot_primitives::sealing::Sealer::from_pem(pem.as_bytes()).unwrap();
+		let replica = SealedReplica::build(id, &sealer, range.start, blocks).unwrap();
 		let proofs = range
 			.clone()
 			.map(|i| {
@@ -60,7 +62,7 @@ fn host(store: &ReplicaStore, feed: &FeedWriter, ranges: &[std::ops::Range<u64>]
 			})
 			.collect();
 		let proofs = BlockProofs { length: feed.length(), proofs };
-		store.put(feed.key(), range.start, &replica, &proofs).unwrap();
+		store.put(feed.key(), &replica, &proofs).unwrap();
 	}
 }
 

@@ -3,7 +3,10 @@
 //! of 1 MiB, 1 GiB and 1 TiB (synthetic trees: a proof's cost depends only on its path
 //! length); encode/decode throughput; and the codec candidates behind the choice of LZ4.
 //!
-//! Run: CARGO_TARGET_DIR=... nice -n 19 cargo bench -j 1 -p datdot-primitives
+//! Sealing: seal and unseal throughput per core against OpenSSL's own RSA-2048 private and
+//! public operations on the same words (the baselines, measured in the same run).
+//!
+//! Run: CARGO_TARGET_DIR=... nice -n 19 cargo bench -j 1 -p datdot-primitives --features openssl
 
 use std::time::Duration;
 
@@ -16,7 +19,7 @@ use datdot_primitives::encoded::{
 use datdot_primitives::flat_tree::Iter;
 use datdot_primitives::hash::{blake2b256, tree_hash, Node};
 use datdot_primitives::signing::{encode_signature_container, Ed25519Verifier};
-use datdot_primitives::testdata::generate;
+use datdot_primitives::testdata::{generate, TEST_SEALING_KEYS};
 use datdot_primitives::verify::{verify_block_proof, verify_proof};
 use datdot_primitives::{BlockData, DalekVerifier, FeedAuth, Manifest, Proof, UpgradeData};
 use ed25519_dalek::{Signer, SigningKey};
@@ -143,6 +146,45 @@ fn encoding(c: &mut Criterion) {
 	g.finish();
 }
 
+fn sealing(c: &mut Criterion) {
+	use datdot_primitives::sealing::{Sealer, Unsealer, MODULUS_BYTES, WORD_BYTES};
+	let id = ReplicaId { contract: 42, replica: 1 };
+	let sealer = Sealer::from_pem(TEST_SEALING_KEYS[0].as_bytes()).unwrap();
+	let unsealer = Unsealer::new(sealer.key()).unwrap();
+	let mut g = c.benchmark_group("sealing");
+	// Incompressible data: the encoded block is as long as the block, so this is the most
+	// sealing work per original byte.
+	let block = generate(5, 0, 64 << 10);
+	let encoded = encode_block(&block).unwrap();
+	let sealed = sealer.seal_block(&id, 0, 0, &encoded).unwrap();
+	g.throughput(Throughput::Bytes(encoded.len() as u64));
+	g.bench_function("seal_64KiB", |b| b.iter(|| sealer.seal_block(&id, 0, 0, &encoded).unwrap()));
+	g.bench_function("unseal_64KiB", |b| {
+		b.iter(|| unsealer.unseal_block(&id, 0, 0, &sealed).unwrap())
+	});
+	// Baselines: OpenSSL's raw RSA-2048 operations, one per word of the same bytes.
+	let rsa = openssl::rsa::Rsa::private_key_from_pem(TEST_SEALING_KEYS[0].as_bytes()).unwrap();
+	let words = encoded.len().div_ceil(WORD_BYTES);
+	let mut word = [0u8; MODULUS_BYTES];
+	word[1..].fill(0x5a);
+	let mut out = [0u8; MODULUS_BYTES];
+	g.bench_function("openssl_private_64KiB", |b| {
+		b.iter(|| {
+			for _ in 0..words {
+				rsa.private_decrypt(&word, &mut out, openssl::rsa::Padding::NONE).unwrap();
+			}
+		})
+	});
+	g.bench_function("openssl_public_64KiB", |b| {
+		b.iter(|| {
+			for _ in 0..words {
+				rsa.public_encrypt(&word, &mut out, openssl::rsa::Padding::NONE).unwrap();
+			}
+		})
+	});
+	g.finish();
+}
+
 fn codec_candidates(c: &mut Criterion) {
 	let mut g = c.benchmark_group("codec_candidates");
 	let size = 1 << 20;
@@ -182,6 +224,6 @@ criterion_group! {
 		.sample_size(20)
 		.warm_up_time(Duration::from_millis(500))
 		.measurement_time(Duration::from_secs(2));
-	targets = block_proofs, segment_proofs, encoding, codec_candidates
+	targets = block_proofs, segment_proofs, encoding, sealing, codec_candidates
 }
 criterion_main!(benches);

@@ -1,13 +1,14 @@
-//! The encoded stream of one replica (design §7): each original block is compressed,
-//! cut into fixed-size segments, and every segment becomes a leaf of a merkle tree whose
-//! leaves also bind the replica's identity, so two replicas of the same feed have
-//! different roots and a hoster cannot answer a challenge with another replica's proof.
+//! The stream of one replica (design §7): each original block is compressed (the encoded
+//! block), sealed into fixed-size segments by the encoder ([`crate::sealing`]), and every
+//! sealed segment becomes a leaf of a merkle tree whose leaves also bind the replica's
+//! identity, so two replicas of the same feed have different roots and a hoster cannot
+//! answer a challenge with another replica's proof.
 //!
-//! Honest limit: a valid segment proof shows the hoster *can produce* the segment, not
-//! that it keeps a separate physical copy per replica (it could re-encode on demand).
+//! A valid segment proof shows the hoster can produce the sealed segment, which needs
+//! either the stored copy or the encoder's private key.
 //!
 //! Verification ([`verify_segment`]) is `no_std`; encoding, decoding and tree building
-//! need `std` (the codec).
+//! need `std` (the codec), sealing needs the `openssl` feature.
 
 use alloc::vec::Vec;
 
@@ -17,8 +18,8 @@ use scale_info::TypeInfo;
 use crate::error::{Error, Result};
 use crate::hash::{blake2b256, Hash};
 
-/// Default segment size: small enough that one proof (segment + ~30 hashes) stays
-/// under 2 KiB for a 1 TiB replica.
+/// Segment size: four sealed RSA-2048 words (see [`crate::sealing`]), small enough that
+/// one proof (segment + ~30 hashes) stays under 2 KiB for a 1 TiB replica.
 pub const SEGMENT_SIZE: usize = 1024;
 /// Largest decoded block accepted, so a forged header cannot make a decoder allocate
 /// more than this.
@@ -84,7 +85,7 @@ pub struct EncodedRoot {
 pub struct SegmentProof {
 	/// Segment index in the replica.
 	pub index: u64,
-	/// The segment's bytes (1 to `SEGMENT_SIZE`).
+	/// The sealed segment's bytes (exactly `SEGMENT_SIZE`).
 	pub segment: Vec<u8>,
 	/// Sibling hashes from the leaf up (levels where the node was promoted have none).
 	pub path: Vec<Hash>,
@@ -123,7 +124,7 @@ pub fn root_from_path(
 	if index >= segments {
 		return Err(Error::SegmentOutOfRange);
 	}
-	if segment.is_empty() || segment.len() > SEGMENT_SIZE {
+	if segment.len() != SEGMENT_SIZE {
 		return Err(Error::BadSegmentLength);
 	}
 	if path.len() > MAX_PATH {
@@ -164,6 +165,7 @@ pub use self::codec_impl::*;
 #[cfg(feature = "std")]
 mod codec_impl {
 	use super::*;
+	use crate::sealing::{SealingKey, Unsealer};
 	use core::ops::Range;
 
 	/// Encode one block: LZ4 if that makes it smaller, else stored as is. The output
@@ -224,10 +226,15 @@ mod codec_impl {
 		}
 	}
 
-	/// A whole replica: its encoded blocks and the segment tree over them. Each block's
-	/// encoding starts a new segment, so any block decodes from its own segments.
-	pub struct EncodedReplica {
+	/// A whole replica: its sealed blocks (see [`crate::sealing`]) and the segment tree
+	/// over them. Each block's sealing starts a new segment, so any block unseals and
+	/// decodes from its own segments.
+	pub struct SealedReplica {
 		id: ReplicaId,
+		unsealer: Unsealer,
+		key: SealingKey,
+		/// Feed index of the first block.
+		first_block: u64,
 		blocks: Vec<Vec<u8>>,
 		/// First segment of each block, plus the total at the end.
 		block_starts: Vec<u64>,
@@ -235,25 +242,44 @@ mod codec_impl {
 		levels: Vec<Vec<Hash>>,
 	}
 
-	impl EncodedReplica {
-		/// Encode `blocks` for replica `id` and build its tree.
+	impl SealedReplica {
+		/// Encodes and seals `blocks` (feed indexes from `first_block`) for replica `id`
+		/// with the encoder's `sealer`, and builds the tree.
+		#[cfg(feature = "openssl")]
 		pub fn build<'a>(
 			id: ReplicaId,
+			sealer: &crate::sealing::Sealer,
+			first_block: u64,
 			blocks: impl IntoIterator<Item = &'a [u8]>,
 		) -> Result<Self> {
-			let encoded = blocks.into_iter().map(encode_block).collect::<Result<Vec<_>>>()?;
-			Self::from_encoded(id, encoded)
+			let mut sealed = Vec::new();
+			let mut segment = 0u64;
+			for (i, block) in blocks.into_iter().enumerate() {
+				let encoded = encode_block(block)?;
+				let s = sealer.seal_block(&id, segment, first_block + i as u64, &encoded)?;
+				segment += (s.len() / SEGMENT_SIZE) as u64;
+				sealed.push(s);
+			}
+			Self::from_sealed(id, sealer.key(), first_block, sealed)
 		}
 
-		/// Rebuild replica `id` from blocks already encoded (what a hoster receives or
-		/// reads back from disk). Each must be a well-formed encoded block; whether it
-		/// decodes to the feed's data is the caller's check.
-		pub fn from_encoded(id: ReplicaId, encoded_blocks: Vec<Vec<u8>>) -> Result<Self> {
+		/// Replica `id` from blocks already sealed with `key` (what a hoster receives or
+		/// reads back from disk). Each must be whole segments; whether they unseal to the
+		/// feed's data is the caller's check ([`SealedReplica::decode`]).
+		pub fn from_sealed(
+			id: ReplicaId,
+			key: &SealingKey,
+			first_block: u64,
+			sealed_blocks: Vec<Vec<u8>>,
+		) -> Result<Self> {
+			let unsealer = Unsealer::new(key)?;
 			let mut block_starts = vec![0u64];
 			let mut leaves = Vec::new();
-			for encoded in &encoded_blocks {
-				check_header(encoded)?;
-				for segment in encoded.chunks(SEGMENT_SIZE) {
+			for sealed in &sealed_blocks {
+				if sealed.is_empty() || sealed.len() % SEGMENT_SIZE != 0 {
+					return Err(Error::BadSegmentLength);
+				}
+				for segment in sealed.chunks(SEGMENT_SIZE) {
 					leaves.push(segment_leaf(&id, leaves.len() as u64, segment));
 				}
 				block_starts.push(leaves.len() as u64);
@@ -261,16 +287,19 @@ mod codec_impl {
 			if leaves.is_empty() {
 				return Err(Error::EmptyTree);
 			}
-			Ok(EncodedReplica {
+			Ok(SealedReplica {
 				id,
-				blocks: encoded_blocks,
+				unsealer,
+				key: *key,
+				first_block,
+				blocks: sealed_blocks,
 				block_starts,
 				levels: build_levels(leaves),
 			})
 		}
 
-		/// The encoded blocks, in order.
-		pub fn encoded_blocks(&self) -> &[Vec<u8>] {
+		/// The sealed blocks, in order.
+		pub fn sealed_blocks(&self) -> &[Vec<u8>] {
 			&self.blocks
 		}
 
@@ -284,6 +313,16 @@ mod codec_impl {
 			self.id
 		}
 
+		/// The encoder's sealing key.
+		pub fn key(&self) -> &SealingKey {
+			&self.key
+		}
+
+		/// Feed index of the replica's first block.
+		pub fn first_block(&self) -> u64 {
+			self.first_block
+		}
+
 		/// Root and segment count, as the chain stores them.
 		pub fn root(&self) -> EncodedRoot {
 			let segments = self.levels[0].len() as u64;
@@ -291,12 +330,12 @@ mod codec_impl {
 			EncodedRoot { root: commit_root(&top, segments), segments }
 		}
 
-		/// Total encoded bytes (what the hoster stores, tree excluded).
-		pub fn encoded_len(&self) -> usize {
+		/// Total sealed bytes (what the hoster stores, tree excluded).
+		pub fn sealed_len(&self) -> usize {
 			self.blocks.iter().map(|b| b.len()).sum()
 		}
 
-		/// The segments of block `block`.
+		/// The segments of block `block` (counted from the replica's first block).
 		pub fn block_segments(&self, block: usize) -> Option<Range<u64>> {
 			Some(*self.block_starts.get(block)?..*self.block_starts.get(block + 1)?)
 		}
@@ -305,8 +344,7 @@ mod codec_impl {
 		pub fn segment(&self, index: u64) -> Option<&[u8]> {
 			let block = self.block_starts.partition_point(|&s| s <= index).checked_sub(1)?;
 			let offset = (index - self.block_starts[block]) as usize * SEGMENT_SIZE;
-			let data = self.blocks.get(block)?;
-			data.get(offset..(offset + SEGMENT_SIZE).min(data.len()))
+			self.blocks.get(block)?.get(offset..offset + SEGMENT_SIZE)
 		}
 
 		/// The proof of segment `index`.
@@ -323,9 +361,16 @@ mod codec_impl {
 			Ok(SegmentProof { index, segment, path })
 		}
 
-		/// Decode block `block` from the stored segments.
+		/// Unseals and decodes block `block` (counted from the replica's first block).
 		pub fn decode(&self, block: usize) -> Result<Vec<u8>> {
-			decode_block(self.blocks.get(block).ok_or(Error::SegmentOutOfRange)?)
+			let sealed = self.blocks.get(block).ok_or(Error::SegmentOutOfRange)?;
+			let encoded = self.unsealer.unseal_block(
+				&self.id,
+				self.block_starts[block],
+				self.first_block + block as u64,
+				sealed,
+			)?;
+			decode_block(&encoded)
 		}
 	}
 
@@ -352,12 +397,21 @@ mod codec_impl {
 	}
 }
 
-#[cfg(all(test, feature = "std"))]
+#[cfg(all(test, feature = "openssl"))]
 mod tests {
 	use super::*;
-	use crate::testdata::generate;
+	use crate::sealing::{Sealer, SEGMENT_DATA};
+	use crate::testdata::{generate, TEST_SEALING_KEYS};
 
 	const ID: ReplicaId = ReplicaId { contract: 7, replica: 2 };
+
+	fn sealer() -> Sealer {
+		Sealer::from_pem(TEST_SEALING_KEYS[0].as_bytes()).unwrap()
+	}
+
+	fn build(id: ReplicaId, blocks: &[Vec<u8>]) -> SealedReplica {
+		SealedReplica::build(id, &sealer(), 10, blocks.iter().map(|b| &b[..])).unwrap()
+	}
 
 	#[test]
 	fn encode_decode_round_trip_both_codecs() {
@@ -373,19 +427,45 @@ mod tests {
 	}
 
 	#[test]
-	fn a_replica_rebuilt_from_its_encoded_blocks_is_the_same_replica() {
+	fn a_replica_rebuilt_from_its_sealed_blocks_is_the_same_replica() {
 		let blocks = [generate(1, 2, 3000), vec![b'z'; 9000], b"tail".to_vec()];
-		let built = EncodedReplica::build(ID, blocks.iter().map(|b| &b[..])).unwrap();
-		let rebuilt = EncodedReplica::from_encoded(ID, built.encoded_blocks().to_vec()).unwrap();
+		let built = build(ID, &blocks);
+		let rebuilt =
+			SealedReplica::from_sealed(ID, sealer().key(), 10, built.sealed_blocks().to_vec())
+				.unwrap();
 		assert_eq!(rebuilt.root(), built.root());
 		assert_eq!(rebuilt.levels(), built.levels());
 		for i in 0..built.root().segments {
 			assert_eq!(rebuilt.prove(i).unwrap(), built.prove(i).unwrap());
 		}
-		let mut forged = built.encoded_blocks().to_vec();
-		forged[1][0] = 7;
-		assert_eq!(EncodedReplica::from_encoded(ID, forged).err(), Some(Error::BadEncoding));
-		assert_eq!(EncodedReplica::from_encoded(ID, Vec::new()).err(), Some(Error::EmptyTree));
+		for (i, block) in blocks.iter().enumerate() {
+			assert_eq!(&rebuilt.decode(i).unwrap(), block);
+		}
+		let mut torn = built.sealed_blocks().to_vec();
+		torn[1].pop();
+		assert_eq!(
+			SealedReplica::from_sealed(ID, sealer().key(), 10, torn).err(),
+			Some(Error::BadSegmentLength)
+		);
+		assert_eq!(
+			SealedReplica::from_sealed(ID, sealer().key(), 10, Vec::new()).err(),
+			Some(Error::EmptyTree)
+		);
+	}
+
+	#[test]
+	fn a_replica_read_with_the_wrong_key_id_or_first_block_does_not_decode() {
+		let blocks = [generate(1, 2, 3000), vec![b'z'; 9000]];
+		let built = build(ID, &blocks);
+		let sealed = built.sealed_blocks().to_vec();
+		let other_key = *Sealer::from_pem(TEST_SEALING_KEYS[1].as_bytes()).unwrap().key();
+		let other_id = ReplicaId { replica: 3, ..ID };
+		for (id, key, first) in
+			[(ID, other_key, 10), (other_id, *sealer().key(), 10), (ID, *sealer().key(), 11)]
+		{
+			let read = SealedReplica::from_sealed(id, &key, first, sealed.clone()).unwrap();
+			assert!(read.decode(0).is_err() && read.decode(1).is_err());
+		}
 	}
 
 	#[test]
@@ -401,10 +481,10 @@ mod tests {
 
 	#[test]
 	fn every_segment_proof_verifies_and_binds_replica() {
-		for count in [1usize, 2, 3, 5, 8, 13] {
+		for count in [1usize, 2, 3, 5] {
 			let blocks: Vec<Vec<u8>> =
 				(0..count).map(|i| generate(3, i as u32, 700 + 900 * i)).collect();
-			let replica = EncodedReplica::build(ID, blocks.iter().map(|b| b.as_slice())).unwrap();
+			let replica = build(ID, &blocks);
 			let root = replica.root();
 			for i in 0..root.segments {
 				let proof = replica.prove(i).unwrap();
@@ -430,31 +510,29 @@ mod tests {
 			for (i, block) in blocks.iter().enumerate() {
 				assert_eq!(&replica.decode(i).unwrap(), block);
 				let range = replica.block_segments(i).unwrap();
-				let joined: Vec<u8> =
-					range.flat_map(|s| replica.segment(s).unwrap().to_vec()).collect();
-				assert_eq!(&decode_block(&joined).unwrap(), block);
+				let expected = encode_block(block).unwrap().len().div_ceil(SEGMENT_DATA);
+				assert_eq!((range.end - range.start) as usize, expected);
 			}
 		}
 	}
 
 	#[test]
-	fn replicas_of_same_data_have_different_roots() {
+	fn replicas_of_same_data_have_different_roots_and_segments() {
 		let blocks = [generate(1, 0, 3000)];
-		let a = EncodedReplica::build(ID, blocks.iter().map(|b| b.as_slice())).unwrap();
-		let b = EncodedReplica::build(
-			ReplicaId { replica: 9, ..ID },
-			blocks.iter().map(|b| b.as_slice()),
-		)
-		.unwrap();
+		let a = build(ID, &blocks);
+		let b = build(ReplicaId { replica: 9, ..ID }, &blocks);
 		assert_ne!(a.root().root, b.root().root);
+		assert_ne!(a.segment(0), b.segment(0), "each replica is sealed apart");
 	}
 
 	#[test]
 	fn out_of_range_and_bad_lengths() {
 		let root = EncodedRoot { root: [0; 32], segments: 4 };
-		let p = SegmentProof { index: 4, segment: vec![1], path: vec![] };
+		let p = SegmentProof { index: 4, segment: vec![1; SEGMENT_SIZE], path: vec![] };
 		assert_eq!(verify_segment(&root, &ID, &p), Err(Error::SegmentOutOfRange));
 		let p = SegmentProof { index: 0, segment: vec![], path: vec![] };
+		assert_eq!(verify_segment(&root, &ID, &p), Err(Error::BadSegmentLength));
+		let p = SegmentProof { index: 0, segment: vec![0; SEGMENT_SIZE - 1], path: vec![] };
 		assert_eq!(verify_segment(&root, &ID, &p), Err(Error::BadSegmentLength));
 		let p = SegmentProof { index: 0, segment: vec![0; SEGMENT_SIZE + 1], path: vec![] };
 		assert_eq!(verify_segment(&root, &ID, &p), Err(Error::BadSegmentLength));

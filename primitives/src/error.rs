@@ -104,6 +104,15 @@ pub enum Error {
 	BadEncoding,
 	/// An encoded block states a decoded length above the allowed maximum.
 	BlockTooLarge,
+	// --- sealed stream ---
+	/// A sealing key's modulus is below 2^2047 (not a 2048-bit key).
+	SealingKeyTooSmall,
+	/// A sealing key's modulus is even or has a small prime factor (not an RSA modulus).
+	SealingKeyMalformed,
+	/// A sealed word is not below the modulus or does not unseal to a word.
+	BadSealedWord,
+	/// An unsealed segment's label names another block or part, or its padding is not zero.
+	BadSegmentLabel,
 	// --- JSON ---
 	/// Not valid JSON, or a field is missing or of the wrong type.
 	JsonSyntax,
@@ -158,6 +167,10 @@ impl Error {
 			SegmentRootMismatch => "segment does not hash to the replica root",
 			BadEncoding => "encoded block is malformed",
 			BlockTooLarge => "encoded block states a length above the maximum",
+			SealingKeyTooSmall => "sealing key modulus is not 2048 bits",
+			SealingKeyMalformed => "sealing key modulus is even or has a small factor",
+			BadSealedWord => "sealed word is not below the modulus or does not unseal",
+			BadSegmentLabel => "unsealed segment carries the wrong block, part or padding",
 			JsonSyntax => "invalid JSON or missing/mistyped field",
 			JsonHex => "invalid hex or wrong byte length",
 		}

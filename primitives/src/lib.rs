@@ -14,6 +14,7 @@
 //! - [`verify`]: verification of block proofs, upgrades, signed trees and whole feeds.
 //! - [`writer`] (std): a native hypercore-compatible feed writer.
 //! - [`encoded`]: the encoded stream of a replica and its segment proofs.
+//! - [`sealing`]: sealing keys, the sealed segments of a replica and unsealing them.
 //! - [`json`] (std): the JSON proof format and `verify_proof_json`.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
@@ -29,6 +30,7 @@ pub mod hash;
 pub mod json;
 pub mod manifest;
 pub mod proof;
+pub mod sealing;
 pub mod signing;
 #[doc(hidden)]
 pub mod testdata;

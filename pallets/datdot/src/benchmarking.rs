@@ -5,6 +5,7 @@ use crate::{attestation::ContactSigner, benchmark_feed::BenchmarkFeed, Pallet as
 use alloc::{boxed::Box, vec::Vec};
 use datdot_primitives::{
 	encoded::{root_from_path, SEGMENT_SIZE},
+	testdata::test_sealing_key,
 	FeedAuth,
 };
 use frame::{benchmarking::prelude::*, traits::fungible::Mutate};
@@ -112,6 +113,7 @@ fn bare_providers<T: Config>(n: u32) -> Vec<T::AccountId> {
 			let who: T::AccountId = account("bare", i, 0);
 			let mut p = Provider::new(
 				peer_id::<T>(i),
+				test_sealing_key(i as usize),
 				T::MinCapacity::get().saturating_mul(4),
 				None,
 				Zero::zero(),
@@ -137,6 +139,7 @@ fn providers<T: Config>(first: u32, n: u32) -> alloc::vec::Vec<T::AccountId> {
 			Datdot::<T>::register(
 				RawOrigin::Signed(who.clone()).into(),
 				peer_id::<T>(i),
+				test_sealing_key(i as usize),
 				T::MinCapacity::get(),
 				None,
 			)
@@ -236,8 +239,16 @@ mod benchmarks {
 		let who = funded::<T>("new", 0);
 		let region: RegionOf<T> =
 			alloc::vec![b'r'; T::MaxRegionLen::get() as usize].try_into().expect("fits");
+		// A valid key: the check runs every small-prime division.
+		let key = test_sealing_key(1);
 		#[extrinsic_call]
-		_(RawOrigin::Signed(who.clone()), peer_id::<T>(999), T::MinCapacity::get(), Some(region));
+		_(
+			RawOrigin::Signed(who.clone()),
+			peer_id::<T>(999),
+			key,
+			T::MinCapacity::get(),
+			Some(region),
+		);
 		assert!(Providers::<T>::contains_key(&who));
 	}
 
@@ -749,6 +760,7 @@ mod benchmarks {
 		Datdot::<T>::register(
 			RawOrigin::Signed(hoster.clone()).into(),
 			peer_id::<T>(9_999),
+			test_sealing_key(0),
 			T::MinCapacity::get(),
 			None,
 		)

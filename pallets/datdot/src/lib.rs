@@ -979,6 +979,11 @@ pub mod pallet {
 		/// The PeerId is not a libp2p ed25519 PeerId (38 bytes: `00 24 08 01 12 20` and the
 		/// 32-byte public key), which is what a datdot node has.
 		InvalidPeerId,
+		/// The sealing key's modulus is not 2048 bits (its top bit must be set).
+		SealingKeyTooSmall,
+		/// The sealing key's modulus is even or has a small prime factor: it is not an RSA
+		/// modulus. Register the modulus of the key your node generated (`datdot_nodeStatus`).
+		SealingKeyMalformed,
 		/// The endpoint is not `host:port` (a DNS name, IPv4 address or bracketed IPv6
 		/// address, and a port from 1 to 65535).
 		MalformedEndpoint,
@@ -1184,6 +1189,8 @@ pub mod pallet {
 		/// balance.
 		///
 		/// - `peer_id`: the libp2p PeerId (bytes) of the node that will serve the data.
+		/// - `sealing_key`: the RSA-2048 modulus (exponent 65537) its node seals encodings
+		///   with; the private key stays in the node (design §7).
 		/// - `capacity`: bytes offered, at least [`Config::MinCapacity`].
 		/// - `region`: optional free text saying where the node is.
 		#[pallet::call_index(0)]
@@ -1191,12 +1198,17 @@ pub mod pallet {
 		pub fn register(
 			origin: OriginFor<T>,
 			peer_id: PeerIdOf<T>,
+			sealing_key: SealingKey,
 			capacity: u64,
 			region: Option<RegionOf<T>>,
 		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			ensure!(!Providers::<T>::contains_key(&who), Error::<T>::AlreadyRegistered);
 			ensure!(is_ed25519_peer_id(&peer_id), Error::<T>::InvalidPeerId);
+			sealing_key.check().map_err(|e| match e {
+				datdot_primitives::Error::SealingKeyTooSmall => Error::<T>::SealingKeyTooSmall,
+				_ => Error::<T>::SealingKeyMalformed,
+			})?;
 			ensure!(capacity >= T::MinCapacity::get(), Error::<T>::CapacityTooSmall);
 			ensure!(Providers::<T>::count() < T::MaxProviders::get(), Error::<T>::TooManyProviders);
 
@@ -1204,7 +1216,8 @@ pub mod pallet {
 			T::Currency::hold(&HoldReason::ProviderDeposit.into(), &who, deposit)
 				.map_err(|_| Error::<T>::InsufficientBalanceForDeposit)?;
 
-			let mut provider = Provider::new(peer_id.clone(), capacity, region, deposit);
+			let mut provider =
+				Provider::new(peer_id.clone(), sealing_key, capacity, region, deposit);
 			Self::refresh_indexes(&who, &mut provider);
 			Providers::<T>::insert(&who, provider);
 			Self::deposit_event(Event::ProviderRegistered {

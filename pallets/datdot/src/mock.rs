@@ -226,6 +226,17 @@ pub fn peer_id(seed: u8) -> crate::PeerIdOf<Test> {
 	bytes.try_into().unwrap()
 }
 
+/// The sealing key provider `who` registers (one of three test keys, by `who % 3`).
+pub fn sealing_key(who: AccountId) -> crate::SealingKey {
+	datdot_primitives::testdata::test_sealing_key(who as usize)
+}
+
+/// The private half of [`sealing_key`]`(who)`, as `who`'s node holds it.
+pub fn sealer(who: AccountId) -> datdot_primitives::sealing::Sealer {
+	let pem = datdot_primitives::testdata::TEST_SEALING_KEYS[who as usize % 3];
+	datdot_primitives::sealing::Sealer::from_pem(pem.as_bytes()).unwrap()
+}
+
 /// Moves to block `n`, running `on_initialize` of every block on the way and checking the
 /// pallet's invariants after each.
 pub fn run_to_block(n: u64) {

@@ -136,6 +136,7 @@ impl<T: Config> Pallet<T> {
 					},
 					blocks: contract.blocks,
 					encoder_peer: peer(&replica.encoder),
+					encoder_key: Providers::<T>::get(&replica.encoder).map(|p| p.sealing_key),
 					hoster_peer: peer(&replica.hoster),
 					deadline,
 					confirmed,

@@ -3,6 +3,8 @@
 use alloc::vec::Vec;
 /// The replica and root types of the encoded format, as the runtime API names them.
 pub use datdot_primitives::encoded::{EncodedRoot, ReplicaId};
+/// A provider's public sealing key (RSA-2048 modulus), as `register` takes it.
+pub use datdot_primitives::sealing::SealingKey;
 use datdot_primitives::{
 	hash::{Hash, Node},
 	signing::FeedAuth,
@@ -109,6 +111,8 @@ impl<BlockNumber: Copy + PartialOrd + Saturating> WindowCount<BlockNumber> {
 pub struct Provider<Balance, BlockNumber, MaxPeerIdLen: Get<u32>, MaxRegionLen: Get<u32>> {
 	/// The libp2p PeerId of the node that serves this provider's data.
 	pub peer_id: BoundedVec<u8, MaxPeerIdLen>,
+	/// The public key its node seals encodings with (design §7).
+	pub sealing_key: SealingKey,
 	/// Bytes the provider offered to store.
 	pub capacity: u64,
 	/// Bytes reserved by the replicas it hosts or sets up (may exceed `capacity` when
@@ -163,12 +167,14 @@ impl<Balance, BlockNumber: Default, MaxPeerIdLen: Get<u32>, MaxRegionLen: Get<u3
 	/// A newly registered, active provider with no work yet (not yet in any index).
 	pub fn new(
 		peer_id: BoundedVec<u8, MaxPeerIdLen>,
+		sealing_key: SealingKey,
 		capacity: u64,
 		region: Option<BoundedVec<u8, MaxRegionLen>>,
 		deposit: Balance,
 	) -> Self {
 		Provider {
 			peer_id,
+			sealing_key,
 			capacity,
 			reserved: 0,
 			region,
@@ -655,8 +661,11 @@ pub struct SetupDuty<AccountId, BlockNumber> {
 	pub feed: FeedState,
 	/// The contract's blocks.
 	pub blocks: BlockRange,
-	/// PeerId (bytes) of the encoder's node: the hoster fetches the encoded stream from it.
+	/// PeerId (bytes) of the encoder's node: the hoster fetches the sealed stream from it.
 	pub encoder_peer: Vec<u8>,
+	/// The encoder's sealing key: the hoster unseals the stream with it (`None` once the
+	/// encoder has left).
+	pub encoder_key: Option<SealingKey>,
 	/// PeerId (bytes) of the hoster's node: the only node the encoder streams to.
 	pub hoster_peer: Vec<u8>,
 	/// The last block at which confirmations count.

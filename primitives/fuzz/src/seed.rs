@@ -1,7 +1,7 @@
 //! Writes a seed corpus of valid inputs (proofs, upgrades, trees, JSON, segments) so
 //! fuzzing starts from deep in the verifier. Usage: cargo run --bin seed <corpus dir>.
 
-use datdot_primitives::encoded::{encode_block, EncodedReplica, ReplicaId};
+use datdot_primitives::encoded::{encode_block, ReplicaId, SealedReplica};
 use datdot_primitives::json::ProofFile;
 use datdot_primitives::signing::SigningMode;
 use datdot_primitives::writer::FeedWriter;
@@ -39,7 +39,9 @@ fn main() {
 	}
 	let id = ReplicaId { contract: 1, replica: 2 };
 	let blocks = [vec![1u8; 3000], vec![2u8; 100]];
-	let r = EncodedReplica::build(id, blocks.iter().map(|b| b.as_slice())).unwrap();
+	let pem = datdot_primitives::testdata::TEST_SEALING_KEYS[0].as_bytes();
+	let sealer = datdot_primitives::sealing::Sealer::from_pem(pem).unwrap();
+	let r = SealedReplica::build(id, &sealer, 0, blocks.iter().map(|b| b.as_slice())).unwrap();
 	let mut seg = r.root().encode();
 	seg.extend(id.encode());
 	seg.extend(r.prove(1).unwrap().encode());

@@ -16,6 +16,7 @@ fn register(who: AccountId) {
 	assert_ok!(Datdot::register(
 		RuntimeOrigin::signed(who),
 		peer_id(who as u8),
+		sealing_key(who),
 		MIN_CAPACITY,
 		None
 	));
@@ -40,6 +41,7 @@ mod register {
 			assert_ok!(Datdot::register(
 				RuntimeOrigin::signed(1),
 				peer_id(1),
+				sealing_key(0),
 				MIN_CAPACITY * 2,
 				Some(region.clone())
 			));
@@ -67,7 +69,13 @@ mod register {
 		run(|| {
 			register(1);
 			assert_noop!(
-				Datdot::register(RuntimeOrigin::signed(1), peer_id(9), MIN_CAPACITY, None),
+				Datdot::register(
+					RuntimeOrigin::signed(1),
+					peer_id(9),
+					sealing_key(0),
+					MIN_CAPACITY,
+					None
+				),
 				Error::<Test>::AlreadyRegistered
 			);
 		});
@@ -83,6 +91,7 @@ mod register {
 					Datdot::register(
 						RuntimeOrigin::signed(1),
 						bad.try_into().unwrap(),
+						sealing_key(0),
 						MIN_CAPACITY,
 						None
 					),
@@ -93,10 +102,40 @@ mod register {
 	}
 
 	#[test]
+	fn rejects_a_tiny_or_malformed_sealing_key() {
+		run(|| {
+			let mut tiny = sealing_key(1);
+			tiny.0[0] = 0x7f; // 2047 bits
+			let mut even = sealing_key(1);
+			even.0[255] &= !1;
+			// 2^2048 - 1 is odd and 2048 bits, but a multiple of 3: not an RSA modulus.
+			let multiple_of_three = crate::SealingKey([0xff; 256]);
+			for (key, error) in [
+				(tiny, Error::<Test>::SealingKeyTooSmall),
+				(even, Error::<Test>::SealingKeyMalformed),
+				(multiple_of_three, Error::<Test>::SealingKeyMalformed),
+			] {
+				assert_noop!(
+					Datdot::register(RuntimeOrigin::signed(1), peer_id(1), key, MIN_CAPACITY, None),
+					error
+				);
+			}
+			register(1);
+			assert_eq!(Providers::<Test>::get(1).unwrap().sealing_key, sealing_key(1));
+		});
+	}
+
+	#[test]
 	fn rejects_a_capacity_below_the_minimum() {
 		run(|| {
 			assert_noop!(
-				Datdot::register(RuntimeOrigin::signed(1), peer_id(1), MIN_CAPACITY - 1, None),
+				Datdot::register(
+					RuntimeOrigin::signed(1),
+					peer_id(1),
+					sealing_key(0),
+					MIN_CAPACITY - 1,
+					None
+				),
 				Error::<Test>::CapacityTooSmall
 			);
 		});
@@ -106,7 +145,13 @@ mod register {
 	fn rejects_an_account_that_cannot_pay_the_deposit() {
 		run(|| {
 			assert_noop!(
-				Datdot::register(RuntimeOrigin::signed(200), peer_id(200), MIN_CAPACITY, None),
+				Datdot::register(
+					RuntimeOrigin::signed(200),
+					peer_id(200),
+					sealing_key(0),
+					MIN_CAPACITY,
+					None
+				),
 				Error::<Test>::InsufficientBalanceForDeposit
 			);
 		});
@@ -119,7 +164,13 @@ mod register {
 				register(who);
 			}
 			assert_noop!(
-				Datdot::register(RuntimeOrigin::signed(99), peer_id(99), MIN_CAPACITY, None),
+				Datdot::register(
+					RuntimeOrigin::signed(99),
+					peer_id(99),
+					sealing_key(0),
+					MIN_CAPACITY,
+					None
+				),
 				Error::<Test>::TooManyProviders
 			);
 		});
@@ -129,7 +180,13 @@ mod register {
 	fn rejects_unsigned_origins() {
 		run(|| {
 			assert_noop!(
-				Datdot::register(RuntimeOrigin::none(), peer_id(1), MIN_CAPACITY, None),
+				Datdot::register(
+					RuntimeOrigin::none(),
+					peer_id(1),
+					sealing_key(0),
+					MIN_CAPACITY,
+					None
+				),
 				DispatchError::BadOrigin
 			);
 		});
@@ -482,7 +539,7 @@ use crate::{
 	VerifyError,
 };
 use datdot_primitives::{
-	encoded::{EncodedReplica, EncodedRoot, ReplicaId, SegmentProof, SEGMENT_SIZE},
+	encoded::{EncodedRoot, ReplicaId, SealedReplica, SegmentProof, SEGMENT_SIZE},
 	testdata::generate,
 	writer::FeedWriter,
 	Error as VerifyErr, Proof, SigningMode,
@@ -537,15 +594,23 @@ fn events() -> Vec<Event<Test>> {
 		.collect()
 }
 
-/// The replica's encoding, built from the feed's blocks the way an encoder does.
-fn encode(w: &FeedWriter, id: ReplicaId) -> EncodedReplica {
+/// The replica's sealed encoding, built from the feed's blocks the way its encoder does
+/// (provider 0's key for a replica not drawn yet).
+fn encode(w: &FeedWriter, id: ReplicaId) -> SealedReplica {
 	let c = Contracts::<Test>::get(id.contract).unwrap();
+	let encoder = Replicas::<Test>::get(id.contract, id.replica).map_or(0, |r| r.encoder);
 	let blocks: Vec<&[u8]> = (c.blocks.start..c.blocks.end).map(|i| w.block(i).unwrap()).collect();
-	EncodedReplica::build(id, blocks).unwrap()
+	SealedReplica::build(id, &sealer(encoder), c.blocks.start, blocks).unwrap()
+}
+
+/// A copy of `replica`, as a node's store reads it back.
+fn copy(replica: &SealedReplica) -> SealedReplica {
+	let blocks = replica.sealed_blocks().to_vec();
+	SealedReplica::from_sealed(replica.id(), replica.key(), replica.first_block(), blocks).unwrap()
 }
 
 /// Encoder and hoster confirm every replica in setup with its real root.
-fn confirm_all(w: &FeedWriter, replicas: &mut BTreeMap<ReplicaId, EncodedReplica>) {
+fn confirm_all(w: &FeedWriter, replicas: &mut BTreeMap<ReplicaId, SealedReplica>) {
 	let in_setup: Vec<_> = Replicas::<Test>::iter()
 		.filter(|(_, _, r)| matches!(r.state, ReplicaState::Setup { .. }))
 		.collect();
@@ -595,7 +660,7 @@ fn active_network(
 	providers: u64,
 	blocks: u32,
 	r: u32,
-) -> (FeedWriter, BTreeMap<ReplicaId, EncodedReplica>) {
+) -> (FeedWriter, BTreeMap<ReplicaId, SealedReplica>) {
 	let w = publish_network(providers, blocks, r, 100_000);
 	let mut encoded = BTreeMap::new();
 	while queued() > 0 {
@@ -618,7 +683,7 @@ fn six_providers_one_contract(r: u32) -> FeedWriter {
 /// The proofs answering challenge `id`, from the hoster's encoded replicas.
 fn answer(
 	id: u64,
-	encoded: &BTreeMap<ReplicaId, EncodedReplica>,
+	encoded: &BTreeMap<ReplicaId, SealedReplica>,
 ) -> BoundedVec<SegmentProof, ConstU32<CHALLENGE_SEGMENTS>> {
 	let ch = Challenges::<Test>::get(id).unwrap();
 	ch.segments
@@ -644,7 +709,7 @@ fn hosters() -> Vec<AccountId> {
 fn hand_over(
 	w: &FeedWriter,
 	who: AccountId,
-	encoded: &mut BTreeMap<ReplicaId, EncodedReplica>,
+	encoded: &mut BTreeMap<ReplicaId, SealedReplica>,
 ) -> usize {
 	for _ in 0..30 {
 		if Providers::<Test>::get(who).is_none_or(|p| p.hosting == 0) {
@@ -676,7 +741,7 @@ fn attest_all() {
 
 /// Every open challenge answered by its hoster from `encoded` (and every performance
 /// challenge reported by its attestor).
-fn answer_all(encoded: &BTreeMap<ReplicaId, EncodedReplica>) {
+fn answer_all(encoded: &BTreeMap<ReplicaId, SealedReplica>) {
 	attest_all();
 	for (id, hoster) in open_challenges() {
 		assert_ok!(Datdot::submit_storage_proof(
@@ -1562,7 +1627,7 @@ mod setup {
 	use super::*;
 
 	/// Providers 1..=6, one contract of 4 blocks with one replica, drawn.
-	fn drawn_replica() -> (FeedWriter, crate::ReplicaOf<Test>, EncodedReplica) {
+	fn drawn_replica() -> (FeedWriter, crate::ReplicaOf<Test>, SealedReplica) {
 		let w = six_providers_one_contract(1);
 		run_to_block(2);
 		let r = Replicas::<Test>::get(0, 0).unwrap();
@@ -1752,7 +1817,7 @@ mod challenges {
 
 	/// Challenges per hoster per block over `blocks` blocks, with every challenge answered
 	/// in the block it is issued (so each hoster is challengeable in every block).
-	fn challenge_rate(encoded: &BTreeMap<ReplicaId, EncodedReplica>, blocks: u64) -> f64 {
+	fn challenge_rate(encoded: &BTreeMap<ReplicaId, SealedReplica>, blocks: u64) -> f64 {
 		let issued_before = NextChallengeId::<Test>::get();
 		let hosters = hosters().len() as f64;
 		let end = System::block_number() + blocks;
@@ -1890,6 +1955,104 @@ mod challenges {
 				e,
 				Event::ChallengeFailed { reason: ChallengeFailure::InvalidProof { .. }, .. }
 			)));
+		});
+	}
+
+	/// Design §7: a hoster that kept the original feed, every other replica of its contract
+	/// and its own tree, but not its own sealed segments, computes the best answers it can
+	/// for every segment of its replica; none verifies, and the one it submits faults it.
+	#[test]
+	fn a_lazy_hoster_without_its_own_sealed_copy_fails_every_challenge() {
+		use datdot_primitives::{
+			encoded::{encode_block, verify_segment},
+			sealing::{Unsealer, SEGMENT_DATA},
+		};
+		run(|| {
+			let (w, encoded) = active_network(9, 4, 3);
+			let (id, hoster) = next_challenge();
+			let ch = Challenges::<Test>::get(id).unwrap();
+			let (rid, _) = ch.segments[0];
+			let own = &encoded[&rid];
+			let root = Replicas::<Test>::get(rid.contract, rid.replica).unwrap().hosted.unwrap();
+			let others: Vec<_> = encoded
+				.iter()
+				.filter(|(o, _)| o.contract == rid.contract && **o != rid)
+				.map(|(_, r)| r)
+				.collect();
+			assert_eq!(others.len(), 2, "it keeps both other replicas of its contract");
+			let contract = Contracts::<Test>::get(rid.contract).unwrap();
+			let mut tried = 0;
+			for (i, index) in (contract.blocks.start..contract.blocks.end).enumerate() {
+				// The encoded block, from the public feed: exactly what its segments carry.
+				let plain = encode_block(w.block(index).unwrap()).unwrap();
+				let segments = own.block_segments(i).unwrap();
+				// Sealed with the keys it holds: its own, and the other encoders' (public).
+				let resealed =
+					sealer(hoster).seal_block(&rid, segments.start, index, &plain).unwrap();
+				for seg in segments.clone() {
+					let path = own.prove(seg).unwrap().path;
+					let at = (seg - segments.start) as usize * SEGMENT_SIZE;
+					let mut candidates = vec![resealed[at..at + SEGMENT_SIZE].to_vec()];
+					for other in &others {
+						let theirs = other.segment(seg).unwrap().to_vec();
+						// Another replica's segment unseals (its encoder's key is public)
+						// to the very label and data this one carries: only sealing differs.
+						let unsealer = Unsealer::new(other.key()).unwrap();
+						let opened = unsealer.unseal_segment(&other.id(), seg, &theirs).unwrap();
+						let from = opened.label.part as usize * SEGMENT_DATA;
+						assert_eq!(opened.data, plain[from..from + opened.data.len()]);
+						candidates.push(theirs);
+					}
+					let mut unsealed = plain.clone();
+					unsealed.resize(segments.end as usize * SEGMENT_SIZE, 0);
+					candidates.push(unsealed[at..at + SEGMENT_SIZE].to_vec());
+					for segment in candidates {
+						let proof = SegmentProof { index: seg, segment, path: path.clone() };
+						assert_eq!(
+							verify_segment(&root, &rid, &proof),
+							Err(VerifyErr::SegmentRootMismatch)
+						);
+						tried += 1;
+					}
+				}
+			}
+			assert!(tried >= 4 * 12, "every segment of the replica, four ways");
+			// Its best answer on chain: the right bytes sealed with its own key.
+			let proofs: Vec<_> = ch
+				.segments
+				.iter()
+				.map(|(rid, seg)| {
+					let c = Contracts::<Test>::get(rid.contract).unwrap();
+					let r = &encoded[rid];
+					let block =
+						(0..).find(|b| r.block_segments(*b).unwrap().contains(seg)).unwrap();
+					let range = r.block_segments(block).unwrap();
+					let index = c.blocks.start + block as u64;
+					let plain = encode_block(w.block(index).unwrap()).unwrap();
+					let sealed =
+						sealer(hoster).seal_block(rid, range.start, index, &plain).unwrap();
+					let at = (seg - range.start) as usize * SEGMENT_SIZE;
+					let segment = sealed[at..at + SEGMENT_SIZE].to_vec();
+					SegmentProof { index: *seg, segment, path: r.prove(*seg).unwrap().path }
+				})
+				.collect();
+			assert_ok!(Datdot::submit_storage_proof(
+				RuntimeOrigin::signed(hoster),
+				id,
+				proofs.try_into().unwrap()
+			));
+			System::assert_has_event(
+				Event::<Test>::ChallengeFailed {
+					challenge: id,
+					hoster,
+					reason: ChallengeFailure::InvalidProof {
+						position: 0,
+						error: VerifyErr::SegmentRootMismatch,
+					},
+				}
+				.into(),
+			);
+			assert_eq!(Providers::<Test>::get(hoster).unwrap().faults, 1);
 		});
 	}
 
@@ -2269,7 +2432,7 @@ mod offchain_worker {
 	/// The node's replicas, as the off-chain worker sees them: real encoded replicas, and
 	/// the setup parts its workers finished.
 	#[derive(Clone, Default)]
-	struct Store(Arc<Mutex<BTreeMap<ReplicaId, EncodedReplica>>>, Arc<Mutex<Vec<ReadyRoot>>>);
+	struct Store(Arc<Mutex<BTreeMap<ReplicaId, SealedReplica>>>, Arc<Mutex<Vec<ReadyRoot>>>);
 
 	impl LocalReplicas for Store {
 		fn prove(&self, id: &ReplicaId, index: u64) -> Option<SegmentProof> {
@@ -2395,9 +2558,7 @@ mod offchain_worker {
 			let lost = hosted[0];
 			// The restarted node's store kept every replica of the hoster but one.
 			for id in hosted.iter().filter(|id| **id != lost) {
-				let replica =
-					EncodedReplica::from_encoded(*id, encoded[id].encoded_blocks().to_vec());
-				store.0.lock().unwrap().insert(*id, replica.unwrap());
+				store.0.lock().unwrap().insert(*id, copy(&encoded[id]));
 			}
 			UintAuthorityId::set_all_keys(vec![hoster]);
 			StorageValueRef::persistent(STORE_CHECKED_KEY).set(&true);
@@ -2471,11 +2632,7 @@ mod offchain_worker {
 			UintAuthorityId::set_all_keys(vec![hoster]);
 			for (rid, replica) in &encoded {
 				if Replicas::<Test>::get(rid.contract, rid.replica).unwrap().hoster == hoster {
-					store.0.lock().unwrap().insert(
-						*rid,
-						EncodedReplica::from_encoded(*rid, replica.encoded_blocks().to_vec())
-							.unwrap(),
-					);
+					store.0.lock().unwrap().insert(*rid, copy(replica));
 				}
 			}
 			let now = System::block_number();
@@ -2702,6 +2859,7 @@ mod runtime_api {
 					},
 					blocks: BlockRange { start: 0, end: 4 },
 					encoder_peer: peer(r.encoder),
+					encoder_key: Some(sealing_key(r.encoder)),
 					hoster_peer: peer(r.hoster),
 					deadline,
 					confirmed: false,

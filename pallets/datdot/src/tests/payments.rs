@@ -33,7 +33,7 @@ fn plan_ended(plan: u64) -> Option<(PlanEnd, Balance)> {
 /// What the test knows of each replica and hoster while it runs the chain.
 #[derive(Default)]
 struct Ledger {
-	encoded: BTreeMap<ReplicaId, EncodedReplica>,
+	encoded: BTreeMap<ReplicaId, SealedReplica>,
 	/// Each replica's activation block, hoster and reserve.
 	active: BTreeMap<ReplicaId, (u64, AccountId, u64)>,
 	/// Blocks of each hoster's passed challenges.
