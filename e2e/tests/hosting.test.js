@@ -144,10 +144,12 @@ test('hosting: feeds, plans, draws, setup and a storage challenge', { timeout: 9
     const rootB = { root: hex('22'.repeat(32)), segments: perContract };
     const other = drawn.get('0/1');
     const redrawn = events.seen.filter(is('ReplicaDrawn')).length;
-    await Promise.all([
-      sendAndFinalize(api.tx.datdot.encodingDone(0, 1, rootA), byAddress.get(other.encoder.toString())),
+    // The hoster cannot confirm before the encoder has committed its root.
+    await assert.rejects(
       sendAndFinalize(api.tx.datdot.hostingStarted(0, 1, rootB), byAddress.get(other.hoster.toString())),
-    ]);
+      (e) => moduleError(api, e) === 'datdot.EncoderNotConfirmed');
+    await sendAndFinalize(api.tx.datdot.encodingDone(0, 1, rootA), byAddress.get(other.encoder.toString()));
+    await sendAndFinalize(api.tx.datdot.hostingStarted(0, 1, rootB), byAddress.get(other.hoster.toString()));
     const failed = await events.waitFor(is('SetupFailed'));
     assert.equal(failed.data.reason.type, 'Mismatch');
     await events.waitFor((e) => is('ReplicaDrawn')(e) && events.seen.filter(is('ReplicaDrawn')).length > redrawn);
@@ -176,7 +178,8 @@ test('hosting: feeds, plans, draws, setup and a storage challenge', { timeout: 9
     await sendAndFinalize(api.tx.datdot.submitStorageProof(id, proofs), byAddress.get(hoster));
     const failed = await events.waitFor((e) => is('ChallengeFailed')(e) && e.data.challenge.toNumber() === id);
     assert.equal(failed.data.reason.type, 'InvalidProof');
-    assert.equal(failed.data.reason.asInvalidProof.error.type, 'BadSegmentPath');
+    // A sealed segment is exactly SEGMENT_SIZE bytes: a 1-byte one is refused before its path.
+    assert.equal(failed.data.reason.asInvalidProof.error.type, 'BadSegmentLength');
     const offline = await events.waitFor((e) => is('ProviderOffline')(e) && e.data.provider.toString() === hoster);
     assert.equal(offline.data.slashed.toBigInt(), api.consts.datdot.faultSlash.toBigInt());
     assert.equal((await api.query.datdot.providers(hoster)).unwrap().status.type, 'Offline');

@@ -276,7 +276,7 @@ mod codec_impl {
 			let mut block_starts = vec![0u64];
 			let mut leaves = Vec::new();
 			for sealed in &sealed_blocks {
-				if sealed.is_empty() || sealed.len() % SEGMENT_SIZE != 0 {
+				if sealed.is_empty() || !sealed.len().is_multiple_of(SEGMENT_SIZE) {
 					return Err(Error::BadSegmentLength);
 				}
 				for segment in sealed.chunks(SEGMENT_SIZE) {

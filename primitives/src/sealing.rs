@@ -229,7 +229,7 @@ impl Unsealer {
 		block: u64,
 		sealed: &[u8],
 	) -> Result<Vec<u8>> {
-		if sealed.is_empty() || sealed.len() % SEGMENT_SIZE != 0 {
+		if sealed.is_empty() || !sealed.len().is_multiple_of(SEGMENT_SIZE) {
 			return Err(Error::BadSegmentLength);
 		}
 		let parts = sealed.len() / SEGMENT_SIZE;

@@ -1068,6 +1068,9 @@ pub mod pallet {
 		NotInSetup,
 		/// The caller already confirmed this replica.
 		AlreadyConfirmed,
+		/// The hoster confirms only after the encoder has committed its root (design §5.4):
+		/// wait for `EncodingConfirmed`.
+		EncoderNotConfirmed,
 		/// An encoded root needs at least one segment per block of the contract.
 		ImplausibleSegmentCount,
 		/// No open storage challenge with this id (answered, failed, or never issued).

@@ -444,6 +444,8 @@ impl<T: Config> Pallet<T> {
 			}
 			let (who, confirmed) = match role {
 				Role::Encoder => (&replica.encoder, replica.encoded.is_some()),
+				// Not before the encoder's root is on chain (`EncoderNotConfirmed`).
+				Role::Hoster if replica.encoded.is_none() => continue,
 				Role::Hoster => (&replica.hoster, replica.hosted.is_some()),
 			};
 			let Some((_, account)) = providers.iter().find(|(_, a)| &a.id == who) else { continue };

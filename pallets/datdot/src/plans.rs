@@ -12,7 +12,10 @@
 //! has no room), until the plan has `MaxContractsPerPlan` contracts and stops following.
 
 use crate::{pallet::*, queue::StorageQueue, types::*, FeedOf, PlanOf};
-use datdot_primitives::encoded::{ReplicaId, HEADER_LEN, SEGMENT_SIZE};
+use datdot_primitives::{
+	encoded::{ReplicaId, HEADER_LEN, SEGMENT_SIZE},
+	sealing::SEGMENT_DATA,
+};
 use frame::prelude::*;
 
 /// The queue of feeds whose growth is still to be planned.
@@ -275,11 +278,13 @@ impl<T: Config> Pallet<T> {
 
 /// Bytes a hoster reserves for a replica of `blocks` blocks of a feed of `length` blocks and
 /// `byte_length` bytes, before the encoded size is known: the range's share of the feed's
-/// bytes plus, per block, an encoded-block header and a partly filled last segment (each
-/// block starts a new segment). Exact for equal-sized incompressible blocks; corrected to
-/// the confirmed size when the replica becomes active.
+/// bytes, grown by the sealing's labels (`SEGMENT_SIZE` sealed bytes per `SEGMENT_DATA`
+/// encoded ones), plus, per block, an encoded-block header and a partly filled last segment
+/// (each block starts a new segment). An upper bound for incompressible blocks; corrected
+/// to the confirmed size when the replica becomes active.
 pub fn replica_reserve(byte_length: u64, length: u64, blocks: u64) -> u64 {
 	let share = (byte_length as u128 * blocks as u128).div_ceil(length.max(1) as u128);
+	let share = (share * SEGMENT_SIZE as u128).div_ceil(SEGMENT_DATA as u128);
 	let overhead = blocks as u128 * (HEADER_LEN + SEGMENT_SIZE) as u128;
 	u64::try_from(share + overhead).unwrap_or(u64::MAX)
 }

@@ -1,6 +1,6 @@
 //! Hosting setup of a drawn replica.
 //!
-//! The encoder and the hoster each confirm the encoded root. Matching roots before the
+//! The encoder and then the hoster confirm the sealed root. Matching roots before the
 //! deadline make the replica active (and end the replica it succeeds, if any); different
 //! roots fail the setup at once; at the deadline the setup fails if either has not
 //! confirmed. The chain cannot tell who withheld or lied, so a failed setup slashes nobody:
@@ -29,6 +29,13 @@ impl<T: Config> Pallet<T> {
 			}
 			Role::Hoster => {
 				ensure!(replica.hoster == who, Error::<T>::NotHoster);
+				// The encoder commits first (design §5.4), so a hoster cannot confirm a root
+				// it computed from the public feed without receiving the sealed stream.
+				ensure!(
+					replica.encoded.is_some()
+						|| !matches!(replica.state, ReplicaState::Setup { .. }),
+					Error::<T>::EncoderNotConfirmed
+				);
 				&mut replica.hosted
 			}
 		};
@@ -104,7 +111,10 @@ impl<T: Config> Pallet<T> {
 		let mismatch = reason == SetupFailure::Mismatch;
 		let struck_encoder =
 			(mismatch || replica.encoded.is_none()).then(|| replica.encoder.clone());
-		let struck_hoster = (mismatch || replica.hosted.is_none()).then(|| replica.hoster.clone());
+		// A hoster can confirm only after the encoder: it is struck for not confirming only
+		// if the encoder did.
+		let struck_hoster = (mismatch || (replica.encoded.is_some() && replica.hosted.is_none()))
+			.then(|| replica.hoster.clone());
 		for who in struck_encoder.iter().chain(struck_hoster.iter()) {
 			Self::strike(who);
 		}

@@ -1667,6 +1667,8 @@ mod setup {
 			);
 			let size = root.segments * SEGMENT_SIZE as u64;
 			assert_eq!(active.reserved, size);
+			// Incompressible blocks: the estimate made at publication bounds the sealed size.
+			assert!(Contracts::<Test>::get(0).unwrap().reserve >= size);
 			let hoster = Providers::<Test>::get(r.hoster).unwrap();
 			assert_eq!((hoster.reserved, hoster.active_replicas, hoster.jobs_done), (size, 1, 1));
 			assert_eq!(Providers::<Test>::get(r.encoder).unwrap().encoding, 0);
@@ -1694,6 +1696,10 @@ mod setup {
 			assert_noop!(
 				Datdot::hosting_started(RuntimeOrigin::signed(r.encoder), 0, 0, root),
 				Error::<Test>::NotHoster
+			);
+			assert_noop!(
+				Datdot::hosting_started(RuntimeOrigin::signed(r.hoster), 0, 0, root),
+				Error::<Test>::EncoderNotConfirmed
 			);
 			let tiny = EncodedRoot { segments: 3, ..root };
 			assert_noop!(
@@ -1774,6 +1780,22 @@ mod setup {
 			assert_eq!(held(r.hoster), DEPOSIT);
 			assert_eq!(Providers::<Test>::get(r.encoder).unwrap().recent_strikes.count, 0);
 			assert!(Replicas::<Test>::get(0, 0).is_some(), "drawn again in the same block");
+		});
+	}
+
+	#[test]
+	fn an_encoder_that_never_commits_is_struck_alone_the_hoster_could_not_confirm() {
+		run(|| {
+			let (_w, r, _) = drawn_replica();
+			run_to_block(2 + SETUP_BLOCKS + 1);
+			assert!(events().contains(&Event::SetupFailed {
+				contract: 0,
+				replica: 0,
+				reason: SetupFailure::Timeout,
+				struck_encoder: Some(r.encoder),
+				struck_hoster: None,
+			}));
+			assert_eq!(Providers::<Test>::get(r.hoster).unwrap().recent_strikes.count, 0);
 		});
 	}
 }
@@ -2790,37 +2812,29 @@ mod offchain_worker {
 			];
 			let now = System::block_number();
 			Datdot::offchain_worker(now);
-			let mut sent = submitted(&pool);
-			sent.sort_by_key(|(who, _)| *who);
-			let mut expected = vec![
-				(
-					ra.encoder,
-					RuntimeCall::Datdot(crate::Call::encoding_done {
-						contract: 0,
-						replica: 0,
-						root: root_a,
-					}),
-				),
-				(
-					ra.hoster,
-					RuntimeCall::Datdot(crate::Call::hosting_started {
-						contract: 0,
-						replica: 0,
-						root: root_a,
-					}),
-				),
-			];
-			expected.sort_by_key(|(who, _)| *who);
-			assert_eq!(sent, expected);
+			// The encoder's root first: the hoster waits for it to be on chain.
+			let encoding_done = RuntimeCall::Datdot(crate::Call::encoding_done {
+				contract: 0,
+				replica: 0,
+				root: root_a,
+			});
+			assert_eq!(submitted(&pool), vec![(ra.encoder, encoding_done.clone())]);
 
-			// Not again while they may be on their way.
+			// Not again while it may be on its way.
 			Datdot::offchain_worker(now);
-			assert_eq!(submitted(&pool).len(), 2);
+			assert_eq!(submitted(&pool).len(), 1);
 
-			// Dispatched, they activate the replica; after that nothing is sent for it.
-			for (who, call) in sent {
-				assert_ok!(call.dispatch(RuntimeOrigin::signed(who)));
-			}
+			// Dispatched, it lets the hoster confirm, which activates the replica; after that
+			// nothing is sent for it.
+			assert_ok!(encoding_done.dispatch(RuntimeOrigin::signed(ra.encoder)));
+			Datdot::offchain_worker(now + 1);
+			let hosting_started = RuntimeCall::Datdot(crate::Call::hosting_started {
+				contract: 0,
+				replica: 0,
+				root: root_a,
+			});
+			assert_eq!(submitted(&pool)[1..], [(ra.hoster, hosting_started.clone())]);
+			assert_ok!(hosting_started.dispatch(RuntimeOrigin::signed(ra.hoster)));
 			assert!(matches!(
 				Replicas::<Test>::get(0, 0).unwrap().state,
 				ReplicaState::Active { .. }
