@@ -96,13 +96,20 @@ impl ReplicaMeta {
 		(offset < self.data_len()).then_some((offset, SEGMENT_SIZE))
 	}
 
+	/// The unsealer of this replica's encoder key (built once per read: it checks the key
+	/// and derives the Montgomery parameters).
+	fn unsealer(&self) -> Result<Unsealer> {
+		Unsealer::new(&self.sealing_key).map_err(|e| StoreError::Damaged {
+			id: self.id,
+			what: format!("its encoder's sealing key is unusable: {e}"),
+		})
+	}
+
 	/// The original bytes of block `i` of this replica from its sealed bytes, which start
 	/// at `offset` in `data`.
-	fn unseal(&self, i: usize, offset: u64, sealed: &[u8]) -> Result<Vec<u8>> {
+	fn unseal(&self, unsealer: &Unsealer, i: usize, offset: u64, sealed: &[u8]) -> Result<Vec<u8>> {
 		let damaged =
 			|what: String| StoreError::Damaged { id: self.id, what: format!("block {i} {what}") };
-		let unsealer = Unsealer::new(&self.sealing_key)
-			.map_err(|e| damaged(format!("has an unusable sealing key: {e}")))?;
 		let first_segment = offset / SEGMENT_SIZE as u64;
 		let encoded = unsealer
 			.unseal_block(&self.id, first_segment, self.first_block + i as u64, sealed)
@@ -336,6 +343,7 @@ impl ReplicaStore {
 		let dir = self.replica_dir(&id);
 		let data_path = dir.join("data");
 		let data = io(&data_path, File::open(&data_path))?;
+		let unsealer = meta.unsealer()?;
 		let first = (range.start - meta.first_block) as usize;
 		let last = (range.end.min(meta.blocks().end) - meta.first_block) as usize;
 		let mut served = Vec::new();
@@ -347,7 +355,7 @@ impl ReplicaStore {
 			let (offset, len) = meta.block_span(i).ok_or_else(|| damaged("short meta".into()))?;
 			let mut sealed = vec![0u8; len];
 			io(&data_path, data.read_exact_at(&mut sealed, offset))?;
-			let value = meta.unseal(i, offset, &sealed)?;
+			let value = meta.unseal(&unsealer, i, offset, &sealed)?;
 			let mut proof = proofs
 				.get(i)
 				.cloned()
@@ -405,7 +413,7 @@ impl ReplicaStore {
 	}
 
 	/// The original bytes of block `i` of replica `meta` (unsealed from `data`).
-	fn original_block(&self, meta: &ReplicaMeta, i: usize) -> Result<Vec<u8>> {
+	fn original_block(&self, meta: &ReplicaMeta, unsealer: &Unsealer, i: usize) -> Result<Vec<u8>> {
 		let id = meta.id;
 		let damaged = |what: String| StoreError::Damaged { id, what };
 		let (offset, len) = meta.block_span(i).ok_or_else(|| damaged(format!("no block {i}")))?;
@@ -413,7 +421,7 @@ impl ReplicaStore {
 		let file = io(&path, File::open(&path))?;
 		let mut sealed = vec![0u8; len];
 		io(&path, file.read_exact_at(&mut sealed, offset))?;
-		meta.unseal(i, offset, &sealed)
+		meta.unseal(unsealer, i, offset, &sealed)
 	}
 
 	/// Replaces replica `id`'s block proofs with `proofs` (against a longer signed tree, after
@@ -426,6 +434,7 @@ impl ReplicaStore {
 		if proofs.proofs.len() != meta.block_lens.len() {
 			return Err(damaged("one proof per block is needed".into()));
 		}
+		let unsealer = meta.unsealer()?;
 		let mut stripped = proofs.proofs.clone();
 		for (i, proof) in stripped.iter_mut().enumerate() {
 			let index = meta.first_block + i as u64;
@@ -433,7 +442,7 @@ impl ReplicaStore {
 			let Some(block) = block else {
 				return Err(damaged(format!("the new proof {i} is not of block {index}")));
 			};
-			if block.value != self.original_block(&meta, i)? {
+			if block.value != self.original_block(&meta, &unsealer, i)? {
 				return Err(damaged(format!("the new proof of block {index} has other bytes")));
 			}
 			block.value = Vec::new();

@@ -487,14 +487,7 @@ where
 			let blocks = proofs.len() as u64;
 			let bytes: usize =
 				proofs.iter().map(|p| p.block.as_ref().map_or(0, |b| b.value.len())).sum();
-			// Sealing is CPU work (an RSA private operation per 255 bytes): off the async
-			// threads, which serve the network meanwhile.
-			let (back, added) = tokio::task::spawn_blocking(move || {
-				let added = proofs.into_iter().try_for_each(|proof| encoder.add(proof));
-				(encoder, added)
-			})
-			.await
-			.map_err(|e| format!("the sealing task failed: {e}"))?;
+			let (back, added) = on_blocking_thread(encoder, proofs, StreamEncoder::add).await?;
 			encoder = back;
 			added.map_err(|e| format!("the feed's blocks do not check out: {e}"))?;
 			progress.add(bytes);
@@ -612,13 +605,8 @@ where
 			};
 			let count = blocks.len() as u64;
 			let bytes: usize = blocks.iter().map(|b| b.sealed.len()).sum();
-			// Unsealing is CPU work too: off the async threads.
-			let (back, accepted) = tokio::task::spawn_blocking(move || {
-				let accepted = blocks.into_iter().try_for_each(|block| acceptor.accept(block));
-				(acceptor, accepted)
-			})
-			.await
-			.map_err(|e| format!("the unsealing task failed: {e}"))?;
+			let (back, accepted) =
+				on_blocking_thread(acceptor, blocks, StreamAcceptor::accept).await?;
 			acceptor = back;
 			accepted.map_err(|e| format!("the encoder {encoder} sent a bad stream: {e}"))?;
 			progress.add(bytes);
@@ -812,6 +800,27 @@ impl<C> Workers<C> {
 			"store": { "used": self.parts.store.used(), "capacity": self.parts.store.capacity() },
 		})
 	}
+}
+
+/// Runs `step` over `items` with `state` on a blocking thread and gives `state` back:
+/// sealing (an RSA private operation per 255 bytes) and unsealing are CPU work that must
+/// not hold the async threads, which serve the network meanwhile.
+async fn on_blocking_thread<S, I, E>(
+	mut state: S,
+	items: Vec<I>,
+	step: fn(&mut S, I) -> Result<(), E>,
+) -> Result<(S, Result<(), E>), String>
+where
+	S: Send + 'static,
+	I: Send + 'static,
+	E: Send + 'static,
+{
+	tokio::task::spawn_blocking(move || {
+		let done = items.into_iter().try_for_each(|item| step(&mut state, item));
+		(state, done)
+	})
+	.await
+	.map_err(|e| format!("the sealing/unsealing task failed: {e}"))
 }
 
 /// The off-chain worker's view of this node: proofs from the replica store, and the setup
