@@ -7,10 +7,11 @@
 //! A valid segment proof shows the hoster can produce the sealed segment, which needs
 //! either the stored copy or the encoder's private key.
 //!
-//! Verification ([`verify_segment`]) is `no_std`; encoding, decoding and tree building
-//! need `std` (the codec), sealing needs the `openssl` feature.
+//! Verification ([`verify_segment`]) and the codec ([`encode_block`], [`decode_block`]) are
+//! `no_std` (the chain re-encodes a block to judge a fraud proof); tree building needs
+//! `std`, sealing needs the `openssl` feature.
 
-use alloc::vec::Vec;
+use alloc::{vec, vec::Vec};
 
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use scale_info::TypeInfo;
@@ -159,6 +160,64 @@ pub fn verify_segment(root: &EncodedRoot, id: &ReplicaId, proof: &SegmentProof) 
 	}
 }
 
+/// Encode one block: LZ4 if that makes it smaller, else stored as is. The output
+/// starts with the codec tag and the decoded length.
+pub fn encode_block(block: &[u8]) -> Result<Vec<u8>> {
+	let len = u32::try_from(block.len()).map_err(|_| Error::BlockTooLarge)?;
+	if block.len() > MAX_BLOCK_SIZE {
+		return Err(Error::BlockTooLarge);
+	}
+	let bound = lz4_flex::block::get_maximum_output_size(block.len());
+	let mut out = Vec::with_capacity(HEADER_LEN + bound);
+	out.push(CODEC_LZ4);
+	out.extend_from_slice(&len.to_le_bytes());
+	out.resize(HEADER_LEN + bound, 0);
+	let n = lz4_flex::block::compress_into(block, &mut out[HEADER_LEN..])
+		.map_err(|_| Error::BadEncoding)?;
+	if n < block.len() {
+		out.truncate(HEADER_LEN + n);
+	} else {
+		out.truncate(HEADER_LEN);
+		out[0] = CODEC_STORED;
+		out.extend_from_slice(block);
+	}
+	Ok(out)
+}
+
+/// The codec tag and decoded length of an encoded block, checked against the limits.
+fn check_header(encoded: &[u8]) -> Result<(u8, usize)> {
+	if encoded.len() < HEADER_LEN || !matches!(encoded[0], CODEC_STORED | CODEC_LZ4) {
+		return Err(Error::BadEncoding);
+	}
+	let mut len_bytes = [0u8; 4];
+	len_bytes.copy_from_slice(&encoded[1..HEADER_LEN]);
+	let len = u32::from_le_bytes(len_bytes) as usize;
+	if len > MAX_BLOCK_SIZE {
+		return Err(Error::BlockTooLarge);
+	}
+	Ok((encoded[0], len))
+}
+
+/// Decode an encoded block back to the original bytes. Allocates at most the
+/// stated length, itself capped at [`MAX_BLOCK_SIZE`].
+pub fn decode_block(encoded: &[u8]) -> Result<Vec<u8>> {
+	let (codec, len) = check_header(encoded)?;
+	let payload = &encoded[HEADER_LEN..];
+	match codec {
+		CODEC_STORED if payload.len() == len => Ok(payload.to_vec()),
+		CODEC_LZ4 => {
+			let mut out = vec![0u8; len];
+			let n = lz4_flex::block::decompress_into(payload, &mut out)
+				.map_err(|_| Error::BadEncoding)?;
+			if n != len {
+				return Err(Error::BadEncoding);
+			}
+			Ok(out)
+		}
+		_ => Err(Error::BadEncoding),
+	}
+}
+
 #[cfg(feature = "std")]
 pub use self::codec_impl::*;
 
@@ -167,64 +226,6 @@ mod codec_impl {
 	use super::*;
 	use crate::sealing::{SealingKey, Unsealer};
 	use core::ops::Range;
-
-	/// Encode one block: LZ4 if that makes it smaller, else stored as is. The output
-	/// starts with the codec tag and the decoded length.
-	pub fn encode_block(block: &[u8]) -> Result<Vec<u8>> {
-		let len = u32::try_from(block.len()).map_err(|_| Error::BlockTooLarge)?;
-		if block.len() > MAX_BLOCK_SIZE {
-			return Err(Error::BlockTooLarge);
-		}
-		let bound = lz4_flex::block::get_maximum_output_size(block.len());
-		let mut out = Vec::with_capacity(HEADER_LEN + bound);
-		out.push(CODEC_LZ4);
-		out.extend_from_slice(&len.to_le_bytes());
-		out.resize(HEADER_LEN + bound, 0);
-		let n = lz4_flex::block::compress_into(block, &mut out[HEADER_LEN..])
-			.map_err(|_| Error::BadEncoding)?;
-		if n < block.len() {
-			out.truncate(HEADER_LEN + n);
-		} else {
-			out.truncate(HEADER_LEN);
-			out[0] = CODEC_STORED;
-			out.extend_from_slice(block);
-		}
-		Ok(out)
-	}
-
-	/// The codec tag and decoded length of an encoded block, checked against the limits.
-	fn check_header(encoded: &[u8]) -> Result<(u8, usize)> {
-		if encoded.len() < HEADER_LEN || !matches!(encoded[0], CODEC_STORED | CODEC_LZ4) {
-			return Err(Error::BadEncoding);
-		}
-		let mut len_bytes = [0u8; 4];
-		len_bytes.copy_from_slice(&encoded[1..HEADER_LEN]);
-		let len = u32::from_le_bytes(len_bytes) as usize;
-		if len > MAX_BLOCK_SIZE {
-			return Err(Error::BlockTooLarge);
-		}
-		Ok((encoded[0], len))
-	}
-
-	/// Decode an encoded block back to the original bytes. Allocates at most the
-	/// stated length, itself capped at [`MAX_BLOCK_SIZE`].
-	pub fn decode_block(encoded: &[u8]) -> Result<Vec<u8>> {
-		let (codec, len) = check_header(encoded)?;
-		let payload = &encoded[HEADER_LEN..];
-		match codec {
-			CODEC_STORED if payload.len() == len => Ok(payload.to_vec()),
-			CODEC_LZ4 => {
-				let mut out = vec![0u8; len];
-				let n = lz4_flex::block::decompress_into(payload, &mut out)
-					.map_err(|_| Error::BadEncoding)?;
-				if n != len {
-					return Err(Error::BadEncoding);
-				}
-				Ok(out)
-			}
-			_ => Err(Error::BadEncoding),
-		}
-	}
 
 	/// A whole replica: its sealed blocks (see [`crate::sealing`]) and the segment tree
 	/// over them. Each block's sealing starts a new segment, so any block unseals and

@@ -113,6 +113,13 @@ pub enum Error {
 	BadSealedWord,
 	/// An unsealed segment's label names another block or part, or its padding is not zero.
 	BadSegmentLabel,
+	// --- fraud proofs ---
+	/// A fraud proof's second segment is not the one after its first.
+	SegmentsNotConsecutive,
+	/// A fraud proof needs the original block its segment's label names, and has none.
+	OriginalBlockMissing,
+	/// A fraud proof carries another original block than the one its segment's label names.
+	WrongOriginalBlock,
 	// --- JSON ---
 	/// Not valid JSON, or a field is missing or of the wrong type.
 	JsonSyntax,
@@ -171,6 +178,11 @@ impl Error {
 			SealingKeyMalformed => "sealing key modulus is even or has a small factor",
 			BadSealedWord => "sealed word is not below the modulus or does not unseal",
 			BadSegmentLabel => "unsealed segment carries the wrong block, part or padding",
+			SegmentsNotConsecutive => "fraud proof segments are not consecutive",
+			OriginalBlockMissing => "fraud proof lacks the original block its segment names",
+			WrongOriginalBlock => {
+				"fraud proof carries another original block than its segment names"
+			}
 			JsonSyntax => "invalid JSON or missing/mistyped field",
 			JsonHex => "invalid hex or wrong byte length",
 		}

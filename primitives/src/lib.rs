@@ -15,6 +15,7 @@
 //! - [`writer`] (std): a native hypercore-compatible feed writer.
 //! - [`encoded`]: the encoded stream of a replica and its segment proofs.
 //! - [`sealing`]: sealing keys, the sealed segments of a replica and unsealing them.
+//! - [`fraud`]: encoding fraud proofs, judged the same way by the chain and the node.
 //! - [`json`] (std): the JSON proof format and `verify_proof_json`.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
@@ -25,6 +26,7 @@ pub mod compact;
 pub mod encoded;
 pub mod error;
 pub mod flat_tree;
+pub mod fraud;
 pub mod hash;
 #[cfg(feature = "std")]
 pub mod json;

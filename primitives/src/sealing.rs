@@ -343,7 +343,7 @@ mod sealer {
 		}
 
 		/// Seals one plain segment (label and data) as segment `index` of replica `id`.
-		fn seal_segment(
+		pub fn seal_segment(
 			&self,
 			id: &ReplicaId,
 			index: u64,
