@@ -144,7 +144,12 @@ pub type PeerIdOf<T> = BoundedVec<u8, <T as Config>::MaxPeerIdLen>;
 pub type RegionOf<T> = BoundedVec<u8, <T as Config>::MaxRegionLen>;
 
 use datdot_primitives::encoded::SegmentProof;
+use datdot_primitives::fraud::{EncodingFault, EncodingFraudProof};
 use frame::prelude::*;
+
+/// The largest original block a fraud proof may carry: the chain re-encodes it, and
+/// `report_bad_encoding`'s weight is benchmarked at this size (see docs/decisions.md).
+pub const MAX_FRAUD_BLOCK: usize = 1 << 20;
 
 /// A hypercore verification error, as a pallet error carries it (its variants say what
 /// was wrong with the feed, proof or segment).
@@ -489,6 +494,13 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type Replicas<T: Config> =
 		StorageDoubleMap<_, Twox64Concat, u64, Twox64Concat, u32, ReplicaOf<T>>;
+
+	/// The hoster a queued replica keeps when it is drawn again: its encoder was proven to
+	/// have cheated (`report_bad_encoding`), so only the encoder is drawn anew. Removed when
+	/// the replica is drawn or its contract is gone; at most one per replica.
+	#[pallet::storage]
+	pub type PinnedHosters<T: Config> =
+		StorageDoubleMap<_, Twox64Concat, u64, Twox64Concat, u32, T::AccountId>;
 
 	/// Replicas waiting to be drawn, by queue position.
 	#[pallet::storage]
@@ -900,6 +912,20 @@ pub mod pallet {
 			/// The hoster, if it got a strike.
 			struck_hoster: Option<T::AccountId>,
 		},
+		/// A hoster proved its encoder committed a stream that is not the feed's: the encoder
+		/// is faulted, and the replica is drawn again with the same hoster and a new encoder.
+		EncodingFraudProven {
+			/// The contract.
+			contract: u64,
+			/// The replica index.
+			replica: u32,
+			/// The encoder, faulted.
+			encoder: T::AccountId,
+			/// The hoster that proved it (it keeps its place).
+			hoster: T::AccountId,
+			/// What the proof showed.
+			fault: EncodingFault,
+		},
 		/// A storage challenge was issued.
 		ChallengeIssued {
 			/// The challenge id.
@@ -1073,6 +1099,14 @@ pub mod pallet {
 		EncoderNotConfirmed,
 		/// An encoded root needs at least one segment per block of the contract.
 		ImplausibleSegmentCount,
+		/// The fraud proof is invalid: a segment not in the encoder's committed stream, or an
+		/// original block that is not the one needed or does not verify against the feed's
+		/// tree on chain.
+		InvalidFraudProof(VerifyError),
+		/// The fraud proof is valid but shows nothing wrong with the encoder's stream.
+		NoFraudShown,
+		/// A fraud proof's original block is larger than [`MAX_FRAUD_BLOCK`] bytes.
+		FraudBlockTooLarge,
 		/// No open storage challenge with this id (answered, failed, or never issued).
 		UnknownChallenge,
 		/// The caller is not the challenged hoster.
@@ -1413,6 +1447,25 @@ pub mod pallet {
 			Ok(Pays::No.into())
 		}
 
+		/// The hoster of replica `replica` of `contract`, in setup, proves that the root its
+		/// encoder committed is not the feed's sealed stream (design §5.6): `proof` carries one
+		/// or two consecutive committed segments with their paths and the original block the
+		/// first one's label names (see `datdot_primitives::fraud`). A proven fraud faults the
+		/// encoder and draws the replica again with the same hoster and a new encoder; an
+		/// invalid proof, or one that shows nothing wrong, is refused and changes nothing.
+		#[pallet::call_index(18)]
+		#[pallet::weight(T::WeightInfo::report_bad_encoding())]
+		pub fn report_bad_encoding(
+			origin: OriginFor<T>,
+			contract: u64,
+			replica: u32,
+			proof: EncodingFraudProof,
+		) -> DispatchResultWithPostInfo {
+			let who = ensure_signed(origin)?;
+			Self::do_report_bad_encoding(who, ReplicaId { contract, replica }, &proof)?;
+			Ok(Pays::No.into())
+		}
+
 		/// The challenged hoster answers storage challenge `challenge`: one proof per
 		/// challenged segment, in order (the segment's bytes and its merkle path to the
 		/// replica's encoded root). Valid proofs pass the challenge (free); an invalid one
@@ -1591,6 +1644,19 @@ pub mod pallet {
 					ensure!(index.at::<T>(&p) == Some(at), "index position is wrong");
 				}
 				ensure!(index.get::<T>(len).is_none(), "index entry past its length");
+			}
+
+			// A hoster is pinned only while its replica waits in the draw queue.
+			for (contract, r, _) in PinnedHosters::<T>::iter() {
+				ensure!(
+					!Replicas::<T>::contains_key(contract, r),
+					"pinned hoster of a drawn replica"
+				);
+				let id = ReplicaId { contract, replica: r };
+				ensure!(
+					DrawQueue::<T>::iter_values().any(|(queued, _)| queued == id),
+					"pinned hoster of a replica that is not queued"
+				);
 			}
 
 			// What the replicas say each provider should have.

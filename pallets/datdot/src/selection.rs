@@ -215,6 +215,7 @@ impl<T: Config> Pallet<T> {
 	/// Draws encoder, hoster and attestor for one replica and reserves the hoster's space.
 	fn draw_replica(id: ReplicaId, seed: &[u8; 32], deadline: BlockNumberFor<T>) -> DrawOutcome {
 		let Some(contract) = Contracts::<T>::get(id.contract) else {
+			PinnedHosters::<T>::remove(id.contract, id.replica);
 			return DrawOutcome::Stale; // cancelled while queued
 		};
 		if Replicas::<T>::contains_key(id.contract, id.replica) {
@@ -234,6 +235,7 @@ impl<T: Config> Pallet<T> {
 		let Some(plan) = Plans::<T>::get(contract.plan) else { return DrawOutcome::Stale };
 		// An ending plan's contracts are about to go: no new work for them.
 		if plan.ends_at <= frame_system::Pallet::<T>::block_number() {
+			PinnedHosters::<T>::remove(id.contract, id.replica);
 			return DrawOutcome::Stale;
 		}
 		let friends = plan.friends;
@@ -241,12 +243,17 @@ impl<T: Config> Pallet<T> {
 		let too_few =
 			if among.is_some() { DrawOutcome::TooFewFriends } else { DrawOutcome::TooFewProviders };
 		let max_hosting = T::MaxReplicasPerHoster::get();
-		let Some(hoster) =
-			Self::pick_providers(&subject_seed(seed, b"hoster"), 1, among, &exclude, |p| {
-				p.can_take_work(contract.reserve) && p.hosting < max_hosting
-			})
-			.and_then(|mut v| v.pop())
-		else {
+		let fits = |p: &ProviderOf<T>| p.can_take_work(contract.reserve) && p.hosting < max_hosting;
+		// A hoster whose encoder was proven to cheat keeps its place if it still can.
+		let pinned = PinnedHosters::<T>::get(id.contract, id.replica).filter(|who| {
+			!exclude.contains(who)
+				&& Providers::<T>::get(who)
+					.is_some_and(|p| ProviderIndex::Eligible.admits::<T>(&p) && fits(&p))
+		});
+		let Some(hoster) = pinned.or_else(|| {
+			Self::pick_providers(&subject_seed(seed, b"hoster"), 1, among, &exclude, fits)
+				.and_then(|mut v| v.pop())
+		}) else {
 			return too_few;
 		};
 		// Encoder and attestor: distinct from the hoster (whose work they check) and each other.
@@ -292,6 +299,7 @@ impl<T: Config> Pallet<T> {
 			replacing: false,
 		};
 		Replicas::<T>::insert(id.contract, id.replica, replica);
+		PinnedHosters::<T>::remove(id.contract, id.replica);
 		Self::deposit_event(Event::ReplicaDrawn {
 			contract: id.contract,
 			replica: id.replica,

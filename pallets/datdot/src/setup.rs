@@ -7,8 +7,12 @@
 //! both parties of a mismatch, and whoever had not confirmed by the deadline, get a strike
 //! (see [`crate::lifecycle`]). A failed replica is released and queued to be drawn again.
 
-use crate::{pallet::*, types::*, ReplicaOf};
-use datdot_primitives::encoded::{EncodedRoot, ReplicaId, SEGMENT_SIZE};
+use crate::{feeds::HostEd25519, pallet::*, types::*, ReplicaOf, VerifyError, MAX_FRAUD_BLOCK};
+use datdot_primitives::{
+	encoded::{EncodedRoot, ReplicaId, SEGMENT_SIZE},
+	fraud::{judge_encoding, CommittedEncoding, EncodingFraudProof},
+	VerifiedTree,
+};
 use frame::prelude::*;
 
 impl<T: Config> Pallet<T> {
@@ -63,6 +67,60 @@ impl<T: Config> Pallet<T> {
 			(Some(_), Some(_)) => Self::fail_setup(id, replica, SetupFailure::Mismatch),
 			_ => Replicas::<T>::insert(id.contract, id.replica, replica),
 		}
+		Ok(())
+	}
+
+	/// Judges a hoster's fraud proof against its encoder (see [`Pallet::report_bad_encoding`]).
+	pub(crate) fn do_report_bad_encoding(
+		who: T::AccountId,
+		id: ReplicaId,
+		proof: &EncodingFraudProof,
+	) -> DispatchResult {
+		let replica =
+			Replicas::<T>::get(id.contract, id.replica).ok_or(Error::<T>::UnknownReplica)?;
+		ensure!(replica.hoster == who, Error::<T>::NotHoster);
+		ensure!(matches!(replica.state, ReplicaState::Setup { .. }), Error::<T>::NotInSetup);
+		let root = replica.encoded.ok_or(Error::<T>::EncoderNotConfirmed)?;
+		ensure!(proof.block_len() <= MAX_FRAUD_BLOCK, Error::<T>::FraudBlockTooLarge);
+		let contract = Contracts::<T>::get(id.contract).ok_or(Error::<T>::UnknownReplica)?;
+		let feed = Feeds::<T>::get(contract.feed).ok_or(Error::<T>::UnknownFeed)?;
+		let key =
+			Providers::<T>::get(&replica.encoder).ok_or(Error::<T>::NotRegistered)?.sealing_key;
+		let tree = VerifiedTree {
+			length: feed.length,
+			fork: feed.fork,
+			roots: feed.roots.to_vec(),
+			tree_hash: feed.tree_hash,
+			byte_length: feed.byte_length,
+		};
+		let setup = CommittedEncoding {
+			id,
+			root: &root,
+			key: &key,
+			blocks: contract.blocks.start..contract.blocks.end,
+			auth: &feed.auth,
+			tree: &tree,
+		};
+		let fault = judge_encoding(&setup, proof, &HostEd25519)
+			.map_err(|e| Error::<T>::InvalidFraudProof(VerifyError(e)))?
+			.ok_or(Error::<T>::NoFraudShown)?;
+
+		// Only the encoder is at fault: the hoster keeps its place in the next draw.
+		Replicas::<T>::remove(id.contract, id.replica);
+		Self::free_replica(id, &replica);
+		PinnedHosters::<T>::insert(id.contract, id.replica, &replica.hoster);
+		if Self::queue_draw(id).is_err() {
+			// Unreachable: new work leaves room for every setup in flight (`draw_room`).
+			defensive!("draw queue full when requeueing a replica after a fraud proof");
+		}
+		Self::fault(&replica.encoder, Some(contract.plan));
+		Self::deposit_event(Event::EncodingFraudProven {
+			contract: id.contract,
+			replica: id.replica,
+			encoder: replica.encoder,
+			hoster: replica.hoster,
+			fault,
+		});
 		Ok(())
 	}
 

@@ -53,6 +53,7 @@ pub trait WeightInfo {
 	fn remove_feed() -> Weight;
 	fn end_plans(n: u32, ) -> Weight;
 	fn confirm_setup() -> Weight;
+	fn report_bad_encoding() -> Weight;
 	fn submit_storage_proof(s: u32, ) -> Weight;
 	fn submit_storage_proof_passed(s: u32, ) -> Weight;
 	fn expire_challenges(n: u32, ) -> Weight;
@@ -375,6 +376,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::OpenPerformance` (`max_values`: None, `max_size`: Some(56), added: 2531, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::PerformanceChallenges` (r:0 w:1)
 	/// Proof: `Datdot::PerformanceChallenges` (`max_values`: None, `max_size`: Some(146), added: 2621, mode: `MaxEncodedLen`)
+	fn report_bad_encoding() -> Weight {
+		Weight::from_parts(50_000_000_000, 20000)
+			.saturating_add(T::DbWeight::get().reads(20_u64))
+			.saturating_add(T::DbWeight::get().writes(20_u64))
+	}
 	fn confirm_setup() -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `14354`
@@ -956,6 +962,11 @@ impl WeightInfo for () {
 			.saturating_add(ParityDbWeight::get().writes(78_u64))
 			.saturating_add(ParityDbWeight::get().writes((16_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 41873).saturating_mul(n.into()))
+	}
+	fn report_bad_encoding() -> Weight {
+		Weight::from_parts(50_000_000_000, 20000)
+			.saturating_add(ParityDbWeight::get().reads(20_u64))
+			.saturating_add(ParityDbWeight::get().writes(20_u64))
 	}
 	fn confirm_setup() -> Weight {
 		Weight::from_parts(310_110_000, 15803)

@@ -1625,6 +1625,191 @@ mod draws {
 
 mod setup {
 	use super::*;
+	use datdot_primitives::{
+		encoded::encode_block,
+		fraud::{EncodingFault, EncodingFraudProof},
+		sealing::{SegmentLabel, SEGMENT_DATA},
+	};
+
+	/// Replica `id` as an encoder that changed one byte of block `bad`'s first part
+	/// seals it (the label is honest): what it commits and streams.
+	fn tampered(w: &FeedWriter, id: ReplicaId, encoder: AccountId, bad: u64) -> SealedReplica {
+		let honest = encode(w, id);
+		let c = Contracts::<Test>::get(id.contract).unwrap();
+		let at = (bad - c.blocks.start) as usize;
+		let first = honest.block_segments(at).unwrap().start;
+		let mut data = encode_block(w.block(bad).unwrap()).unwrap();
+		data.truncate(SEGMENT_DATA);
+		data[10] ^= 0xff;
+		let label = SegmentLabel { block: bad, part: 0, len: data.len() as u16 };
+		let segment = sealer(encoder).seal_segment(&id, first, label, &data).unwrap();
+		let mut blocks = honest.sealed_blocks().to_vec();
+		blocks[at][..SEGMENT_SIZE].copy_from_slice(&segment);
+		SealedReplica::from_sealed(id, honest.key(), c.blocks.start, blocks).unwrap()
+	}
+
+	/// The hoster's proof against segment `index` of `replica`: the segment, and the
+	/// original block `block` proven by the feed's writer.
+	fn fraud_proof(
+		w: &FeedWriter,
+		replica: &SealedReplica,
+		index: u64,
+		block: u64,
+	) -> EncodingFraudProof {
+		EncodingFraudProof {
+			segment: replica.prove(index).unwrap(),
+			next: None,
+			original: Some(w.block_proof(block).unwrap()),
+		}
+	}
+
+	#[test]
+	fn a_proven_fraud_faults_the_encoder_and_redraws_it_alone_the_hoster_keeps_its_place() {
+		run(|| {
+			let (w, r, _) = drawn_replica();
+			let id = ReplicaId { contract: 0, replica: 0 };
+			let bad = tampered(&w, id, r.encoder, 2);
+			let index = bad.block_segments(2).unwrap().start;
+			assert_ok!(Datdot::encoding_done(RuntimeOrigin::signed(r.encoder), 0, 0, bad.root()));
+			let deposit = Providers::<Test>::get(r.encoder).unwrap().deposit;
+			assert_ok!(Datdot::report_bad_encoding(
+				RuntimeOrigin::signed(r.hoster),
+				0,
+				0,
+				fraud_proof(&w, &bad, index, 2)
+			));
+			System::assert_last_event(
+				Event::<Test>::EncodingFraudProven {
+					contract: 0,
+					replica: 0,
+					encoder: r.encoder,
+					hoster: r.hoster,
+					fault: EncodingFault::WrongData,
+				}
+				.into(),
+			);
+			// The encoder is faulted (slashed, offline); the hoster is neither faulted nor
+			// struck, and its reservation is given back until the replica is drawn again.
+			let encoder = Providers::<Test>::get(r.encoder).unwrap();
+			assert_eq!((encoder.faults, encoder.status), (1, ProviderStatus::Offline));
+			assert_eq!(encoder.deposit, deposit - SLASH);
+			assert_eq!(encoder.encoding, 0);
+			let hoster = Providers::<Test>::get(r.hoster).unwrap();
+			assert_eq!(
+				(hoster.faults, hoster.recent_strikes, hoster.reserved),
+				(0, Default::default(), 0)
+			);
+			assert!(Replicas::<Test>::get(0, 0).is_none());
+			assert_eq!(PinnedHosters::<Test>::get(0, 0), Some(r.hoster));
+			assert_eq!(queued(), 1);
+
+			// Drawn again: the same hoster, a new encoder; the pin is gone.
+			run_to_block(System::block_number() + 1);
+			let again = Replicas::<Test>::get(0, 0).unwrap();
+			assert_eq!(again.hoster, r.hoster);
+			assert_ne!(again.encoder, r.encoder);
+			assert_eq!(PinnedHosters::<Test>::iter().count(), 0);
+			// The new encoder's honest stream makes the replica active.
+			let honest = encode(&w, id);
+			let root = honest.root();
+			assert_ok!(Datdot::encoding_done(RuntimeOrigin::signed(again.encoder), 0, 0, root));
+			assert_ok!(Datdot::hosting_started(RuntimeOrigin::signed(r.hoster), 0, 0, root));
+			assert!(matches!(
+				Replicas::<Test>::get(0, 0).unwrap().state,
+				ReplicaState::Active { .. }
+			));
+		});
+	}
+
+	#[test]
+	fn garbage_in_the_committed_stream_is_proven_without_the_original_block() {
+		run(|| {
+			let (_w, r, honest) = drawn_replica();
+			let id = ReplicaId { contract: 0, replica: 0 };
+			let mut blocks = honest.sealed_blocks().to_vec();
+			blocks[1] = vec![0x5a; blocks[1].len()];
+			let bad = SealedReplica::from_sealed(id, honest.key(), 0, blocks).unwrap();
+			assert_ok!(Datdot::encoding_done(RuntimeOrigin::signed(r.encoder), 0, 0, bad.root()));
+			let index = bad.block_segments(1).unwrap().start;
+			let proof = EncodingFraudProof {
+				segment: bad.prove(index).unwrap(),
+				next: None,
+				original: None,
+			};
+			assert_ok!(Datdot::report_bad_encoding(RuntimeOrigin::signed(r.hoster), 0, 0, proof));
+			assert!(events().iter().any(|e| matches!(
+				e,
+				Event::EncodingFraudProven { fault: EncodingFault::Unsealable, .. }
+			)));
+			assert_eq!(Providers::<Test>::get(r.encoder).unwrap().faults, 1);
+		});
+	}
+
+	#[test]
+	fn fraud_proofs_that_show_nothing_or_do_not_verify_change_nothing() {
+		run(|| {
+			let (w, r, honest) = drawn_replica();
+			let id = ReplicaId { contract: 0, replica: 0 };
+			let bad = tampered(&w, id, r.encoder, 1);
+			let index = bad.block_segments(1).unwrap().start;
+			let report =
+				|who, proof| Datdot::report_bad_encoding(RuntimeOrigin::signed(who), 0, 0, proof);
+			// Before the encoder commits, there is nothing to prove against.
+			assert_noop!(
+				report(r.hoster, fraud_proof(&w, &bad, index, 1)),
+				Error::<Test>::EncoderNotConfirmed
+			);
+			// An honest stream: every segment's proof shows nothing.
+			assert_ok!(Datdot::encoding_done(
+				RuntimeOrigin::signed(r.encoder),
+				0,
+				0,
+				honest.root()
+			));
+			for seg in 0..honest.root().segments {
+				let block =
+					(0..4).find(|b| honest.block_segments(*b).unwrap().contains(&seg)).unwrap();
+				assert_noop!(
+					report(r.hoster, fraud_proof(&w, &honest, seg, block as u64)),
+					Error::<Test>::NoFraudShown
+				);
+			}
+			// A tampered segment that is not in the committed (honest) stream.
+			assert_noop!(
+				report(r.hoster, fraud_proof(&w, &bad, index, 1)),
+				Error::<Test>::InvalidFraudProof(VerifyError(VerifyErr::SegmentRootMismatch))
+			);
+			// Another original block than the segment names; one that does not verify.
+			assert_noop!(
+				report(r.hoster, fraud_proof(&w, &honest, index, 2)),
+				Error::<Test>::InvalidFraudProof(VerifyError(VerifyErr::WrongOriginalBlock))
+			);
+			let mut forged = fraud_proof(&w, &honest, index, 1);
+			forged.original.as_mut().unwrap().block.as_mut().unwrap().value[0] ^= 1;
+			assert!(report(r.hoster, forged).is_err());
+			// Too large an original block to re-encode on chain.
+			let mut huge = fraud_proof(&w, &honest, index, 1);
+			huge.original.as_mut().unwrap().block.as_mut().unwrap().value =
+				vec![0; crate::MAX_FRAUD_BLOCK + 1];
+			assert_noop!(report(r.hoster, huge), Error::<Test>::FraudBlockTooLarge);
+			// Only the hoster reports, only during setup.
+			assert_noop!(
+				report(r.encoder, fraud_proof(&w, &honest, index, 1)),
+				Error::<Test>::NotHoster
+			);
+			assert_ok!(Datdot::hosting_started(
+				RuntimeOrigin::signed(r.hoster),
+				0,
+				0,
+				honest.root()
+			));
+			assert_noop!(
+				report(r.hoster, fraud_proof(&w, &honest, index, 1)),
+				Error::<Test>::NotInSetup
+			);
+			assert_eq!(Providers::<Test>::get(r.encoder).unwrap().faults, 0);
+		});
+	}
 
 	/// Providers 1..=6, one contract of 4 blocks with one replica, drawn.
 	fn drawn_replica() -> (FeedWriter, crate::ReplicaOf<Test>, SealedReplica) {
