@@ -1,11 +1,15 @@
 //! Benchmarks of the datdot pallet's calls, each in its worst case.
 
 use super::*;
-use crate::{attestation::ContactSigner, benchmark_feed::BenchmarkFeed, Pallet as Datdot};
+use crate::{
+	attestation::ContactSigner,
+	benchmark_feed::{BenchmarkFeed, BenchmarkFraud, FRAUD_SEED},
+	Pallet as Datdot,
+};
 use alloc::{boxed::Box, vec::Vec};
 use datdot_primitives::{
 	encoded::{root_from_path, SEGMENT_SIZE},
-	testdata::test_sealing_key,
+	testdata::{generate, test_sealing_key},
 	FeedAuth,
 };
 use frame::{benchmarking::prelude::*, traits::fungible::Mutate};
@@ -476,6 +480,52 @@ mod benchmarks {
 			Replicas::<T>::get(0, 0).map(|r| r.state),
 			Some(ReplicaState::Active { .. })
 		));
+	}
+
+	#[benchmark]
+	fn report_bad_encoding() {
+		// Worst case (see `BenchmarkFraud`): two segments unsealed, the largest original
+		// block allowed verified with its signature and re-encoded, the fault found last.
+		let f = BenchmarkFraud::load();
+		let sponsor = funded::<T>("sponsor", 0);
+		let manifest: BoundedVec<u8, MaxManifestLen> = f.manifest.try_into().expect("fits");
+		Datdot::<T>::publish_feed(
+			RawOrigin::Signed(sponsor.clone()).into(),
+			f.key,
+			Some(manifest),
+			f.tree.length,
+			f.tree.fork,
+			f.tree.roots.try_into().expect("fits"),
+			f.tree.signature.try_into().expect("fits"),
+			None,
+		)
+		.expect("publishes");
+		let ranges = alloc::vec![BlockRange { start: 0, end: 1 }].try_into().expect("fits");
+		Datdot::<T>::publish_plan(
+			RawOrigin::Signed(sponsor).into(),
+			f.key,
+			ranges,
+			1,
+			100u32.into(),
+			None,
+			false,
+		)
+		.expect("publishes");
+		let workers = providers::<T>(0, 3);
+		Datdot::<T>::update_provider(&workers[0], |p| {
+			p.sealing_key = test_sealing_key(f.sealing_key as usize)
+		});
+		let id = ReplicaId { contract: 0, replica: 0 };
+		assign::<T>(id, &workers[0], &workers[1], &workers[2]);
+		Datdot::<T>::encoding_done(RawOrigin::Signed(workers[0].clone()).into(), 0, 0, f.root)
+			.expect("commits");
+		let mut proof = f.proof;
+		if let Some(block) = proof.original.as_mut().and_then(|p| p.block.as_mut()) {
+			block.value = generate(FRAUD_SEED, 0, crate::MAX_FRAUD_BLOCK);
+		}
+		#[extrinsic_call]
+		_(RawOrigin::Signed(workers[1].clone()), 0, 0, proof);
+		assert_eq!(PinnedHosters::<T>::get(0, 0), Some(workers[1].clone()));
 	}
 
 	#[benchmark]

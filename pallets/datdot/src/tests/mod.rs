@@ -2356,6 +2356,53 @@ mod challenges {
 /// SCALE-encoded in `benchmark_feed.scale` because the wasm benchmark cannot sign. Checked
 /// here against the writer; `DATDOT_REGENERATE=1 cargo test -p pallet-datdot` rewrites it.
 #[test]
+fn benchmark_fraud_fixture_is_current() {
+	use crate::benchmark_feed::{BenchmarkFraud, FRAUD_SEED};
+	use datdot_primitives::{
+		encoded::encode_block,
+		fraud::EncodingFraudProof,
+		sealing::{SegmentLabel, SEGMENT_DATA},
+	};
+	let mut w = FeedWriter::from_seed([43; 32], SigningMode::ManifestV1);
+	w.append(&generate(FRAUD_SEED, 0, crate::MAX_FRAUD_BLOCK)).unwrap();
+	let id = ReplicaId { contract: 0, replica: 0 };
+	let key = 1u32;
+	let s = sealer(key as u64);
+	let encoded = encode_block(w.block(0).unwrap()).unwrap();
+	let mut parts: Vec<_> = encoded.chunks(SEGMENT_DATA).enumerate().collect();
+	parts.swap(1, 2);
+	let mut sealed = Vec::new();
+	for (index, (part, data)) in parts.into_iter().enumerate() {
+		let label = SegmentLabel { block: 0, part: part as u32, len: data.len() as u16 };
+		sealed.extend_from_slice(&s.seal_segment(&id, index as u64, label, data).unwrap());
+	}
+	let replica = SealedReplica::from_sealed(id, s.key(), 0, vec![sealed]).unwrap();
+	let mut original = w.block_proof(0).unwrap();
+	original.block.as_mut().unwrap().value = Vec::new();
+	let fixture = BenchmarkFraud {
+		key: w.key(),
+		manifest: w.manifest_bytes(),
+		tree: w.signed_tree(),
+		sealing_key: key,
+		root: replica.root(),
+		proof: EncodingFraudProof {
+			segment: replica.prove(0).unwrap(),
+			next: Some(replica.prove(1).unwrap()),
+			original: Some(original),
+		},
+	}
+	.encode();
+	let path = format!(
+		"{}/src/benchmark_fraud.scale",
+		std::env::var("CARGO_MANIFEST_DIR").expect("tests run under cargo")
+	);
+	if std::env::var_os("DATDOT_REGENERATE").is_some() {
+		std::fs::write(&path, &fixture).unwrap();
+	}
+	assert!(std::fs::read(&path).unwrap() == fixture, "stale {path}: regenerate it");
+}
+
+#[test]
 fn benchmark_feed_fixture_is_current() {
 	let mut w = FeedWriter::from_seed([42; 32], SigningMode::ManifestV1);
 	for i in 0u32..(1 << 15) - 1 {
