@@ -45,7 +45,7 @@ pub struct VerifiedProof {
 
 impl VerifiedTree {
 	/// A tree from its roots, checking they are the full roots of some length.
-	fn from_roots(roots: Vec<Node>, fork: u64) -> Result<Self> {
+	pub fn from_roots(roots: Vec<Node>, fork: u64) -> Result<Self> {
 		let last = roots.last().ok_or(Error::EmptyTree)?;
 		if last.index >= 2 * MAX_LENGTH {
 			return Err(Error::LengthTooLarge);

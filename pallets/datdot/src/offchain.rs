@@ -18,7 +18,10 @@ use crate::{
 };
 use alloc::vec::Vec;
 use codec::{Decode, Encode};
-use datdot_primitives::encoded::{EncodedRoot, ReplicaId, SegmentProof};
+use datdot_primitives::{
+	encoded::{EncodedRoot, ReplicaId, SegmentProof},
+	fraud::EncodingFraudProof,
+};
 use frame::{
 	deps::{
 		frame_system::offchain::{Account, SubmitTransaction},
@@ -120,6 +123,14 @@ pub trait ReplicaStore {
 pub fn report_key(challenge: u64) -> Vec<u8> {
 	(b"datdot/report/", challenge).encode()
 }
+
+/// Off-chain storage key (persistent kind) where the node's hoster leaves its fraud proofs
+/// against encoders, SCALE `Vec<(ReplicaId, EncodingFraudProof)>`, for the off-chain worker
+/// to send (`report_bad_encoding`). The node keeps only those of replicas still in setup.
+pub const FRAUD_PROOFS_KEY: &[u8] = b"datdot/fraud-proofs";
+
+/// The most fraud proofs one off-chain worker run submits (each carries up to a block).
+const MAX_FRAUD_PROOFS_PER_RUN: usize = 4;
 
 /// The most setup confirmations one off-chain worker run submits (the rest wait a block).
 const MAX_CONFIRMATIONS_PER_RUN: usize = 32;
@@ -305,6 +316,7 @@ impl<T: Config> Pallet<T> {
 			}
 		}
 		Self::confirm_setups(&providers, now);
+		Self::send_fraud_proofs(&providers, now);
 		Self::send_performance_reports(&providers, now);
 		let paused_by_node = StorageValueRef::persistent(PAUSED_BY_NODE_KEY);
 		let mut paused: Vec<T::AccountId> = paused_by_node.get().ok().flatten().unwrap_or_default();
@@ -463,6 +475,31 @@ impl<T: Config> Pallet<T> {
 				}
 			};
 			Self::submit_duty(account, call, what, now);
+		}
+	}
+
+	/// Sends the fraud proofs the node's hosters left (see [`FRAUD_PROOFS_KEY`]) against the
+	/// encoders of replicas still in setup whose encoder has committed a root.
+	fn send_fraud_proofs(providers: &[(ProviderOf<T>, Account<T>)], now: BlockNumberFor<T>) {
+		let stored = StorageValueRef::persistent(FRAUD_PROOFS_KEY);
+		let Ok(Some(proofs)) = stored.get::<Vec<(ReplicaId, EncodingFraudProof)>>() else {
+			return;
+		};
+		for (id, proof) in proofs.into_iter().take(MAX_FRAUD_PROOFS_PER_RUN) {
+			let Some(replica) = Replicas::<T>::get(id.contract, id.replica) else { continue };
+			if !matches!(replica.state, ReplicaState::Setup { .. }) || replica.encoded.is_none() {
+				continue;
+			}
+			let Some((_, account)) = providers.iter().find(|(_, a)| a.id == replica.hoster) else {
+				continue;
+			};
+			let kind = (b"fraud", id).encode();
+			if !Self::claim_duty(&kind, &replica.hoster, 0, now) {
+				continue;
+			}
+			let (contract, replica) = (id.contract, id.replica);
+			let call = Call::report_bad_encoding { contract, replica, proof };
+			Self::submit_duty(account, call, "report_bad_encoding", now);
 		}
 	}
 

@@ -138,6 +138,7 @@ impl<T: Config> Pallet<T> {
 					encoder_peer: peer(&replica.encoder),
 					encoder_key: Providers::<T>::get(&replica.encoder).map(|p| p.sealing_key),
 					hoster_peer: peer(&replica.hoster),
+					encoded: replica.encoded,
 					deadline,
 					confirmed,
 				});

@@ -668,6 +668,8 @@ pub struct SetupDuty<AccountId, BlockNumber> {
 	pub encoder_key: Option<SealingKey>,
 	/// PeerId (bytes) of the hoster's node: the only node the encoder streams to.
 	pub hoster_peer: Vec<u8>,
+	/// The root the encoder committed, once it has: a hoster proves a bad stream against it.
+	pub encoded: Option<EncodedRoot>,
 	/// The last block at which confirmations count.
 	pub deadline: BlockNumber,
 	/// Whether this provider has already confirmed (its part is done).

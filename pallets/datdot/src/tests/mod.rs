@@ -3018,6 +3018,52 @@ mod offchain_worker {
 	}
 
 	#[test]
+	fn sends_the_hosters_fraud_proof_once_the_encoder_committed_and_only_then() {
+		use datdot_primitives::fraud::EncodingFraudProof;
+		use frame::deps::sp_runtime::offchain::storage::StorageValueRef;
+		let store = Store::default();
+		let (mut ext, pool) = offchain_ext(&store);
+		ext.execute_with(|| {
+			let w = six_providers_one_contract(1);
+			run_to_block(2);
+			let id = ReplicaId { contract: 0, replica: 0 };
+			let r = Replicas::<Test>::get(0, 0).unwrap();
+			UintAuthorityId::set_all_keys(vec![r.hoster]);
+			// The encoder commits garbage in place of block 1.
+			let honest = encode(&w, id);
+			let mut blocks = honest.sealed_blocks().to_vec();
+			blocks[1] = vec![0x33; blocks[1].len()];
+			let bad = SealedReplica::from_sealed(id, honest.key(), 0, blocks).unwrap();
+			let index = bad.block_segments(1).unwrap().start;
+			let proof = EncodingFraudProof {
+				segment: bad.prove(index).unwrap(),
+				next: None,
+				original: None,
+			};
+			StorageValueRef::persistent(crate::offchain::FRAUD_PROOFS_KEY)
+				.set(&vec![(id, proof.clone())]);
+			// Nothing to prove against before the encoder's root is on chain.
+			Datdot::offchain_worker(System::block_number());
+			assert!(submitted(&pool).is_empty());
+			assert_ok!(Datdot::encoding_done(RuntimeOrigin::signed(r.encoder), 0, 0, bad.root()));
+			Datdot::offchain_worker(System::block_number());
+			let report = RuntimeCall::Datdot(crate::Call::report_bad_encoding {
+				contract: 0,
+				replica: 0,
+				proof,
+			});
+			assert_eq!(submitted(&pool), vec![(r.hoster, report.clone())]);
+			// Not again while it may be on its way; once dispatched, the replica is drawn
+			// again and nothing more is sent.
+			Datdot::offchain_worker(System::block_number());
+			assert_eq!(submitted(&pool).len(), 1);
+			assert_ok!(report.dispatch(RuntimeOrigin::signed(r.hoster)));
+			Datdot::offchain_worker(System::block_number() + 10);
+			assert_eq!(submitted(&pool).len(), 1);
+		});
+	}
+
+	#[test]
 	fn confirms_the_setup_parts_its_workers_finished_once_each() {
 		let store = Store::default();
 		let (mut ext, pool) = offchain_ext(&store);
@@ -3107,6 +3153,7 @@ mod runtime_api {
 					encoder_peer: peer(r.encoder),
 					encoder_key: Some(sealing_key(r.encoder)),
 					hoster_peer: peer(r.hoster),
+					encoded: None,
 					deadline,
 					confirmed: false,
 				}]
@@ -3115,10 +3162,14 @@ mod runtime_api {
 			let root = encode(&w, ReplicaId { contract: 0, replica: 0 }).root();
 			assert_ok!(Datdot::encoding_done(RuntimeOrigin::signed(r.encoder), 0, 0, root));
 			let duties = Datdot::setup_duties(vec![r.encoder, r.hoster]);
-			let parts: Vec<_> = duties.iter().map(|d| (d.role, d.provider, d.confirmed)).collect();
+			let parts: Vec<_> =
+				duties.iter().map(|d| (d.role, d.provider, d.confirmed, d.encoded)).collect();
 			assert_eq!(
 				parts,
-				vec![(Role::Encoder, r.encoder, true), (Role::Hoster, r.hoster, false)]
+				vec![
+					(Role::Encoder, r.encoder, true, Some(root)),
+					(Role::Hoster, r.hoster, false, Some(root))
+				]
 			);
 			// Once active, no duties are left.
 			assert_ok!(Datdot::hosting_started(RuntimeOrigin::signed(r.hoster), 0, 0, root));
