@@ -3,6 +3,7 @@
 
 pub mod attest;
 pub mod durable;
+pub mod evidence;
 pub mod feeds;
 pub mod hypercore_wire;
 pub mod net;

@@ -8,7 +8,7 @@
 //! never stores anything that does not unseal to the feed's data; then it builds the
 //! segment tree. Neither side trusts the other, nor the node it fetched blocks from.
 
-use crate::store::BlockProofs;
+use crate::{evidence::Evidence, store::BlockProofs};
 use codec::{Decode, Encode};
 use datdot_primitives::{
 	encoded::{decode_block, encode_block, ReplicaId, SealedReplica, SEGMENT_SIZE},
@@ -49,6 +49,9 @@ pub enum StreamError {
 	/// is unusable.
 	#[error("cannot build the replica: {0:?}")]
 	Replica(VerifyError),
+	/// A block was refused already: the rest of the stream is evidence, not a replica.
+	#[error("a block of this stream was refused already")]
+	AfterRefusal,
 }
 
 /// Checks that `proof` proves block `expected` (with its bytes) into the chain's feed.
@@ -140,6 +143,8 @@ pub struct StreamAcceptor {
 	segments: u64,
 	sealed: Vec<Vec<u8>>,
 	proofs: Vec<Proof>,
+	/// The sealed bytes of the first block refused, kept as evidence against the encoder.
+	refused: Option<Vec<u8>>,
 }
 
 impl StreamAcceptor {
@@ -161,6 +166,7 @@ impl StreamAcceptor {
 			segments: 0,
 			sealed: Vec::new(),
 			proofs: Vec::new(),
+			refused: None,
 		})
 	}
 
@@ -169,30 +175,57 @@ impl StreamAcceptor {
 		next_in(&self.range, self.sealed.len())
 	}
 
-	/// Unseals and decodes the next block and checks it; nothing is kept unless it checks
-	/// out.
+	/// Unseals and decodes the next block and checks it; nothing is accepted unless it
+	/// checks out. A refused block's bytes are kept for [`StreamAcceptor::into_evidence`].
 	pub fn accept(&mut self, block: StreamBlock) -> Result<(), StreamError> {
+		if self.refused.is_some() {
+			return Err(StreamError::AfterRefusal);
+		}
 		let StreamBlock { sealed, mut proof } = block;
+		match self.check(&sealed, &mut proof) {
+			Ok(()) => {
+				self.segments += (sealed.len() / SEGMENT_SIZE) as u64;
+				self.sealed.push(sealed);
+				self.proofs.push(proof);
+				Ok(())
+			}
+			Err(e) => {
+				self.refused = Some(sealed);
+				Err(e)
+			}
+		}
+	}
+
+	/// After a refused block: the evidence against the encoder so far (`None` if nothing was
+	/// refused).
+	pub fn into_evidence(self) -> Option<Evidence> {
+		let refused = self.refused?;
+		Some(Evidence::new(self.id, self.key, self.range, self.sealed, refused))
+	}
+
+	/// Checks that `sealed` is the next block's canonical sealed encoding (what the chain
+	/// would not call a fraud) and that `proof` proves it; leaves the proof without the
+	/// block's bytes, which unsealing the replica gives back, to serve the block.
+	fn check(&self, sealed: &[u8], proof: &mut Proof) -> Result<(), StreamError> {
 		let got = proof.block.as_ref().map(|b| b.index);
 		let index =
 			self.next_index().ok_or(StreamError::WrongBlock { expected: self.range.end, got })?;
 		let undecodable = |error| StreamError::Undecodable { index, error };
 		let encoded = self
 			.unsealer
-			.unseal_block(&self.id, self.segments, index, &sealed)
+			.unseal_block(&self.id, self.segments, index, sealed)
 			.map_err(undecodable)?;
 		let value = decode_block(&encoded).map_err(undecodable)?;
+		if encode_block(&value).map_err(undecodable)? != encoded {
+			return Err(undecodable(VerifyError::BadEncoding));
+		}
 		if let Some(b) = proof.block.as_mut() {
 			b.value = value;
 		}
-		check_block(&self.feed, index, &proof)?;
-		// Kept without the bytes, which unsealing the replica gives back, to serve the block.
+		check_block(&self.feed, index, proof)?;
 		if let Some(b) = proof.block.as_mut() {
 			b.value = Vec::new();
 		}
-		self.segments += (sealed.len() / SEGMENT_SIZE) as u64;
-		self.sealed.push(sealed);
-		self.proofs.push(proof);
 		Ok(())
 	}
 
@@ -214,18 +247,18 @@ fn next_in(range: &Range<u64>, done: usize) -> Option<u64> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
 	use super::*;
 	use datdot_primitives::{writer::FeedWriter, SigningMode};
 
-	const ID: ReplicaId = ReplicaId { contract: 3, replica: 1 };
+	pub(crate) const ID: ReplicaId = ReplicaId { contract: 3, replica: 1 };
 
-	fn test_sealer() -> Sealer {
+	pub(crate) fn test_sealer() -> Sealer {
 		let pem = datdot_primitives::testdata::TEST_SEALING_KEYS[0];
 		Sealer::from_pem(pem.as_bytes()).unwrap()
 	}
 
-	fn feed(blocks: u64) -> (FeedWriter, FeedState) {
+	pub(crate) fn feed(blocks: u64) -> (FeedWriter, FeedState) {
 		let mut w = FeedWriter::from_seed([9; 32], SigningMode::ManifestV1);
 		for i in 0..blocks {
 			let data: Vec<u8> = if i % 2 == 0 {
@@ -244,12 +277,12 @@ mod tests {
 		(w, chain)
 	}
 
-	fn proofs(w: &FeedWriter, range: Range<u64>) -> Vec<Proof> {
+	pub(crate) fn proofs(w: &FeedWriter, range: Range<u64>) -> Vec<Proof> {
 		range.map(|i| w.block_proof(i).unwrap()).collect()
 	}
 
 	/// Runs the encoder over `proofs`.
-	fn encode_stream(
+	pub(crate) fn encode_stream(
 		feed: &FeedState,
 		range: Range<u64>,
 		proofs: Vec<Proof>,

@@ -316,7 +316,7 @@ pub fn new_full<
 				let sync = sync_service.clone();
 				Arc::new(move || sp_consensus::SyncOracle::is_major_syncing(&*sync))
 			},
-			report_sink: {
+			offchain_db: {
 				let db = std::sync::Mutex::new(backend.offchain_storage());
 				Arc::new(move |key: &[u8], value: Option<&[u8]>| {
 					use sp_core::offchain::{OffchainStorage, STORAGE_PREFIX};

@@ -16,17 +16,21 @@
 //! its deadline).
 
 use crate::{
+	evidence::Evidence,
 	feeds::FeedStore,
 	net::{self, BlocksRequest, EncodedRequest, FetchError, ProtocolNames, Refusal},
 	replica::{check_block, StreamAcceptor, StreamBlock, StreamEncoder},
 	store::{BlockProofs, ReplicaMeta, ReplicaStore},
 };
 use codec::Encode as _;
-use datdot_primitives::encoded::{EncodedRoot, ReplicaId, SegmentProof};
+use datdot_primitives::{
+	encoded::{EncodedRoot, ReplicaId, SegmentProof},
+	fraud::EncodingFraudProof,
+};
 use datdot_runtime::{opaque::Block, AccountId, BlockNumber};
 use futures::StreamExt;
 use pallet_datdot::{
-	offchain::{LocalReplicas, ReadyRoot, KEY_TYPE},
+	offchain::{LocalReplicas, ReadyRoot, FRAUD_PROOFS_KEY, KEY_TYPE},
 	runtime_api::DatdotApi,
 	types::{FeedState, Role, SetupDuty},
 };
@@ -50,6 +54,8 @@ type Part = (Role, ReplicaId);
 const RETRY_AFTER: Duration = Duration::from_secs(2);
 /// How long to wait before renewing a feed's block proofs again after no node had them.
 const REFRESH_RETRY: Duration = Duration::from_secs(60);
+/// How often a hoster asks for an original block it needs for a fraud proof.
+const ORIGINAL_BLOCK_TRIES: usize = 5;
 /// How often a running transfer logs its progress.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
@@ -77,6 +83,9 @@ struct State {
 	/// Feeds whose stored block proofs are being renewed, or wait until the given time
 	/// after a try that found no source.
 	refreshing: BTreeMap<[u8; 32], Option<Instant>>,
+	/// Fraud proofs of local hosters against their encoders, with the committed root each
+	/// proves against; kept while that root is the replica's (see [`FRAUD_PROOFS_KEY`]).
+	frauds: BTreeMap<ReplicaId, (EncodedRoot, EncodingFraudProof)>,
 }
 
 /// Counters exported on the node's Prometheus endpoint.
@@ -213,9 +222,9 @@ pub struct Parts<C> {
 	/// Whether the node is catching up with the chain: then the best block is old news,
 	/// and replicas it does not list yet must not be deleted.
 	pub major_syncing: Arc<dyn Fn() -> bool + Send + Sync>,
-	/// Where the attestor leaves its reports for the off-chain worker (the off-chain
-	/// database).
-	pub report_sink: crate::attest::ReportSink,
+	/// Writes the node's side of the off-chain database, where the off-chain worker finds
+	/// the attestor's reports and the hosters' fraud proofs.
+	pub offchain_db: crate::attest::ReportSink,
 }
 
 /// The node's encoder and hoster workers, and the servers of its data plane.
@@ -240,7 +249,8 @@ where
 		});
 		let counters =
 			metrics.as_ref().map(|m| (m.attested_served.clone(), m.attested_silent.clone()));
-		let attestor = crate::attest::Attestor::new(parts.report_sink.clone(), counters);
+		let attestor = crate::attest::Attestor::new(parts.offchain_db.clone(), counters);
+		let _ = misbehaviour();
 		Arc::new(Self { parts, state: Mutex::default(), metrics, attestor })
 	}
 
@@ -288,15 +298,27 @@ where
 		{
 			let mut state = self.state();
 			state.duties = duties.into_iter().map(|d| ((d.role, d.id), d)).collect();
-			let State { duties, running, ready, prepared, .. } = &mut *state;
+			let State { duties, running, ready, prepared, frauds, .. } = &mut *state;
 			ready.retain(|part, _| duties.get(part).is_some_and(|d| !d.confirmed));
 			prepared.retain(|id, _| duties.contains_key(&(Role::Encoder, *id)));
+			let proven = frauds.len();
+			frauds.retain(|id, (root, _)| {
+				duties.get(&(Role::Hoster, *id)).is_some_and(|d| d.encoded == Some(*root))
+			});
+			if frauds.len() != proven {
+				self.write_frauds(frauds);
+			}
 			for (part, duty) in duties.iter() {
 				let needed = match part.0 {
 					// The hoster may still fetch the stream after the encoder confirmed
 					// (also after a restart): keep it served.
 					Role::Encoder => !prepared.contains_key(&part.1),
-					Role::Hoster => !duty.confirmed && !ready.contains_key(part),
+					// A hoster that proved its encoder cheated waits for the new draw.
+					Role::Hoster => {
+						!duty.confirmed
+							&& !ready.contains_key(part)
+							&& !frauds.contains_key(&part.1)
+					}
 				};
 				if needed && running.insert(*part) {
 					start.push(duty.clone());
@@ -493,7 +515,10 @@ where
 			progress.add(bytes);
 			self.metric(|m| m.encoded_blocks.inc_by(blocks));
 		}
-		let (replica, stream) = encoder.finish().map_err(|e| e.to_string())?;
+		let (mut replica, mut stream) = encoder.finish().map_err(|e| e.to_string())?;
+		if misbehaviour() == Some(Misbehaviour::GarbageEncoder) {
+			(replica, stream) = seal_garbage(replica, stream).map_err(|e| e.to_string())?;
+		}
 		let root = replica.root();
 		self.state().prepared.insert(duty.id, Arc::new(Prepared { hoster, range, stream }));
 		log::info!(
@@ -578,37 +603,28 @@ where
 			.map_err(|e| format!("the encoder's registered sealing key is unusable: {e}"))?;
 		let mut progress = Progress::new("receiving", duty.id, range.end - range.start);
 		while let Some(from) = acceptor.next_index() {
-			if !self.still_due(&(Role::Hoster, duty.id)) {
+			if !self.same_duty(duty) {
 				return Ok(None);
 			}
-			let request = EncodedRequest { id: duty.id, from };
 			let asked = Instant::now();
-			let blocks: Vec<StreamBlock> = match net::request(
-				&*self.parts.network,
-				encoder,
-				&self.parts.names.encoded,
-				&request,
-			)
-			.await
-			{
-				Ok(blocks) => {
-					progress.restart_clock(asked);
-					blocks
-				}
-				Err(e) => {
-					// Not encoded yet, a dropped connection or a timeout: ask again from
-					// the same block.
-					log::debug!(target: "datdot", "encoded stream at block {from}: {e}");
-					futures_timer::Delay::new(RETRY_AFTER).await;
-					continue;
-				}
-			};
+			let Some(blocks) = self.encoded_blocks(encoder, duty.id, from).await else { continue };
+			progress.restart_clock(asked);
 			let count = blocks.len() as u64;
 			let bytes: usize = blocks.iter().map(|b| b.sealed.len()).sum();
 			let (back, accepted) =
 				on_blocking_thread(acceptor, blocks, StreamAcceptor::accept).await?;
 			acceptor = back;
-			accepted.map_err(|e| format!("the encoder {encoder} sent a bad stream: {e}"))?;
+			if let Err(e) = accepted {
+				log::warn!(
+					target: "datdot",
+					"replica {}/{}: the encoder {encoder} sent a bad stream ({e}); receiving the \
+					 rest of it as evidence",
+					duty.id.contract,
+					duty.id.replica,
+				);
+				let evidence = acceptor.into_evidence().ok_or(e.to_string())?;
+				return self.prove_fraud(duty, encoder, evidence).await;
+			}
 			progress.add(bytes);
 			self.metric(|m| m.accepted_blocks.inc_by(count));
 		}
@@ -625,6 +641,101 @@ where
 			replica.root().segments,
 		);
 		Ok(Some(replica.root()))
+	}
+
+	/// Whether the hoster's `duty` is still this node's, with the same encoder (a replica
+	/// whose encoder was proven to cheat is drawn again with the same hoster).
+	fn same_duty(&self, duty: &Duty) -> bool {
+		self.state().duties.get(&(duty.role, duty.id)).is_some_and(|now| {
+			now.encoder_peer == duty.encoder_peer && now.encoder_key == duty.encoder_key
+		})
+	}
+
+	/// The next chunk of replica `id`'s sealed stream from its encoder, from block `from`;
+	/// `None` (after a pause) if the encoder did not give it this time.
+	async fn encoded_blocks(
+		&self,
+		encoder: PeerId,
+		id: ReplicaId,
+		from: u64,
+	) -> Option<Vec<StreamBlock>> {
+		let request = EncodedRequest { id, from };
+		match net::request(&*self.parts.network, encoder, &self.parts.names.encoded, &request).await
+		{
+			Ok(blocks) => Some(blocks),
+			Err(e) => {
+				// Not encoded yet, a dropped connection or a timeout: ask again from the
+				// same block.
+				log::debug!(target: "datdot", "encoded stream at block {from}: {e}");
+				futures_timer::Delay::new(RETRY_AFTER).await;
+				None
+			}
+		}
+	}
+
+	/// Hoster, after a refused block: receives the rest of the encoder's stream, waits for
+	/// the root the encoder commits, and leaves a fraud proof for the off-chain worker if
+	/// the stream is that root's and shows a fault (design §5.6). Never confirms.
+	async fn prove_fraud(
+		&self,
+		duty: &Duty,
+		encoder: PeerId,
+		mut evidence: Evidence,
+	) -> Result<Option<EncodedRoot>, String> {
+		while let Some(from) = evidence.next_index() {
+			if !self.same_duty(duty) {
+				return Ok(None);
+			}
+			for block in self.encoded_blocks(encoder, duty.id, from).await.unwrap_or_default() {
+				evidence.push(block);
+			}
+		}
+		let replica = evidence.replica().map_err(|e| {
+			format!("the encoder's stream is not whole segments ({e}): nothing to prove")
+		})?;
+		let committed = loop {
+			if !self.same_duty(duty) {
+				return Ok(None);
+			}
+			let root = self.state().duties.get(&(duty.role, duty.id)).and_then(|d| d.encoded);
+			if let Some(root) = root {
+				break root;
+			}
+			futures_timer::Delay::new(RETRY_AFTER).await;
+		};
+		let mut originals = BTreeMap::new();
+		let mut source = None;
+		for block in evidence.blocks_needed(&replica) {
+			for _ in 0..ORIGINAL_BLOCK_TRIES {
+				let found = self.original_blocks(&duty.feed, block..block + 1, &mut source).await;
+				if let Some(proof) = found.and_then(|p| p.into_iter().next()) {
+					originals.insert(block, proof);
+					break;
+				}
+				futures_timer::Delay::new(RETRY_AFTER).await;
+			}
+		}
+		let (proof, fault) = evidence.fraud_proof(&replica, &committed, &duty.feed, &originals)?;
+		log::warn!(
+			target: "datdot",
+			"replica {}/{}: proved the encoder {encoder} cheated ({fault:?}, segment {}); \
+			 sending report_bad_encoding",
+			duty.id.contract,
+			duty.id.replica,
+			proof.segment.index,
+		);
+		let mut state = self.state();
+		state.frauds.insert(duty.id, (committed, proof));
+		self.write_frauds(&state.frauds);
+		Ok(None)
+	}
+
+	/// Leaves the current fraud proofs where the off-chain worker reads them.
+	fn write_frauds(&self, frauds: &BTreeMap<ReplicaId, (EncodedRoot, EncodingFraudProof)>) {
+		let list: Vec<(ReplicaId, &EncodingFraudProof)> =
+			frauds.iter().map(|(id, (_, proof))| (*id, proof)).collect();
+		let bytes = list.encode();
+		(self.parts.offchain_db)(FRAUD_PROOFS_KEY, (!list.is_empty()).then_some(&bytes[..]));
 	}
 
 	/// Answers a blocks request from the feed store (a publisher's feeds) or, failing that,
@@ -681,6 +792,9 @@ where
 		};
 		if peer != prepared.hoster {
 			return Err(Refusal::NotTheHoster);
+		}
+		if misbehaviour() == Some(Misbehaviour::WithholdingEncoder) {
+			return Err(Refusal::NotReady);
 		}
 		if !prepared.range.contains(&request.from) {
 			return Err(Refusal::OutOfRange);
@@ -800,6 +914,56 @@ impl<C> Workers<C> {
 			"store": { "used": self.parts.store.used(), "capacity": self.parts.store.capacity() },
 		})
 	}
+}
+
+/// How this node misbehaves on purpose, for the end-to-end tests of cheating encoders
+/// (`DATDOT_TEST_MISBEHAVE`); never set on a real node.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Misbehaviour {
+	/// `garbage-encoder`: seals garbage in place of each replica's second block (its first
+	/// if it has one) and commits the root of that stream.
+	GarbageEncoder,
+	/// `withholding-encoder`: commits the right root and never sends the stream.
+	WithholdingEncoder,
+}
+
+/// The misbehaviour the environment asks for, read once.
+fn misbehaviour() -> Option<Misbehaviour> {
+	static READ: std::sync::OnceLock<Option<Misbehaviour>> = std::sync::OnceLock::new();
+	*READ.get_or_init(|| {
+		let asked = std::env::var("DATDOT_TEST_MISBEHAVE").ok()?;
+		let m = match asked.as_str() {
+			"garbage-encoder" => Misbehaviour::GarbageEncoder,
+			"withholding-encoder" => Misbehaviour::WithholdingEncoder,
+			other => {
+				log::error!(target: "datdot", "unknown DATDOT_TEST_MISBEHAVE={other}: ignored");
+				return None;
+			}
+		};
+		log::warn!(target: "datdot", "TEST ONLY: this node misbehaves as {m:?}");
+		Some(m)
+	})
+}
+
+/// [`Misbehaviour::GarbageEncoder`]: the replica and stream with one block's sealed bytes
+/// replaced by garbage of the same length.
+fn seal_garbage(
+	replica: datdot_primitives::encoded::SealedReplica,
+	mut stream: Vec<StreamBlock>,
+) -> Result<(datdot_primitives::encoded::SealedReplica, Vec<StreamBlock>), datdot_primitives::Error>
+{
+	let at = 1.min(stream.len().saturating_sub(1));
+	if let Some(block) = stream.get_mut(at) {
+		block.sealed = (0..block.sealed.len()).map(|i| (i.wrapping_mul(31) ^ 0x5a) as u8).collect();
+	}
+	let sealed = stream.iter().map(|b| b.sealed.clone()).collect();
+	let replica = datdot_primitives::encoded::SealedReplica::from_sealed(
+		replica.id(),
+		replica.key(),
+		replica.first_block(),
+		sealed,
+	)?;
+	Ok((replica, stream))
 }
 
 /// Runs `step` over `items` with `state` on a blocking thread and gives `state` back:
