@@ -4,8 +4,10 @@
 //! deadline make the replica active (and end the replica it succeeds, if any); different
 //! roots fail the setup at once; at the deadline the setup fails if either has not
 //! confirmed. The chain cannot tell who withheld or lied, so a failed setup slashes nobody:
-//! both parties of a mismatch, and whoever had not confirmed by the deadline, get a strike
-//! (see [`crate::lifecycle`]). A failed replica is released and queued to be drawn again.
+//! both parties of a mismatch or of a stream committed but never confirmed get a strike, an
+//! encoder that never committed gets one alone (see [`crate::lifecycle`]). A failed replica
+//! is released and queued to be drawn again. Only a proven fraud (`report_bad_encoding`)
+//! faults the encoder.
 
 use crate::{feeds::HostEd25519, pallet::*, types::*, ReplicaOf, VerifyError, MAX_FRAUD_BLOCK};
 use datdot_primitives::{
@@ -161,18 +163,19 @@ impl<T: Config> Pallet<T> {
 		Self::leave_if_done(&encoder);
 	}
 
-	/// Fails a setup: strikes the parties that did not confirm (on timeout) or both (roots
-	/// differ), releases the replica and queues it to be drawn again.
+	/// Fails a setup, releases the replica and queues it to be drawn again. Strikes: both
+	/// parties when the roots differ; at a timeout, the encoder alone if it never committed
+	/// (the hoster could not confirm before it), both if it committed and the hoster did not
+	/// (a withholding encoder and a hoster that does not store look the same on chain).
 	fn fail_setup(id: ReplicaId, replica: ReplicaOf<T>, reason: SetupFailure) {
 		Replicas::<T>::remove(id.contract, id.replica);
 		Self::free_replica(id, &replica);
 		let mismatch = reason == SetupFailure::Mismatch;
+		let committed = replica.encoded.is_some();
 		let struck_encoder =
-			(mismatch || replica.encoded.is_none()).then(|| replica.encoder.clone());
-		// A hoster can confirm only after the encoder: it is struck for not confirming only
-		// if the encoder did.
-		let struck_hoster = (mismatch || (replica.encoded.is_some() && replica.hosted.is_none()))
-			.then(|| replica.hoster.clone());
+			(mismatch || !committed || replica.hosted.is_none()).then(|| replica.encoder.clone());
+		let struck_hoster =
+			(mismatch || (committed && replica.hosted.is_none())).then(|| replica.hoster.clone());
 		for who in struck_encoder.iter().chain(struck_hoster.iter()) {
 			Self::strike(who);
 		}
