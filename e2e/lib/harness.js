@@ -36,9 +36,10 @@ export function freePort() {
 /**
  * Starts `datdot-node` with `args` plus loopback-only ports, and waits until its RPC answers.
  * Returns { rpcPort, p2pPort, prometheusPort, hypercorePort, wsUrl, logFile, dataDir, proc, stop() }.
- * `restartOf`: a node stopped with `halt`, restarted on its data, ports and arguments.
+ * `restartOf`: a node stopped with `halt`, restarted on its data, ports, arguments and environment.
+ * `env`: variables added to the node's environment.
  */
-export async function startNode(args, { name = 'node', readyTimeoutMs = 120_000, restartOf = null } = {}) {
+export async function startNode(args, { name = 'node', readyTimeoutMs = 120_000, restartOf = null, env = {} } = {}) {
   const [rpcPort, p2pPort, prometheusPort, hypercorePort] = restartOf
     ? [restartOf.rpcPort, restartOf.p2pPort, restartOf.prometheusPort, restartOf.hypercorePort]
     : [await freePort(), await freePort(), await freePort(), await freePort()];
@@ -56,11 +57,12 @@ export async function startNode(args, { name = 'node', readyTimeoutMs = 120_000,
     '--name', name,
   ];
   const log = createWriteStream(logFile);
-  const proc = spawn(NODE_BIN, fullArgs, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const nodeEnv = restartOf ? restartOf.env : env;
+  const proc = spawn(NODE_BIN, fullArgs, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...nodeEnv } });
   proc.stdout.pipe(log);
   proc.stderr.pipe(log);
   const node = {
-    name, args, rpcPort, p2pPort, prometheusPort, hypercorePort, logFile, proc, workDir, dataDir: join(workDir, 'data'),
+    name, args, env: nodeEnv, rpcPort, p2pPort, prometheusPort, hypercorePort, logFile, proc, workDir, dataDir: join(workDir, 'data'),
     wsUrl: `ws://127.0.0.1:${rpcPort}`,
     exited: new Promise((ok) => proc.on('exit', (code, signal) => ok({ code, signal }))),
     async stop() { await killNode(node); },

@@ -30,8 +30,9 @@ const hex = (s) => (s === null ? null : `0x${s}`);
  * (`bob`, `charlie`, …), connects polkadot.js to the validator and records its events.
  * `timing` (challenge period and offline grace, in blocks) is set through sudo first: the
  * runtime's defaults (20 and 100) would make a test wait minutes for each challenge.
+ * `env`: extra environment variables per provider name.
  */
-export async function startNetwork(providers, timing = { challengePeriod: 3, offlineGrace: 100 }) {
+export async function startNetwork(providers, timing = { challengePeriod: 3, offlineGrace: 100 }, env = {}) {
   await cryptoWaitReady();
   const keyring = new Keyring({ type: 'sr25519' });
   const sponsor = keyring.addFromUri('//Alice');
@@ -45,7 +46,7 @@ export async function startNetwork(providers, timing = { challengePeriod: 3, off
     ids[name] = identity(i + 2);
     accounts[name] = keyring.addFromUri(`//${name[0].toUpperCase()}${name.slice(1)}`);
     nodes[name] = await startNode(
-      ['--chain', 'dev', `--${name}`, '--node-key', ids[name].nodeKey, '--bootnodes', bootnode], { name });
+      ['--chain', 'dev', `--${name}`, '--node-key', ids[name].nodeKey, '--bootnodes', bootnode], { name, env: env[name] });
   }
   const { api } = await connect(validator);
   await setTiming(api, sponsor, timing);
