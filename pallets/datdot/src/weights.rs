@@ -4,7 +4,7 @@
 //! `scripts/frame-weight-template.hbs` (regenerate: `scripts/weights.sh`, see
 //! docs/benchmarks.md). Do not edit by hand.
 //!
-//! CLI VERSION 64.0.0, DATE: 2026-12-01, STEPS: `10`, REPEAT: `5`
+//! CLI VERSION 64.0.0, DATE: 2026-12-02, STEPS: `10`, REPEAT: `5`
 //! HOSTNAME: `vm`, CPU: `AMD EPYC`
 //! WASM-EXECUTION: `Compiled`, CHAIN: `Some("dev")`, DB CACHE: 1024
 
@@ -77,7 +77,7 @@ pub trait WeightInfo {
 pub struct SubstrateWeight<T>(PhantomData<T>);
 impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::Providers` (r:1 w:1)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(522), added: 2997, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::CounterForProviders` (r:1 w:1)
 	/// Proof: `Datdot::CounterForProviders` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
@@ -91,14 +91,14 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	fn register() -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `609`
-		//  Estimated: `3731`
-		// Minimum execution time: 99_717_000 picoseconds.
-		Weight::from_parts(106_349_000, 3731)
+		//  Estimated: `3987`
+		// Minimum execution time: 98_747_000 picoseconds.
+		Weight::from_parts(110_515_000, 3987)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
 	/// Storage: `Datdot::Providers` (r:1 w:1)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(522), added: 2997, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::PauseEnds` (r:1 w:1)
 	/// Proof: `Datdot::PauseEnds` (`max_values`: None, `max_size`: Some(525), added: 3000, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
@@ -117,15 +117,15 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::ServingRecords` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	fn unregister() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1995`
+		//  Measured:  `2251`
 		//  Estimated: `3990`
-		// Minimum execution time: 102_371_000 picoseconds.
-		Weight::from_parts(134_912_000, 3990)
+		// Minimum execution time: 66_950_000 picoseconds.
+		Weight::from_parts(93_960_000, 3990)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(9_u64))
 	}
 	/// Storage: `Datdot::Providers` (r:2 w:2)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(522), added: 2997, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::PauseEnds` (r:1 w:1)
 	/// Proof: `Datdot::PauseEnds` (`max_values`: None, `max_size`: Some(525), added: 3000, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:1 w:1)
@@ -134,15 +134,15 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
 	fn pause() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1572`
-		//  Estimated: `6472`
-		// Minimum execution time: 65_984_000 picoseconds.
-		Weight::from_parts(85_390_000, 6472)
+		//  Measured:  `2084`
+		//  Estimated: `6984`
+		// Minimum execution time: 43_375_000 picoseconds.
+		Weight::from_parts(66_519_000, 6984)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
 	/// Storage: `Datdot::Providers` (r:1 w:1)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(522), added: 2997, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::PauseEnds` (r:1 w:1)
 	/// Proof: `Datdot::PauseEnds` (`max_values`: None, `max_size`: Some(525), added: 3000, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:1 w:1)
@@ -151,30 +151,30 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
 	fn unpause() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1158`
+		//  Measured:  `1414`
 		//  Estimated: `3990`
-		// Minimum execution time: 53_660_000 picoseconds.
-		Weight::from_parts(65_713_000, 3990)
+		// Minimum execution time: 35_073_000 picoseconds.
+		Weight::from_parts(63_555_000, 3990)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
 	/// Storage: `Datdot::Providers` (r:1 w:0)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(522), added: 2997, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Endpoints` (r:0 w:1)
 	/// Proof: `Datdot::Endpoints` (`max_values`: None, `max_size`: Some(178), added: 2653, mode: `MaxEncodedLen`)
 	fn set_endpoint() -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `198`
-		//  Estimated: `3731`
-		// Minimum execution time: 23_023_000 picoseconds.
-		Weight::from_parts(27_321_000, 3731)
+		//  Estimated: `3987`
+		// Minimum execution time: 12_278_000 picoseconds.
+		Weight::from_parts(21_341_000, 3987)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	/// Storage: `Datdot::PauseEnds` (r:1 w:1)
 	/// Proof: `Datdot::PauseEnds` (`max_values`: None, `max_size`: Some(525), added: 3000, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:16 w:16)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(522), added: 2997, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:1 w:1)
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::ChallengesDue` (r:1 w:0)
@@ -202,17 +202,17 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[0, 16]`.
 	fn on_initialize_pause_ends(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `250 + n * (227 ±0)`
-		//  Estimated: `129162 + n * (2741 ±0)`
-		// Minimum execution time: 66_745_000 picoseconds.
-		Weight::from_parts(98_121_420, 129162)
-			// Standard Error: 287_361
-			.saturating_add(Weight::from_parts(25_281_958, 0).saturating_mul(n.into()))
+		//  Measured:  `250 + n * (483 ±0)`
+		//  Estimated: `129162 + n * (2997 ±0)`
+		// Minimum execution time: 45_368_000 picoseconds.
+		Weight::from_parts(73_026_992, 129162)
+			// Standard Error: 28_960
+			.saturating_add(Weight::from_parts(21_424_413, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(23_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(13_u64))
 			.saturating_add(T::DbWeight::get().writes((2_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 2741).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 2997).saturating_mul(n.into()))
 	}
 	/// Storage: `Datdot::Feeds` (r:1 w:1)
 	/// Proof: `Datdot::Feeds` (`max_values`: None, `max_size`: Some(3369), added: 5844, mode: `MaxEncodedLen`)
@@ -222,15 +222,15 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1048`
 		//  Estimated: `6834`
-		// Minimum execution time: 165_830_000 picoseconds.
-		Weight::from_parts(177_130_000, 6834)
+		// Minimum execution time: 119_188_000 picoseconds.
+		Weight::from_parts(151_766_000, 6834)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
 	/// Storage: `Datdot::Feeds` (r:1 w:1)
 	/// Proof: `Datdot::Feeds` (`max_values`: None, `max_size`: Some(3369), added: 5844, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:32 w:0)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(522), added: 2997, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::DrawQueueBounds` (r:1 w:1)
 	/// Proof: `Datdot::DrawQueueBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::NextPlanId` (r:1 w:1)
@@ -250,12 +250,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `c` is `[1, 128]`.
 	fn publish_plan(c: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `7234`
-		//  Estimated: `88702`
-		// Minimum execution time: 367_607_000 picoseconds.
-		Weight::from_parts(414_841_506, 88702)
-			// Standard Error: 1_095_953
-			.saturating_add(Weight::from_parts(51_121_281, 0).saturating_mul(c.into()))
+		//  Measured:  `15426`
+		//  Estimated: `96894`
+		// Minimum execution time: 304_003_000 picoseconds.
+		Weight::from_parts(358_833_036, 96894)
+			// Standard Error: 162_861
+			.saturating_add(Weight::from_parts(41_594_837, 0).saturating_mul(c.into()))
 			.saturating_add(T::DbWeight::get().reads(38_u64))
 			.saturating_add(T::DbWeight::get().writes(7_u64))
 			.saturating_add(T::DbWeight::get().writes((9_u64).saturating_mul(c.into())))
@@ -268,8 +268,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `8540`
 		//  Estimated: `22352`
-		// Minimum execution time: 39_444_000 picoseconds.
-		Weight::from_parts(47_739_000, 22352)
+		// Minimum execution time: 22_353_000 picoseconds.
+		Weight::from_parts(36_615_000, 22352)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -285,8 +285,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `16927`
 		//  Estimated: `22352`
-		// Minimum execution time: 135_784_000 picoseconds.
-		Weight::from_parts(167_293_000, 22352)
+		// Minimum execution time: 95_822_000 picoseconds.
+		Weight::from_parts(176_504_000, 22352)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
@@ -302,8 +302,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `362`
 		//  Estimated: `6834`
-		// Minimum execution time: 52_047_000 picoseconds.
-		Weight::from_parts(64_931_000, 6834)
+		// Minimum execution time: 32_769_000 picoseconds.
+		Weight::from_parts(40_220_000, 6834)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -316,7 +316,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::Replicas` (r:480 w:480)
 	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:16 w:16)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(522), added: 2997, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Contracts` (r:30 w:30)
 	/// Proof: `Datdot::Contracts` (`max_values`: None, `max_size`: Some(116), added: 2591, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
@@ -336,12 +336,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[1, 32]`.
 	fn end_plans(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `207224 + n * (509 ±0)`
-		//  Estimated: `237998 + n * (41873 ±520)`
-		// Minimum execution time: 1_993_354_000 picoseconds.
-		Weight::from_parts(705_664_657, 237998)
-			// Standard Error: 23_792_843
-			.saturating_add(Weight::from_parts(1_494_937_638, 0).saturating_mul(n.into()))
+		//  Measured:  `211320 + n * (509 ±0)`
+		//  Estimated: `237998 + n * (41873 ±417)`
+		// Minimum execution time: 1_460_188_000 picoseconds.
+		Weight::from_parts(708_647_125, 237998)
+			// Standard Error: 9_725_627
+			.saturating_add(Weight::from_parts(1_385_496_174, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(71_u64))
 			.saturating_add(T::DbWeight::get().reads((16_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(78_u64))
@@ -355,7 +355,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::HostedReplicas` (r:1 w:1)
 	/// Proof: `Datdot::HostedReplicas` (`max_values`: None, `max_size`: Some(12338), added: 14813, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:3 w:3)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(522), added: 2997, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:2 w:2)
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexEntries` (r:1 w:3)
@@ -376,26 +376,58 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::OpenPerformance` (`max_values`: None, `max_size`: Some(56), added: 2531, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::PerformanceChallenges` (r:0 w:1)
 	/// Proof: `Datdot::PerformanceChallenges` (`max_values`: None, `max_size`: Some(146), added: 2621, mode: `MaxEncodedLen`)
-	fn report_bad_encoding() -> Weight {
-		Weight::from_parts(50_000_000_000, 20000)
-			.saturating_add(T::DbWeight::get().reads(20_u64))
-			.saturating_add(T::DbWeight::get().writes(20_u64))
-	}
 	fn confirm_setup() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `14354`
+		//  Measured:  `15122`
 		//  Estimated: `15803`
-		// Minimum execution time: 237_563_000 picoseconds.
-		Weight::from_parts(310_110_000, 15803)
+		// Minimum execution time: 153_149_000 picoseconds.
+		Weight::from_parts(240_008_000, 15803)
 			.saturating_add(T::DbWeight::get().reads(17_u64))
 			.saturating_add(T::DbWeight::get().writes(18_u64))
+	}
+	/// Storage: `Datdot::Replicas` (r:1 w:1)
+	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Contracts` (r:1 w:0)
+	/// Proof: `Datdot::Contracts` (`max_values`: None, `max_size`: Some(116), added: 2591, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Feeds` (r:1 w:0)
+	/// Proof: `Datdot::Feeds` (`max_values`: None, `max_size`: Some(3369), added: 5844, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Providers` (r:3 w:3)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(522), added: 2997, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::DrawQueueBounds` (r:1 w:1)
+	/// Proof: `Datdot::DrawQueueBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Plans` (r:1 w:1)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1434), added: 3909, mode: `MaxEncodedLen`)
+	/// Storage: `Balances::Holds` (r:2 w:2)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
+	/// Storage: `System::Account` (r:2 w:2)
+	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::IndexLen` (r:1 w:1)
+	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::IndexEntries` (r:1 w:2)
+	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::OfflineWatchBounds` (r:1 w:1)
+	/// Proof: `Datdot::OfflineWatchBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::DrawQueue` (r:0 w:1)
+	/// Proof: `Datdot::DrawQueue` (`max_values`: None, `max_size`: Some(28), added: 2503, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::PinnedHosters` (r:0 w:1)
+	/// Proof: `Datdot::PinnedHosters` (`max_values`: None, `max_size`: Some(60), added: 2535, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::OfflineWatch` (r:0 w:1)
+	/// Proof: `Datdot::OfflineWatch` (`max_values`: None, `max_size`: Some(48), added: 2523, mode: `MaxEncodedLen`)
+	fn report_bad_encoding() -> Weight {
+		// Proof Size summary in bytes:
+		//  Measured:  `3163`
+		//  Estimated: `9981`
+		// Minimum execution time: 11_287_846_000 picoseconds.
+		Weight::from_parts(14_352_617_000, 9981)
+			.saturating_add(T::DbWeight::get().reads(15_u64))
+			.saturating_add(T::DbWeight::get().writes(17_u64))
 	}
 	/// Storage: `Datdot::Challenges` (r:1 w:1)
 	/// Proof: `Datdot::Challenges` (`max_values`: None, `max_size`: Some(133), added: 2608, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Replicas` (r:4 w:0)
 	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:1 w:1)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(522), added: 2997, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:2 w:2)
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Plans` (r:1 w:0)
@@ -413,12 +445,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `s` is `[1, 4]`.
 	fn submit_storage_proof(s: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `688 + s * (256 ±0)`
+		//  Measured:  `944 + s * (256 ±0)`
 		//  Estimated: `5966 + s * (2704 ±0)`
-		// Minimum execution time: 204_672_000 picoseconds.
-		Weight::from_parts(133_962_228, 5966)
-			// Standard Error: 594_866
-			.saturating_add(Weight::from_parts(98_264_932, 0).saturating_mul(s.into()))
+		// Minimum execution time: 147_981_000 picoseconds.
+		Weight::from_parts(113_196_485, 5966)
+			// Standard Error: 300_085
+			.saturating_add(Weight::from_parts(87_845_104, 0).saturating_mul(s.into()))
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(s.into())))
 			.saturating_add(T::DbWeight::get().writes(10_u64))
@@ -429,7 +461,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::Replicas` (r:4 w:4)
 	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:1 w:1)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(522), added: 2997, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:1 w:1)
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Contracts` (r:4 w:0)
@@ -445,12 +477,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `s` is `[1, 4]`.
 	fn submit_storage_proof_passed(s: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1251 + s * (383 ±0)`
+		//  Measured:  `1507 + s * (383 ±0)`
 		//  Estimated: `6196 + s * (2704 ±0)`
-		// Minimum execution time: 224_439_000 picoseconds.
-		Weight::from_parts(81_374_374, 6196)
-			// Standard Error: 613_471
-			.saturating_add(Weight::from_parts(164_835_444, 0).saturating_mul(s.into()))
+		// Minimum execution time: 167_991_000 picoseconds.
+		Weight::from_parts(69_856_141, 6196)
+			// Standard Error: 448_855
+			.saturating_add(Weight::from_parts(151_941_439, 0).saturating_mul(s.into()))
 			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(s.into())))
 			.saturating_add(T::DbWeight::get().writes(8_u64))
@@ -462,7 +494,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::Challenges` (r:64 w:64)
 	/// Proof: `Datdot::Challenges` (`max_values`: None, `max_size`: Some(133), added: 2608, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:64 w:64)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(522), added: 2997, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:64 w:64)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:64 w:64)
@@ -478,24 +510,24 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[0, 64]`.
 	fn expire_challenges(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `198 + n * (468 ±0)`
-		//  Estimated: `3991 + n * (2741 ±0)`
-		// Minimum execution time: 7_404_000 picoseconds.
-		Weight::from_parts(27_791_799, 3991)
-			// Standard Error: 839_929
-			.saturating_add(Weight::from_parts(99_116_481, 0).saturating_mul(n.into()))
+		//  Measured:  `198 + n * (724 ±0)`
+		//  Estimated: `3991 + n * (2997 ±0)`
+		// Minimum execution time: 4_327_000 picoseconds.
+		Weight::from_parts(6_660_000, 3991)
+			// Standard Error: 162_477
+			.saturating_add(Weight::from_parts(98_229_277, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 			.saturating_add(T::DbWeight::get().writes((6_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 2741).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 2997).saturating_mul(n.into()))
 	}
 	/// Storage: `Datdot::SetupDeadlines` (r:1 w:1)
 	/// Proof: `Datdot::SetupDeadlines` (`max_values`: None, `max_size`: Some(205), added: 2680, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Replicas` (r:16 w:16)
 	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:32 w:32)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(522), added: 2997, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::DrawQueueBounds` (r:1 w:1)
 	/// Proof: `Datdot::DrawQueueBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::DrawQueue` (r:0 w:16)
@@ -503,17 +535,17 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[1, 16]`.
 	fn expire_setups(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `281 + n * (584 ±0)`
-		//  Estimated: `3670 + n * (5482 ±0)`
-		// Minimum execution time: 74_258_000 picoseconds.
-		Weight::from_parts(21_940_313, 3670)
-			// Standard Error: 404_688
-			.saturating_add(Weight::from_parts(66_579_266, 0).saturating_mul(n.into()))
+		//  Measured:  `281 + n * (1096 ±0)`
+		//  Estimated: `3670 + n * (5994 ±0)`
+		// Minimum execution time: 49_073_000 picoseconds.
+		Weight::from_parts(14_983_375, 3670)
+			// Standard Error: 146_799
+			.saturating_add(Weight::from_parts(58_331_438, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 			.saturating_add(T::DbWeight::get().writes((4_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 5482).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 5994).saturating_mul(n.into()))
 	}
 	/// Storage: `Datdot::SetupDeadlines` (r:1 w:1)
 	/// Proof: `Datdot::SetupDeadlines` (`max_values`: None, `max_size`: Some(205), added: 2680, mode: `MaxEncodedLen`)
@@ -529,25 +561,27 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Plans` (r:1 w:0)
 	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1434), added: 3909, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::PinnedHosters` (r:16 w:16)
+	/// Proof: `Datdot::PinnedHosters` (`max_values`: None, `max_size`: Some(60), added: 2535, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:1 w:0)
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexEntries` (r:23 w:0)
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:23 w:19)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(522), added: 2997, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[1, 16]`.
 	fn draw_replicas(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1578 + n * (450 ±0)`
-		//  Estimated: `9069 + n * (5408 ±0)`
-		// Minimum execution time: 117_599_000 picoseconds.
-		Weight::from_parts(55_863_340, 9069)
-			// Standard Error: 240_615
-			.saturating_add(Weight::from_parts(82_451_072, 0).saturating_mul(n.into()))
+		//  Measured:  `2224 + n * (778 ±0)`
+		//  Estimated: `9823 + n * (5408 ±0)`
+		// Minimum execution time: 87_781_000 picoseconds.
+		Weight::from_parts(46_475_190, 9823)
+			// Standard Error: 112_686
+			.saturating_add(Weight::from_parts(85_784_081, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(11_u64))
-			.saturating_add(T::DbWeight::get().reads((7_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().reads((8_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
-			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().writes((4_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 5408).saturating_mul(n.into()))
 	}
 	/// Storage: `Datdot::SetupDeadlines` (r:1 w:1)
@@ -564,23 +598,25 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Plans` (r:1 w:0)
 	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1434), added: 3909, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::PinnedHosters` (r:1 w:1)
+	/// Proof: `Datdot::PinnedHosters` (`max_values`: None, `max_size`: Some(60), added: 2535, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:1 w:0)
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexEntries` (r:3 w:0)
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:3 w:2)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(522), added: 2997, mode: `MaxEncodedLen`)
 	/// The range of component `p` is `[10, 100000]`.
 	fn draw_with_providers(p: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `9325`
+		//  Measured:  `10093`
 		//  Estimated: `44254`
-		// Minimum execution time: 184_975_000 picoseconds.
-		Weight::from_parts(328_790_456, 44254)
-			// Standard Error: 698
-			.saturating_add(Weight::from_parts(3_232, 0).saturating_mul(p.into()))
-			.saturating_add(T::DbWeight::get().reads(29_u64))
-			.saturating_add(T::DbWeight::get().writes(7_u64))
+		// Minimum execution time: 138_677_000 picoseconds.
+		Weight::from_parts(316_248_032, 44254)
+			// Standard Error: 461
+			.saturating_add(Weight::from_parts(2_469, 0).saturating_mul(p.into()))
+			.saturating_add(T::DbWeight::get().reads(30_u64))
+			.saturating_add(T::DbWeight::get().writes(8_u64))
 	}
 	/// Storage: `Datdot::ChallengesDue` (r:1 w:1)
 	/// Proof: `Datdot::ChallengesDue` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
@@ -595,18 +631,18 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::NextChallengeId` (r:1 w:1)
 	/// Proof: `Datdot::NextChallengeId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:64 w:64)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(522), added: 2997, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Challenges` (r:0 w:64)
 	/// Proof: `Datdot::Challenges` (`max_values`: None, `max_size`: Some(133), added: 2608, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[1, 64]`.
 	fn issue_challenges(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `24316 + n * (702 ±0)`
-		//  Estimated: `14655 + n * (14813 ±0)`
-		// Minimum execution time: 134_671_000 picoseconds.
-		Weight::from_parts(152_274_000, 14655)
-			// Standard Error: 1_347_841
-			.saturating_add(Weight::from_parts(105_792_324, 0).saturating_mul(n.into()))
+		//  Measured:  `24316 + n * (958 ±0)`
+		//  Estimated: `14655 + n * (14813 ±53)`
+		// Minimum execution time: 131_566_000 picoseconds.
+		Weight::from_parts(160_835_185, 14655)
+			// Standard Error: 1_063_530
+			.saturating_add(Weight::from_parts(88_453_850, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().reads((7_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
@@ -621,8 +657,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `72`
 		//  Estimated: `3478`
-		// Minimum execution time: 87_684_000 picoseconds.
-		Weight::from_parts(90_208_000, 3478)
+		// Minimum execution time: 73_530_000 picoseconds.
+		Weight::from_parts(85_117_000, 3478)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 	}
 	/// Storage: `Datdot::GrowthQueueBounds` (r:1 w:1)
@@ -650,10 +686,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `999`
 		//  Estimated: `6834`
-		// Minimum execution time: 41_097_000 picoseconds.
-		Weight::from_parts(43_330_000, 6834)
-			// Standard Error: 446_410
-			.saturating_add(Weight::from_parts(99_099_794, 0).saturating_mul(n.into()))
+		// Minimum execution time: 26_910_000 picoseconds.
+		Weight::from_parts(29_294_000, 6834)
+			// Standard Error: 159_187
+			.saturating_add(Weight::from_parts(66_609_535, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 			.saturating_add(T::DbWeight::get().writes((8_u64).saturating_mul(n.into())))
@@ -664,14 +700,14 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `0`
 		//  Estimated: `0`
-		// Minimum execution time: 10_179_000 picoseconds.
-		Weight::from_parts(16_601_000, 0)
+		// Minimum execution time: 4_877_000 picoseconds.
+		Weight::from_parts(9_184_000, 0)
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	/// Storage: `Datdot::Replicas` (r:1 w:1)
 	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:1 w:1)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(522), added: 2997, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::DrawQueueBounds` (r:1 w:1)
 	/// Proof: `Datdot::DrawQueueBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Plans` (r:1 w:1)
@@ -694,10 +730,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
 	fn release_replica() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `13904`
+		//  Measured:  `14160`
 		//  Estimated: `15803`
-		// Minimum execution time: 229_217_000 picoseconds.
-		Weight::from_parts(315_420_000, 15803)
+		// Minimum execution time: 154_481_000 picoseconds.
+		Weight::from_parts(236_042_000, 15803)
 			.saturating_add(T::DbWeight::get().reads(12_u64))
 			.saturating_add(T::DbWeight::get().writes(12_u64))
 	}
@@ -708,7 +744,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::OfflineWatch` (r:16 w:32)
 	/// Proof: `Datdot::OfflineWatch` (`max_values`: None, `max_size`: Some(48), added: 2523, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:16 w:16)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(522), added: 2997, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::HostedReplicas` (r:16 w:0)
 	/// Proof: `Datdot::HostedReplicas` (`max_values`: None, `max_size`: Some(12338), added: 14813, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:16 w:16)
@@ -722,12 +758,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[0, 16]`.
 	fn watch_offline(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `160 + n * (406 ±0)`
+		//  Measured:  `160 + n * (662 ±0)`
 		//  Estimated: `1497 + n * (14813 ±0)`
-		// Minimum execution time: 3_436_000 picoseconds.
-		Weight::from_parts(20_993_634, 1497)
-			// Standard Error: 862_421
-			.saturating_add(Weight::from_parts(99_296_685, 0).saturating_mul(n.into()))
+		// Minimum execution time: 2_333_000 picoseconds.
+		Weight::from_parts(10_767_205, 1497)
+			// Standard Error: 322_845
+			.saturating_add(Weight::from_parts(86_375_452, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
@@ -739,7 +775,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::Evictions` (r:1 w:0)
 	/// Proof: `Datdot::Evictions` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:1 w:0)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(522), added: 2997, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::HostedReplicas` (r:1 w:0)
 	/// Proof: `Datdot::HostedReplicas` (`max_values`: None, `max_size`: Some(12338), added: 14813, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::EvictionCursor` (r:1 w:1)
@@ -755,12 +791,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[1, 16]`.
 	fn replace_evicted(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `798 + n * (201 ±0)`
+		//  Measured:  `1054 + n * (201 ±0)`
 		//  Estimated: `15803 + n * (2704 ±0)`
-		// Minimum execution time: 62_317_000 picoseconds.
-		Weight::from_parts(56_851_522, 15803)
-			// Standard Error: 146_467
-			.saturating_add(Weight::from_parts(20_674_317, 0).saturating_mul(n.into()))
+		// Minimum execution time: 42_113_000 picoseconds.
+		Weight::from_parts(52_876_358, 15803)
+			// Standard Error: 34_420
+			.saturating_add(Weight::from_parts(17_943_962, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -774,7 +810,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::PerformanceDue` (r:1 w:1)
 	/// Proof: `Datdot::PerformanceDue` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:2 w:1)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(522), added: 2997, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::ServingRecords` (r:1 w:1)
 	/// Proof: `Datdot::ServingRecords` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Plans` (r:1 w:1)
@@ -785,10 +821,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	fn report_performance_served() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1637`
-		//  Estimated: `6472`
-		// Minimum execution time: 196_306_000 picoseconds.
-		Weight::from_parts(322_883_000, 6472)
+		//  Measured:  `2149`
+		//  Estimated: `6984`
+		// Minimum execution time: 136_284_000 picoseconds.
+		Weight::from_parts(210_254_000, 6984)
 			.saturating_add(T::DbWeight::get().reads(10_u64))
 			.saturating_add(T::DbWeight::get().writes(9_u64))
 	}
@@ -799,7 +835,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::PerformanceDue` (r:2 w:2)
 	/// Proof: `Datdot::PerformanceDue` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:3 w:1)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(522), added: 2997, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::ServingRecords` (r:1 w:1)
 	/// Proof: `Datdot::ServingRecords` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Replicas` (r:16 w:0)
@@ -820,10 +856,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	fn report_performance_not_served() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `6909`
+		//  Measured:  `7677`
 		//  Estimated: `44254`
-		// Minimum execution time: 292_326_000 picoseconds.
-		Weight::from_parts(383_456_000, 44254)
+		// Minimum execution time: 202_482_000 picoseconds.
+		Weight::from_parts(328_480_000, 44254)
 			.saturating_add(T::DbWeight::get().reads(34_u64))
 			.saturating_add(T::DbWeight::get().writes(12_u64))
 	}
@@ -844,7 +880,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::Plans` (r:1 w:0)
 	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1434), added: 3909, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:24 w:0)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(522), added: 2997, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::PerformanceDue` (r:1 w:1)
 	/// Proof: `Datdot::PerformanceDue` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::NextChallengeId` (r:1 w:1)
@@ -854,12 +890,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[1, 32]`.
 	fn issue_performance_challenges(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `994 + n * (643 ±0)`
+		//  Measured:  `1106 + n * (824 ±0)`
 		//  Estimated: `5966 + n * (43264 ±0)`
-		// Minimum execution time: 148_527_000 picoseconds.
-		Weight::from_parts(6_453_894, 5966)
-			// Standard Error: 343_216
-			.saturating_add(Weight::from_parts(118_560_868, 0).saturating_mul(n.into()))
+		// Minimum execution time: 102_483_000 picoseconds.
+		Weight::from_parts(6_709_883, 5966)
+			// Standard Error: 287_854
+			.saturating_add(Weight::from_parts(112_039_192, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().reads((21_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -873,117 +909,117 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::OpenPerformance` (r:1 w:1)
 	/// Proof: `Datdot::OpenPerformance` (`max_values`: None, `max_size`: Some(56), added: 2531, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:64 w:64)
-	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(266), added: 2741, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(522), added: 2997, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[0, 64]`.
 	fn expire_performance_challenges(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `202 + n * (356 ±0)`
-		//  Estimated: `3991 + n * (2741 ±0)`
-		// Minimum execution time: 6_673_000 picoseconds.
-		Weight::from_parts(66_374_617, 3991)
-			// Standard Error: 647_225
-			.saturating_add(Weight::from_parts(33_963_308, 0).saturating_mul(n.into()))
+		//  Measured:  `202 + n * (612 ±0)`
+		//  Estimated: `3991 + n * (2997 ±0)`
+		// Minimum execution time: 4_356_000 picoseconds.
+		Weight::from_parts(5_768_000, 3991)
+			// Standard Error: 46_034
+			.saturating_add(Weight::from_parts(27_213_494, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 			.saturating_add(T::DbWeight::get().writes((2_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 2741).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 2997).saturating_mul(n.into()))
 	}
 }
 
 /// The same weights with ParityDB's database weights, for tests and mock runtimes.
 impl WeightInfo for () {
 	fn register() -> Weight {
-		Weight::from_parts(106_349_000, 3731)
+		Weight::from_parts(110_515_000, 3987)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(6_u64))
 	}
 	fn unregister() -> Weight {
-		Weight::from_parts(134_912_000, 3990)
+		Weight::from_parts(93_960_000, 3990)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(9_u64))
 	}
 	fn pause() -> Weight {
-		Weight::from_parts(85_390_000, 6472)
+		Weight::from_parts(66_519_000, 6984)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(6_u64))
 	}
 	fn unpause() -> Weight {
-		Weight::from_parts(65_713_000, 3990)
+		Weight::from_parts(63_555_000, 3990)
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 	fn set_endpoint() -> Weight {
-		Weight::from_parts(27_321_000, 3731)
+		Weight::from_parts(21_341_000, 3987)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn on_initialize_pause_ends(n: u32, ) -> Weight {
-		Weight::from_parts(98_121_420, 129162)
-			.saturating_add(Weight::from_parts(25_281_958, 0).saturating_mul(n.into()))
+		Weight::from_parts(73_026_992, 129162)
+			.saturating_add(Weight::from_parts(21_424_413, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(23_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(13_u64))
 			.saturating_add(ParityDbWeight::get().writes((2_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 2741).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 2997).saturating_mul(n.into()))
 	}
 	fn publish_feed() -> Weight {
-		Weight::from_parts(177_130_000, 6834)
+		Weight::from_parts(151_766_000, 6834)
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	fn publish_plan(c: u32, ) -> Weight {
-		Weight::from_parts(414_841_506, 88702)
-			.saturating_add(Weight::from_parts(51_121_281, 0).saturating_mul(c.into()))
+		Weight::from_parts(358_833_036, 96894)
+			.saturating_add(Weight::from_parts(41_594_837, 0).saturating_mul(c.into()))
 			.saturating_add(ParityDbWeight::get().reads(38_u64))
 			.saturating_add(ParityDbWeight::get().writes(7_u64))
 			.saturating_add(ParityDbWeight::get().writes((9_u64).saturating_mul(c.into())))
 	}
 	fn cancel_plan() -> Weight {
-		Weight::from_parts(47_739_000, 22352)
+		Weight::from_parts(36_615_000, 22352)
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn top_up_plan() -> Weight {
-		Weight::from_parts(167_293_000, 22352)
+		Weight::from_parts(176_504_000, 22352)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(5_u64))
 	}
 	fn remove_feed() -> Weight {
-		Weight::from_parts(64_931_000, 6834)
+		Weight::from_parts(40_220_000, 6834)
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 	fn end_plans(n: u32, ) -> Weight {
-		Weight::from_parts(705_664_657, 237998)
-			.saturating_add(Weight::from_parts(1_494_937_638, 0).saturating_mul(n.into()))
+		Weight::from_parts(708_647_125, 237998)
+			.saturating_add(Weight::from_parts(1_385_496_174, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(71_u64))
 			.saturating_add(ParityDbWeight::get().reads((16_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(78_u64))
 			.saturating_add(ParityDbWeight::get().writes((16_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 41873).saturating_mul(n.into()))
 	}
-	fn report_bad_encoding() -> Weight {
-		Weight::from_parts(50_000_000_000, 20000)
-			.saturating_add(ParityDbWeight::get().reads(20_u64))
-			.saturating_add(ParityDbWeight::get().writes(20_u64))
-	}
 	fn confirm_setup() -> Weight {
-		Weight::from_parts(310_110_000, 15803)
+		Weight::from_parts(240_008_000, 15803)
 			.saturating_add(ParityDbWeight::get().reads(17_u64))
 			.saturating_add(ParityDbWeight::get().writes(18_u64))
 	}
+	fn report_bad_encoding() -> Weight {
+		Weight::from_parts(14_352_617_000, 9981)
+			.saturating_add(ParityDbWeight::get().reads(15_u64))
+			.saturating_add(ParityDbWeight::get().writes(17_u64))
+	}
 	fn submit_storage_proof(s: u32, ) -> Weight {
-		Weight::from_parts(133_962_228, 5966)
-			.saturating_add(Weight::from_parts(98_264_932, 0).saturating_mul(s.into()))
+		Weight::from_parts(113_196_485, 5966)
+			.saturating_add(Weight::from_parts(87_845_104, 0).saturating_mul(s.into()))
 			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(s.into())))
 			.saturating_add(ParityDbWeight::get().writes(10_u64))
 			.saturating_add(Weight::from_parts(0, 2704).saturating_mul(s.into()))
 	}
 	fn submit_storage_proof_passed(s: u32, ) -> Weight {
-		Weight::from_parts(81_374_374, 6196)
-			.saturating_add(Weight::from_parts(164_835_444, 0).saturating_mul(s.into()))
+		Weight::from_parts(69_856_141, 6196)
+			.saturating_add(Weight::from_parts(151_941_439, 0).saturating_mul(s.into()))
 			.saturating_add(ParityDbWeight::get().reads(7_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(s.into())))
 			.saturating_add(ParityDbWeight::get().writes(8_u64))
@@ -991,41 +1027,41 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 2704).saturating_mul(s.into()))
 	}
 	fn expire_challenges(n: u32, ) -> Weight {
-		Weight::from_parts(27_791_799, 3991)
-			.saturating_add(Weight::from_parts(99_116_481, 0).saturating_mul(n.into()))
+		Weight::from_parts(6_660_000, 3991)
+			.saturating_add(Weight::from_parts(98_229_277, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 			.saturating_add(ParityDbWeight::get().writes((6_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 2741).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 2997).saturating_mul(n.into()))
 	}
 	fn expire_setups(n: u32, ) -> Weight {
-		Weight::from_parts(21_940_313, 3670)
-			.saturating_add(Weight::from_parts(66_579_266, 0).saturating_mul(n.into()))
+		Weight::from_parts(14_983_375, 3670)
+			.saturating_add(Weight::from_parts(58_331_438, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().reads((3_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 			.saturating_add(ParityDbWeight::get().writes((4_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 5482).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 5994).saturating_mul(n.into()))
 	}
 	fn draw_replicas(n: u32, ) -> Weight {
-		Weight::from_parts(55_863_340, 9069)
-			.saturating_add(Weight::from_parts(82_451_072, 0).saturating_mul(n.into()))
+		Weight::from_parts(46_475_190, 9823)
+			.saturating_add(Weight::from_parts(85_784_081, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(11_u64))
-			.saturating_add(ParityDbWeight::get().reads((7_u64).saturating_mul(n.into())))
+			.saturating_add(ParityDbWeight::get().reads((8_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
-			.saturating_add(ParityDbWeight::get().writes((3_u64).saturating_mul(n.into())))
+			.saturating_add(ParityDbWeight::get().writes((4_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 5408).saturating_mul(n.into()))
 	}
 	fn draw_with_providers(p: u32, ) -> Weight {
-		Weight::from_parts(328_790_456, 44254)
-			.saturating_add(Weight::from_parts(3_232, 0).saturating_mul(p.into()))
-			.saturating_add(ParityDbWeight::get().reads(29_u64))
-			.saturating_add(ParityDbWeight::get().writes(7_u64))
+		Weight::from_parts(316_248_032, 44254)
+			.saturating_add(Weight::from_parts(2_469, 0).saturating_mul(p.into()))
+			.saturating_add(ParityDbWeight::get().reads(30_u64))
+			.saturating_add(ParityDbWeight::get().writes(8_u64))
 	}
 	fn issue_challenges(n: u32, ) -> Weight {
-		Weight::from_parts(152_274_000, 14655)
-			.saturating_add(Weight::from_parts(105_792_324, 0).saturating_mul(n.into()))
+		Weight::from_parts(160_835_185, 14655)
+			.saturating_add(Weight::from_parts(88_453_850, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().reads((7_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
@@ -1033,28 +1069,28 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 14813).saturating_mul(n.into()))
 	}
 	fn challenges_this_block() -> Weight {
-		Weight::from_parts(90_208_000, 3478)
+		Weight::from_parts(85_117_000, 3478)
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 	}
 	fn grow_plans(n: u32, ) -> Weight {
-		Weight::from_parts(43_330_000, 6834)
-			.saturating_add(Weight::from_parts(99_099_794, 0).saturating_mul(n.into()))
+		Weight::from_parts(29_294_000, 6834)
+			.saturating_add(Weight::from_parts(66_609_535, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(7_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 			.saturating_add(ParityDbWeight::get().writes((8_u64).saturating_mul(n.into())))
 	}
 	fn set_timing() -> Weight {
-		Weight::from_parts(16_601_000, 0)
+		Weight::from_parts(9_184_000, 0)
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn release_replica() -> Weight {
-		Weight::from_parts(315_420_000, 15803)
+		Weight::from_parts(236_042_000, 15803)
 			.saturating_add(ParityDbWeight::get().reads(12_u64))
 			.saturating_add(ParityDbWeight::get().writes(12_u64))
 	}
 	fn watch_offline(n: u32, ) -> Weight {
-		Weight::from_parts(20_993_634, 1497)
-			.saturating_add(Weight::from_parts(99_296_685, 0).saturating_mul(n.into()))
+		Weight::from_parts(10_767_205, 1497)
+			.saturating_add(Weight::from_parts(86_375_452, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
@@ -1062,8 +1098,8 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 14813).saturating_mul(n.into()))
 	}
 	fn replace_evicted(n: u32, ) -> Weight {
-		Weight::from_parts(56_851_522, 15803)
-			.saturating_add(Weight::from_parts(20_674_317, 0).saturating_mul(n.into()))
+		Weight::from_parts(52_876_358, 15803)
+			.saturating_add(Weight::from_parts(17_943_962, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
@@ -1071,18 +1107,18 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 2704).saturating_mul(n.into()))
 	}
 	fn report_performance_served() -> Weight {
-		Weight::from_parts(322_883_000, 6472)
+		Weight::from_parts(210_254_000, 6984)
 			.saturating_add(ParityDbWeight::get().reads(10_u64))
 			.saturating_add(ParityDbWeight::get().writes(9_u64))
 	}
 	fn report_performance_not_served() -> Weight {
-		Weight::from_parts(383_456_000, 44254)
+		Weight::from_parts(328_480_000, 44254)
 			.saturating_add(ParityDbWeight::get().reads(34_u64))
 			.saturating_add(ParityDbWeight::get().writes(12_u64))
 	}
 	fn issue_performance_challenges(n: u32, ) -> Weight {
-		Weight::from_parts(6_453_894, 5966)
-			.saturating_add(Weight::from_parts(118_560_868, 0).saturating_mul(n.into()))
+		Weight::from_parts(6_709_883, 5966)
+			.saturating_add(Weight::from_parts(112_039_192, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().reads((21_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
@@ -1090,12 +1126,12 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 43264).saturating_mul(n.into()))
 	}
 	fn expire_performance_challenges(n: u32, ) -> Weight {
-		Weight::from_parts(66_374_617, 3991)
-			.saturating_add(Weight::from_parts(33_963_308, 0).saturating_mul(n.into()))
+		Weight::from_parts(5_768_000, 3991)
+			.saturating_add(Weight::from_parts(27_213_494, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 			.saturating_add(ParityDbWeight::get().writes((2_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 2741).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 2997).saturating_mul(n.into()))
 	}
 }
