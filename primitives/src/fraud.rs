@@ -223,8 +223,11 @@ mod tests {
 		Setup { feed, tree, sealer }
 	}
 
+	/// A plain segment: its label and data.
+	type Part = (SegmentLabel, Vec<u8>);
+
 	/// (label, data) of every segment of the honest stream, in order.
-	fn honest_parts(s: &Setup) -> Vec<(SegmentLabel, Vec<u8>)> {
+	fn honest_parts(s: &Setup) -> Vec<Part> {
 		let mut parts = Vec::new();
 		for block in BLOCKS {
 			let encoded = encode_block(s.feed.block(block).unwrap()).unwrap();
@@ -237,7 +240,7 @@ mod tests {
 	}
 
 	/// The replica an encoder commits when it seals `parts` in this order.
-	fn seal(s: &Setup, parts: &[(SegmentLabel, Vec<u8>)]) -> SealedReplica {
+	fn seal(s: &Setup, parts: &[Part]) -> SealedReplica {
 		let sealed = parts
 			.iter()
 			.enumerate()
@@ -324,7 +327,7 @@ mod tests {
 	fn each_kind_of_bad_stream_is_shown_by_some_proof() {
 		let s = setup();
 		let honest = honest_parts(&s);
-		let cases: Vec<(EncodingFault, Vec<(SegmentLabel, Vec<u8>)>)> = vec![
+		let cases: Vec<(EncodingFault, Vec<Part>)> = vec![
 			// One byte of a part changed, label intact.
 			(EncodingFault::WrongData, {
 				let mut p = honest.clone();
