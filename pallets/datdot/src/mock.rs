@@ -249,6 +249,7 @@ pub fn run_to_block(n: u64) {
 }
 
 /// Test signatures name their signer and message, so any account can "sign".
+#[cfg(feature = "runtime-benchmarks")]
 pub struct TestContactSigner;
 
 #[cfg(feature = "runtime-benchmarks")]
