@@ -11,6 +11,9 @@ import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiPromise, WsProvider } from '@polkadot/api';
+import { Keyring } from '@polkadot/keyring';
+import { ed25519PairFromSeed, ed25519Sign, base58Encode, decodeAddress } from '@polkadot/util-crypto';
+import { stringToU8a, u8aConcat, u8aToHex } from '@polkadot/util';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const targetDir = process.env.CARGO_TARGET_DIR || join(process.env.HOME, '.cache', 'datdot-target');
@@ -273,6 +276,31 @@ export const TEST_SEALING_KEY =
   + '569977d778418f60ef82377c66269853';
 
 export const PERFORMANCE_OFF = 1_000_000;
+
+/** A node's libp2p identity from a fixed `--node-key`: the key, PeerId bytes and base58. */
+export function identity(n) {
+  const seed = new Uint8Array(32).fill(n);
+  const peer = new Uint8Array([0x00, 0x24, 0x08, 0x01, 0x12, 0x20, ...ed25519PairFromSeed(seed).publicKey]);
+  return { nodeKey: u8aToHex(seed).slice(2), peerId: u8aToHex(peer), base58: base58Encode(peer) };
+}
+
+/** Node `n`'s libp2p key signing that it serves `address`, as `register` checks it. */
+export function peerSignature(n, address) {
+  const pair = ed25519PairFromSeed(new Uint8Array(32).fill(n));
+  return u8aToHex(ed25519Sign(u8aConcat(stringToU8a('datdot/peer-id-of/'), decodeAddress(address)), pair));
+}
+
+/** A duty key of its own for a provider registered without a node (`//<n>//duty`). */
+export const dutyKeyOf = (n) => new Keyring({ type: 'sr25519' }).addFromUri(`//${n}//duty`).address;
+
+/**
+ * `register` of `who` (a keyring pair) for node identity `n` without a node: the node's
+ * signature computed here, `dutyKey` (default `dutyKeyOf(n)`), `sealingKey`, `capacity`.
+ */
+export function registerTx(api, who, n, { sealingKey = TEST_SEALING_KEY, capacity, region = null, dutyKey } = {}) {
+  return api.tx.datdot.register(identity(n).peerId, peerSignature(n, who.address), dutyKey ?? dutyKeyOf(n),
+    sealingKey, capacity, region);
+}
 
 /**
  * Sets the chain's challenge period, offline grace and performance period through `sudo`

@@ -1,25 +1,21 @@
 // A local datdot network on 127.0.0.1 for the end-to-end tests and the setup benchmark: a
-// `--dev` validator that is also the publisher's node, and provider nodes (dev accounts,
-// so each holds its own `dtdt` key) that register with their node's PeerId.
+// `--dev` validator that is also the publisher's node, and provider nodes. Each provider
+// account is a dev stash (`//Bob//stash`, cold: its key is never in a node); its node runs
+// as the dev account (`--bob`), whose `dtdt` key is the duty key the provider authorises,
+// and registers with the PeerId and signature its node gives (`datdot_registration`).
 
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Keyring } from '@polkadot/keyring';
-import { cryptoWaitReady, ed25519PairFromSeed, base58Encode } from '@polkadot/util-crypto';
-import { u8aToHex } from '@polkadot/util';
-import { startNode, connect, sendAndFinalize, recordEvents, repoRoot, NODE_BIN, setTiming, rpcCall } from './harness.js';
+import { cryptoWaitReady } from '@polkadot/util-crypto';
+import { startNode, connect, sendAndFinalize, recordEvents, repoRoot, NODE_BIN, setTiming, rpcCall, identity } from './harness.js';
+
+export { identity };
 
 const require = createRequire(import.meta.url);
 const { exportHypercore, Hypercore } = require(join(repoRoot, 'scripts', 'export-hypercore.js'));
 export const { generate } = require(join(repoRoot, 'primitives', 'fixtures', 'common.js'));
-
-/** A node's libp2p identity from a fixed `--node-key`: the key, PeerId bytes and base58. */
-export function identity(n) {
-  const seed = new Uint8Array(32).fill(n);
-  const peer = new Uint8Array([0x00, 0x24, 0x08, 0x01, 0x12, 0x20, ...ed25519PairFromSeed(seed).publicKey]);
-  return { nodeKey: u8aToHex(seed).slice(2), peerId: u8aToHex(peer), base58: base58Encode(peer) };
-}
 
 export const is = (name) => (e) => e.section === 'datdot' && e.method === name;
 export const replicaKey = (d) => `${d.contract}/${d.replica}`;
@@ -42,9 +38,12 @@ export async function startNetwork(providers, timing = { challengePeriod: 3, off
   const nodes = {};
   const ids = {};
   const accounts = {};
+  const dutyKeys = {};
   for (const [i, name] of providers.entries()) {
     ids[name] = identity(i + 2);
-    accounts[name] = keyring.addFromUri(`//${name[0].toUpperCase()}${name.slice(1)}`);
+    const dev = `//${name[0].toUpperCase()}${name.slice(1)}`;
+    accounts[name] = keyring.addFromUri(`${dev}//stash`);
+    dutyKeys[name] = keyring.addFromUri(dev).address;
     nodes[name] = await startNode(
       ['--chain', 'dev', `--${name}`, '--node-key', ids[name].nodeKey, '--bootnodes', bootnode], { name, env: env[name] });
   }
@@ -52,7 +51,7 @@ export async function startNetwork(providers, timing = { challengePeriod: 3, off
   await setTiming(api, sponsor, timing);
   const events = await recordEvents(api);
   const byAddress = new Map(Object.entries(accounts).map(([n, a]) => [a.address, n]));
-  return { api, events, validator, nodes, ids, accounts, byAddress, sponsor };
+  return { api, events, validator, nodes, ids, accounts, dutyKeys, byAddress, sponsor };
 }
 
 /** Writes a hypercore of `blocks` generated blocks of `blockBytes` with npm hypercore into `dir`/core and exports it to `dir`/export. */
@@ -107,9 +106,11 @@ export async function registerProviders(net, capacity) {
   // Each provider registers the sealing key its node generated, then says where its node
   // seeds feeds to hypercore readers (attestors read it there).
   await Promise.all(Object.keys(net.nodes).map(async (n) => {
-    const { sealingKey } = await rpcCall(net.nodes[n], 'datdot_nodeStatus');
-    await sendAndFinalize(net.api.tx.datdot.register(net.ids[n].peerId, `0x${sealingKey}`, capacity, null),
-      net.accounts[n]);
+    const reg = await rpcCall(net.nodes[n], 'datdot_registration', [net.accounts[n].address]);
+    if (reg.peerId !== net.ids[n].peerId) throw new Error(`${n}'s node reports PeerId ${reg.peerId}`);
+    if (reg.dutyKeys[0] !== net.dutyKeys[n]) throw new Error(`${n}'s node holds duty keys ${reg.dutyKeys}`);
+    await sendAndFinalize(net.api.tx.datdot.register(reg.peerId, reg.peerSignature, reg.dutyKeys[0], reg.sealingKey,
+      capacity, null), net.accounts[n]);
     await sendAndFinalize(net.api.tx.datdot.setEndpoint(`127.0.0.1:${net.nodes[n].hypercorePort}`), net.accounts[n]);
   }));
 }

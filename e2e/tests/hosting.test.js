@@ -11,7 +11,7 @@ import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { u8aToHex } from '@polkadot/util';
 import {
   startNode, stopAll, connect, sendAndFinalize, recordEvents, moduleError, repoRoot, setTiming,
-  TEST_SEALING_KEY,
+  registerTx,
 } from '../lib/harness.js';
 
 let api;
@@ -23,8 +23,6 @@ after(async () => {
 });
 
 const hex = (s) => `0x${s}`;
-const peerId = (fill) =>
-  u8aToHex(new Uint8Array([0x00, 0x24, 0x08, 0x01, 0x12, 0x20, ...new Array(32).fill(fill)]));
 const node = (n) => ({ index: n.index, size: n.size, hash: hex(n.hash) });
 
 /** The publish_feed arguments of a signed tree in the fixtures' JSON form. */
@@ -67,7 +65,10 @@ test('hosting: feeds, plans, draws, setup and a storage challenge', { timeout: 9
   const sponsor = keyring.addFromUri('//Alice');
   // A challenge about every other block, so the lone hoster below is challenged soon.
   await setTiming(api, sponsor, { challengePeriod: 2, offlineGrace: 100 });
-  const providers = ['//Bob', '//Charlie', '//Dave', '//Eve', '//Ferdie'].map((u) => keyring.addFromUri(u));
+  const uris = ['//Bob', '//Charlie', '//Dave', '//Eve', '//Ferdie'];
+  const providers = uris.map((u) => keyring.addFromUri(u));
+  // Each provider's duty key: its dev stash, funded at genesis for the fees of duties.
+  const dutyKey = (p) => keyring.addFromUri(`${uris[providers.indexOf(p)]}//stash`);
   const byAddress = new Map(providers.map((p) => [p.address, p]));
   const fx = JSON.parse(readFileSync(
     join(repoRoot, 'primitives/fixtures/generated/manifest-len1000.json'), 'utf8'));
@@ -109,7 +110,7 @@ test('hosting: feeds, plans, draws, setup and a storage challenge', { timeout: 9
   await t.test('a plan is cut into contracts and BABE randomness draws every replica', async () => {
     const capacity = api.consts.datdot.minCapacity.toBigInt() * 4n;
     await Promise.all(providers.map((p, i) =>
-      sendAndFinalize(api.tx.datdot.register(peerId(i + 1), TEST_SEALING_KEY, capacity, null), p)));
+      sendAndFinalize(registerTx(api, p, i + 1, { capacity, dutyKey: dutyKey(p).address }), p)));
     await assert.rejects(
       sendAndFinalize(api.tx.datdot.publishPlan(hex(fx.key), [{ start: 0, end: 1001 }], 2, 1000, null, false), sponsor),
       (e) => moduleError(api, e) === 'datdot.InvalidRange');
@@ -187,13 +188,12 @@ test('hosting: feeds, plans, draws, setup and a storage challenge', { timeout: 9
 
   await t.test("given the offline hoster's key, the node releases what it lacks, then brings it back", async () => {
     // The dev node checked its (empty) replica store at start; once it holds the hoster's
-    // `dtdt` key it acts for that provider. Its store lacks replica 0/0, which the chain
+    // `dtdt` duty key it acts for that provider. Its store lacks replica 0/0, which the chain
     // lists for the hoster: it releases that (a small penalty, and the replica is drawn
     // again) instead of coming back to fail its next challenge, and then signs `unpause`.
     const hoster = byAddress.get(drawn.get('0/0').hoster.toString());
-    const uri = ['//Bob', '//Charlie', '//Dave', '//Eve', '//Ferdie'].find(
-      (u) => keyring.addFromUri(u).address === hoster.address);
-    await api.rpc.author.insertKey('dtdt', uri, u8aToHex(hoster.publicKey));
+    const uri = `${uris[providers.indexOf(hoster)]}//stash`;
+    await api.rpc.author.insertKey('dtdt', uri, u8aToHex(dutyKey(hoster).publicKey));
     const released = await events.waitFor(
       (e) => is('ReplicaReleased')(e) && e.data.hoster.toString() === hoster.address, 60_000);
     assert.deepEqual([released.data.contract.toNumber(), released.data.replica.toNumber()], [0, 0]);

@@ -12,11 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   startNode, stopAll, halt, sendAndFinalize, moduleError, errorAs, rpcCall, setTiming, NODE_BIN, repoRoot,
-  TEST_SEALING_KEY,
+  registerTx,
 } from '../lib/harness.js';
 import {
   startNetwork, writeJsFeed, growJsFeed, importFeed, registerProviders, publishFeed, planUntilActive, is,
-  replicaKey, generate, identity,
+  replicaKey, generate,
 } from '../lib/network.js';
 import { Keyring } from '@polkadot/keyring';
 import { bnToU8a, compactToU8a, stringToU8a, u8aConcat } from '@polkadot/util';
@@ -40,7 +40,7 @@ after(async () => {
 
 test('network: providers encode, transfer, store and prove a hypercore feed', { timeout: 2_400_000 }, async (t) => {
   net = await startNetwork(['bob', 'charlie', 'dave', 'eve']);
-  const { api, events, accounts, ids, nodes, byAddress } = net;
+  const { api, events, accounts, dutyKeys, ids, nodes, byAddress } = net;
 
   let tree;
   await t.test('a feed written by npm hypercore is imported into the publisher node', async () => {
@@ -85,7 +85,7 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
     // Each provider node lists, over RPC, exactly the replicas it hosts, with their roots.
     for (const [name, n] of Object.entries(nodes)) {
       const status = await rpcCall(n, 'datdot_nodeStatus');
-      assert.deepEqual(status.providers, [accounts[name].address]);
+      assert.deepEqual(status.providers, [{ provider: accounts[name].address, dutyKey: dutyKeys[name] }]);
       const mine = [...replicas.entries()].filter(([, r]) => r.active.hoster.toString() === accounts[name].address);
       assert.deepEqual(
         status.stored.map((s) => `${s.contract}/${s.replica}:0x${s.root}`).sort(),
@@ -231,7 +231,7 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
     // Ferdie registers without a node, so nothing races its report. (Registered only now:
     // each report it misses is a strike, and three would bench it before this check.)
     const ferdie = new Keyring({ type: 'sr25519' }).addFromUri('//Ferdie');
-    await sendAndFinalize(api.tx.datdot.register(identity(9).peerId, TEST_SEALING_KEY, 1n << 40n, null), ferdie);
+    await sendAndFinalize(registerTx(api, ferdie, 9, { capacity: 1n << 40n }), ferdie);
     const markFerdie = events.seen.length;
     const issued = await events.waitFor((e) => is('PerformanceChallengeIssued')(e)
       && e.data.attestor.toString() === ferdie.address && events.seen.indexOf(e) >= markFerdie, 300_000);
@@ -376,14 +376,14 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
     const [k, r] = [...replicas.entries()][0];
     const notHoster = Object.keys(accounts).find((n) => accounts[n].address !== r.active.hoster.toString());
     const [contract, replica] = k.split('/').map(Number);
-    // As the providers themselves, through sudo: their nodes sign with the same accounts.
+    // As the provider accounts, through sudo (a provider account may do its duties itself).
     // All sent at once, with consecutive nonces of the sudo key.
     const first = (await api.rpc.system.accountNextIndex(net.sponsor.address)).toNumber();
     const as = (who, call, i) => errorAs(api, net.sponsor, accounts[who].address, call, { nonce: first + i });
     const checks = [
       as(notHoster, api.tx.datdot.hostingStarted(contract, replica, r.active.root), 0),
       as('bob', api.tx.datdot.submitStorageProof(1_000_000, []), 1),
-      as('bob', api.tx.datdot.register(ids.bob.peerId, TEST_SEALING_KEY, 1n << 40n, null), 2),
+      as('bob', registerTx(api, accounts.bob, 2, { capacity: 1n << 40n }), 2),
       sendAndFinalize(api.tx.datdot.publishPlan(`0x${tree.key}`, [{ start: 0, end: BLOCKS }], 0, 10, null, false),
         net.sponsor, { nonce: first + 3 }).then(() => null, (e) => moduleError(api, e)),
     ];

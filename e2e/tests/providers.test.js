@@ -1,23 +1,20 @@
-// Providers through polkadot.js: register with a deposit, specific errors for bad calls,
-// pause and unpause.
+// Providers through polkadot.js: register with a deposit and a proven PeerId, specific
+// errors for bad calls (a stolen PeerId among them), duties signed by the duty key, which
+// cannot unregister or change keys.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Keyring } from '@polkadot/keyring';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
-import { u8aToHex } from '@polkadot/util';
-import { startNode, stopAll, connect, sendAndFinalize, TEST_SEALING_KEY } from '../lib/harness.js';
+import {
+  startNode, stopAll, connect, sendAndFinalize, TEST_SEALING_KEY, registerTx, identity, peerSignature, dutyKeyOf,
+} from '../lib/harness.js';
 
 let api;
 after(async () => {
   if (api) await api.disconnect();
   await stopAll();
 });
-
-/** A libp2p ed25519 PeerId as bytes: identity multihash of the protobuf public key. */
-function peerId(fill) {
-  return u8aToHex(new Uint8Array([0x00, 0x24, 0x08, 0x01, 0x12, 0x20, ...new Array(32).fill(fill)]));
-}
 
 /** The `section.Name` of the module error a failed transaction carried. */
 function moduleError(err) {
@@ -31,16 +28,21 @@ test('providers: register, specific errors, pause and unpause', { timeout: 300_0
   await cryptoWaitReady();
   const node = await startNode(['--dev'], { name: 'providers' });
   ({ api } = await connect(node));
-  const bob = new Keyring({ type: 'sr25519' }).addFromUri('//Bob');
+  const keyring = new Keyring({ type: 'sr25519' });
+  const bob = keyring.addFromUri('//Bob');
+  // Bob's duty key: an account funded at genesis, as a node's key would be for its fees.
+  const duty = keyring.addFromUri('//Ferdie');
   const deposit = api.consts.datdot.providerDeposit.toBigInt();
   const minCapacity = api.consts.datdot.minCapacity.toBigInt();
 
   await t.test('register holds the deposit and emits ProviderRegistered', async () => {
     const { events } = await sendAndFinalize(
-      api.tx.datdot.register(peerId(7), TEST_SEALING_KEY, minCapacity * 4n, 'eu-west'), bob);
+      registerTx(api, bob, 7, { capacity: minCapacity * 4n, region: 'eu-west', dutyKey: duty.address }), bob);
     const ev = events.find(({ event }) => api.events.datdot.ProviderRegistered.is(event));
     assert.ok(ev, 'ProviderRegistered event');
     assert.equal(ev.event.data.provider.toString(), bob.address);
+    assert.equal(ev.event.data.dutyKey.toString(), duty.address);
+    assert.equal((await api.query.datdot.peerIdProviders(identity(7).peerId)).toString(), bob.address);
     assert.equal(ev.event.data.deposit.toBigInt(), deposit);
     const provider = (await api.query.datdot.providers(bob.address)).unwrap();
     assert.equal(provider.capacity.toBigInt(), minCapacity * 4n);
@@ -51,34 +53,64 @@ test('providers: register, specific errors, pause and unpause', { timeout: 300_0
 
   await t.test('bad calls fail with the pallet error that says what was wrong', async () => {
     await assert.rejects(
-      sendAndFinalize(api.tx.datdot.register(peerId(8), TEST_SEALING_KEY, minCapacity, null), bob),
+      sendAndFinalize(registerTx(api, bob, 8, { capacity: minCapacity }), bob),
       (e) => moduleError(e) === 'datdot.AlreadyRegistered');
-    const charlie = new Keyring({ type: 'sr25519' }).addFromUri('//Charlie');
+    const charlie = keyring.addFromUri('//Charlie');
     await assert.rejects(
-      sendAndFinalize(api.tx.datdot.register('0x0102', TEST_SEALING_KEY, minCapacity, null), charlie),
+      sendAndFinalize(api.tx.datdot.register('0x0102', peerSignature(9, charlie.address), dutyKeyOf(9),
+        TEST_SEALING_KEY, minCapacity, null), charlie),
       (e) => moduleError(e) === 'datdot.InvalidPeerId');
+    // Node 10's signature for another account (as seen in that account's pending register).
     await assert.rejects(
-      sendAndFinalize(api.tx.datdot.register(peerId(9), TEST_SEALING_KEY, minCapacity - 1n, null), charlie),
+      sendAndFinalize(api.tx.datdot.register(identity(10).peerId, peerSignature(10, bob.address), dutyKeyOf(9),
+        TEST_SEALING_KEY, minCapacity, null), charlie),
+      (e) => moduleError(e) === 'datdot.InvalidPeerSignature');
+    // Bob's PeerId, even signed by its node's key for Charlie: a PeerId serves one provider.
+    await assert.rejects(
+      sendAndFinalize(registerTx(api, charlie, 7, { capacity: minCapacity }), charlie),
+      (e) => moduleError(e) === 'datdot.PeerIdTaken');
+    await assert.rejects(
+      sendAndFinalize(registerTx(api, charlie, 9, { capacity: minCapacity, dutyKey: charlie.address }), charlie),
+      (e) => moduleError(e) === 'datdot.DutyKeyIsProviderAccount');
+    await assert.rejects(
+      sendAndFinalize(registerTx(api, charlie, 9, { capacity: minCapacity, dutyKey: duty.address }), charlie),
+      (e) => moduleError(e) === 'datdot.DutyKeyTaken');
+    await assert.rejects(
+      sendAndFinalize(registerTx(api, charlie, 9, { capacity: minCapacity - 1n }), charlie),
       (e) => moduleError(e) === 'datdot.CapacityTooSmall');
     // A 2047-bit modulus, and an even one.
     const tiny = `0x7f${TEST_SEALING_KEY.slice(4)}`;
     await assert.rejects(
-      sendAndFinalize(api.tx.datdot.register(peerId(9), tiny, minCapacity, null), charlie),
+      sendAndFinalize(registerTx(api, charlie, 9, { sealingKey: tiny, capacity: minCapacity }), charlie),
       (e) => moduleError(e) === 'datdot.SealingKeyTooSmall');
     const even = `${TEST_SEALING_KEY.slice(0, -1)}${(parseInt(TEST_SEALING_KEY.slice(-1), 16) & 14).toString(16)}`;
     await assert.rejects(
-      sendAndFinalize(api.tx.datdot.register(peerId(9), even, minCapacity, null), charlie),
+      sendAndFinalize(registerTx(api, charlie, 9, { sealingKey: even, capacity: minCapacity }), charlie),
       (e) => moduleError(e) === 'datdot.SealingKeyMalformed');
     assert.ok((await api.query.datdot.providers(charlie.address)).isNone, 'nothing changed');
   });
 
-  await t.test('pause, then unpause', async () => {
+  await t.test('the duty key pauses and unpauses the provider, and cannot unregister or change keys', async () => {
     const now = (await api.rpc.chain.getHeader()).number.toNumber();
-    await sendAndFinalize(api.tx.datdot.pause(now + 100), bob);
+    await sendAndFinalize(api.tx.datdot.pause(now + 100), duty);
     assert.equal((await api.query.datdot.providers(bob.address)).unwrap().status.type, 'Paused');
     assert.equal((await api.query.datdot.indexLen('Eligible')).toNumber(), 0);
-    await sendAndFinalize(api.tx.datdot.unpause(), bob);
+    await sendAndFinalize(api.tx.datdot.unpause(), duty);
     assert.equal((await api.query.datdot.providers(bob.address)).unwrap().status.type, 'Active');
     assert.equal((await api.query.datdot.indexLen('Eligible')).toNumber(), 1);
+
+    const held = (await api.query.system.account(bob.address)).data.reserved.toBigInt();
+    await assert.rejects(sendAndFinalize(api.tx.datdot.unregister(), duty),
+      (e) => moduleError(e) === 'datdot.NeedsProviderAccount');
+    await assert.rejects(sendAndFinalize(api.tx.datdot.setDutyKey(dutyKeyOf(5)), duty),
+      (e) => moduleError(e) === 'datdot.NeedsProviderAccount');
+    assert.ok((await api.query.datdot.providers(bob.address)).isSome, 'still registered');
+    assert.equal((await api.query.system.account(bob.address)).data.reserved.toBigInt(), held, 'deposit untouched');
+
+    // Bob replaces the key: the old one acts for nobody any more.
+    await sendAndFinalize(api.tx.datdot.setDutyKey(dutyKeyOf(5)), bob);
+    assert.equal((await api.query.datdot.dutyKeys(bob.address)).toString(), dutyKeyOf(5));
+    await assert.rejects(sendAndFinalize(api.tx.datdot.pause(now + 100), duty),
+      (e) => moduleError(e) === 'datdot.NotRegistered');
   });
 });

@@ -3,6 +3,7 @@
 
 pub mod attest;
 pub mod durable;
+pub mod duty_keys;
 pub mod evidence;
 pub mod feeds;
 pub mod hypercore_wire;

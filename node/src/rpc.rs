@@ -25,10 +25,48 @@ pub struct FullDeps<C, P, SC> {
 	pub keystore: KeystorePtr,
 	/// What `datdot_nodeStatus` answers: this node's providers, duties and stored replicas.
 	pub datdot_status: Arc<dyn Fn() -> serde_json::Value + Send + Sync>,
+	/// What `datdot_registration` answers for an account (see [`registration`]).
+	pub datdot_registration: Registration,
+}
+
+/// Answers `datdot_registration(account)`: what `register` takes from this node for that
+/// provider account.
+pub type Registration = Arc<dyn Fn(AccountId) -> Result<serde_json::Value, String> + Send + Sync>;
+
+/// The node's side of `register` for `account`: its PeerId and libp2p key's signature of
+/// the account (`identity`, `None` when the network's key cannot be read back), its sealing
+/// key, and the duty keys in its keystore, one of which the provider authorises.
+pub fn registration(
+	identity: Option<sc_network::config::ed25519::Keypair>,
+	sealing_key: [u8; 256],
+	keystore: KeystorePtr,
+) -> Registration {
+	let to_hex = |bytes: &[u8]| format!("0x{}", datdot_primitives::json::to_hex(bytes));
+	Arc::new(move |account: AccountId| {
+		let identity = identity.as_ref().ok_or(
+			"this node's libp2p key cannot be read back (it runs with a fresh key each start): \
+			 start it with --node-key-file or the default key in its base path",
+		)?;
+		let message = pallet_datdot::identity::peer_id_message(&account);
+		let mut peer_id = vec![0x00, 0x24, 0x08, 0x01, 0x12, 0x20];
+		peer_id.extend(identity.public().to_bytes());
+		let duty_keys: Vec<String> = keystore
+			.sr25519_public_keys(pallet_datdot::offchain::KEY_TYPE)
+			.into_iter()
+			.map(|k| AccountId::from(k).to_string())
+			.collect();
+		Ok(serde_json::json!({
+			"account": account.to_string(),
+			"peerId": to_hex(&peer_id),
+			"peerSignature": to_hex(&identity.sign(&message)),
+			"sealingKey": to_hex(&sealing_key),
+			"dutyKeys": duty_keys,
+		}))
+	})
 }
 
 /// Builds the RPC extensions: `system_accountNextIndex`, `payment_queryInfo` & co,
-/// `babe_epochAuthorship` and `datdot_nodeStatus` (a feed's hosting status is the runtime
+/// `babe_epochAuthorship`, `datdot_nodeStatus` and `datdot_registration` (a feed's hosting status is the runtime
 /// API `DatdotApi_plan_status`, callable with `state_call`).
 pub fn create_full<C, P, SC>(
 	deps: FullDeps<C, P, SC>,
@@ -52,7 +90,15 @@ where
 	use substrate_frame_rpc_system::{System, SystemApiServer};
 
 	let mut module = RpcModule::new(());
-	let FullDeps { client, pool, select_chain, babe_worker_handle, keystore, datdot_status } = deps;
+	let FullDeps {
+		client,
+		pool,
+		select_chain,
+		babe_worker_handle,
+		keystore,
+		datdot_status,
+		datdot_registration,
+	} = deps;
 	module.merge(System::new(client.clone(), pool).into_rpc())?;
 	module.merge(TransactionPayment::new(client.clone()).into_rpc())?;
 	module.merge(Babe::new(client, babe_worker_handle, keystore, select_chain).into_rpc())?;
@@ -61,5 +107,16 @@ where
 		Ok::<_, jsonrpsee::types::ErrorObjectOwned>(status())
 	})?;
 	module.merge(datdot)?;
+	let mut registration = RpcModule::new(datdot_registration);
+	registration.register_method("datdot_registration", |params, answer, _| {
+		use jsonrpsee::types::ErrorObjectOwned;
+		use sp_core::crypto::Ss58Codec;
+		let account: String = params.one()?;
+		let account = AccountId::from_ss58check(&account).map_err(|e| {
+			ErrorObjectOwned::owned(-32602, format!("not an SS58 account: {e:?}"), None::<()>)
+		})?;
+		answer(account).map_err(|e| ErrorObjectOwned::owned(-32000, e, None::<()>))
+	})?;
+	module.merge(registration)?;
 	Ok(module)
 }

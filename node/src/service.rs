@@ -283,6 +283,15 @@ pub fn new_full<
 			metrics,
 			gap_sync_body_policy: None,
 		})?;
+	// The libp2p key, read back from where the network read it, signs `register`'s proof
+	// that this node serves an account; never if it is not the key the network runs with.
+	let node_identity = config
+		.network
+		.node_key
+		.clone()
+		.into_keypair()
+		.ok()
+		.filter(|k| k.public().to_peer_id().to_bytes() == network.local_peer_id().to_bytes());
 
 	// The encoder and hoster workers, and the data plane's servers.
 	let peers = {
@@ -300,12 +309,14 @@ pub fn new_full<
 	};
 	let serving =
 		Arc::new(datdot_node::serving::NodeFeeds::new(feed_store.clone(), replica_store.clone()));
+	let local_providers =
+		datdot_node::duty_keys::LocalProviders::new(keystore_container.keystore());
 	let workers = datdot_node::worker::Workers::new(
 		datdot_node::worker::Parts {
 			client: client.clone(),
 			network: network.clone(),
 			peers,
-			keystore: keystore_container.keystore(),
+			local: local_providers.clone(),
 			store: replica_store.clone(),
 			sealer,
 			feeds: feed_store.clone(),
@@ -338,6 +349,7 @@ pub fn new_full<
 			serving,
 			workers.clone(),
 			keystore_container.keystore(),
+			local_providers.clone(),
 		)?;
 		task_manager.spawn_handle().spawn("datdot-hypercore", Some("datdot"), seeder);
 	}
@@ -398,6 +410,11 @@ pub fn new_full<
 		let status = workers.clone();
 		let datdot_status: Arc<dyn Fn() -> serde_json::Value + Send + Sync> =
 			Arc::new(move || status.status());
+		let datdot_registration = crate::rpc::registration(
+			node_identity,
+			workers.sealing_key(),
+			keystore_container.keystore(),
+		);
 		Box::new(move |_| {
 			let deps = crate::rpc::FullDeps {
 				client: client.clone(),
@@ -406,6 +423,7 @@ pub fn new_full<
 				babe_worker_handle: babe_worker_handle.clone(),
 				keystore: keystore.clone(),
 				datdot_status: datdot_status.clone(),
+				datdot_registration: datdot_registration.clone(),
 			};
 			crate::rpc::create_full(deps).map_err(Into::into)
 		})
@@ -570,6 +588,7 @@ fn seed_hypercore<C>(
 	serving: Arc<datdot_node::serving::NodeFeeds>,
 	workers: Arc<datdot_node::worker::Workers<C>>,
 	keystore: sp_keystore::KeystorePtr,
+	local: Arc<datdot_node::duty_keys::LocalProviders>,
 ) -> Result<impl std::future::Future<Output = ()>, ServiceError>
 where
 	C: Send + Sync + 'static,
@@ -595,7 +614,7 @@ where
 		let hook: datdot_node::hypercore_wire::seeder::ServedHook =
 			Arc::new(move |served| workers.served_reader(served));
 		let limits = datdot_node::hypercore_wire::Limits::default();
-		let signer = datdot_node::serving::contact_signer(keystore);
+		let signer = datdot_node::serving::contact_signer(keystore, local);
 		datdot_node::hypercore_wire::serve(
 			listener,
 			serving,

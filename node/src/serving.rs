@@ -66,12 +66,16 @@ impl FeedSource for NodeFeeds {
 	}
 }
 
-/// Signs proofs of contact for attestors with the hoster's provider key from `keystore`
-/// (only for a hoster whose key this node holds).
-pub fn contact_signer(keystore: sp_keystore::KeystorePtr) -> crate::hypercore_wire::ContactSigner {
+/// Signs proofs of contact for attestors with the hoster's duty key from `keystore` (only
+/// for a hoster this node acts for).
+pub fn contact_signer(
+	keystore: sp_keystore::KeystorePtr,
+	local: Arc<crate::duty_keys::LocalProviders>,
+) -> crate::hypercore_wire::ContactSigner {
 	Arc::new(move |contact: crate::hypercore_wire::Contact| {
 		let message = contact_message(contact.challenge, contact.attestor, &contact.hashes);
-		let public = sp_core::sr25519::Public::from_raw(contact.hoster);
+		let duty_key = local.duty_key(&datdot_runtime::AccountId::from(contact.hoster))?;
+		let public = sp_core::sr25519::Public::from_raw(duty_key.into());
 		let signature = keystore
 			.sr25519_sign(pallet_datdot::offchain::KEY_TYPE, &public, &message)
 			.ok()

@@ -1,5 +1,5 @@
 //! The encoder and hoster workers (design §5, steps 2–4): native tasks that do a provider
-//! node's bulk work for the providers whose keys its keystore holds.
+//! node's bulk work for the providers whose duty keys its keystore holds.
 //!
 //! After each new best block the node asks the runtime (`DatdotApi::setup_duties`) which
 //! replicas in setup its providers have a part in, then:
@@ -30,7 +30,7 @@ use datdot_primitives::{
 use datdot_runtime::{opaque::Block, AccountId, BlockNumber};
 use futures::StreamExt;
 use pallet_datdot::{
-	offchain::{LocalReplicas, ReadyRoot, FRAUD_PROOFS_KEY, KEY_TYPE},
+	offchain::{LocalReplicas, ReadyRoot, FRAUD_PROOFS_KEY},
 	runtime_api::DatdotApi,
 	types::{FeedState, Role, SetupDuty},
 };
@@ -38,7 +38,6 @@ use sc_client_api::BlockchainEvents;
 use sc_network::{service::traits::NetworkService, PeerId};
 use sc_service::SpawnTaskHandle;
 use sp_api::ProvideRuntimeApi;
-use sp_keystore::KeystorePtr;
 use std::{
 	collections::{BTreeMap, BTreeSet},
 	ops::Range,
@@ -205,8 +204,8 @@ pub struct Parts<C> {
 	pub network: Arc<dyn NetworkService>,
 	/// Lists the connected peers (where feeds are looked for).
 	pub peers: Arc<dyn Fn() -> futures::future::BoxFuture<'static, Vec<PeerId>> + Send + Sync>,
-	/// The keystore: the node acts for the providers whose `dtdt` keys are in it.
-	pub keystore: KeystorePtr,
+	/// The providers this node acts for: those whose duty keys are in its keystore.
+	pub local: Arc<crate::duty_keys::LocalProviders>,
 	/// The replica store.
 	pub store: Arc<ReplicaStore>,
 	/// The node's private sealing key (its encodings are sealed with it).
@@ -266,13 +265,7 @@ where
 
 	/// Reads the local providers' setup duties at `hash` and starts what is not done.
 	fn on_best_block(self: &Arc<Self>, hash: <Block as sp_runtime::traits::Block>::Hash) {
-		let accounts: Vec<AccountId> = self
-			.parts
-			.keystore
-			.sr25519_public_keys(KEY_TYPE)
-			.into_iter()
-			.map(AccountId::from)
-			.collect();
+		let accounts = self.parts.local.refresh(&*self.parts.client, hash);
 		self.metric(|m| m.stored_replicas.set(self.parts.store.replica_count() as u64));
 		self.refresh_proofs(hash);
 		if accounts.is_empty() {
@@ -846,17 +839,24 @@ impl<C> Workers<C> {
 		self.state.lock().unwrap_or_else(|p| p.into_inner())
 	}
 
+	/// The public sealing key (modulus) of this node, as `register` takes it.
+	pub fn sealing_key(&self) -> [u8; 256] {
+		self.parts.sealer.key().0
+	}
+
 	/// This node's providers, their setup duties and where each stands, and the replicas in
 	/// its store (RPC `datdot_nodeStatus`).
 	pub fn status(&self) -> serde_json::Value {
 		use datdot_primitives::json::to_hex;
 		use serde_json::json;
-		let providers: Vec<String> = self
+		let providers: Vec<_> = self
 			.parts
-			.keystore
-			.sr25519_public_keys(KEY_TYPE)
+			.local
+			.list()
 			.into_iter()
-			.map(|k| AccountId::from(k).to_string())
+			.map(
+				|(key, provider)| json!({ "provider": provider.to_string(), "dutyKey": key.to_string() }),
+			)
 			.collect();
 		let state = self.state();
 		let duties: Vec<_> = state

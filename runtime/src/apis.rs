@@ -187,6 +187,10 @@ impl_runtime_apis! {
 			Datdot::hosted_replicas(providers)
 		}
 
+		fn duty_key_providers(duty_keys: Vec<AccountId>) -> Vec<(AccountId, AccountId)> {
+			Datdot::duty_key_providers(duty_keys)
+		}
+
 		fn performance_duties(
 			attestors: Vec<AccountId>,
 		) -> Vec<pallet_datdot::types::PerformanceDuty<AccountId, BlockNumber>> {

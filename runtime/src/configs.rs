@@ -273,17 +273,33 @@ impl frame_benchmarking::baseline::Config for Runtime {}
 pub struct Sr25519ContactSigner;
 
 #[cfg(feature = "runtime-benchmarks")]
+impl pallet_datdot::identity::PeerSigner<AccountId> for Sr25519ContactSigner {
+	fn peer_identity(account: &AccountId) -> (alloc::vec::Vec<u8>, pallet_datdot::PeerSignature) {
+		// A fresh key from the benchmark's keystore, as a node's libp2p key.
+		use sp_runtime::app_crypto::RuntimePublic;
+		let key_type = sp_core::crypto::KeyTypeId(*b"peer");
+		let public = sp_core::ed25519::Public::generate_pair(key_type, None);
+		let message = pallet_datdot::identity::peer_id_message(account);
+		let signature =
+			public.sign(key_type, &message).expect("the key was generated in this keystore");
+		let mut peer_id = alloc::vec![0x00, 0x24, 0x08, 0x01, 0x12, 0x20];
+		peer_id.extend(public.0);
+		(peer_id, signature.0)
+	}
+}
+
+#[cfg(feature = "runtime-benchmarks")]
 impl pallet_datdot::attestation::ContactSigner<AccountId, sp_runtime::MultiSignature>
 	for Sr25519ContactSigner
 {
-	fn hoster() -> AccountId {
+	fn duty_key() -> AccountId {
 		use sp_runtime::RuntimeAppPublic;
 		let key = pallet_datdot::offchain::crypto::Public::generate_pair(None);
 		AccountId::from(sp_core::sr25519::Public::from(key))
 	}
-	fn sign(hoster: &AccountId, message: &[u8]) -> sp_runtime::MultiSignature {
+	fn sign(duty_key: &AccountId, message: &[u8]) -> sp_runtime::MultiSignature {
 		use sp_runtime::RuntimeAppPublic;
-		let raw = sp_core::sr25519::Public::from_raw(*hoster.as_ref());
+		let raw = sp_core::sr25519::Public::from_raw(*duty_key.as_ref());
 		let key = pallet_datdot::offchain::crypto::Public::from(raw);
 		let signature = key.sign(&message).expect("the key was generated in this keystore");
 		sp_core::sr25519::Signature::from(signature).into()

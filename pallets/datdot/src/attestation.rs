@@ -35,10 +35,10 @@ use frame::{deps::sp_runtime::traits::Verify, prelude::*};
 /// Signs proofs of contact in the benchmarks, where no node does.
 #[cfg(feature = "runtime-benchmarks")]
 pub trait ContactSigner<AccountId, Signature> {
-	/// An account whose key the helper holds.
-	fn hoster() -> AccountId;
-	/// That account's signature over `message`.
-	fn sign(hoster: &AccountId, message: &[u8]) -> Signature;
+	/// A hoster's duty key, held by the helper.
+	fn duty_key() -> AccountId;
+	/// That key's signature over `message`.
+	fn sign(duty_key: &AccountId, message: &[u8]) -> Signature;
 }
 
 /// Who attests a performance challenge.
@@ -244,7 +244,10 @@ impl<T: Config> Pallet<T> {
 		if let PerformanceReport::Served { hashes, contact, .. } = &report {
 			ensure!(hashes.len() == ch.blocks.len(), Error::<T>::ContactDoesNotMatchChallenge);
 			let message = contact_message(challenge, &who, hashes);
-			ensure!(contact.verify(&message[..], &ch.hoster), Error::<T>::InvalidProofOfContact);
+			// Signed by the hoster's node, which holds its duty key (design §6).
+			let duty_key =
+				crate::DutyKeys::<T>::get(&ch.hoster).ok_or(Error::<T>::InvalidProofOfContact)?;
+			ensure!(contact.verify(&message[..], &duty_key), Error::<T>::InvalidProofOfContact);
 		}
 
 		PerformanceChallenges::<T>::remove(challenge);

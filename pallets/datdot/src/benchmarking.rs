@@ -4,6 +4,7 @@ use super::*;
 use crate::{
 	attestation::ContactSigner,
 	benchmark_feed::{BenchmarkFeed, BenchmarkFraud, FRAUD_SEED},
+	identity::PeerSigner,
 	Pallet as Datdot,
 };
 use alloc::{boxed::Box, vec::Vec};
@@ -123,6 +124,10 @@ fn bare_providers<T: Config>(n: u32) -> Vec<T::AccountId> {
 				Zero::zero(),
 			);
 			Datdot::<T>::refresh_indexes(&who, &mut p);
+			PeerIdProviders::<T>::insert(&p.peer_id, &who);
+			let duty_key: T::AccountId = account("bare duty", i, 0);
+			DutyKeys::<T>::insert(&who, &duty_key);
+			DutyKeyProviders::<T>::insert(&duty_key, &who);
 			Providers::<T>::insert(&who, p);
 			who
 		})
@@ -135,19 +140,27 @@ fn peer_id<T: Config>(i: u32) -> PeerIdOf<T> {
 	bytes.try_into().expect("38 bytes fit MaxPeerIdLen")
 }
 
+/// Registers `who` with a new node identity, `duty_key` and test sealing key `key`.
+fn register_provider<T: Config>(who: &T::AccountId, duty_key: T::AccountId, key: u32) {
+	let (peer_id, signature) = T::BenchmarkHelper::peer_identity(who);
+	Datdot::<T>::register(
+		RawOrigin::Signed(who.clone()).into(),
+		peer_id.try_into().expect("a PeerId fits MaxPeerIdLen"),
+		signature,
+		duty_key,
+		test_sealing_key(key as usize),
+		T::MinCapacity::get(),
+		None,
+	)
+	.expect("registers");
+}
+
 /// Registers providers `first..first + n`, returning them in index order.
 fn providers<T: Config>(first: u32, n: u32) -> alloc::vec::Vec<T::AccountId> {
 	(first..first + n)
 		.map(|i| {
 			let who = funded::<T>("provider", i);
-			Datdot::<T>::register(
-				RawOrigin::Signed(who.clone()).into(),
-				peer_id::<T>(i),
-				test_sealing_key(i as usize),
-				T::MinCapacity::get(),
-				None,
-			)
-			.expect("registers");
+			register_provider::<T>(&who, account("duty", i, 0), i);
 			who
 		})
 		.collect()
@@ -245,15 +258,29 @@ mod benchmarks {
 			alloc::vec![b'r'; T::MaxRegionLen::get() as usize].try_into().expect("fits");
 		// A valid key: the check runs every small-prime division.
 		let key = test_sealing_key(1);
+		let (peer_id, signature) = T::BenchmarkHelper::peer_identity(&who);
+		let peer_id: PeerIdOf<T> = peer_id.try_into().expect("a PeerId fits MaxPeerIdLen");
+		let duty_key: T::AccountId = account("new duty", 0, 0);
 		#[extrinsic_call]
 		_(
 			RawOrigin::Signed(who.clone()),
-			peer_id::<T>(999),
+			peer_id,
+			signature,
+			duty_key,
 			key,
 			T::MinCapacity::get(),
 			Some(region),
 		);
 		assert!(Providers::<T>::contains_key(&who));
+	}
+
+	#[benchmark]
+	fn set_duty_key() {
+		let who = providers::<T>(0, 1).remove(0);
+		let duty_key: T::AccountId = account("new duty", 0, 0);
+		#[extrinsic_call]
+		_(RawOrigin::Signed(who.clone()), duty_key.clone());
+		assert_eq!(DutyKeys::<T>::get(&who), Some(duty_key));
 	}
 
 	#[benchmark]
@@ -805,16 +832,9 @@ mod benchmarks {
 		// A served report: one signature checked over the most hashes, the attestor paid.
 		let sponsor = funded::<T>("sponsor", 0);
 		plan::<T>(&sponsor, 1, 1);
-		let hoster = T::BenchmarkHelper::hoster();
-		T::Currency::set_balance(&hoster, T::ProviderDeposit::get().saturating_mul(10u32.into()));
-		Datdot::<T>::register(
-			RawOrigin::Signed(hoster.clone()).into(),
-			peer_id::<T>(9_999),
-			test_sealing_key(0),
-			T::MinCapacity::get(),
-			None,
-		)
-		.expect("registers");
+		let hoster = funded::<T>("hoster", 0);
+		let duty_key = T::BenchmarkHelper::duty_key();
+		register_provider::<T>(&hoster, duty_key.clone(), 0);
 		let attestor = providers::<T>(0, 1).remove(0);
 		let replica = ReplicaId { contract: crate::plans::contract_id(0, 0), replica: 0 };
 		active_replica::<T>(replica, &hoster, EncodedRoot { root: [7; 32], segments: 1 << 20 });
@@ -823,7 +843,7 @@ mod benchmarks {
 			(0..T::PerformanceBlocks::get()).map(|i| [i as u8; 32]).collect(),
 		);
 		let message = contact_message(challenge, &attestor, &hashes);
-		let contact = T::BenchmarkHelper::sign(&hoster, &message);
+		let contact = T::BenchmarkHelper::sign(&duty_key, &message);
 		let report = PerformanceReport::Served { latency_ms: 100, hashes, contact };
 		#[extrinsic_call]
 		report_performance(RawOrigin::Signed(attestor.clone()), challenge, report);

@@ -58,6 +58,7 @@ pub mod attestation;
 pub mod challenges;
 pub mod endpoints;
 pub mod feeds;
+pub mod identity;
 pub mod index;
 pub mod lifecycle;
 pub mod offchain;
@@ -142,6 +143,8 @@ pub type PerformanceReportOf<T> =
 pub type PeerIdOf<T> = BoundedVec<u8, <T as Config>::MaxPeerIdLen>;
 /// A provider's free-text region.
 pub type RegionOf<T> = BoundedVec<u8, <T as Config>::MaxRegionLen>;
+/// An ed25519 signature by a node's libp2p key (see [`identity::peer_id_message`]).
+pub type PeerSignature = [u8; 64];
 
 use datdot_primitives::encoded::SegmentProof;
 use datdot_primitives::fraud::{EncodingFault, EncodingFraudProof};
@@ -357,12 +360,10 @@ pub mod pallet {
 			+ DecodeWithMemTracking
 			+ Verify<Signer: IdentifyAccount<AccountId = Self::AccountId>>;
 
-		/// Makes a hoster account and its proofs of contact for the benchmarks.
+		/// Makes duty keys, proofs of contact and node identities for the benchmarks.
 		#[cfg(feature = "runtime-benchmarks")]
-		type BenchmarkHelper: crate::attestation::ContactSigner<
-			Self::AccountId,
-			Self::ContactSignature,
-		>;
+		type BenchmarkHelper: crate::attestation::ContactSigner<Self::AccountId, Self::ContactSignature>
+			+ crate::identity::PeerSigner<Self::AccountId>;
 
 		/// Weights of this pallet's calls, from its benchmarks.
 		type WeightInfo: WeightInfo;
@@ -441,6 +442,20 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type Providers<T: Config> =
 		CountedStorageMap<_, Blake2_128Concat, T::AccountId, ProviderOf<T>>;
+
+	/// Each provider's duty key: the account its node signs duties with (see [`identity`]).
+	#[pallet::storage]
+	pub type DutyKeys<T: Config> = StorageMap<_, Blake2_128Concat, T::AccountId, T::AccountId>;
+
+	/// The provider each duty key signs for (the reverse of [`DutyKeys`]).
+	#[pallet::storage]
+	pub type DutyKeyProviders<T: Config> =
+		StorageMap<_, Blake2_128Concat, T::AccountId, T::AccountId>;
+
+	/// The provider each registered PeerId belongs to: a node serves one provider.
+	#[pallet::storage]
+	pub type PeerIdProviders<T: Config> =
+		StorageMap<_, Blake2_128Concat, PeerIdOf<T>, T::AccountId>;
 
 	/// The provider indexes (see [`crate::index`]): members densely numbered from 0.
 	#[pallet::storage]
@@ -637,10 +652,19 @@ pub mod pallet {
 			provider: T::AccountId,
 			/// Its node's PeerId.
 			peer_id: PeerIdOf<T>,
+			/// The key its node signs duties with.
+			duty_key: T::AccountId,
 			/// Bytes it offers.
 			capacity: u64,
 			/// The deposit held.
 			deposit: BalanceOf<T>,
+		},
+		/// A provider authorised a new duty key; the old one can sign nothing any more.
+		DutyKeySet {
+			/// The provider's account.
+			provider: T::AccountId,
+			/// The key its node signs duties with from now on.
+			duty_key: T::AccountId,
 		},
 		/// A provider registered (`Some`) or withdrew (`None`) the endpoint its node seeds
 		/// feeds on.
@@ -1005,6 +1029,20 @@ pub mod pallet {
 		/// The PeerId is not a libp2p ed25519 PeerId (38 bytes: `00 24 08 01 12 20` and the
 		/// 32-byte public key), which is what a datdot node has.
 		InvalidPeerId,
+		/// The PeerId's signature is not its node's libp2p key signing the registering
+		/// account: ask the node for it (`datdot_registration` RPC, with this account).
+		InvalidPeerSignature,
+		/// Another provider registered this PeerId: a node serves one provider.
+		PeerIdTaken,
+		/// The duty key is the provider account itself: the node would then hold the key
+		/// that moves the provider's funds. Authorise the node's own key.
+		DutyKeyIsProviderAccount,
+		/// The duty key is already a provider account or another provider's duty key.
+		DutyKeyTaken,
+		/// This account is a provider's duty key: it cannot register as a provider.
+		AccountIsDutyKey,
+		/// Only the provider account may do this; a duty key signs duties only.
+		NeedsProviderAccount,
 		/// The sealing key's modulus is not 2048 bits (its top bit must be set).
 		SealingKeyTooSmall,
 		/// The sealing key's modulus is even or has a small prime factor: it is not an RSA
@@ -1225,7 +1263,12 @@ pub mod pallet {
 		/// Registers the caller as a provider, holding [`Config::ProviderDeposit`] from its
 		/// balance.
 		///
-		/// - `peer_id`: the libp2p PeerId (bytes) of the node that will serve the data.
+		/// - `peer_id`: the libp2p PeerId (bytes) of the node that will serve the data, and
+		///   `peer_signature`, that node's libp2p key signing the caller's account
+		///   ([`identity::peer_id_message`]; the node's `datdot_registration` RPC gives both).
+		///   A PeerId belongs to one provider.
+		/// - `duty_key`: the account the node signs duties with (its `dtdt` key); it can sign
+		///   nothing that moves the provider's funds and [`Pallet::set_duty_key`] replaces it.
 		/// - `sealing_key`: the RSA-2048 modulus (exponent 65537) its node seals encodings
 		///   with; the private key stays in the node (design §7).
 		/// - `capacity`: bytes offered, at least [`Config::MinCapacity`].
@@ -1235,13 +1278,17 @@ pub mod pallet {
 		pub fn register(
 			origin: OriginFor<T>,
 			peer_id: PeerIdOf<T>,
+			peer_signature: PeerSignature,
+			duty_key: T::AccountId,
 			sealing_key: SealingKey,
 			capacity: u64,
 			region: Option<RegionOf<T>>,
 		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			ensure!(!Providers::<T>::contains_key(&who), Error::<T>::AlreadyRegistered);
-			ensure!(is_ed25519_peer_id(&peer_id), Error::<T>::InvalidPeerId);
+			ensure!(!DutyKeyProviders::<T>::contains_key(&who), Error::<T>::AccountIsDutyKey);
+			Self::check_peer_id(&who, &peer_id, &peer_signature)?;
+			Self::check_duty_key(&who, &duty_key)?;
 			sealing_key.check().map_err(|e| match e {
 				datdot_primitives::Error::SealingKeyTooSmall => Error::<T>::SealingKeyTooSmall,
 				_ => Error::<T>::SealingKeyMalformed,
@@ -1257,13 +1304,27 @@ pub mod pallet {
 				Provider::new(peer_id.clone(), sealing_key, capacity, region, deposit);
 			Self::refresh_indexes(&who, &mut provider);
 			Providers::<T>::insert(&who, provider);
+			PeerIdProviders::<T>::insert(&peer_id, &who);
+			DutyKeys::<T>::insert(&who, &duty_key);
+			DutyKeyProviders::<T>::insert(&duty_key, &who);
 			Self::deposit_event(Event::ProviderRegistered {
 				provider: who,
 				peer_id,
+				duty_key,
 				capacity,
 				deposit,
 			});
 			Ok(())
+		}
+
+		/// Authorises `duty_key` as the key the caller's node signs duties with, in place of
+		/// the current one (a rotation, or after the node was lost or stolen). Only the
+		/// provider account may call this, not a duty key.
+		#[pallet::call_index(19)]
+		#[pallet::weight(T::WeightInfo::set_duty_key())]
+		pub fn set_duty_key(origin: OriginFor<T>, duty_key: T::AccountId) -> DispatchResult {
+			let who = Self::provider_account(origin)?;
+			Self::do_set_duty_key(who, duty_key)
 		}
 
 		/// Unregisters the caller. Without replicas it leaves at once and its deposit is
@@ -1273,7 +1334,7 @@ pub mod pallet {
 		#[pallet::call_index(1)]
 		#[pallet::weight(T::WeightInfo::unregister())]
 		pub fn unregister(origin: OriginFor<T>) -> DispatchResult {
-			let who = ensure_signed(origin)?;
+			let who = Self::provider_account(origin)?;
 			Self::do_unregister(who)
 		}
 
@@ -1283,7 +1344,7 @@ pub mod pallet {
 		#[pallet::call_index(2)]
 		#[pallet::weight(T::WeightInfo::pause())]
 		pub fn pause(origin: OriginFor<T>, until: BlockNumberFor<T>) -> DispatchResult {
-			let who = ensure_signed(origin)?;
+			let who = Self::duty_origin(origin)?;
 			let provider = Providers::<T>::get(&who).ok_or(Error::<T>::NotRegistered)?;
 			ensure!(!provider.status.is_departing(), Error::<T>::RegistrationEnded);
 			ensure!(provider.status == ProviderStatus::Active, Error::<T>::NotActive);
@@ -1309,7 +1370,7 @@ pub mod pallet {
 		#[pallet::call_index(3)]
 		#[pallet::weight(T::WeightInfo::unpause())]
 		pub fn unpause(origin: OriginFor<T>) -> DispatchResult {
-			let who = ensure_signed(origin)?;
+			let who = Self::duty_origin(origin)?;
 			let provider = Providers::<T>::get(&who).ok_or(Error::<T>::NotRegistered)?;
 			match provider.status {
 				ProviderStatus::Active => return Err(Error::<T>::AlreadyActive.into()),
@@ -1423,7 +1484,7 @@ pub mod pallet {
 			replica: u32,
 			root: EncodedRoot,
 		) -> DispatchResultWithPostInfo {
-			let who = ensure_signed(origin)?;
+			let who = Self::duty_origin(origin)?;
 			Self::confirm_setup(who, ReplicaId { contract, replica }, root, Role::Encoder)?;
 			Ok(Pays::No.into())
 		}
@@ -1442,7 +1503,7 @@ pub mod pallet {
 			replica: u32,
 			root: EncodedRoot,
 		) -> DispatchResultWithPostInfo {
-			let who = ensure_signed(origin)?;
+			let who = Self::duty_origin(origin)?;
 			Self::confirm_setup(who, ReplicaId { contract, replica }, root, Role::Hoster)?;
 			Ok(Pays::No.into())
 		}
@@ -1461,7 +1522,7 @@ pub mod pallet {
 			replica: u32,
 			proof: EncodingFraudProof,
 		) -> DispatchResultWithPostInfo {
-			let who = ensure_signed(origin)?;
+			let who = Self::duty_origin(origin)?;
 			Self::do_report_bad_encoding(who, ReplicaId { contract, replica }, &proof)?;
 			Ok(Pays::No.into())
 		}
@@ -1480,7 +1541,7 @@ pub mod pallet {
 			challenge: u64,
 			proofs: BoundedVec<SegmentProof, T::ChallengeSegments>,
 		) -> DispatchResultWithPostInfo {
-			let who = ensure_signed(origin)?;
+			let who = Self::duty_origin(origin)?;
 			let passed = Self::do_submit_storage_proof(who, challenge, proofs)?;
 			Ok(if passed { Pays::No.into() } else { Pays::Yes.into() })
 		}
@@ -1497,7 +1558,7 @@ pub mod pallet {
 			contract: u64,
 			replica: u32,
 		) -> DispatchResult {
-			let who = ensure_signed(origin)?;
+			let who = Self::duty_origin(origin)?;
 			Self::do_release_replica(who, ReplicaId { contract, replica })
 		}
 
@@ -1551,7 +1612,7 @@ pub mod pallet {
 			origin: OriginFor<T>,
 			endpoint: Option<crate::endpoints::Endpoint>,
 		) -> DispatchResult {
-			let who = ensure_signed(origin)?;
+			let who = Self::duty_origin(origin)?;
 			Self::do_set_endpoint(who, endpoint)
 		}
 
@@ -1572,7 +1633,7 @@ pub mod pallet {
 			challenge: u64,
 			report: PerformanceReportOf<T>,
 		) -> DispatchResultWithPostInfo {
-			let who = ensure_signed(origin)?;
+			let who = Self::duty_origin(origin)?;
 			Self::do_report_performance(who, challenge, report)?;
 			Ok(Pays::No.into())
 		}
@@ -1635,6 +1696,7 @@ pub mod pallet {
 		#[cfg(any(feature = "try-runtime", test))]
 		pub fn do_try_state() -> Result<(), TryRuntimeError> {
 			use alloc::collections::btree_map::BTreeMap;
+			Self::try_state_identity()?;
 			for index in ProviderIndex::ALL {
 				let len = index.count::<T>();
 				for at in 0..len {

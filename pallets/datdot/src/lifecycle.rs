@@ -188,6 +188,7 @@ impl<T: Config> Pallet<T> {
 			defensive!("provider deposit not held");
 		}
 		Providers::<T>::remove(who);
+		Self::forget_identity(who, &provider.peer_id);
 		HostedReplicas::<T>::remove(who);
 		Endpoints::<T>::remove(who);
 		ServingRecords::<T>::remove(who);

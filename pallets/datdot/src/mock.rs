@@ -221,9 +221,27 @@ pub fn run(test: impl FnOnce()) {
 
 /// A well-formed ed25519 PeerId whose key bytes are all `seed`.
 pub fn peer_id(seed: u8) -> crate::PeerIdOf<Test> {
+	use frame::deps::sp_core::Pair;
 	let mut bytes = vec![0x00, 0x24, 0x08, 0x01, 0x12, 0x20];
-	bytes.extend([seed; 32]);
+	bytes.extend(peer_key(seed).public().0);
 	bytes.try_into().unwrap()
+}
+
+/// The libp2p key of the node with PeerId [`peer_id`]`(seed)`.
+pub fn peer_key(seed: u8) -> frame::deps::sp_core::ed25519::Pair {
+	use frame::deps::sp_core::Pair;
+	frame::deps::sp_core::ed25519::Pair::from_seed(&[seed; 32])
+}
+
+/// Node `seed`'s signature saying it serves `who`, as `register` takes it.
+pub fn peer_signature(seed: u8, who: AccountId) -> crate::PeerSignature {
+	use frame::deps::sp_core::Pair;
+	peer_key(seed).sign(&crate::identity::peer_id_message(&who)).0
+}
+
+/// The duty key provider `who` registers in the tests (its node's key).
+pub const fn duty_key(who: AccountId) -> AccountId {
+	who + 1_000_000
 }
 
 /// The sealing key provider `who` registers (one of three test keys, by `who % 3`).
@@ -248,16 +266,29 @@ pub fn run_to_block(n: u64) {
 	}
 }
 
-/// Test signatures name their signer and message, so any account can "sign".
+/// Test signatures name their signer and message, so any account can "sign"; node keys
+/// are ed25519 keys derived from the account.
 #[cfg(feature = "runtime-benchmarks")]
 pub struct TestContactSigner;
 
 #[cfg(feature = "runtime-benchmarks")]
+impl crate::identity::PeerSigner<AccountId> for TestContactSigner {
+	fn peer_identity(account: &AccountId) -> (Vec<u8>, crate::PeerSignature) {
+		use frame::deps::sp_core::Pair;
+		let seed = frame::hashing::blake2_256(&account.to_le_bytes());
+		let key = frame::deps::sp_core::ed25519::Pair::from_seed(&seed);
+		let mut peer_id = vec![0x00, 0x24, 0x08, 0x01, 0x12, 0x20];
+		peer_id.extend(key.public().0);
+		(peer_id, key.sign(&crate::identity::peer_id_message(account)).0)
+	}
+}
+
+#[cfg(feature = "runtime-benchmarks")]
 impl crate::attestation::ContactSigner<AccountId, TestSignature> for TestContactSigner {
-	fn hoster() -> AccountId {
+	fn duty_key() -> AccountId {
 		7_777
 	}
-	fn sign(hoster: &AccountId, message: &[u8]) -> TestSignature {
-		TestSignature(*hoster, message.to_vec())
+	fn sign(duty_key: &AccountId, message: &[u8]) -> TestSignature {
+		TestSignature(*duty_key, message.to_vec())
 	}
 }

@@ -4,8 +4,8 @@
 //! (`unpause`) after a fault once its store checks out and holds every replica the chain
 //! lists for it (releasing those it lost first).
 //!
-//! The node acts for the provider accounts whose keys ([`KEY_TYPE`], sr25519) are in its
-//! keystore, and only for them. Segment proofs and finished setups come from the node
+//! The node acts for the providers whose duty keys ([`KEY_TYPE`], sr25519; see
+//! [`crate::identity`]) are in its keystore, and only for them, signing with those keys. Segment proofs and finished setups come from the node
 //! through the [`replica_store`] host functions; the store itself lives in the node (files
 //! with fsync, see the node's `store.rs`), since wasm has no file access and the node's
 //! database commits asynchronously. The node's workers do the bulk work (fetch, encode,
@@ -13,8 +13,8 @@
 
 use crate::{
 	types::{ProviderStatus, ReplicaState, Role},
-	Call, Challenges, Config, HostedReplicas, Pallet, PerformanceChallenges, ProviderOf, Providers,
-	Replicas,
+	Call, Challenges, Config, DutyKeyProviders, HostedReplicas, Pallet, PerformanceChallenges,
+	ProviderOf, Providers, Replicas,
 };
 use alloc::vec::Vec;
 use codec::{Decode, Encode};
@@ -36,10 +36,10 @@ use sp_runtime_interface::{
 	runtime_interface,
 };
 
-/// The keystore key type of provider accounts (`datdot-node key insert --key-type dtdt`).
+/// The keystore key type of providers' duty keys (`datdot-node key insert --key-type dtdt`).
 pub const KEY_TYPE: KeyTypeId = KeyTypeId(*b"dtdt");
 
-/// The provider key's application crypto, and its glue to the runtime's signature types.
+/// The duty key's application crypto, and its glue to the runtime's signature types.
 pub mod crypto {
 	use super::KEY_TYPE;
 	use frame::deps::{
@@ -51,7 +51,7 @@ pub mod crypto {
 	};
 	app_crypto!(app_sr25519, KEY_TYPE);
 
-	/// Signs a provider's duty transactions with its `dtdt` key.
+	/// Signs a provider's duty transactions with its `dtdt` duty key.
 	pub struct ProviderKey;
 
 	impl frame::deps::frame_system::offchain::AppCrypto<MultiSigner, MultiSignature> for ProviderKey {
@@ -61,8 +61,9 @@ pub mod crypto {
 	}
 }
 
-/// A runtime's session keys can name the pallet for its provider key, so dev nodes
-/// (`--alice`, `--bob`, …) get their account's key.
+/// A runtime's session keys can name the pallet for its duty key, so dev nodes (`--alice`,
+/// `--bob`, …) hold their dev account's key, which a provider (e.g. `//Bob//stash`)
+/// authorises as its duty key.
 impl<T: Config> frame::deps::sp_runtime::BoundToRuntimeAppPublic for Pallet<T> {
 	type Public = crypto::Public;
 }
@@ -216,6 +217,16 @@ where
 	}
 }
 
+/// A provider whose duty key this node holds.
+struct LocalProvider<T: Config> {
+	/// The provider account.
+	who: T::AccountId,
+	/// Its record.
+	record: ProviderOf<T>,
+	/// Its duty key, which signs for it.
+	key: Account<T>,
+}
+
 /// A duty nonce record as stored: with the node run it belongs to.
 type StoredNonce<T> = Result<
 	Option<(Option<u64>, DutyNonce<<T as frame_system::Config>::Nonce, BlockNumberFor<T>>)>,
@@ -241,9 +252,10 @@ impl<T: Config> Pallet<T> {
 		record.mutate(|sent| if recent(sent) { Err(()) } else { Ok((duty, now)) }).is_ok()
 	}
 
-	/// Submits `call` signed by the local provider key of `account`, with the next nonce
-	/// of its [`DutyNonce`] record, and logs the outcome.
-	fn submit_duty(account: &Account<T>, call: Call<T>, what: &str, now: BlockNumberFor<T>) {
+	/// Submits `call` signed by the duty key of `local`, with the next nonce of the key's
+	/// [`DutyNonce`] record, and logs the outcome.
+	fn submit_duty(local: &LocalProvider<T>, call: Call<T>, what: &str, now: BlockNumberFor<T>) {
+		let account = &local.key;
 		let key = (DUTY_NONCE_KEY, &account.id).encode();
 		let record = StorageValueRef::persistent(&key);
 		let run = StorageValueRef::persistent(NODE_RUN_KEY).get::<u64>().ok().flatten();
@@ -261,7 +273,7 @@ impl<T: Config> Pallet<T> {
 				target: "datdot",
 				"{what} for {:?}: another off-chain worker run took the nonce record; retrying \
 				 in {RESUBMIT_AFTER} blocks",
-				account.id,
+				local.who,
 			);
 			return;
 		};
@@ -278,7 +290,7 @@ impl<T: Config> Pallet<T> {
 		});
 		match submitted {
 			Ok(()) => {
-				log::info!(target: "datdot", "{what} for {:?}: submitted (nonce {nonce:?})", account.id)
+				log::info!(target: "datdot", "{what} for {:?}: submitted (nonce {nonce:?})", local.who)
 			}
 			Err(why) => {
 				// Give the nonce back unless a later run already signed with the next one.
@@ -291,7 +303,7 @@ impl<T: Config> Pallet<T> {
 				log::warn!(
 					target: "datdot",
 					"{what} for {:?}: {why}; retrying in {RESUBMIT_AFTER} blocks",
-					account.id,
+					local.who,
 				);
 			}
 		}
@@ -305,14 +317,17 @@ impl<T: Config> Pallet<T> {
 			matches!(StorageValueRef::persistent(SHUTTING_DOWN_KEY).get::<bool>(), Ok(Some(true)));
 		let providers: Vec<_> = Signer::<T, T::ProviderKey>::all_accounts()
 			.accounts_from_keys()
-			.filter_map(|account| Some((Providers::<T>::get(&account.id)?, account)))
+			.filter_map(|key| {
+				let who = DutyKeyProviders::<T>::get(&key.id)?;
+				Some(LocalProvider { record: Providers::<T>::get(&who)?, who, key })
+			})
 			.collect();
 		// Answers first: nothing else this run signs may come before them in the pool.
-		for (provider, account) in &providers {
+		for local in &providers {
 			if let (ProviderStatus::Active | ProviderStatus::Leaving, Some(id)) =
-				(&provider.status, provider.open_challenge)
+				(&local.record.status, local.record.open_challenge)
 			{
-				Self::answer_storage_challenge(account, id, now);
+				Self::answer_storage_challenge(local, id, now);
 			}
 		}
 		Self::confirm_setups(&providers, now);
@@ -322,8 +337,9 @@ impl<T: Config> Pallet<T> {
 		let mut paused: Vec<T::AccountId> = paused_by_node.get().ok().flatten().unwrap_or_default();
 		let paused_before = paused.clone();
 		let mut still_active = 0u32;
-		for (provider, account) in providers {
-			let by_node = paused.contains(&account.id);
+		for local in providers {
+			let LocalProvider { who, record: provider, .. } = &local;
+			let by_node = paused.contains(who);
 			// A provider whose pause budget is used up cannot pause: nothing to wait for.
 			let pause_for = if shutting_down {
 				let budget: BlockNumberFor<T> = Self::pause_budget(&provider).into();
@@ -335,9 +351,8 @@ impl<T: Config> Pallet<T> {
 				if pause_for.is_zero() {
 					log::warn!(
 						target: "datdot",
-						"{:?} cannot pause: it used its paused blocks of this window; it will be \
+						"{who:?} cannot pause: it used its paused blocks of this window; it will be \
 						 challenged while the node is down",
-						account.id,
 					);
 					continue;
 				}
@@ -353,38 +368,31 @@ impl<T: Config> Pallet<T> {
 				// challenge period of 3).
 				ProviderStatus::Active if shutting_down => {
 					let until = now.saturating_add(pause_for);
-					if Self::claim_duty(b"pause", &account.id, 0, now) {
-						Self::submit_duty(
-							&account,
-							Call::pause { until },
-							"pause at shutdown",
-							now,
-						);
+					if Self::claim_duty(b"pause", who, 0, now) {
+						Self::submit_duty(&local, Call::pause { until }, "pause at shutdown", now);
 					}
 					if !by_node {
-						paused.push(account.id.clone());
+						paused.push(who.clone());
 					}
 					continue;
 				}
 				// Back after a clean shutdown, once the store checks out.
 				ProviderStatus::Paused { .. } if by_node && !shutting_down && store_checked => {
-					if Self::claim_duty(b"resume", &account.id, 0, now) {
-						Self::rejoin(&account, "unpause after a restart", now);
+					if Self::claim_duty(b"resume", who, 0, now) {
+						Self::rejoin(&local, "unpause after a restart", now);
 					}
 					continue;
 				}
 				ProviderStatus::Paused { .. } => continue,
 				// Active (or offline) again: no longer this node's pause to end.
-				_ if by_node && !shutting_down => paused.retain(|who| who != &account.id),
+				_ if by_node && !shutting_down => paused.retain(|p| p != who),
 				_ => {}
 			}
 			if provider.status == ProviderStatus::Offline {
 				// Back after a fault once the store checks out (design §6: the chain
 				// challenges it again and replaces what it lost).
-				if store_checked
-					&& Self::claim_duty(b"rejoin", &account.id, provider.faults.into(), now)
-				{
-					Self::rejoin(&account, "unpause after a fault", now);
+				if store_checked && Self::claim_duty(b"rejoin", who, provider.faults.into(), now) {
+					Self::rejoin(&local, "unpause after a fault", now);
 				}
 			}
 		}
@@ -401,25 +409,25 @@ impl<T: Config> Pallet<T> {
 	/// the chain lists for it; otherwise releases those it lost (`release_replica`, a small
 	/// penalty instead of a failed challenge each) and says it is back once the chain took
 	/// the releases (the duty is claimed again a few blocks later).
-	fn rejoin(account: &Account<T>, what: &str, now: BlockNumberFor<T>) {
-		let lost: Vec<ReplicaId> = HostedReplicas::<T>::get(&account.id)
+	fn rejoin(local: &LocalProvider<T>, what: &str, now: BlockNumberFor<T>) {
+		let lost: Vec<ReplicaId> = HostedReplicas::<T>::get(&local.who)
 			.into_iter()
 			.filter(|id| replica_store::storage_proofs(alloc::vec![(*id, 0)]).is_none())
 			.collect();
 		if lost.is_empty() {
-			return Self::submit_duty(account, Call::unpause {}, what, now);
+			return Self::submit_duty(local, Call::unpause {}, what, now);
 		}
 		log::warn!(
 			target: "datdot",
 			"{:?}: the replica store lacks {} of its replicas; releasing them before it says \
 			 it is back",
-			account.id,
+			local.who,
 			lost.len(),
 		);
 		for id in lost {
-			if Self::claim_duty(&(b"release", id).encode(), &account.id, 0, now) {
+			if Self::claim_duty(&(b"release", id).encode(), &local.who, 0, now) {
 				let call = Call::release_replica { contract: id.contract, replica: id.replica };
-				Self::submit_duty(account, call, "release of a lost replica", now);
+				Self::submit_duty(local, call, "release of a lost replica", now);
 			}
 		}
 	}
@@ -427,27 +435,26 @@ impl<T: Config> Pallet<T> {
 	/// Signs and sends the reports the node's attestor left (see [`report_key`]) on the
 	/// open performance challenges of local attestors. Open challenges are bounded by
 	/// `MaxPerformanceChallengesPerBlock × ReportBlocks`.
-	fn send_performance_reports(providers: &[(ProviderOf<T>, Account<T>)], now: BlockNumberFor<T>) {
+	fn send_performance_reports(providers: &[LocalProvider<T>], now: BlockNumberFor<T>) {
 		for (id, challenge) in PerformanceChallenges::<T>::iter() {
-			let Some((_, account)) = providers.iter().find(|(_, a)| a.id == challenge.attestor)
-			else {
+			let Some(local) = providers.iter().find(|p| p.who == challenge.attestor) else {
 				continue;
 			};
 			let key = report_key(id);
 			let stored = StorageValueRef::persistent(&key);
 			let Ok(Some(report)) = stored.get::<crate::PerformanceReportOf<T>>() else { continue };
-			if challenge.due < now || !Self::claim_duty(b"report", &account.id, id, now) {
+			if challenge.due < now || !Self::claim_duty(b"report", &local.who, id, now) {
 				continue;
 			}
 			let call = Call::report_performance { challenge: id, report };
-			Self::submit_duty(account, call, "performance report", now);
+			Self::submit_duty(local, call, "performance report", now);
 		}
 	}
 
 	/// Confirms on chain the setup parts the node's workers finished for local providers:
 	/// `encoding_done` for an encoder, `hosting_started` for a hoster (sent only once the
 	/// replica is durably stored).
-	fn confirm_setups(providers: &[(ProviderOf<T>, Account<T>)], now: BlockNumberFor<T>) {
+	fn confirm_setups(providers: &[LocalProvider<T>], now: BlockNumberFor<T>) {
 		for ready in replica_store::ready_roots().into_iter().take(MAX_CONFIRMATIONS_PER_RUN) {
 			let ReadyRoot { role, id, root } = ready;
 			let Some(replica) = Replicas::<T>::get(id.contract, id.replica) else { continue };
@@ -460,7 +467,7 @@ impl<T: Config> Pallet<T> {
 				Role::Hoster if replica.encoded.is_none() => continue,
 				Role::Hoster => (&replica.hoster, replica.hosted.is_some()),
 			};
-			let Some((_, account)) = providers.iter().find(|(_, a)| &a.id == who) else { continue };
+			let Some(local) = providers.iter().find(|p| &p.who == who) else { continue };
 			// One record per replica and part, so parts of one provider do not displace
 			// each other's records.
 			let kind = (b"confirm", role, id).encode();
@@ -474,13 +481,13 @@ impl<T: Config> Pallet<T> {
 					(Call::hosting_started { contract, replica, root }, "hosting_started")
 				}
 			};
-			Self::submit_duty(account, call, what, now);
+			Self::submit_duty(local, call, what, now);
 		}
 	}
 
 	/// Sends the fraud proofs the node's hosters left (see [`FRAUD_PROOFS_KEY`]) against the
 	/// encoders of replicas still in setup whose encoder has committed a root.
-	fn send_fraud_proofs(providers: &[(ProviderOf<T>, Account<T>)], now: BlockNumberFor<T>) {
+	fn send_fraud_proofs(providers: &[LocalProvider<T>], now: BlockNumberFor<T>) {
 		let stored = StorageValueRef::persistent(FRAUD_PROOFS_KEY);
 		let Ok(Some(proofs)) = stored.get::<Vec<(ReplicaId, EncodingFraudProof)>>() else {
 			return;
@@ -490,7 +497,7 @@ impl<T: Config> Pallet<T> {
 			if !matches!(replica.state, ReplicaState::Setup { .. }) || replica.encoded.is_none() {
 				continue;
 			}
-			let Some((_, account)) = providers.iter().find(|(_, a)| a.id == replica.hoster) else {
+			let Some(local) = providers.iter().find(|p| p.who == replica.hoster) else {
 				continue;
 			};
 			let kind = (b"fraud", id).encode();
@@ -499,17 +506,17 @@ impl<T: Config> Pallet<T> {
 			}
 			let (contract, replica) = (id.contract, id.replica);
 			let call = Call::report_bad_encoding { contract, replica, proof };
-			Self::submit_duty(account, call, "report_bad_encoding", now);
+			Self::submit_duty(local, call, "report_bad_encoding", now);
 		}
 	}
 
-	/// Answers challenge `id` of the local provider `account` from the replica store with a
+	/// Answers challenge `id` of the local provider `local` from the replica store with a
 	/// signed `submit_storage_proof`.
-	fn answer_storage_challenge(account: &Account<T>, id: u64, now: BlockNumberFor<T>) {
+	fn answer_storage_challenge(local: &LocalProvider<T>, id: u64, now: BlockNumberFor<T>) {
 		let Some(challenge) = Challenges::<T>::get(id) else { return };
 		// Claimed before the store is read, so the blocks after an answer went out do not
 		// read the same segments from disk again.
-		if challenge.due < now || !Self::claim_duty(b"answer", &account.id, id, now) {
+		if challenge.due < now || !Self::claim_duty(b"answer", &local.who, id, now) {
 			return;
 		}
 		let Some(proofs) = replica_store::storage_proofs(challenge.segments.to_vec()) else {
@@ -518,12 +525,12 @@ impl<T: Config> Pallet<T> {
 				"challenge {id} of {:?}: the replica store lacks one of its segments; it will \
 				 fail unless found within {RESUBMIT_AFTER} blocks (check the node's replica \
 				 store and its logs)",
-				account.id,
+				local.who,
 			);
 			return;
 		};
 		let Ok(proofs) = proofs.try_into() else { return };
 		let call = Call::submit_storage_proof { challenge: id, proofs };
-		Self::submit_duty(account, call, "answer to storage challenge", now);
+		Self::submit_duty(local, call, "answer to storage challenge", now);
 	}
 }

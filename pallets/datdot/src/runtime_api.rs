@@ -36,6 +36,10 @@ frame::runtime::apis::decl_runtime_apis! {
 		/// The open performance challenges `attestors` must report on, with what their
 		/// node needs to read the hoster.
 		fn performance_duties(attestors: Vec<AccountId>) -> Vec<PerformanceDuty<AccountId, BlockNumber>>;
+
+		/// The providers `duty_keys` sign for, as `(duty key, provider)`, skipping keys of
+		/// no provider: whom a node with these keys in its keystore acts for.
+		fn duty_key_providers(duty_keys: Vec<AccountId>) -> Vec<(AccountId, AccountId)>;
 	}
 }
 
@@ -70,6 +74,14 @@ impl<T: Config> Pallet<T> {
 			fork: feed.fork,
 			roots: feed.roots.to_vec(),
 		})
+	}
+
+	/// See [`DatdotApi::duty_key_providers`].
+	pub fn duty_key_providers(duty_keys: Vec<T::AccountId>) -> Vec<(T::AccountId, T::AccountId)> {
+		duty_keys
+			.into_iter()
+			.filter_map(|key| Some((key.clone(), DutyKeyProviders::<T>::get(&key)?)))
+			.collect()
 	}
 
 	/// See [`DatdotApi::hosted_replicas`].

@@ -41,6 +41,7 @@ use frame::{
 /// Weight functions needed by `pallet_datdot`.
 pub trait WeightInfo {
 	fn register() -> Weight;
+	fn set_duty_key() -> Weight;
 	fn unregister() -> Weight;
 	fn pause() -> Weight;
 	fn unpause() -> Weight;
@@ -115,6 +116,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::HostedReplicas` (`max_values`: None, `max_size`: Some(12338), added: 14813, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::ServingRecords` (r:0 w:1)
 	/// Proof: `Datdot::ServingRecords` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	fn set_duty_key() -> Weight {
+		Weight::from_parts(40_000_000, 3987)
+			.saturating_add(T::DbWeight::get().reads(4_u64))
+			.saturating_add(T::DbWeight::get().writes(3_u64))
+	}
 	fn unregister() -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `2251`
@@ -933,6 +939,11 @@ impl WeightInfo for () {
 		Weight::from_parts(110_515_000, 3987)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(6_u64))
+	}
+	fn set_duty_key() -> Weight {
+		Weight::from_parts(40_000_000, 3987)
+			.saturating_add(ParityDbWeight::get().reads(4_u64))
+			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn unregister() -> Weight {
 		Weight::from_parts(93_960_000, 3990)

@@ -31,7 +31,7 @@ fn one_challenge() -> (u64, crate::PerformanceChallengeOf<Test>) {
 fn served(id: u64, ch: &crate::PerformanceChallengeOf<Test>, latency_ms: u32) -> Report {
 	let hashes: BoundedVec<_, _> =
 		ch.blocks.iter().map(|b| [*b as u8; 32]).collect::<Vec<_>>().try_into().unwrap();
-	let contact = TestSignature(ch.hoster, contact_message(id, &ch.attestor, &hashes));
+	let contact = TestSignature(duty_key(ch.hoster), contact_message(id, &ch.attestor, &hashes));
 	PerformanceReport::Served { latency_ms, hashes, contact }
 }
 
@@ -144,7 +144,7 @@ fn forged_or_misdirected_reports_are_refused_and_change_nothing() {
 		let replayed = PerformanceReport::Served {
 			latency_ms: 10,
 			hashes: other,
-			contact: TestSignature(ch.hoster, contact_message(id, &ch.attestor, &hashes)),
+			contact: TestSignature(duty_key(ch.hoster), contact_message(id, &ch.attestor, &hashes)),
 		};
 		assert_noop!(
 			Datdot::report_performance(RuntimeOrigin::signed(ch.attestor), id, replayed),
@@ -154,7 +154,10 @@ fn forged_or_misdirected_reports_are_refused_and_change_nothing() {
 		let stale = PerformanceReport::Served {
 			latency_ms: 10,
 			hashes: hashes.clone(),
-			contact: TestSignature(ch.hoster, contact_message(id + 1, &ch.attestor, &hashes)),
+			contact: TestSignature(
+				duty_key(ch.hoster),
+				contact_message(id + 1, &ch.attestor, &hashes),
+			),
 		};
 		assert_noop!(
 			Datdot::report_performance(RuntimeOrigin::signed(ch.attestor), id, stale),
@@ -163,7 +166,7 @@ fn forged_or_misdirected_reports_are_refused_and_change_nothing() {
 		let short: BoundedVec<_, _> = hashes[..1].to_vec().try_into().unwrap();
 		let truncated = PerformanceReport::Served {
 			latency_ms: 10,
-			contact: TestSignature(ch.hoster, contact_message(id, &ch.attestor, &short)),
+			contact: TestSignature(duty_key(ch.hoster), contact_message(id, &ch.attestor, &short)),
 			hashes: short,
 		};
 		assert_noop!(

@@ -13,13 +13,26 @@ use frame::{
 };
 
 fn register(who: AccountId) {
-	assert_ok!(Datdot::register(
+	assert_ok!(register_with(who, who as u8, sealing_key(who), MIN_CAPACITY, None));
+}
+
+/// `register` of `who` with node `node`'s PeerId and signature and `who`'s test duty key.
+fn register_with(
+	who: AccountId,
+	node: u8,
+	key: crate::SealingKey,
+	capacity: u64,
+	region: Option<crate::RegionOf<Test>>,
+) -> DispatchResult {
+	Datdot::register(
 		RuntimeOrigin::signed(who),
-		peer_id(who as u8),
-		sealing_key(who),
-		MIN_CAPACITY,
-		None
-	));
+		peer_id(node),
+		peer_signature(node, who),
+		duty_key(who),
+		key,
+		capacity,
+		region,
+	)
 }
 
 fn held(who: AccountId) -> Balance {
@@ -38,13 +51,7 @@ mod register {
 	fn holds_the_deposit_and_makes_the_provider_drawable() {
 		run(|| {
 			let region: crate::RegionOf<Test> = b"eu-west".to_vec().try_into().unwrap();
-			assert_ok!(Datdot::register(
-				RuntimeOrigin::signed(1),
-				peer_id(1),
-				sealing_key(0),
-				MIN_CAPACITY * 2,
-				Some(region.clone())
-			));
+			assert_ok!(register_with(1, 1, sealing_key(0), MIN_CAPACITY * 2, Some(region.clone())));
 			let p = Providers::<Test>::get(1).unwrap();
 			assert_eq!((p.capacity, p.free_capacity()), (MIN_CAPACITY * 2, MIN_CAPACITY * 2));
 			assert_eq!(p.region, Some(region));
@@ -56,6 +63,7 @@ mod register {
 				Event::<Test>::ProviderRegistered {
 					provider: 1,
 					peer_id: peer_id(1),
+					duty_key: duty_key(1),
 					capacity: MIN_CAPACITY * 2,
 					deposit: DEPOSIT,
 				}
@@ -69,13 +77,7 @@ mod register {
 		run(|| {
 			register(1);
 			assert_noop!(
-				Datdot::register(
-					RuntimeOrigin::signed(1),
-					peer_id(9),
-					sealing_key(0),
-					MIN_CAPACITY,
-					None
-				),
+				register_with(1, 9, sealing_key(0), MIN_CAPACITY, None),
 				Error::<Test>::AlreadyRegistered
 			);
 		});
@@ -91,6 +93,8 @@ mod register {
 					Datdot::register(
 						RuntimeOrigin::signed(1),
 						bad.try_into().unwrap(),
+						peer_signature(1, 1),
+						duty_key(1),
 						sealing_key(0),
 						MIN_CAPACITY,
 						None
@@ -115,10 +119,7 @@ mod register {
 				(even, Error::<Test>::SealingKeyMalformed),
 				(multiple_of_three, Error::<Test>::SealingKeyMalformed),
 			] {
-				assert_noop!(
-					Datdot::register(RuntimeOrigin::signed(1), peer_id(1), key, MIN_CAPACITY, None),
-					error
-				);
+				assert_noop!(register_with(1, 1, key, MIN_CAPACITY, None), error);
 			}
 			register(1);
 			assert_eq!(Providers::<Test>::get(1).unwrap().sealing_key, sealing_key(1));
@@ -129,13 +130,7 @@ mod register {
 	fn rejects_a_capacity_below_the_minimum() {
 		run(|| {
 			assert_noop!(
-				Datdot::register(
-					RuntimeOrigin::signed(1),
-					peer_id(1),
-					sealing_key(0),
-					MIN_CAPACITY - 1,
-					None
-				),
+				register_with(1, 1, sealing_key(0), MIN_CAPACITY - 1, None),
 				Error::<Test>::CapacityTooSmall
 			);
 		});
@@ -145,13 +140,7 @@ mod register {
 	fn rejects_an_account_that_cannot_pay_the_deposit() {
 		run(|| {
 			assert_noop!(
-				Datdot::register(
-					RuntimeOrigin::signed(200),
-					peer_id(200),
-					sealing_key(0),
-					MIN_CAPACITY,
-					None
-				),
+				register_with(200, 200, sealing_key(0), MIN_CAPACITY, None),
 				Error::<Test>::InsufficientBalanceForDeposit
 			);
 		});
@@ -164,13 +153,7 @@ mod register {
 				register(who);
 			}
 			assert_noop!(
-				Datdot::register(
-					RuntimeOrigin::signed(99),
-					peer_id(99),
-					sealing_key(0),
-					MIN_CAPACITY,
-					None
-				),
+				register_with(99, 99, sealing_key(0), MIN_CAPACITY, None),
 				Error::<Test>::TooManyProviders
 			);
 		});
@@ -183,12 +166,161 @@ mod register {
 				Datdot::register(
 					RuntimeOrigin::none(),
 					peer_id(1),
+					peer_signature(1, 1),
+					duty_key(1),
 					sealing_key(0),
 					MIN_CAPACITY,
 					None
 				),
 				DispatchError::BadOrigin
 			);
+		});
+	}
+}
+
+mod identity {
+	use super::*;
+
+	#[test]
+	fn a_peer_id_signed_for_another_account_or_by_another_key_is_refused() {
+		run(|| {
+			register(1);
+			// Account 2 replays node 1's signature, seen in account 1's `register`.
+			let stolen = Datdot::register(
+				RuntimeOrigin::signed(2),
+				peer_id(3),
+				peer_signature(3, 1),
+				duty_key(2),
+				sealing_key(2),
+				MIN_CAPACITY,
+				None,
+			);
+			assert_noop!(stolen, Error::<Test>::InvalidPeerSignature);
+			// Account 2 signs for node 3 with a key of its own.
+			let forged = Datdot::register(
+				RuntimeOrigin::signed(2),
+				peer_id(3),
+				peer_signature(4, 2),
+				duty_key(2),
+				sealing_key(2),
+				MIN_CAPACITY,
+				None,
+			);
+			assert_noop!(forged, Error::<Test>::InvalidPeerSignature);
+			assert!(!Providers::<Test>::contains_key(2));
+		});
+	}
+
+	#[test]
+	fn a_peer_id_belongs_to_one_provider_until_it_leaves() {
+		run(|| {
+			register(1);
+			// Node 1's key really signed account 2, but node 1 serves account 1.
+			assert_noop!(
+				register_with(2, 1, sealing_key(2), MIN_CAPACITY, None),
+				Error::<Test>::PeerIdTaken
+			);
+			assert_ok!(Datdot::unregister(RuntimeOrigin::signed(1)));
+			assert!(!Providers::<Test>::contains_key(1));
+			assert_ok!(register_with(2, 1, sealing_key(2), MIN_CAPACITY, None));
+			assert_eq!(crate::PeerIdProviders::<Test>::get(peer_id(1)), Some(2));
+		});
+	}
+
+	#[test]
+	fn a_duty_key_is_a_separate_account_of_one_provider() {
+		run(|| {
+			register(1);
+			let with_duty_key = |who: AccountId, key: AccountId| {
+				Datdot::register(
+					RuntimeOrigin::signed(who),
+					peer_id(who as u8),
+					peer_signature(who as u8, who),
+					key,
+					sealing_key(who),
+					MIN_CAPACITY,
+					None,
+				)
+			};
+			assert_noop!(with_duty_key(2, 2), Error::<Test>::DutyKeyIsProviderAccount);
+			assert_noop!(with_duty_key(2, 1), Error::<Test>::DutyKeyTaken);
+			assert_noop!(with_duty_key(2, duty_key(1)), Error::<Test>::DutyKeyTaken);
+			// Provider 1's duty key cannot become a provider of its own.
+			assert_noop!(
+				Datdot::register(
+					RuntimeOrigin::signed(duty_key(1)),
+					peer_id(9),
+					peer_signature(9, duty_key(1)),
+					duty_key(9),
+					sealing_key(9),
+					MIN_CAPACITY,
+					None,
+				),
+				Error::<Test>::AccountIsDutyKey
+			);
+			assert_ok!(with_duty_key(2, duty_key(2)));
+			assert_noop!(
+				Datdot::set_duty_key(RuntimeOrigin::signed(2), duty_key(1)),
+				Error::<Test>::DutyKeyTaken
+			);
+			assert_noop!(
+				Datdot::set_duty_key(RuntimeOrigin::signed(2), 2),
+				Error::<Test>::DutyKeyIsProviderAccount
+			);
+			assert_noop!(
+				Datdot::set_duty_key(RuntimeOrigin::signed(3), duty_key(3)),
+				Error::<Test>::NotRegistered
+			);
+		});
+	}
+
+	#[test]
+	fn a_duty_key_signs_duties_but_cannot_unregister_change_keys_or_move_funds() {
+		run(|| {
+			register(1);
+			let key = RuntimeOrigin::signed(duty_key(1));
+			let (free, held_before) = (Balances::balance(&1), held(1));
+			// Duties act for the provider.
+			assert_ok!(Datdot::pause(key.clone(), System::block_number() + 5));
+			assert!(matches!(
+				Providers::<Test>::get(1).unwrap().status,
+				ProviderStatus::Paused { .. }
+			));
+			assert_ok!(Datdot::unpause(key.clone()));
+			// What moves the deposit or the keys needs the provider account.
+			assert_noop!(Datdot::unregister(key.clone()), Error::<Test>::NeedsProviderAccount);
+			assert_noop!(
+				Datdot::set_duty_key(key.clone(), duty_key(5)),
+				Error::<Test>::NeedsProviderAccount
+			);
+			// Its own account holds nothing of the provider's: a transfer it signs spends
+			// only its own (empty) balance.
+			assert!(Balances::transfer_allow_death(key, 5, 1).is_err());
+			assert_eq!((Balances::balance(&1), held(1)), (free, held_before));
+			assert_eq!(crate::DutyKeys::<Test>::get(1), Some(duty_key(1)));
+			assert_eq!(Providers::<Test>::get(1).unwrap().status, ProviderStatus::Active);
+		});
+	}
+
+	#[test]
+	fn set_duty_key_replaces_the_old_key_which_can_sign_nothing_more() {
+		run(|| {
+			register(1);
+			let new_key = duty_key(50);
+			assert_ok!(Datdot::set_duty_key(RuntimeOrigin::signed(1), new_key));
+			System::assert_last_event(
+				Event::<Test>::DutyKeySet { provider: 1, duty_key: new_key }.into(),
+			);
+			// The old key is nobody's: its duties are its own account's, which is no provider.
+			assert_noop!(
+				Datdot::pause(RuntimeOrigin::signed(duty_key(1)), System::block_number() + 5),
+				Error::<Test>::NotRegistered
+			);
+			assert_ok!(Datdot::pause(RuntimeOrigin::signed(new_key), System::block_number() + 5));
+			// Leaving frees the key and the PeerId.
+			assert_ok!(Datdot::unregister(RuntimeOrigin::signed(1)));
+			assert_eq!(crate::DutyKeyProviders::<Test>::get(new_key), None);
+			assert_eq!(crate::PeerIdProviders::<Test>::get(peer_id(1)), None);
 		});
 	}
 }
@@ -733,7 +865,7 @@ fn attest_all() {
 	for (id, ch) in open {
 		let hashes: BoundedVec<_, _> = vec![[1u8; 32]; ch.blocks.len()].try_into().unwrap();
 		let message = crate::types::contact_message(id, &ch.attestor, &hashes);
-		let contact = frame::deps::sp_runtime::testing::TestSignature(ch.hoster, message);
+		let contact = frame::deps::sp_runtime::testing::TestSignature(duty_key(ch.hoster), message);
 		let report = crate::types::PerformanceReport::Served { latency_ms: 100, hashes, contact };
 		assert_ok!(Datdot::report_performance(RuntimeOrigin::signed(ch.attestor), id, report));
 	}
@@ -2727,17 +2859,19 @@ mod offchain_worker {
 		panic!("no challenge within 100 blocks");
 	}
 
-	/// The calls of the transactions in the pool, with their signers.
+	/// The calls of the transactions in the pool, with the providers they are for (each
+	/// must be signed by that provider's duty key, never by the provider account).
 	fn submitted(pool: &impl Fn() -> Vec<Vec<u8>>) -> Vec<(AccountId, RuntimeCall)> {
 		pool()
 			.iter()
 			.map(|tx| {
 				let xt = Extrinsic::decode(&mut &tx[..]).unwrap();
-				let frame::deps::sp_runtime::generic::Preamble::Signed(who, _, _) = xt.preamble
+				let frame::deps::sp_runtime::generic::Preamble::Signed(key, _, _) = xt.preamble
 				else {
 					panic!("duty transactions are signed");
 				};
-				(who, xt.function)
+				assert!(key >= duty_key(0), "a duty transaction signed by {key}, not a duty key");
+				(key - duty_key(0), xt.function)
 			})
 			.collect()
 	}
@@ -2764,7 +2898,7 @@ mod offchain_worker {
 		let (mut ext, pool) = offchain_ext(&store);
 		ext.execute_with(|| {
 			register(1);
-			UintAuthorityId::set_all_keys(vec![1u64]);
+			UintAuthorityId::set_all_keys(vec![duty_key(1)]);
 			StorageValueRef::persistent(STORE_CHECKED_KEY).set(&true);
 			StorageValueRef::persistent(NODE_RUN_KEY).set(&1u64);
 			Datdot::fault(&1, None);
@@ -2776,7 +2910,7 @@ mod offchain_worker {
 			assert_eq!(nonces(&pool), vec![0, 1]);
 
 			// The chain took nonce 0; a new duty goes after the one still pending.
-			System::inc_account_nonce(1);
+			System::inc_account_nonce(duty_key(1));
 			Datdot::fault(&1, None);
 			Datdot::offchain_worker(now + 4);
 			assert_eq!(nonces(&pool), vec![0, 1, 2]);
@@ -2819,7 +2953,7 @@ mod offchain_worker {
 			for id in hosted.iter().filter(|id| **id != lost) {
 				store.0.lock().unwrap().insert(*id, copy(&encoded[id]));
 			}
-			UintAuthorityId::set_all_keys(vec![hoster]);
+			UintAuthorityId::set_all_keys(vec![duty_key(hoster)]);
 			StorageValueRef::persistent(STORE_CHECKED_KEY).set(&true);
 			Datdot::fault(&hoster, None);
 			let now = System::block_number();
@@ -2851,7 +2985,7 @@ mod offchain_worker {
 			*store.0.lock().unwrap() = encoded;
 			// The node holds every provider's key and is shutting down: every provider
 			// pauses, the challenged hoster after answering first.
-			UintAuthorityId::set_all_keys((1..=6u64).collect::<Vec<_>>());
+			UintAuthorityId::set_all_keys((1..=6u64).map(duty_key).collect::<Vec<_>>());
 			StorageValueRef::persistent(SHUTTING_DOWN_KEY).set(&true);
 			Datdot::offchain_worker(System::block_number());
 			let sent = submitted(&pool);
@@ -2888,7 +3022,7 @@ mod offchain_worker {
 			let (_w, encoded) = active_network(6, 4, 1);
 			let (id, hoster) = next_challenge();
 			// This node holds the hoster's key and its replicas only.
-			UintAuthorityId::set_all_keys(vec![hoster]);
+			UintAuthorityId::set_all_keys(vec![duty_key(hoster)]);
 			for (rid, replica) in &encoded {
 				if Replicas::<Test>::get(rid.contract, rid.replica).unwrap().hoster == hoster {
 					store.0.lock().unwrap().insert(*rid, copy(replica));
@@ -2928,7 +3062,7 @@ mod offchain_worker {
 		ext.execute_with(|| {
 			register(1);
 			register(2);
-			UintAuthorityId::set_all_keys(vec![1u64, 2]);
+			UintAuthorityId::set_all_keys(vec![duty_key(1), duty_key(2)]);
 			Datdot::fault(&1, None);
 			assert_ok!(Datdot::pause(RuntimeOrigin::signed(2), System::block_number() + 10));
 			let now = System::block_number();
@@ -2961,11 +3095,11 @@ mod offchain_worker {
 			let (_, hoster) = next_challenge();
 			*store.0.lock().unwrap() = encoded;
 			// Another provider's key: nothing to answer.
-			UintAuthorityId::set_all_keys(vec![if hoster == 1 { 2 } else { 1 }]);
+			UintAuthorityId::set_all_keys(vec![duty_key(if hoster == 1 { 2 } else { 1 })]);
 			Datdot::offchain_worker(System::block_number());
 			assert!(submitted(&pool).is_empty());
 			// The hoster's key but an empty store: no answer (it will fail on chain).
-			UintAuthorityId::set_all_keys(vec![hoster]);
+			UintAuthorityId::set_all_keys(vec![duty_key(hoster)]);
 			store.0.lock().unwrap().clear();
 			Datdot::offchain_worker(System::block_number());
 			assert!(submitted(&pool).is_empty());
@@ -2980,7 +3114,7 @@ mod offchain_worker {
 		ext.execute_with(|| {
 			register(1);
 			register(2);
-			UintAuthorityId::set_all_keys(vec![1u64, 2]);
+			UintAuthorityId::set_all_keys(vec![duty_key(1), duty_key(2)]);
 			let now = System::block_number();
 			// Provider 2's operator paused it by hand.
 			assert_ok!(Datdot::pause(RuntimeOrigin::signed(2), now + 10));
@@ -3033,7 +3167,7 @@ mod offchain_worker {
 			run_to_block(2);
 			let id = ReplicaId { contract: 0, replica: 0 };
 			let r = Replicas::<Test>::get(0, 0).unwrap();
-			UintAuthorityId::set_all_keys(vec![r.hoster]);
+			UintAuthorityId::set_all_keys(vec![duty_key(r.hoster)]);
 			// The encoder commits garbage in place of block 1.
 			let honest = encode(&w, id);
 			let mut blocks = honest.sealed_blocks().to_vec();
@@ -3082,7 +3216,7 @@ mod offchain_worker {
 			let (root_a, root_b) = (encode(&w, a).root(), encode(&w, b).root());
 			// This node holds replica a's encoder and hoster keys; one part of replica b is
 			// another provider's.
-			UintAuthorityId::set_all_keys(vec![ra.encoder, ra.hoster]);
+			UintAuthorityId::set_all_keys(vec![duty_key(ra.encoder), duty_key(ra.hoster)]);
 			let foreign = [(Role::Hoster, rb.hoster), (Role::Encoder, rb.encoder)]
 				.into_iter()
 				.find(|(_, who)| ![ra.encoder, ra.hoster].contains(who))

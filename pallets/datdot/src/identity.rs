@@ -1,0 +1,124 @@
+//! Who a provider is, and which key may act for it (design §1 and §3).
+//!
+//! - **PeerId, proven.** `register` carries the node's libp2p (ed25519) key signing
+//!   [`peer_id_message`] of the registering account, so nobody can register a node that is
+//!   not theirs; a PeerId belongs to one provider ([`PeerIdProviders`]) until it leaves.
+//! - **A cold provider account and a hot duty key.** The node holds only the duty key
+//!   ([`DutyKeys`]), which the provider account authorises at `register` and replaces with
+//!   `set_duty_key`. Duties (confirmations, challenge answers, reports, pause and unpause,
+//!   releases, the endpoint) accept the duty key or the provider account and act for the
+//!   provider ([`Pallet::duty_origin`]); what changes who the provider is or frees its
+//!   deposit (`unregister`, `set_duty_key`) needs the provider account
+//!   ([`Pallet::provider_account`]). A stolen node can therefore fail duties, for which
+//!   the provider is faulted as for any lapse, but cannot move the provider's funds or
+//!   lock the provider out.
+
+use crate::{
+	Config, DutyKeyProviders, DutyKeys, Error, Event, Pallet, PeerIdOf, PeerIdProviders,
+	PeerSignature, Providers,
+};
+use alloc::vec::Vec;
+use codec::Encode;
+use frame::{
+	deps::{sp_core, sp_io},
+	prelude::*,
+};
+
+/// What a node's libp2p key signs to say it serves `account`: this context, then the
+/// SCALE-encoded account (the raw 32 bytes for the runtime's `AccountId32`).
+pub const PEER_ID_CONTEXT: &[u8] = b"datdot/peer-id-of/";
+
+/// The message a node's libp2p key signs for the provider `account` it serves.
+pub fn peer_id_message<AccountId: Encode>(account: &AccountId) -> Vec<u8> {
+	let mut message = PEER_ID_CONTEXT.to_vec();
+	account.encode_to(&mut message);
+	message
+}
+
+/// Makes node identities for the benchmarks (the runtime's from its keystore).
+#[cfg(feature = "runtime-benchmarks")]
+pub trait PeerSigner<AccountId> {
+	/// A new node's PeerId and its libp2p key's signature of `account`.
+	fn peer_identity(account: &AccountId) -> (Vec<u8>, PeerSignature);
+}
+
+impl<T: Config> Pallet<T> {
+	/// The provider a duty is done for: the signer, or the provider whose duty key signed.
+	pub fn duty_origin(origin: OriginFor<T>) -> Result<T::AccountId, DispatchError> {
+		let who = ensure_signed(origin)?;
+		Ok(DutyKeyProviders::<T>::get(&who).unwrap_or(who))
+	}
+
+	/// The signer, refused if it is a duty key: for what only the provider account may do.
+	pub fn provider_account(origin: OriginFor<T>) -> Result<T::AccountId, DispatchError> {
+		let who = ensure_signed(origin)?;
+		ensure!(!DutyKeyProviders::<T>::contains_key(&who), Error::<T>::NeedsProviderAccount);
+		Ok(who)
+	}
+
+	/// Checks that `peer_id` is a free ed25519 PeerId whose key signed `who`.
+	pub(crate) fn check_peer_id(
+		who: &T::AccountId,
+		peer_id: &PeerIdOf<T>,
+		signature: &PeerSignature,
+	) -> DispatchResult {
+		ensure!(crate::is_ed25519_peer_id(peer_id), Error::<T>::InvalidPeerId);
+		ensure!(!PeerIdProviders::<T>::contains_key(peer_id), Error::<T>::PeerIdTaken);
+		let mut public = [0u8; 32];
+		public.copy_from_slice(&peer_id[6..38]);
+		let signature = sp_core::ed25519::Signature::from_raw(*signature);
+		let public = sp_core::ed25519::Public::from_raw(public);
+		let valid = sp_io::crypto::ed25519_verify(&signature, &peer_id_message(who), &public);
+		ensure!(valid, Error::<T>::InvalidPeerSignature);
+		Ok(())
+	}
+
+	/// Checks that `duty_key` may act for `who`: not `who` itself, no provider account and
+	/// no other provider's duty key (it stays `who`'s own if it already is).
+	pub(crate) fn check_duty_key(who: &T::AccountId, duty_key: &T::AccountId) -> DispatchResult {
+		ensure!(duty_key != who, Error::<T>::DutyKeyIsProviderAccount);
+		ensure!(!Providers::<T>::contains_key(duty_key), Error::<T>::DutyKeyTaken);
+		match DutyKeyProviders::<T>::get(duty_key) {
+			Some(owner) if &owner != who => Err(Error::<T>::DutyKeyTaken.into()),
+			_ => Ok(()),
+		}
+	}
+
+	/// Replaces `who`'s duty key with `duty_key`.
+	pub(crate) fn do_set_duty_key(who: T::AccountId, duty_key: T::AccountId) -> DispatchResult {
+		ensure!(Providers::<T>::contains_key(&who), Error::<T>::NotRegistered);
+		Self::check_duty_key(&who, &duty_key)?;
+		if let Some(old) = DutyKeys::<T>::get(&who) {
+			DutyKeyProviders::<T>::remove(old);
+		}
+		DutyKeys::<T>::insert(&who, &duty_key);
+		DutyKeyProviders::<T>::insert(&duty_key, &who);
+		Self::deposit_event(Event::DutyKeySet { provider: who, duty_key });
+		Ok(())
+	}
+
+	/// Frees the PeerId and duty key of a provider that left.
+	pub(crate) fn forget_identity(who: &T::AccountId, peer_id: &PeerIdOf<T>) {
+		PeerIdProviders::<T>::remove(peer_id);
+		if let Some(duty_key) = DutyKeys::<T>::take(who) {
+			DutyKeyProviders::<T>::remove(duty_key);
+		}
+	}
+
+	/// Every provider has one duty key and one PeerId that map back to it, and nothing else
+	/// is mapped.
+	#[cfg(any(feature = "try-runtime", test))]
+	pub(crate) fn try_state_identity() -> Result<(), frame::deps::sp_runtime::TryRuntimeError> {
+		let providers = Providers::<T>::count();
+		for (who, p) in Providers::<T>::iter() {
+			ensure!(PeerIdProviders::<T>::get(&p.peer_id) == Some(who.clone()), "PeerId owner");
+			let duty_key = DutyKeys::<T>::get(&who).ok_or("provider without duty key")?;
+			ensure!(DutyKeyProviders::<T>::get(&duty_key) == Some(who.clone()), "duty key owner");
+			ensure!(!Providers::<T>::contains_key(&duty_key), "duty key is a provider");
+		}
+		ensure!(PeerIdProviders::<T>::iter().count() as u32 == providers, "stray PeerIds");
+		ensure!(DutyKeys::<T>::iter().count() as u32 == providers, "stray duty keys");
+		ensure!(DutyKeyProviders::<T>::iter().count() as u32 == providers, "stray duty key owners");
+		Ok(())
+	}
+}
