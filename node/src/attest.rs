@@ -125,7 +125,7 @@ pub async fn attest(duty: &PerformanceDuty<AccountId, BlockNumber>) -> Report {
 			tokio::time::sleep(RETRY_AFTER).await;
 		}
 		match read_from_hoster(&endpoint, &request, verify, READ_DEADLINE).await {
-			Ok(reading) => match served(&request, reading) {
+			Ok(reading) => match served(&request, duty.hoster_duty_key.as_ref(), reading) {
 				Ok(report) => {
 					log::info!(
 						target: "datdot",
@@ -148,15 +148,20 @@ pub async fn attest(duty: &PerformanceDuty<AccountId, BlockNumber>) -> Report {
 	PerformanceReport::NotServed
 }
 
-/// The `Served` report of `reading`, once the hoster's signature checks out (a report the
-/// chain would refuse is no report).
-fn served(request: &ReadRequest, reading: Reading) -> Result<Report, String> {
+/// The `Served` report of `reading`, once the signature by the hoster's duty key checks out
+/// (a report the chain would refuse is no report).
+fn served(
+	request: &ReadRequest,
+	duty_key: Option<&AccountId>,
+	reading: Reading,
+) -> Result<Report, String> {
 	let message =
 		crate::serving::contact_message(request.challenge, request.attestor, &reading.hashes);
-	let hoster = sr25519::Public::from_slice(&request.hoster).map_err(|_| "bad hoster key")?;
+	let duty_key = duty_key.ok_or("the hoster has no duty key on chain")?;
+	let public = sr25519::Public::from_raw(duty_key.clone().into());
 	let signature = sr25519::Signature::from_raw(reading.signature);
-	if !sp_io::crypto::sr25519_verify(&signature, &message, &hoster) {
-		return Err("the proof of contact is not the hoster's signature".into());
+	if !sp_io::crypto::sr25519_verify(&signature, &message, &public) {
+		return Err("the proof of contact is not signed by the hoster's duty key".into());
 	}
 	let hashes = BoundedVec::try_from(reading.hashes).map_err(|_| "too many blocks")?;
 	Ok(PerformanceReport::Served {

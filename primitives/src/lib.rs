@@ -31,6 +31,8 @@ pub mod hash;
 #[cfg(feature = "std")]
 pub mod json;
 pub mod manifest;
+#[cfg(target_pointer_width = "64")]
+mod montgomery;
 pub mod proof;
 pub mod sealing;
 pub mod signing;

@@ -143,6 +143,9 @@ pub struct PlainSegment {
 #[derive(Clone, Copy, Debug)]
 pub struct Unsealer {
 	params: DynResidueParams<LIMBS>,
+	/// The same modulus for the 64-bit fast path, and `R^2 mod n` to enter its form.
+	#[cfg(target_pointer_width = "64")]
+	fast: (crate::montgomery::Montgomery, crate::montgomery::Limbs),
 }
 
 impl Unsealer {
@@ -151,15 +154,35 @@ impl Unsealer {
 		key.check()?;
 		// `check` refused an even modulus, the one input `new` panics on.
 		let params = DynResidueParams::new(&U2048::from_be_slice(&key.0));
-		Ok(Self { params })
+		#[cfg(target_pointer_width = "64")]
+		let fast = {
+			use crate::montgomery::{from_be_bytes, Montgomery};
+			// R mod n in Montgomery form is R^2 mod n.
+			let r = *DynResidue::one(params).as_montgomery();
+			let r2 = DynResidue::new(&r, params).as_montgomery().to_be_bytes();
+			(Montgomery::new(from_be_bytes(&key.0)), from_be_bytes(&r2))
+		};
+		Ok(Self {
+			params,
+			#[cfg(target_pointer_width = "64")]
+			fast,
+		})
 	}
 
 	/// `sealed^65537 mod n`, refusing a sealed word that is not below the modulus (every
 	/// sealed word has one canonical form, so a stored copy cannot differ from it).
 	fn public_permutation(&self, sealed: &[u8]) -> Result<[u8; MODULUS_BYTES]> {
-		if sealed.len() != MODULUS_BYTES {
-			return Err(Error::BadSealedWord);
-		}
+		let sealed: &[u8; MODULUS_BYTES] = sealed.try_into().map_err(|_| Error::BadSealedWord)?;
+		#[cfg(target_pointer_width = "64")]
+		return self.fast_permutation(sealed);
+		#[cfg(not(target_pointer_width = "64"))]
+		return self.reference_permutation(sealed);
+	}
+
+	/// [`Self::public_permutation`] with crypto-bigint: the wasm runtime's path, and the
+	/// reference the 64-bit path is tested against.
+	#[cfg_attr(all(target_pointer_width = "64", not(test)), allow(dead_code))]
+	fn reference_permutation(&self, sealed: &[u8; MODULUS_BYTES]) -> Result<[u8; MODULUS_BYTES]> {
 		let c = U2048::from_be_slice(sealed);
 		if &c >= self.params.modulus() {
 			return Err(Error::BadSealedWord);
@@ -171,6 +194,23 @@ impl Unsealer {
 			y = y.square();
 		}
 		Ok(y.mul(&x).retrieve().to_be_bytes())
+	}
+
+	/// [`Self::public_permutation`] on 64-bit limbs (see [`crate::montgomery`]).
+	#[cfg(target_pointer_width = "64")]
+	fn fast_permutation(&self, sealed: &[u8; MODULUS_BYTES]) -> Result<[u8; MODULUS_BYTES]> {
+		use crate::montgomery::{from_be_bytes, less_than, to_be_bytes};
+		let (mont, r2) = &self.fast;
+		let x = from_be_bytes(sealed);
+		if !less_than(&x, mont.modulus()) {
+			return Err(Error::BadSealedWord);
+		}
+		// x·R, squared 16 times: x^(2^16)·R; times plain x and R^-1: x^65537.
+		let mut y = mont.mul(&x, r2);
+		for _ in 0..16 {
+			y = mont.square(&y);
+		}
+		Ok(to_be_bytes(&mont.mul(&y, &x)))
 	}
 
 	/// Plain word `word` of replica `id` from its sealed form.
@@ -467,6 +507,36 @@ mod tests {
 		plain.resize(SEGMENT_SIZE, 0);
 		assert!(unsealer.unseal_segment(&ID, 0, &plain).is_err());
 		assert_eq!(unsealer.unseal_segment(&ID, 0, &sealed[1..]), Err(Error::BadSegmentLength));
+	}
+
+	#[test]
+	fn the_64_bit_path_and_the_wasm_runtime_s_path_give_the_same_bytes() {
+		use blake2::{Blake2b512, Digest};
+		use codec::Encode;
+		for k in 0..3 {
+			let unsealer = Unsealer::new(sealer(k).key()).unwrap();
+			let n = sealer(k).key().0;
+			let mut n_minus_1 = n;
+			n_minus_1[MODULUS_BYTES - 1] -= 1; // n is odd
+			let mut words = vec![[0u8; MODULUS_BYTES], n_minus_1, n, [0xff; MODULUS_BYTES]];
+			let mut one = [0u8; MODULUS_BYTES];
+			one[MODULUS_BYTES - 1] = 1;
+			words.push(one);
+			// Pseudo-random words, half of them with the modulus' top byte (some above it).
+			for i in 0..200u32 {
+				let mut w = [0u8; MODULUS_BYTES];
+				for (c, chunk) in w.chunks_mut(64).enumerate() {
+					chunk.copy_from_slice(&Blake2b512::digest((k as u32, i, c as u32).encode()));
+				}
+				if i % 2 == 0 {
+					w[0] = n[0];
+				}
+				words.push(w);
+			}
+			for w in &words {
+				assert_eq!(unsealer.fast_permutation(w), unsealer.reference_permutation(w));
+			}
+		}
 	}
 
 	#[test]

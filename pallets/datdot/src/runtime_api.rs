@@ -58,6 +58,7 @@ impl<T: Config> Pallet<T> {
 					feed: Self::feed_state(contract.feed)?,
 					endpoint: Endpoints::<T>::get(&ch.hoster).map(|e| e.into_inner()),
 					blocks: ch.blocks.into_inner(),
+					hoster_duty_key: DutyKeys::<T>::get(&ch.hoster),
 					hoster: ch.hoster,
 					attestor: ch.attestor,
 					due: ch.due,

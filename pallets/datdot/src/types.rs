@@ -686,6 +686,8 @@ pub struct PerformanceDuty<AccountId, BlockNumber> {
 	pub attestor: AccountId,
 	/// The hoster to read.
 	pub hoster: AccountId,
+	/// The hoster's duty key, which signs its proof of contact (`None` once it left).
+	pub hoster_duty_key: Option<AccountId>,
 	/// Where the hoster seeds (`host:port`), if it registered an endpoint.
 	pub endpoint: Option<Vec<u8>>,
 	/// The feed's signed state: every block read must prove into it.
