@@ -11,7 +11,7 @@ use crate::hypercore_wire::attestor::{read_from_hoster, ReadRequest, Reading};
 use codec::Encode as _;
 use datdot_runtime::{AccountId, BlockNumber};
 use pallet_datdot::{offchain::report_key, PerformanceDuty, PerformanceReport};
-use sp_core::{sr25519, ByteArray as _};
+use sp_core::sr25519;
 use sp_runtime::{traits::ConstU32, BoundedVec, MultiSignature};
 use std::{
 	collections::HashSet,
