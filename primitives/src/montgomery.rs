@@ -64,6 +64,9 @@ impl Montgomery {
 			if k % 2 == 0 {
 				acc.add_product(a[k / 2], a[k / 2]);
 			}
+			// m[j]·n[k-j] for the m already chosen. Indexed: the zipped form measured 15 %
+			// slower.
+			#[allow(clippy::needless_range_loop)]
 			for j in first..k.min(N) {
 				acc.add_product(m[j], self.n[k - j]);
 			}

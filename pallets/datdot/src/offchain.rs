@@ -342,7 +342,7 @@ impl<T: Config> Pallet<T> {
 			let by_node = paused.contains(who);
 			// A provider whose pause budget is used up cannot pause: nothing to wait for.
 			let pause_for = if shutting_down {
-				let budget: BlockNumberFor<T> = Self::pause_budget(&provider).into();
+				let budget: BlockNumberFor<T> = Self::pause_budget(provider).into();
 				budget.min(T::MaxPauseBlocks::get())
 			} else {
 				Zero::zero()

@@ -4,7 +4,7 @@
 //! `scripts/frame-weight-template.hbs` (regenerate: `scripts/weights.sh`, see
 //! docs/benchmarks.md). Do not edit by hand.
 //!
-//! CLI VERSION 64.0.0, DATE: 2026-12-02, STEPS: `10`, REPEAT: `5`
+//! CLI VERSION 64.0.0, DATE: 2026-12-03, STEPS: `10`, REPEAT: `5`
 //! HOSTNAME: `vm`, CPU: `AMD EPYC`
 //! WASM-EXECUTION: `Compiled`, CHAIN: `Some("dev")`, DB CACHE: 1024
 
@@ -77,8 +77,12 @@ pub trait WeightInfo {
 /// The measured weights with the runtime's database weights.
 pub struct SubstrateWeight<T>(PhantomData<T>);
 impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
-	/// Storage: `Datdot::Providers` (r:1 w:1)
+	/// Storage: `Datdot::Providers` (r:2 w:1)
 	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(522), added: 2997, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::DutyKeyProviders` (r:2 w:1)
+	/// Proof: `Datdot::DutyKeyProviders` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::PeerIdProviders` (r:1 w:1)
+	/// Proof: `Datdot::PeerIdProviders` (`max_values`: None, `max_size`: Some(114), added: 2589, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::CounterForProviders` (r:1 w:1)
 	/// Proof: `Datdot::CounterForProviders` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
@@ -87,17 +91,36 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:1 w:1)
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::DutyKeys` (r:0 w:1)
+	/// Proof: `Datdot::DutyKeys` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexEntries` (r:0 w:1)
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
 	fn register() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `609`
-		//  Estimated: `3987`
-		// Minimum execution time: 98_747_000 picoseconds.
-		Weight::from_parts(110_515_000, 3987)
-			.saturating_add(T::DbWeight::get().reads(5_u64))
-			.saturating_add(T::DbWeight::get().writes(6_u64))
+		//  Measured:  `937`
+		//  Estimated: `6984`
+		// Minimum execution time: 171_085_000 picoseconds.
+		Weight::from_parts(255_050_000, 6984)
+			.saturating_add(T::DbWeight::get().reads(9_u64))
+			.saturating_add(T::DbWeight::get().writes(9_u64))
 	}
+	/// Storage: `Datdot::DutyKeyProviders` (r:2 w:2)
+	/// Proof: `Datdot::DutyKeyProviders` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Providers` (r:2 w:0)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(522), added: 2997, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::DutyKeys` (r:1 w:1)
+	/// Proof: `Datdot::DutyKeys` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
+	fn set_duty_key() -> Weight {
+		// Proof Size summary in bytes:
+		//  Measured:  `435`
+		//  Estimated: `6984`
+		// Minimum execution time: 25_969_000 picoseconds.
+		Weight::from_parts(48_823_000, 6984)
+			.saturating_add(T::DbWeight::get().reads(5_u64))
+			.saturating_add(T::DbWeight::get().writes(3_u64))
+	}
+	/// Storage: `Datdot::DutyKeyProviders` (r:1 w:1)
+	/// Proof: `Datdot::DutyKeyProviders` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:1 w:1)
 	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(522), added: 2997, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::PauseEnds` (r:1 w:1)
@@ -108,6 +131,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::CounterForProviders` (r:1 w:1)
 	/// Proof: `Datdot::CounterForProviders` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::DutyKeys` (r:1 w:1)
+	/// Proof: `Datdot::DutyKeys` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Endpoints` (r:0 w:1)
 	/// Proof: `Datdot::Endpoints` (`max_values`: None, `max_size`: Some(178), added: 2653, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::OpenPerformance` (r:0 w:1)
@@ -116,20 +141,19 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::HostedReplicas` (`max_values`: None, `max_size`: Some(12338), added: 14813, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::ServingRecords` (r:0 w:1)
 	/// Proof: `Datdot::ServingRecords` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
-	fn set_duty_key() -> Weight {
-		Weight::from_parts(40_000_000, 3987)
-			.saturating_add(T::DbWeight::get().reads(4_u64))
-			.saturating_add(T::DbWeight::get().writes(3_u64))
-	}
+	/// Storage: `Datdot::PeerIdProviders` (r:0 w:1)
+	/// Proof: `Datdot::PeerIdProviders` (`max_values`: None, `max_size`: Some(114), added: 2589, mode: `MaxEncodedLen`)
 	fn unregister() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `2251`
+		//  Measured:  `3282`
 		//  Estimated: `3990`
-		// Minimum execution time: 66_950_000 picoseconds.
-		Weight::from_parts(93_960_000, 3990)
-			.saturating_add(T::DbWeight::get().reads(5_u64))
-			.saturating_add(T::DbWeight::get().writes(9_u64))
+		// Minimum execution time: 113_950_000 picoseconds.
+		Weight::from_parts(167_479_000, 3990)
+			.saturating_add(T::DbWeight::get().reads(7_u64))
+			.saturating_add(T::DbWeight::get().writes(12_u64))
 	}
+	/// Storage: `Datdot::DutyKeyProviders` (r:1 w:0)
+	/// Proof: `Datdot::DutyKeyProviders` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:2 w:2)
 	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(522), added: 2997, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::PauseEnds` (r:1 w:1)
@@ -140,13 +164,15 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
 	fn pause() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `2084`
+		//  Measured:  `2607`
 		//  Estimated: `6984`
-		// Minimum execution time: 43_375_000 picoseconds.
-		Weight::from_parts(66_519_000, 6984)
-			.saturating_add(T::DbWeight::get().reads(5_u64))
+		// Minimum execution time: 70_385_000 picoseconds.
+		Weight::from_parts(108_943_000, 6984)
+			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
+	/// Storage: `Datdot::DutyKeyProviders` (r:1 w:0)
+	/// Proof: `Datdot::DutyKeyProviders` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:1 w:1)
 	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(522), added: 2997, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::PauseEnds` (r:1 w:1)
@@ -157,24 +183,26 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
 	fn unpause() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1414`
+		//  Measured:  `1904`
 		//  Estimated: `3990`
-		// Minimum execution time: 35_073_000 picoseconds.
-		Weight::from_parts(63_555_000, 3990)
-			.saturating_add(T::DbWeight::get().reads(3_u64))
+		// Minimum execution time: 56_955_000 picoseconds.
+		Weight::from_parts(80_670_000, 3990)
+			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
+	/// Storage: `Datdot::DutyKeyProviders` (r:1 w:0)
+	/// Proof: `Datdot::DutyKeyProviders` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:1 w:0)
 	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(522), added: 2997, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Endpoints` (r:0 w:1)
 	/// Proof: `Datdot::Endpoints` (`max_values`: None, `max_size`: Some(178), added: 2653, mode: `MaxEncodedLen`)
 	fn set_endpoint() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `198`
+		//  Measured:  `366`
 		//  Estimated: `3987`
-		// Minimum execution time: 12_278_000 picoseconds.
-		Weight::from_parts(21_341_000, 3987)
-			.saturating_add(T::DbWeight::get().reads(1_u64))
+		// Minimum execution time: 15_864_000 picoseconds.
+		Weight::from_parts(28_242_000, 3987)
+			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	/// Storage: `Datdot::PauseEnds` (r:1 w:1)
@@ -208,12 +236,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[0, 16]`.
 	fn on_initialize_pause_ends(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `250 + n * (483 ±0)`
+		//  Measured:  `381 + n * (502 ±0)`
 		//  Estimated: `129162 + n * (2997 ±0)`
-		// Minimum execution time: 45_368_000 picoseconds.
-		Weight::from_parts(73_026_992, 129162)
-			// Standard Error: 28_960
-			.saturating_add(Weight::from_parts(21_424_413, 0).saturating_mul(n.into()))
+		// Minimum execution time: 41_953_000 picoseconds.
+		Weight::from_parts(61_569_238, 129162)
+			// Standard Error: 309_213
+			.saturating_add(Weight::from_parts(18_937_750, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(23_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(13_u64))
@@ -228,8 +256,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1048`
 		//  Estimated: `6834`
-		// Minimum execution time: 119_188_000 picoseconds.
-		Weight::from_parts(151_766_000, 6834)
+		// Minimum execution time: 107_470_000 picoseconds.
+		Weight::from_parts(135_231_000, 6834)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -256,12 +284,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `c` is `[1, 128]`.
 	fn publish_plan(c: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `15426`
+		//  Measured:  `15525`
 		//  Estimated: `96894`
-		// Minimum execution time: 304_003_000 picoseconds.
-		Weight::from_parts(358_833_036, 96894)
-			// Standard Error: 162_861
-			.saturating_add(Weight::from_parts(41_594_837, 0).saturating_mul(c.into()))
+		// Minimum execution time: 323_453_000 picoseconds.
+		Weight::from_parts(232_866_849, 96894)
+			// Standard Error: 973_891
+			.saturating_add(Weight::from_parts(33_091_026, 0).saturating_mul(c.into()))
 			.saturating_add(T::DbWeight::get().reads(38_u64))
 			.saturating_add(T::DbWeight::get().writes(7_u64))
 			.saturating_add(T::DbWeight::get().writes((9_u64).saturating_mul(c.into())))
@@ -274,8 +302,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `8540`
 		//  Estimated: `22352`
-		// Minimum execution time: 22_353_000 picoseconds.
-		Weight::from_parts(36_615_000, 22352)
+		// Minimum execution time: 20_351_000 picoseconds.
+		Weight::from_parts(32_057_000, 22352)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -291,8 +319,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `16927`
 		//  Estimated: `22352`
-		// Minimum execution time: 95_822_000 picoseconds.
-		Weight::from_parts(176_504_000, 22352)
+		// Minimum execution time: 97_615_000 picoseconds.
+		Weight::from_parts(179_498_000, 22352)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
@@ -308,8 +336,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `362`
 		//  Estimated: `6834`
-		// Minimum execution time: 32_769_000 picoseconds.
-		Weight::from_parts(40_220_000, 6834)
+		// Minimum execution time: 30_385_000 picoseconds.
+		Weight::from_parts(49_303_000, 6834)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -342,18 +370,20 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[1, 32]`.
 	fn end_plans(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `211320 + n * (509 ±0)`
-		//  Estimated: `237998 + n * (41873 ±417)`
-		// Minimum execution time: 1_460_188_000 picoseconds.
-		Weight::from_parts(708_647_125, 237998)
-			// Standard Error: 9_725_627
-			.saturating_add(Weight::from_parts(1_385_496_174, 0).saturating_mul(n.into()))
+		//  Measured:  `211419 + n * (509 ±0)`
+		//  Estimated: `237998 + n * (41873 ±24)`
+		// Minimum execution time: 1_562_661_000 picoseconds.
+		Weight::from_parts(1_054_686_550, 237998)
+			// Standard Error: 16_105_997
+			.saturating_add(Weight::from_parts(1_288_225_858, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(71_u64))
 			.saturating_add(T::DbWeight::get().reads((16_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(78_u64))
 			.saturating_add(T::DbWeight::get().writes((16_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 41873).saturating_mul(n.into()))
 	}
+	/// Storage: `Datdot::DutyKeyProviders` (r:1 w:0)
+	/// Proof: `Datdot::DutyKeyProviders` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Replicas` (r:2 w:1)
 	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Contracts` (r:1 w:0)
@@ -384,13 +414,15 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::PerformanceChallenges` (`max_values`: None, `max_size`: Some(146), added: 2621, mode: `MaxEncodedLen`)
 	fn confirm_setup() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `15122`
+		//  Measured:  `15362`
 		//  Estimated: `15803`
-		// Minimum execution time: 153_149_000 picoseconds.
-		Weight::from_parts(240_008_000, 15803)
-			.saturating_add(T::DbWeight::get().reads(17_u64))
+		// Minimum execution time: 172_718_000 picoseconds.
+		Weight::from_parts(285_566_000, 15803)
+			.saturating_add(T::DbWeight::get().reads(18_u64))
 			.saturating_add(T::DbWeight::get().writes(18_u64))
 	}
+	/// Storage: `Datdot::DutyKeyProviders` (r:1 w:0)
+	/// Proof: `Datdot::DutyKeyProviders` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Replicas` (r:1 w:1)
 	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Contracts` (r:1 w:0)
@@ -421,13 +453,15 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::OfflineWatch` (`max_values`: None, `max_size`: Some(48), added: 2523, mode: `MaxEncodedLen`)
 	fn report_bad_encoding() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `3163`
+		//  Measured:  `3491`
 		//  Estimated: `9981`
-		// Minimum execution time: 11_287_846_000 picoseconds.
-		Weight::from_parts(14_352_617_000, 9981)
-			.saturating_add(T::DbWeight::get().reads(15_u64))
+		// Minimum execution time: 10_474_422_000 picoseconds.
+		Weight::from_parts(13_402_870_000, 9981)
+			.saturating_add(T::DbWeight::get().reads(16_u64))
 			.saturating_add(T::DbWeight::get().writes(17_u64))
 	}
+	/// Storage: `Datdot::DutyKeyProviders` (r:1 w:0)
+	/// Proof: `Datdot::DutyKeyProviders` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Challenges` (r:1 w:1)
 	/// Proof: `Datdot::Challenges` (`max_values`: None, `max_size`: Some(133), added: 2608, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Replicas` (r:4 w:0)
@@ -451,17 +485,19 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `s` is `[1, 4]`.
 	fn submit_storage_proof(s: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `944 + s * (256 ±0)`
+		//  Measured:  `1188 + s * (256 ±0)`
 		//  Estimated: `5966 + s * (2704 ±0)`
-		// Minimum execution time: 147_981_000 picoseconds.
-		Weight::from_parts(113_196_485, 5966)
-			// Standard Error: 300_085
-			.saturating_add(Weight::from_parts(87_845_104, 0).saturating_mul(s.into()))
-			.saturating_add(T::DbWeight::get().reads(8_u64))
+		// Minimum execution time: 151_156_000 picoseconds.
+		Weight::from_parts(127_487_498, 5966)
+			// Standard Error: 363_193
+			.saturating_add(Weight::from_parts(85_683_881, 0).saturating_mul(s.into()))
+			.saturating_add(T::DbWeight::get().reads(9_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(s.into())))
 			.saturating_add(T::DbWeight::get().writes(10_u64))
 			.saturating_add(Weight::from_parts(0, 2704).saturating_mul(s.into()))
 	}
+	/// Storage: `Datdot::DutyKeyProviders` (r:1 w:0)
+	/// Proof: `Datdot::DutyKeyProviders` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Challenges` (r:1 w:1)
 	/// Proof: `Datdot::Challenges` (`max_values`: None, `max_size`: Some(133), added: 2608, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Replicas` (r:4 w:4)
@@ -483,13 +519,13 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `s` is `[1, 4]`.
 	fn submit_storage_proof_passed(s: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1507 + s * (383 ±0)`
+		//  Measured:  `1675 + s * (383 ±0)`
 		//  Estimated: `6196 + s * (2704 ±0)`
-		// Minimum execution time: 167_991_000 picoseconds.
-		Weight::from_parts(69_856_141, 6196)
-			// Standard Error: 448_855
-			.saturating_add(Weight::from_parts(151_941_439, 0).saturating_mul(s.into()))
-			.saturating_add(T::DbWeight::get().reads(7_u64))
+		// Minimum execution time: 165_868_000 picoseconds.
+		Weight::from_parts(85_160_589, 6196)
+			// Standard Error: 521_240
+			.saturating_add(Weight::from_parts(147_777_244, 0).saturating_mul(s.into()))
+			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(s.into())))
 			.saturating_add(T::DbWeight::get().writes(8_u64))
 			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(s.into())))
@@ -516,12 +552,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[0, 64]`.
 	fn expire_challenges(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `198 + n * (724 ±0)`
+		//  Measured:  `474 + n * (730 ±0)`
 		//  Estimated: `3991 + n * (2997 ±0)`
-		// Minimum execution time: 4_327_000 picoseconds.
-		Weight::from_parts(6_660_000, 3991)
-			// Standard Error: 162_477
-			.saturating_add(Weight::from_parts(98_229_277, 0).saturating_mul(n.into()))
+		// Minimum execution time: 4_337_000 picoseconds.
+		Weight::from_parts(4_767_000, 3991)
+			// Standard Error: 1_002_560
+			.saturating_add(Weight::from_parts(86_416_839, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -541,12 +577,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[1, 16]`.
 	fn expire_setups(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `281 + n * (1096 ±0)`
+		//  Measured:  `380 + n * (1096 ±0)`
 		//  Estimated: `3670 + n * (5994 ±0)`
-		// Minimum execution time: 49_073_000 picoseconds.
-		Weight::from_parts(14_983_375, 3670)
-			// Standard Error: 146_799
-			.saturating_add(Weight::from_parts(58_331_438, 0).saturating_mul(n.into()))
+		// Minimum execution time: 64_215_000 picoseconds.
+		Weight::from_parts(30_989_864, 3670)
+			// Standard Error: 1_122_468
+			.saturating_add(Weight::from_parts(48_666_210, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -578,12 +614,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[1, 16]`.
 	fn draw_replicas(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `2224 + n * (778 ±0)`
+		//  Measured:  `2323 + n * (778 ±0)`
 		//  Estimated: `9823 + n * (5408 ±0)`
-		// Minimum execution time: 87_781_000 picoseconds.
-		Weight::from_parts(46_475_190, 9823)
-			// Standard Error: 112_686
-			.saturating_add(Weight::from_parts(85_784_081, 0).saturating_mul(n.into()))
+		// Minimum execution time: 82_633_000 picoseconds.
+		Weight::from_parts(49_341_194, 9823)
+			// Standard Error: 307_617
+			.saturating_add(Weight::from_parts(67_831_644, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(11_u64))
 			.saturating_add(T::DbWeight::get().reads((8_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -615,12 +651,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `p` is `[10, 100000]`.
 	fn draw_with_providers(p: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `10093`
+		//  Measured:  `10192`
 		//  Estimated: `44254`
-		// Minimum execution time: 138_677_000 picoseconds.
-		Weight::from_parts(316_248_032, 44254)
-			// Standard Error: 461
-			.saturating_add(Weight::from_parts(2_469, 0).saturating_mul(p.into()))
+		// Minimum execution time: 128_461_000 picoseconds.
+		Weight::from_parts(294_695_967, 44254)
+			// Standard Error: 526
+			.saturating_add(Weight::from_parts(3_016, 0).saturating_mul(p.into()))
 			.saturating_add(T::DbWeight::get().reads(30_u64))
 			.saturating_add(T::DbWeight::get().writes(8_u64))
 	}
@@ -643,12 +679,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[1, 64]`.
 	fn issue_challenges(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `24316 + n * (958 ±0)`
-		//  Estimated: `14655 + n * (14813 ±53)`
-		// Minimum execution time: 131_566_000 picoseconds.
-		Weight::from_parts(160_835_185, 14655)
-			// Standard Error: 1_063_530
-			.saturating_add(Weight::from_parts(88_453_850, 0).saturating_mul(n.into()))
+		//  Measured:  `24415 + n * (958 ±0)`
+		//  Estimated: `14655 + n * (14813 ±0)`
+		// Minimum execution time: 118_146_000 picoseconds.
+		Weight::from_parts(91_908_185, 14655)
+			// Standard Error: 1_120_090
+			.saturating_add(Weight::from_parts(87_608_894, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().reads((7_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
@@ -663,8 +699,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `72`
 		//  Estimated: `3478`
-		// Minimum execution time: 73_530_000 picoseconds.
-		Weight::from_parts(85_117_000, 3478)
+		// Minimum execution time: 62_834_000 picoseconds.
+		Weight::from_parts(83_665_000, 3478)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 	}
 	/// Storage: `Datdot::GrowthQueueBounds` (r:1 w:1)
@@ -692,10 +728,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `999`
 		//  Estimated: `6834`
-		// Minimum execution time: 26_910_000 picoseconds.
-		Weight::from_parts(29_294_000, 6834)
-			// Standard Error: 159_187
-			.saturating_add(Weight::from_parts(66_609_535, 0).saturating_mul(n.into()))
+		// Minimum execution time: 25_738_000 picoseconds.
+		Weight::from_parts(28_473_000, 6834)
+			// Standard Error: 156_980
+			.saturating_add(Weight::from_parts(66_210_258, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 			.saturating_add(T::DbWeight::get().writes((8_u64).saturating_mul(n.into())))
@@ -706,10 +742,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `0`
 		//  Estimated: `0`
-		// Minimum execution time: 4_877_000 picoseconds.
-		Weight::from_parts(9_184_000, 0)
+		// Minimum execution time: 4_626_000 picoseconds.
+		Weight::from_parts(7_681_000, 0)
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
+	/// Storage: `Datdot::DutyKeyProviders` (r:1 w:0)
+	/// Proof: `Datdot::DutyKeyProviders` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Replicas` (r:1 w:1)
 	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:1 w:1)
@@ -736,11 +774,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
 	fn release_replica() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `14160`
+		//  Measured:  `14328`
 		//  Estimated: `15803`
-		// Minimum execution time: 154_481_000 picoseconds.
-		Weight::from_parts(236_042_000, 15803)
-			.saturating_add(T::DbWeight::get().reads(12_u64))
+		// Minimum execution time: 150_164_000 picoseconds.
+		Weight::from_parts(220_979_000, 15803)
+			.saturating_add(T::DbWeight::get().reads(13_u64))
 			.saturating_add(T::DbWeight::get().writes(12_u64))
 	}
 	/// Storage: `Datdot::TimingOverride` (r:1 w:0)
@@ -764,12 +802,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[0, 16]`.
 	fn watch_offline(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `160 + n * (662 ±0)`
+		//  Measured:  `263 + n * (662 ±0)`
 		//  Estimated: `1497 + n * (14813 ±0)`
-		// Minimum execution time: 2_333_000 picoseconds.
-		Weight::from_parts(10_767_205, 1497)
-			// Standard Error: 322_845
-			.saturating_add(Weight::from_parts(86_375_452, 0).saturating_mul(n.into()))
+		// Minimum execution time: 2_143_000 picoseconds.
+		Weight::from_parts(8_682_681, 1497)
+			// Standard Error: 453_863
+			.saturating_add(Weight::from_parts(67_175_838, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
@@ -797,20 +835,24 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[1, 16]`.
 	fn replace_evicted(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1054 + n * (201 ±0)`
+		//  Measured:  `1222 + n * (201 ±0)`
 		//  Estimated: `15803 + n * (2704 ±0)`
-		// Minimum execution time: 42_113_000 picoseconds.
-		Weight::from_parts(52_876_358, 15803)
-			// Standard Error: 34_420
-			.saturating_add(Weight::from_parts(17_943_962, 0).saturating_mul(n.into()))
+		// Minimum execution time: 40_280_000 picoseconds.
+		Weight::from_parts(43_220_383, 15803)
+			// Standard Error: 143_364
+			.saturating_add(Weight::from_parts(15_598_354, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 			.saturating_add(T::DbWeight::get().writes((2_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 2704).saturating_mul(n.into()))
 	}
+	/// Storage: `Datdot::DutyKeyProviders` (r:1 w:0)
+	/// Proof: `Datdot::DutyKeyProviders` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::PerformanceChallenges` (r:1 w:1)
 	/// Proof: `Datdot::PerformanceChallenges` (`max_values`: None, `max_size`: Some(146), added: 2621, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::DutyKeys` (r:1 w:0)
+	/// Proof: `Datdot::DutyKeys` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::OpenPerformance` (r:1 w:1)
 	/// Proof: `Datdot::OpenPerformance` (`max_values`: None, `max_size`: Some(56), added: 2531, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::PerformanceDue` (r:1 w:1)
@@ -827,13 +869,15 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	fn report_performance_served() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `2149`
+		//  Measured:  `2410`
 		//  Estimated: `6984`
-		// Minimum execution time: 136_284_000 picoseconds.
-		Weight::from_parts(210_254_000, 6984)
-			.saturating_add(T::DbWeight::get().reads(10_u64))
+		// Minimum execution time: 141_631_000 picoseconds.
+		Weight::from_parts(181_490_000, 6984)
+			.saturating_add(T::DbWeight::get().reads(12_u64))
 			.saturating_add(T::DbWeight::get().writes(9_u64))
 	}
+	/// Storage: `Datdot::DutyKeyProviders` (r:1 w:0)
+	/// Proof: `Datdot::DutyKeyProviders` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::PerformanceChallenges` (r:1 w:2)
 	/// Proof: `Datdot::PerformanceChallenges` (`max_values`: None, `max_size`: Some(146), added: 2621, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::OpenPerformance` (r:1 w:1)
@@ -862,11 +906,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	fn report_performance_not_served() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `7677`
+		//  Measured:  `8417`
 		//  Estimated: `44254`
-		// Minimum execution time: 202_482_000 picoseconds.
-		Weight::from_parts(328_480_000, 44254)
-			.saturating_add(T::DbWeight::get().reads(34_u64))
+		// Minimum execution time: 203_013_000 picoseconds.
+		Weight::from_parts(238_585_000, 44254)
+			.saturating_add(T::DbWeight::get().reads(35_u64))
 			.saturating_add(T::DbWeight::get().writes(12_u64))
 	}
 	/// Storage: `Datdot::IndexLen` (r:2 w:0)
@@ -896,12 +940,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[1, 32]`.
 	fn issue_performance_challenges(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1106 + n * (824 ±0)`
+		//  Measured:  `1205 + n * (824 ±0)`
 		//  Estimated: `5966 + n * (43264 ±0)`
-		// Minimum execution time: 102_483_000 picoseconds.
-		Weight::from_parts(6_709_883, 5966)
-			// Standard Error: 287_854
-			.saturating_add(Weight::from_parts(112_039_192, 0).saturating_mul(n.into()))
+		// Minimum execution time: 93_870_000 picoseconds.
+		Weight::from_parts(13_423_492, 5966)
+			// Standard Error: 118_106
+			.saturating_add(Weight::from_parts(73_538_060, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().reads((21_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -919,12 +963,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[0, 64]`.
 	fn expire_performance_challenges(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `202 + n * (612 ±0)`
+		//  Measured:  `301 + n * (612 ±0)`
 		//  Estimated: `3991 + n * (2997 ±0)`
-		// Minimum execution time: 4_356_000 picoseconds.
-		Weight::from_parts(5_768_000, 3991)
-			// Standard Error: 46_034
-			.saturating_add(Weight::from_parts(27_213_494, 0).saturating_mul(n.into()))
+		// Minimum execution time: 4_317_000 picoseconds.
+		Weight::from_parts(25_116_556, 3991)
+			// Standard Error: 217_482
+			.saturating_add(Weight::from_parts(18_649_159, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
@@ -936,38 +980,38 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 /// The same weights with ParityDB's database weights, for tests and mock runtimes.
 impl WeightInfo for () {
 	fn register() -> Weight {
-		Weight::from_parts(110_515_000, 3987)
-			.saturating_add(ParityDbWeight::get().reads(5_u64))
-			.saturating_add(ParityDbWeight::get().writes(6_u64))
+		Weight::from_parts(255_050_000, 6984)
+			.saturating_add(ParityDbWeight::get().reads(9_u64))
+			.saturating_add(ParityDbWeight::get().writes(9_u64))
 	}
 	fn set_duty_key() -> Weight {
-		Weight::from_parts(40_000_000, 3987)
-			.saturating_add(ParityDbWeight::get().reads(4_u64))
+		Weight::from_parts(48_823_000, 6984)
+			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn unregister() -> Weight {
-		Weight::from_parts(93_960_000, 3990)
-			.saturating_add(ParityDbWeight::get().reads(5_u64))
-			.saturating_add(ParityDbWeight::get().writes(9_u64))
+		Weight::from_parts(167_479_000, 3990)
+			.saturating_add(ParityDbWeight::get().reads(7_u64))
+			.saturating_add(ParityDbWeight::get().writes(12_u64))
 	}
 	fn pause() -> Weight {
-		Weight::from_parts(66_519_000, 6984)
-			.saturating_add(ParityDbWeight::get().reads(5_u64))
+		Weight::from_parts(108_943_000, 6984)
+			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().writes(6_u64))
 	}
 	fn unpause() -> Weight {
-		Weight::from_parts(63_555_000, 3990)
-			.saturating_add(ParityDbWeight::get().reads(3_u64))
+		Weight::from_parts(80_670_000, 3990)
+			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 	fn set_endpoint() -> Weight {
-		Weight::from_parts(21_341_000, 3987)
-			.saturating_add(ParityDbWeight::get().reads(1_u64))
+		Weight::from_parts(28_242_000, 3987)
+			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn on_initialize_pause_ends(n: u32, ) -> Weight {
-		Weight::from_parts(73_026_992, 129162)
-			.saturating_add(Weight::from_parts(21_424_413, 0).saturating_mul(n.into()))
+		Weight::from_parts(61_569_238, 129162)
+			.saturating_add(Weight::from_parts(18_937_750, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(23_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(13_u64))
@@ -975,35 +1019,35 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 2997).saturating_mul(n.into()))
 	}
 	fn publish_feed() -> Weight {
-		Weight::from_parts(151_766_000, 6834)
+		Weight::from_parts(135_231_000, 6834)
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	fn publish_plan(c: u32, ) -> Weight {
-		Weight::from_parts(358_833_036, 96894)
-			.saturating_add(Weight::from_parts(41_594_837, 0).saturating_mul(c.into()))
+		Weight::from_parts(232_866_849, 96894)
+			.saturating_add(Weight::from_parts(33_091_026, 0).saturating_mul(c.into()))
 			.saturating_add(ParityDbWeight::get().reads(38_u64))
 			.saturating_add(ParityDbWeight::get().writes(7_u64))
 			.saturating_add(ParityDbWeight::get().writes((9_u64).saturating_mul(c.into())))
 	}
 	fn cancel_plan() -> Weight {
-		Weight::from_parts(36_615_000, 22352)
+		Weight::from_parts(32_057_000, 22352)
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn top_up_plan() -> Weight {
-		Weight::from_parts(176_504_000, 22352)
+		Weight::from_parts(179_498_000, 22352)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(5_u64))
 	}
 	fn remove_feed() -> Weight {
-		Weight::from_parts(40_220_000, 6834)
+		Weight::from_parts(49_303_000, 6834)
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 	fn end_plans(n: u32, ) -> Weight {
-		Weight::from_parts(708_647_125, 237998)
-			.saturating_add(Weight::from_parts(1_385_496_174, 0).saturating_mul(n.into()))
+		Weight::from_parts(1_054_686_550, 237998)
+			.saturating_add(Weight::from_parts(1_288_225_858, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(71_u64))
 			.saturating_add(ParityDbWeight::get().reads((16_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(78_u64))
@@ -1011,35 +1055,35 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 41873).saturating_mul(n.into()))
 	}
 	fn confirm_setup() -> Weight {
-		Weight::from_parts(240_008_000, 15803)
-			.saturating_add(ParityDbWeight::get().reads(17_u64))
+		Weight::from_parts(285_566_000, 15803)
+			.saturating_add(ParityDbWeight::get().reads(18_u64))
 			.saturating_add(ParityDbWeight::get().writes(18_u64))
 	}
 	fn report_bad_encoding() -> Weight {
-		Weight::from_parts(14_352_617_000, 9981)
-			.saturating_add(ParityDbWeight::get().reads(15_u64))
+		Weight::from_parts(13_402_870_000, 9981)
+			.saturating_add(ParityDbWeight::get().reads(16_u64))
 			.saturating_add(ParityDbWeight::get().writes(17_u64))
 	}
 	fn submit_storage_proof(s: u32, ) -> Weight {
-		Weight::from_parts(113_196_485, 5966)
-			.saturating_add(Weight::from_parts(87_845_104, 0).saturating_mul(s.into()))
-			.saturating_add(ParityDbWeight::get().reads(8_u64))
+		Weight::from_parts(127_487_498, 5966)
+			.saturating_add(Weight::from_parts(85_683_881, 0).saturating_mul(s.into()))
+			.saturating_add(ParityDbWeight::get().reads(9_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(s.into())))
 			.saturating_add(ParityDbWeight::get().writes(10_u64))
 			.saturating_add(Weight::from_parts(0, 2704).saturating_mul(s.into()))
 	}
 	fn submit_storage_proof_passed(s: u32, ) -> Weight {
-		Weight::from_parts(69_856_141, 6196)
-			.saturating_add(Weight::from_parts(151_941_439, 0).saturating_mul(s.into()))
-			.saturating_add(ParityDbWeight::get().reads(7_u64))
+		Weight::from_parts(85_160_589, 6196)
+			.saturating_add(Weight::from_parts(147_777_244, 0).saturating_mul(s.into()))
+			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(s.into())))
 			.saturating_add(ParityDbWeight::get().writes(8_u64))
 			.saturating_add(ParityDbWeight::get().writes((1_u64).saturating_mul(s.into())))
 			.saturating_add(Weight::from_parts(0, 2704).saturating_mul(s.into()))
 	}
 	fn expire_challenges(n: u32, ) -> Weight {
-		Weight::from_parts(6_660_000, 3991)
-			.saturating_add(Weight::from_parts(98_229_277, 0).saturating_mul(n.into()))
+		Weight::from_parts(4_767_000, 3991)
+			.saturating_add(Weight::from_parts(86_416_839, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
@@ -1047,8 +1091,8 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 2997).saturating_mul(n.into()))
 	}
 	fn expire_setups(n: u32, ) -> Weight {
-		Weight::from_parts(14_983_375, 3670)
-			.saturating_add(Weight::from_parts(58_331_438, 0).saturating_mul(n.into()))
+		Weight::from_parts(30_989_864, 3670)
+			.saturating_add(Weight::from_parts(48_666_210, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().reads((3_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
@@ -1056,8 +1100,8 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 5994).saturating_mul(n.into()))
 	}
 	fn draw_replicas(n: u32, ) -> Weight {
-		Weight::from_parts(46_475_190, 9823)
-			.saturating_add(Weight::from_parts(85_784_081, 0).saturating_mul(n.into()))
+		Weight::from_parts(49_341_194, 9823)
+			.saturating_add(Weight::from_parts(67_831_644, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(11_u64))
 			.saturating_add(ParityDbWeight::get().reads((8_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
@@ -1065,14 +1109,14 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 5408).saturating_mul(n.into()))
 	}
 	fn draw_with_providers(p: u32, ) -> Weight {
-		Weight::from_parts(316_248_032, 44254)
-			.saturating_add(Weight::from_parts(2_469, 0).saturating_mul(p.into()))
+		Weight::from_parts(294_695_967, 44254)
+			.saturating_add(Weight::from_parts(3_016, 0).saturating_mul(p.into()))
 			.saturating_add(ParityDbWeight::get().reads(30_u64))
 			.saturating_add(ParityDbWeight::get().writes(8_u64))
 	}
 	fn issue_challenges(n: u32, ) -> Weight {
-		Weight::from_parts(160_835_185, 14655)
-			.saturating_add(Weight::from_parts(88_453_850, 0).saturating_mul(n.into()))
+		Weight::from_parts(91_908_185, 14655)
+			.saturating_add(Weight::from_parts(87_608_894, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().reads((7_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
@@ -1080,28 +1124,28 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 14813).saturating_mul(n.into()))
 	}
 	fn challenges_this_block() -> Weight {
-		Weight::from_parts(85_117_000, 3478)
+		Weight::from_parts(83_665_000, 3478)
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 	}
 	fn grow_plans(n: u32, ) -> Weight {
-		Weight::from_parts(29_294_000, 6834)
-			.saturating_add(Weight::from_parts(66_609_535, 0).saturating_mul(n.into()))
+		Weight::from_parts(28_473_000, 6834)
+			.saturating_add(Weight::from_parts(66_210_258, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(7_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 			.saturating_add(ParityDbWeight::get().writes((8_u64).saturating_mul(n.into())))
 	}
 	fn set_timing() -> Weight {
-		Weight::from_parts(9_184_000, 0)
+		Weight::from_parts(7_681_000, 0)
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn release_replica() -> Weight {
-		Weight::from_parts(236_042_000, 15803)
-			.saturating_add(ParityDbWeight::get().reads(12_u64))
+		Weight::from_parts(220_979_000, 15803)
+			.saturating_add(ParityDbWeight::get().reads(13_u64))
 			.saturating_add(ParityDbWeight::get().writes(12_u64))
 	}
 	fn watch_offline(n: u32, ) -> Weight {
-		Weight::from_parts(10_767_205, 1497)
-			.saturating_add(Weight::from_parts(86_375_452, 0).saturating_mul(n.into()))
+		Weight::from_parts(8_682_681, 1497)
+			.saturating_add(Weight::from_parts(67_175_838, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
@@ -1109,8 +1153,8 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 14813).saturating_mul(n.into()))
 	}
 	fn replace_evicted(n: u32, ) -> Weight {
-		Weight::from_parts(52_876_358, 15803)
-			.saturating_add(Weight::from_parts(17_943_962, 0).saturating_mul(n.into()))
+		Weight::from_parts(43_220_383, 15803)
+			.saturating_add(Weight::from_parts(15_598_354, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
@@ -1118,18 +1162,18 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 2704).saturating_mul(n.into()))
 	}
 	fn report_performance_served() -> Weight {
-		Weight::from_parts(210_254_000, 6984)
-			.saturating_add(ParityDbWeight::get().reads(10_u64))
+		Weight::from_parts(181_490_000, 6984)
+			.saturating_add(ParityDbWeight::get().reads(12_u64))
 			.saturating_add(ParityDbWeight::get().writes(9_u64))
 	}
 	fn report_performance_not_served() -> Weight {
-		Weight::from_parts(328_480_000, 44254)
-			.saturating_add(ParityDbWeight::get().reads(34_u64))
+		Weight::from_parts(238_585_000, 44254)
+			.saturating_add(ParityDbWeight::get().reads(35_u64))
 			.saturating_add(ParityDbWeight::get().writes(12_u64))
 	}
 	fn issue_performance_challenges(n: u32, ) -> Weight {
-		Weight::from_parts(6_709_883, 5966)
-			.saturating_add(Weight::from_parts(112_039_192, 0).saturating_mul(n.into()))
+		Weight::from_parts(13_423_492, 5966)
+			.saturating_add(Weight::from_parts(73_538_060, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().reads((21_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
@@ -1137,8 +1181,8 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 43264).saturating_mul(n.into()))
 	}
 	fn expire_performance_challenges(n: u32, ) -> Weight {
-		Weight::from_parts(5_768_000, 3991)
-			.saturating_add(Weight::from_parts(27_213_494, 0).saturating_mul(n.into()))
+		Weight::from_parts(25_116_556, 3991)
+			.saturating_add(Weight::from_parts(18_649_159, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
