@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Keyring } from '@polkadot/keyring';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
+import { u8aToHex } from '@polkadot/util';
 import { startNode, connect, sendAndFinalize, recordEvents, repoRoot, NODE_BIN, setTiming, rpcCall, identity } from './harness.js';
 
 export { identity };
