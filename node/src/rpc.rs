@@ -48,8 +48,7 @@ pub fn registration(
 			 start it with --node-key-file or the default key in its base path",
 		)?;
 		let message = pallet_datdot::identity::peer_id_message(&account);
-		let mut peer_id = vec![0x00, 0x24, 0x08, 0x01, 0x12, 0x20];
-		peer_id.extend(identity.public().to_bytes());
+		let peer_id = pallet_datdot::identity::ed25519_peer_id(identity.public().to_bytes());
 		let duty_keys: Vec<String> = keystore
 			.sr25519_public_keys(pallet_datdot::offchain::KEY_TYPE)
 			.into_iter()
@@ -108,9 +107,12 @@ where
 	})?;
 	module.merge(datdot)?;
 	let mut registration = RpcModule::new(datdot_registration);
-	registration.register_method("datdot_registration", |params, answer, _| {
+	// Unsafe: the node's key signs any account asked for, so a public endpoint would let
+	// anyone register this node's PeerId as theirs (`--rpc-methods unsafe` exposes it).
+	registration.register_method("datdot_registration", |params, answer, ext| {
 		use jsonrpsee::types::ErrorObjectOwned;
 		use sp_core::crypto::Ss58Codec;
+		sc_rpc_api::check_if_safe(ext)?;
 		let account: String = params.one()?;
 		let account = AccountId::from_ss58check(&account).map_err(|e| {
 			ErrorObjectOwned::owned(-32602, format!("not an SS58 account: {e:?}"), None::<()>)

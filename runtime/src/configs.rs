@@ -282,9 +282,7 @@ impl pallet_datdot::identity::PeerSigner<AccountId> for Sr25519ContactSigner {
 		let message = pallet_datdot::identity::peer_id_message(account);
 		let signature =
 			public.sign(key_type, &message).expect("the key was generated in this keystore");
-		let mut peer_id = alloc::vec![0x00, 0x24, 0x08, 0x01, 0x12, 0x20];
-		peer_id.extend(public.0);
-		(peer_id, signature.0)
+		(pallet_datdot::identity::ed25519_peer_id(public.0), signature.0)
 	}
 }
 

@@ -135,9 +135,9 @@ fn bare_providers<T: Config>(n: u32) -> Vec<T::AccountId> {
 }
 
 fn peer_id<T: Config>(i: u32) -> PeerIdOf<T> {
-	let mut bytes = alloc::vec![0x00, 0x24, 0x08, 0x01, 0x12, 0x20];
-	bytes.extend(i.to_le_bytes().iter().cycle().take(32));
-	bytes.try_into().expect("38 bytes fit MaxPeerIdLen")
+	let mut public = [0u8; 32];
+	public.iter_mut().zip(i.to_le_bytes().iter().cycle()).for_each(|(b, i)| *b = *i);
+	crate::identity::ed25519_peer_id(public).try_into().expect("38 bytes fit MaxPeerIdLen")
 }
 
 /// Registers `who` with a new node identity, `duty_key` and test sealing key `key`.

@@ -42,6 +42,24 @@ pub trait PeerSigner<AccountId> {
 	fn peer_identity(account: &AccountId) -> (Vec<u8>, PeerSignature);
 }
 
+/// The libp2p PeerId of the ed25519 key `public`: the identity multihash (`00 24`) of the
+/// protobuf-encoded key (`08 01` ed25519, `12 20` 32 bytes).
+pub fn ed25519_peer_id(public: [u8; 32]) -> Vec<u8> {
+	let mut peer_id = PEER_ID_PREFIX.to_vec();
+	peer_id.extend_from_slice(&public);
+	peer_id
+}
+
+/// The ed25519 key of a PeerId, if it is one (see [`ed25519_peer_id`]).
+pub fn peer_id_public(peer_id: &[u8]) -> Option<[u8; 32]> {
+	match peer_id.strip_prefix(&PEER_ID_PREFIX[..]) {
+		Some(public) => public.try_into().ok(),
+		None => None,
+	}
+}
+
+const PEER_ID_PREFIX: [u8; 6] = [0x00, 0x24, 0x08, 0x01, 0x12, 0x20];
+
 impl<T: Config> Pallet<T> {
 	/// The provider a duty is done for: the signer, or the provider whose duty key signed.
 	pub fn duty_origin(origin: OriginFor<T>) -> Result<T::AccountId, DispatchError> {
@@ -62,10 +80,8 @@ impl<T: Config> Pallet<T> {
 		peer_id: &PeerIdOf<T>,
 		signature: &PeerSignature,
 	) -> DispatchResult {
-		ensure!(crate::is_ed25519_peer_id(peer_id), Error::<T>::InvalidPeerId);
+		let public = peer_id_public(peer_id).ok_or(Error::<T>::InvalidPeerId)?;
 		ensure!(!PeerIdProviders::<T>::contains_key(peer_id), Error::<T>::PeerIdTaken);
-		let mut public = [0u8; 32];
-		public.copy_from_slice(&peer_id[6..38]);
 		let signature = sp_core::ed25519::Signature::from_raw(*signature);
 		let public = sp_core::ed25519::Public::from_raw(public);
 		let valid = sp_io::crypto::ed25519_verify(&signature, &peer_id_message(who), &public);

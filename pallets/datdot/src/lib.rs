@@ -1873,9 +1873,3 @@ pub mod pallet {
 		}
 	}
 }
-
-/// Whether `bytes` is a libp2p PeerId of an ed25519 key: the identity multihash (`00`,
-/// length `24`) of the protobuf-encoded public key (`08 01` = ed25519, `12 20` = 32 bytes).
-pub fn is_ed25519_peer_id(bytes: &[u8]) -> bool {
-	bytes.len() == 38 && bytes[..6] == [0x00, 0x24, 0x08, 0x01, 0x12, 0x20]
-}

@@ -222,9 +222,7 @@ pub fn run(test: impl FnOnce()) {
 /// A well-formed ed25519 PeerId whose key bytes are all `seed`.
 pub fn peer_id(seed: u8) -> crate::PeerIdOf<Test> {
 	use frame::deps::sp_core::Pair;
-	let mut bytes = vec![0x00, 0x24, 0x08, 0x01, 0x12, 0x20];
-	bytes.extend(peer_key(seed).public().0);
-	bytes.try_into().unwrap()
+	crate::identity::ed25519_peer_id(peer_key(seed).public().0).try_into().unwrap()
 }
 
 /// The libp2p key of the node with PeerId [`peer_id`]`(seed)`.
@@ -277,8 +275,7 @@ impl crate::identity::PeerSigner<AccountId> for TestContactSigner {
 		use frame::deps::sp_core::Pair;
 		let seed = frame::hashing::blake2_256(&account.to_le_bytes());
 		let key = frame::deps::sp_core::ed25519::Pair::from_seed(&seed);
-		let mut peer_id = vec![0x00, 0x24, 0x08, 0x01, 0x12, 0x20];
-		peer_id.extend(key.public().0);
+		let peer_id = crate::identity::ed25519_peer_id(key.public().0);
 		(peer_id, key.sign(&crate::identity::peer_id_message(account)).0)
 	}
 }
