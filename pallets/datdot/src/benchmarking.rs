@@ -720,6 +720,7 @@ mod benchmarks {
 			challenge_period: 2,
 			offline_grace: T::OfflineGrace::get(),
 			performance_period: 2,
+			setup_blocks: T::SetupBlocks::get(),
 		});
 		let count;
 		#[block]
@@ -765,8 +766,12 @@ mod benchmarks {
 
 	#[benchmark]
 	fn set_timing() {
-		let timing =
-			Timing { challenge_period: 5, offline_grace: 7u32.into(), performance_period: 9 };
+		let timing = Timing {
+			challenge_period: 5,
+			offline_grace: 7u32.into(),
+			performance_period: 9,
+			setup_blocks: One::one(),
+		};
 		#[extrinsic_call]
 		_(RawOrigin::Root, Some(timing));
 		assert_eq!(Datdot::<T>::timing(), timing);
@@ -895,6 +900,7 @@ mod benchmarks {
 			challenge_period: T::ChallengePeriod::get(),
 			offline_grace: T::OfflineGrace::get(),
 			performance_period: 1,
+			setup_blocks: T::SetupBlocks::get(),
 		});
 		let now = frame_system::Pallet::<T>::block_number();
 		let issued;

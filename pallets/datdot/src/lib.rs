@@ -294,7 +294,8 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxDrawsPerBlock: Get<u32>;
 
-		/// Blocks encoder and hoster have to confirm a new replica.
+		/// Blocks encoder and hoster have to confirm a new replica; governance may shorten it
+		/// (`set_timing`), never lengthen it.
 		#[pallet::constant]
 		type SetupBlocks: Get<BlockNumberFor<Self>>;
 
@@ -530,7 +531,8 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type DrawNonce<T: Config> = StorageValue<_, u64, ValueQuery>;
 
-	/// Replicas whose setup ends at a block (all drawn `SetupBlocks` before it).
+	/// Replicas whose setup ends at a block (drawn the setup time, `Timing::setup_blocks`,
+	/// before it; at most `MaxDrawsPerBlock` per block).
 	#[pallet::storage]
 	pub type SetupDeadlines<T: Config> = StorageMap<
 		_,
@@ -1152,7 +1154,8 @@ pub mod pallet {
 		/// The answer must have one proof per challenged segment, in the challenge's order
 		/// and with the challenged segment indexes.
 		ProofsDoNotMatchChallenge,
-		/// Challenge periods and the offline grace must each be at least one block.
+		/// Challenge periods, the offline grace and the setup time must each be at least one
+		/// block, and the setup time at most the runtime's `SetupBlocks`.
 		InvalidTiming,
 		/// No open performance challenge has this id (already reported, or expired).
 		UnknownPerformanceChallenge,
@@ -1649,7 +1652,9 @@ pub mod pallet {
 				ensure!(
 					t.challenge_period > 0
 						&& t.performance_period > 0
-						&& !t.offline_grace.is_zero(),
+						&& !t.offline_grace.is_zero()
+						&& !t.setup_blocks.is_zero()
+						&& t.setup_blocks <= T::SetupBlocks::get(),
 					Error::<T>::InvalidTiming
 				);
 			}
@@ -1666,6 +1671,7 @@ pub mod pallet {
 				challenge_period: T::ChallengePeriod::get(),
 				offline_grace: T::OfflineGrace::get(),
 				performance_period: T::PerformancePeriod::get(),
+				setup_blocks: T::SetupBlocks::get(),
 			})
 		}
 

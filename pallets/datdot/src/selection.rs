@@ -167,10 +167,12 @@ impl<T: Config> Pallet<T> {
 	/// Draws queued replicas, at most `MaxDrawsPerBlock`; stops at the first that finds too
 	/// few providers (it goes back to the queue). Returns the number of draws tried.
 	pub(crate) fn draw_queued(now: BlockNumberFor<T>, randomness: &[u8; 32]) -> u32 {
-		let deadline = now.saturating_add(T::SetupBlocks::get());
+		let deadline = now.saturating_add(Self::timing().setup_blocks);
 		let mut deadlines = SetupDeadlines::<T>::get(deadline);
 		let mut tried = 0;
-		while tried < T::MaxDrawsPerBlock::get() {
+		// After governance shortens the setup time, draws of an earlier block may already
+		// hold this deadline's slot: the rest of the queue then waits for the next block.
+		while tried < T::MaxDrawsPerBlock::get() && !deadlines.is_full() {
 			let Some((id, since)) = DrawQueueOf::<T>::pop() else { break };
 			tried += 1;
 			let nonce = DrawNonce::<T>::mutate(|n| {
@@ -181,8 +183,7 @@ impl<T: Config> Pallet<T> {
 			match Self::draw_replica(id, &seed, deadline) {
 				DrawOutcome::Drawn => {
 					if deadlines.try_push(id).is_err() {
-						// Unreachable: only this block's draws (at most MaxDrawsPerBlock, the
-						// slot's bound) land in this slot.
+						// Unreachable: the loop stops once the slot is full.
 						defensive!("setup deadline slot overflow");
 					}
 				}

@@ -753,6 +753,9 @@ pub struct Timing<BlockNumber> {
 	/// Mean blocks between two performance challenges of one hoster (see
 	/// `Config::PerformancePeriod`).
 	pub performance_period: u32,
+	/// Blocks encoder and hoster have to confirm a new replica; at most
+	/// `Config::SetupBlocks`, which bounds what is scanned and queued for setups.
+	pub setup_blocks: BlockNumber,
 }
 
 /// What a provider was paid for (event `ProviderPaid`).

@@ -13,6 +13,7 @@ fn performance_period(period: u32) {
 		challenge_period: u32::MAX,
 		offline_grace: OFFLINE_GRACE,
 		performance_period: period,
+		setup_blocks: SETUP_BLOCKS,
 	};
 	assert_ok!(Datdot::set_timing(RuntimeOrigin::root(), Some(timing)));
 }

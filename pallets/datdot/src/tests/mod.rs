@@ -1744,6 +1744,37 @@ mod draws {
 	}
 
 	#[test]
+	fn a_shorter_setup_time_applies_to_new_draws_and_never_overfills_a_deadline() {
+		run(|| {
+			publish_network(10, 8, 3, 9);
+			run_to_block(2);
+			let first: Vec<_> = Replicas::<Test>::iter().map(|(c, i, _)| (c, i)).collect();
+			assert_eq!(first.len() as u32, DRAWS_PER_BLOCK);
+			let shorter = Timing { setup_blocks: SETUP_BLOCKS - 1, ..Datdot::timing() };
+			assert_ok!(Datdot::set_timing(RuntimeOrigin::root(), Some(shorter)));
+			// Block 3's deadline (3 + 4) is block 2's (2 + 5), whose slot is full: the
+			// queue waits a block rather than overfill it.
+			run_to_block(3);
+			assert_eq!((Replicas::<Test>::iter().count(), queued()), (4, 2));
+			run_to_block(4);
+			assert_eq!(queued(), 0);
+			for (c, i, r) in Replicas::<Test>::iter() {
+				let deadline = if first.contains(&(c, i)) { 2 + SETUP_BLOCKS } else { 4 + 4 };
+				assert_eq!(r.state, ReplicaState::Setup { deadline }, "{c}/{i}");
+			}
+			assert_eq!(SetupDeadlines::<Test>::get(2 + SETUP_BLOCKS).len() as u32, DRAWS_PER_BLOCK);
+			assert_eq!(SetupDeadlines::<Test>::get(8).len(), 2);
+			// The shorter setups time out at their own deadline.
+			run_to_block(9);
+			let timeouts = events()
+				.iter()
+				.filter(|e| matches!(e, Event::SetupFailed { reason: SetupFailure::Timeout, .. }))
+				.count();
+			assert_eq!(timeouts, 6);
+		});
+	}
+
+	#[test]
 	fn draws_at_most_the_per_block_limit() {
 		run(|| {
 			publish_network(10, 8, 3, 9);
@@ -2196,8 +2227,12 @@ mod challenges {
 	fn governance_sets_the_challenge_period_and_the_rate_follows() {
 		run(|| {
 			let (_w, encoded) = active_network(8, 4, 5);
-			let timing =
-				Timing { challenge_period: 20, offline_grace: 3, performance_period: u32::MAX };
+			let timing = Timing {
+				challenge_period: 20,
+				offline_grace: 3,
+				performance_period: u32::MAX,
+				setup_blocks: SETUP_BLOCKS,
+			};
 			assert_ok!(Datdot::set_timing(RuntimeOrigin::root(), Some(timing)));
 			System::assert_last_event(Event::<Test>::TimingSet { timing }.into());
 			let rate = challenge_rate(&encoded, 2_000);
@@ -2209,7 +2244,8 @@ mod challenges {
 				Timing {
 					challenge_period: PERIOD,
 					offline_grace: OFFLINE_GRACE,
-					performance_period: u32::MAX
+					performance_period: u32::MAX,
+					setup_blocks: SETUP_BLOCKS
 				}
 			);
 		});
@@ -2218,15 +2254,42 @@ mod challenges {
 	#[test]
 	fn only_root_sets_the_timing_and_never_to_zero() {
 		run(|| {
-			let timing =
-				Timing { challenge_period: 20, offline_grace: 3, performance_period: u32::MAX };
+			let timing = Timing {
+				challenge_period: 20,
+				offline_grace: 3,
+				performance_period: u32::MAX,
+				setup_blocks: SETUP_BLOCKS,
+			};
 			assert_noop!(
 				Datdot::set_timing(RuntimeOrigin::signed(1), Some(timing)),
 				DispatchError::BadOrigin
 			);
 			for bad in [
-				Timing { challenge_period: 0, offline_grace: 3, performance_period: u32::MAX },
-				Timing { challenge_period: 20, offline_grace: 0, performance_period: u32::MAX },
+				Timing {
+					challenge_period: 0,
+					offline_grace: 3,
+					performance_period: u32::MAX,
+					setup_blocks: SETUP_BLOCKS,
+				},
+				Timing {
+					challenge_period: 20,
+					offline_grace: 0,
+					performance_period: u32::MAX,
+					setup_blocks: SETUP_BLOCKS,
+				},
+				Timing {
+					challenge_period: 20,
+					offline_grace: 3,
+					performance_period: u32::MAX,
+					setup_blocks: 0,
+				},
+				// Longer than the runtime's bound on what setups may queue and scan.
+				Timing {
+					challenge_period: 20,
+					offline_grace: 3,
+					performance_period: u32::MAX,
+					setup_blocks: SETUP_BLOCKS + 1,
+				},
 			] {
 				assert_noop!(
 					Datdot::set_timing(RuntimeOrigin::root(), Some(bad)),
@@ -2691,7 +2754,8 @@ mod lifecycle {
 				Some(Timing {
 					challenge_period: PERIOD,
 					offline_grace: 3,
-					performance_period: u32::MAX
+					performance_period: u32::MAX,
+					setup_blocks: SETUP_BLOCKS
 				})
 			));
 			run_to_block(1 + 2);
