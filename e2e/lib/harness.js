@@ -291,26 +291,35 @@ export function peerSignature(n, address) {
 }
 
 /** A duty key of its own for a provider registered without a node (`//<n>//duty`). */
-export const dutyKeyOf = (n) => new Keyring({ type: 'sr25519' }).addFromUri(`//${n}//duty`).address;
+export const dutyPair = (n) => new Keyring({ type: 'sr25519' }).addFromUri(`//${n}//duty`);
+export const dutyKeyOf = (n) => dutyPair(n).address;
 
-/**
- * `register` of `who` (a keyring pair) for node identity `n` without a node: the node's
- * signature computed here, `dutyKey` (default `dutyKeyOf(n)`), `sealingKey`, `capacity`.
- */
-export function registerTx(api, who, n, { sealingKey = TEST_SEALING_KEY, capacity, region = null, dutyKey } = {}) {
-  return api.tx.datdot.register(identity(n).peerId, peerSignature(n, who.address), dutyKey ?? dutyKeyOf(n),
-    sealingKey, capacity, region);
+/** Duty key `pair`'s consent to act for the provider `address` (`register`, `set_duty_key`). */
+export function dutyConsent(pair, address) {
+  return { Sr25519: u8aToHex(pair.sign(u8aConcat(stringToU8a('datdot/duty-key-of/'), decodeAddress(address)))) };
 }
 
 /**
- * Sets the chain's challenge period, offline grace and performance period through `sudo`
+ * `register` of `who` (a keyring pair) for node identity `n` without a node: the node's
+ * signature computed here, `dutyKey` (an sr25519 pair, default `dutyPair(n)`) and its
+ * consent (or `dutySignature`), `sealingKey`, `capacity`.
+ */
+export function registerTx(api, who, n,
+  { sealingKey = TEST_SEALING_KEY, capacity, region = null, dutyKey = dutyPair(n), dutySignature } = {}) {
+  return api.tx.datdot.register(identity(n).peerId, peerSignature(n, who.address), dutyKey.address,
+    dutySignature ?? dutyConsent(dutyKey, who.address), sealingKey, capacity, region);
+}
+
+/**
+ * Sets the chain's challenge period, offline grace, performance period and setup time
+ * (the runtime's `SetupBlocks` unless `timing.setupBlocks` is given) through `sudo`
  * (the dev chain's sudo key is Alice), so that tests see challenges every few blocks; fails
  * unless the chain reports the new timing. Performance challenges are off unless
  * `timing.performancePeriod` is given: attestors read hosters' endpoints, which a test
  * registers only when it checks serving.
  */
 export async function setTiming(api, sudo, timing) {
-  timing = { performancePeriod: PERFORMANCE_OFF, ...timing };
+  timing = { performancePeriod: PERFORMANCE_OFF, setupBlocks: api.consts.datdot.setupBlocks, ...timing };
   const { events } = await sendAndFinalize(api.tx.sudo.sudo(api.tx.datdot.setTiming(timing)), sudo);
   const sudid = events.find(({ event }) => event.section === 'sudo' && event.method === 'Sudid');
   if (!sudid || sudid.event.data.sudoResult.isErr) throw new Error(`set_timing failed: ${sudid?.event.data.toString()}`);

@@ -2,7 +2,7 @@
 // `--dev` validator that is also the publisher's node, and provider nodes. Each provider
 // account is a dev stash (`//Bob//stash`, cold: its key is never in a node); its node runs
 // as the dev account (`--bob`), whose `dtdt` key is the duty key the provider authorises,
-// and registers with the PeerId and signature its node gives (`datdot_registration`).
+// and registers with the PeerId, duty key and signatures its node gives (`datdot_registration`).
 
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -109,9 +109,12 @@ export async function registerProviders(net, capacity) {
   await Promise.all(Object.keys(net.nodes).map(async (n) => {
     const reg = await rpcCall(net.nodes[n], 'datdot_registration', [net.accounts[n].address]);
     if (reg.peerId !== net.ids[n].peerId) throw new Error(`${n}'s node reports PeerId ${reg.peerId}`);
-    if (reg.dutyKeys[0] !== net.dutyKeys[n]) throw new Error(`${n}'s node holds duty keys ${reg.dutyKeys}`);
-    await sendAndFinalize(net.api.tx.datdot.register(reg.peerId, reg.peerSignature, reg.dutyKeys[0], reg.sealingKey,
-      capacity, null), net.accounts[n]);
+    const [duty] = reg.dutyKeys;
+    if (reg.dutyKeys.length !== 1 || duty.dutyKey !== net.dutyKeys[n]) {
+      throw new Error(`${n}'s node holds duty keys ${JSON.stringify(reg.dutyKeys)}`);
+    }
+    await sendAndFinalize(net.api.tx.datdot.register(reg.peerId, reg.peerSignature, duty.dutyKey, duty.dutySignature,
+      reg.sealingKey, capacity, null), net.accounts[n]);
     await sendAndFinalize(net.api.tx.datdot.setEndpoint(`127.0.0.1:${net.nodes[n].hypercorePort}`), net.accounts[n]);
   }));
 }

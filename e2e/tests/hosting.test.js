@@ -110,7 +110,7 @@ test('hosting: feeds, plans, draws, setup and a storage challenge', { timeout: 9
   await t.test('a plan is cut into contracts and BABE randomness draws every replica', async () => {
     const capacity = api.consts.datdot.minCapacity.toBigInt() * 4n;
     await Promise.all(providers.map((p, i) =>
-      sendAndFinalize(registerTx(api, p, i + 1, { capacity, dutyKey: dutyKey(p).address }), p)));
+      sendAndFinalize(registerTx(api, p, i + 1, { capacity, dutyKey: dutyKey(p) }), p)));
     await assert.rejects(
       sendAndFinalize(api.tx.datdot.publishPlan(hex(fx.key), [{ start: 0, end: 1001 }], 2, 1000, null, false), sponsor),
       (e) => moduleError(api, e) === 'datdot.InvalidRange');

@@ -1,6 +1,6 @@
-// Providers through polkadot.js: register with a deposit and a proven PeerId, specific
-// errors for bad calls (a stolen PeerId among them), duties signed by the duty key, which
-// cannot unregister or change keys.
+// Providers through polkadot.js: register with a deposit, a proven PeerId and a consenting
+// duty key, specific errors for bad calls (a stolen PeerId or a squatted duty key among them),
+// duties signed by the duty key, which cannot unregister or change keys.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,6 +8,7 @@ import { Keyring } from '@polkadot/keyring';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
 import {
   startNode, stopAll, connect, sendAndFinalize, TEST_SEALING_KEY, registerTx, identity, peerSignature, dutyKeyOf,
+  dutyPair, dutyConsent,
 } from '../lib/harness.js';
 
 let api;
@@ -37,7 +38,7 @@ test('providers: register, specific errors, pause and unpause', { timeout: 300_0
 
   await t.test('register holds the deposit and emits ProviderRegistered', async () => {
     const { events } = await sendAndFinalize(
-      registerTx(api, bob, 7, { capacity: minCapacity * 4n, region: 'eu-west', dutyKey: duty.address }), bob);
+      registerTx(api, bob, 7, { capacity: minCapacity * 4n, region: 'eu-west', dutyKey: duty }), bob);
     const ev = events.find(({ event }) => api.events.datdot.ProviderRegistered.is(event));
     assert.ok(ev, 'ProviderRegistered event');
     assert.equal(ev.event.data.provider.toString(), bob.address);
@@ -58,23 +59,31 @@ test('providers: register, specific errors, pause and unpause', { timeout: 300_0
     const charlie = keyring.addFromUri('//Charlie');
     await assert.rejects(
       sendAndFinalize(api.tx.datdot.register('0x0102', peerSignature(9, charlie.address), dutyKeyOf(9),
-        TEST_SEALING_KEY, minCapacity, null), charlie),
+        dutyConsent(dutyPair(9), charlie.address), TEST_SEALING_KEY, minCapacity, null), charlie),
       (e) => moduleError(e) === 'datdot.InvalidPeerId');
     // Node 10's signature for another account (as seen in that account's pending register).
     await assert.rejects(
       sendAndFinalize(api.tx.datdot.register(identity(10).peerId, peerSignature(10, bob.address), dutyKeyOf(9),
-        TEST_SEALING_KEY, minCapacity, null), charlie),
+        dutyConsent(dutyPair(9), charlie.address), TEST_SEALING_KEY, minCapacity, null), charlie),
       (e) => moduleError(e) === 'datdot.InvalidPeerSignature');
     // Bob's PeerId, even signed by its node's key for Charlie: a PeerId serves one provider.
     await assert.rejects(
       sendAndFinalize(registerTx(api, charlie, 7, { capacity: minCapacity }), charlie),
       (e) => moduleError(e) === 'datdot.PeerIdTaken');
     await assert.rejects(
-      sendAndFinalize(registerTx(api, charlie, 9, { capacity: minCapacity, dutyKey: charlie.address }), charlie),
+      sendAndFinalize(registerTx(api, charlie, 9, { capacity: minCapacity, dutyKey: charlie }), charlie),
       (e) => moduleError(e) === 'datdot.DutyKeyIsProviderAccount');
     await assert.rejects(
-      sendAndFinalize(registerTx(api, charlie, 9, { capacity: minCapacity, dutyKey: duty.address }), charlie),
+      sendAndFinalize(registerTx(api, charlie, 9, { capacity: minCapacity, dutyKey: duty }), charlie),
       (e) => moduleError(e) === 'datdot.DutyKeyTaken');
+    // Dave's account named as Charlie's duty key without Dave's consent (which would keep
+    // Dave from ever registering): Charlie's own signature, or Dave's consent for Bob.
+    const dave = keyring.addFromUri('//Dave');
+    for (const dutySignature of [dutyConsent(charlie, charlie.address), dutyConsent(dave, bob.address)]) {
+      await assert.rejects(
+        sendAndFinalize(registerTx(api, charlie, 9, { capacity: minCapacity, dutyKey: dave, dutySignature }), charlie),
+        (e) => moduleError(e) === 'datdot.InvalidDutyKeySignature');
+    }
     await assert.rejects(
       sendAndFinalize(registerTx(api, charlie, 9, { capacity: minCapacity - 1n }), charlie),
       (e) => moduleError(e) === 'datdot.CapacityTooSmall');
@@ -102,13 +111,13 @@ test('providers: register, specific errors, pause and unpause', { timeout: 300_0
     const held = (await api.query.system.account(bob.address)).data.reserved.toBigInt();
     await assert.rejects(sendAndFinalize(api.tx.datdot.unregister(), duty),
       (e) => moduleError(e) === 'datdot.NeedsProviderAccount');
-    await assert.rejects(sendAndFinalize(api.tx.datdot.setDutyKey(dutyKeyOf(5)), duty),
+    await assert.rejects(sendAndFinalize(api.tx.datdot.setDutyKey(dutyKeyOf(5), dutyConsent(dutyPair(5), bob.address)), duty),
       (e) => moduleError(e) === 'datdot.NeedsProviderAccount');
     assert.ok((await api.query.datdot.providers(bob.address)).isSome, 'still registered');
     assert.equal((await api.query.system.account(bob.address)).data.reserved.toBigInt(), held, 'deposit untouched');
 
     // Bob replaces the key: the old one acts for nobody any more.
-    await sendAndFinalize(api.tx.datdot.setDutyKey(dutyKeyOf(5)), bob);
+    await sendAndFinalize(api.tx.datdot.setDutyKey(dutyKeyOf(5), dutyConsent(dutyPair(5), bob.address)), bob);
     assert.equal((await api.query.datdot.dutyKeys(bob.address)).toString(), dutyKeyOf(5));
     await assert.rejects(sendAndFinalize(api.tx.datdot.pause(now + 100), duty),
       (e) => moduleError(e) === 'datdot.NotRegistered');

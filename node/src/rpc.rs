@@ -35,7 +35,8 @@ pub type Registration = Arc<dyn Fn(AccountId) -> Result<serde_json::Value, Strin
 
 /// The node's side of `register` for `account`: its PeerId and libp2p key's signature of
 /// the account (`identity`, `None` when the network's key cannot be read back), its sealing
-/// key, and the duty keys in its keystore, one of which the provider authorises.
+/// key, and the duty keys in its keystore, each with its consent to act for the account
+/// (`register`'s `duty_key` and `duty_signature`; the provider picks one).
 pub fn registration(
 	identity: Option<sc_network::config::ed25519::Keypair>,
 	sealing_key: [u8; 256],
@@ -49,11 +50,21 @@ pub fn registration(
 		)?;
 		let message = pallet_datdot::identity::peer_id_message(&account);
 		let peer_id = pallet_datdot::identity::ed25519_peer_id(identity.public().to_bytes());
-		let duty_keys: Vec<String> = keystore
+		let consent = pallet_datdot::identity::duty_key_message(&account);
+		let duty_keys = keystore
 			.sr25519_public_keys(pallet_datdot::offchain::KEY_TYPE)
 			.into_iter()
-			.map(|k| AccountId::from(k).to_string())
-			.collect();
+			.map(|key| {
+				let signature = keystore
+					.sr25519_sign(pallet_datdot::offchain::KEY_TYPE, &key, &consent)
+					.map_err(|e| format!("the keystore failed to sign with duty key {key}: {e}"))?
+					.ok_or_else(|| format!("duty key {key} left the keystore"))?;
+				Ok(serde_json::json!({
+					"dutyKey": AccountId::from(key).to_string(),
+					"dutySignature": { "Sr25519": to_hex(&signature.0) },
+				}))
+			})
+			.collect::<Result<Vec<_>, String>>()?;
 		Ok(serde_json::json!({
 			"account": account.to_string(),
 			"peerId": to_hex(&peer_id),

@@ -188,7 +188,7 @@ impl pallet_datdot::Config for Runtime {
 	type PerformanceBlocks = ConstU32<2>;
 	type ReportBlocks = ConstU32<10>;
 	type MaxPerformanceChallengesPerBlock = ConstU32<64>;
-	type ContactSignature = sp_runtime::MultiSignature;
+	type DutySignature = sp_runtime::MultiSignature;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = Sr25519ContactSigner;
 	// Protocol defaults: 3 faults in 14 400 blocks (a day) end a registration; an offline

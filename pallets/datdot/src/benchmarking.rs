@@ -140,19 +140,30 @@ fn peer_id<T: Config>(i: u32) -> PeerIdOf<T> {
 	crate::identity::ed25519_peer_id(public).try_into().expect("38 bytes fit MaxPeerIdLen")
 }
 
-/// Registers `who` with a new node identity, `duty_key` and test sealing key `key`.
-fn register_provider<T: Config>(who: &T::AccountId, duty_key: T::AccountId, key: u32) {
+/// A new duty key of the helper's and its consent to act for `who`.
+fn duty_key_for<T: Config>(who: &T::AccountId) -> (T::AccountId, T::DutySignature) {
+	let duty_key = T::BenchmarkHelper::duty_key();
+	let consent = T::BenchmarkHelper::sign(&duty_key, &crate::identity::duty_key_message(who));
+	(duty_key, consent)
+}
+
+/// Registers `who` with a new node identity and duty key and test sealing key `key`;
+/// returns the duty key.
+fn register_provider<T: Config>(who: &T::AccountId, key: u32) -> T::AccountId {
 	let (peer_id, signature) = T::BenchmarkHelper::peer_identity(who);
+	let (duty_key, consent) = duty_key_for::<T>(who);
 	Datdot::<T>::register(
 		RawOrigin::Signed(who.clone()).into(),
 		peer_id.try_into().expect("a PeerId fits MaxPeerIdLen"),
 		signature,
-		duty_key,
+		duty_key.clone(),
+		consent,
 		test_sealing_key(key as usize),
 		T::MinCapacity::get(),
 		None,
 	)
 	.expect("registers");
+	duty_key
 }
 
 /// Registers providers `first..first + n`, returning them in index order.
@@ -160,7 +171,7 @@ fn providers<T: Config>(first: u32, n: u32) -> alloc::vec::Vec<T::AccountId> {
 	(first..first + n)
 		.map(|i| {
 			let who = funded::<T>("provider", i);
-			register_provider::<T>(&who, account("duty", i, 0), i);
+			register_provider::<T>(&who, i);
 			who
 		})
 		.collect()
@@ -260,13 +271,14 @@ mod benchmarks {
 		let key = test_sealing_key(1);
 		let (peer_id, signature) = T::BenchmarkHelper::peer_identity(&who);
 		let peer_id: PeerIdOf<T> = peer_id.try_into().expect("a PeerId fits MaxPeerIdLen");
-		let duty_key: T::AccountId = account("new duty", 0, 0);
+		let (duty_key, consent) = duty_key_for::<T>(&who);
 		#[extrinsic_call]
 		_(
 			RawOrigin::Signed(who.clone()),
 			peer_id,
 			signature,
 			duty_key,
+			consent,
 			key,
 			T::MinCapacity::get(),
 			Some(region),
@@ -277,9 +289,9 @@ mod benchmarks {
 	#[benchmark]
 	fn set_duty_key() {
 		let who = providers::<T>(0, 1).remove(0);
-		let duty_key: T::AccountId = account("new duty", 0, 0);
+		let (duty_key, consent) = duty_key_for::<T>(&who);
 		#[extrinsic_call]
-		_(RawOrigin::Signed(who.clone()), duty_key.clone());
+		_(RawOrigin::Signed(who.clone()), duty_key.clone(), consent);
 		assert_eq!(DutyKeys::<T>::get(&who), Some(duty_key));
 	}
 
@@ -838,8 +850,7 @@ mod benchmarks {
 		let sponsor = funded::<T>("sponsor", 0);
 		plan::<T>(&sponsor, 1, 1);
 		let hoster = funded::<T>("hoster", 0);
-		let duty_key = T::BenchmarkHelper::duty_key();
-		register_provider::<T>(&hoster, duty_key.clone(), 0);
+		let duty_key = register_provider::<T>(&hoster, 0);
 		let attestor = providers::<T>(0, 1).remove(0);
 		let replica = ReplicaId { contract: crate::plans::contract_id(0, 0), replica: 0 };
 		active_replica::<T>(replica, &hoster, EncodedRoot { root: [7; 32], segments: 1 << 20 });

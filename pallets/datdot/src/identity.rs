@@ -5,7 +5,8 @@
 //!   not theirs; a PeerId belongs to one provider ([`PeerIdProviders`]) until it leaves.
 //! - **A cold provider account and a hot duty key.** The node holds only the duty key
 //!   ([`DutyKeys`]), which the provider account authorises at `register` and replaces with
-//!   `set_duty_key`. Duties (confirmations, challenge answers, reports, pause and unpause,
+//!   `set_duty_key`, each time with the duty key's signature of [`duty_key_message`] (nobody
+//!   can name a key that is not theirs, which would lock its owner out). Duties (confirmations, challenge answers, reports, pause and unpause,
 //!   releases, the endpoint) accept the duty key or the provider account and act for the
 //!   provider ([`Pallet::duty_origin`]); what changes who the provider is or frees its
 //!   deposit (`unregister`, `set_duty_key`) needs the provider account
@@ -20,7 +21,7 @@ use crate::{
 use alloc::vec::Vec;
 use codec::Encode;
 use frame::{
-	deps::{sp_core, sp_io},
+	deps::{sp_core, sp_io, sp_runtime::traits::Verify},
 	prelude::*,
 };
 
@@ -31,6 +32,17 @@ pub const PEER_ID_CONTEXT: &[u8] = b"datdot/peer-id-of/";
 /// The message a node's libp2p key signs for the provider `account` it serves.
 pub fn peer_id_message<AccountId: Encode>(account: &AccountId) -> Vec<u8> {
 	let mut message = PEER_ID_CONTEXT.to_vec();
+	account.encode_to(&mut message);
+	message
+}
+
+/// What a duty key signs to consent to act for the provider `account`: this context, then
+/// the SCALE-encoded account.
+pub const DUTY_KEY_CONTEXT: &[u8] = b"datdot/duty-key-of/";
+
+/// The message a duty key signs for the provider `account` it will act for.
+pub fn duty_key_message<AccountId: Encode>(account: &AccountId) -> Vec<u8> {
+	let mut message = DUTY_KEY_CONTEXT.to_vec();
 	account.encode_to(&mut message);
 	message
 }
@@ -89,21 +101,32 @@ impl<T: Config> Pallet<T> {
 		Ok(())
 	}
 
-	/// Checks that `duty_key` may act for `who`: not `who` itself, no provider account and
-	/// no other provider's duty key (it stays `who`'s own if it already is).
-	pub(crate) fn check_duty_key(who: &T::AccountId, duty_key: &T::AccountId) -> DispatchResult {
+	/// Checks that `duty_key` may act for `who`: not `who` itself, no provider account, no
+	/// other provider's duty key (it stays `who`'s own if it already is), and it signed
+	/// [`duty_key_message`] of `who`.
+	pub(crate) fn check_duty_key(
+		who: &T::AccountId,
+		duty_key: &T::AccountId,
+		signature: &T::DutySignature,
+	) -> DispatchResult {
 		ensure!(duty_key != who, Error::<T>::DutyKeyIsProviderAccount);
 		ensure!(!Providers::<T>::contains_key(duty_key), Error::<T>::DutyKeyTaken);
-		match DutyKeyProviders::<T>::get(duty_key) {
-			Some(owner) if &owner != who => Err(Error::<T>::DutyKeyTaken.into()),
-			_ => Ok(()),
+		if let Some(owner) = DutyKeyProviders::<T>::get(duty_key) {
+			ensure!(&owner == who, Error::<T>::DutyKeyTaken);
 		}
+		let consented = signature.verify(&duty_key_message(who)[..], duty_key);
+		ensure!(consented, Error::<T>::InvalidDutyKeySignature);
+		Ok(())
 	}
 
-	/// Replaces `who`'s duty key with `duty_key`.
-	pub(crate) fn do_set_duty_key(who: T::AccountId, duty_key: T::AccountId) -> DispatchResult {
+	/// Replaces `who`'s duty key with `duty_key`, which signed its consent.
+	pub(crate) fn do_set_duty_key(
+		who: T::AccountId,
+		duty_key: T::AccountId,
+		signature: T::DutySignature,
+	) -> DispatchResult {
 		ensure!(Providers::<T>::contains_key(&who), Error::<T>::NotRegistered);
-		Self::check_duty_key(&who, &duty_key)?;
+		Self::check_duty_key(&who, &duty_key, &signature)?;
 		if let Some(old) = DutyKeys::<T>::get(&who) {
 			DutyKeyProviders::<T>::remove(old);
 		}

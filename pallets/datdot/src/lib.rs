@@ -137,7 +137,7 @@ pub type PerformanceChallengeOf<T> = PerformanceChallenge<
 
 /// An attestor's report with the runtime's types.
 pub type PerformanceReportOf<T> =
-	PerformanceReport<<T as Config>::ContactSignature, <T as Config>::PerformanceBlocks>;
+	PerformanceReport<<T as Config>::DutySignature, <T as Config>::PerformanceBlocks>;
 
 /// The bytes of a libp2p PeerId as a provider registers it.
 pub type PeerIdOf<T> = BoundedVec<u8, <T as Config>::MaxPeerIdLen>;
@@ -355,15 +355,16 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxPerformanceChallengesPerBlock: Get<u32>;
 
-		/// The signature a hoster's node gives an attestor as proof of contact, checked
-		/// against the hoster's account (`MultiSignature` in the runtime).
-		type ContactSignature: Parameter
+		/// A duty key's signature (`MultiSignature` in the runtime): its consent to act for a
+		/// provider ([`identity::duty_key_message`]) and the proofs of contact a hoster's
+		/// node gives attestors.
+		type DutySignature: Parameter
 			+ DecodeWithMemTracking
 			+ Verify<Signer: IdentifyAccount<AccountId = Self::AccountId>>;
 
 		/// Makes duty keys, proofs of contact and node identities for the benchmarks.
 		#[cfg(feature = "runtime-benchmarks")]
-		type BenchmarkHelper: crate::attestation::ContactSigner<Self::AccountId, Self::ContactSignature>
+		type BenchmarkHelper: crate::attestation::ContactSigner<Self::AccountId, Self::DutySignature>
 			+ crate::identity::PeerSigner<Self::AccountId>;
 
 		/// Weights of this pallet's calls, from its benchmarks.
@@ -1034,6 +1035,9 @@ pub mod pallet {
 		/// The PeerId's signature is not its node's libp2p key signing the registering
 		/// account: ask the node for it (`datdot_registration` RPC, with this account).
 		InvalidPeerSignature,
+		/// The duty key did not sign its consent to act for this account
+		/// ([`identity::duty_key_message`]); the node's `datdot_registration` RPC gives it.
+		InvalidDutyKeySignature,
 		/// Another provider registered this PeerId: a node serves one provider.
 		PeerIdTaken,
 		/// The duty key is the provider account itself: the node would then hold the key
@@ -1272,6 +1276,8 @@ pub mod pallet {
 		///   A PeerId belongs to one provider.
 		/// - `duty_key`: the account the node signs duties with (its `dtdt` key); it can sign
 		///   nothing that moves the provider's funds and [`Pallet::set_duty_key`] replaces it.
+		///   `duty_signature` is that key's consent ([`identity::duty_key_message`] of the
+		///   caller), so nobody can name another's key and lock it out of registering.
 		/// - `sealing_key`: the RSA-2048 modulus (exponent 65537) its node seals encodings
 		///   with; the private key stays in the node (design §7).
 		/// - `capacity`: bytes offered, at least [`Config::MinCapacity`].
@@ -1283,6 +1289,7 @@ pub mod pallet {
 			peer_id: PeerIdOf<T>,
 			peer_signature: PeerSignature,
 			duty_key: T::AccountId,
+			duty_signature: T::DutySignature,
 			sealing_key: SealingKey,
 			capacity: u64,
 			region: Option<RegionOf<T>>,
@@ -1291,7 +1298,7 @@ pub mod pallet {
 			ensure!(!Providers::<T>::contains_key(&who), Error::<T>::AlreadyRegistered);
 			ensure!(!DutyKeyProviders::<T>::contains_key(&who), Error::<T>::AccountIsDutyKey);
 			Self::check_peer_id(&who, &peer_id, &peer_signature)?;
-			Self::check_duty_key(&who, &duty_key)?;
+			Self::check_duty_key(&who, &duty_key, &duty_signature)?;
 			sealing_key.check().map_err(|e| match e {
 				datdot_primitives::Error::SealingKeyTooSmall => Error::<T>::SealingKeyTooSmall,
 				_ => Error::<T>::SealingKeyMalformed,
@@ -1321,13 +1328,18 @@ pub mod pallet {
 		}
 
 		/// Authorises `duty_key` as the key the caller's node signs duties with, in place of
-		/// the current one (a rotation, or after the node was lost or stolen). Only the
-		/// provider account may call this, not a duty key.
+		/// the current one (a rotation, or after the node was lost or stolen), with the new
+		/// key's `duty_signature` as at `register`. Only the provider account may call this,
+		/// not a duty key.
 		#[pallet::call_index(19)]
 		#[pallet::weight(T::WeightInfo::set_duty_key())]
-		pub fn set_duty_key(origin: OriginFor<T>, duty_key: T::AccountId) -> DispatchResult {
+		pub fn set_duty_key(
+			origin: OriginFor<T>,
+			duty_key: T::AccountId,
+			duty_signature: T::DutySignature,
+		) -> DispatchResult {
 			let who = Self::provider_account(origin)?;
-			Self::do_set_duty_key(who, duty_key)
+			Self::do_set_duty_key(who, duty_key, duty_signature)
 		}
 
 		/// Unregisters the caller. Without replicas it leaves at once and its deposit is

@@ -133,7 +133,7 @@ impl pallet_datdot::Config for Test {
 	type PerformanceBlocks = ConstU32<PERFORMANCE_BLOCKS>;
 	type ReportBlocks = ConstU64<REPORT_BLOCKS>;
 	type MaxPerformanceChallengesPerBlock = ConstU32<8>;
-	type ContactSignature = TestSignature;
+	type DutySignature = TestSignature;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = TestContactSigner;
 	type MaxFaults = ConstU32<MAX_FAULTS>;
@@ -242,6 +242,11 @@ pub const fn duty_key(who: AccountId) -> AccountId {
 	who + 1_000_000
 }
 
+/// Duty key `key`'s consent to act for provider `who` (test signatures name their signer).
+pub fn duty_consent(key: AccountId, who: AccountId) -> TestSignature {
+	TestSignature(key, crate::identity::duty_key_message(&who))
+}
+
 /// The sealing key provider `who` registers (one of three test keys, by `who % 3`).
 pub fn sealing_key(who: AccountId) -> crate::SealingKey {
 	datdot_primitives::testdata::test_sealing_key(who as usize)
@@ -283,7 +288,12 @@ impl crate::identity::PeerSigner<AccountId> for TestContactSigner {
 #[cfg(feature = "runtime-benchmarks")]
 impl crate::attestation::ContactSigner<AccountId, TestSignature> for TestContactSigner {
 	fn duty_key() -> AccountId {
-		7_777
+		// A new account each call, clear of the tests' providers and their duty keys.
+		thread_local!(static NEXT: core::cell::Cell<AccountId> = const { core::cell::Cell::new(7_000_000) });
+		NEXT.with(|n| {
+			n.set(n.get() + 1);
+			n.get()
+		})
 	}
 	fn sign(duty_key: &AccountId, message: &[u8]) -> TestSignature {
 		TestSignature(*duty_key, message.to_vec())

@@ -29,6 +29,7 @@ fn register_with(
 		peer_id(node),
 		peer_signature(node, who),
 		duty_key(who),
+		duty_consent(duty_key(who), who),
 		key,
 		capacity,
 		region,
@@ -95,6 +96,7 @@ mod register {
 						bad.try_into().unwrap(),
 						peer_signature(1, 1),
 						duty_key(1),
+						duty_consent(duty_key(1), 1),
 						sealing_key(0),
 						MIN_CAPACITY,
 						None
@@ -168,6 +170,7 @@ mod register {
 					peer_id(1),
 					peer_signature(1, 1),
 					duty_key(1),
+					duty_consent(duty_key(1), 1),
 					sealing_key(0),
 					MIN_CAPACITY,
 					None
@@ -191,6 +194,7 @@ mod identity {
 				peer_id(3),
 				peer_signature(3, 1),
 				duty_key(2),
+				duty_consent(duty_key(2), 2),
 				sealing_key(2),
 				MIN_CAPACITY,
 				None,
@@ -202,6 +206,7 @@ mod identity {
 				peer_id(3),
 				peer_signature(4, 2),
 				duty_key(2),
+				duty_consent(duty_key(2), 2),
 				sealing_key(2),
 				MIN_CAPACITY,
 				None,
@@ -237,6 +242,7 @@ mod identity {
 					peer_id(who as u8),
 					peer_signature(who as u8, who),
 					key,
+					duty_consent(key, who),
 					sealing_key(who),
 					MIN_CAPACITY,
 					None,
@@ -252,6 +258,7 @@ mod identity {
 					peer_id(9),
 					peer_signature(9, duty_key(1)),
 					duty_key(9),
+					duty_consent(duty_key(9), duty_key(1)),
 					sealing_key(9),
 					MIN_CAPACITY,
 					None,
@@ -260,17 +267,60 @@ mod identity {
 			);
 			assert_ok!(with_duty_key(2, duty_key(2)));
 			assert_noop!(
-				Datdot::set_duty_key(RuntimeOrigin::signed(2), duty_key(1)),
+				Datdot::set_duty_key(
+					RuntimeOrigin::signed(2),
+					duty_key(1),
+					duty_consent(duty_key(1), 2)
+				),
 				Error::<Test>::DutyKeyTaken
 			);
 			assert_noop!(
-				Datdot::set_duty_key(RuntimeOrigin::signed(2), 2),
+				Datdot::set_duty_key(RuntimeOrigin::signed(2), 2, duty_consent(2, 2)),
 				Error::<Test>::DutyKeyIsProviderAccount
 			);
 			assert_noop!(
-				Datdot::set_duty_key(RuntimeOrigin::signed(3), duty_key(3)),
+				Datdot::set_duty_key(
+					RuntimeOrigin::signed(3),
+					duty_key(3),
+					duty_consent(duty_key(3), 3)
+				),
 				Error::<Test>::NotRegistered
 			);
+		});
+	}
+
+	#[test]
+	fn a_duty_key_acts_only_for_the_provider_it_signed_for() {
+		run(|| {
+			let register_naming = |who: AccountId, key: AccountId, consent| {
+				Datdot::register(
+					RuntimeOrigin::signed(who),
+					peer_id(who as u8),
+					peer_signature(who as u8, who),
+					key,
+					consent,
+					sealing_key(who),
+					MIN_CAPACITY,
+					None,
+				)
+			};
+			// Account 2 names account 3 as its duty key (which would keep 3 from ever
+			// registering), without 3's consent: its own signature, or 3's consent to
+			// serve someone else, is refused.
+			for consent in [duty_consent(2, 2), duty_consent(3, 4), duty_consent(9, 2)] {
+				assert_noop!(
+					register_naming(2, 3, consent),
+					Error::<Test>::InvalidDutyKeySignature
+				);
+			}
+			assert_ok!(register_naming(3, duty_key(3), duty_consent(duty_key(3), 3)));
+			// The same through `set_duty_key`: 3 cannot take 4's key without 4's consent.
+			assert_noop!(
+				Datdot::set_duty_key(RuntimeOrigin::signed(3), 4, duty_consent(3, 3)),
+				Error::<Test>::InvalidDutyKeySignature
+			);
+			assert_eq!(crate::DutyKeys::<Test>::get(3), Some(duty_key(3)));
+			assert_ok!(register_naming(4, duty_key(4), duty_consent(duty_key(4), 4)));
 		});
 	}
 
@@ -290,7 +340,7 @@ mod identity {
 			// What moves the deposit or the keys needs the provider account.
 			assert_noop!(Datdot::unregister(key.clone()), Error::<Test>::NeedsProviderAccount);
 			assert_noop!(
-				Datdot::set_duty_key(key.clone(), duty_key(5)),
+				Datdot::set_duty_key(key.clone(), duty_key(5), duty_consent(duty_key(5), 1)),
 				Error::<Test>::NeedsProviderAccount
 			);
 			// Its own account holds nothing of the provider's: a transfer it signs spends
@@ -307,7 +357,11 @@ mod identity {
 		run(|| {
 			register(1);
 			let new_key = duty_key(50);
-			assert_ok!(Datdot::set_duty_key(RuntimeOrigin::signed(1), new_key));
+			assert_ok!(Datdot::set_duty_key(
+				RuntimeOrigin::signed(1),
+				new_key,
+				duty_consent(new_key, 1)
+			));
 			System::assert_last_event(
 				Event::<Test>::DutyKeySet { provider: 1, duty_key: new_key }.into(),
 			);
