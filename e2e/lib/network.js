@@ -35,24 +35,31 @@ export async function startNetwork(providers, timing = { challengePeriod: 3, off
   const sponsor = keyring.addFromUri('//Alice');
   const validatorId = identity(1);
   const validator = await startNode(['--dev', '--node-key', validatorId.nodeKey], { name: 'validator' });
-  const bootnode = `/ip4/127.0.0.1/tcp/${validator.p2pPort}/p2p/${validatorId.base58}`;
-  const nodes = {};
-  const ids = {};
-  const accounts = {};
-  const dutyKeys = {};
-  for (const [i, name] of providers.entries()) {
-    ids[name] = identity(i + 2);
-    const dev = `//${name[0].toUpperCase()}${name.slice(1)}`;
-    accounts[name] = keyring.addFromUri(`${dev}//stash`);
-    dutyKeys[name] = keyring.addFromUri(dev).address;
-    nodes[name] = await startNode(
-      ['--chain', 'dev', `--${name}`, '--node-key', ids[name].nodeKey, '--bootnodes', bootnode], { name, env: env[name] });
-  }
-  const { api } = await connect(validator);
-  await setTiming(api, sponsor, timing);
-  const events = await recordEvents(api);
-  const byAddress = new Map(Object.entries(accounts).map(([n, a]) => [a.address, n]));
-  return { api, events, validator, nodes, ids, accounts, dutyKeys, byAddress, sponsor };
+  const net = {
+    validator, nodes: {}, ids: {}, accounts: {}, dutyKeys: {}, byAddress: new Map(), sponsor,
+    bootnode: `/ip4/127.0.0.1/tcp/${validator.p2pPort}/p2p/${validatorId.base58}`,
+  };
+  for (const name of providers) await startProvider(net, name, env[name]);
+  ({ api: net.api } = await connect(validator));
+  await setTiming(net.api, sponsor, timing);
+  net.events = await recordEvents(net.api);
+  return net;
+}
+
+/**
+ * Starts the node of provider `name` (a dev account name) in `net`, with `env` added to its
+ * environment; `registerProviders` registers it.
+ */
+export async function startProvider(net, name, env = {}) {
+  const keyring = new Keyring({ type: 'sr25519' });
+  const id = identity(Object.keys(net.nodes).length + 2);
+  const dev = `//${name[0].toUpperCase()}${name.slice(1)}`;
+  net.ids[name] = id;
+  net.accounts[name] = keyring.addFromUri(`${dev}//stash`);
+  net.dutyKeys[name] = keyring.addFromUri(dev).address;
+  net.byAddress.set(net.accounts[name].address, name);
+  net.nodes[name] = await startNode(
+    ['--chain', 'dev', `--${name}`, '--node-key', id.nodeKey, '--bootnodes', net.bootnode], { name, env });
 }
 
 /** Writes a hypercore of `blocks` generated blocks of `blockBytes` with npm hypercore into `dir`/core and exports it to `dir`/export. */
@@ -102,11 +109,11 @@ export function importFeed(node, exportDir) {
   return JSON.parse(out);
 }
 
-/** Registers every provider with its node's PeerId and sealing key and `capacity` bytes. */
-export async function registerProviders(net, capacity) {
+/** Registers providers `names` (all of `net`'s) with their nodes' PeerIds, sealing and duty keys and `capacity` bytes. */
+export async function registerProviders(net, capacity, names = Object.keys(net.nodes)) {
   // Each provider registers the sealing key its node generated, then says where its node
   // seeds feeds to hypercore readers (attestors read it there).
-  await Promise.all(Object.keys(net.nodes).map(async (n) => {
+  await Promise.all(names.map(async (n) => {
     const reg = await rpcCall(net.nodes[n], 'datdot_registration', [net.accounts[n].address]);
     if (reg.peerId !== net.ids[n].peerId) throw new Error(`${n}'s node reports PeerId ${reg.peerId}`);
     const [duty] = reg.dutyKeys;

@@ -1,17 +1,22 @@
-// A cheating encoder on real nodes (design §5.6, §7): eve's node seals garbage in place of
-// one block of every replica it encodes and commits the root of that stream. The hosters'
-// nodes receive the rest of the stream as evidence, prove the fraud on chain
-// (`report_bad_encoding`), and the replica is drawn again with the same hoster and an honest
-// encoder. Only eve is faulted; nobody else is struck or slashed; every replica ends active.
+// Cheating encoders on real nodes (design §5.6, §7), on one network:
+// - eve's node seals garbage in place of one block of every replica it encodes and commits
+//   the root of that stream. The hosters' nodes receive the rest of the stream as evidence,
+//   prove the fraud on chain (`report_bad_encoding`), and the replica is drawn again with the
+//   same hoster and an honest encoder. Only eve is faulted; nobody else is struck or
+//   slashed; every replica ends active.
+// - ferdie's node then commits the right root of every replica it encodes and never sends
+//   the stream. Who withheld is not provable, so nobody is slashed: each such setup times
+//   out, ferdie and the hoster get a strike, and the replica is drawn again until every
+//   replica is active.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stopAll, sendAndFinalize } from '../lib/harness.js';
+import { stopAll, sendAndFinalize, setTiming } from '../lib/harness.js';
 import {
-  startNetwork, writeJsFeed, importFeed, registerProviders, publishFeed, is, replicaKey,
+  startNetwork, startProvider, writeJsFeed, importFeed, registerProviders, publishFeed, is, replicaKey,
 } from '../lib/network.js';
 
 const BLOCKS = 256; // 4 contracts of 64 blocks
@@ -20,6 +25,7 @@ const REPLICAS = 2;
 const MAX_PLANS = 6; // eve encodes none of a plan's 8 replicas with probability ~0.1
 
 let net;
+let tree;
 const scratch = mkdtempSync(join(tmpdir(), 'datdot-encoders-feed-'));
 after(async () => {
   if (net) {
@@ -36,46 +42,15 @@ test('encoders: a garbage stream is proven on chain; only its encoder is faulted
     { eve: { DATDOT_TEST_MISBEHAVE: 'garbage-encoder' } });
   const { api, events, accounts } = net;
   const eve = accounts.eve.address;
-  const tree = importFeed(net.validator, await writeJsFeed(scratch, BLOCKS, BLOCK_BYTES));
+  tree = importFeed(net.validator, await writeJsFeed(scratch, BLOCKS, BLOCK_BYTES));
   await registerProviders(net, api.consts.datdot.minCapacity.toBigInt() * 4n);
   await publishFeed(net, tree);
 
-  // Plans until eve is drawn as the encoder of at least one replica (draws are random).
-  const plans = []; // { first, contracts }
-  const ofPlans = (e) => plans.some((p) => e.data.contract.toNumber() >= p.first
-    && e.data.contract.toNumber() < p.first + p.contracts);
   const started = Date.now();
-  for (let i = 0; i < MAX_PLANS; i++) {
-    const { events: evs } = await sendAndFinalize(
-      api.tx.datdot.publishPlan(`0x${tree.key}`, [{ start: 0, end: BLOCKS }], REPLICAS, 10_000, null, false),
-      net.sponsor);
-    const published = evs.find(({ event }) => api.events.datdot.PlanPublished.is(event)).event.data;
-    const plan = { first: published.firstContract.toNumber(), contracts: published.contracts.toNumber() };
-    plans.push(plan);
-    const inPlan = (e) => e.data.contract.toNumber() >= plan.first;
-    const drawn = () => new Set(events.seen.filter((e) => is('ReplicaDrawn')(e) && inPlan(e)).map((e) => replicaKey(e.data)));
-    const deadline = Date.now() + 120_000;
-    while (drawn().size < plan.contracts * REPLICAS) {
-      assert.ok(Date.now() < deadline, 'every replica of the plan drawn within 2 minutes');
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    if (events.seen.some((e) => is('ReplicaDrawn')(e) && e.data.encoder.toString() === eve)) break;
-  }
-  const cheated = events.seen.filter((e) => is('ReplicaDrawn')(e) && ofPlans(e) && e.data.encoder.toString() === eve);
-  assert.ok(cheated.length > 0, `eve drawn as an encoder within ${MAX_PLANS} plans`);
-
+  const { ofPlans, cheated } = await plansUntilEncodedBy(eve);
   // Every replica of every plan becomes active; no setup fails along the way.
-  const total = plans.reduce((n, p) => n + p.contracts * REPLICAS, 0);
-  // (Successors of a provider's ended registration have higher replica indices.)
-  const active = () => new Set(events.seen.filter((e) => is('ReplicaActive')(e) && ofPlans(e)
-    && e.data.replica.toNumber() < REPLICAS).map((e) => replicaKey(e.data)));
-  const deadline = Date.now() + 600_000;
-  while (active().size < total) {
-    const failed = events.seen.filter((e) => is('SetupFailed')(e) && ofPlans(e));
-    assert.equal(failed.length, 0, `no setup fails: ${failed.map((e) => e.toString())}`);
-    assert.ok(Date.now() < deadline, `all ${total} replicas active within 10 minutes`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
+  const total = await allActive(ofPlans, (failed) => assert.equal(failed.length, 0,
+    `no setup fails: ${failed.map((e) => e.toString())}`));
   console.log(`# ${total} replicas active ${Date.now() - started} ms after the first publish_plan; eve encoded ${cheated.length}`);
 
   // Each replica eve encoded was proven against her, and drawn again with the same hoster.
@@ -107,4 +82,131 @@ test('encoders: a garbage stream is proven on chain; only its encoder is faulted
     assert.equal(p.faults.toNumber(), 0, `${name} not faulted`);
     assert.equal(p.recentStrikes.count.toNumber(), 0, `${name} not struck`);
   }
+});
+
+/** The lines of `node`'s log that `keep` selects (for a failure's message). */
+function logLines(node, keep) {
+  return readFileSync(node.logFile, 'utf8').split('\n').filter(keep).slice(-60).join('\n');
+}
+
+/**
+ * Publishes plans of the whole feed until `encoder` is drawn as the encoder of at least one
+ * of their replicas (draws are random); returns a filter of those plans' events and the
+ * draws that made `encoder` an encoder.
+ */
+async function plansUntilEncodedBy(encoder, { end = BLOCKS, maxPlans = MAX_PLANS } = {}) {
+  const { api, events } = net;
+  const plans = []; // { first, contracts }
+  const ofPlans = (e) => plans.some((p) => e.data.contract.toNumber() >= p.first
+    && e.data.contract.toNumber() < p.first + p.contracts);
+  const byEncoder = () => events.seen.filter((e) => is('ReplicaDrawn')(e) && ofPlans(e)
+    && e.data.encoder.toString() === encoder);
+  for (let i = 0; i < maxPlans && byEncoder().length === 0; i++) {
+    const { events: evs } = await sendAndFinalize(
+      api.tx.datdot.publishPlan(`0x${tree.key}`, [{ start: 0, end }], REPLICAS, 10_000, null, false),
+      net.sponsor);
+    const published = evs.find(({ event }) => api.events.datdot.PlanPublished.is(event)).event.data;
+    const plan = { first: published.firstContract.toNumber(), contracts: published.contracts.toNumber() };
+    plans.push(plan);
+    const inPlan = (e) => e.data.contract.toNumber() >= plan.first;
+    const drawn = () => new Set(events.seen.filter((e) => is('ReplicaDrawn')(e) && inPlan(e)).map((e) => replicaKey(e.data)));
+    const deadline = Date.now() + 120_000;
+    while (drawn().size < plan.contracts * REPLICAS) {
+      assert.ok(Date.now() < deadline, 'every replica of the plan drawn within 2 minutes');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  const cheated = byEncoder();
+  assert.ok(cheated.length > 0, `${encoder} drawn as an encoder within ${maxPlans} plans`);
+  return { ofPlans, cheated };
+}
+
+/**
+ * Waits until every replica of the plans `ofPlans` selects is active, calling `check` with
+ * their failed setups meanwhile; returns how many replicas that is.
+ */
+async function allActive(ofPlans, check) {
+  const { events } = net;
+  const contracts = new Set(events.seen.filter((e) => is('ReplicaDrawn')(e) && ofPlans(e))
+    .map((e) => e.data.contract.toNumber()));
+  const total = contracts.size * REPLICAS;
+  // (Successors of a provider's ended registration have higher replica indices.)
+  const active = () => new Set(events.seen.filter((e) => is('ReplicaActive')(e) && ofPlans(e)
+    && e.data.replica.toNumber() < REPLICAS).map((e) => replicaKey(e.data)));
+  const deadline = Date.now() + 600_000;
+  while (active().size < total) {
+    check(events.seen.filter((e) => is('SetupFailed')(e) && ofPlans(e)));
+    assert.ok(Date.now() < deadline, `all ${total} replicas active within 10 minutes`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  check(events.seen.filter((e) => is('SetupFailed')(e) && ofPlans(e)));
+  return total;
+}
+
+test('encoders: a withholding encoder and its hoster are struck, nobody is slashed, every replica ends active', { timeout: 900_000 }, async () => {
+  assert.ok(net, 'the network of the test above');
+  const { api, events, accounts } = net;
+  // Eve (faulted above, perhaps ended) takes no new work: she leaves.
+  const eve = await api.query.datdot.providers(accounts.eve.address);
+  if (eve.isSome && !eve.unwrap().status.isLeaving && !eve.unwrap().status.isEnded) {
+    await sendAndFinalize(api.tx.datdot.unregister(), accounts.eve);
+  }
+  await startProvider(net, 'ferdie', { DATDOT_TEST_MISBEHAVE: 'withholding-encoder' });
+  await registerProviders(net, api.consts.datdot.minCapacity.toBigInt() * 4n, ['ferdie']);
+  const ferdie = accounts.ferdie.address;
+  // Setups time out after SETUP_BLOCKS (the runtime's 50 would make each wait 5 minutes);
+  // honest setups of these 128 KiB replicas take a few blocks.
+  const SETUP_BLOCKS = 10;
+  await setTiming(api, net.sponsor, { challengePeriod: 500, offlineGrace: 1000, setupBlocks: SETUP_BLOCKS });
+  const honest = ['bob', 'charlie', 'dave'];
+  const deposits = async () => Promise.all([...honest, 'ferdie'].map(async (n) =>
+    (await api.query.system.account(accounts[n].address)).data.reserved.toBigInt()));
+  const depositsBefore = await deposits();
+  const mark = events.seen.length;
+
+  const started = Date.now();
+  // One-contract plans: at most two of ferdie's setups in flight at once, each with another
+  // hoster, so no honest hoster collects the strikes that would bench it.
+  const { ofPlans, cheated } = await plansUntilEncodedBy(ferdie, { end: BLOCKS / 4, maxPlans: 12 });
+  // The only setups that fail (of these plans, or of eve's replicas handed over) are
+  // ferdie's, each a timeout after ferdie committed.
+  const failedSince = () => events.seen.slice(mark).filter(is('SetupFailed'));
+  const total = await allActive(ofPlans, () => {
+    for (const f of failedSince()) {
+      assert.equal(f.data.reason.toString(), 'Timeout', `${replicaKey(f.data)}: ${f.toString()}`);
+      assert.equal(f.data.struckEncoder.toString(), ferdie, `${replicaKey(f.data)}: only ferdie's setups fail`);
+    }
+  });
+  const failed = failedSince().filter(ofPlans);
+  console.log(`# ${total} replicas active ${Date.now() - started} ms after the first publish_plan; ferdie encoded ${cheated.length}, ${failed.length} setups timed out`);
+
+  // Each replica ferdie encoded: ferdie committed the root, the hoster never could, the setup
+  // timed out with a strike for both, and the replica became active with another encoder.
+  const drawsByFerdie = events.seen.slice(mark).filter((e) => is('ReplicaDrawn')(e) && ofPlans(e)
+    && e.data.encoder.toString() === ferdie);
+  assert.equal(failed.length, drawsByFerdie.length, 'every setup ferdie encoded timed out');
+  for (const drawn of drawsByFerdie) {
+    const key = replicaKey(drawn.data);
+    const after = events.seen.slice(events.seen.indexOf(drawn));
+    const upTo = (e) => after.slice(0, after.indexOf(e));
+    const timeout = after.find((e) => is('SetupFailed')(e) && replicaKey(e.data) === key);
+    assert.ok(upTo(timeout).some((e) => is('EncodingConfirmed')(e) && replicaKey(e.data) === key),
+      `${key}: ferdie committed its root (it withheld the stream, not the root); ferdie's log:\n${
+        logLines(net.nodes.ferdie, (l) => l.includes(key) || / (WARN|ERROR) /.test(l))}`);
+    assert.ok(!upTo(timeout).some((e) => is('HostingConfirmed')(e) && replicaKey(e.data) === key),
+      `${key}: the hoster never confirmed`);
+    assert.equal(timeout.data.struckHoster.toString(), drawn.data.hoster.toString(), `${key}: its hoster struck`);
+    const done = after.find((e) => is('ReplicaActive')(e) && replicaKey(e.data) === key);
+    assert.ok(done, `${key}: active in the end`);
+  }
+  const struck = events.seen.slice(mark).filter(is('ProviderStruck'));
+  assert.ok(struck.filter((e) => e.data.provider.toString() === ferdie).length >= cheated.length, 'ferdie struck');
+  assert.ok(struck.every((e) => e.data.provider.toString() === ferdie
+    || failedSince().some((f) => f.data.struckHoster.toString() === e.data.provider.toString())),
+  `strikes only for ferdie and its hosters: ${struck.map((e) => e.toString())}`);
+
+  // Nobody was slashed: no fault, and every deposit is whole.
+  const faulted = events.seen.slice(mark).filter(is('ProviderOffline'));
+  assert.equal(faulted.length, 0, `nobody faulted: ${faulted.map((e) => e.toString())}`);
+  assert.deepEqual(await deposits(), depositsBefore, 'deposits unchanged');
 });

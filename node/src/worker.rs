@@ -60,6 +60,9 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 /// An encoded stream ready for its hoster.
 struct Prepared {
+	/// The draw it was made for, by its setup deadline: a replica drawn again (after a
+	/// timeout) with this node as encoder is a new draw, encoded and confirmed anew.
+	deadline: BlockNumber,
 	/// The only peer it is served to: the PeerId the hoster registered on chain.
 	hoster: PeerId,
 	/// The feed blocks it encodes.
@@ -85,6 +88,41 @@ struct State {
 	/// Fraud proofs of local hosters against their encoders, with the committed root each
 	/// proves against; kept while that root is the replica's (see [`FRAUD_PROOFS_KEY`]).
 	frauds: BTreeMap<ReplicaId, (EncodedRoot, EncodingFraudProof)>,
+}
+
+impl State {
+	/// Takes the setup duties of the best block and forgets what belongs to no current
+	/// draw. Returns the duties that need a task (marked running) and whether the fraud
+	/// proofs kept changed.
+	fn set_duties(&mut self, duties: Vec<Duty>) -> (Vec<Duty>, bool) {
+		self.duties = duties.into_iter().map(|d| ((d.role, d.id), d)).collect();
+		let State { duties, running, ready, prepared, frauds, .. } = self;
+		let draw_of = |part: &Part| duties.get(part).map(|d| d.deadline);
+		// A root or stream of an earlier draw of the replica is not this draw's: the chain
+		// saw the old one confirmed or failed, and the hoster may be another.
+		ready.retain(|part, _| duties.get(part).is_some_and(|d| !d.confirmed));
+		prepared.retain(|id, p| draw_of(&(Role::Encoder, *id)) == Some(p.deadline));
+		let proven = frauds.len();
+		frauds.retain(|id, (root, _)| {
+			duties.get(&(Role::Hoster, *id)).is_some_and(|d| d.encoded == Some(*root))
+		});
+		let mut start = Vec::new();
+		for (part, duty) in duties.iter() {
+			let needed = match part.0 {
+				// The hoster may still fetch the stream after the encoder confirmed (also
+				// after a restart): keep it served.
+				Role::Encoder => !prepared.contains_key(&part.1),
+				// A hoster that proved its encoder cheated waits for the new draw.
+				Role::Hoster => {
+					!duty.confirmed && !ready.contains_key(part) && !frauds.contains_key(&part.1)
+				}
+			};
+			if needed && running.insert(*part) {
+				start.push(duty.clone());
+			}
+		}
+		(start, frauds.len() != proven)
+	}
 }
 
 /// Counters exported on the node's Prometheus endpoint.
@@ -287,37 +325,14 @@ where
 				return;
 			}
 		};
-		let mut start = Vec::new();
-		{
+		let start = {
 			let mut state = self.state();
-			state.duties = duties.into_iter().map(|d| ((d.role, d.id), d)).collect();
-			let State { duties, running, ready, prepared, frauds, .. } = &mut *state;
-			ready.retain(|part, _| duties.get(part).is_some_and(|d| !d.confirmed));
-			prepared.retain(|id, _| duties.contains_key(&(Role::Encoder, *id)));
-			let proven = frauds.len();
-			frauds.retain(|id, (root, _)| {
-				duties.get(&(Role::Hoster, *id)).is_some_and(|d| d.encoded == Some(*root))
-			});
-			if frauds.len() != proven {
-				self.write_frauds(frauds);
+			let (start, frauds_changed) = state.set_duties(duties);
+			if frauds_changed {
+				self.write_frauds(&state.frauds);
 			}
-			for (part, duty) in duties.iter() {
-				let needed = match part.0 {
-					// The hoster may still fetch the stream after the encoder confirmed
-					// (also after a restart): keep it served.
-					Role::Encoder => !prepared.contains_key(&part.1),
-					// A hoster that proved its encoder cheated waits for the new draw.
-					Role::Hoster => {
-						!duty.confirmed
-							&& !ready.contains_key(part)
-							&& !frauds.contains_key(&part.1)
-					}
-				};
-				if needed && running.insert(*part) {
-					start.push(duty.clone());
-				}
-			}
-		}
+			start
+		};
 		for duty in start {
 			let workers = self.clone();
 			// Encoding and checking are CPU work: each part gets a blocking thread.
@@ -513,7 +528,8 @@ where
 			(replica, stream) = seal_garbage(replica, stream).map_err(|e| e.to_string())?;
 		}
 		let root = replica.root();
-		self.state().prepared.insert(duty.id, Arc::new(Prepared { hoster, range, stream }));
+		let prepared = Prepared { deadline: duty.deadline, hoster, range, stream };
+		self.state().prepared.insert(duty.id, Arc::new(prepared));
 		log::info!(
 			target: "datdot",
 			"encoded replica {}/{}: {} segments, root {}; serving it to hoster {hoster}",
@@ -585,8 +601,15 @@ where
 	/// replica durably. Returns the root to confirm, or `None` if it stopped being due.
 	async fn host(&self, duty: &Duty) -> Result<Option<EncodedRoot>, String> {
 		if let Some(meta) = self.parts.store.meta(&duty.id) {
-			// Stored before a restart: confirm what is on disk.
-			return Ok(Some(meta.root));
+			// Stored before a restart: confirm what is on disk, if this draw's encoder
+			// sealed it. A copy from an earlier draw of the replica (another encoder) is not.
+			if Some(&meta.sealing_key) == duty.encoder_key.as_ref() {
+				return Ok(Some(meta.root));
+			}
+			self.parts
+				.store
+				.remove(&duty.id)
+				.map_err(|e| format!("cannot remove an earlier draw's copy: {e}"))?;
 		}
 		let encoder = PeerId::from_bytes(&duty.encoder_peer)
 			.map_err(|e| format!("the encoder's registered PeerId is invalid: {e}"))?;
@@ -1000,5 +1023,63 @@ impl<C: Send + Sync> LocalReplicas for Workers<C> {
 
 	fn ready_roots(&self) -> Vec<ReadyRoot> {
 		self.state().ready.iter().map(|(&(role, id), &root)| ReadyRoot { role, id, root }).collect()
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use datdot_primitives::signing::{FeedAuth, SigningMode};
+
+	/// This node's encoder part of replica 1/0, drawn with setup deadline `deadline`.
+	fn encoder_duty(deadline: BlockNumber, confirmed: bool) -> Duty {
+		Duty {
+			id: ReplicaId { contract: 1, replica: 0 },
+			role: Role::Encoder,
+			provider: AccountId::new([1; 32]),
+			feed: FeedState {
+				auth: FeedAuth { key: [2; 32], public_key: [2; 32], mode: SigningMode::Compat },
+				length: 4,
+				fork: 0,
+				roots: Vec::new(),
+			},
+			blocks: pallet_datdot::types::BlockRange { start: 0, end: 4 },
+			encoder_peer: Vec::new(),
+			encoder_key: None,
+			hoster_peer: Vec::new(),
+			encoded: None,
+			deadline,
+			confirmed,
+		}
+	}
+
+	/// The encoder's part of `duty` as done: its stream prepared, its root confirmed.
+	fn encoded(state: &mut State, duty: &Duty) {
+		state.running.remove(&(duty.role, duty.id));
+		let prepared = Prepared {
+			deadline: duty.deadline,
+			hoster: PeerId::random(),
+			range: 0..4,
+			stream: Vec::new(),
+		};
+		state.prepared.insert(duty.id, Arc::new(prepared));
+	}
+
+	#[test]
+	fn an_encoder_drawn_again_for_the_same_replica_encodes_and_confirms_anew() {
+		let mut state = State::default();
+		let first = encoder_duty(10, false);
+		assert_eq!(state.set_duties(vec![first.clone()]).0, vec![first.clone()]);
+		encoded(&mut state, &first);
+		// Confirmed on chain: the stream stays served, nothing restarts.
+		assert!(state.set_duties(vec![encoder_duty(10, true)]).0.is_empty());
+		assert!(state.prepared.contains_key(&first.id));
+		// The setup timed out (the hoster never confirmed) and the replica was drawn again
+		// with this node as its encoder, in the same block: a new draw, encoded anew.
+		let again = encoder_duty(20, false);
+		assert_eq!(state.set_duties(vec![again.clone()]).0, vec![again.clone()]);
+		assert!(state.prepared.is_empty(), "the earlier draw's stream is not served");
+		encoded(&mut state, &again);
+		assert!(state.set_duties(vec![again.clone()]).0.is_empty());
 	}
 }
