@@ -143,4 +143,11 @@ pub struct ProviderParams {
 	/// replication protocol of npm hypercore 10/11, over TCP). `off` serves nothing.
 	#[arg(long = "hypercore-listen", value_name = "ADDR", default_value = "0.0.0.0:30433")]
 	pub hypercore_listen: String,
+
+	/// The most setup parts of each role (encodings; receptions of a stream) the node works
+	/// on at once; the rest wait, earliest deadline first. Each part holds up to one
+	/// replica (a contract's encoded blocks) in memory.
+	#[arg(long = "max-setup-parts", value_name = "N", default_value_t = 8,
+		value_parser = clap::value_parser!(u32).range(1..))]
+	pub max_setup_parts: u32,
 }

@@ -323,6 +323,7 @@ pub fn new_full<
 			serving: serving.clone(),
 			names: datdot_protocols,
 			spawner: task_manager.spawn_handle(),
+			max_setup_parts: provider.max_setup_parts as usize,
 			major_syncing: {
 				let sync = sync_service.clone();
 				Arc::new(move || sp_consensus::SyncOracle::is_major_syncing(&*sync))

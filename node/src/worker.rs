@@ -92,9 +92,9 @@ struct State {
 
 impl State {
 	/// Takes the setup duties of the best block and forgets what belongs to no current
-	/// draw. Returns the duties that need a task (marked running) and whether the fraud
-	/// proofs kept changed.
-	fn set_duties(&mut self, duties: Vec<Duty>) -> (Vec<Duty>, bool) {
+	/// draw. Returns the duties that need a task (marked running; at most `max_parts` of
+	/// each role run, earliest deadline first) and whether the fraud proofs kept changed.
+	fn set_duties(&mut self, duties: Vec<Duty>, max_parts: usize) -> (Vec<Duty>, bool) {
 		self.duties = duties.into_iter().map(|d| ((d.role, d.id), d)).collect();
 		let State { duties, running, ready, prepared, frauds, .. } = self;
 		let draw_of = |part: &Part| duties.get(part).map(|d| d.deadline);
@@ -106,18 +106,31 @@ impl State {
 		frauds.retain(|id, (root, _)| {
 			duties.get(&(Role::Hoster, *id)).is_some_and(|d| d.encoded == Some(*root))
 		});
+		let mut needed: Vec<&Duty> = duties
+			.iter()
+			.filter(|&(part, duty)| {
+				!running.contains(part)
+					&& match part.0 {
+						// The hoster may still fetch the stream after the encoder confirmed
+						// (also after a restart): keep it served.
+						Role::Encoder => !prepared.contains_key(&part.1),
+						// A hoster that proved its encoder cheated waits for the new draw.
+						Role::Hoster => {
+							!duty.confirmed
+								&& !ready.contains_key(part)
+								&& !frauds.contains_key(&part.1)
+						}
+					}
+			})
+			.map(|(_, duty)| duty)
+			.collect();
+		needed.sort_by_key(|d| d.deadline);
+		// Encoders and hosters have separate caps: a node full of receptions waiting for
+		// other nodes' encoders must still encode what those nodes' hosters wait for.
 		let mut start = Vec::new();
-		for (part, duty) in duties.iter() {
-			let needed = match part.0 {
-				// The hoster may still fetch the stream after the encoder confirmed (also
-				// after a restart): keep it served.
-				Role::Encoder => !prepared.contains_key(&part.1),
-				// A hoster that proved its encoder cheated waits for the new draw.
-				Role::Hoster => {
-					!duty.confirmed && !ready.contains_key(part) && !frauds.contains_key(&part.1)
-				}
-			};
-			if needed && running.insert(*part) {
+		for duty in needed {
+			let busy = running.iter().filter(|(role, _)| *role == duty.role).count();
+			if busy < max_parts && running.insert((duty.role, duty.id)) {
 				start.push(duty.clone());
 			}
 		}
@@ -256,6 +269,8 @@ pub struct Parts<C> {
 	pub names: ProtocolNames,
 	/// Where the setup tasks are spawned.
 	pub spawner: SpawnTaskHandle,
+	/// The most setup parts of one role running at once (`--max-setup-parts`).
+	pub max_setup_parts: usize,
 	/// Whether the node is catching up with the chain: then the best block is old news,
 	/// and replicas it does not list yet must not be deleted.
 	pub major_syncing: Arc<dyn Fn() -> bool + Send + Sync>,
@@ -327,7 +342,7 @@ where
 		};
 		let start = {
 			let mut state = self.state();
-			let (start, frauds_changed) = state.set_duties(duties);
+			let (start, frauds_changed) = state.set_duties(duties, self.parts.max_setup_parts);
 			if frauds_changed {
 				self.write_frauds(&state.frauds);
 			}
@@ -1069,17 +1084,44 @@ mod tests {
 	fn an_encoder_drawn_again_for_the_same_replica_encodes_and_confirms_anew() {
 		let mut state = State::default();
 		let first = encoder_duty(10, false);
-		assert_eq!(state.set_duties(vec![first.clone()]).0, vec![first.clone()]);
+		assert_eq!(state.set_duties(vec![first.clone()], 8).0, vec![first.clone()]);
 		encoded(&mut state, &first);
 		// Confirmed on chain: the stream stays served, nothing restarts.
-		assert!(state.set_duties(vec![encoder_duty(10, true)]).0.is_empty());
+		assert!(state.set_duties(vec![encoder_duty(10, true)], 8).0.is_empty());
 		assert!(state.prepared.contains_key(&first.id));
 		// The setup timed out (the hoster never confirmed) and the replica was drawn again
 		// with this node as its encoder, in the same block: a new draw, encoded anew.
 		let again = encoder_duty(20, false);
-		assert_eq!(state.set_duties(vec![again.clone()]).0, vec![again.clone()]);
+		assert_eq!(state.set_duties(vec![again.clone()], 8).0, vec![again.clone()]);
 		assert!(state.prepared.is_empty(), "the earlier draw's stream is not served");
 		encoded(&mut state, &again);
-		assert!(state.set_duties(vec![again.clone()]).0.is_empty());
+		assert!(state.set_duties(vec![again.clone()], 8).0.is_empty());
+	}
+
+	#[test]
+	fn at_most_the_cap_of_parts_of_each_role_run_earliest_deadline_first() {
+		let mut state = State::default();
+		let part = |contract: u64, role: Role, deadline: BlockNumber| {
+			let mut duty = encoder_duty(deadline, false);
+			(duty.id.contract, duty.role) = (contract, role);
+			duty
+		};
+		let duties = vec![
+			part(1, Role::Encoder, 30),
+			part(2, Role::Encoder, 10),
+			part(3, Role::Encoder, 20),
+			part(4, Role::Hoster, 40),
+			part(5, Role::Hoster, 15),
+		];
+		let started = |s: &[Duty]| s.iter().map(|d| d.id.contract).collect::<Vec<_>>();
+		// Two encodings, the earliest deadlines; the hosters' receptions are not held up
+		// by the encoders' cap.
+		let (start, _) = state.set_duties(duties.clone(), 2);
+		assert_eq!(started(&start), vec![2, 5, 3, 4]);
+		// Still two running: nothing more starts.
+		assert!(state.set_duties(duties.clone(), 2).0.is_empty());
+		// One encoding is done: the waiting one starts.
+		encoded(&mut state, &duties[1]);
+		assert_eq!(started(&state.set_duties(duties, 2).0), vec![1]);
 	}
 }

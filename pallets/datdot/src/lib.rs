@@ -1284,6 +1284,8 @@ pub mod pallet {
 		/// - `region`: optional free text saying where the node is.
 		#[pallet::call_index(0)]
 		#[pallet::weight(T::WeightInfo::register())]
+		// Each argument is one field of the registration, as polkadot.js apps shows them.
+		#[allow(clippy::too_many_arguments)]
 		pub fn register(
 			origin: OriginFor<T>,
 			peer_id: PeerIdOf<T>,

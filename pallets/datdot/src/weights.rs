@@ -97,10 +97,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
 	fn register() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `937`
+		//  Measured:  `903`
 		//  Estimated: `6984`
-		// Minimum execution time: 171_085_000 picoseconds.
-		Weight::from_parts(255_050_000, 6984)
+		// Minimum execution time: 223_002_000 picoseconds.
+		Weight::from_parts(333_187_000, 6984)
 			.saturating_add(T::DbWeight::get().reads(9_u64))
 			.saturating_add(T::DbWeight::get().writes(9_u64))
 	}
@@ -114,8 +114,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `435`
 		//  Estimated: `6984`
-		// Minimum execution time: 25_969_000 picoseconds.
-		Weight::from_parts(48_823_000, 6984)
+		// Minimum execution time: 67_240_000 picoseconds.
+		Weight::from_parts(119_538_000, 6984)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -145,10 +145,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::PeerIdProviders` (`max_values`: None, `max_size`: Some(114), added: 2589, mode: `MaxEncodedLen`)
 	fn unregister() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `3282`
+		//  Measured:  `3263`
 		//  Estimated: `3990`
-		// Minimum execution time: 113_950_000 picoseconds.
-		Weight::from_parts(167_479_000, 3990)
+		// Minimum execution time: 113_419_000 picoseconds.
+		Weight::from_parts(165_356_000, 3990)
 			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().writes(12_u64))
 	}
@@ -164,10 +164,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
 	fn pause() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `2607`
+		//  Measured:  `2588`
 		//  Estimated: `6984`
-		// Minimum execution time: 70_385_000 picoseconds.
-		Weight::from_parts(108_943_000, 6984)
+		// Minimum execution time: 76_845_000 picoseconds.
+		Weight::from_parts(108_992_000, 6984)
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
@@ -183,10 +183,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
 	fn unpause() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1904`
+		//  Measured:  `1865`
 		//  Estimated: `3990`
-		// Minimum execution time: 56_955_000 picoseconds.
-		Weight::from_parts(80_670_000, 3990)
+		// Minimum execution time: 58_808_000 picoseconds.
+		Weight::from_parts(89_113_000, 3990)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -200,8 +200,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `366`
 		//  Estimated: `3987`
-		// Minimum execution time: 15_864_000 picoseconds.
-		Weight::from_parts(28_242_000, 3987)
+		// Minimum execution time: 18_517_000 picoseconds.
+		Weight::from_parts(48_021_000, 3987)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -218,7 +218,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::SetupDeadlines` (r:1 w:0)
 	/// Proof: `Datdot::SetupDeadlines` (`max_values`: None, `max_size`: Some(205), added: 2680, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::TimingOverride` (r:1 w:0)
-	/// Proof: `Datdot::TimingOverride` (`max_values`: Some(1), `max_size`: Some(12), added: 507, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::TimingOverride` (`max_values`: Some(1), `max_size`: Some(16), added: 511, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::OfflineWatchBounds` (r:1 w:0)
 	/// Proof: `Datdot::OfflineWatchBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::EvictionBounds` (r:1 w:0)
@@ -236,12 +236,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[0, 16]`.
 	fn on_initialize_pause_ends(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `381 + n * (502 ±0)`
+		//  Measured:  `375 + n * (504 ±0)`
 		//  Estimated: `129162 + n * (2997 ±0)`
-		// Minimum execution time: 41_953_000 picoseconds.
-		Weight::from_parts(61_569_238, 129162)
-			// Standard Error: 309_213
-			.saturating_add(Weight::from_parts(18_937_750, 0).saturating_mul(n.into()))
+		// Minimum execution time: 43_825_000 picoseconds.
+		Weight::from_parts(101_896_579, 129162)
+			// Standard Error: 420_600
+			.saturating_add(Weight::from_parts(21_515_780, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(23_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(13_u64))
@@ -256,8 +256,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1048`
 		//  Estimated: `6834`
-		// Minimum execution time: 107_470_000 picoseconds.
-		Weight::from_parts(135_231_000, 6834)
+		// Minimum execution time: 112_308_000 picoseconds.
+		Weight::from_parts(141_221_000, 6834)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -286,10 +286,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `15525`
 		//  Estimated: `96894`
-		// Minimum execution time: 323_453_000 picoseconds.
-		Weight::from_parts(232_866_849, 96894)
-			// Standard Error: 973_891
-			.saturating_add(Weight::from_parts(33_091_026, 0).saturating_mul(c.into()))
+		// Minimum execution time: 371_434_000 picoseconds.
+		Weight::from_parts(526_497_357, 96894)
+			// Standard Error: 2_239_731
+			.saturating_add(Weight::from_parts(33_091_470, 0).saturating_mul(c.into()))
 			.saturating_add(T::DbWeight::get().reads(38_u64))
 			.saturating_add(T::DbWeight::get().writes(7_u64))
 			.saturating_add(T::DbWeight::get().writes((9_u64).saturating_mul(c.into())))
@@ -302,8 +302,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `8540`
 		//  Estimated: `22352`
-		// Minimum execution time: 20_351_000 picoseconds.
-		Weight::from_parts(32_057_000, 22352)
+		// Minimum execution time: 20_550_000 picoseconds.
+		Weight::from_parts(24_696_000, 22352)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -319,8 +319,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `16927`
 		//  Estimated: `22352`
-		// Minimum execution time: 97_615_000 picoseconds.
-		Weight::from_parts(179_498_000, 22352)
+		// Minimum execution time: 87_451_000 picoseconds.
+		Weight::from_parts(162_292_000, 22352)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
@@ -336,8 +336,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `362`
 		//  Estimated: `6834`
-		// Minimum execution time: 30_385_000 picoseconds.
-		Weight::from_parts(49_303_000, 6834)
+		// Minimum execution time: 30_295_000 picoseconds.
+		Weight::from_parts(46_940_000, 6834)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -371,11 +371,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	fn end_plans(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `211419 + n * (509 ±0)`
-		//  Estimated: `237998 + n * (41873 ±24)`
-		// Minimum execution time: 1_562_661_000 picoseconds.
-		Weight::from_parts(1_054_686_550, 237998)
-			// Standard Error: 16_105_997
-			.saturating_add(Weight::from_parts(1_288_225_858, 0).saturating_mul(n.into()))
+		//  Estimated: `237998 + n * (41873 ±520)`
+		// Minimum execution time: 1_457_454_000 picoseconds.
+		Weight::from_parts(668_418_089, 237998)
+			// Standard Error: 26_438_047
+			.saturating_add(Weight::from_parts(1_286_795_720, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(71_u64))
 			.saturating_add(T::DbWeight::get().reads((16_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(78_u64))
@@ -414,10 +414,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::PerformanceChallenges` (`max_values`: None, `max_size`: Some(146), added: 2621, mode: `MaxEncodedLen`)
 	fn confirm_setup() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `15362`
+		//  Measured:  `15309`
 		//  Estimated: `15803`
-		// Minimum execution time: 172_718_000 picoseconds.
-		Weight::from_parts(285_566_000, 15803)
+		// Minimum execution time: 204_284_000 picoseconds.
+		Weight::from_parts(311_365_000, 15803)
 			.saturating_add(T::DbWeight::get().reads(18_u64))
 			.saturating_add(T::DbWeight::get().writes(18_u64))
 	}
@@ -453,10 +453,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::OfflineWatch` (`max_values`: None, `max_size`: Some(48), added: 2523, mode: `MaxEncodedLen`)
 	fn report_bad_encoding() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `3491`
+		//  Measured:  `3438`
 		//  Estimated: `9981`
-		// Minimum execution time: 10_474_422_000 picoseconds.
-		Weight::from_parts(13_402_870_000, 9981)
+		// Minimum execution time: 11_029_190_000 picoseconds.
+		Weight::from_parts(14_657_782_000, 9981)
 			.saturating_add(T::DbWeight::get().reads(16_u64))
 			.saturating_add(T::DbWeight::get().writes(17_u64))
 	}
@@ -487,10 +487,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1188 + s * (256 ±0)`
 		//  Estimated: `5966 + s * (2704 ±0)`
-		// Minimum execution time: 151_156_000 picoseconds.
-		Weight::from_parts(127_487_498, 5966)
-			// Standard Error: 363_193
-			.saturating_add(Weight::from_parts(85_683_881, 0).saturating_mul(s.into()))
+		// Minimum execution time: 172_247_000 picoseconds.
+		Weight::from_parts(169_847_649, 5966)
+			// Standard Error: 434_763
+			.saturating_add(Weight::from_parts(91_665_828, 0).saturating_mul(s.into()))
 			.saturating_add(T::DbWeight::get().reads(9_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(s.into())))
 			.saturating_add(T::DbWeight::get().writes(10_u64))
@@ -521,10 +521,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1675 + s * (383 ±0)`
 		//  Estimated: `6196 + s * (2704 ±0)`
-		// Minimum execution time: 165_868_000 picoseconds.
-		Weight::from_parts(85_160_589, 6196)
-			// Standard Error: 521_240
-			.saturating_add(Weight::from_parts(147_777_244, 0).saturating_mul(s.into()))
+		// Minimum execution time: 182_342_000 picoseconds.
+		Weight::from_parts(128_372_207, 6196)
+			// Standard Error: 621_164
+			.saturating_add(Weight::from_parts(158_366_519, 0).saturating_mul(s.into()))
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(s.into())))
 			.saturating_add(T::DbWeight::get().writes(8_u64))
@@ -552,12 +552,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[0, 64]`.
 	fn expire_challenges(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `474 + n * (730 ±0)`
+		//  Measured:  `510 + n * (729 ±0)`
 		//  Estimated: `3991 + n * (2997 ±0)`
-		// Minimum execution time: 4_337_000 picoseconds.
-		Weight::from_parts(4_767_000, 3991)
-			// Standard Error: 1_002_560
-			.saturating_add(Weight::from_parts(86_416_839, 0).saturating_mul(n.into()))
+		// Minimum execution time: 5_528_000 picoseconds.
+		Weight::from_parts(5_558_000, 3991)
+			// Standard Error: 934_158
+			.saturating_add(Weight::from_parts(99_512_303, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -579,16 +579,18 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `380 + n * (1096 ±0)`
 		//  Estimated: `3670 + n * (5994 ±0)`
-		// Minimum execution time: 64_215_000 picoseconds.
-		Weight::from_parts(30_989_864, 3670)
-			// Standard Error: 1_122_468
-			.saturating_add(Weight::from_parts(48_666_210, 0).saturating_mul(n.into()))
+		// Minimum execution time: 71_446_000 picoseconds.
+		Weight::from_parts(52_846_197, 3670)
+			// Standard Error: 730_609
+			.saturating_add(Weight::from_parts(56_629_599, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 			.saturating_add(T::DbWeight::get().writes((4_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 5994).saturating_mul(n.into()))
 	}
+	/// Storage: `Datdot::TimingOverride` (r:1 w:0)
+	/// Proof: `Datdot::TimingOverride` (`max_values`: Some(1), `max_size`: Some(16), added: 511, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::SetupDeadlines` (r:1 w:1)
 	/// Proof: `Datdot::SetupDeadlines` (`max_values`: None, `max_size`: Some(205), added: 2680, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::DrawQueueBounds` (r:1 w:1)
@@ -616,16 +618,18 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `2323 + n * (778 ±0)`
 		//  Estimated: `9823 + n * (5408 ±0)`
-		// Minimum execution time: 82_633_000 picoseconds.
-		Weight::from_parts(49_341_194, 9823)
-			// Standard Error: 307_617
-			.saturating_add(Weight::from_parts(67_831_644, 0).saturating_mul(n.into()))
-			.saturating_add(T::DbWeight::get().reads(11_u64))
+		// Minimum execution time: 88_642_000 picoseconds.
+		Weight::from_parts(51_441_890, 9823)
+			// Standard Error: 130_998
+			.saturating_add(Weight::from_parts(82_102_995, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(12_u64))
 			.saturating_add(T::DbWeight::get().reads((8_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 			.saturating_add(T::DbWeight::get().writes((4_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 5408).saturating_mul(n.into()))
 	}
+	/// Storage: `Datdot::TimingOverride` (r:1 w:0)
+	/// Proof: `Datdot::TimingOverride` (`max_values`: Some(1), `max_size`: Some(16), added: 511, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::SetupDeadlines` (r:1 w:1)
 	/// Proof: `Datdot::SetupDeadlines` (`max_values`: None, `max_size`: Some(205), added: 2680, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::DrawQueueBounds` (r:1 w:1)
@@ -653,11 +657,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `10192`
 		//  Estimated: `44254`
-		// Minimum execution time: 128_461_000 picoseconds.
-		Weight::from_parts(294_695_967, 44254)
-			// Standard Error: 526
-			.saturating_add(Weight::from_parts(3_016, 0).saturating_mul(p.into()))
-			.saturating_add(T::DbWeight::get().reads(30_u64))
+		// Minimum execution time: 173_339_000 picoseconds.
+		Weight::from_parts(375_333_670, 44254)
+			// Standard Error: 471
+			.saturating_add(Weight::from_parts(2_592, 0).saturating_mul(p.into()))
+			.saturating_add(T::DbWeight::get().reads(31_u64))
 			.saturating_add(T::DbWeight::get().writes(8_u64))
 	}
 	/// Storage: `Datdot::ChallengesDue` (r:1 w:1)
@@ -681,10 +685,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `24415 + n * (958 ±0)`
 		//  Estimated: `14655 + n * (14813 ±0)`
-		// Minimum execution time: 118_146_000 picoseconds.
-		Weight::from_parts(91_908_185, 14655)
-			// Standard Error: 1_120_090
-			.saturating_add(Weight::from_parts(87_608_894, 0).saturating_mul(n.into()))
+		// Minimum execution time: 112_268_000 picoseconds.
+		Weight::from_parts(164_812_813, 14655)
+			// Standard Error: 848_061
+			.saturating_add(Weight::from_parts(75_122_691, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().reads((7_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
@@ -694,13 +698,13 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::IndexLen` (r:1 w:0)
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::TimingOverride` (r:1 w:0)
-	/// Proof: `Datdot::TimingOverride` (`max_values`: Some(1), `max_size`: Some(12), added: 507, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::TimingOverride` (`max_values`: Some(1), `max_size`: Some(16), added: 511, mode: `MaxEncodedLen`)
 	fn challenges_this_block() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `72`
+		//  Measured:  `77`
 		//  Estimated: `3478`
-		// Minimum execution time: 62_834_000 picoseconds.
-		Weight::from_parts(83_665_000, 3478)
+		// Minimum execution time: 66_840_000 picoseconds.
+		Weight::from_parts(78_858_000, 3478)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 	}
 	/// Storage: `Datdot::GrowthQueueBounds` (r:1 w:1)
@@ -728,22 +732,22 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `999`
 		//  Estimated: `6834`
-		// Minimum execution time: 25_738_000 picoseconds.
-		Weight::from_parts(28_473_000, 6834)
-			// Standard Error: 156_980
-			.saturating_add(Weight::from_parts(66_210_258, 0).saturating_mul(n.into()))
+		// Minimum execution time: 25_218_000 picoseconds.
+		Weight::from_parts(28_683_000, 6834)
+			// Standard Error: 140_909
+			.saturating_add(Weight::from_parts(68_525_222, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 			.saturating_add(T::DbWeight::get().writes((8_u64).saturating_mul(n.into())))
 	}
 	/// Storage: `Datdot::TimingOverride` (r:0 w:1)
-	/// Proof: `Datdot::TimingOverride` (`max_values`: Some(1), `max_size`: Some(12), added: 507, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::TimingOverride` (`max_values`: Some(1), `max_size`: Some(16), added: 511, mode: `MaxEncodedLen`)
 	fn set_timing() -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `0`
 		//  Estimated: `0`
-		// Minimum execution time: 4_626_000 picoseconds.
-		Weight::from_parts(7_681_000, 0)
+		// Minimum execution time: 4_517_000 picoseconds.
+		Weight::from_parts(8_373_000, 0)
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	/// Storage: `Datdot::DutyKeyProviders` (r:1 w:0)
@@ -776,13 +780,13 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `14328`
 		//  Estimated: `15803`
-		// Minimum execution time: 150_164_000 picoseconds.
-		Weight::from_parts(220_979_000, 15803)
+		// Minimum execution time: 162_012_000 picoseconds.
+		Weight::from_parts(255_992_000, 15803)
 			.saturating_add(T::DbWeight::get().reads(13_u64))
 			.saturating_add(T::DbWeight::get().writes(12_u64))
 	}
 	/// Storage: `Datdot::TimingOverride` (r:1 w:0)
-	/// Proof: `Datdot::TimingOverride` (`max_values`: Some(1), `max_size`: Some(12), added: 507, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::TimingOverride` (`max_values`: Some(1), `max_size`: Some(16), added: 511, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::OfflineWatchBounds` (r:1 w:1)
 	/// Proof: `Datdot::OfflineWatchBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::OfflineWatch` (r:16 w:32)
@@ -803,11 +807,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	fn watch_offline(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `263 + n * (662 ±0)`
-		//  Estimated: `1497 + n * (14813 ±0)`
-		// Minimum execution time: 2_143_000 picoseconds.
-		Weight::from_parts(8_682_681, 1497)
-			// Standard Error: 453_863
-			.saturating_add(Weight::from_parts(67_175_838, 0).saturating_mul(n.into()))
+		//  Estimated: `1501 + n * (14813 ±0)`
+		// Minimum execution time: 2_274_000 picoseconds.
+		Weight::from_parts(11_725_486, 1501)
+			// Standard Error: 990_131
+			.saturating_add(Weight::from_parts(95_284_883, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
@@ -837,10 +841,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1222 + n * (201 ±0)`
 		//  Estimated: `15803 + n * (2704 ±0)`
-		// Minimum execution time: 40_280_000 picoseconds.
-		Weight::from_parts(43_220_383, 15803)
-			// Standard Error: 143_364
-			.saturating_add(Weight::from_parts(15_598_354, 0).saturating_mul(n.into()))
+		// Minimum execution time: 51_777_000 picoseconds.
+		Weight::from_parts(74_028_621, 15803)
+			// Standard Error: 89_079
+			.saturating_add(Weight::from_parts(18_874_525, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -871,8 +875,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `2410`
 		//  Estimated: `6984`
-		// Minimum execution time: 141_631_000 picoseconds.
-		Weight::from_parts(181_490_000, 6984)
+		// Minimum execution time: 158_176_000 picoseconds.
+		Weight::from_parts(261_390_000, 6984)
 			.saturating_add(T::DbWeight::get().reads(12_u64))
 			.saturating_add(T::DbWeight::get().writes(9_u64))
 	}
@@ -908,15 +912,15 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `8417`
 		//  Estimated: `44254`
-		// Minimum execution time: 203_013_000 picoseconds.
-		Weight::from_parts(238_585_000, 44254)
+		// Minimum execution time: 219_447_000 picoseconds.
+		Weight::from_parts(345_715_000, 44254)
 			.saturating_add(T::DbWeight::get().reads(35_u64))
 			.saturating_add(T::DbWeight::get().writes(12_u64))
 	}
 	/// Storage: `Datdot::IndexLen` (r:2 w:0)
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::TimingOverride` (r:1 w:0)
-	/// Proof: `Datdot::TimingOverride` (`max_values`: Some(1), `max_size`: Some(12), added: 507, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::TimingOverride` (`max_values`: Some(1), `max_size`: Some(16), added: 511, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexEntries` (r:56 w:0)
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::OpenPerformance` (r:32 w:32)
@@ -940,12 +944,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[1, 32]`.
 	fn issue_performance_challenges(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1205 + n * (824 ±0)`
+		//  Measured:  `1209 + n * (824 ±0)`
 		//  Estimated: `5966 + n * (43264 ±0)`
-		// Minimum execution time: 93_870_000 picoseconds.
-		Weight::from_parts(13_423_492, 5966)
-			// Standard Error: 118_106
-			.saturating_add(Weight::from_parts(73_538_060, 0).saturating_mul(n.into()))
+		// Minimum execution time: 100_901_000 picoseconds.
+		Weight::from_parts(141_160_000, 5966)
+			// Standard Error: 398_808
+			.saturating_add(Weight::from_parts(100_113_327, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().reads((21_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -965,10 +969,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `301 + n * (612 ±0)`
 		//  Estimated: `3991 + n * (2997 ±0)`
-		// Minimum execution time: 4_317_000 picoseconds.
-		Weight::from_parts(25_116_556, 3991)
-			// Standard Error: 217_482
-			.saturating_add(Weight::from_parts(18_649_159, 0).saturating_mul(n.into()))
+		// Minimum execution time: 6_069_000 picoseconds.
+		Weight::from_parts(15_170_306, 3991)
+			// Standard Error: 497_143
+			.saturating_add(Weight::from_parts(28_883_921, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
@@ -980,38 +984,38 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 /// The same weights with ParityDB's database weights, for tests and mock runtimes.
 impl WeightInfo for () {
 	fn register() -> Weight {
-		Weight::from_parts(255_050_000, 6984)
+		Weight::from_parts(333_187_000, 6984)
 			.saturating_add(ParityDbWeight::get().reads(9_u64))
 			.saturating_add(ParityDbWeight::get().writes(9_u64))
 	}
 	fn set_duty_key() -> Weight {
-		Weight::from_parts(48_823_000, 6984)
+		Weight::from_parts(119_538_000, 6984)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn unregister() -> Weight {
-		Weight::from_parts(167_479_000, 3990)
+		Weight::from_parts(165_356_000, 3990)
 			.saturating_add(ParityDbWeight::get().reads(7_u64))
 			.saturating_add(ParityDbWeight::get().writes(12_u64))
 	}
 	fn pause() -> Weight {
-		Weight::from_parts(108_943_000, 6984)
+		Weight::from_parts(108_992_000, 6984)
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().writes(6_u64))
 	}
 	fn unpause() -> Weight {
-		Weight::from_parts(80_670_000, 3990)
+		Weight::from_parts(89_113_000, 3990)
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 	fn set_endpoint() -> Weight {
-		Weight::from_parts(28_242_000, 3987)
+		Weight::from_parts(48_021_000, 3987)
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn on_initialize_pause_ends(n: u32, ) -> Weight {
-		Weight::from_parts(61_569_238, 129162)
-			.saturating_add(Weight::from_parts(18_937_750, 0).saturating_mul(n.into()))
+		Weight::from_parts(101_896_579, 129162)
+			.saturating_add(Weight::from_parts(21_515_780, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(23_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(13_u64))
@@ -1019,35 +1023,35 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 2997).saturating_mul(n.into()))
 	}
 	fn publish_feed() -> Weight {
-		Weight::from_parts(135_231_000, 6834)
+		Weight::from_parts(141_221_000, 6834)
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	fn publish_plan(c: u32, ) -> Weight {
-		Weight::from_parts(232_866_849, 96894)
-			.saturating_add(Weight::from_parts(33_091_026, 0).saturating_mul(c.into()))
+		Weight::from_parts(526_497_357, 96894)
+			.saturating_add(Weight::from_parts(33_091_470, 0).saturating_mul(c.into()))
 			.saturating_add(ParityDbWeight::get().reads(38_u64))
 			.saturating_add(ParityDbWeight::get().writes(7_u64))
 			.saturating_add(ParityDbWeight::get().writes((9_u64).saturating_mul(c.into())))
 	}
 	fn cancel_plan() -> Weight {
-		Weight::from_parts(32_057_000, 22352)
+		Weight::from_parts(24_696_000, 22352)
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn top_up_plan() -> Weight {
-		Weight::from_parts(179_498_000, 22352)
+		Weight::from_parts(162_292_000, 22352)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(5_u64))
 	}
 	fn remove_feed() -> Weight {
-		Weight::from_parts(49_303_000, 6834)
+		Weight::from_parts(46_940_000, 6834)
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 	fn end_plans(n: u32, ) -> Weight {
-		Weight::from_parts(1_054_686_550, 237998)
-			.saturating_add(Weight::from_parts(1_288_225_858, 0).saturating_mul(n.into()))
+		Weight::from_parts(668_418_089, 237998)
+			.saturating_add(Weight::from_parts(1_286_795_720, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(71_u64))
 			.saturating_add(ParityDbWeight::get().reads((16_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(78_u64))
@@ -1055,26 +1059,26 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 41873).saturating_mul(n.into()))
 	}
 	fn confirm_setup() -> Weight {
-		Weight::from_parts(285_566_000, 15803)
+		Weight::from_parts(311_365_000, 15803)
 			.saturating_add(ParityDbWeight::get().reads(18_u64))
 			.saturating_add(ParityDbWeight::get().writes(18_u64))
 	}
 	fn report_bad_encoding() -> Weight {
-		Weight::from_parts(13_402_870_000, 9981)
+		Weight::from_parts(14_657_782_000, 9981)
 			.saturating_add(ParityDbWeight::get().reads(16_u64))
 			.saturating_add(ParityDbWeight::get().writes(17_u64))
 	}
 	fn submit_storage_proof(s: u32, ) -> Weight {
-		Weight::from_parts(127_487_498, 5966)
-			.saturating_add(Weight::from_parts(85_683_881, 0).saturating_mul(s.into()))
+		Weight::from_parts(169_847_649, 5966)
+			.saturating_add(Weight::from_parts(91_665_828, 0).saturating_mul(s.into()))
 			.saturating_add(ParityDbWeight::get().reads(9_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(s.into())))
 			.saturating_add(ParityDbWeight::get().writes(10_u64))
 			.saturating_add(Weight::from_parts(0, 2704).saturating_mul(s.into()))
 	}
 	fn submit_storage_proof_passed(s: u32, ) -> Weight {
-		Weight::from_parts(85_160_589, 6196)
-			.saturating_add(Weight::from_parts(147_777_244, 0).saturating_mul(s.into()))
+		Weight::from_parts(128_372_207, 6196)
+			.saturating_add(Weight::from_parts(158_366_519, 0).saturating_mul(s.into()))
 			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(s.into())))
 			.saturating_add(ParityDbWeight::get().writes(8_u64))
@@ -1082,8 +1086,8 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 2704).saturating_mul(s.into()))
 	}
 	fn expire_challenges(n: u32, ) -> Weight {
-		Weight::from_parts(4_767_000, 3991)
-			.saturating_add(Weight::from_parts(86_416_839, 0).saturating_mul(n.into()))
+		Weight::from_parts(5_558_000, 3991)
+			.saturating_add(Weight::from_parts(99_512_303, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
@@ -1091,8 +1095,8 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 2997).saturating_mul(n.into()))
 	}
 	fn expire_setups(n: u32, ) -> Weight {
-		Weight::from_parts(30_989_864, 3670)
-			.saturating_add(Weight::from_parts(48_666_210, 0).saturating_mul(n.into()))
+		Weight::from_parts(52_846_197, 3670)
+			.saturating_add(Weight::from_parts(56_629_599, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().reads((3_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
@@ -1100,23 +1104,23 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 5994).saturating_mul(n.into()))
 	}
 	fn draw_replicas(n: u32, ) -> Weight {
-		Weight::from_parts(49_341_194, 9823)
-			.saturating_add(Weight::from_parts(67_831_644, 0).saturating_mul(n.into()))
-			.saturating_add(ParityDbWeight::get().reads(11_u64))
+		Weight::from_parts(51_441_890, 9823)
+			.saturating_add(Weight::from_parts(82_102_995, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(12_u64))
 			.saturating_add(ParityDbWeight::get().reads((8_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 			.saturating_add(ParityDbWeight::get().writes((4_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 5408).saturating_mul(n.into()))
 	}
 	fn draw_with_providers(p: u32, ) -> Weight {
-		Weight::from_parts(294_695_967, 44254)
-			.saturating_add(Weight::from_parts(3_016, 0).saturating_mul(p.into()))
-			.saturating_add(ParityDbWeight::get().reads(30_u64))
+		Weight::from_parts(375_333_670, 44254)
+			.saturating_add(Weight::from_parts(2_592, 0).saturating_mul(p.into()))
+			.saturating_add(ParityDbWeight::get().reads(31_u64))
 			.saturating_add(ParityDbWeight::get().writes(8_u64))
 	}
 	fn issue_challenges(n: u32, ) -> Weight {
-		Weight::from_parts(91_908_185, 14655)
-			.saturating_add(Weight::from_parts(87_608_894, 0).saturating_mul(n.into()))
+		Weight::from_parts(164_812_813, 14655)
+			.saturating_add(Weight::from_parts(75_122_691, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().reads((7_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
@@ -1124,28 +1128,28 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 14813).saturating_mul(n.into()))
 	}
 	fn challenges_this_block() -> Weight {
-		Weight::from_parts(83_665_000, 3478)
+		Weight::from_parts(78_858_000, 3478)
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 	}
 	fn grow_plans(n: u32, ) -> Weight {
-		Weight::from_parts(28_473_000, 6834)
-			.saturating_add(Weight::from_parts(66_210_258, 0).saturating_mul(n.into()))
+		Weight::from_parts(28_683_000, 6834)
+			.saturating_add(Weight::from_parts(68_525_222, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(7_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 			.saturating_add(ParityDbWeight::get().writes((8_u64).saturating_mul(n.into())))
 	}
 	fn set_timing() -> Weight {
-		Weight::from_parts(7_681_000, 0)
+		Weight::from_parts(8_373_000, 0)
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn release_replica() -> Weight {
-		Weight::from_parts(220_979_000, 15803)
+		Weight::from_parts(255_992_000, 15803)
 			.saturating_add(ParityDbWeight::get().reads(13_u64))
 			.saturating_add(ParityDbWeight::get().writes(12_u64))
 	}
 	fn watch_offline(n: u32, ) -> Weight {
-		Weight::from_parts(8_682_681, 1497)
-			.saturating_add(Weight::from_parts(67_175_838, 0).saturating_mul(n.into()))
+		Weight::from_parts(11_725_486, 1501)
+			.saturating_add(Weight::from_parts(95_284_883, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
@@ -1153,8 +1157,8 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 14813).saturating_mul(n.into()))
 	}
 	fn replace_evicted(n: u32, ) -> Weight {
-		Weight::from_parts(43_220_383, 15803)
-			.saturating_add(Weight::from_parts(15_598_354, 0).saturating_mul(n.into()))
+		Weight::from_parts(74_028_621, 15803)
+			.saturating_add(Weight::from_parts(18_874_525, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
@@ -1162,18 +1166,18 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 2704).saturating_mul(n.into()))
 	}
 	fn report_performance_served() -> Weight {
-		Weight::from_parts(181_490_000, 6984)
+		Weight::from_parts(261_390_000, 6984)
 			.saturating_add(ParityDbWeight::get().reads(12_u64))
 			.saturating_add(ParityDbWeight::get().writes(9_u64))
 	}
 	fn report_performance_not_served() -> Weight {
-		Weight::from_parts(238_585_000, 44254)
+		Weight::from_parts(345_715_000, 44254)
 			.saturating_add(ParityDbWeight::get().reads(35_u64))
 			.saturating_add(ParityDbWeight::get().writes(12_u64))
 	}
 	fn issue_performance_challenges(n: u32, ) -> Weight {
-		Weight::from_parts(13_423_492, 5966)
-			.saturating_add(Weight::from_parts(73_538_060, 0).saturating_mul(n.into()))
+		Weight::from_parts(141_160_000, 5966)
+			.saturating_add(Weight::from_parts(100_113_327, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().reads((21_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
@@ -1181,8 +1185,8 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 43264).saturating_mul(n.into()))
 	}
 	fn expire_performance_challenges(n: u32, ) -> Weight {
-		Weight::from_parts(25_116_556, 3991)
-			.saturating_add(Weight::from_parts(18_649_159, 0).saturating_mul(n.into()))
+		Weight::from_parts(15_170_306, 3991)
+			.saturating_add(Weight::from_parts(28_883_921, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
