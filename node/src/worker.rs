@@ -78,8 +78,9 @@ struct State {
 	duties: BTreeMap<Part, Duty>,
 	/// Parts a task is working on.
 	running: BTreeSet<Part>,
-	/// Parts finished and not yet seen confirmed on chain.
-	ready: BTreeMap<Part, EncodedRoot>,
+	/// Parts finished and not yet seen confirmed on chain: the draw (its setup deadline)
+	/// and the root to confirm.
+	ready: BTreeMap<Part, (BlockNumber, EncodedRoot)>,
 	/// Encoded streams this node serves to hosters.
 	prepared: BTreeMap<ReplicaId, Arc<Prepared>>,
 	/// Feeds whose stored block proofs are being renewed, or wait until the given time
@@ -97,11 +98,14 @@ impl State {
 	fn set_duties(&mut self, duties: Vec<Duty>, max_parts: usize) -> (Vec<Duty>, bool) {
 		self.duties = duties.into_iter().map(|d| ((d.role, d.id), d)).collect();
 		let State { duties, running, ready, prepared, frauds, .. } = self;
-		let draw_of = |part: &Part| duties.get(part).map(|d| d.deadline);
 		// A root or stream of an earlier draw of the replica is not this draw's: the chain
-		// saw the old one confirmed or failed, and the hoster may be another.
-		ready.retain(|part, _| duties.get(part).is_some_and(|d| !d.confirmed));
-		prepared.retain(|id, p| draw_of(&(Role::Encoder, *id)) == Some(p.deadline));
+		// saw the old one confirmed or failed, and the encoder or hoster may be another.
+		ready.retain(|part, (draw, _)| {
+			duties.get(part).is_some_and(|d| d.deadline == *draw && !d.confirmed)
+		});
+		prepared.retain(|id, p| {
+			duties.get(&(Role::Encoder, *id)).is_some_and(|d| d.deadline == p.deadline)
+		});
 		let proven = frauds.len();
 		frauds.retain(|id, (root, _)| {
 			duties.get(&(Role::Hoster, *id)).is_some_and(|d| d.encoded == Some(*root))
@@ -127,10 +131,20 @@ impl State {
 		needed.sort_by_key(|d| d.deadline);
 		// Encoders and hosters have separate caps: a node full of receptions waiting for
 		// other nodes' encoders must still encode what those nodes' hosters wait for.
+		let busy = |role| running.iter().filter(|(r, _)| *r == role).count();
+		let (mut encoders, mut hosters) = (
+			max_parts.saturating_sub(busy(Role::Encoder)),
+			max_parts.saturating_sub(busy(Role::Hoster)),
+		);
 		let mut start = Vec::new();
 		for duty in needed {
-			let busy = running.iter().filter(|(role, _)| *role == duty.role).count();
-			if busy < max_parts && running.insert((duty.role, duty.id)) {
+			let room = match duty.role {
+				Role::Encoder => &mut encoders,
+				Role::Hoster => &mut hosters,
+			};
+			if *room > 0 {
+				*room -= 1;
+				running.insert((duty.role, duty.id));
 				start.push(duty.clone());
 			}
 		}
@@ -359,7 +373,7 @@ where
 				};
 				match result {
 					Ok(Some(root)) => {
-						workers.state().ready.insert(part, root);
+						workers.state().ready.insert(part, (duty.deadline, root));
 					}
 					Ok(None) => {}
 					Err(e) => log::error!(
@@ -1037,7 +1051,8 @@ impl<C: Send + Sync> LocalReplicas for Workers<C> {
 	}
 
 	fn ready_roots(&self) -> Vec<ReadyRoot> {
-		self.state().ready.iter().map(|(&(role, id), &root)| ReadyRoot { role, id, root }).collect()
+		let state = self.state();
+		state.ready.iter().map(|(&(role, id), &(_, root))| ReadyRoot { role, id, root }).collect()
 	}
 }
 
@@ -1096,6 +1111,24 @@ mod tests {
 		assert!(state.prepared.is_empty(), "the earlier draw's stream is not served");
 		encoded(&mut state, &again);
 		assert!(state.set_duties(vec![again.clone()], 8).0.is_empty());
+	}
+
+	#[test]
+	fn a_hoster_drawn_again_for_the_same_replica_receives_and_confirms_anew() {
+		let mut state = State::default();
+		let hoster_duty = |deadline| Duty { role: Role::Hoster, ..encoder_duty(deadline, false) };
+		let first = hoster_duty(10);
+		assert_eq!(state.set_duties(vec![first.clone()], 8).0, vec![first.clone()]);
+		// Stored, its root ready to confirm: nothing restarts.
+		state.running.remove(&(Role::Hoster, first.id));
+		let root = EncodedRoot { root: [3; 32], segments: 1 };
+		state.ready.insert((Role::Hoster, first.id), (10, root));
+		assert!(state.set_duties(vec![first.clone()], 8).0.is_empty());
+		// Timed out before the confirmation landed and drawn again with this hoster (and
+		// perhaps another encoder): the earlier root is not confirmed for the new draw.
+		let again = hoster_duty(20);
+		assert_eq!(state.set_duties(vec![again.clone()], 8).0, vec![again]);
+		assert!(state.ready.is_empty());
 	}
 
 	#[test]

@@ -6,8 +6,9 @@
 //! - **A cold provider account and a hot duty key.** The node holds only the duty key
 //!   ([`DutyKeys`]), which the provider account authorises at `register` and replaces with
 //!   `set_duty_key`, each time with the duty key's signature of [`duty_key_message`] (nobody
-//!   can name a key that is not theirs, which would lock its owner out). Duties (confirmations, challenge answers, reports, pause and unpause,
-//!   releases, the endpoint) accept the duty key or the provider account and act for the
+//!   can name a key that is not theirs, which would lock its owner out). Duties
+//!   (confirmations, challenge answers, reports, pause and unpause, releases, the endpoint)
+//!   accept the duty key or the provider account and act for the
 //!   provider ([`Pallet::duty_origin`]); what changes who the provider is or frees its
 //!   deposit (`unregister`, `set_duty_key`) needs the provider account
 //!   ([`Pallet::provider_account`]). A stolen node can therefore fail duties, for which
@@ -64,10 +65,7 @@ pub fn ed25519_peer_id(public: [u8; 32]) -> Vec<u8> {
 
 /// The ed25519 key of a PeerId, if it is one (see [`ed25519_peer_id`]).
 pub fn peer_id_public(peer_id: &[u8]) -> Option<[u8; 32]> {
-	match peer_id.strip_prefix(&PEER_ID_PREFIX[..]) {
-		Some(public) => public.try_into().ok(),
-		None => None,
-	}
+	peer_id.strip_prefix(&PEER_ID_PREFIX[..])?.try_into().ok()
 }
 
 const PEER_ID_PREFIX: [u8; 6] = [0x00, 0x24, 0x08, 0x01, 0x12, 0x20];
