@@ -150,4 +150,11 @@ pub struct ProviderParams {
 	#[arg(long = "max-setup-parts", value_name = "N", default_value_t = 8,
 		value_parser = clap::value_parser!(u32).range(1..))]
 	pub max_setup_parts: u32,
+
+	/// How fast the background scrub re-reads stored replicas to find damage, in MB/s.
+	/// Start-up reads none of them (a full store starts in seconds); each storage proof is
+	/// also checked against its replica's root before it is answered.
+	#[arg(long = "scrub-rate", value_name = "MB/S", default_value_t = 16,
+		value_parser = clap::value_parser!(u64).range(1..))]
+	pub scrub_rate: u64,
 }

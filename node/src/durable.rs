@@ -12,18 +12,43 @@ use std::{
 /// Writes directory `parent/name` with `files` (name, parts to concatenate), replacing any
 /// directory of that name. On return it is durable; before, nothing of it is visible.
 pub fn write_dir(parent: &Path, name: &str, files: &[(&str, &[&[u8]])]) -> io::Result<()> {
+	write_dir_with(parent, name, |tmp| {
+		for (file_name, parts) in files {
+			let mut file = File::create(tmp.join(file_name))?;
+			for part in *parts {
+				file.write_all(part)?;
+			}
+		}
+		Ok(())
+	})
+}
+
+/// As [`write_dir`], with the files `fill` writes into the (empty, temporary) directory it
+/// is given, so they may be streamed rather than held in memory. If `fill` fails, nothing
+/// of it stays.
+pub fn write_dir_with<T>(
+	parent: &Path,
+	name: &str,
+	fill: impl FnOnce(&Path) -> io::Result<T>,
+) -> io::Result<T> {
 	let tmp = parent.join(format!(".tmp-{name}"));
 	if tmp.exists() {
 		fs::remove_dir_all(&tmp)?;
 	}
 	fs::create_dir(&tmp)?;
-	for (file_name, parts) in files {
-		let mut file = File::create(tmp.join(file_name))?;
-		for part in *parts {
-			file.write_all(part)?;
+	let filled = fill(&tmp).and_then(|out| {
+		for entry in fs::read_dir(&tmp)? {
+			File::open(entry?.path())?.sync_all()?;
 		}
-		file.sync_all()?;
-	}
+		Ok(out)
+	});
+	let out = match filled {
+		Ok(out) => out,
+		Err(e) => {
+			let _ = fs::remove_dir_all(&tmp);
+			return Err(e);
+		}
+	};
 	sync_dir(&tmp)?;
 	let dir = parent.join(name);
 	if dir.exists() {
@@ -36,7 +61,8 @@ pub fn write_dir(parent: &Path, name: &str, files: &[(&str, &[&[u8]])]) -> io::R
 	} else {
 		fs::rename(&tmp, &dir)?;
 	}
-	sync_dir(parent)
+	sync_dir(parent)?;
+	Ok(out)
 }
 
 /// Swaps the names of directories `a` and `b` atomically (`renameat2` with

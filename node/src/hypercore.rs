@@ -2,9 +2,13 @@
 //! operators.
 
 use crate::cli::{FeedCreateCmd, FeedImportCmd, HypercoreCmd};
-use datdot_node::feeds::{self, FeedStore};
+use datdot_node::feeds::{FeedStore, StoredFeed};
 use datdot_primitives::SigningMode;
-use std::{io::Read, path::Path};
+use std::{
+	io::Read,
+	path::{Path, PathBuf},
+	sync::Arc,
+};
 
 /// Runs a `hypercore` sub-command. A proof that does not verify is a user-facing result,
 /// not a node error: it prints the reason and exits with status 1.
@@ -55,23 +59,22 @@ pub fn create(cmd: &FeedCreateCmd, feeds_dir: &Path) -> sc_cli::Result<()> {
 		}
 	};
 	let mode = if cmd.compat { SigningMode::Compat } else { SigningMode::ManifestV1 };
-	let feed =
-		feeds::create_feed(&cmd.files, cmd.block_size, seed, mode).map_err(|e| e.to_string())?;
-	store(feed, feeds_dir)
+	let store = FeedStore::open(feeds_dir).map_err(|e| e.to_string())?;
+	let stored = store.create(&cmd.files, cmd.block_size, seed, mode);
+	report(stored.map_err(|e| e.to_string())?)
 }
 
 /// `feed import`: checks the exported feed, stores it and prints its `tree.json`.
 pub fn import(cmd: &FeedImportCmd, feeds_dir: &Path) -> sc_cli::Result<()> {
-	let feed = feeds::read_feed_dir(&cmd.dir).map_err(|e| e.to_string())?;
-	store(feed, feeds_dir)
+	let store = FeedStore::open(feeds_dir).map_err(|e| e.to_string())?;
+	report(store.import(&cmd.dir).map_err(|e| e.to_string())?)
 }
 
-fn store(feed: datdot_primitives::writer::FeedWriter, feeds_dir: &Path) -> sc_cli::Result<()> {
-	let tree = feeds::tree_json(&feed);
-	let (length, key) = (feed.length(), datdot_primitives::json::to_hex(&feed.key()));
-	let bytes: usize = (0..length).filter_map(|i| feed.block(i)).map(|b| b.len()).sum();
-	let store = FeedStore::open(feeds_dir).map_err(|e| e.to_string())?;
-	let dir = store.add(feed).map_err(|e| e.to_string())?;
+/// Says where a feed was stored and prints its `tree.json`.
+fn report((dir, feed): (PathBuf, Arc<StoredFeed>)) -> sc_cli::Result<()> {
+	let tree = feed.tree_json();
+	let (length, bytes) = (feed.length(), feed.byte_length());
+	let key = datdot_primitives::json::to_hex(&feed.key());
 	eprintln!("feed {key}: {length} blocks, {bytes} bytes, stored in {}", dir.display());
 	println!("{tree}");
 	Ok(())

@@ -203,35 +203,29 @@ pub fn new_full<
 		other: (block_import, babe_link, babe_worker_handle, grandpa_link, mut telemetry),
 	} = new_partial(&config)?;
 
-	// Every stored replica is re-read against its root before the node counts on it; only
-	// then may the off-chain worker tell the chain that this node's providers are back.
-	let mut store_checked = backend.offchain_storage();
-	let mut mark_checked = move |checked: bool| {
-		if let Some(db) = store_checked.as_mut() {
-			use codec::Encode;
-			use sp_core::offchain::OffchainStorage;
-			db.set(
-				sp_core::offchain::STORAGE_PREFIX,
-				pallet_datdot::offchain::STORE_CHECKED_KEY,
-				&checked.encode(),
-			);
-		}
-	};
-	mark_checked(false);
+	// The store is open (each replica's meta and file sizes read above). Its contents are
+	// checked on every read and by a background scrub, so a full store starts in seconds
+	// and the off-chain worker may tell the chain at once that this node's providers are
+	// back; a node that never opened the store (another client) never says so.
+	if let Some(mut db) = backend.offchain_storage() {
+		use codec::Encode;
+		use sp_core::offchain::OffchainStorage;
+		let key = pallet_datdot::offchain::STORE_CHECKED_KEY;
+		db.set(sp_core::offchain::STORAGE_PREFIX, key, &true.encode());
+	}
 	let clean_shutdown = clean_shutdown(
 		backend.offchain_storage(),
 		config.offchain_worker.enabled,
 		keystore_container.keystore(),
 	);
-	let store = replica_store.clone();
-	task_manager.spawn_handle().spawn_blocking("datdot-store-check", Some("datdot"), async move {
-		match store.check_all() {
-			Ok(_) => mark_checked(true),
-			Err(e) => log::error!(
-				target: "datdot",
-				"replica store check failed: {e}; this node's providers stay offline until it \
-				 passes (fix the store and restart the node)"
-			),
+	let (store, scrub_rate) = (replica_store.clone(), provider.scrub_rate * 1_000_000);
+	task_manager.spawn_handle().spawn("datdot-store-scrub", Some("datdot"), async move {
+		loop {
+			if let Err(e) = store.scrub_pass(scrub_rate).await {
+				log::error!(target: "datdot", "replica store scrub failed: {e}; retrying later");
+			}
+			// A small store is not re-read over and over.
+			tokio::time::sleep(std::time::Duration::from_secs(600)).await;
 		}
 	});
 

@@ -54,7 +54,10 @@ impl FeedSource for NodeFeeds {
 
 	fn block(&self, key: &[u8; 32], length: u64, index: u64) -> Option<Proof> {
 		if let Some(feed) = self.feeds.get(key).filter(|f| f.length() == length) {
-			return feed.block_proof(index).ok();
+			return feed
+				.block_proof(index)
+				.map_err(|e| log::error!(target: "datdot", "serving a hypercore reader: {e}"))
+				.ok();
 		}
 		match self.store.original_blocks(key, length, index..index + 1, 1) {
 			Ok(blocks) => blocks?.pop(),

@@ -15,10 +15,19 @@
 //! replica survives `kill -9` and power loss, and before it returns nothing of it is
 //! visible. That is why a hoster confirms on chain only after `put` (see docs/decisions.md:
 //! the node's ParityDB commits asynchronously, so it is not used for replicas).
+//!
+//! Start-up reads only each replica's `meta` and file sizes, so a node with a full store
+//! starts in seconds. Contents are checked on read (every storage proof against the
+//! replica's root before it is answered) and by a rate-limited background scrub
+//! ([`ReplicaStore::scrub_pass`]) that re-reads each replica whole; a damaged replica is
+//! removed either way, and the chain faults and replaces it.
 
 use codec::{Decode, Encode};
 use datdot_primitives::{
-	encoded::{decode_block, EncodedRoot, ReplicaId, SealedReplica, SegmentProof, SEGMENT_SIZE},
+	encoded::{
+		decode_block, verify_segment, EncodedRoot, ReplicaId, SealedReplica, SegmentProof,
+		SEGMENT_SIZE,
+	},
 	hash::blake2b256,
 	sealing::{SealingKey, Unsealer},
 	Hash, Proof,
@@ -498,7 +507,7 @@ impl ReplicaStore {
 	}
 
 	/// The storage proof of segment `index` of replica `id`: its bytes and the sibling
-	/// hashes up the tree, read from disk.
+	/// hashes up the tree, read from disk and checked against the replica's root.
 	pub fn prove(&self, id: &ReplicaId, index: u64) -> Result<SegmentProof> {
 		let meta = self.meta(id).ok_or(StoreError::UnknownReplica(*id))?;
 		if index >= meta.root.segments {
@@ -520,11 +529,17 @@ impl ReplicaStore {
 			level_start += width;
 			i >>= 1;
 		}
-		Ok(SegmentProof { index, segment, path: siblings })
+		let proof = SegmentProof { index, segment, path: siblings };
+		// Checked on read: a damaged replica is caught here, not by the chain's verdict.
+		verify_segment(&meta.root, id, &proof).map_err(|e| StoreError::Damaged {
+			id: *id,
+			what: format!("segment {index} no longer proves its root ({e:?})"),
+		})?;
+		Ok(proof)
 	}
 
 	/// Re-reads replica `id` whole and checks it against its confirmed root: every
-	/// segment, every tree node. What the node runs at start before it says it is back.
+	/// segment, every tree node. What the background scrub runs.
 	pub fn verify(&self, id: &ReplicaId) -> Result<()> {
 		let meta = self.meta(id).ok_or(StoreError::UnknownReplica(*id))?;
 		let damaged = |what: String| StoreError::Damaged { id: *id, what };
@@ -550,32 +565,43 @@ impl ReplicaStore {
 		Ok(())
 	}
 
-	/// Verifies every stored replica (see [`ReplicaStore::verify`]) and removes the damaged
-	/// ones, logging progress; returns how many were kept and how many removed. Run at start,
-	/// before the node tells the chain it is back.
-	pub fn check_all(&self) -> Result<(usize, usize)> {
+	/// Verifies every stored replica (see [`ReplicaStore::verify`]), reading at most
+	/// `bytes_per_sec` on average (each replica on a blocking thread), and removes the
+	/// damaged ones, logging progress; returns how many were kept and how many removed.
+	pub async fn scrub_pass(self: &Arc<Self>, bytes_per_sec: u64) -> Result<(usize, usize)> {
 		let ids = self.ids();
 		let started = std::time::Instant::now();
 		let (mut kept, mut removed, mut bytes) = (0, 0, 0u64);
 		for (i, id) in ids.iter().enumerate() {
-			bytes += self.meta(id).map(|m| m.stored_len()).unwrap_or_default();
-			match self.verify(id) {
+			let Some(meta) = self.meta(id) else { continue };
+			let store = self.clone();
+			let id = *id;
+			let verified = tokio::task::spawn_blocking(move || store.verify(&id)).await;
+			match verified.unwrap_or_else(|e| Err(StoreError::Damaged { id, what: e.to_string() }))
+			{
 				Ok(()) => kept += 1,
+				Err(StoreError::UnknownReplica(_)) => {}
 				Err(e) => {
 					log::error!(target: "datdot", "{e}; removing it (the chain will replace it)");
-					self.remove(id)?;
+					self.remove(&id)?;
 					removed += 1;
 				}
 			}
+			bytes += meta.stored_len();
 			if (i + 1) % 100 == 0 || i + 1 == ids.len() {
 				let secs = started.elapsed().as_secs_f64().max(1e-3);
 				log::info!(
 					target: "datdot",
-					"replica store check: {}/{} replicas, {:.1} MB/s",
+					"replica store scrub: {}/{} replicas, {removed} damaged, {:.1} MB/s",
 					i + 1,
 					ids.len(),
 					bytes as f64 / 1e6 / secs,
 				);
+			}
+			let due =
+				std::time::Duration::from_secs_f64(bytes as f64 / bytes_per_sec.max(1) as f64);
+			if let Some(ahead) = due.checked_sub(started.elapsed()) {
+				tokio::time::sleep(ahead).await;
 			}
 		}
 		Ok((kept, removed))
@@ -718,25 +744,36 @@ mod tests {
 	}
 
 	#[test]
-	fn damage_on_disk_is_found() {
+	fn damage_on_disk_is_found_on_read_and_by_the_scrub_not_at_open() {
+		let scrub = |store: &Arc<ReplicaStore>| {
+			let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+			runtime.unwrap().block_on(store.scrub_pass(1 << 30)).unwrap()
+		};
 		let dir = tempfile::tempdir().unwrap();
 		let r = replica(1, &blocks());
+		assert!(r.root().segments > 1);
 		{
 			let store = ReplicaStore::open(dir.path(), 1 << 30).unwrap();
 			store.put([1; 32], &r, &BlockProofs::default()).unwrap();
 		}
-		// One flipped bit in the data: the meta still loads, verification finds it.
+		// One flipped bit in segment 0: opening reads no data, so the replica is listed.
 		let data = dir.path().join("c1-r0/data");
 		let mut bytes = fs::read(&data).unwrap();
 		bytes[100] ^= 1;
 		fs::write(&data, &bytes).unwrap();
-		let store = ReplicaStore::open(dir.path(), 1 << 30).unwrap();
+		let store = Arc::new(ReplicaStore::open(dir.path(), 1 << 30).unwrap());
+		assert_eq!(store.replica_count(), 1);
+		// A challenge of the damaged segment finds it; one of another segment is answered.
+		assert!(matches!(store.prove(&r.id(), 0), Err(StoreError::Damaged { .. })));
+		assert_eq!(store.prove(&r.id(), 1).unwrap(), r.prove(1).unwrap());
 		assert!(matches!(store.verify(&r.id()), Err(StoreError::Damaged { .. })));
-		assert_eq!(store.check_all().unwrap(), (0, 1));
+		// The scrub removes it.
+		assert_eq!(scrub(&store), (0, 1));
 		assert_eq!(store.replica_count(), 0);
 		assert!(!dir.path().join("c1-r0").exists());
 		store.put([1; 32], &r, &BlockProofs::default()).unwrap();
-		assert_eq!(store.check_all().unwrap(), (1, 0));
+		assert_eq!(scrub(&store), (1, 0));
+		let store = Arc::into_inner(store).unwrap();
 		// A truncated file: the replica is dropped at open.
 		drop(store);
 		fs::write(&data, &bytes[..10]).unwrap();

@@ -853,9 +853,9 @@ where
 	}
 }
 
-/// The proofs of the blocks of `range` of `feed` that fit in one chunk.
+/// The proofs of the blocks of `range` of `feed` that fit in one chunk, read from disk.
 fn blocks_chunk(
-	feed: &datdot_primitives::writer::FeedWriter,
+	feed: &crate::feeds::StoredFeed,
 	range: Range<u64>,
 ) -> Result<Vec<datdot_primitives::Proof>, Refusal> {
 	if range.start >= range.end {
@@ -864,9 +864,13 @@ fn blocks_chunk(
 	if range.end > feed.length() {
 		return Err(Refusal::OutOfRange);
 	}
-	let sizes = |i: &u64| feed.block(*i).map(|b| b.len()).unwrap_or_default() + 1024;
+	let sizes = |i: &u64| feed.block_len(*i).unwrap_or_default() + 1024;
 	let indexes = net::chunk(range, sizes);
-	indexes.into_iter().map(|i| feed.block_proof(i).map_err(|_| Refusal::OutOfRange)).collect()
+	let proofs: Result<Vec<_>, _> = indexes.into_iter().map(|i| feed.block_proof(i)).collect();
+	proofs.map_err(|e| {
+		log::error!(target: "datdot", "not serving a feed: {e}");
+		Refusal::UnknownFeed
+	})
 }
 
 impl<C> Workers<C> {
@@ -1043,10 +1047,18 @@ where
 /// parts finished here.
 impl<C: Send + Sync> LocalReplicas for Workers<C> {
 	fn prove(&self, id: &ReplicaId, index: u64) -> Option<SegmentProof> {
-		self.parts
-			.store
+		let store = &self.parts.store;
+		store
 			.prove(id, index)
-			.map_err(|e| log::error!(target: "datdot", "cannot answer a storage challenge: {e}"))
+			.map_err(|e| {
+				log::error!(target: "datdot", "cannot answer a storage challenge: {e}");
+				// Damage found on read: the replica goes now, not at the scrub's next pass.
+				if matches!(e, crate::store::StoreError::Damaged { .. }) {
+					if let Err(e) = store.remove(id) {
+						log::error!(target: "datdot", "removing damaged replica: {e}");
+					}
+				}
+			})
 			.ok()
 	}
 

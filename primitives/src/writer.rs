@@ -4,6 +4,11 @@
 //! A feed written elsewhere (by hypercore) is served the same way once imported with its
 //! blocks and signed tree ([`FeedWriter::from_signed`]); it is read-only here.
 //!
+//! A writer may keep only its tree ([`FeedWriter::forget_blocks`],
+//! [`FeedWriter::from_signed_tree_only`]) while its caller keeps the blocks on disk: memory
+//! is then about 112 bytes per block whatever the block size, and proofs take each block's
+//! bytes from the caller ([`FeedWriter::block_proof_with`]), checked against the tree.
+//!
 //! Key pairs come from a 32-byte seed exactly like libsodium's `crypto_sign_seed_keypair`
 //! (hypercore-crypto's `keyPair(seed)`), so the same seed gives the same feed in both.
 
@@ -26,7 +31,10 @@ pub struct FeedWriter {
 	auth: FeedAuth,
 	/// Every tree node by flat index (`None` for parents not complete yet).
 	nodes: Vec<Option<Node>>,
+	/// Every block, or none when `keeps_blocks` is false (the caller stores them).
 	blocks: Vec<Vec<u8>>,
+	keeps_blocks: bool,
+	length: u64,
 	roots: Vec<Node>,
 	fork: u64,
 }
@@ -48,9 +56,19 @@ impl FeedWriter {
 			auth,
 			nodes: Vec::new(),
 			blocks: Vec::new(),
+			keeps_blocks: true,
+			length: 0,
 			roots: Vec::new(),
 			fork: 0,
 		}
+	}
+
+	/// This writer without its blocks, now and for those appended later: the caller stores
+	/// them, and passes a block's bytes to [`FeedWriter::block_proof_with`] for its proof.
+	pub fn forget_blocks(mut self) -> Self {
+		self.blocks = Vec::new();
+		self.keeps_blocks = false;
+		self
 	}
 
 	/// A feed written elsewhere: its `blocks` and the signed `tree` over all of them. The
@@ -61,6 +79,27 @@ impl FeedWriter {
 		manifest: Option<&[u8]>,
 		blocks: impl IntoIterator<Item = Vec<u8>>,
 		tree: &SignedTree,
+	) -> Result<Self> {
+		Self::import(auth, manifest, blocks, tree, true)
+	}
+
+	/// As [`FeedWriter::from_signed`], keeping only the tree: `blocks` may be read one at a
+	/// time (from disk), so checking a feed of any size holds one block in memory.
+	pub fn from_signed_tree_only(
+		auth: FeedAuth,
+		manifest: Option<&[u8]>,
+		blocks: impl IntoIterator<Item = Vec<u8>>,
+		tree: &SignedTree,
+	) -> Result<Self> {
+		Self::import(auth, manifest, blocks, tree, false)
+	}
+
+	fn import(
+		auth: FeedAuth,
+		manifest: Option<&[u8]>,
+		blocks: impl IntoIterator<Item = Vec<u8>>,
+		tree: &SignedTree,
+		keeps_blocks: bool,
 	) -> Result<Self> {
 		let manifest = match manifest {
 			Some(bytes) => Manifest::decode_hypercore(bytes)?,
@@ -73,6 +112,8 @@ impl FeedWriter {
 			auth,
 			nodes: Vec::new(),
 			blocks: Vec::new(),
+			keeps_blocks,
+			length: 0,
 			roots: Vec::new(),
 			fork: tree.fork,
 		};
@@ -112,7 +153,7 @@ impl FeedWriter {
 
 	/// Number of blocks.
 	pub fn length(&self) -> u64 {
-		self.blocks.len() as u64
+		self.length
 	}
 
 	/// The fork counter (always 0: this writer never truncates).
@@ -120,7 +161,7 @@ impl FeedWriter {
 		self.fork
 	}
 
-	/// Block `index`, if written.
+	/// Block `index`, if written and kept here.
 	pub fn block(&self, index: u64) -> Option<&[u8]> {
 		self.blocks.get(usize::try_from(index).ok()?).map(|b| b.as_slice())
 	}
@@ -160,7 +201,10 @@ impl FeedWriter {
 			self.roots.truncate(self.roots.len() - 2);
 			self.roots.push(parent);
 		}
-		self.blocks.push(data);
+		if self.keeps_blocks {
+			self.blocks.push(data);
+		}
+		self.length += 1;
 		Ok(index)
 	}
 
@@ -208,21 +252,46 @@ impl FeedWriter {
 		self.upgrade_proof(0, Some(index))
 	}
 
+	/// As [`FeedWriter::block_proof`], with the block's bytes `value` from the caller's
+	/// store. They must hash to the tree's leaf ([`Error::RootMismatch`] if not: the store
+	/// no longer holds what was signed), so a damaged store never serves a bad proof.
+	pub fn block_proof_with(&self, index: u64, value: Vec<u8>) -> Result<Proof> {
+		let leaf = self.node_or_err(2 * index).map_err(|_| Error::BlockOutOfRange)?;
+		if Node::leaf(index, &value) != leaf {
+			return Err(Error::RootMismatch);
+		}
+		self.proof(0, Some((index, value)))
+	}
+
 	/// A proof that extends a verifier at length `start` to the current length, with
 	/// block `block` (which must be at or after `start`) if given. Same node order as
 	/// hypercore's `upgradeProof`.
 	pub fn upgrade_proof(&self, start: u64, block: Option<u64>) -> Result<Proof> {
+		let block = match block {
+			Some(b) => match self.block(b) {
+				Some(value) => Some((b, value.to_vec())),
+				// Kept by the caller: see `block_proof_with`.
+				None if b < self.length() => return Err(Error::MissingBlock),
+				None => return Err(Error::BlockOutOfRange),
+			},
+			None => None,
+		};
+		self.proof(start, block)
+	}
+
+	/// The proof [`FeedWriter::upgrade_proof`] describes, with block `(index, value)`.
+	fn proof(&self, start: u64, block: Option<(u64, Vec<u8>)>) -> Result<Proof> {
 		let head = 2 * self.length();
 		let from = 2 * start;
 		if from >= head {
 			return Err(Error::EmptyUpgrade);
 		}
-		if let Some(b) = block {
+		if let Some((b, _)) = block {
 			if b < start || b >= self.length() {
 				return Err(Error::BlockOutOfRange);
 			}
 		}
-		let sub_tree = block.map(|b| 2 * b);
+		let sub_tree = block.as_ref().map(|(b, _)| 2 * b);
 		let mut block_nodes: Option<Vec<Node>> = None;
 		let mut upgrade: Option<Vec<Node>> = if from == 0 { Some(Vec::new()) } else { None };
 		let mut ite = Iter::new(0);
@@ -263,11 +332,9 @@ impl FeedWriter {
 		}
 		let block = match block {
 			None => None,
-			Some(index) => Some(BlockData {
-				index,
-				value: self.blocks[index as usize].clone(),
-				nodes: block_nodes.ok_or(Error::MissingNode)?,
-			}),
+			Some((index, value)) => {
+				Some(BlockData { index, value, nodes: block_nodes.ok_or(Error::MissingNode)? })
+			}
 		};
 		Ok(Proof {
 			fork: self.fork,

@@ -294,6 +294,41 @@ fn a_feed_written_by_hypercore_imports_and_serves_its_proofs() {
 	}
 }
 
+#[test]
+fn a_writer_keeping_only_its_tree_serves_hypercores_proofs_from_the_callers_blocks() {
+	for f in fixtures() {
+		let tree = signed_tree_from_json(&f.tree.tree).unwrap();
+		let manifest = from_hex(&f.manifest).unwrap();
+		let imported =
+			FeedWriter::from_signed_tree_only(f.auth(), Some(&manifest), f.blocks(), &tree)
+				.unwrap_or_else(|e| panic!("{}: {e:?}", f.name));
+		let seed: [u8; 32] = from_hex(&f.key_seed).unwrap().try_into().unwrap();
+		let mut written = FeedWriter::from_seed(seed, f.mode()).forget_blocks();
+		for b in f.blocks() {
+			written.append(&b).unwrap();
+		}
+		assert_eq!(written.signed_tree(), tree, "{}", f.name);
+		for w in [&imported, &written] {
+			assert_eq!(w.block(0), None, "{}: no block is kept", f.name);
+			for p in &f.proofs {
+				let js = with_value(&p.proof, p.value_generator);
+				let block = js.block.as_ref().unwrap();
+				// Without the caller's bytes there is no proof; with them, hypercore's own.
+				assert_eq!(w.block_proof(block.index), Err(Error::MissingBlock), "{}", f.name);
+				let served = w.block_proof_with(block.index, block.value.clone()).unwrap();
+				assert_eq!(served, js, "{}", f.name);
+				// Bytes the store no longer holds as signed are refused, not proven.
+				let mut damaged = block.value.clone();
+				damaged.push(0);
+				let refused = w.block_proof_with(block.index, damaged);
+				assert_eq!(refused, Err(Error::RootMismatch), "{}", f.name);
+			}
+			let beyond = w.block_proof_with(w.length(), Vec::new());
+			assert_eq!(beyond, Err(Error::BlockOutOfRange), "{}", f.name);
+		}
+	}
+}
+
 /// Every way of tampering with a proof; each must be refused.
 fn tampered(proof: &Proof) -> Vec<(String, Proof)> {
 	let mut out = Vec::new();

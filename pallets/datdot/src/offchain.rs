@@ -136,9 +136,9 @@ const MAX_FRAUD_PROOFS_PER_RUN: usize = 4;
 /// The most setup confirmations one off-chain worker run submits (the rest wait a block).
 const MAX_CONFIRMATIONS_PER_RUN: usize = 32;
 
-/// Off-chain storage key (persistent kind) the node sets to `true` once its replica store
-/// has been checked since it started, and clears at start: until then the node does not
-/// tell the chain it is back.
+/// Off-chain storage key (persistent kind) the node sets to `true` once it has opened its
+/// replica store (contents are checked on read and by a background scrub): a client that
+/// never does (no datdot store) never tells the chain its providers are back.
 pub const STORE_CHECKED_KEY: &[u8] = b"datdot/store-checked";
 
 /// Off-chain storage key (persistent kind) the node sets to `true` when it shuts down
