@@ -8,13 +8,16 @@
 //   the stream. Who withheld is not provable, so nobody is slashed: each such setup times
 //   out, ferdie and the hoster get a strike, and the replica is drawn again until every
 //   replica is active.
+// - mallory, a node that is no provider, serves a new feed with every block altered before
+//   its publisher does. Each encoder that asks it finds the proofs bad, charges mallory
+//   reputation, keeps what it checked and asks others: the setups are slower, none fails.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stopAll, sendAndFinalize, setTiming } from '../lib/harness.js';
+import { stopAll, sendAndFinalize, setTiming, startNode, identity } from '../lib/harness.js';
 import {
   startNetwork, startProvider, writeJsFeed, importFeed, registerProviders, publishFeed, is, replicaKey,
 } from '../lib/network.js';
@@ -209,4 +212,55 @@ test('encoders: a withholding encoder and its hoster are struck, nobody is slash
   const faulted = events.seen.slice(mark).filter(is('ProviderOffline'));
   assert.equal(faulted.length, 0, `nobody faulted: ${faulted.map((e) => e.toString())}`);
   assert.deepEqual(await deposits(), depositsBefore, 'deposits unchanged');
+});
+
+test('encoders: a peer serving bad blocks costs reputation and time, and no setup fails', { timeout: 600_000 }, async () => {
+  assert.ok(net, 'the network of the tests above');
+  const { api, events, accounts } = net;
+  // ferdie (withholding above) takes no new work, so every setup of this plan can succeed.
+  const ferdie = await api.query.datdot.providers(accounts.ferdie.address);
+  if (ferdie.isSome && !ferdie.unwrap().status.isLeaving && !ferdie.unwrap().status.isEnded) {
+    await sendAndFinalize(api.tx.datdot.unregister(), accounts.ferdie);
+  }
+  const mallory = await startNode(['--chain', 'dev', '--node-key', identity(20).nodeKey, '--bootnodes', net.bootnode],
+    { name: 'mallory', env: { DATDOT_TEST_MISBEHAVE: 'bad-blocks' } });
+  const dir = mkdtempSync(join(scratch, 'bad-'));
+  const exportDir = await writeJsFeed(dir, BLOCKS / 4, BLOCK_BYTES);
+  // At first only mallory serves the feed; the publisher's node gets it once mallory was caught.
+  const fresh = importFeed(mallory, exportDir);
+  await publishFeed(net, fresh);
+  const providers = ['bob', 'charlie', 'dave'];
+  const badAnswers = async () => (await Promise.all(providers.map(async (n) => {
+    const text = await (await fetch(`http://127.0.0.1:${net.nodes[n].prometheusPort}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith('datdot_bad_answers_total'));
+    return line ? Number(line.split(' ').pop()) : 0;
+  }))).reduce((a, b) => a + b, 0);
+  const before = await badAnswers();
+  const mark = events.seen.length;
+  const started = Date.now();
+  const { events: evs } = await sendAndFinalize(
+    api.tx.datdot.publishPlan(`0x${fresh.key}`, [{ start: 0, end: BLOCKS / 4 }], REPLICAS, 10_000, null, false),
+    net.sponsor);
+  const published = evs.find(({ event }) => api.events.datdot.PlanPublished.is(event)).event.data;
+  const first = published.firstContract.toNumber();
+  const ofPlan = (e) => e.data.contract.toNumber() >= first
+    && e.data.contract.toNumber() < first + published.contracts.toNumber();
+  const deadline = Date.now() + 120_000;
+  while (await badAnswers() === before) {
+    assert.ok(Date.now() < deadline, 'an encoder caught mallory\'s bad blocks within 2 minutes');
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const caught = Date.now() - started;
+  importFeed(net.validator, exportDir);
+
+  const total = await allActive(ofPlan, (failed) => assert.equal(failed.length, 0,
+    `no setup fails: ${failed.map((e) => e.toString())}`));
+  const charged = await badAnswers() - before;
+  console.log(`# ${total} replicas active ${Date.now() - started} ms after publish_plan; mallory caught after ${caught} ms, ${charged} bad chunks`);
+  // No setup failed (above), so nobody was struck for mallory's blocks; nobody was faulted.
+  const faulted = events.seen.slice(mark).filter(is('ProviderOffline'));
+  assert.equal(faulted.length, 0, `nobody faulted: ${faulted.map((e) => e.toString())}`);
+  // Each encoder asked mallory once per part at most: it is not asked again after a bad answer.
+  assert.ok(charged <= total, `${charged} bad chunks for ${total} encodings`);
+  await mallory.stop();
 });

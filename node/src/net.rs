@@ -15,17 +15,28 @@
 //! [`MAX_RESPONSE`] (a chunk holds whole blocks up to [`CHUNK_BYTES`], at least one).
 //! A request that gets no answer within [`REQUEST_TIMEOUT`] fails, so a stalled peer
 //! costs one timeout, after which the caller retries or tries another peer.
+//!
+//! Servers bound what a peer can take ([`PeerLimits`]): answers are built on blocking
+//! threads, at most [`MAX_ANSWERING`] at once per protocol and [`MAX_ANSWERING_PER_PEER`]
+//! for one peer (so at most that many chunks of response bytes in flight), and a peer
+//! asking more than [`REQUESTS_PER_SEC`] on average is refused ([`Refusal::Busy`]) at a
+//! reputation cost, which the network turns into a disconnection and a ban when it goes on.
 
 use crate::replica::StreamBlock;
 use codec::{Decode, Encode};
 use datdot_primitives::{encoded::ReplicaId, Proof};
 use datdot_runtime::opaque::Block;
+use sc_network::ReputationChange;
 use sc_network::{
 	config::{IncomingRequest, OutgoingResponse},
 	service::traits::NetworkService,
 	IfDisconnected, NetworkBackend, PeerId, ProtocolName,
 };
-use std::time::Duration;
+use std::{
+	collections::HashMap,
+	sync::{Arc, Mutex},
+	time::{Duration, Instant},
+};
 
 type BlockHash = <Block as sp_runtime::traits::Block>::Hash;
 
@@ -39,6 +50,21 @@ pub const CHUNK_BYTES: usize = 4 << 20;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 /// Requests queued per protocol before new ones are refused.
 const INBOUND_QUEUE: usize = 64;
+/// Answers built at once per protocol, over all peers.
+pub const MAX_ANSWERING: usize = 16;
+/// Answers built at once for one peer (a node with several setup parts asks concurrently).
+pub const MAX_ANSWERING_PER_PEER: usize = 4;
+/// Requests one peer may make per second on average, in bursts of twice that. A chunk is
+/// up to [`CHUNK_BYTES`], so an honest puller asks far less often.
+pub const REQUESTS_PER_SEC: f64 = 20.0;
+/// What a request beyond [`REQUESTS_PER_SEC`] costs its peer: some 1 400 of them in a
+/// row (reputation decays meanwhile) get it banned.
+pub const FLOOD_COST: ReputationChange = ReputationChange::new(-(1 << 20), "datdot: flooding");
+/// What an answer that does not check out (a bad proof, a block of another tree) costs the
+/// peer that gave it: some 90 get it banned. Not fatal at once, since an honest hoster's
+/// disk may have damaged a block it serves.
+pub const BAD_ANSWER_COST: ReputationChange =
+	ReputationChange::new(-(1 << 24), "datdot: answer does not check out");
 
 /// Blocks `start..end` of feed `feed` (as many as fit in a chunk, from `start`).
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
@@ -90,6 +116,9 @@ pub enum Refusal {
 	/// The requesting peer is not the PeerId the replica's hoster registered on chain.
 	#[error("only the replica's hoster may fetch it")]
 	NotTheHoster,
+	/// The peer has too many requests being answered, or asks too often: ask again later.
+	#[error("too many requests from this peer: ask again later")]
+	Busy,
 }
 
 /// Response of the blocks protocol: consecutive block proofs from the requested start.
@@ -138,23 +167,104 @@ pub fn register<N: NetworkBackend<Block, BlockHash>>(
 	(queue(&names.blocks), queue(&names.encoded))
 }
 
-/// Answers the requests of one protocol with `answer(peer, request)` until the network
-/// stops.
-pub async fn serve<Req: Decode, Resp: Encode>(
+/// Answers the requests of one protocol with `answer(peer, request)`, on blocking threads
+/// within [`PeerLimits`], until the network stops.
+pub async fn serve<Req, Resp>(
 	requests: async_channel::Receiver<IncomingRequest>,
-	answer: impl Fn(PeerId, Req) -> Result<Resp, Refusal>,
-) {
+	answer: impl Fn(PeerId, Req) -> Result<Resp, Refusal> + Send + Sync + 'static,
+) where
+	Req: Decode + Send + 'static,
+	Resp: Encode + Send + 'static,
+{
+	let answer = Arc::new(answer);
+	let limits = Arc::new(Mutex::new(PeerLimits::default()));
+	let slots = Arc::new(tokio::sync::Semaphore::new(MAX_ANSWERING));
 	while let Ok(request) = requests.recv().await {
-		let response = match Req::decode(&mut &request.payload[..]) {
-			Ok(req) => answer(request.peer, req),
-			Err(_) => Err(Refusal::Malformed),
-		};
-		let _ = request.pending_response.send(OutgoingResponse {
-			result: Ok(response.encode()),
-			reputation_changes: Vec::new(),
-			sent_feedback: None,
+		let peer = request.peer;
+		let admitted = limits.lock().unwrap_or_else(|p| p.into_inner()).admit(peer, Instant::now());
+		if let Err(cost) = admitted {
+			respond(request, Err::<Resp, Refusal>(Refusal::Busy), cost);
+			continue;
+		}
+		let Ok(slot) = slots.clone().acquire_owned().await else { return };
+		let (answer, limits) = (answer.clone(), limits.clone());
+		tokio::task::spawn_blocking(move || {
+			let response = match Req::decode(&mut &request.payload[..]) {
+				Ok(req) => answer(peer, req),
+				Err(_) => Err(Refusal::Malformed),
+			};
+			respond(request, response, None);
+			limits.lock().unwrap_or_else(|p| p.into_inner()).done(peer);
+			drop(slot);
 		});
 	}
+}
+
+/// Sends `response` for `request`, with a reputation `cost` for its peer if any.
+fn respond<Resp: Encode>(
+	request: IncomingRequest,
+	response: Result<Resp, Refusal>,
+	cost: Option<ReputationChange>,
+) {
+	let _ = request.pending_response.send(OutgoingResponse {
+		result: Ok(response.encode()),
+		reputation_changes: cost.into_iter().collect(),
+		sent_feedback: None,
+	});
+}
+
+/// What each peer may still ask of a server: answers being built, and a token bucket of
+/// [`REQUESTS_PER_SEC`]. Peers with nothing running and a full bucket are forgotten, so
+/// the map holds only recent askers.
+#[derive(Default)]
+pub struct PeerLimits {
+	peers: HashMap<PeerId, PeerLimit>,
+}
+
+struct PeerLimit {
+	answering: usize,
+	tokens: f64,
+	at: Instant,
+}
+
+impl PeerLimits {
+	/// Admits a request of `peer` at `now` (counting it as being answered until
+	/// [`PeerLimits::done`]), or refuses it: `Err(None)` while the peer has
+	/// [`MAX_ANSWERING_PER_PEER`] answers running, `Err(Some(cost))` past its rate.
+	pub fn admit(&mut self, peer: PeerId, now: Instant) -> Result<(), Option<ReputationChange>> {
+		if self.peers.len() > 4096 {
+			self.peers.retain(|_, p| p.answering > 0 || refill(p, now) < 2.0 * REQUESTS_PER_SEC);
+		}
+		let limit = self.peers.entry(peer).or_insert(PeerLimit {
+			answering: 0,
+			tokens: 2.0 * REQUESTS_PER_SEC,
+			at: now,
+		});
+		limit.tokens = refill(limit, now);
+		limit.at = now;
+		if limit.tokens < 1.0 {
+			return Err(Some(FLOOD_COST));
+		}
+		limit.tokens -= 1.0;
+		if limit.answering >= MAX_ANSWERING_PER_PEER {
+			return Err(None);
+		}
+		limit.answering += 1;
+		Ok(())
+	}
+
+	/// `peer`'s answer is sent.
+	pub fn done(&mut self, peer: PeerId) {
+		if let Some(limit) = self.peers.get_mut(&peer) {
+			limit.answering = limit.answering.saturating_sub(1);
+		}
+	}
+}
+
+/// `limit`'s tokens at `now`.
+fn refill(limit: &PeerLimit, now: Instant) -> f64 {
+	let earned = now.saturating_duration_since(limit.at).as_secs_f64() * REQUESTS_PER_SEC;
+	(limit.tokens + earned).min(2.0 * REQUESTS_PER_SEC)
 }
 
 /// Why a request to a peer failed.
@@ -200,4 +310,81 @@ pub fn chunk<T>(items: impl Iterator<Item = T>, size: impl Fn(&T) -> usize) -> V
 		out.push(item);
 	}
 	out
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use futures::channel::oneshot;
+
+	#[test]
+	fn a_peer_gets_a_bounded_share_and_a_flood_costs_reputation() {
+		let (a, b) = (PeerId::random(), PeerId::random());
+		let start = Instant::now();
+		let mut limits = PeerLimits::default();
+		for _ in 0..MAX_ANSWERING_PER_PEER {
+			assert_eq!(limits.admit(a, start), Ok(()));
+		}
+		// Past its share of answers in progress: refused, free of cost; another peer is not.
+		assert_eq!(limits.admit(a, start), Err(None));
+		assert_eq!(limits.admit(b, start), Ok(()));
+		limits.done(a);
+		assert_eq!(limits.admit(a, start), Ok(()));
+		// Asking faster than the rate empties the bucket; then each request costs.
+		let mut refused = 0;
+		for _ in 0..(2.0 * REQUESTS_PER_SEC) as usize {
+			limits.done(a);
+			if limits.admit(a, start).is_err() {
+				refused += 1;
+			}
+		}
+		// Every request so far spent a token, refused or not.
+		assert_eq!(refused, MAX_ANSWERING_PER_PEER + 2, "the burst ran out exactly");
+		assert_eq!(limits.admit(a, start), Err(Some(FLOOD_COST)));
+		assert_eq!(limits.admit(b, start), Ok(()), "another peer is unaffected");
+		// A second later the peer has a second's worth of requests again.
+		let later = start + Duration::from_secs(1);
+		(0..MAX_ANSWERING_PER_PEER).for_each(|_| limits.done(a));
+		let admitted = (0..100).filter(|_| {
+			let ok = limits.admit(a, later).is_ok();
+			limits.done(a);
+			ok
+		});
+		assert_eq!(admitted.count(), REQUESTS_PER_SEC as usize);
+	}
+
+	#[test]
+	fn answers_are_built_off_the_async_thread_and_a_flooder_is_refused_at_a_cost() {
+		let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+		let async_thread = std::thread::current().id();
+		let (tx, rx) = async_channel::bounded(1024);
+		let ask = |peer: PeerId, n: u32| {
+			let (pending_response, response) = oneshot::channel();
+			tx.try_send(IncomingRequest { peer, payload: n.encode(), pending_response }).unwrap();
+			response
+		};
+		let (flooder, honest) = (PeerId::random(), PeerId::random());
+		let flood: Vec<_> = (0..100).map(|n| ask(flooder, n)).collect();
+		let answer = ask(honest, 7);
+		drop(tx);
+		runtime.block_on(serve(rx, move |_, n: u32| {
+			assert_ne!(std::thread::current().id(), async_thread, "answered on the async thread");
+			Ok(n * 2)
+		}));
+		let decode = |r: OutgoingResponse| {
+			let body = Result::<u32, Refusal>::decode(&mut &r.result.unwrap()[..]).unwrap();
+			(body, r.reputation_changes)
+		};
+		let flood: Vec<_> =
+			flood.into_iter().map(|r| decode(futures::executor::block_on(r).unwrap())).collect();
+		let answered = flood.iter().filter(|(body, _)| body.is_ok()).count();
+		let costly = flood.iter().filter(|(_, cost)| cost == &vec![FLOOD_COST]).count();
+		assert!(answered <= 2 * REQUESTS_PER_SEC as usize, "{answered} answered");
+		assert!(costly >= 100 - 2 * REQUESTS_PER_SEC as usize, "{costly} refused at a cost");
+		assert!(flood
+			.iter()
+			.all(|(body, cost)| body.is_ok() || *body == Err(Refusal::Busy) && cost.len() <= 1));
+		let (body, cost) = decode(futures::executor::block_on(answer).unwrap());
+		assert_eq!((body, cost.len()), (Ok(14), 0));
+	}
 }

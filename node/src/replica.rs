@@ -54,6 +54,14 @@ pub enum StreamError {
 	AfterRefusal,
 }
 
+impl StreamError {
+	/// Whether whoever sent the block is at fault: a block an honest sender of the chain's
+	/// feed never sends (so another sender may do better), not one any sender would send.
+	pub fn is_senders_fault(&self) -> bool {
+		matches!(self, Self::WrongBlock { .. } | Self::InvalidProof { .. } | Self::OtherTree { .. })
+	}
+}
+
 /// Checks that `proof` proves block `expected` (with its bytes) into the chain's feed.
 pub(crate) fn check_block(
 	feed: &FeedState,

@@ -158,6 +158,7 @@ struct Metrics {
 	accepted_blocks: Counter<U64>,
 	served_blocks: Counter<U64>,
 	served_encoded_blocks: Counter<U64>,
+	bad_answers: Counter<U64>,
 	reader_blocks: Counter<U64>,
 	reader_bytes: Counter<U64>,
 	reader_refusals: Counter<U64>,
@@ -185,6 +186,11 @@ impl Metrics {
 			served_encoded_blocks: counter(
 				"datdot_served_encoded_blocks_total",
 				"Encoded blocks served to hosters over the encoded protocol",
+			)?,
+			bad_answers: counter(
+				"datdot_bad_answers_total",
+				"Chunks of original blocks from peers that did not check out (the peer is \
+				 charged reputation and not asked again for that part)",
 			)?,
 			reader_blocks: counter(
 				"datdot_hypercore_served_blocks_total",
@@ -483,13 +489,13 @@ where
 	async fn refresh_replica(&self, state: &FeedState, meta: &ReplicaMeta) -> Result<(), String> {
 		let range = meta.blocks();
 		let mut proofs = Vec::with_capacity(meta.block_lens.len());
-		let (mut source, mut misses) = (None, 0);
+		let (mut sources, mut misses) = (Sources::default(), 0);
 		loop {
 			let next = range.start + proofs.len() as u64;
 			if next >= range.end {
 				break;
 			}
-			let Some(chunk) = self.original_blocks(state, next..range.end, &mut source).await
+			let Some(chunk) = self.original_blocks(state, next..range.end, &mut sources).await
 			else {
 				misses += 1;
 				if misses >= 3 {
@@ -500,7 +506,10 @@ where
 			};
 			for proof in chunk {
 				let index = range.start + proofs.len() as u64;
-				check_block(state, index, &proof).map_err(|e| e.to_string())?;
+				if let Err(e) = check_block(state, index, &proof) {
+					self.bad_source(&mut sources, &e, meta.id)?;
+					break;
+				}
 				proofs.push(proof);
 			}
 		}
@@ -533,24 +542,28 @@ where
 			self.parts.sealer.clone(),
 		);
 		let mut progress = Progress::new("encoding", duty.id, range.end - range.start);
-		let mut source = None;
+		let mut sources = Sources::default();
 		while let Some(next) = encoder.next_index() {
 			if !self.still_due(&(Role::Encoder, duty.id)) {
 				return Ok(None);
 			}
-			let Some(proofs) = self.original_blocks(&duty.feed, next..range.end, &mut source).await
+			let Some(proofs) =
+				self.original_blocks(&duty.feed, next..range.end, &mut sources).await
 			else {
 				futures_timer::Delay::new(RETRY_AFTER).await;
 				continue;
 			};
-			let blocks = proofs.len() as u64;
 			let bytes: usize =
 				proofs.iter().map(|p| p.block.as_ref().map_or(0, |b| b.value.len())).sum();
 			let (back, added) = on_blocking_thread(encoder, proofs, StreamEncoder::add).await?;
+			let blocks = back.next_index().unwrap_or(range.end) - next;
 			encoder = back;
-			added.map_err(|e| format!("the feed's blocks do not check out: {e}"))?;
-			progress.add(bytes);
 			self.metric(|m| m.encoded_blocks.inc_by(blocks));
+			match added {
+				Ok(()) => progress.add(bytes),
+				// The blocks before the bad one are kept; the rest come from another source.
+				Err(e) => self.bad_source(&mut sources, &e, duty.id)?,
+			}
 		}
 		let (mut replica, mut stream) = encoder.finish().map_err(|e| e.to_string())?;
 		if misbehaviour() == Some(Misbehaviour::GarbageEncoder) {
@@ -571,15 +584,17 @@ where
 	}
 
 	/// Original blocks of `range` with proofs: from the local feed store or a local replica
-	/// if either serves the feed at the chain's length, else from `source` or any connected
-	/// peer that does — a publisher or a hoster (remembered in `source`). `None` if nobody
-	/// had them this time.
+	/// if either serves the feed at the chain's length, else from the last peer that gave
+	/// some or any connected peer that does — a publisher or a hoster — except the peers
+	/// that gave blocks that did not check out (`sources` remembers both, and who gave
+	/// this chunk). `None` if nobody had them this time.
 	async fn original_blocks(
 		&self,
 		feed: &FeedState,
 		range: Range<u64>,
-		source: &mut Option<PeerId>,
+		sources: &mut Sources,
 	) -> Option<Vec<datdot_primitives::Proof>> {
+		sources.gave = None;
 		if let Some(local) = self.parts.feeds.get(&feed.auth.key) {
 			if local.length() == feed.length {
 				return blocks_chunk(&local, range.clone()).ok();
@@ -599,15 +614,16 @@ where
 			start: range.start,
 			end: range.end,
 		};
-		let mut candidates: Vec<PeerId> = source.iter().copied().collect();
-		candidates.extend((self.parts.peers)().await.into_iter().filter(|p| Some(*p) != *source));
-		for peer in candidates {
+		let last = sources.last;
+		let mut candidates: Vec<PeerId> = last.iter().copied().collect();
+		candidates.extend((self.parts.peers)().await.into_iter().filter(|p| Some(*p) != last));
+		for peer in candidates.into_iter().filter(|p| !sources.shunned.contains(p)) {
 			match net::request(&*self.parts.network, peer, &self.parts.names.blocks, &request).await
 			{
 				Ok(proofs) => {
 					let proofs: Vec<datdot_primitives::Proof> = proofs;
 					if !proofs.is_empty() {
-						*source = Some(peer);
+						(sources.last, sources.gave) = (Some(peer), Some(peer));
 						return Some(proofs);
 					}
 				}
@@ -622,8 +638,34 @@ where
 			datdot_primitives::json::to_hex(&feed.auth.key),
 			feed.length,
 		);
-		*source = None;
+		sources.last = None;
 		None
+	}
+
+	/// The blocks `sources` last gave did not check out (`error`): that peer pays in
+	/// reputation and is not asked again for this part. An error that is not the sender's
+	/// fault, or blocks from this node's own stores, end the part.
+	fn bad_source(
+		&self,
+		sources: &mut Sources,
+		error: &crate::replica::StreamError,
+		id: ReplicaId,
+	) -> Result<(), String> {
+		let Some(peer) = sources.gave.filter(|_| error.is_senders_fault()) else {
+			return Err(format!("the feed's blocks do not check out: {error}"));
+		};
+		log::warn!(
+			target: "datdot",
+			"replica {}/{}: peer {peer} sent original blocks that do not check out ({error}); \
+			 keeping the blocks checked so far and asking other peers",
+			id.contract,
+			id.replica,
+		);
+		self.parts.network.report_peer(peer, net::BAD_ANSWER_COST);
+		self.metric(|m| m.bad_answers.inc());
+		sources.shunned.insert(peer);
+		(sources.last, sources.gave) = (None, None);
+		Ok(())
 	}
 
 	/// Hoster: pulls the encoded stream from the encoder, checks each block, stores the
@@ -749,15 +791,20 @@ where
 			futures_timer::Delay::new(RETRY_AFTER).await;
 		};
 		let mut originals = BTreeMap::new();
-		let mut source = None;
+		let mut sources = Sources::default();
 		for block in evidence.blocks_needed(&replica) {
 			for _ in 0..ORIGINAL_BLOCK_TRIES {
-				let found = self.original_blocks(&duty.feed, block..block + 1, &mut source).await;
-				if let Some(proof) = found.and_then(|p| p.into_iter().next()) {
-					originals.insert(block, proof);
-					break;
+				let found = self.original_blocks(&duty.feed, block..block + 1, &mut sources).await;
+				match found.and_then(|p| p.into_iter().next()) {
+					Some(proof) => match check_block(&duty.feed, block, &proof) {
+						Ok(()) => {
+							originals.insert(block, proof);
+							break;
+						}
+						Err(e) => self.bad_source(&mut sources, &e, duty.id)?,
+					},
+					None => futures_timer::Delay::new(RETRY_AFTER).await,
 				}
-				futures_timer::Delay::new(RETRY_AFTER).await;
 			}
 		}
 		let (proof, fault) = evidence.fraud_proof(&replica, &committed, &duty.feed, &originals)?;
@@ -792,7 +839,7 @@ where
 		request: BlocksRequest,
 	) -> Result<Vec<datdot_primitives::Proof>, Refusal> {
 		let range = request.start..request.end;
-		let proofs = match self.parts.feeds.get(&request.feed) {
+		let mut proofs = match self.parts.feeds.get(&request.feed) {
 			Some(feed) if feed.length() == request.length => blocks_chunk(&feed, range)?,
 			local => {
 				if range.is_empty() {
@@ -815,6 +862,13 @@ where
 				}
 			}
 		};
+		if misbehaviour() == Some(Misbehaviour::BadBlocks) {
+			for block in proofs.iter_mut().filter_map(|p| p.block.as_mut()) {
+				if let Some(byte) = block.value.first_mut() {
+					*byte ^= 1;
+				}
+			}
+		}
 		self.metric(|m| m.served_blocks.inc_by(proofs.len() as u64));
 		Ok(proofs)
 	}
@@ -851,6 +905,16 @@ where
 		self.metric(|m| m.served_encoded_blocks.inc_by(blocks.len() as u64));
 		Ok(blocks)
 	}
+}
+
+/// Where one part gets original blocks from: the peer that last gave some (asked first
+/// next time), the peer that gave the latest chunk (`None` if this node's own stores did),
+/// and the peers whose blocks did not check out (not asked again for this part).
+#[derive(Default)]
+struct Sources {
+	last: Option<PeerId>,
+	gave: Option<PeerId>,
+	shunned: std::collections::HashSet<PeerId>,
 }
 
 /// The proofs of the blocks of `range` of `feed` that fit in one chunk, read from disk.
@@ -981,6 +1045,9 @@ enum Misbehaviour {
 	GarbageEncoder,
 	/// `withholding-encoder`: commits the right root and never sends the stream.
 	WithholdingEncoder,
+	/// `bad-blocks`: serves original blocks with one byte of each altered (their proofs
+	/// then fail), as a hostile or damaged peer would.
+	BadBlocks,
 }
 
 /// The misbehaviour the environment asks for, read once.
@@ -991,6 +1058,7 @@ fn misbehaviour() -> Option<Misbehaviour> {
 		let m = match asked.as_str() {
 			"garbage-encoder" => Misbehaviour::GarbageEncoder,
 			"withholding-encoder" => Misbehaviour::WithholdingEncoder,
+			"bad-blocks" => Misbehaviour::BadBlocks,
 			other => {
 				log::error!(target: "datdot", "unknown DATDOT_TEST_MISBEHAVE={other}: ignored");
 				return None;
