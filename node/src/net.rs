@@ -53,7 +53,7 @@ const INBOUND_QUEUE: usize = 64;
 /// Answers built at once per protocol, over all peers.
 pub const MAX_ANSWERING: usize = 16;
 /// Answers built at once for one peer (a node with several setup parts asks concurrently).
-pub const MAX_ANSWERING_PER_PEER: usize = 4;
+pub const MAX_ANSWERING_PER_PEER: usize = 8;
 /// Requests one peer may make per second on average, in bursts of twice that. A chunk is
 /// up to [`CHUNK_BYTES`], so an honest puller asks far less often.
 pub const REQUESTS_PER_SEC: f64 = 20.0;

@@ -89,6 +89,9 @@ struct State {
 	/// Fraud proofs of local hosters against their encoders, with the committed root each
 	/// proves against; kept while that root is the replica's (see [`FRAUD_PROOFS_KEY`]).
 	frauds: BTreeMap<ReplicaId, (EncodedRoot, EncodingFraudProof)>,
+	/// Hoster parts this node cannot finish (no room to store the replica), by draw: not
+	/// started again for that draw, which times out; a new draw is tried afresh.
+	no_room: BTreeMap<Part, BlockNumber>,
 }
 
 impl State {
@@ -97,7 +100,7 @@ impl State {
 	/// each role run, earliest deadline first) and whether the fraud proofs kept changed.
 	fn set_duties(&mut self, duties: Vec<Duty>, max_parts: usize) -> (Vec<Duty>, bool) {
 		self.duties = duties.into_iter().map(|d| ((d.role, d.id), d)).collect();
-		let State { duties, running, ready, prepared, frauds, .. } = self;
+		let State { duties, running, ready, prepared, frauds, no_room, .. } = self;
 		// A root or stream of an earlier draw of the replica is not this draw's: the chain
 		// saw the old one confirmed or failed, and the encoder or hoster may be another.
 		ready.retain(|part, (draw, _)| {
@@ -106,6 +109,7 @@ impl State {
 		prepared.retain(|id, p| {
 			duties.get(&(Role::Encoder, *id)).is_some_and(|d| d.deadline == p.deadline)
 		});
+		no_room.retain(|part, draw| duties.get(part).is_some_and(|d| d.deadline == *draw));
 		let proven = frauds.len();
 		frauds.retain(|id, (root, _)| {
 			duties.get(&(Role::Hoster, *id)).is_some_and(|d| d.encoded == Some(*root))
@@ -123,6 +127,7 @@ impl State {
 							!duty.confirmed
 								&& !ready.contains_key(part)
 								&& !frauds.contains_key(&part.1)
+								&& !no_room.contains_key(part)
 						}
 					}
 			})
@@ -437,7 +442,6 @@ where
 		}
 	}
 
-	/// Whether `part` is still a duty of this node (its replica is in setup).
 	/// Starts a task per feed whose stored block proofs are against a shorter tree than the
 	/// chain's (the feed grew), so that this node keeps serving the blocks it hosts.
 	fn refresh_proofs(self: &Arc<Self>, hash: <Block as sp_runtime::traits::Block>::Hash) {
@@ -716,10 +720,26 @@ where
 			self.metric(|m| m.accepted_blocks.inc_by(count));
 		}
 		let (replica, proofs) = acceptor.finish().map_err(|e| e.to_string())?;
-		self.parts
-			.store
-			.put(duty.feed.auth.key, &replica, &proofs)
-			.map_err(|e| format!("cannot store the replica: {e}"))?;
+		if let Err(e) = self.parts.store.put(duty.feed.auth.key, &replica, &proofs) {
+			let full = match &e {
+				crate::store::StoreError::CapacityExceeded { .. } => true,
+				crate::store::StoreError::Io { source, .. } => {
+					matches!(source.kind(), std::io::ErrorKind::StorageFull)
+				}
+				_ => false,
+			};
+			if full {
+				// Fetching again cannot help: this draw is given up (it times out, and the
+				// chain draws another hoster) instead of re-downloading every block.
+				self.state().no_room.insert((duty.role, duty.id), duty.deadline);
+				return Err(format!(
+					"cannot store the replica: {e}; not trying again for this draw (its setup \
+					 will time out and cost this provider a strike). Free disk or raise \
+					 --store-capacity, and register no more capacity than the node has"
+				));
+			}
+			return Err(format!("cannot store the replica: {e}"));
+		}
 		log::info!(
 			target: "datdot",
 			"stored replica {}/{} ({} segments) durably",
@@ -1209,6 +1229,25 @@ mod tests {
 		let again = hoster_duty(20);
 		assert_eq!(state.set_duties(vec![again.clone()], 8).0, vec![again]);
 		assert!(state.ready.is_empty());
+	}
+
+	#[test]
+	fn a_hoster_without_room_gives_up_the_draw_instead_of_fetching_again_every_block() {
+		let mut state = State::default();
+		let hoster_duty = |deadline| Duty { role: Role::Hoster, ..encoder_duty(deadline, false) };
+		let first = hoster_duty(10);
+		let part = (Role::Hoster, first.id);
+		assert_eq!(state.set_duties(vec![first.clone()], 8).0, vec![first.clone()]);
+		// The stream came in, the store had no room (what `host` records), the task ended.
+		state.no_room.insert(part, first.deadline);
+		state.running.remove(&part);
+		for _ in 0..3 {
+			assert!(state.set_duties(vec![first.clone()], 8).0.is_empty(), "not fetched again");
+		}
+		// A new draw of the replica with this hoster (room may have been freed) is tried.
+		let again = hoster_duty(20);
+		assert_eq!(state.set_duties(vec![again.clone()], 8).0, vec![again]);
+		assert!(state.no_room.is_empty());
 	}
 
 	#[test]
