@@ -51,6 +51,12 @@ function throughputs(node) {
   return out;
 }
 
+/** A node process's peak resident memory in MiB (VmHWM, Linux). */
+function peakRssMib(node) {
+  const status = readFileSync(`/proc/${node.proc.pid}/status`, 'utf8');
+  return Number(status.match(/VmHWM:\s+(\d+) kB/)[1]) / 1024;
+}
+
 const median = (xs) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] : NaN);
 
 const scratch = mkdtempSync(join(tmpdir(), 'datdot-bench-feed-'));
@@ -69,8 +75,11 @@ try {
   console.log(`publish_plan -> all replicas active: ${(elapsedMs / 1000).toFixed(1)} s`);
   console.log(`plain TCP copy of the same bytes ${R} times over 127.0.0.1: ${copy.toFixed(3)} s`);
   const all = Object.values(net.nodes).map(throughputs);
-  console.log(`encoder MB/s (median over replicas): ${median(all.flatMap((t) => t.encoding)).toFixed(1)}`);
-  console.log(`hoster MB/s (median over replicas): ${median(all.flatMap((t) => t.receiving)).toFixed(1)}`);
+  console.log(`encoder MB/s (median over replicas): ${median(all.flatMap((t) => t.encoding)).toFixed(2)}`);
+  console.log(`hoster MB/s (median over replicas): ${median(all.flatMap((t) => t.receiving)).toFixed(2)}`);
+  const rss = [['validator (publisher)', net.validator], ...Object.entries(net.nodes)]
+    .map(([name, node]) => `${name} ${peakRssMib(node).toFixed(0)}`);
+  console.log(`peak RSS (MiB) after setup: ${rss.join(', ')}`);
 
   // Challenges: answered in the block after they were issued, or later.
   const issuedAt = new Map();

@@ -14,7 +14,10 @@
 //! Messages are SCALE-encoded and bounded: requests by [`MAX_REQUEST`], responses by
 //! [`MAX_RESPONSE`] (a chunk holds whole blocks up to [`CHUNK_BYTES`], at least one).
 //! A request that gets no answer within [`REQUEST_TIMEOUT`] fails, so a stalled peer
-//! costs one timeout, after which the caller retries or tries another peer.
+//! costs one timeout, after which the caller retries or tries another peer. Each request
+//! says how many bytes of blocks it wants at most, and the asker sizes that to what the
+//! link delivered ([`ChunkSize`]): a slow link gets smaller chunks, so it still moves data
+//! well within the timeout instead of timing out on every 4 MiB chunk.
 //!
 //! Servers bound what a peer can take ([`PeerLimits`]): answers are built on blocking
 //! threads, at most [`MAX_ANSWERING`] at once per protocol and [`MAX_ANSWERING_PER_PEER`]
@@ -77,6 +80,8 @@ pub struct BlocksRequest {
 	pub start: u64,
 	/// One past the last block wanted.
 	pub end: u64,
+	/// The most bytes of blocks wanted (at least one block is sent).
+	pub max_bytes: u32,
 }
 
 /// The encoded stream of replica `id`, from block `from` of its range (as many blocks as
@@ -87,6 +92,8 @@ pub struct EncodedRequest {
 	pub id: ReplicaId,
 	/// The feed index of the first block wanted.
 	pub from: u64,
+	/// The most bytes of blocks wanted (at least one block is sent).
+	pub max_bytes: u32,
 }
 
 /// Why a request was not served.
@@ -281,6 +288,53 @@ pub enum FetchError {
 	Refused { peer: PeerId, refusal: Refusal },
 }
 
+impl FetchError {
+	/// Whether the peer did not answer within [`REQUEST_TIMEOUT`].
+	pub fn is_timeout(&self) -> bool {
+		use sc_network::{OutboundFailure, RequestFailure};
+		matches!(
+			self,
+			Self::Network { failure: RequestFailure::Network(OutboundFailure::Timeout), .. }
+		)
+	}
+}
+
+/// The smallest chunk an asker shrinks to (a block is sent whole however small this is).
+pub const MIN_CHUNK_BYTES: u32 = 64 << 10;
+
+/// How many bytes an asker wants per request from one peer: [`CHUNK_BYTES`] at first,
+/// halved when an answer took over half the timeout, quartered on a timeout (down to
+/// [`MIN_CHUNK_BYTES`]), and doubled again when answers come in under a quarter of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChunkSize(u32);
+
+impl Default for ChunkSize {
+	fn default() -> Self {
+		Self(CHUNK_BYTES as u32)
+	}
+}
+
+impl ChunkSize {
+	/// The bytes to ask for now.
+	pub fn get(&self) -> u32 {
+		self.0
+	}
+
+	/// An answer came after `took`.
+	pub fn answered(&mut self, took: Duration) {
+		if took > REQUEST_TIMEOUT / 2 {
+			self.0 = (self.0 / 2).max(MIN_CHUNK_BYTES);
+		} else if took < REQUEST_TIMEOUT / 4 {
+			self.0 = self.0.saturating_mul(2).min(CHUNK_BYTES as u32);
+		}
+	}
+
+	/// A request timed out.
+	pub fn timed_out(&mut self) {
+		self.0 = (self.0 / 4).max(MIN_CHUNK_BYTES);
+	}
+}
+
 /// Sends `request` over `protocol` to `peer` (connecting if needed) and decodes the answer.
 pub async fn request<Req: Encode, T: Decode>(
 	network: &dyn NetworkService,
@@ -297,13 +351,19 @@ pub async fn request<Req: Encode, T: Decode>(
 	response.map_err(|refusal| FetchError::Refused { peer, refusal })
 }
 
-/// Takes items from `items` while they fit in a chunk (at least one), by `size`.
-pub fn chunk<T>(items: impl Iterator<Item = T>, size: impl Fn(&T) -> usize) -> Vec<T> {
+/// Takes items from `items` while they fit in `max_bytes` and a chunk (at least one), by
+/// `size`.
+pub fn chunk<T>(
+	items: impl Iterator<Item = T>,
+	size: impl Fn(&T) -> usize,
+	max_bytes: u32,
+) -> Vec<T> {
+	let limit = CHUNK_BYTES.min(max_bytes as usize);
 	let mut out = Vec::new();
 	let mut bytes = 0;
 	for item in items {
 		let s = size(&item);
-		if !out.is_empty() && bytes + s > CHUNK_BYTES {
+		if !out.is_empty() && bytes + s > limit {
 			break;
 		}
 		bytes += s;
@@ -351,6 +411,33 @@ mod tests {
 			ok
 		});
 		assert_eq!(admitted.count(), REQUESTS_PER_SEC as usize);
+	}
+
+	#[test]
+	fn chunks_follow_what_the_link_delivers() {
+		let mut size = ChunkSize::default();
+		assert_eq!(size.get(), CHUNK_BYTES as u32);
+		// A link that needs over half the timeout for a chunk gets half; a timeout, a quarter.
+		size.answered(REQUEST_TIMEOUT * 3 / 4);
+		assert_eq!(size.get(), CHUNK_BYTES as u32 / 2);
+		size.timed_out();
+		assert_eq!(size.get(), CHUNK_BYTES as u32 / 8);
+		for _ in 0..10 {
+			size.timed_out();
+		}
+		assert_eq!(size.get(), MIN_CHUNK_BYTES);
+		// Answers in between keep the size; fast ones double it back, up to a chunk.
+		size.answered(REQUEST_TIMEOUT / 3);
+		assert_eq!(size.get(), MIN_CHUNK_BYTES);
+		for _ in 0..10 {
+			size.answered(Duration::from_millis(10));
+		}
+		assert_eq!(size.get(), CHUNK_BYTES as u32);
+		// The server holds to the size asked for, and always sends one block.
+		let blocks = [100_000usize, 100_000, 100_000];
+		assert_eq!(chunk(blocks.iter(), |b| **b, 250_000).len(), 2);
+		assert_eq!(chunk(blocks.iter(), |b| **b, 1).len(), 1);
+		assert_eq!(chunk(blocks.iter(), |b| **b, u32::MAX).len(), 3);
 	}
 
 	#[test]

@@ -250,8 +250,9 @@ impl Progress {
 		}
 	}
 
-	fn add(&mut self, bytes: usize) {
-		self.done += 1;
+	/// `blocks` more blocks of `bytes` bytes are done (a chunk).
+	fn add(&mut self, blocks: u64, bytes: usize) {
+		self.done += blocks;
 		self.bytes += bytes as u64;
 		if self.done == self.total || self.logged.elapsed() >= PROGRESS_EVERY {
 			self.logged = Instant::now();
@@ -564,7 +565,7 @@ where
 			encoder = back;
 			self.metric(|m| m.encoded_blocks.inc_by(blocks));
 			match added {
-				Ok(()) => progress.add(bytes),
+				Ok(()) => progress.add(blocks, bytes),
 				// The blocks before the bad one are kept; the rest come from another source.
 				Err(e) => self.bad_source(&mut sources, &e, duty.id)?,
 			}
@@ -601,7 +602,7 @@ where
 		sources.gave = None;
 		if let Some(local) = self.parts.feeds.get(&feed.auth.key) {
 			if local.length() == feed.length {
-				return blocks_chunk(&local, range.clone()).ok();
+				return blocks_chunk(&local, range.clone(), u32::MAX).ok();
 			}
 		}
 		if let Ok(Some(proofs)) = self.parts.store.original_blocks(
@@ -617,22 +618,30 @@ where
 			length: feed.length,
 			start: range.start,
 			end: range.end,
+			max_bytes: sources.chunk.get(),
 		};
 		let last = sources.last;
 		let mut candidates: Vec<PeerId> = last.iter().copied().collect();
 		candidates.extend((self.parts.peers)().await.into_iter().filter(|p| Some(*p) != last));
 		for peer in candidates.into_iter().filter(|p| !sources.shunned.contains(p)) {
+			let asked = Instant::now();
 			match net::request(&*self.parts.network, peer, &self.parts.names.blocks, &request).await
 			{
 				Ok(proofs) => {
 					let proofs: Vec<datdot_primitives::Proof> = proofs;
+					sources.chunk.answered(asked.elapsed());
 					if !proofs.is_empty() {
 						(sources.last, sources.gave) = (Some(peer), Some(peer));
 						return Some(proofs);
 					}
 				}
 				Err(FetchError::Refused { refusal: Refusal::UnknownFeed, .. }) => {}
-				Err(e) => log::debug!(target: "datdot", "blocks from {peer}: {e}"),
+				Err(e) => {
+					if e.is_timeout() {
+						sources.chunk.timed_out();
+					}
+					log::debug!(target: "datdot", "blocks from {peer}: {e}")
+				}
 			}
 		}
 		log::warn!(
@@ -693,12 +702,15 @@ where
 		let mut acceptor = StreamAcceptor::new(duty.feed.clone(), duty.id, range.clone(), key)
 			.map_err(|e| format!("the encoder's registered sealing key is unusable: {e}"))?;
 		let mut progress = Progress::new("receiving", duty.id, range.end - range.start);
+		let mut chunk = net::ChunkSize::default();
 		while let Some(from) = acceptor.next_index() {
 			if !self.same_duty(duty) {
 				return Ok(None);
 			}
 			let asked = Instant::now();
-			let Some(blocks) = self.encoded_blocks(encoder, duty.id, from).await else { continue };
+			let Some(blocks) = self.encoded_blocks(encoder, duty.id, from, &mut chunk).await else {
+				continue;
+			};
 			progress.restart_clock(asked);
 			let count = blocks.len() as u64;
 			let bytes: usize = blocks.iter().map(|b| b.sealed.len()).sum();
@@ -716,7 +728,7 @@ where
 				let evidence = acceptor.into_evidence().ok_or(e.to_string())?;
 				return self.prove_fraud(duty, encoder, evidence).await;
 			}
-			progress.add(bytes);
+			progress.add(count, bytes);
 			self.metric(|m| m.accepted_blocks.inc_by(count));
 		}
 		let (replica, proofs) = acceptor.finish().map_err(|e| e.to_string())?;
@@ -765,12 +777,20 @@ where
 		encoder: PeerId,
 		id: ReplicaId,
 		from: u64,
+		chunk: &mut net::ChunkSize,
 	) -> Option<Vec<StreamBlock>> {
-		let request = EncodedRequest { id, from };
+		let request = EncodedRequest { id, from, max_bytes: chunk.get() };
+		let asked = Instant::now();
 		match net::request(&*self.parts.network, encoder, &self.parts.names.encoded, &request).await
 		{
-			Ok(blocks) => Some(blocks),
+			Ok(blocks) => {
+				chunk.answered(asked.elapsed());
+				Some(blocks)
+			}
 			Err(e) => {
+				if e.is_timeout() {
+					chunk.timed_out();
+				}
 				// Not encoded yet, a dropped connection or a timeout: ask again from the
 				// same block.
 				log::debug!(target: "datdot", "encoded stream at block {from}: {e}");
@@ -789,11 +809,13 @@ where
 		encoder: PeerId,
 		mut evidence: Evidence,
 	) -> Result<Option<EncodedRoot>, String> {
+		let mut chunk = net::ChunkSize::default();
 		while let Some(from) = evidence.next_index() {
 			if !self.same_duty(duty) {
 				return Ok(None);
 			}
-			for block in self.encoded_blocks(encoder, duty.id, from).await.unwrap_or_default() {
+			let blocks = self.encoded_blocks(encoder, duty.id, from, &mut chunk).await;
+			for block in blocks.unwrap_or_default() {
 				evidence.push(block);
 			}
 		}
@@ -860,7 +882,9 @@ where
 	) -> Result<Vec<datdot_primitives::Proof>, Refusal> {
 		let range = request.start..request.end;
 		let mut proofs = match self.parts.feeds.get(&request.feed) {
-			Some(feed) if feed.length() == request.length => blocks_chunk(&feed, range)?,
+			Some(feed) if feed.length() == request.length => {
+				blocks_chunk(&feed, range, request.max_bytes)?
+			}
 			local => {
 				if range.is_empty() {
 					return Err(Refusal::Malformed);
@@ -868,7 +892,12 @@ where
 				let from_replicas = self
 					.parts
 					.store
-					.original_blocks(&request.feed, request.length, range, net::CHUNK_BYTES)
+					.original_blocks(
+						&request.feed,
+						request.length,
+						range,
+						(request.max_bytes as usize).min(net::CHUNK_BYTES),
+					)
 					.map_err(|e| {
 						log::error!(target: "datdot", "serving blocks from a replica: {e}");
 						Refusal::UnknownFeed
@@ -919,9 +948,8 @@ where
 			return Err(Refusal::OutOfRange);
 		}
 		let skip = (request.from - prepared.range.start) as usize;
-		let blocks = net::chunk(prepared.stream[skip..].iter().cloned(), |b| {
-			b.sealed.len() + b.proof.encoded_size()
-		});
+		let size = |b: &StreamBlock| b.sealed.len() + b.proof.encoded_size();
+		let blocks = net::chunk(prepared.stream[skip..].iter().cloned(), size, request.max_bytes);
 		self.metric(|m| m.served_encoded_blocks.inc_by(blocks.len() as u64));
 		Ok(blocks)
 	}
@@ -935,12 +963,16 @@ struct Sources {
 	last: Option<PeerId>,
 	gave: Option<PeerId>,
 	shunned: std::collections::HashSet<PeerId>,
+	/// The bytes to ask a peer for, as the links have delivered.
+	chunk: net::ChunkSize,
 }
 
-/// The proofs of the blocks of `range` of `feed` that fit in one chunk, read from disk.
+/// The proofs of the blocks of `range` of `feed` that fit in one chunk of at most
+/// `max_bytes`, read from disk.
 fn blocks_chunk(
 	feed: &crate::feeds::StoredFeed,
 	range: Range<u64>,
+	max_bytes: u32,
 ) -> Result<Vec<datdot_primitives::Proof>, Refusal> {
 	if range.start >= range.end {
 		return Err(Refusal::Malformed);
@@ -949,7 +981,7 @@ fn blocks_chunk(
 		return Err(Refusal::OutOfRange);
 	}
 	let sizes = |i: &u64| feed.block_len(*i).unwrap_or_default() + 1024;
-	let indexes = net::chunk(range, sizes);
+	let indexes = net::chunk(range, sizes, max_bytes);
 	let proofs: Result<Vec<_>, _> = indexes.into_iter().map(|i| feed.block_proof(i)).collect();
 	proofs.map_err(|e| {
 		log::error!(target: "datdot", "not serving a feed: {e}");
