@@ -124,6 +124,15 @@ async function plansUntilEncodedBy(encoder, { end = BLOCKS, maxPlans = MAX_PLANS
   return { ofPlans, cheated };
 }
 
+/** Provider `name` unregisters, unless it is leaving or ended already. */
+async function leave(name) {
+  const { api, accounts } = net;
+  const provider = await api.query.datdot.providers(accounts[name].address);
+  if (provider.isSome && !provider.unwrap().status.isLeaving && !provider.unwrap().status.isEnded) {
+    await sendAndFinalize(api.tx.datdot.unregister(), accounts[name]);
+  }
+}
+
 /**
  * Waits until every replica of the plans `ofPlans` selects is active, calling `check` with
  * their failed setups meanwhile; returns how many replicas that is.
@@ -150,10 +159,7 @@ test('encoders: a withholding encoder and its hoster are struck, nobody is slash
   assert.ok(net, 'the network of the test above');
   const { api, events, accounts } = net;
   // Eve (faulted above, perhaps ended) takes no new work: she leaves.
-  const eve = await api.query.datdot.providers(accounts.eve.address);
-  if (eve.isSome && !eve.unwrap().status.isLeaving && !eve.unwrap().status.isEnded) {
-    await sendAndFinalize(api.tx.datdot.unregister(), accounts.eve);
-  }
+  await leave('eve');
   await startProvider(net, 'ferdie', { DATDOT_TEST_MISBEHAVE: 'withholding-encoder' });
   await registerProviders(net, api.consts.datdot.minCapacity.toBigInt() * 4n, ['ferdie']);
   const ferdie = accounts.ferdie.address;
@@ -216,12 +222,9 @@ test('encoders: a withholding encoder and its hoster are struck, nobody is slash
 
 test('encoders: a peer serving bad blocks costs reputation and time, and no setup fails', { timeout: 600_000 }, async () => {
   assert.ok(net, 'the network of the tests above');
-  const { api, events, accounts } = net;
+  const { api, events } = net;
   // ferdie (withholding above) takes no new work, so every setup of this plan can succeed.
-  const ferdie = await api.query.datdot.providers(accounts.ferdie.address);
-  if (ferdie.isSome && !ferdie.unwrap().status.isLeaving && !ferdie.unwrap().status.isEnded) {
-    await sendAndFinalize(api.tx.datdot.unregister(), accounts.ferdie);
-  }
+  await leave('ferdie');
   const mallory = await startNode(['--chain', 'dev', '--node-key', identity(20).nodeKey, '--bootnodes', net.bootnode],
     { name: 'mallory', env: { DATDOT_TEST_MISBEHAVE: 'bad-blocks' } });
   const dir = mkdtempSync(join(scratch, 'bad-'));
