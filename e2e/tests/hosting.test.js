@@ -187,7 +187,7 @@ test('hosting: feeds, plans, draws, setup and a storage challenge', { timeout: 9
   });
 
   await t.test("given the offline hoster's key, the node releases what it lacks, then brings it back", async () => {
-    // The dev node checked its (empty) replica store at start; once it holds the hoster's
+    // The dev node opened its (empty) replica store at start; once it holds the hoster's
     // `dtdt` duty key it acts for that provider. Its store lacks replica 0/0, which the chain
     // lists for the hoster: it releases that (a small penalty, and the replica is drawn
     // again) instead of coming back to fail its next challenge, and then signs `unpause`.
