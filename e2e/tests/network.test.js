@@ -39,7 +39,13 @@ after(async () => {
 });
 
 test('network: providers encode, transfer, store and prove a hypercore feed', { timeout: 2_400_000 }, async (t) => {
-  net = await startNetwork(['bob', 'charlie', 'dave', 'eve']);
+  // The providers' nodes neither check storage proofs before answering nor scrub their
+  // stores (`unchecked-store`): the lazy hoster below must reach the chain with answers
+  // from data that is not its own. (An honest node catches that itself and answers nothing;
+  // node/src/store.rs tests that.)
+  const providers = ['bob', 'charlie', 'dave', 'eve'];
+  net = await startNetwork(providers, { challengePeriod: 3, offlineGrace: 100 },
+    Object.fromEntries(providers.map((n) => [n, { DATDOT_TEST_MISBEHAVE: 'unchecked-store' }])));
   const { api, events, accounts, dutyKeys, ids, nodes, byAddress } = net;
 
   let tree;

@@ -218,17 +218,6 @@ pub fn new_full<
 		config.offchain_worker.enabled,
 		keystore_container.keystore(),
 	);
-	let (store, scrub_rate) = (replica_store.clone(), provider.scrub_rate * 1_000_000);
-	task_manager.spawn_handle().spawn("datdot-store-scrub", Some("datdot"), async move {
-		loop {
-			if let Err(e) = store.scrub_pass(scrub_rate).await {
-				log::error!(target: "datdot", "replica store scrub failed: {e}; retrying later");
-			}
-			// A small store is not re-read over and over.
-			tokio::time::sleep(std::time::Duration::from_secs(600)).await;
-		}
-	});
-
 	let mut net_config = sc_network::config::FullNetworkConfiguration::<
 		Block,
 		<Block as sp_runtime::traits::Block>::Hash,
@@ -338,6 +327,8 @@ pub fn new_full<
 		config.prometheus_registry(),
 	);
 	task_manager.spawn_handle().spawn("datdot-workers", Some("datdot"), workers.clone().run());
+	let scrub = workers.clone().scrub(provider.scrub_rate * 1_000_000);
+	task_manager.spawn_handle().spawn("datdot-store-scrub", Some("datdot"), scrub);
 	if provider.hypercore_listen != "off" {
 		let seeder = seed_hypercore(
 			&provider.hypercore_listen,

@@ -443,6 +443,20 @@ where
 		}
 	}
 
+	/// Scrubs the replica store for ever: a pass at `bytes_per_sec`, then 10 minutes' rest
+	/// (a small store is not re-read over and over).
+	pub async fn scrub(self: Arc<Self>, bytes_per_sec: u64) {
+		if misbehaviour() == Some(Misbehaviour::UncheckedStore) {
+			return;
+		}
+		loop {
+			if let Err(e) = self.parts.store.scrub_pass(bytes_per_sec).await {
+				log::error!(target: "datdot", "replica store scrub failed: {e}; retrying later");
+			}
+			tokio::time::sleep(Duration::from_secs(600)).await;
+		}
+	}
+
 	/// Starts a task per feed whose stored block proofs are against a shorter tree than the
 	/// chain's (the feed grew), so that this node keeps serving the blocks it hosts.
 	fn refresh_proofs(self: &Arc<Self>, hash: <Block as sp_runtime::traits::Block>::Hash) {
@@ -1100,6 +1114,10 @@ enum Misbehaviour {
 	/// `bad-blocks`: serves original blocks with one byte of each altered (their proofs
 	/// then fail), as a hostile or damaged peer would.
 	BadBlocks,
+	/// `unchecked-store`: neither checks storage proofs before answering nor scrubs, so a
+	/// lazy hoster's answers from data that is not its own reach the chain, which must
+	/// refuse them.
+	UncheckedStore,
 }
 
 /// The misbehaviour the environment asks for, read once.
@@ -1111,6 +1129,7 @@ fn misbehaviour() -> Option<Misbehaviour> {
 			"garbage-encoder" => Misbehaviour::GarbageEncoder,
 			"withholding-encoder" => Misbehaviour::WithholdingEncoder,
 			"bad-blocks" => Misbehaviour::BadBlocks,
+			"unchecked-store" => Misbehaviour::UncheckedStore,
 			other => {
 				log::error!(target: "datdot", "unknown DATDOT_TEST_MISBEHAVE={other}: ignored");
 				return None;
@@ -1168,8 +1187,9 @@ where
 impl<C: Send + Sync> LocalReplicas for Workers<C> {
 	fn prove(&self, id: &ReplicaId, index: u64) -> Option<SegmentProof> {
 		let store = &self.parts.store;
+		let checked = misbehaviour() != Some(Misbehaviour::UncheckedStore);
 		store
-			.prove(id, index)
+			.prove_as(id, index, checked)
 			.map_err(|e| {
 				log::error!(target: "datdot", "cannot answer a storage challenge: {e}");
 				// Damage found on read: the replica goes now, not at the scrub's next pass.
