@@ -165,7 +165,9 @@ impl pallet_datdot::Config for Runtime {
 	// Protocol defaults: contracts of 64 blocks, 50 blocks to set a replica up, a storage
 	// challenge about every 20 blocks per hoster with 10 blocks to answer.
 	type MaxBlocksPerContract = ConstU32<64>;
-	type MaxContractsPerPlan = ConstU32<128>;
+	// 4 TiB in 64 KiB blocks; a plan is cut 16 contracts a block (`MaxGrowthPerBlock`).
+	type MaxContractsPerPlan = ConstU32<{ 1 << 20 }>;
+	type MaxPlansBeingCut = ConstU32<1024>;
 	type MaxRangesPerPlan = ConstU32<16>;
 	type MaxFriends = ConstU32<32>;
 	type MaxFollowers = ConstU32<8>;

@@ -45,7 +45,8 @@ fn feed<T: Config>(publisher: &T::AccountId, blocks: u64) -> FeedKey {
 	key
 }
 
-/// Publishes plan 0: `contracts` full contracts of a fresh feed, `replicas` each.
+/// Publishes plan 0: `contracts` full contracts of a fresh feed, `replicas` each, and cuts
+/// all of them as the next blocks would.
 fn plan<T: Config>(sponsor: &T::AccountId, contracts: u32, replicas: u32) {
 	let blocks = contracts as u64 * T::MaxBlocksPerContract::get() as u64;
 	let key = feed::<T>(sponsor, blocks);
@@ -60,6 +61,10 @@ fn plan<T: Config>(sponsor: &T::AccountId, contracts: u32, replicas: u32) {
 		false,
 	)
 	.expect("publishes");
+	let now = frame_system::Pallet::<T>::block_number();
+	while Plans::<T>::get(0).is_some_and(|p| p.uncut.is_some()) {
+		assert!(Datdot::<T>::cut_plans(now) > 1, "the draw queue has room for the plan");
+	}
 }
 
 /// Assigns a replica of a published contract as a draw would.
@@ -391,14 +396,21 @@ mod benchmarks {
 	}
 
 	#[benchmark]
-	fn publish_plan(c: Linear<1, { T::MaxContractsPerPlan::get() }>) {
-		// A friends plan naming as many providers as it may (each is looked up).
+	fn publish_plan(c: Linear<1, { T::MaxGrowthPerBlock::get() }>) {
+		// A friends plan naming as many providers as it may (each is looked up), one
+		// contract longer than the draw queue has room for: `c` contracts are made, the
+		// rest of the plan joins the cut queue.
 		let sponsor = funded::<T>("sponsor", 0);
-		let blocks = c as u64 * T::MaxBlocksPerContract::get() as u64;
+		let blocks = (c as u64 + 1) * T::MaxBlocksPerContract::get() as u64;
 		let key = feed::<T>(&sponsor, blocks);
 		let ranges: BoundedVec<_, _> =
 			alloc::vec![BlockRange { start: 0, end: blocks }].try_into().expect("fits");
 		let friends = BoundedVec::truncate_from(providers::<T>(0, T::MaxFriends::get()));
+		let others = Datdot::<T>::draw_room() - c * T::MaxReplicas::get();
+		for i in 0..others {
+			let id = ReplicaId { contract: u64::MAX - u64::from(i), replica: 0 };
+			Datdot::<T>::queue_draw(id).expect("room");
+		}
 		#[extrinsic_call]
 		_(
 			RawOrigin::Signed(sponsor),
@@ -409,7 +421,8 @@ mod benchmarks {
 			Some(friends),
 			false,
 		);
-		assert_eq!(Datdot::<T>::queued_draws(), c * T::MaxReplicas::get());
+		assert_eq!(Plans::<T>::get(0).map(|p| p.contracts), Some(c));
+		assert_eq!(crate::plans::CutQueueOf::<T>::len(), 1);
 	}
 
 	#[benchmark]
@@ -432,7 +445,7 @@ mod benchmarks {
 		let sponsor = funded::<T>("sponsor", 0);
 		let ends_at = frame_system::Pallet::<T>::block_number() + 100u32.into();
 		crowd_plan_ends::<T>(ends_at, 1);
-		plan::<T>(&sponsor, T::MaxContractsPerPlan::get(), T::MaxReplicas::get());
+		plan::<T>(&sponsor, 1, T::MaxReplicas::get());
 		crowd_plan_ends::<T>(ends_at + 50u32.into(), 1);
 		#[extrinsic_call]
 		_(RawOrigin::Signed(sponsor), 0, 50u32.into());
@@ -774,6 +787,46 @@ mod benchmarks {
 		}
 		assert_eq!(steps, n);
 		assert_eq!(Plans::<T>::get(0).map(|p| p.contracts), Some(n));
+	}
+
+	#[benchmark]
+	fn cut_plans(n: Linear<2, { T::MaxGrowthPerBlock::get() }>) {
+		// One step looks at a following plan, the other `n - 1` each make one of its last
+		// contracts of `MaxReplicas` copies; its feed grew meanwhile, so it then queues that
+		// growth.
+		let sponsor = funded::<T>("sponsor", 0);
+		let per_contract = T::MaxBlocksPerContract::get() as u64;
+		let made_now = T::MaxGrowthPerBlock::get();
+		let blocks = u64::from(made_now + n - 1) * per_contract;
+		let key = feed::<T>(&sponsor, blocks);
+		let ranges = alloc::vec![BlockRange { start: 0, end: blocks }].try_into().expect("fits");
+		Datdot::<T>::publish_plan(
+			RawOrigin::Signed(sponsor).into(),
+			key,
+			ranges,
+			T::MaxReplicas::get(),
+			100u32.into(),
+			None,
+			true,
+		)
+		.expect("publishes");
+		Feeds::<T>::mutate(key, |f| {
+			if let Some(f) = f {
+				f.length += per_contract;
+			}
+		});
+		let now = frame_system::Pallet::<T>::block_number();
+		let steps;
+		#[block]
+		{
+			steps = Datdot::<T>::cut_plans(now);
+		}
+		assert_eq!(steps, n);
+		assert_eq!(
+			Plans::<T>::get(0).map(|p| (p.contracts, p.uncut)),
+			Some((made_now + n - 1, None))
+		);
+		assert_eq!(crate::plans::GrowthQueueOf::<T>::len(), 1);
 	}
 
 	#[benchmark]

@@ -186,8 +186,9 @@ pub mod pallet {
 	};
 
 	/// The layout of this pallet's storage. Version 1 added budgets, plan ends and pay
-	/// records; no chain ran version 0, so there is nothing to migrate.
-	const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+	/// records, version 2 the cut queue and plans' `uncut`; only dev chains ran earlier
+	/// versions, so there is nothing to migrate.
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(2);
 
 	/// The datdot pallet.
 	#[pallet::pallet]
@@ -269,9 +270,14 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxBlocksPerContract: Get<u32>;
 
-		/// The most contracts one plan may be cut into.
+		/// The most contracts one plan may be cut into (a plan is cut a few contracts per
+		/// block, so this bounds storage, not a block's work).
 		#[pallet::constant]
 		type MaxContractsPerPlan: Get<u32>;
+
+		/// Plans that may wait at once for the rest of their ranges to be cut into contracts.
+		#[pallet::constant]
+		type MaxPlansBeingCut: Get<u32>;
 
 		/// The most block ranges in one plan.
 		#[pallet::constant]
@@ -315,7 +321,8 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxGrowingFeeds: Get<u32>;
 
-		/// Contracts made per block for plans that follow a growing feed, at most.
+		/// Contracts made per block, at most, by each of: `publish_plan` (the rest of a large
+		/// plan waits in the cut queue), the cut queue, and plans following a growing feed.
 		#[pallet::constant]
 		type MaxGrowthPerBlock: Get<u32>;
 
@@ -506,6 +513,15 @@ pub mod pallet {
 	/// The growth queue's (head, tail) positions.
 	#[pallet::storage]
 	pub type GrowthQueueBounds<T: Config> = StorageValue<_, (u32, u32), ValueQuery>;
+
+	/// Plans whose ranges are still being cut into contracts, by queue position, oldest
+	/// first.
+	#[pallet::storage]
+	pub type CutQueue<T: Config> = StorageMap<_, Twox64Concat, u32, u64>;
+
+	/// The cut queue's (head, tail) positions.
+	#[pallet::storage]
+	pub type CutQueueBounds<T: Config> = StorageValue<_, (u32, u32), ValueQuery>;
 
 	/// Replicas that have been drawn, by contract and replica index.
 	#[pallet::storage]
@@ -798,7 +814,8 @@ pub mod pallet {
 			feed: FeedKey,
 			/// Its first contract id (contracts are consecutive).
 			first_contract: u64,
-			/// Number of contracts.
+			/// Number of contracts it is cut into: up to `MaxGrowthPerBlock` now, the rest
+			/// as many per block in the next blocks (`PlanCut`).
 			contracts: u32,
 			/// Replicas per contract.
 			replicas: u32,
@@ -806,6 +823,16 @@ pub mod pallet {
 			friends: Option<BoundedVec<T::AccountId, T::MaxFriends>>,
 			/// Whether blocks appended to the feed join the plan.
 			follows: bool,
+		},
+		/// More of a large plan's ranges were cut into contracts, whose replicas are queued
+		/// for drawing.
+		PlanCut {
+			/// The plan id.
+			plan: u64,
+			/// Contracts the plan has now.
+			contracts: u32,
+			/// Whether every range is cut (or the plan ended first).
+			done: bool,
 		},
 		/// A plan that follows its feed got contracts for blocks the feed gained.
 		PlanGrew {
@@ -1109,6 +1136,9 @@ pub mod pallet {
 		PlanTooLarge,
 		/// The draw queue has no room for this plan's replicas now; try again later.
 		DrawQueueFull,
+		/// `MaxPlansBeingCut` large plans already wait to be cut into contracts; try again in
+		/// a few blocks.
+		CutQueueFull,
 		/// A friends plan must name at least `max(replicas, 3)` providers: distinct hosters
 		/// for its replicas, and an encoder and an attestor besides each hoster.
 		TooFewFriends,
@@ -1201,6 +1231,7 @@ pub mod pallet {
 			let deadlines = Self::expire_setups(now);
 			let watched = Self::watch_offline(now);
 			let handed_over = Self::replace_evicted();
+			let cut = Self::cut_plans(now);
 			let grown = Self::grow_plans();
 			let ended = Self::end_plans(now);
 			let mut weight = T::WeightInfo::on_initialize_pause_ends(pause_ends)
@@ -1209,6 +1240,7 @@ pub mod pallet {
 				.saturating_add(T::WeightInfo::expire_setups(deadlines))
 				.saturating_add(T::WeightInfo::watch_offline(watched))
 				.saturating_add(T::WeightInfo::replace_evicted(handed_over))
+				.saturating_add(T::WeightInfo::cut_plans(cut))
 				.saturating_add(T::WeightInfo::grow_plans(grown))
 				.saturating_add(T::WeightInfo::end_plans(ended));
 
@@ -1245,6 +1277,13 @@ pub mod pallet {
 				"MaxQueuedDraws must leave room for every setup that can fail and be requeued"
 			);
 			assert!(T::ChallengePeriod::get() > 0, "ChallengePeriod must be positive");
+			assert!(
+				T::MaxQueuedDraws::get()
+					>= T::MaxDrawsPerBlock::get()
+						.saturating_mul(setup.saturating_add(1))
+						.saturating_add(T::MaxReplicas::get()),
+				"MaxQueuedDraws must leave room for a contract's replicas, or cutting plans stalls"
+			);
 			assert!(
 				T::MaxGrowthPerBlock::get() > T::MaxFollowers::get(),
 				"MaxGrowthPerBlock must exceed MaxFollowers, or a feed's growth can stall"
@@ -1453,7 +1492,11 @@ pub mod pallet {
 		/// Publishes a hosting plan for a published feed: `replicas` copies of the blocks in
 		/// `ranges` (sorted, disjoint, within the feed's signed length), each hosted for
 		/// `duration` blocks. The plan is cut into contracts of at most
-		/// [`Config::MaxBlocksPerContract`] blocks whose replicas are drawn in the next blocks.
+		/// [`Config::MaxBlocksPerContract`] blocks whose replicas are drawn in the next blocks:
+		/// up to [`Config::MaxGrowthPerBlock`] contracts now (while the draw queue has room),
+		/// the rest as many per block after, so a plan of any size up to
+		/// [`Config::MaxContractsPerPlan`] costs this call the same. Its whole budget is held
+		/// now.
 		///
 		/// - `friends`: a friends plan names the providers (at least `max(replicas, 3)`, not
 		///   the sponsor) its encoders, hosters and attestors are drawn from.
@@ -1461,7 +1504,7 @@ pub mod pallet {
 		///   a few per block after each update, until it has
 		///   [`Config::MaxContractsPerPlan`].
 		#[pallet::call_index(5)]
-		#[pallet::weight(T::WeightInfo::publish_plan(T::MaxContractsPerPlan::get()))]
+		#[pallet::weight(T::WeightInfo::publish_plan(T::MaxGrowthPerBlock::get()))]
 		pub fn publish_plan(
 			origin: OriginFor<T>,
 			feed: FeedKey,
@@ -1874,16 +1917,34 @@ pub mod pallet {
 		}
 
 		/// Every following plan is listed among its feed's followers, with contracts up to
-		/// the length it covers; a feed waits in the growth queue exactly when flagged.
+		/// the length it covers; a feed waits in the growth queue exactly when flagged; a
+		/// plan still being cut waits in the cut queue; a running plan's contracts reserve
+		/// the bytes its budget was reckoned on (all of them once it is cut).
 		#[cfg(any(feature = "try-runtime", test))]
 		fn try_state_growth() -> Result<(), TryRuntimeError> {
+			let now = frame_system::Pallet::<T>::block_number();
+			let mut uncut = 0u32;
 			for (id, plan) in Plans::<T>::iter() {
 				if plan.follows {
 					let followers = FeedFollowers::<T>::get(plan.feed);
 					ensure!(followers.plans.contains(&id), "following plan not listed");
 				}
 				ensure!(plan.contracts <= T::MaxContractsPerPlan::get(), "plan over its limit");
+				uncut += u32::from(plan.uncut.is_some());
+				if plan.ends_at > now {
+					let reserved = (0..plan.contracts)
+						.filter_map(|i| Contracts::<T>::get(crate::plans::contract_id(id, i)))
+						.fold(0u64, |sum, c| sum.saturating_add(c.reserve));
+					match plan.uncut {
+						None => ensure!(reserved == plan.bytes, "plan bytes disagree"),
+						Some(_) => ensure!(reserved < plan.bytes, "cut plan still queued"),
+					}
+				}
 			}
+			ensure!(
+				uncut <= crate::plans::CutQueueOf::<T>::len(),
+				"plan waiting to be cut is not queued"
+			);
 			let queued = FeedFollowers::<T>::iter().filter(|(_, f)| f.growth_queued).count();
 			ensure!(
 				queued as u32 == crate::plans::GrowthQueueOf::<T>::len(),

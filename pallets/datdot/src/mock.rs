@@ -113,6 +113,7 @@ impl pallet_datdot::Config for Test {
 	type FaultSlash = ConstU128<SLASH>;
 	type MaxBlocksPerContract = ConstU32<BLOCKS_PER_CONTRACT>;
 	type MaxContractsPerPlan = ConstU32<8>;
+	type MaxPlansBeingCut = ConstU32<2>;
 	type MaxRangesPerPlan = ConstU32<4>;
 	type MaxFriends = ConstU32<8>;
 	type MaxFollowers = ConstU32<2>;

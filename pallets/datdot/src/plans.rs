@@ -6,6 +6,12 @@
 //! id in the high 32 bits and its index in the plan in the low 32 bits, so a plan's
 //! contracts stay consecutive however it grows.
 //!
+//! A plan of any size costs `publish_plan` the same: its whole budget is reckoned from its
+//! ranges (in closed form, per range) and held at once, `publish_plan` makes its first
+//! `MaxGrowthPerBlock` contracts, and the rest of its ranges wait in the **cut queue**,
+//! where `on_initialize` makes up to `MaxGrowthPerBlock` contracts per block (waiting while
+//! the draw queue has no room), so the work of a block stays flat however large the plan.
+//!
 //! A plan may **follow** its feed: when the feed is updated to a longer signed tree, the
 //! feed joins the growth queue, and `on_initialize` makes contracts for the new blocks of
 //! each following plan, at most `MaxGrowthPerBlock` per block (waiting while the draw queue
@@ -20,6 +26,9 @@ use frame::prelude::*;
 
 /// The queue of feeds whose growth is still to be planned.
 pub(crate) type GrowthQueueOf<T> = StorageQueue<GrowthQueue<T>, GrowthQueueBounds<T>, FeedKey>;
+
+/// The queue of plans whose ranges are still to be cut into contracts.
+pub(crate) type CutQueueOf<T> = StorageQueue<CutQueue<T>, CutQueueBounds<T>, u64>;
 
 /// The id of contract `index` of plan `plan`.
 pub fn contract_id(plan: u64, index: u32) -> u64 {
@@ -54,17 +63,19 @@ impl<T: Config> Pallet<T> {
 		}
 
 		let per_contract = T::MaxBlocksPerContract::get() as u64;
-		let mut contracts = 0u64;
+		let (mut contracts, mut bytes) = (0u64, 0u64);
 		let mut previous_end = 0u64;
 		for (i, r) in ranges.iter().enumerate() {
 			let ordered = i == 0 || r.start >= previous_end;
 			ensure!(r.start < r.end && r.end <= feed.length && ordered, Error::<T>::InvalidRange);
 			previous_end = r.end;
-			contracts = contracts.saturating_add((r.end - r.start).div_ceil(per_contract));
+			let (c, b) =
+				range_reserve(feed.byte_length, feed.length, r.end - r.start, per_contract);
+			contracts = contracts.saturating_add(c);
+			bytes = bytes.saturating_add(b);
 		}
 		ensure!(contracts <= T::MaxContractsPerPlan::get() as u64, Error::<T>::PlanTooLarge);
 		let contracts = contracts as u32;
-		ensure!(contracts.saturating_mul(replicas) <= Self::draw_room(), Error::<T>::DrawQueueFull);
 		let plan = NextPlanId::<T>::get();
 		ensure!(plan <= u64::from(u32::MAX), Error::<T>::TooManyPlans);
 		if follow {
@@ -83,28 +94,26 @@ impl<T: Config> Pallet<T> {
 			ranges: ranges.clone(),
 			replicas,
 			ends_at,
-			bytes: 0,
+			bytes,
 			budget: Zero::zero(),
 			deposit,
 			ending: None,
 			first_contract: contract_id(plan, 0),
 			contracts: 0,
+			uncut: Some(PlanCursor { range: 0, start: ranges[0].start }),
 			friends: friends.clone(),
 			follows: follow,
 			covered: feed.length,
 		};
-		for range in ranges.iter() {
-			let mut start = range.start;
-			while start < range.end {
-				let end = range.end.min(start.saturating_add(per_contract));
-				Self::add_contract(plan, &mut record, &feed, BlockRange { start, end })?;
-				start = end;
-			}
-		}
-		let budget = Self::plan_cost(record.bytes, replicas, contracts, duration);
+		let budget = Self::plan_cost(bytes, replicas, contracts, duration);
 		Self::hold_budget(&sponsor, budget)?;
 		record.budget = budget;
-		let first_contract = record.first_contract;
+		Self::cut_plan(plan, &mut record, &feed, T::MaxGrowthPerBlock::get());
+		if record.uncut.is_some() {
+			CutQueueOf::<T>::push(plan, T::MaxPlansBeingCut::get())
+				.map_err(|_| Error::<T>::CutQueueFull)?;
+		}
+		let (first_contract, made) = (record.first_contract, record.contracts);
 		Plans::<T>::insert(plan, record);
 		Feeds::<T>::mutate(feed_key, |f| {
 			if let Some(f) = f {
@@ -121,17 +130,97 @@ impl<T: Config> Pallet<T> {
 			friends,
 			follows: follow,
 		});
-		Ok(contracts)
+		Ok(made)
+	}
+
+	/// Cuts up to `max` more contracts from the uncut part of `plan`'s ranges (its record,
+	/// stored by the caller), while the draw queue has room for their replicas. Returns the
+	/// contracts made.
+	fn cut_plan(plan: u64, record: &mut PlanOf<T>, feed: &FeedOf<T>, max: u32) -> u32 {
+		let per_contract = u64::from(T::MaxBlocksPerContract::get());
+		let mut made = 0;
+		while made < max && Self::draw_room() >= record.replicas {
+			let Some(PlanCursor { range, start }) = record.uncut else { break };
+			let Some(r) = record.ranges.get(range as usize).copied() else {
+				defensive!("plan cursor past its ranges");
+				record.uncut = None;
+				break;
+			};
+			let end = r.end.min(start.saturating_add(per_contract));
+			if Self::add_contract(plan, record, feed, BlockRange { start, end }).is_err() {
+				defensive!("draw queue full after its room was checked");
+				break;
+			}
+			made += 1;
+			record.uncut = if end < r.end {
+				Some(PlanCursor { range, start: end })
+			} else {
+				record
+					.ranges
+					.get(range as usize + 1)
+					.map(|next| PlanCursor { range: range + 1, start: next.start })
+			};
+		}
+		made
+	}
+
+	/// Cuts the plans in the cut queue into contracts, oldest first, while the draw queue
+	/// has room. Each plan looked at and each contract made is one step, at most
+	/// `MaxGrowthPerBlock` per block. A plan that ended stops being cut; a following plan
+	/// whose feed grew meanwhile queues that growth once it is cut. Returns the steps taken.
+	pub(crate) fn cut_plans(now: BlockNumberFor<T>) -> u32 {
+		let budget = T::MaxGrowthPerBlock::get();
+		let mut steps = 0u32;
+		while steps < budget {
+			let Some(plan_id) = CutQueueOf::<T>::peek() else { break };
+			steps += 1;
+			let Some(mut plan) = Plans::<T>::get(plan_id) else {
+				CutQueueOf::<T>::pop();
+				continue;
+			};
+			let feed = Feeds::<T>::get(plan.feed);
+			let made = match &feed {
+				Some(feed) if plan.ends_at > now => {
+					Self::cut_plan(plan_id, &mut plan, feed, budget - steps)
+				}
+				// An ending plan's contracts are about to go: no new ones.
+				_ => {
+					plan.uncut = None;
+					0
+				}
+			};
+			steps += made;
+			let done = plan.uncut.is_none();
+			if made > 0 || done {
+				Self::deposit_event(Event::PlanCut {
+					plan: plan_id,
+					contracts: plan.contracts,
+					done,
+				});
+			}
+			if done {
+				CutQueueOf::<T>::pop();
+				if feed.is_some_and(|f| plan.follows && plan.covered < f.length) {
+					// Growth queued while the plan was being cut passed it by.
+					let _ = Self::queue_growth(plan.feed);
+				}
+			}
+			Plans::<T>::insert(plan_id, plan);
+			if !done {
+				break; // no room in the draw queue, or no steps left
+			}
+		}
+		steps
 	}
 
 	/// Appends a contract for `blocks` to `plan` (its record, stored by the caller) and
-	/// queues its replicas.
+	/// queues its replicas; returns the bytes one copy reserves.
 	fn add_contract(
 		plan: u64,
 		record: &mut PlanOf<T>,
 		feed: &FeedOf<T>,
 		blocks: BlockRange,
-	) -> DispatchResult {
+	) -> Result<u64, DispatchError> {
 		let id = contract_id(plan, record.contracts);
 		let reserve = replica_reserve(feed.byte_length, feed.length, blocks.end - blocks.start);
 		Contracts::<T>::insert(
@@ -149,8 +238,7 @@ impl<T: Config> Pallet<T> {
 			Self::queue_draw(ReplicaId { contract: id, replica })?;
 		}
 		record.contracts = record.contracts.saturating_add(1);
-		record.bytes = record.bytes.saturating_add(reserve);
-		Ok(())
+		Ok(reserve)
 	}
 
 	/// Queues a feed that just grew for its following plans' new contracts (no-op when no
@@ -193,6 +281,10 @@ impl<T: Config> Pallet<T> {
 				}
 				steps += 1;
 				let Some(mut plan) = Plans::<T>::get(plan_id) else { continue };
+				// Still being cut: it queues this growth again once cut (`cut_plans`).
+				if plan.uncut.is_some() {
+					continue;
+				}
 				let mut added = 0u32;
 				let mut waiting = false;
 				while plan.follows && plan.covered < feed.length && plan.ends_at > now {
@@ -221,12 +313,13 @@ impl<T: Config> Pallet<T> {
 						break;
 					}
 					plan.budget = plan.budget.saturating_add(cost);
-					if Self::add_contract(plan_id, &mut plan, &feed, BlockRange { start, end })
-						.is_err()
-					{
-						defensive!("draw queue full after its room was checked");
-						waiting = true;
-						break;
+					match Self::add_contract(plan_id, &mut plan, &feed, BlockRange { start, end }) {
+						Ok(reserve) => plan.bytes = plan.bytes.saturating_add(reserve),
+						Err(_) => {
+							defensive!("draw queue full after its room was checked");
+							waiting = true;
+							break;
+						}
 					}
 					plan.covered = end;
 					steps += 1;
@@ -274,6 +367,20 @@ impl<T: Config> Pallet<T> {
 		}
 		Ok(())
 	}
+}
+
+/// The contracts a range of `blocks` blocks of a feed of `length` blocks and `byte_length`
+/// bytes is cut into (`per_contract` blocks each, the last one shorter) and the bytes one
+/// copy of them reserves: the sum of their [`replica_reserve`]s, in two terms rather than
+/// one per contract.
+pub fn range_reserve(byte_length: u64, length: u64, blocks: u64, per_contract: u64) -> (u64, u64) {
+	let per_contract = per_contract.max(1);
+	let (full, rest) = (blocks / per_contract, blocks % per_contract);
+	let mut bytes = full.saturating_mul(replica_reserve(byte_length, length, per_contract));
+	if rest > 0 {
+		bytes = bytes.saturating_add(replica_reserve(byte_length, length, rest));
+	}
+	(full + u64::from(rest > 0), bytes)
 }
 
 /// Bytes a hoster reserves for a replica of `blocks` blocks of a feed of `length` blocks and

@@ -4,7 +4,7 @@
 //!
 //! Both answers are bounded by the runtime's constants (`SetupBlocks × MaxDrawsPerBlock`
 //! replicas in setup; `MaxContractsPerPlan × 2 × MaxReplicas` replicas per plan, counting
-//! successors being set up).
+//! successors being set up: large for a large plan, see docs/decisions.md).
 
 use crate::{pallet::*, types::*};
 use alloc::vec::Vec;

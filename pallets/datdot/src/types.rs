@@ -271,6 +271,15 @@ pub struct BlockRange {
 	pub end: u64,
 }
 
+/// The first block of a plan's ranges not yet cut into contracts.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, TypeInfo, MaxEncodedLen)]
+pub struct PlanCursor {
+	/// Index of the range in the plan's `ranges`.
+	pub range: u32,
+	/// The block in that range.
+	pub start: u64,
+}
+
 /// A sponsor's hosting plan for a feed, cut into contracts `first_contract..+contracts`.
 #[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo, MaxEncodedLen)]
 #[scale_info(skip_type_params(MaxRanges, MaxFriends))]
@@ -296,8 +305,11 @@ pub struct Plan<AccountId, Balance, BlockNumber, MaxRanges: Get<u32>, MaxFriends
 	pub ending: Option<PlanEnd>,
 	/// Id of the plan's first contract; its contracts are numbered consecutively.
 	pub first_contract: u64,
-	/// Number of contracts.
+	/// Number of contracts made so far.
 	pub contracts: u32,
+	/// Where the contracts still to be made start in `ranges`; `None` once every range is
+	/// cut. A large plan is cut a few contracts per block (see [`crate::plans`]).
+	pub uncut: Option<PlanCursor>,
 	/// The providers a friends plan draws its encoders, hosters and attestors from; `None`
 	/// draws from every eligible provider.
 	pub friends: Option<BoundedVec<AccountId, MaxFriends>>,

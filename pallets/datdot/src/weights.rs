@@ -64,6 +64,7 @@ pub trait WeightInfo {
 	fn issue_challenges(n: u32, ) -> Weight;
 	fn challenges_this_block() -> Weight;
 	fn grow_plans(n: u32, ) -> Weight;
+	fn cut_plans(n: u32, ) -> Weight;
 	fn set_timing() -> Weight;
 	fn release_replica() -> Weight;
 	fn watch_offline(n: u32, ) -> Weight;
@@ -740,6 +741,13 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 			.saturating_add(T::DbWeight::get().writes((8_u64).saturating_mul(n.into())))
 	}
+	fn cut_plans(n: u32, ) -> Weight {
+		Weight::from_parts(28_683_000, 6834)
+			.saturating_add(Weight::from_parts(68_525_222, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(7_u64))
+			.saturating_add(T::DbWeight::get().writes(4_u64))
+			.saturating_add(T::DbWeight::get().writes((8_u64).saturating_mul(n.into())))
+	}
 	/// Storage: `Datdot::TimingOverride` (r:0 w:1)
 	/// Proof: `Datdot::TimingOverride` (`max_values`: Some(1), `max_size`: Some(16), added: 511, mode: `MaxEncodedLen`)
 	fn set_timing() -> Weight {
@@ -1132,6 +1140,13 @@ impl WeightInfo for () {
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 	}
 	fn grow_plans(n: u32, ) -> Weight {
+		Weight::from_parts(28_683_000, 6834)
+			.saturating_add(Weight::from_parts(68_525_222, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(7_u64))
+			.saturating_add(ParityDbWeight::get().writes(4_u64))
+			.saturating_add(ParityDbWeight::get().writes((8_u64).saturating_mul(n.into())))
+	}
+	fn cut_plans(n: u32, ) -> Weight {
 		Weight::from_parts(28_683_000, 6834)
 			.saturating_add(Weight::from_parts(68_525_222, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(7_u64))

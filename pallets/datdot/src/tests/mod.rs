@@ -1305,10 +1305,16 @@ mod publish_plan {
 			};
 			// 36 blocks at 4 per contract = 9 contracts > 8.
 			assert_noop!(plan(36, 1), Error::<Test>::PlanTooLarge);
-			// Room: 64 queued minus 4 draws × (5 + 1) blocks of setups in flight = 40.
-			assert_ok!(plan(32, 5));
+			// Room: 64 queued minus 4 draws × (5 + 1) blocks of setups in flight = 40. With
+			// no providers nothing is drawn, so two plans of 4 contracts × 5 copies fill it
+			// and the next ones wait in the cut queue (2 places) for their contracts.
+			assert_ok!(plan(16, 5));
+			assert_ok!(plan(16, 5));
 			assert_eq!(queued(), 40);
-			assert_noop!(plan(1, 1), Error::<Test>::DrawQueueFull);
+			assert_ok!(plan(1, 1));
+			assert_ok!(plan(1, 1));
+			assert_eq!((queued(), crate::plans::CutQueueOf::<Test>::len()), (40, 2));
+			assert_noop!(plan(1, 1), Error::<Test>::CutQueueFull);
 		});
 	}
 }
@@ -1493,6 +1499,132 @@ mod growth {
 			assert_ok!(grow(&mut w, 4, 4));
 			run_to_block(System::block_number() + 2);
 			assert_eq!(contracts_of(0).len(), 8);
+		});
+	}
+
+	fn cut_events() -> Vec<(u64, u32, bool)> {
+		events()
+			.into_iter()
+			.filter_map(|e| match e {
+				Event::PlanCut { plan, contracts, done } => Some((plan, contracts, done)),
+				_ => None,
+			})
+			.collect()
+	}
+
+	#[test]
+	fn a_large_plan_is_cut_a_few_contracts_per_block_with_its_whole_budget_held_at_once() {
+		run(|| {
+			let w = feed(11, SigningMode::Compat, 32);
+			assert_ok!(publish_as(SPONSOR, &w, None));
+			let publish = |who| {
+				Datdot::publish_plan(
+					RuntimeOrigin::signed(who),
+					w.key(),
+					ranges(&[(0, 14), (17, 32)]),
+					2,
+					1_000,
+					None,
+					false,
+				)
+			};
+			// The whole budget is held at once, so a sponsor who cannot pay for all of a
+			// large plan is refused before anything is cut.
+			assert_noop!(publish(200), Error::<Test>::InsufficientBalanceForBudget);
+			let free = Balances::balance(&SPONSOR);
+			assert_ok!(publish(SPONSOR));
+			// 14 blocks make 4 contracts (the last of 2 blocks), 15 make 4 more (the last of
+			// 3): the first 4 now, the rest at most 3 a block (one step looks at the plan).
+			assert!(events().iter().any(|e| matches!(
+				e,
+				Event::PlanPublished { contracts: 8, first_contract: 0, .. }
+			)));
+			let plan = Plans::<Test>::get(0).unwrap();
+			assert_eq!(plan.contracts, 4);
+			assert_eq!(plan.uncut, Some(crate::types::PlanCursor { range: 1, start: 17 }));
+			assert_eq!(queued(), 8);
+			let mut made = vec![plan.contracts];
+			for _ in 0..3 {
+				run_to_block(System::block_number() + 1);
+				made.push(Plans::<Test>::get(0).unwrap().contracts);
+			}
+			assert_eq!(made, vec![4, 7, 8, 8]);
+			assert_eq!(cut_events(), vec![(0, 7, false), (0, 8, true)]);
+			let blocks: Vec<_> = contracts_of(0).into_iter().map(|(_, b)| b).collect();
+			assert_eq!(
+				blocks,
+				vec![(0, 4), (4, 8), (8, 12), (12, 14), (17, 21), (21, 25), (25, 29), (29, 32)]
+			);
+			// The bytes reckoned in closed form at publishing are those the contracts
+			// reserve, and the budget held then is the one the plan keeps.
+			let plan = Plans::<Test>::get(0).unwrap();
+			let reserves: u64 = Contracts::<Test>::iter().map(|(_, c)| c.reserve).sum();
+			assert_eq!(plan.bytes, reserves);
+			assert_eq!(plan.budget, Datdot::plan_cost(reserves, 2, 8, 1_000));
+			assert_eq!(Balances::balance(&SPONSOR), free - plan.budget - PLAN_DEPOSIT);
+			assert_eq!(crate::plans::CutQueueOf::<Test>::len(), 0);
+		});
+	}
+
+	#[test]
+	fn cutting_waits_for_draw_room_and_stops_when_its_plan_ends() {
+		run(|| {
+			let w = feed(12, SigningMode::Compat, 32);
+			assert_ok!(publish_as(SPONSOR, &w, None));
+			// No providers: nothing is drawn. Two plans of 8 contracts × 5 copies: 4 each
+			// fill the draw queue's room (40), the rest of both waits.
+			assert_ok!(plan(&w, 32, 5, false));
+			assert_ok!(plan(&w, 32, 5, false));
+			let held = |plan| Plans::<Test>::get(plan).unwrap().budget;
+			let budget_a = held(0);
+			run_to_block(System::block_number() + 3);
+			assert_eq!(queued(), 40);
+			assert_eq!((contracts_of(0).len(), contracts_of(1).len()), (4, 4));
+			assert!(cut_events().is_empty());
+			// Plan 0 ends while it waits: it is cut no further and its whole budget returns.
+			assert_ok!(Datdot::cancel_plan(RuntimeOrigin::signed(SPONSOR), 0));
+			run_to_block(System::block_number() + 1);
+			assert_eq!(cut_events(), vec![(0, 4, true)]);
+			// Its stale draws leave the queue as the draws reach them (with no providers, one
+			// of plan 1's rotates to the back each block); plan 1 is cut as room frees.
+			for _ in 0..60 {
+				if contracts_of(1).len() == 8 {
+					break;
+				}
+				run_to_block(System::block_number() + 1);
+			}
+			assert!(events().contains(&Event::PlanEnded {
+				plan: 0,
+				reason: PlanEnd::Cancelled,
+				refunded: budget_a,
+			}));
+			assert_eq!(contracts_of(0).len(), 0);
+			assert_eq!(contracts_of(1).len(), 8);
+			assert_eq!(cut_events().last(), Some(&(1, 8, true)));
+			assert_eq!(queued(), 40);
+		});
+	}
+
+	#[test]
+	fn a_following_plan_still_being_cut_gets_the_growth_its_feed_had_meanwhile() {
+		run(|| {
+			let mut w = feed(13, SigningMode::Compat, 32);
+			assert_ok!(publish_as(SPONSOR, &w, None));
+			// Plan 0 (8 contracts) is ahead of following plan 1 (6 contracts of blocks
+			// 0..24) in the cut queue; the feed grows while both are being cut.
+			assert_ok!(plan(&w, 32, 1, false));
+			assert_ok!(plan(&w, 24, 1, true));
+			assert_ok!(grow(&mut w, 13, 4));
+			run_to_block(System::block_number() + 1);
+			assert_eq!((contracts_of(0).len(), contracts_of(1).len()), (7, 4));
+			assert!(!events().iter().any(|e| matches!(e, Event::PlanGrew { .. })));
+			assert!(!FeedFollowers::<Test>::get(w.key()).growth_queued, "passed by");
+			// Once plan 1 is cut it queues the growth it missed, made in the same block.
+			run_to_block(System::block_number() + 2);
+			let cuts = vec![(0, 7, false), (0, 8, true), (1, 5, false), (1, 6, true)];
+			assert_eq!(cut_events(), cuts);
+			assert_eq!(contracts_of(1).last(), Some(&(contract_id(1, 6), (32, 36))));
+			assert!(events().contains(&Event::PlanGrew { plan: 1, contracts: 1, covered: 36 }));
 		});
 	}
 
