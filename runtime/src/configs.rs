@@ -180,6 +180,8 @@ impl pallet_datdot::Config for Runtime {
 	type MaxDrawWait = ConstU32<14_400>;
 	type SetupBlocks = ConstU32<50>;
 	type MaxReplicasPerHoster = ConstU32<1024>;
+	// As many as a node sets up at once by default (`--max-setup-parts`).
+	type MaxEncodingsPerProvider = ConstU32<8>;
 	type ChallengePeriod = ConstU32<20>;
 	type AnswerBlocks = ConstU32<10>;
 	type ChallengeSegments = ConstU32<4>;

@@ -158,12 +158,14 @@ impl<T: Config> Pallet<T> {
 		};
 		let attestor = match assigned {
 			Some(who) => who,
-			None => {
-				Self::pick_providers(&subject_seed(seed, b"attestor"), 1, among, &exclude, |p| {
-					p.can_take_work(0)
-				})?
-				.pop()?
-			}
+			None => Self::pick_providers(
+				&subject_seed(seed, b"attestor"),
+				1,
+				among,
+				&exclude,
+				|_, p| p.can_take_work(0),
+			)?
+			.pop()?,
 		};
 		let span = contract.blocks.end.saturating_sub(contract.blocks.start);
 		let mut blocks = BoundedVec::<u64, T::PerformanceBlocks>::new();

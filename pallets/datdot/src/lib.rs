@@ -309,6 +309,12 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxReplicasPerHoster: Get<u32>;
 
+		/// Setups one provider may encode at once. A provider's node seals one replica after
+		/// another on a few cores, so a draw skips encoders with this many: a large plan's
+		/// draws wait for free encoders rather than piling onto a few and timing out.
+		#[pallet::constant]
+		type MaxEncodingsPerProvider: Get<u32>;
+
 		/// The most providers a friends plan may name.
 		#[pallet::constant]
 		type MaxFriends: Get<u32>;

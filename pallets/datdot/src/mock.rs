@@ -75,10 +75,21 @@ pub const SPONSOR: AccountId = 50;
 pub const BALANCE: Balance = 1 << 40;
 
 thread_local! {
+	/// The mock's `MaxEncodingsPerProvider`; a test may lower it.
+	pub static MAX_ENCODINGS: core::cell::Cell<u32> = const { core::cell::Cell::new(64) };
 	/// Whether the test randomness source has no randomness yet (like BABE's first block).
 	pub static NO_RANDOMNESS: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
 	/// Mixed into the test randomness so a test can try many independent seeds.
 	pub static RANDOMNESS_SALT: core::cell::Cell<u64> = const { core::cell::Cell::new(0) };
+}
+
+/// Reads [`MAX_ENCODINGS`].
+pub struct MaxEncodings;
+
+impl Get<u32> for MaxEncodings {
+	fn get() -> u32 {
+		MAX_ENCODINGS.with(|m| m.get())
+	}
 }
 
 /// A test randomness source: a hash of the subject, block number and salt (BABE's VRF
@@ -125,6 +136,7 @@ impl pallet_datdot::Config for Test {
 	type MaxDrawWait = ConstU64<MAX_DRAW_WAIT>;
 	type SetupBlocks = ConstU64<SETUP_BLOCKS>;
 	type MaxReplicasPerHoster = ConstU32<16>;
+	type MaxEncodingsPerProvider = MaxEncodings;
 	type ChallengePeriod = ConstU32<PERIOD>;
 	type AnswerBlocks = ConstU64<ANSWER_BLOCKS>;
 	type ChallengeSegments = ConstU32<CHALLENGE_SEGMENTS>;

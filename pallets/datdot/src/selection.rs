@@ -103,15 +103,16 @@ pub fn subject_seed(randomness: &[u8; 32], subject: &impl Encode) -> [u8; 32] {
 }
 
 impl<T: Config> Pallet<T> {
-	/// Draws `count` distinct eligible providers for which `fits` holds and that are not in
-	/// `exclude`, from `seed`. `None` when too few qualify (or the bounded attempts ran out):
+	/// Draws `count` distinct eligible providers for which `fits(position, provider)` holds
+	/// (`position` is the number picked before it, so roles picked together can ask
+	/// different things) and that are not in `exclude`, from `seed`. `None` when too few qualify (or the bounded attempts ran out):
 	/// the caller requeues the work and retries later.
 	pub fn pick_providers(
 		seed: &[u8; 32],
 		count: u32,
 		among: Option<&[T::AccountId]>,
 		exclude: &[T::AccountId],
-		fits: impl Fn(&ProviderOf<T>) -> bool,
+		fits: impl Fn(usize, &ProviderOf<T>) -> bool,
 	) -> Option<Vec<T::AccountId>> {
 		let n = match among {
 			Some(friends) => friends.len() as u64,
@@ -135,7 +136,8 @@ impl<T: Config> Pallet<T> {
 			// A friend must be as able to take work as a member of the eligible index.
 			if Providers::<T>::get(&who).is_some_and(|p| {
 				ProviderIndex::Eligible.admits::<T>(&p)
-					&& fits(&p) && Self::strikes_allow(&p, seed, attempt)
+					&& fits(picked.len(), &p)
+					&& Self::strikes_allow(&p, seed, attempt)
 			}) {
 				picked.push(who);
 			}
@@ -252,19 +254,21 @@ impl<T: Config> Pallet<T> {
 					.is_some_and(|p| ProviderIndex::Eligible.admits::<T>(&p) && fits(&p))
 		});
 		let Some(hoster) = pinned.or_else(|| {
-			Self::pick_providers(&subject_seed(seed, b"hoster"), 1, among, &exclude, fits)
+			Self::pick_providers(&subject_seed(seed, b"hoster"), 1, among, &exclude, |_, p| fits(p))
 				.and_then(|mut v| v.pop())
 		}) else {
 			return too_few;
 		};
-		// Encoder and attestor: distinct from the hoster (whose work they check) and each other.
+		// Encoder and attestor: distinct from the hoster (whose work they check) and each
+		// other; the encoder (picked first) has a free encoding slot.
 		let helpers_exclude = [contract.sponsor.clone(), hoster.clone()];
+		let max_encoding = T::MaxEncodingsPerProvider::get();
 		let Some([encoder, attestor]) = Self::pick_providers(
 			&subject_seed(seed, b"helpers"),
 			2,
 			among,
 			&helpers_exclude,
-			|p| p.can_take_work(0),
+			|position, p| p.can_take_work(0) && (position > 0 || p.encoding < max_encoding),
 		)
 		.and_then(|v| <[T::AccountId; 2]>::try_from(v).ok()) else {
 			return too_few;

@@ -632,7 +632,7 @@ mod selection {
 			for round in 0u32..500 {
 				let seed = frame::hashing::blake2_256(&round.to_le_bytes());
 				let picked =
-					Datdot::pick_providers(&seed, 3, None, &[7], |p| p.can_take_work(MIN_FREE))
+					Datdot::pick_providers(&seed, 3, None, &[7], |_, p| p.can_take_work(MIN_FREE))
 						.unwrap();
 				assert_eq!(picked.len(), 3);
 				for (i, who) in picked.iter().enumerate() {
@@ -656,7 +656,7 @@ mod selection {
 			for round in 0u32..8_000 {
 				let seed = frame::hashing::blake2_256(&round.to_le_bytes());
 				for who in
-					Datdot::pick_providers(&seed, 1, None, &[], |p| p.can_take_work(MIN_FREE))
+					Datdot::pick_providers(&seed, 1, None, &[], |_, p| p.can_take_work(MIN_FREE))
 						.unwrap()
 				{
 					counts[who as usize] += 1;
@@ -681,9 +681,10 @@ mod selection {
 			});
 			for round in 0u32..200 {
 				let seed = frame::hashing::blake2_256(&round.to_le_bytes());
-				let picked =
-					Datdot::pick_providers(&seed, 3, None, &[], |p| p.can_take_work(MIN_FREE * 2))
-						.unwrap();
+				let picked = Datdot::pick_providers(&seed, 3, None, &[], |_, p| {
+					p.can_take_work(MIN_FREE * 2)
+				})
+				.unwrap();
 				assert!(!picked.contains(&2), "{picked:?}");
 			}
 		});
@@ -695,15 +696,16 @@ mod selection {
 			register(1);
 			register(2);
 			assert_eq!(
-				Datdot::pick_providers(&[0; 32], 3, None, &[], |p| p.can_take_work(MIN_FREE)),
+				Datdot::pick_providers(&[0; 32], 3, None, &[], |_, p| p.can_take_work(MIN_FREE)),
 				None
 			);
 			assert_eq!(
-				Datdot::pick_providers(&[0; 32], 2, None, &[2], |p| p.can_take_work(MIN_FREE)),
+				Datdot::pick_providers(&[0; 32], 2, None, &[2], |_, p| p.can_take_work(MIN_FREE)),
 				None
 			);
-			assert!(Datdot::pick_providers(&[0; 32], 2, None, &[], |p| p.can_take_work(MIN_FREE))
-				.is_some());
+			assert!(Datdot::pick_providers(&[0; 32], 2, None, &[], |_, p| p
+				.can_take_work(MIN_FREE))
+			.is_some());
 		});
 	}
 
@@ -1857,6 +1859,43 @@ mod draws {
 		for c in &hosted[2..] {
 			assert!((65..=135).contains(c), "{hosted:?}");
 		}
+	}
+
+	#[test]
+	fn an_encoder_with_its_encodings_full_is_skipped_and_the_draw_waits_for_a_free_one() {
+		MAX_ENCODINGS.with(|m| m.set(1));
+		run(|| {
+			for who in 1..=3 {
+				register(who);
+			}
+			// Four contracts, one copy each, three providers encoding one at a time.
+			let w = feed(9, SigningMode::Compat, 16);
+			assert_ok!(publish_as(SPONSOR, &w, None));
+			let four = ranges(&[(0, 16)]);
+			assert_ok!(Datdot::publish_plan(
+				RuntimeOrigin::signed(SPONSOR),
+				w.key(),
+				four,
+				1,
+				1_000,
+				None,
+				false
+			));
+			let encoding = || (1..=3).map(|p| Providers::<Test>::get(p).unwrap().encoding);
+			run_to_block(2);
+			assert!(encoding().all(|e| e <= 1));
+			assert!(queued() >= 1, "a fourth encoding would exceed someone's limit");
+			// Confirmed setups free their encoders; the rest is drawn, none abandoned.
+			let mut encoded = BTreeMap::new();
+			for _ in 0..20 {
+				confirm_all(&w, &mut encoded);
+				run_to_block(System::block_number() + 1);
+				assert!(encoding().all(|e| e <= 1));
+			}
+			confirm_all(&w, &mut encoded);
+			assert_eq!(encoded.len(), 4);
+			assert!(!events().iter().any(|e| matches!(e, Event::DrawAbandoned { .. })));
+		});
 	}
 
 	#[test]
