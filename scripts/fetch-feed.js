@@ -25,11 +25,14 @@ async function hostersOf (wsUrl, planId) {
   try {
     const plan = await api.query.datdot.plans(planId)
     if (plan.isNone) throw new Error(`plan ${planId} does not exist on ${wsUrl}`)
-    const status = (await api.call.datdotApi.planStatus(planId)).unwrap()
+    // A large plan's status comes in pages of at most 256 contracts.
     const endpoints = new Set()
-    for (const s of status) {
-      if (s.state.isSome && s.state.unwrap().isActive && s.endpoint.isSome) {
-        endpoints.add(Buffer.from(s.endpoint.unwrap()).toString('utf8'))
+    for (let from = 0; from < plan.unwrap().contracts.toNumber(); from += 256) {
+      const status = (await api.call.datdotApi.planStatus(planId, from, 256)).unwrap()
+      for (const s of status) {
+        if (s.state.isSome && s.state.unwrap().isActive && s.endpoint.isSome) {
+          endpoints.add(Buffer.from(s.endpoint.unwrap()).toString('utf8'))
+        }
       }
     }
     return { key: Buffer.from(plan.unwrap().feed), endpoints: [...endpoints] }

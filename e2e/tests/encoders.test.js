@@ -11,13 +11,17 @@
 // - mallory, a node that is no provider, serves a new feed with every block altered before
 //   its publisher does. Each encoder that asks it finds the proofs bad, charges mallory
 //   reputation, keeps what it checked and asks others: the setups are slower, none fails.
+// - then an encoder, a hoster and the publisher's node are killed with SIGKILL at a random
+//   moment of a plan's setup and restarted: every replica still ends active, no temporary
+//   file is left in their stores, the killed hoster still proves what it held before, and
+//   no node's peak memory passes its bound.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stopAll, sendAndFinalize, setTiming, startNode, identity } from '../lib/harness.js';
+import { stopAll, sendAndFinalize, setTiming, startNode, identity, halt } from '../lib/harness.js';
 import {
   startNetwork, startProvider, writeJsFeed, importFeed, registerProviders, publishFeed, is, replicaKey,
 } from '../lib/network.js';
@@ -266,4 +270,79 @@ test('encoders: a peer serving bad blocks costs reputation and time, and no setu
   // Each encoder asked mallory once per part at most: it is not asked again after a bad answer.
   assert.ok(charged <= total, `${charged} bad chunks for ${total} encodings`);
   await mallory.stop();
+});
+
+/** Paths under `dir` whose name starts with `.tmp-` (a write that did not finish). */
+function temporaries(dir) {
+  return readdirSync(dir, { recursive: true }).filter((p) => p.split('/').pop().startsWith('.tmp-'));
+}
+
+/** A node process's peak resident memory in MiB (VmHWM, Linux). */
+function peakRssMib(node) {
+  const status = readFileSync(`/proc/${node.proc.pid}/status`, 'utf8');
+  return Number(status.match(/VmHWM:\s+(\d+) kB/)[1]) / 1024;
+}
+
+test('encoders: an encoder, a hoster and the publisher killed with SIGKILL mid-setup and restarted; every replica ends active, nothing is lost or left behind', { timeout: 600_000 }, async () => {
+  assert.ok(net, 'the network of the tests above');
+  const { api, events } = net;
+  // The runtime's setup time: a restarted node starts its part over and must still make it.
+  await setTiming(api, net.sponsor, { challengePeriod: 500, offlineGrace: 1000 });
+  // The publisher's node is not the validator, so killing it stops no block production.
+  const publisher = await startNode(['--chain', 'dev', '--node-key', identity(21).nodeKey, '--bootnodes', net.bootnode],
+    { name: 'publisher' });
+  const dir = mkdtempSync(join(scratch, 'kill-'));
+  const exportDir = await writeJsFeed(dir, BLOCKS, 16 * 1024); // 4 contracts of 1 MiB
+  const fresh = importFeed(publisher, exportDir);
+  await publishFeed(net, fresh);
+  const mark = events.seen.length;
+  const { events: evs } = await sendAndFinalize(
+    api.tx.datdot.publishPlan(`0x${fresh.key}`, [{ start: 0, end: BLOCKS }], REPLICAS, 10_000, null, false),
+    net.sponsor);
+  const published = evs.find(({ event }) => api.events.datdot.PlanPublished.is(event)).event.data;
+  const first = published.firstContract.toNumber();
+  const ofPlan = (e) => e.data.contract.toNumber() >= first
+    && e.data.contract.toNumber() < first + published.contracts.toNumber();
+  const deadline = Date.now() + 60_000;
+  let draw;
+  while (!(draw = events.seen.slice(mark).find((e) => is('ReplicaDrawn')(e) && ofPlan(e)))) {
+    assert.ok(Date.now() < deadline, 'a replica of the plan drawn within a minute');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const encoder = net.byAddress.get(draw.data.encoder.toString());
+  const hoster = net.byAddress.get(draw.data.hoster.toString());
+  const pauseMs = Math.floor(Math.random() * 4000);
+  await new Promise((r) => setTimeout(r, pauseMs));
+  console.log(`# killing ${encoder} (encoder), ${hoster} (hoster) and the publisher ${pauseMs} ms after the first draw`);
+  const killed = { [encoder]: net.nodes[encoder], [hoster]: net.nodes[hoster], publisher };
+  await Promise.all(Object.values(killed).map((n) => halt(n, 'SIGKILL')));
+  const restarted = {};
+  for (const [name, node] of Object.entries(killed)) {
+    restarted[name] = await startNode(node.args, { name, restartOf: node });
+    if (net.nodes[name]) net.nodes[name] = restarted[name];
+  }
+
+  await allActive(ofPlan, () => {});
+  const failed = events.seen.slice(mark).filter((e) => is('SetupFailed')(e) && ofPlan(e));
+  console.log(`# every replica active; ${failed.length} setups failed and were drawn again`);
+  for (const [name, node] of Object.entries(restarted)) {
+    assert.deepEqual(temporaries(node.workDir), [], `no temporary file left in ${name}'s directory`);
+    const peak = peakRssMib(node);
+    console.log(`# ${name}: peak RSS ${peak.toFixed(0)} MiB since restart`);
+    assert.ok(peak < 300, `${name}'s peak RSS ${peak.toFixed(0)} MiB under 300 MiB`);
+  }
+  // What the killed hoster held before is still proven: its challenges pass, none fails.
+  const hosterAddress = net.accounts[hoster].address;
+  const ofHoster = (e) => e.data.hoster?.toString() === hosterAddress;
+  const challengeMark = events.seen.length;
+  await setTiming(api, net.sponsor, { challengePeriod: 2, offlineGrace: 1000 });
+  const until = Date.now() + 180_000;
+  while (!events.seen.slice(challengeMark).some((e) => is('ChallengePassed')(e) && ofHoster(e))) {
+    assert.ok(Date.now() < until, `${hoster} passes a challenge within 3 minutes of its restart`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const lost = events.seen.slice(challengeMark).filter((e) => is('ChallengeFailed')(e) && ofHoster(e));
+  assert.equal(lost.length, 0, `${hoster} fails no challenge: ${lost.map((e) => e.toString())}`);
+  await setTiming(api, net.sponsor, { challengePeriod: 500, offlineGrace: 1000 });
+  await restarted.publisher.stop();
 });

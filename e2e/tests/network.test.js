@@ -99,7 +99,7 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
       assert.ok(status.store.used > 0 === mine.length > 0 && status.store.used <= status.store.capacity);
     }
     // The runtime API shows the same from the chain's state.
-    const status = (await api.call.datdotApi.planStatus(plan)).unwrap();
+    const status = (await api.call.datdotApi.planStatus(plan, 0, 256)).unwrap();
     assert.equal(status.length, result.total);
     for (const s of status) {
       assert.equal(s.state.unwrap().type, 'Active');
@@ -425,7 +425,7 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
     // copies (active, hoster not the victim), and nothing fails but the victim.
     const liveCopies = async () => {
       const byContract = new Map();
-      for (const s of (await api.call.datdotApi.planStatus(plan)).unwrap()) {
+      for (const s of (await api.call.datdotApi.planStatus(plan, 0, 256)).unwrap()) {
         const live = s.state.isSome && s.state.unwrap().type === 'Active' && s.hoster.unwrap().toString() !== victim;
         const c = s.id.contract.toString();
         byContract.set(c, (byContract.get(c) ?? 0) + (live ? 1 : 0));
@@ -496,7 +496,7 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
       await new Promise((r) => setTimeout(r, 2000));
     }
     assert.equal(events.seen.filter((e) => is('ChallengeFailed')(e) && isNew(e)).length, 0);
-    const status = (await api.call.datdotApi.planStatus(plan)).unwrap();
+    const status = (await api.call.datdotApi.planStatus(plan, 0, 256)).unwrap();
     assert.equal(status.length, ((BLOCKS + GROWTH) / 64) * REPLICAS);
     // Every hoster renews the block proofs of its older replicas against the grown tree, so
     // it keeps serving their blocks (to a replacement's encoder) without the publisher.

@@ -173,8 +173,10 @@ impl_runtime_apis! {
 
 		fn plan_status(
 			plan: u64,
+			from: u32,
+			count: u32,
 		) -> Option<Vec<pallet_datdot::types::ReplicaStatus<AccountId, BlockNumber>>> {
-			Datdot::plan_status(plan)
+			Datdot::plan_status(plan, from, count)
 		}
 
 		fn feed_state(key: pallet_datdot::types::FeedKey) -> Option<pallet_datdot::types::FeedState> {

@@ -2,14 +2,18 @@
 //! duties (what its encoder and hoster workers must do), the replicas it must keep, a
 //! plan's hosting status and a feed's signed state.
 //!
-//! Both answers are bounded by the runtime's constants (`SetupBlocks × MaxDrawsPerBlock`
-//! replicas in setup; `MaxContractsPerPlan × 2 × MaxReplicas` replicas per plan, counting
-//! successors being set up: large for a large plan, see docs/decisions.md).
+//! Every answer is bounded by the runtime's constants (`SetupBlocks × MaxDrawsPerBlock`
+//! replicas in setup; a page of a plan's status covers at most [`STATUS_PAGE_CONTRACTS`]
+//! contracts, `2 × MaxReplicas` replicas each, counting successors being set up).
 
 use crate::{pallet::*, types::*};
 use alloc::vec::Vec;
 use datdot_primitives::encoded::ReplicaId;
 use frame::prelude::*;
+
+/// The most contracts one page of [`DatdotApi::plan_status`] covers (a few hundred KiB of
+/// answer, within a JSON-RPC response's default limit).
+pub const STATUS_PAGE_CONTRACTS: u32 = 256;
 
 frame::runtime::apis::decl_runtime_apis! {
 	/// datdot's queries for provider nodes and clients.
@@ -22,9 +26,11 @@ frame::runtime::apis::decl_runtime_apis! {
 		/// its node needs to do its part.
 		fn setup_duties(providers: Vec<AccountId>) -> Vec<SetupDuty<AccountId, BlockNumber>>;
 
-		/// Every replica of plan `plan` (hoster, state, root, last proof); `None` if there is
-		/// no such plan.
-		fn plan_status(plan: u64) -> Option<Vec<ReplicaStatus<AccountId, BlockNumber>>>;
+		/// The replicas (hoster, state, root, endpoint) of plan `plan`'s contracts `from`,
+		/// `from + 1`, … (indexes within the plan), at most `count` of them and at most
+		/// [`STATUS_PAGE_CONTRACTS`]: page through a large plan by its `contracts`. `None`
+		/// if there is no such plan.
+		fn plan_status(plan: u64, from: u32, count: u32) -> Option<Vec<ReplicaStatus<AccountId, BlockNumber>>>;
 
 		/// Feed `key`'s signed state as the chain stores it; `None` if it is not published.
 		fn feed_state(key: FeedKey) -> Option<FeedState>;
@@ -160,10 +166,16 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// See [`DatdotApi::plan_status`].
-	pub fn plan_status(plan: u64) -> Option<Vec<ReplicaStatus<T::AccountId, BlockNumberFor<T>>>> {
+	pub fn plan_status(
+		plan: u64,
+		from: u32,
+		count: u32,
+	) -> Option<Vec<ReplicaStatus<T::AccountId, BlockNumberFor<T>>>> {
 		let plan = Plans::<T>::get(plan)?;
+		let end = plan.contracts.min(from.saturating_add(count.min(STATUS_PAGE_CONTRACTS)));
 		let mut status = Vec::new();
-		for contract_id in plan.first_contract..plan.first_contract + u64::from(plan.contracts) {
+		for index in from..end {
+			let contract_id = plan.first_contract + u64::from(index);
 			let Some(contract) = Contracts::<T>::get(contract_id) else { continue };
 			// Each copy's slot, then any successor being set up in its second slot.
 			for index in 0..contract.replicas.saturating_mul(2) {

@@ -100,8 +100,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `903`
 		//  Estimated: `6984`
-		// Minimum execution time: 223_002_000 picoseconds.
-		Weight::from_parts(333_187_000, 6984)
+		// Minimum execution time: 215_401_000 picoseconds.
+		Weight::from_parts(296_412_000, 6984)
 			.saturating_add(T::DbWeight::get().reads(9_u64))
 			.saturating_add(T::DbWeight::get().writes(9_u64))
 	}
@@ -115,8 +115,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `435`
 		//  Estimated: `6984`
-		// Minimum execution time: 67_240_000 picoseconds.
-		Weight::from_parts(119_538_000, 6984)
+		// Minimum execution time: 69_503_000 picoseconds.
+		Weight::from_parts(123_004_000, 6984)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -146,10 +146,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::PeerIdProviders` (`max_values`: None, `max_size`: Some(114), added: 2589, mode: `MaxEncodedLen`)
 	fn unregister() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `3263`
+		//  Measured:  `3249`
 		//  Estimated: `3990`
-		// Minimum execution time: 113_419_000 picoseconds.
-		Weight::from_parts(165_356_000, 3990)
+		// Minimum execution time: 115_222_000 picoseconds.
+		Weight::from_parts(177_244_000, 3990)
 			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().writes(12_u64))
 	}
@@ -165,10 +165,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
 	fn pause() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `2588`
+		//  Measured:  `2607`
 		//  Estimated: `6984`
-		// Minimum execution time: 76_845_000 picoseconds.
-		Weight::from_parts(108_992_000, 6984)
+		// Minimum execution time: 69_704_000 picoseconds.
+		Weight::from_parts(101_251_000, 6984)
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
@@ -184,10 +184,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
 	fn unpause() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1865`
+		//  Measured:  `1872`
 		//  Estimated: `3990`
-		// Minimum execution time: 58_808_000 picoseconds.
-		Weight::from_parts(89_113_000, 3990)
+		// Minimum execution time: 58_998_000 picoseconds.
+		Weight::from_parts(91_657_000, 3990)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -201,8 +201,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `366`
 		//  Estimated: `3987`
-		// Minimum execution time: 18_517_000 picoseconds.
-		Weight::from_parts(48_021_000, 3987)
+		// Minimum execution time: 19_139_000 picoseconds.
+		Weight::from_parts(34_742_000, 3987)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -224,6 +224,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::OfflineWatchBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::EvictionBounds` (r:1 w:0)
 	/// Proof: `Datdot::EvictionBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::CutQueueBounds` (r:1 w:0)
+	/// Proof: `Datdot::CutQueueBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::GrowthQueueBounds` (r:1 w:0)
 	/// Proof: `Datdot::GrowthQueueBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::PlanEndProgress` (r:1 w:1)
@@ -237,13 +239,13 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[0, 16]`.
 	fn on_initialize_pause_ends(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `375 + n * (504 ±0)`
+		//  Measured:  `379 + n * (503 ±0)`
 		//  Estimated: `129162 + n * (2997 ±0)`
-		// Minimum execution time: 43_825_000 picoseconds.
-		Weight::from_parts(101_896_579, 129162)
-			// Standard Error: 420_600
-			.saturating_add(Weight::from_parts(21_515_780, 0).saturating_mul(n.into()))
-			.saturating_add(T::DbWeight::get().reads(23_u64))
+		// Minimum execution time: 45_537_000 picoseconds.
+		Weight::from_parts(77_439_500, 129162)
+			// Standard Error: 272_577
+			.saturating_add(Weight::from_parts(15_547_597, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(24_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(13_u64))
 			.saturating_add(T::DbWeight::get().writes((2_u64).saturating_mul(n.into())))
@@ -257,8 +259,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1048`
 		//  Estimated: `6834`
-		// Minimum execution time: 112_308_000 picoseconds.
-		Weight::from_parts(141_221_000, 6834)
+		// Minimum execution time: 107_801_000 picoseconds.
+		Weight::from_parts(118_177_000, 6834)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -266,8 +268,6 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::Feeds` (`max_values`: None, `max_size`: Some(3369), added: 5844, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:32 w:0)
 	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(522), added: 2997, mode: `MaxEncodedLen`)
-	/// Storage: `Datdot::DrawQueueBounds` (r:1 w:1)
-	/// Proof: `Datdot::DrawQueueBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::NextPlanId` (r:1 w:1)
 	/// Proof: `Datdot::NextPlanId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::PlanEnds` (r:1 w:1)
@@ -276,40 +276,46 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::DrawQueueBounds` (r:1 w:1)
+	/// Proof: `Datdot::DrawQueueBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::CutQueueBounds` (r:1 w:1)
+	/// Proof: `Datdot::CutQueueBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Plans` (r:0 w:1)
-	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1434), added: 3909, mode: `MaxEncodedLen`)
-	/// Storage: `Datdot::DrawQueue` (r:0 w:1024)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1447), added: 3922, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::DrawQueue` (r:0 w:128)
 	/// Proof: `Datdot::DrawQueue` (`max_values`: None, `max_size`: Some(28), added: 2503, mode: `MaxEncodedLen`)
-	/// Storage: `Datdot::Contracts` (r:0 w:128)
+	/// Storage: `Datdot::Contracts` (r:0 w:16)
 	/// Proof: `Datdot::Contracts` (`max_values`: None, `max_size`: Some(116), added: 2591, mode: `MaxEncodedLen`)
-	/// The range of component `c` is `[1, 128]`.
+	/// Storage: `Datdot::CutQueue` (r:0 w:1)
+	/// Proof: `Datdot::CutQueue` (`max_values`: None, `max_size`: Some(20), added: 2495, mode: `MaxEncodedLen`)
+	/// The range of component `c` is `[1, 16]`.
 	fn publish_plan(c: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `15525`
+		//  Measured:  `16069`
 		//  Estimated: `96894`
-		// Minimum execution time: 371_434_000 picoseconds.
-		Weight::from_parts(526_497_357, 96894)
-			// Standard Error: 2_239_731
-			.saturating_add(Weight::from_parts(33_091_470, 0).saturating_mul(c.into()))
-			.saturating_add(T::DbWeight::get().reads(38_u64))
-			.saturating_add(T::DbWeight::get().writes(7_u64))
+		// Minimum execution time: 375_400_000 picoseconds.
+		Weight::from_parts(335_116_209, 96894)
+			// Standard Error: 2_750_177
+			.saturating_add(Weight::from_parts(39_230_523, 0).saturating_mul(c.into()))
+			.saturating_add(T::DbWeight::get().reads(39_u64))
+			.saturating_add(T::DbWeight::get().writes(9_u64))
 			.saturating_add(T::DbWeight::get().writes((9_u64).saturating_mul(c.into())))
 	}
 	/// Storage: `Datdot::Plans` (r:1 w:1)
-	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1434), added: 3909, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1447), added: 3922, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::PlanEnds` (r:2 w:2)
 	/// Proof: `Datdot::PlanEnds` (`max_values`: None, `max_size`: Some(8206), added: 10681, mode: `MaxEncodedLen`)
 	fn cancel_plan() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `8540`
+		//  Measured:  `8541`
 		//  Estimated: `22352`
-		// Minimum execution time: 20_550_000 picoseconds.
-		Weight::from_parts(24_696_000, 22352)
+		// Minimum execution time: 20_431_000 picoseconds.
+		Weight::from_parts(34_241_000, 22352)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
 	/// Storage: `Datdot::Plans` (r:1 w:1)
-	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1434), added: 3909, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1447), added: 3922, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
@@ -318,10 +324,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::PlanEnds` (`max_values`: None, `max_size`: Some(8206), added: 10681, mode: `MaxEncodedLen`)
 	fn top_up_plan() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `16927`
+		//  Measured:  `16928`
 		//  Estimated: `22352`
-		// Minimum execution time: 87_451_000 picoseconds.
-		Weight::from_parts(162_292_000, 22352)
+		// Minimum execution time: 64_856_000 picoseconds.
+		Weight::from_parts(101_582_000, 22352)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
@@ -337,8 +343,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `362`
 		//  Estimated: `6834`
-		// Minimum execution time: 30_295_000 picoseconds.
-		Weight::from_parts(46_940_000, 6834)
+		// Minimum execution time: 30_255_000 picoseconds.
+		Weight::from_parts(40_540_000, 6834)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -347,7 +353,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::PlanEnds` (r:1 w:0)
 	/// Proof: `Datdot::PlanEnds` (`max_values`: None, `max_size`: Some(8206), added: 10681, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Plans` (r:1 w:1)
-	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1434), added: 3909, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1447), added: 3922, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Replicas` (r:480 w:480)
 	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:16 w:16)
@@ -371,12 +377,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[1, 32]`.
 	fn end_plans(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `211419 + n * (509 ±0)`
+		//  Measured:  `211420 + n * (509 ±0)`
 		//  Estimated: `237998 + n * (41873 ±520)`
-		// Minimum execution time: 1_457_454_000 picoseconds.
-		Weight::from_parts(668_418_089, 237998)
-			// Standard Error: 26_438_047
-			.saturating_add(Weight::from_parts(1_286_795_720, 0).saturating_mul(n.into()))
+		// Minimum execution time: 1_466_358_000 picoseconds.
+		Weight::from_parts(1_603_862_935, 237998)
+			// Standard Error: 27_050_861
+			.saturating_add(Weight::from_parts(1_155_439_487, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(71_u64))
 			.saturating_add(T::DbWeight::get().reads((16_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(78_u64))
@@ -400,7 +406,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `System::ParentHash` (r:1 w:0)
 	/// Proof: `System::ParentHash` (`max_values`: Some(1), `max_size`: Some(32), added: 527, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Plans` (r:1 w:1)
-	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1434), added: 3909, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1447), added: 3922, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::PerformanceDue` (r:1 w:1)
 	/// Proof: `Datdot::PerformanceDue` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::NextChallengeId` (r:1 w:1)
@@ -415,10 +421,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::PerformanceChallenges` (`max_values`: None, `max_size`: Some(146), added: 2621, mode: `MaxEncodedLen`)
 	fn confirm_setup() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `15309`
+		//  Measured:  `15310`
 		//  Estimated: `15803`
-		// Minimum execution time: 204_284_000 picoseconds.
-		Weight::from_parts(311_365_000, 15803)
+		// Minimum execution time: 184_305_000 picoseconds.
+		Weight::from_parts(304_665_000, 15803)
 			.saturating_add(T::DbWeight::get().reads(18_u64))
 			.saturating_add(T::DbWeight::get().writes(18_u64))
 	}
@@ -435,7 +441,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::DrawQueueBounds` (r:1 w:1)
 	/// Proof: `Datdot::DrawQueueBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Plans` (r:1 w:1)
-	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1434), added: 3909, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1447), added: 3922, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:2 w:2)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:2 w:2)
@@ -454,10 +460,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::OfflineWatch` (`max_values`: None, `max_size`: Some(48), added: 2523, mode: `MaxEncodedLen`)
 	fn report_bad_encoding() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `3438`
+		//  Measured:  `3439`
 		//  Estimated: `9981`
-		// Minimum execution time: 11_029_190_000 picoseconds.
-		Weight::from_parts(14_657_782_000, 9981)
+		// Minimum execution time: 10_902_662_000 picoseconds.
+		Weight::from_parts(14_099_339_000, 9981)
 			.saturating_add(T::DbWeight::get().reads(16_u64))
 			.saturating_add(T::DbWeight::get().writes(17_u64))
 	}
@@ -472,7 +478,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::IndexLen` (r:2 w:2)
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Plans` (r:1 w:0)
-	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1434), added: 3909, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1447), added: 3922, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
@@ -488,10 +494,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1188 + s * (256 ±0)`
 		//  Estimated: `5966 + s * (2704 ±0)`
-		// Minimum execution time: 172_247_000 picoseconds.
-		Weight::from_parts(169_847_649, 5966)
-			// Standard Error: 434_763
-			.saturating_add(Weight::from_parts(91_665_828, 0).saturating_mul(s.into()))
+		// Minimum execution time: 166_348_000 picoseconds.
+		Weight::from_parts(157_372_750, 5966)
+			// Standard Error: 488_948
+			.saturating_add(Weight::from_parts(88_634_193, 0).saturating_mul(s.into()))
 			.saturating_add(T::DbWeight::get().reads(9_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(s.into())))
 			.saturating_add(T::DbWeight::get().writes(10_u64))
@@ -510,7 +516,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::Contracts` (r:4 w:0)
 	/// Proof: `Datdot::Contracts` (`max_values`: None, `max_size`: Some(116), added: 2591, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Plans` (r:1 w:1)
-	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1434), added: 3909, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1447), added: 3922, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:2 w:2)
@@ -520,12 +526,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `s` is `[1, 4]`.
 	fn submit_storage_proof_passed(s: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1675 + s * (383 ±0)`
+		//  Measured:  `1676 + s * (383 ±0)`
 		//  Estimated: `6196 + s * (2704 ±0)`
-		// Minimum execution time: 182_342_000 picoseconds.
-		Weight::from_parts(128_372_207, 6196)
-			// Standard Error: 621_164
-			.saturating_add(Weight::from_parts(158_366_519, 0).saturating_mul(s.into()))
+		// Minimum execution time: 171_345_000 picoseconds.
+		Weight::from_parts(102_765_378, 6196)
+			// Standard Error: 1_288_358
+			.saturating_add(Weight::from_parts(136_927_344, 0).saturating_mul(s.into()))
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(s.into())))
 			.saturating_add(T::DbWeight::get().writes(8_u64))
@@ -553,12 +559,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[0, 64]`.
 	fn expire_challenges(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `510 + n * (729 ±0)`
+		//  Measured:  `469 + n * (729 ±0)`
 		//  Estimated: `3991 + n * (2997 ±0)`
-		// Minimum execution time: 5_528_000 picoseconds.
-		Weight::from_parts(5_558_000, 3991)
-			// Standard Error: 934_158
-			.saturating_add(Weight::from_parts(99_512_303, 0).saturating_mul(n.into()))
+		// Minimum execution time: 4_096_000 picoseconds.
+		Weight::from_parts(4_176_000, 3991)
+			// Standard Error: 1_157_354
+			.saturating_add(Weight::from_parts(73_218_190, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -580,10 +586,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `380 + n * (1096 ±0)`
 		//  Estimated: `3670 + n * (5994 ±0)`
-		// Minimum execution time: 71_446_000 picoseconds.
-		Weight::from_parts(52_846_197, 3670)
-			// Standard Error: 730_609
-			.saturating_add(Weight::from_parts(56_629_599, 0).saturating_mul(n.into()))
+		// Minimum execution time: 58_397_000 picoseconds.
+		Weight::from_parts(29_052_042, 3670)
+			// Standard Error: 1_937_897
+			.saturating_add(Weight::from_parts(46_664_598, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -605,7 +611,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::Replicas` (r:32 w:16)
 	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Plans` (r:1 w:0)
-	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1434), added: 3909, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1447), added: 3922, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::PinnedHosters` (r:16 w:16)
 	/// Proof: `Datdot::PinnedHosters` (`max_values`: None, `max_size`: Some(60), added: 2535, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:1 w:0)
@@ -617,12 +623,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[1, 16]`.
 	fn draw_replicas(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `2323 + n * (778 ±0)`
-		//  Estimated: `9823 + n * (5408 ±0)`
-		// Minimum execution time: 88_642_000 picoseconds.
-		Weight::from_parts(51_441_890, 9823)
-			// Standard Error: 130_998
-			.saturating_add(Weight::from_parts(82_102_995, 0).saturating_mul(n.into()))
+		//  Measured:  `2324 + n * (778 ±0)`
+		//  Estimated: `9823 + n * (5408 ±29)`
+		// Minimum execution time: 78_758_000 picoseconds.
+		Weight::from_parts(47_285_150, 9823)
+			// Standard Error: 260_267
+			.saturating_add(Weight::from_parts(72_968_666, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(12_u64))
 			.saturating_add(T::DbWeight::get().reads((8_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -644,7 +650,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::Replicas` (r:16 w:1)
 	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Plans` (r:1 w:0)
-	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1434), added: 3909, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1447), added: 3922, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::PinnedHosters` (r:1 w:1)
 	/// Proof: `Datdot::PinnedHosters` (`max_values`: None, `max_size`: Some(60), added: 2535, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:1 w:0)
@@ -656,12 +662,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `p` is `[10, 100000]`.
 	fn draw_with_providers(p: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `10192`
+		//  Measured:  `10193`
 		//  Estimated: `44254`
-		// Minimum execution time: 173_339_000 picoseconds.
-		Weight::from_parts(375_333_670, 44254)
-			// Standard Error: 471
-			.saturating_add(Weight::from_parts(2_592, 0).saturating_mul(p.into()))
+		// Minimum execution time: 189_112_000 picoseconds.
+		Weight::from_parts(97_891_098, 44254)
+			// Standard Error: 5_476
+			.saturating_add(Weight::from_parts(11_247, 0).saturating_mul(p.into()))
 			.saturating_add(T::DbWeight::get().reads(31_u64))
 			.saturating_add(T::DbWeight::get().writes(8_u64))
 	}
@@ -686,10 +692,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `24415 + n * (958 ±0)`
 		//  Estimated: `14655 + n * (14813 ±0)`
-		// Minimum execution time: 112_268_000 picoseconds.
-		Weight::from_parts(164_812_813, 14655)
-			// Standard Error: 848_061
-			.saturating_add(Weight::from_parts(75_122_691, 0).saturating_mul(n.into()))
+		// Minimum execution time: 127_099_000 picoseconds.
+		Weight::from_parts(130_326_266, 14655)
+			// Standard Error: 924_852
+			.saturating_add(Weight::from_parts(72_082_264, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().reads((7_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
@@ -704,8 +710,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `77`
 		//  Estimated: `3478`
-		// Minimum execution time: 66_840_000 picoseconds.
-		Weight::from_parts(78_858_000, 3478)
+		// Minimum execution time: 68_011_000 picoseconds.
+		Weight::from_parts(78_457_000, 3478)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 	}
 	/// Storage: `Datdot::GrowthQueueBounds` (r:1 w:1)
@@ -717,7 +723,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::FeedFollowers` (r:1 w:1)
 	/// Proof: `Datdot::FeedFollowers` (`max_values`: None, `max_size`: Some(114), added: 2589, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Plans` (r:1 w:1)
-	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1434), added: 3909, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1447), added: 3922, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::DrawQueueBounds` (r:1 w:1)
 	/// Proof: `Datdot::DrawQueueBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
@@ -731,22 +737,48 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[1, 16]`.
 	fn grow_plans(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `999`
+		//  Measured:  `1000`
 		//  Estimated: `6834`
-		// Minimum execution time: 25_218_000 picoseconds.
-		Weight::from_parts(28_683_000, 6834)
-			// Standard Error: 140_909
-			.saturating_add(Weight::from_parts(68_525_222, 0).saturating_mul(n.into()))
+		// Minimum execution time: 24_337_000 picoseconds.
+		Weight::from_parts(27_271_000, 6834)
+			// Standard Error: 147_332
+			.saturating_add(Weight::from_parts(64_522_252, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 			.saturating_add(T::DbWeight::get().writes((8_u64).saturating_mul(n.into())))
 	}
+	/// Storage: `Datdot::CutQueueBounds` (r:1 w:1)
+	/// Proof: `Datdot::CutQueueBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::CutQueue` (r:1 w:1)
+	/// Proof: `Datdot::CutQueue` (`max_values`: None, `max_size`: Some(20), added: 2495, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Plans` (r:1 w:1)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1447), added: 3922, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Feeds` (r:1 w:0)
+	/// Proof: `Datdot::Feeds` (`max_values`: None, `max_size`: Some(3369), added: 5844, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::DrawQueueBounds` (r:1 w:1)
+	/// Proof: `Datdot::DrawQueueBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::FeedFollowers` (r:1 w:1)
+	/// Proof: `Datdot::FeedFollowers` (`max_values`: None, `max_size`: Some(114), added: 2589, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::GrowthQueueBounds` (r:1 w:1)
+	/// Proof: `Datdot::GrowthQueueBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::DrawQueue` (r:0 w:120)
+	/// Proof: `Datdot::DrawQueue` (`max_values`: None, `max_size`: Some(28), added: 2503, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Contracts` (r:0 w:15)
+	/// Proof: `Datdot::Contracts` (`max_values`: None, `max_size`: Some(116), added: 2591, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::GrowthQueue` (r:0 w:1)
+	/// Proof: `Datdot::GrowthQueue` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
+	/// The range of component `n` is `[2, 16]`.
 	fn cut_plans(n: u32, ) -> Weight {
-		Weight::from_parts(28_683_000, 6834)
-			.saturating_add(Weight::from_parts(68_525_222, 0).saturating_mul(n.into()))
+		// Proof Size summary in bytes:
+		//  Measured:  `1286`
+		//  Estimated: `6834`
+		// Minimum execution time: 52_168_000 picoseconds.
+		Weight::from_parts(15_571_676, 6834)
+			// Standard Error: 166_549
+			.saturating_add(Weight::from_parts(27_942_961, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(7_u64))
-			.saturating_add(T::DbWeight::get().writes(4_u64))
-			.saturating_add(T::DbWeight::get().writes((8_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().writes(16_u64))
+			.saturating_add(T::DbWeight::get().writes((7_u64).saturating_mul(n.into())))
 	}
 	/// Storage: `Datdot::TimingOverride` (r:0 w:1)
 	/// Proof: `Datdot::TimingOverride` (`max_values`: Some(1), `max_size`: Some(16), added: 511, mode: `MaxEncodedLen`)
@@ -754,8 +786,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `0`
 		//  Estimated: `0`
-		// Minimum execution time: 4_517_000 picoseconds.
-		Weight::from_parts(8_373_000, 0)
+		// Minimum execution time: 4_426_000 picoseconds.
+		Weight::from_parts(5_138_000, 0)
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	/// Storage: `Datdot::DutyKeyProviders` (r:1 w:0)
@@ -767,7 +799,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::DrawQueueBounds` (r:1 w:1)
 	/// Proof: `Datdot::DrawQueueBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Plans` (r:1 w:1)
-	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1434), added: 3909, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1447), added: 3922, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:2 w:2)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:2 w:2)
@@ -786,10 +818,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
 	fn release_replica() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `14328`
+		//  Measured:  `14329`
 		//  Estimated: `15803`
-		// Minimum execution time: 162_012_000 picoseconds.
-		Weight::from_parts(255_992_000, 15803)
+		// Minimum execution time: 160_279_000 picoseconds.
+		Weight::from_parts(216_022_000, 15803)
 			.saturating_add(T::DbWeight::get().reads(13_u64))
 			.saturating_add(T::DbWeight::get().writes(12_u64))
 	}
@@ -816,10 +848,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `263 + n * (662 ±0)`
 		//  Estimated: `1501 + n * (14813 ±0)`
-		// Minimum execution time: 2_274_000 picoseconds.
-		Weight::from_parts(11_725_486, 1501)
-			// Standard Error: 990_131
-			.saturating_add(Weight::from_parts(95_284_883, 0).saturating_mul(n.into()))
+		// Minimum execution time: 2_183_000 picoseconds.
+		Weight::from_parts(31_235_074, 1501)
+			// Standard Error: 1_077_407
+			.saturating_add(Weight::from_parts(70_329_778, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
@@ -849,10 +881,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1222 + n * (201 ±0)`
 		//  Estimated: `15803 + n * (2704 ±0)`
-		// Minimum execution time: 51_777_000 picoseconds.
-		Weight::from_parts(74_028_621, 15803)
-			// Standard Error: 89_079
-			.saturating_add(Weight::from_parts(18_874_525, 0).saturating_mul(n.into()))
+		// Minimum execution time: 46_850_000 picoseconds.
+		Weight::from_parts(60_052_097, 15803)
+			// Standard Error: 182_568
+			.saturating_add(Weight::from_parts(15_367_028, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -874,17 +906,17 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::ServingRecords` (r:1 w:1)
 	/// Proof: `Datdot::ServingRecords` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Plans` (r:1 w:1)
-	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1434), added: 3909, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1447), added: 3922, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:2 w:2)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	fn report_performance_served() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `2410`
+		//  Measured:  `2411`
 		//  Estimated: `6984`
-		// Minimum execution time: 158_176_000 picoseconds.
-		Weight::from_parts(261_390_000, 6984)
+		// Minimum execution time: 153_829_000 picoseconds.
+		Weight::from_parts(259_457_000, 6984)
 			.saturating_add(T::DbWeight::get().reads(12_u64))
 			.saturating_add(T::DbWeight::get().writes(9_u64))
 	}
@@ -905,7 +937,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::Contracts` (r:1 w:0)
 	/// Proof: `Datdot::Contracts` (`max_values`: None, `max_size`: Some(116), added: 2591, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Plans` (r:1 w:1)
-	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1434), added: 3909, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1447), added: 3922, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:1 w:0)
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexEntries` (r:3 w:0)
@@ -918,10 +950,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	fn report_performance_not_served() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `8417`
+		//  Measured:  `8418`
 		//  Estimated: `44254`
-		// Minimum execution time: 219_447_000 picoseconds.
-		Weight::from_parts(345_715_000, 44254)
+		// Minimum execution time: 211_806_000 picoseconds.
+		Weight::from_parts(282_751_000, 44254)
 			.saturating_add(T::DbWeight::get().reads(35_u64))
 			.saturating_add(T::DbWeight::get().writes(12_u64))
 	}
@@ -940,7 +972,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::Contracts` (r:32 w:0)
 	/// Proof: `Datdot::Contracts` (`max_values`: None, `max_size`: Some(116), added: 2591, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Plans` (r:1 w:0)
-	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1434), added: 3909, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1447), added: 3922, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:24 w:0)
 	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(522), added: 2997, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::PerformanceDue` (r:1 w:1)
@@ -952,12 +984,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[1, 32]`.
 	fn issue_performance_challenges(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1209 + n * (824 ±0)`
+		//  Measured:  `1210 + n * (824 ±0)`
 		//  Estimated: `5966 + n * (43264 ±0)`
-		// Minimum execution time: 100_901_000 picoseconds.
-		Weight::from_parts(141_160_000, 5966)
-			// Standard Error: 398_808
-			.saturating_add(Weight::from_parts(100_113_327, 0).saturating_mul(n.into()))
+		// Minimum execution time: 97_125_000 picoseconds.
+		Weight::from_parts(6_721_827, 5966)
+			// Standard Error: 384_691
+			.saturating_add(Weight::from_parts(83_983_096, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().reads((21_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -977,10 +1009,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `301 + n * (612 ±0)`
 		//  Estimated: `3991 + n * (2997 ±0)`
-		// Minimum execution time: 6_069_000 picoseconds.
-		Weight::from_parts(15_170_306, 3991)
-			// Standard Error: 497_143
-			.saturating_add(Weight::from_parts(28_883_921, 0).saturating_mul(n.into()))
+		// Minimum execution time: 4_457_000 picoseconds.
+		Weight::from_parts(40_957_274, 3991)
+			// Standard Error: 379_785
+			.saturating_add(Weight::from_parts(19_790_127, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
@@ -992,74 +1024,74 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 /// The same weights with ParityDB's database weights, for tests and mock runtimes.
 impl WeightInfo for () {
 	fn register() -> Weight {
-		Weight::from_parts(333_187_000, 6984)
+		Weight::from_parts(296_412_000, 6984)
 			.saturating_add(ParityDbWeight::get().reads(9_u64))
 			.saturating_add(ParityDbWeight::get().writes(9_u64))
 	}
 	fn set_duty_key() -> Weight {
-		Weight::from_parts(119_538_000, 6984)
+		Weight::from_parts(123_004_000, 6984)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn unregister() -> Weight {
-		Weight::from_parts(165_356_000, 3990)
+		Weight::from_parts(177_244_000, 3990)
 			.saturating_add(ParityDbWeight::get().reads(7_u64))
 			.saturating_add(ParityDbWeight::get().writes(12_u64))
 	}
 	fn pause() -> Weight {
-		Weight::from_parts(108_992_000, 6984)
+		Weight::from_parts(101_251_000, 6984)
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().writes(6_u64))
 	}
 	fn unpause() -> Weight {
-		Weight::from_parts(89_113_000, 3990)
+		Weight::from_parts(91_657_000, 3990)
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 	fn set_endpoint() -> Weight {
-		Weight::from_parts(48_021_000, 3987)
+		Weight::from_parts(34_742_000, 3987)
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn on_initialize_pause_ends(n: u32, ) -> Weight {
-		Weight::from_parts(101_896_579, 129162)
-			.saturating_add(Weight::from_parts(21_515_780, 0).saturating_mul(n.into()))
-			.saturating_add(ParityDbWeight::get().reads(23_u64))
+		Weight::from_parts(77_439_500, 129162)
+			.saturating_add(Weight::from_parts(15_547_597, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(24_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(13_u64))
 			.saturating_add(ParityDbWeight::get().writes((2_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 2997).saturating_mul(n.into()))
 	}
 	fn publish_feed() -> Weight {
-		Weight::from_parts(141_221_000, 6834)
+		Weight::from_parts(118_177_000, 6834)
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	fn publish_plan(c: u32, ) -> Weight {
-		Weight::from_parts(526_497_357, 96894)
-			.saturating_add(Weight::from_parts(33_091_470, 0).saturating_mul(c.into()))
-			.saturating_add(ParityDbWeight::get().reads(38_u64))
-			.saturating_add(ParityDbWeight::get().writes(7_u64))
+		Weight::from_parts(335_116_209, 96894)
+			.saturating_add(Weight::from_parts(39_230_523, 0).saturating_mul(c.into()))
+			.saturating_add(ParityDbWeight::get().reads(39_u64))
+			.saturating_add(ParityDbWeight::get().writes(9_u64))
 			.saturating_add(ParityDbWeight::get().writes((9_u64).saturating_mul(c.into())))
 	}
 	fn cancel_plan() -> Weight {
-		Weight::from_parts(24_696_000, 22352)
+		Weight::from_parts(34_241_000, 22352)
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn top_up_plan() -> Weight {
-		Weight::from_parts(162_292_000, 22352)
+		Weight::from_parts(101_582_000, 22352)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(5_u64))
 	}
 	fn remove_feed() -> Weight {
-		Weight::from_parts(46_940_000, 6834)
+		Weight::from_parts(40_540_000, 6834)
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 	fn end_plans(n: u32, ) -> Weight {
-		Weight::from_parts(668_418_089, 237998)
-			.saturating_add(Weight::from_parts(1_286_795_720, 0).saturating_mul(n.into()))
+		Weight::from_parts(1_603_862_935, 237998)
+			.saturating_add(Weight::from_parts(1_155_439_487, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(71_u64))
 			.saturating_add(ParityDbWeight::get().reads((16_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(78_u64))
@@ -1067,26 +1099,26 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 41873).saturating_mul(n.into()))
 	}
 	fn confirm_setup() -> Weight {
-		Weight::from_parts(311_365_000, 15803)
+		Weight::from_parts(304_665_000, 15803)
 			.saturating_add(ParityDbWeight::get().reads(18_u64))
 			.saturating_add(ParityDbWeight::get().writes(18_u64))
 	}
 	fn report_bad_encoding() -> Weight {
-		Weight::from_parts(14_657_782_000, 9981)
+		Weight::from_parts(14_099_339_000, 9981)
 			.saturating_add(ParityDbWeight::get().reads(16_u64))
 			.saturating_add(ParityDbWeight::get().writes(17_u64))
 	}
 	fn submit_storage_proof(s: u32, ) -> Weight {
-		Weight::from_parts(169_847_649, 5966)
-			.saturating_add(Weight::from_parts(91_665_828, 0).saturating_mul(s.into()))
+		Weight::from_parts(157_372_750, 5966)
+			.saturating_add(Weight::from_parts(88_634_193, 0).saturating_mul(s.into()))
 			.saturating_add(ParityDbWeight::get().reads(9_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(s.into())))
 			.saturating_add(ParityDbWeight::get().writes(10_u64))
 			.saturating_add(Weight::from_parts(0, 2704).saturating_mul(s.into()))
 	}
 	fn submit_storage_proof_passed(s: u32, ) -> Weight {
-		Weight::from_parts(128_372_207, 6196)
-			.saturating_add(Weight::from_parts(158_366_519, 0).saturating_mul(s.into()))
+		Weight::from_parts(102_765_378, 6196)
+			.saturating_add(Weight::from_parts(136_927_344, 0).saturating_mul(s.into()))
 			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(s.into())))
 			.saturating_add(ParityDbWeight::get().writes(8_u64))
@@ -1094,8 +1126,8 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 2704).saturating_mul(s.into()))
 	}
 	fn expire_challenges(n: u32, ) -> Weight {
-		Weight::from_parts(5_558_000, 3991)
-			.saturating_add(Weight::from_parts(99_512_303, 0).saturating_mul(n.into()))
+		Weight::from_parts(4_176_000, 3991)
+			.saturating_add(Weight::from_parts(73_218_190, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
@@ -1103,8 +1135,8 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 2997).saturating_mul(n.into()))
 	}
 	fn expire_setups(n: u32, ) -> Weight {
-		Weight::from_parts(52_846_197, 3670)
-			.saturating_add(Weight::from_parts(56_629_599, 0).saturating_mul(n.into()))
+		Weight::from_parts(29_052_042, 3670)
+			.saturating_add(Weight::from_parts(46_664_598, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().reads((3_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
@@ -1112,8 +1144,8 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 5994).saturating_mul(n.into()))
 	}
 	fn draw_replicas(n: u32, ) -> Weight {
-		Weight::from_parts(51_441_890, 9823)
-			.saturating_add(Weight::from_parts(82_102_995, 0).saturating_mul(n.into()))
+		Weight::from_parts(47_285_150, 9823)
+			.saturating_add(Weight::from_parts(72_968_666, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(12_u64))
 			.saturating_add(ParityDbWeight::get().reads((8_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
@@ -1121,14 +1153,14 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 5408).saturating_mul(n.into()))
 	}
 	fn draw_with_providers(p: u32, ) -> Weight {
-		Weight::from_parts(375_333_670, 44254)
-			.saturating_add(Weight::from_parts(2_592, 0).saturating_mul(p.into()))
+		Weight::from_parts(97_891_098, 44254)
+			.saturating_add(Weight::from_parts(11_247, 0).saturating_mul(p.into()))
 			.saturating_add(ParityDbWeight::get().reads(31_u64))
 			.saturating_add(ParityDbWeight::get().writes(8_u64))
 	}
 	fn issue_challenges(n: u32, ) -> Weight {
-		Weight::from_parts(164_812_813, 14655)
-			.saturating_add(Weight::from_parts(75_122_691, 0).saturating_mul(n.into()))
+		Weight::from_parts(130_326_266, 14655)
+			.saturating_add(Weight::from_parts(72_082_264, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().reads((7_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
@@ -1136,35 +1168,35 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 14813).saturating_mul(n.into()))
 	}
 	fn challenges_this_block() -> Weight {
-		Weight::from_parts(78_858_000, 3478)
+		Weight::from_parts(78_457_000, 3478)
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 	}
 	fn grow_plans(n: u32, ) -> Weight {
-		Weight::from_parts(28_683_000, 6834)
-			.saturating_add(Weight::from_parts(68_525_222, 0).saturating_mul(n.into()))
+		Weight::from_parts(27_271_000, 6834)
+			.saturating_add(Weight::from_parts(64_522_252, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(7_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 			.saturating_add(ParityDbWeight::get().writes((8_u64).saturating_mul(n.into())))
 	}
 	fn cut_plans(n: u32, ) -> Weight {
-		Weight::from_parts(28_683_000, 6834)
-			.saturating_add(Weight::from_parts(68_525_222, 0).saturating_mul(n.into()))
+		Weight::from_parts(15_571_676, 6834)
+			.saturating_add(Weight::from_parts(27_942_961, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(7_u64))
-			.saturating_add(ParityDbWeight::get().writes(4_u64))
-			.saturating_add(ParityDbWeight::get().writes((8_u64).saturating_mul(n.into())))
+			.saturating_add(ParityDbWeight::get().writes(16_u64))
+			.saturating_add(ParityDbWeight::get().writes((7_u64).saturating_mul(n.into())))
 	}
 	fn set_timing() -> Weight {
-		Weight::from_parts(8_373_000, 0)
+		Weight::from_parts(5_138_000, 0)
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn release_replica() -> Weight {
-		Weight::from_parts(255_992_000, 15803)
+		Weight::from_parts(216_022_000, 15803)
 			.saturating_add(ParityDbWeight::get().reads(13_u64))
 			.saturating_add(ParityDbWeight::get().writes(12_u64))
 	}
 	fn watch_offline(n: u32, ) -> Weight {
-		Weight::from_parts(11_725_486, 1501)
-			.saturating_add(Weight::from_parts(95_284_883, 0).saturating_mul(n.into()))
+		Weight::from_parts(31_235_074, 1501)
+			.saturating_add(Weight::from_parts(70_329_778, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
@@ -1172,8 +1204,8 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 14813).saturating_mul(n.into()))
 	}
 	fn replace_evicted(n: u32, ) -> Weight {
-		Weight::from_parts(74_028_621, 15803)
-			.saturating_add(Weight::from_parts(18_874_525, 0).saturating_mul(n.into()))
+		Weight::from_parts(60_052_097, 15803)
+			.saturating_add(Weight::from_parts(15_367_028, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
@@ -1181,18 +1213,18 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 2704).saturating_mul(n.into()))
 	}
 	fn report_performance_served() -> Weight {
-		Weight::from_parts(261_390_000, 6984)
+		Weight::from_parts(259_457_000, 6984)
 			.saturating_add(ParityDbWeight::get().reads(12_u64))
 			.saturating_add(ParityDbWeight::get().writes(9_u64))
 	}
 	fn report_performance_not_served() -> Weight {
-		Weight::from_parts(345_715_000, 44254)
+		Weight::from_parts(282_751_000, 44254)
 			.saturating_add(ParityDbWeight::get().reads(35_u64))
 			.saturating_add(ParityDbWeight::get().writes(12_u64))
 	}
 	fn issue_performance_challenges(n: u32, ) -> Weight {
-		Weight::from_parts(141_160_000, 5966)
-			.saturating_add(Weight::from_parts(100_113_327, 0).saturating_mul(n.into()))
+		Weight::from_parts(6_721_827, 5966)
+			.saturating_add(Weight::from_parts(83_983_096, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().reads((21_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
@@ -1200,8 +1232,8 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 43264).saturating_mul(n.into()))
 	}
 	fn expire_performance_challenges(n: u32, ) -> Weight {
-		Weight::from_parts(15_170_306, 3991)
-			.saturating_add(Weight::from_parts(28_883_921, 0).saturating_mul(n.into()))
+		Weight::from_parts(40_957_274, 3991)
+			.saturating_add(Weight::from_parts(19_790_127, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))

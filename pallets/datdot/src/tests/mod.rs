@@ -1467,7 +1467,7 @@ mod growth {
 				answer_all(&encoded);
 			}
 			assert!(events().iter().all(|e| !matches!(e, Event::ChallengeFailed { .. })));
-			let status = Datdot::plan_status(0).unwrap();
+			let status = Datdot::plan_status(0, 0, u32::MAX).unwrap();
 			assert_eq!(status.len(), 8);
 		});
 	}
@@ -3606,17 +3606,47 @@ mod runtime_api {
 	}
 
 	#[test]
+	fn plan_status_pages_through_a_plans_contracts() {
+		run(|| {
+			let w = feed(8, SigningMode::Compat, 24);
+			assert_ok!(publish_as(SPONSOR, &w, None));
+			assert_ok!(Datdot::publish_plan(
+				RuntimeOrigin::signed(SPONSOR),
+				w.key(),
+				ranges(&[(0, 24)]),
+				2,
+				100,
+				None,
+				false
+			));
+			run_to_block(3); // all 6 contracts cut
+			let contracts = |page: Vec<ReplicaStatus<AccountId, u64>>| {
+				page.iter().map(|s| s.id.contract).collect::<Vec<_>>()
+			};
+			let all = contracts(Datdot::plan_status(0, 0, u32::MAX).unwrap());
+			assert_eq!(all, vec![0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5]);
+			let mut paged = Vec::new();
+			for from in (0..6).step_by(4) {
+				paged.extend(contracts(Datdot::plan_status(0, from, 4).unwrap()));
+			}
+			assert_eq!(paged, all);
+			assert_eq!(Datdot::plan_status(0, 6, 4), Some(vec![]), "past the last contract");
+			assert_eq!(Datdot::plan_status(0, u32::MAX, u32::MAX), Some(vec![]));
+		});
+	}
+
+	#[test]
 	fn plan_status_shows_every_replica_from_queue_to_active() {
 		run(|| {
 			let w = six_providers_one_contract(2);
-			assert_eq!(Datdot::plan_status(1), None);
-			let queued = Datdot::plan_status(0).unwrap();
+			assert_eq!(Datdot::plan_status(1, 0, u32::MAX), None);
+			let queued = Datdot::plan_status(0, 0, u32::MAX).unwrap();
 			assert_eq!(queued.len(), 2);
 			assert!(queued.iter().all(|s| s.hoster.is_none() && s.state.is_none()));
 			run_to_block(2);
 			let mut encoded = BTreeMap::new();
 			confirm_all(&w, &mut encoded);
-			let status = Datdot::plan_status(0).unwrap();
+			let status = Datdot::plan_status(0, 0, u32::MAX).unwrap();
 			for (index, s) in status.iter().enumerate() {
 				let id = ReplicaId { contract: 0, replica: index as u32 };
 				let r = Replicas::<Test>::get(0, index as u32).unwrap();
@@ -3669,12 +3699,12 @@ mod endpoints {
 					endpoint: Some(endpoint("seed.example.org:30433"))
 				})
 			);
-			let status = Datdot::plan_status(0).unwrap();
+			let status = Datdot::plan_status(0, 0, u32::MAX).unwrap();
 			assert_eq!(status[0].endpoint, Some(b"seed.example.org:30433".to_vec()));
 			assert_eq!(status[1].endpoint, None, "the other hoster registered none");
 			// Withdrawn, it is listed no more.
 			assert_ok!(Datdot::set_endpoint(RuntimeOrigin::signed(hoster), None));
-			assert_eq!(Datdot::plan_status(0).unwrap()[0].endpoint, None);
+			assert_eq!(Datdot::plan_status(0, 0, u32::MAX).unwrap()[0].endpoint, None);
 			assert_eq!(Endpoints::<Test>::get(hoster), None);
 		});
 	}
