@@ -2,13 +2,15 @@
 // `--mib` MiB with R replicas on a local network of real nodes, against copying the same
 // bytes R times over 127.0.0.1 with a plain TCP copy (Node's net module); encoder and
 // hoster throughput from the nodes' logs; the share of storage challenges answered within
-// one block. Run: `scripts/bench-setup.sh` (or `node e2e/bench/setup-time.js --mib 1`).
+// one block, and whether any was lost (failed, e.g. to a nonce clash). Run:
+// `scripts/bench-setup.sh` (or `node e2e/bench/setup-time.js --mib 1`); `--challenge-period
+// P` challenges each hoster about every P blocks while challenges are counted.
 
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stopAll } from '../lib/harness.js';
+import { stopAll, setTiming } from '../lib/harness.js';
 import {
   startNetwork, writeJsFeed, importFeed, registerProviders, publishFeed, planUntilActive, is,
 } from '../lib/network.js';
@@ -21,6 +23,7 @@ const MIB = arg('mib', 1);
 const R = arg('replicas', 3);
 const BLOCK_BYTES = 64 * 1024;
 const CHALLENGE_ROUNDS_MS = arg('challenge-seconds', 240) * 1000;
+const CHALLENGE_PERIOD = arg('challenge-period', 3);
 
 /** Seconds to send `bytes` `times` times over a loopback TCP connection. */
 async function plainCopy(bytes, times) {
@@ -81,9 +84,13 @@ try {
     .map(([name, node]) => `${name} ${peakRssMib(node).toFixed(0)}`);
   console.log(`peak RSS (MiB) after setup: ${rss.join(', ')}`);
 
-  // Challenges: answered in the block after they were issued, or later.
+  // Challenges: answered in the block after they were issued, or later, or failed.
+  if (CHALLENGE_PERIOD !== 3) {
+    await setTiming(net.api, net.sponsor, { challengePeriod: CHALLENGE_PERIOD, offlineGrace: 100 });
+  }
   const issuedAt = new Map();
   const delays = [];
+  const failed = [];
   const unsub = await net.api.rpc.chain.subscribeNewHeads(async (header) => {
     const n = header.number.toNumber();
     for (const { event } of await net.api.query.system.events.at(header.hash)) {
@@ -91,12 +98,15 @@ try {
       if (is('ChallengePassed')(event) && issuedAt.has(event.data.challenge.toNumber())) {
         delays.push(n - issuedAt.get(event.data.challenge.toNumber()));
       }
+      if (is('ChallengeFailed')(event)) failed.push(event.toString());
     }
   });
   await new Promise((r) => setTimeout(r, CHALLENGE_ROUNDS_MS));
   unsub();
   const within = delays.filter((d) => d <= 1).length;
-  console.log(`storage challenges passed: ${delays.length}; answered within one block: ${within} (${(100 * within / Math.max(1, delays.length)).toFixed(0)} %); delays (blocks): ${JSON.stringify(delays)}`);
+  console.log(`storage challenges issued: ${issuedAt.size}, passed: ${delays.length}, failed: ${failed.length}; answered within one block: ${within} (${(100 * within / Math.max(1, delays.length)).toFixed(0)} %)`);
+  console.log(`answer delays (blocks): ${JSON.stringify(delays)}`);
+  if (failed.length) console.log(`failed: ${failed.join('; ')}`);
 } finally {
   if (net) {
     net.events.stop();

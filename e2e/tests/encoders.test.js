@@ -313,7 +313,11 @@ test('encoders: an encoder, a hoster and the publisher killed with SIGKILL mid-s
   const hoster = net.byAddress.get(draw.data.hoster.toString());
   const pauseMs = Math.floor(Math.random() * 4000);
   await new Promise((r) => setTimeout(r, pauseMs));
-  console.log(`# killing ${encoder} (encoder), ${hoster} (hoster) and the publisher ${pauseMs} ms after the first draw`);
+  const activeNow = events.seen.slice(mark).filter((e) => is('ReplicaActive')(e) && ofPlan(e)).length;
+  const total = published.contracts.toNumber() * REPLICAS;
+  // Otherwise the kill would not land mid-setup and this test would show nothing.
+  assert.ok(activeNow < total, `${activeNow} of ${total} replicas active when the nodes are killed`);
+  console.log(`# killing ${encoder} (encoder), ${hoster} (hoster) and the publisher ${pauseMs} ms after the first draw, ${activeNow} of ${total} replicas active`);
   const killed = { [encoder]: net.nodes[encoder], [hoster]: net.nodes[hoster], publisher };
   await Promise.all(Object.values(killed).map((n) => halt(n, 'SIGKILL')));
   const restarted = {};
