@@ -102,23 +102,17 @@ function logLines(node, keep) {
  * draws that made `encoder` an encoder.
  */
 async function plansUntilEncodedBy(encoder, { end = BLOCKS, maxPlans = MAX_PLANS } = {}) {
-  const { api, events } = net;
-  const plans = []; // { first, contracts }
-  const ofPlans = (e) => plans.some((p) => e.data.contract.toNumber() >= p.first
-    && e.data.contract.toNumber() < p.first + p.contracts);
+  const { events } = net;
+  const plans = []; // each plan's event filter
+  const ofPlans = (e) => plans.some((ofPlan) => ofPlan(e));
   const byEncoder = () => events.seen.filter((e) => is('ReplicaDrawn')(e) && ofPlans(e)
     && e.data.encoder.toString() === encoder);
   for (let i = 0; i < maxPlans && byEncoder().length === 0; i++) {
-    const { events: evs } = await sendAndFinalize(
-      api.tx.datdot.publishPlan(`0x${tree.key}`, [{ start: 0, end }], REPLICAS, 10_000, null, false),
-      net.sponsor);
-    const published = evs.find(({ event }) => api.events.datdot.PlanPublished.is(event)).event.data;
-    const plan = { first: published.firstContract.toNumber(), contracts: published.contracts.toNumber() };
-    plans.push(plan);
-    const inPlan = (e) => e.data.contract.toNumber() >= plan.first;
-    const drawn = () => new Set(events.seen.filter((e) => is('ReplicaDrawn')(e) && inPlan(e)).map((e) => replicaKey(e.data)));
+    const { ofPlan, contracts } = await publishPlan(tree, end);
+    plans.push(ofPlan);
+    const drawn = () => new Set(events.seen.filter((e) => is('ReplicaDrawn')(e) && ofPlan(e)).map((e) => replicaKey(e.data)));
     const deadline = Date.now() + 120_000;
-    while (drawn().size < plan.contracts * REPLICAS) {
+    while (drawn().size < contracts * REPLICAS) {
       assert.ok(Date.now() < deadline, 'every replica of the plan drawn within 2 minutes');
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -126,6 +120,22 @@ async function plansUntilEncodedBy(encoder, { end = BLOCKS, maxPlans = MAX_PLANS
   const cheated = byEncoder();
   assert.ok(cheated.length > 0, `${encoder} drawn as an encoder within ${maxPlans} plans`);
   return { ofPlans, cheated };
+}
+
+/**
+ * Publishes a plan of `REPLICAS` copies of blocks `0..end` of feed `tree`; returns a filter
+ * of its events (by contract) and its number of contracts.
+ */
+async function publishPlan(tree, end) {
+  const { api } = net;
+  const { events: evs } = await sendAndFinalize(
+    api.tx.datdot.publishPlan(`0x${tree.key}`, [{ start: 0, end }], REPLICAS, 10_000, null, false),
+    net.sponsor);
+  const published = evs.find(({ event }) => api.events.datdot.PlanPublished.is(event)).event.data;
+  const first = published.firstContract.toNumber();
+  const contracts = published.contracts.toNumber();
+  const ofPlan = (e) => e.data.contract.toNumber() >= first && e.data.contract.toNumber() < first + contracts;
+  return { ofPlan, contracts };
 }
 
 /** Provider `name` unregisters, unless it is leaving or ended already. */
@@ -226,7 +236,7 @@ test('encoders: a withholding encoder and its hoster are struck, nobody is slash
 
 test('encoders: a peer serving bad blocks costs reputation and time, and no setup fails', { timeout: 600_000 }, async () => {
   assert.ok(net, 'the network of the tests above');
-  const { api, events } = net;
+  const { events } = net;
   // ferdie (withholding above) takes no new work, so every setup of this plan can succeed.
   await leave('ferdie');
   const mallory = await startNode(['--chain', 'dev', '--node-key', identity(20).nodeKey, '--bootnodes', net.bootnode],
@@ -245,13 +255,7 @@ test('encoders: a peer serving bad blocks costs reputation and time, and no setu
   const before = await badAnswers();
   const mark = events.seen.length;
   const started = Date.now();
-  const { events: evs } = await sendAndFinalize(
-    api.tx.datdot.publishPlan(`0x${fresh.key}`, [{ start: 0, end: BLOCKS / 4 }], REPLICAS, 10_000, null, false),
-    net.sponsor);
-  const published = evs.find(({ event }) => api.events.datdot.PlanPublished.is(event)).event.data;
-  const first = published.firstContract.toNumber();
-  const ofPlan = (e) => e.data.contract.toNumber() >= first
-    && e.data.contract.toNumber() < first + published.contracts.toNumber();
+  const { ofPlan } = await publishPlan(fresh, BLOCKS / 4);
   const deadline = Date.now() + 120_000;
   while (await badAnswers() === before) {
     assert.ok(Date.now() < deadline, 'an encoder caught mallory\'s bad blocks within 2 minutes');
@@ -296,13 +300,7 @@ test('encoders: an encoder, a hoster and the publisher killed with SIGKILL mid-s
   const fresh = importFeed(publisher, exportDir);
   await publishFeed(net, fresh);
   const mark = events.seen.length;
-  const { events: evs } = await sendAndFinalize(
-    api.tx.datdot.publishPlan(`0x${fresh.key}`, [{ start: 0, end: BLOCKS }], REPLICAS, 10_000, null, false),
-    net.sponsor);
-  const published = evs.find(({ event }) => api.events.datdot.PlanPublished.is(event)).event.data;
-  const first = published.firstContract.toNumber();
-  const ofPlan = (e) => e.data.contract.toNumber() >= first
-    && e.data.contract.toNumber() < first + published.contracts.toNumber();
+  const { ofPlan, contracts } = await publishPlan(fresh, BLOCKS);
   const deadline = Date.now() + 60_000;
   let draw;
   while (!(draw = events.seen.slice(mark).find((e) => is('ReplicaDrawn')(e) && ofPlan(e)))) {
@@ -314,7 +312,7 @@ test('encoders: an encoder, a hoster and the publisher killed with SIGKILL mid-s
   const pauseMs = Math.floor(Math.random() * 4000);
   await new Promise((r) => setTimeout(r, pauseMs));
   const activeNow = events.seen.slice(mark).filter((e) => is('ReplicaActive')(e) && ofPlan(e)).length;
-  const total = published.contracts.toNumber() * REPLICAS;
+  const total = contracts * REPLICAS;
   // Otherwise the kill would not land mid-setup and this test would show nothing.
   assert.ok(activeNow < total, `${activeNow} of ${total} replicas active when the nodes are killed`);
   console.log(`# killing ${encoder} (encoder), ${hoster} (hoster) and the publisher ${pauseMs} ms after the first draw, ${activeNow} of ${total} replicas active`);

@@ -67,6 +67,33 @@ fn plan<T: Config>(sponsor: &T::AccountId, contracts: u32, replicas: u32) {
 	}
 }
 
+/// Publishes plan 0, following a fresh feed: `contracts` full contracts of `MaxReplicas`
+/// copies (as many as `publish_plan` makes now, the rest left to cut); then the feed grows
+/// by `grown` contracts' worth of blocks, unplanned. Returns the feed.
+fn following_plan<T: Config>(contracts: u32, grown: u32) -> FeedKey {
+	let sponsor = funded::<T>("sponsor", 0);
+	let per_contract = T::MaxBlocksPerContract::get() as u64;
+	let blocks = u64::from(contracts) * per_contract;
+	let key = feed::<T>(&sponsor, blocks);
+	let ranges = alloc::vec![BlockRange { start: 0, end: blocks }].try_into().expect("fits");
+	Datdot::<T>::publish_plan(
+		RawOrigin::Signed(sponsor).into(),
+		key,
+		ranges,
+		T::MaxReplicas::get(),
+		100u32.into(),
+		None,
+		true,
+	)
+	.expect("publishes");
+	Feeds::<T>::mutate(key, |f| {
+		if let Some(f) = f {
+			f.length += u64::from(grown) * per_contract;
+		}
+	});
+	key
+}
+
 /// Assigns a replica of a published contract as a draw would.
 fn assign<T: Config>(
 	id: ReplicaId,
@@ -759,26 +786,7 @@ mod benchmarks {
 	fn grow_plans(n: Linear<1, { T::MaxGrowthPerBlock::get() }>) {
 		// One step looks at the following plan, the other `n - 1` each make a contract of
 		// `MaxReplicas` copies for blocks its feed gained.
-		let sponsor = funded::<T>("sponsor", 0);
-		let per_contract = T::MaxBlocksPerContract::get() as u64;
-		let key = feed::<T>(&sponsor, per_contract);
-		let ranges =
-			alloc::vec![BlockRange { start: 0, end: per_contract }].try_into().expect("fits");
-		Datdot::<T>::publish_plan(
-			RawOrigin::Signed(sponsor).into(),
-			key,
-			ranges,
-			T::MaxReplicas::get(),
-			100u32.into(),
-			None,
-			true,
-		)
-		.expect("publishes");
-		Feeds::<T>::mutate(key, |f| {
-			if let Some(f) = f {
-				f.length += (n as u64 - 1) * per_contract;
-			}
-		});
+		let key = following_plan::<T>(1, n - 1);
 		Datdot::<T>::queue_growth(key).expect("queued");
 		let steps;
 		#[block]
@@ -794,27 +802,8 @@ mod benchmarks {
 		// One step looks at a following plan, the other `n - 1` each make one of its last
 		// contracts of `MaxReplicas` copies; its feed grew meanwhile, so it then queues that
 		// growth.
-		let sponsor = funded::<T>("sponsor", 0);
-		let per_contract = T::MaxBlocksPerContract::get() as u64;
 		let made_now = T::MaxGrowthPerBlock::get();
-		let blocks = u64::from(made_now + n - 1) * per_contract;
-		let key = feed::<T>(&sponsor, blocks);
-		let ranges = alloc::vec![BlockRange { start: 0, end: blocks }].try_into().expect("fits");
-		Datdot::<T>::publish_plan(
-			RawOrigin::Signed(sponsor).into(),
-			key,
-			ranges,
-			T::MaxReplicas::get(),
-			100u32.into(),
-			None,
-			true,
-		)
-		.expect("publishes");
-		Feeds::<T>::mutate(key, |f| {
-			if let Some(f) = f {
-				f.length += per_contract;
-			}
-		});
+		following_plan::<T>(made_now + n - 1, 1);
 		let now = frame_system::Pallet::<T>::block_number();
 		let steps;
 		#[block]

@@ -17,7 +17,7 @@
 //! each following plan, at most `MaxGrowthPerBlock` per block (waiting while the draw queue
 //! has no room), until the plan has `MaxContractsPerPlan` contracts and stops following.
 
-use crate::{pallet::*, queue::StorageQueue, types::*, FeedOf, PlanOf};
+use crate::{pallet::*, queue::StorageQueue, types::*, PlanOf};
 use datdot_primitives::{
 	encoded::{ReplicaId, HEADER_LEN, SEGMENT_SIZE},
 	sealing::SEGMENT_DATA,
@@ -100,7 +100,12 @@ impl<T: Config> Pallet<T> {
 			ending: None,
 			first_contract: contract_id(plan, 0),
 			contracts: 0,
-			uncut: Some(PlanCursor { range: 0, start: ranges[0].start }),
+			uncut: ranges.first().map(|r| PlanCursor {
+				range: 0,
+				start: r.start,
+				feed_length: feed.length,
+				feed_bytes: feed.byte_length,
+			}),
 			friends: friends.clone(),
 			follows: follow,
 			covered: feed.length,
@@ -108,7 +113,7 @@ impl<T: Config> Pallet<T> {
 		let budget = Self::plan_cost(bytes, replicas, contracts, duration);
 		Self::hold_budget(&sponsor, budget)?;
 		record.budget = budget;
-		Self::cut_plan(plan, &mut record, &feed, T::MaxGrowthPerBlock::get());
+		Self::cut_plan(plan, &mut record, T::MaxGrowthPerBlock::get());
 		if record.uncut.is_some() {
 			CutQueueOf::<T>::push(plan, T::MaxPlansBeingCut::get())
 				.map_err(|_| Error::<T>::CutQueueFull)?;
@@ -136,29 +141,28 @@ impl<T: Config> Pallet<T> {
 	/// Cuts up to `max` more contracts from the uncut part of `plan`'s ranges (its record,
 	/// stored by the caller), while the draw queue has room for their replicas. Returns the
 	/// contracts made.
-	fn cut_plan(plan: u64, record: &mut PlanOf<T>, feed: &FeedOf<T>, max: u32) -> u32 {
+	fn cut_plan(plan: u64, record: &mut PlanOf<T>, max: u32) -> u32 {
 		let per_contract = u64::from(T::MaxBlocksPerContract::get());
 		let mut made = 0;
 		while made < max && Self::draw_room() >= record.replicas {
-			let Some(PlanCursor { range, start }) = record.uncut else { break };
-			let Some(r) = record.ranges.get(range as usize).copied() else {
+			let Some(cursor) = record.uncut else { break };
+			let Some(r) = record.ranges.get(cursor.range as usize).copied() else {
 				defensive!("plan cursor past its ranges");
 				record.uncut = None;
 				break;
 			};
-			let end = r.end.min(start.saturating_add(per_contract));
-			if Self::add_contract(plan, record, feed, BlockRange { start, end }).is_err() {
+			let (start, end) = (cursor.start, r.end.min(cursor.start.saturating_add(per_contract)));
+			let size = (cursor.feed_bytes, cursor.feed_length);
+			if Self::add_contract(plan, record, size, BlockRange { start, end }).is_err() {
 				defensive!("draw queue full after its room was checked");
 				break;
 			}
 			made += 1;
 			record.uncut = if end < r.end {
-				Some(PlanCursor { range, start: end })
+				Some(PlanCursor { start: end, ..cursor })
 			} else {
-				record
-					.ranges
-					.get(range as usize + 1)
-					.map(|next| PlanCursor { range: range + 1, start: next.start })
+				let next = record.ranges.get(cursor.range as usize + 1);
+				next.map(|n| PlanCursor { range: cursor.range + 1, start: n.start, ..cursor })
 			};
 		}
 		made
@@ -180,9 +184,7 @@ impl<T: Config> Pallet<T> {
 			};
 			let feed = Feeds::<T>::get(plan.feed);
 			let made = match &feed {
-				Some(feed) if plan.ends_at > now => {
-					Self::cut_plan(plan_id, &mut plan, feed, budget - steps)
-				}
+				Some(_) if plan.ends_at > now => Self::cut_plan(plan_id, &mut plan, budget - steps),
 				// An ending plan's contracts are about to go: no new ones.
 				_ => {
 					plan.uncut = None;
@@ -214,15 +216,16 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// Appends a contract for `blocks` to `plan` (its record, stored by the caller) and
-	/// queues its replicas; returns the bytes one copy reserves.
+	/// queues its replicas; returns the bytes one copy reserves, reckoned on a feed of
+	/// `(bytes, length)`.
 	fn add_contract(
 		plan: u64,
 		record: &mut PlanOf<T>,
-		feed: &FeedOf<T>,
+		(feed_bytes, feed_length): (u64, u64),
 		blocks: BlockRange,
 	) -> Result<u64, DispatchError> {
 		let id = contract_id(plan, record.contracts);
-		let reserve = replica_reserve(feed.byte_length, feed.length, blocks.end - blocks.start);
+		let reserve = replica_reserve(feed_bytes, feed_length, blocks.end - blocks.start);
 		Contracts::<T>::insert(
 			id,
 			Contract {
@@ -313,7 +316,8 @@ impl<T: Config> Pallet<T> {
 						break;
 					}
 					plan.budget = plan.budget.saturating_add(cost);
-					match Self::add_contract(plan_id, &mut plan, &feed, BlockRange { start, end }) {
+					let size = (feed.byte_length, feed.length);
+					match Self::add_contract(plan_id, &mut plan, size, BlockRange { start, end }) {
 						Ok(reserve) => plan.bytes = plan.bytes.saturating_add(reserve),
 						Err(_) => {
 							defensive!("draw queue full after its room was checked");

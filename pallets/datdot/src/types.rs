@@ -271,13 +271,19 @@ pub struct BlockRange {
 	pub end: u64,
 }
 
-/// The first block of a plan's ranges not yet cut into contracts.
+/// The first block of a plan's ranges not yet cut into contracts, and the feed's size its
+/// budget was reckoned on.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, TypeInfo, MaxEncodedLen)]
 pub struct PlanCursor {
 	/// Index of the range in the plan's `ranges`.
 	pub range: u32,
 	/// The block in that range.
 	pub start: u64,
+	/// The feed's length in blocks when the plan was published.
+	pub feed_length: u64,
+	/// The feed's length in bytes then: later contracts reserve what the budget paid for,
+	/// even if the feed grew meanwhile (its blocks' mean size changed).
+	pub feed_bytes: u64,
 }
 
 /// A sponsor's hosting plan for a feed, cut into contracts `first_contract..+contracts`.
