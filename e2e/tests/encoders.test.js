@@ -149,9 +149,11 @@ async function leave(name) {
 
 /**
  * Waits until every replica of the plans `ofPlans` selects is active, calling `check` with
- * their failed setups meanwhile; returns how many replicas that is.
+ * their failed setups meanwhile; returns how many replicas that is. Fails after `waitMs`
+ * (inside the test's own timeout) with what each replica still waiting went through and
+ * the nodes' warnings, so that a stuck setup says where it stuck.
  */
-async function allActive(ofPlans, check) {
+async function allActive(ofPlans, check, { waitMs = 600_000, others = {} } = {}) {
   const { events } = net;
   const contracts = new Set(events.seen.filter((e) => is('ReplicaDrawn')(e) && ofPlans(e))
     .map((e) => e.data.contract.toNumber()));
@@ -159,14 +161,26 @@ async function allActive(ofPlans, check) {
   // (Successors of a provider's ended registration have higher replica indices.)
   const active = () => new Set(events.seen.filter((e) => is('ReplicaActive')(e) && ofPlans(e)
     && e.data.replica.toNumber() < REPLICAS).map((e) => replicaKey(e.data)));
-  const deadline = Date.now() + 600_000;
+  const deadline = Date.now() + waitMs;
   while (active().size < total) {
     check(events.seen.filter((e) => is('SetupFailed')(e) && ofPlans(e)));
-    assert.ok(Date.now() < deadline, `all ${total} replicas active within 10 minutes`);
+    if (Date.now() >= deadline) assert.fail(`all ${total} replicas active within ${waitMs / 1000} s:\n${stuckReport(ofPlans, active(), others)}`);
     await new Promise((r) => setTimeout(r, 1000));
   }
   check(events.seen.filter((e) => is('SetupFailed')(e) && ofPlans(e)));
   return total;
+}
+
+/**
+ * The events of the replicas of `ofPlans` not in `active`, and the latest warnings of every
+ * node of the network and of `others` (nodes outside it, by name).
+ */
+function stuckReport(ofPlans, active, others) {
+  const waiting = net.events.seen.filter((e) => e.section === 'datdot' && e.data.contract !== undefined
+    && ofPlans(e) && !active.has(replicaKey(e.data)));
+  const nodes = Object.entries({ ...net.nodes, ...others }).map(([name, node]) =>
+    `${name}:\n${logLines(node, (l) => / (WARN|ERROR) /.test(l)).split('\n').slice(-20).join('\n')}`);
+  return [...waiting.map((e) => `${e.method} ${e.data.toString()}`), ...nodes].join('\n');
 }
 
 test('encoders: a withholding encoder and its hoster are struck, nobody is slashed, every replica ends active', { timeout: 900_000 }, async () => {
@@ -265,7 +279,7 @@ test('encoders: a peer serving bad blocks costs reputation and time, and no setu
   importFeed(net.validator, exportDir);
 
   const total = await allActive(ofPlan, (failed) => assert.equal(failed.length, 0,
-    `no setup fails: ${failed.map((e) => e.toString())}`));
+    `no setup fails: ${failed.map((e) => e.toString())}`), { waitMs: 360_000 });
   const charged = await badAnswers() - before;
   console.log(`# ${total} replicas active ${Date.now() - started} ms after publish_plan; mallory caught after ${caught} ms, ${charged} bad chunks`);
   // No setup failed (above), so nobody was struck for mallory's blocks; nobody was faulted.
@@ -287,7 +301,7 @@ function peakRssMib(node) {
   return Number(status.match(/VmHWM:\s+(\d+) kB/)[1]) / 1024;
 }
 
-test('encoders: an encoder, a hoster and the publisher killed with SIGKILL mid-setup and restarted; every replica ends active, nothing is lost or left behind', { timeout: 600_000 }, async () => {
+test('encoders: an encoder, a hoster and the publisher killed with SIGKILL mid-setup and restarted; every replica ends active, nothing is lost or left behind', { timeout: 900_000 }, async () => {
   assert.ok(net, 'the network of the tests above');
   const { api, events } = net;
   // The runtime's setup time: a restarted node starts its part over and must still make it.
@@ -324,7 +338,7 @@ test('encoders: an encoder, a hoster and the publisher killed with SIGKILL mid-s
     if (net.nodes[name]) net.nodes[name] = restarted[name];
   }
 
-  await allActive(ofPlan, () => {});
+  await allActive(ofPlan, () => {}, { waitMs: 480_000, others: { publisher: restarted.publisher } });
   const failed = events.seen.slice(mark).filter((e) => is('SetupFailed')(e) && ofPlan(e));
   console.log(`# every replica active; ${failed.length} setups failed and were drawn again`);
   for (const [name, node] of Object.entries(restarted)) {

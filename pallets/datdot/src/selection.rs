@@ -105,8 +105,16 @@ pub fn subject_seed(randomness: &[u8; 32], subject: &impl Encode) -> [u8; 32] {
 impl<T: Config> Pallet<T> {
 	/// Draws `count` distinct eligible providers for which `fits(position, provider)` holds
 	/// (`position` is the number picked before it, so roles picked together can ask
-	/// different things) and that are not in `exclude`, from `seed`. `None` when too few qualify (or the bounded attempts ran out):
-	/// the caller requeues the work and retries later.
+	/// different things) and that are not in `exclude`, from `seed`. `None` when too few
+	/// qualify (or the bounded attempts ran out): the caller requeues the work and retries
+	/// later.
+	///
+	/// The first half of the attempts are uniform random picks. If they did not fill the
+	/// set, the second half walks the candidates in order from a random start: in a small
+	/// network where most providers are excluded (a contract's other hosters, the sponsor)
+	/// random picks can miss the few that qualify (with 2 of 4, 8 picks all miss once in
+	/// 256), and a spot check then went unissued; the walk finds them whenever it covers
+	/// them. The number of attempts, so the weight, is unchanged.
 	pub fn pick_providers(
 		seed: &[u8; 32],
 		count: u32,
@@ -120,11 +128,18 @@ impl<T: Config> Pallet<T> {
 		};
 		let mut picked: Vec<T::AccountId> = Vec::new();
 		let max_attempts = count.saturating_mul(ATTEMPTS_PER_PICK);
+		let random_attempts = max_attempts / 2;
+		let walk_start = random_index(seed, max_attempts, n);
 		for attempt in 0..max_attempts {
 			if picked.len() as u32 == count {
 				break;
 			}
-			let Some(at) = random_index(seed, attempt, n) else { continue };
+			let at = if attempt < random_attempts {
+				random_index(seed, attempt, n)
+			} else {
+				walk_start.map(|start| (start + u64::from(attempt - random_attempts)) % n)
+			};
+			let Some(at) = at else { continue };
 			let candidate = match among {
 				Some(friends) => friends.get(at as usize).cloned(),
 				None => ProviderIndex::Eligible.get::<T>(at as u32),

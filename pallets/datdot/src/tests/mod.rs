@@ -691,6 +691,32 @@ mod selection {
 	}
 
 	#[test]
+	fn finds_the_few_that_qualify_when_most_are_excluded() {
+		// One of four qualifies: eight uniform picks all miss it one time in ten, so a spot
+		// check or draw on a small network went without; the walk over the index finds it.
+		run(|| {
+			for who in 1..=4 {
+				register(who);
+			}
+			for round in 0u32..500 {
+				let seed = frame::hashing::blake2_256(&round.to_le_bytes());
+				let picked =
+					Datdot::pick_providers(&seed, 1, None, &[1, 2, 4], |_, p| p.can_take_work(0));
+				assert_eq!(picked, Some(vec![3]), "round {round}");
+				// Two roles together, one excluded: both others, every time.
+				let picked =
+					Datdot::pick_providers(&seed, 2, None, &[2], |_, p| p.can_take_work(0)).map(
+						|mut v| {
+							v.sort();
+							v
+						},
+					);
+				assert!(matches!(picked.as_deref(), Some([1, 3] | [1, 4] | [3, 4])), "{picked:?}");
+			}
+		});
+	}
+
+	#[test]
 	fn returns_none_when_too_few_qualify() {
 		run(|| {
 			register(1);
