@@ -23,17 +23,36 @@ export const NODE_BIN = process.env.DATDOT_NODE || join(targetDir, 'release', 'd
 
 const running = new Set();
 
-/** A TCP port on 127.0.0.1 that is free right now. */
-export function freePort() {
-  return new Promise((ok, fail) => {
+// Ports are handed out below the kernel's ephemeral range (32768 and up), from a random
+// start per test process, and never twice by one process. Asking the kernel for port 0
+// instead gave the same port twice (a node's p2p and Prometheus ports: the node ran
+// without metrics), and a port freed for a node could meanwhile become the source port of
+// any outgoing connection, or be handed to a concurrent test file.
+const PORTS = { low: 10_000, high: 32_000 };
+const handedOut = new Set();
+let nextPort = PORTS.low + Math.floor(Math.random() * (PORTS.high - PORTS.low));
+
+/** Whether a TCP server can listen on 127.0.0.1:`port` right now. */
+function canListen(port) {
+  return new Promise((ok) => {
     const srv = createServer();
     srv.unref();
-    srv.on('error', fail);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => ok(port));
-    });
+    srv.once('error', () => ok(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => ok(true)));
   });
+}
+
+/** A TCP port on 127.0.0.1 that is free right now and that this process has not handed out. */
+export async function freePort() {
+  for (let tried = 0; tried < PORTS.high - PORTS.low; tried++) {
+    const port = nextPort;
+    nextPort = port + 1 >= PORTS.high ? PORTS.low : port + 1;
+    if (!handedOut.has(port) && await canListen(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free TCP port in ${PORTS.low}..${PORTS.high} on 127.0.0.1`);
 }
 
 /**

@@ -257,7 +257,7 @@ fn next_in(range: &Range<u64>, done: usize) -> Option<u64> {
 #[cfg(test)]
 pub(crate) mod tests {
 	use super::*;
-	use datdot_primitives::{writer::FeedWriter, SigningMode};
+	use datdot_primitives::{writer::FeedWriter, FeedAuth, SigningMode};
 
 	pub(crate) const ID: ReplicaId = ReplicaId { contract: 3, replica: 1 };
 
@@ -337,19 +337,69 @@ pub(crate) mod tests {
 		// Reopened (as after a restart), from the middle of the replica to past its end.
 		drop(store);
 		let store = crate::store::ReplicaStore::open(dir.path(), 1 << 30).unwrap();
-		let key = chain.auth.key;
-		let served = store.original_blocks(&key, 10, 4..10, usize::MAX).unwrap().unwrap();
+		let served = store.original_blocks(&chain.auth, 10, 4..10, usize::MAX).unwrap().unwrap();
 		assert_eq!(served.len(), 4, "blocks 4..8: the replica ends at 8");
 		for (proof, index) in served.iter().zip(4..8) {
 			check_block(&chain, index, proof).unwrap();
 			assert_eq!(proof.block.as_ref().unwrap().value, w.block(index).unwrap());
 		}
 		// Chunks stop once enough bytes are in, with at least one block.
-		assert_eq!(store.original_blocks(&key, 10, 2..8, 1).unwrap().unwrap().len(), 1);
+		assert_eq!(store.original_blocks(&chain.auth, 10, 2..8, 1).unwrap().unwrap().len(), 1);
 		// Not at another length, not outside the replica, not another feed.
-		assert_eq!(store.original_blocks(&key, 11, 4..8, usize::MAX).unwrap(), None);
-		assert_eq!(store.original_blocks(&key, 10, 8..9, usize::MAX).unwrap(), None);
-		assert_eq!(store.original_blocks(&[0; 32], 10, 4..8, usize::MAX).unwrap(), None);
+		assert_eq!(store.original_blocks(&chain.auth, 11, 4..8, usize::MAX).unwrap(), None);
+		assert_eq!(store.original_blocks(&chain.auth, 10, 8..9, usize::MAX).unwrap(), None);
+		assert_eq!(
+			store
+				.original_blocks(&FeedAuth { key: [0; 32], ..chain.auth }, 10, 4..8, usize::MAX)
+				.unwrap(),
+			None
+		);
+	}
+
+	#[test]
+	fn a_stored_block_whose_proof_the_disk_damaged_is_not_served() {
+		let (w, chain) = feed(10);
+		let (_, stream) = encode_stream(&chain, 2..8, proofs(&w, 2..8)).unwrap();
+		let (replica, kept) = accept_with_proofs(&chain, 2..8, stream).unwrap();
+		let dir = tempfile::tempdir().unwrap();
+		let store = crate::store::ReplicaStore::open(dir.path(), 1 << 30).unwrap();
+		store.put(chain.auth.key, &replica, &kept).unwrap();
+		drop(store);
+		// One bit of block 6's proof flips on disk: the file still decodes.
+		let path = walk(dir.path()).into_iter().find(|p| p.ends_with("proofs")).unwrap();
+		let mut stored = Vec::<Proof>::decode(&mut &std::fs::read(&path).unwrap()[..]).unwrap();
+		stored[4].block.as_mut().unwrap().nodes[0].hash[0] ^= 1;
+		std::fs::write(&path, stored.encode()).unwrap();
+		let store = crate::store::ReplicaStore::open(dir.path(), 1 << 30).unwrap();
+		// Blocks 4 and 5 go out, checked; block 6 and what follows do not.
+		let served = store.original_blocks(&chain.auth, 10, 4..8, usize::MAX).unwrap().unwrap();
+		assert_eq!(served.len(), 2);
+		for (proof, index) in served.iter().zip(4..6) {
+			check_block(&chain, index, proof).unwrap();
+		}
+		let refused = store.original_blocks(&chain.auth, 10, 6..8, usize::MAX);
+		assert!(
+			matches!(&refused, Err(crate::store::StoreError::Damaged { what, .. }) if what.contains("block 6")),
+			"{refused:?}"
+		);
+		// Block 7 is still whole.
+		let served = store.original_blocks(&chain.auth, 10, 7..8, usize::MAX).unwrap().unwrap();
+		check_block(&chain, 7, &served[0]).unwrap();
+	}
+
+	/// Every file under `dir`.
+	fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+		std::fs::read_dir(dir)
+			.unwrap()
+			.flat_map(|e| {
+				let path = e.unwrap().path();
+				if path.is_dir() {
+					walk(&path)
+				} else {
+					vec![path]
+				}
+			})
+			.collect()
 	}
 
 	#[test]
@@ -372,17 +422,17 @@ pub(crate) mod tests {
 		let renewal = |proofs| BlockProofs { length: 15, proofs };
 		assert!(store.replace_proofs(&replica.id(), &renewal(shifted)).is_err());
 		assert!(store.replace_proofs(&replica.id(), &renewal(proofs(&w, 2..7))).is_err());
-		assert_eq!(store.original_blocks(&key, 15, 2..8, usize::MAX).unwrap(), None);
+		assert_eq!(store.original_blocks(&chain.auth, 15, 2..8, usize::MAX).unwrap(), None);
 		// The right ones: served at the new length (checked against the grown tree), from disk.
 		store.replace_proofs(&replica.id(), &renewal(proofs(&w, 2..8))).unwrap();
 		drop(store);
 		let store = crate::store::ReplicaStore::open(dir.path(), 1 << 30).unwrap();
 		assert!(store.stale_proofs(&key, 15).is_empty());
-		let served = store.original_blocks(&key, 15, 2..8, usize::MAX).unwrap().unwrap();
+		let served = store.original_blocks(&chain.auth, 15, 2..8, usize::MAX).unwrap().unwrap();
 		for (proof, index) in served.iter().zip(2..8) {
 			check_block(&grown, index, proof).unwrap();
 		}
-		assert_eq!(store.original_blocks(&key, 10, 2..8, usize::MAX).unwrap(), None);
+		assert_eq!(store.original_blocks(&chain.auth, 10, 2..8, usize::MAX).unwrap(), None);
 		store.verify(&replica.id()).unwrap();
 	}
 

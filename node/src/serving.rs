@@ -33,6 +33,12 @@ impl NodeFeeds {
 		let dk = discovery_key(&auth.key);
 		self.hosted.write().unwrap_or_else(|p| p.into_inner()).insert(dk, (auth, fork));
 	}
+
+	/// The key and signer of hosted feed `key`, once learnt from the chain.
+	pub fn hosted_auth(&self, key: &[u8; 32]) -> Option<FeedAuth> {
+		let hosted = self.hosted.read().unwrap_or_else(|p| p.into_inner());
+		hosted.get(&discovery_key(key)).map(|(auth, _)| *auth)
+	}
 }
 
 impl FeedSource for NodeFeeds {
@@ -59,7 +65,8 @@ impl FeedSource for NodeFeeds {
 				.map_err(|e| log::error!(target: "datdot", "serving a hypercore reader: {e}"))
 				.ok();
 		}
-		match self.store.original_blocks(key, length, index..index + 1, 1) {
+		let auth = self.hosted_auth(key)?;
+		match self.store.original_blocks(&auth, length, index..index + 1, 1) {
 			Ok(blocks) => blocks?.pop(),
 			Err(e) => {
 				log::error!(target: "datdot", "serving block {index} to a hypercore reader: {e}");

@@ -30,7 +30,8 @@ use datdot_primitives::{
 	},
 	hash::blake2b256,
 	sealing::{SealingKey, Unsealer},
-	Hash, Proof,
+	verify::verify_block_proof,
+	DalekVerifier, FeedAuth, Hash, Proof,
 };
 use std::{
 	collections::BTreeMap,
@@ -326,14 +327,20 @@ impl ReplicaStore {
 		Ok(())
 	}
 
-	/// Original blocks of `feed` from `range.start` on, with hypercore's proofs against
+	/// Original blocks of feed `auth` from `range.start` on, with hypercore's proofs against
 	/// signed length `length`, decoded from a stored replica holding block `range.start`:
 	/// consecutive blocks up to `range.end` or the replica's end, stopping once `max_bytes`
 	/// of blocks are in (at least one block). `Ok(None)` when no stored replica serves that
 	/// block at that length.
+	///
+	/// Each block is checked against its proof and the author's signature before it goes
+	/// out: a disk that damaged a block must not make this node serve bytes its reader
+	/// would refuse (and charge it reputation for). The blocks before a damaged one are
+	/// served; a damaged first block is [`StoreError::Damaged`], and the caller asks
+	/// elsewhere while the scrub deals with the replica.
 	pub fn original_blocks(
 		&self,
-		feed: &[u8; 32],
+		auth: &FeedAuth,
 		length: u64,
 		range: Range<u64>,
 		max_bytes: usize,
@@ -342,7 +349,7 @@ impl ReplicaStore {
 			.replicas()
 			.values()
 			.find(|m| {
-				m.feed == *feed && m.proven_length == length && m.blocks().contains(&range.start)
+				m.feed == auth.key && m.proven_length == length && m.blocks().contains(&range.start)
 			})
 			.cloned();
 		let Some(meta) = found else { return Ok(None) };
@@ -373,6 +380,27 @@ impl ReplicaStore {
 			match proof.block.as_mut() {
 				Some(block) => block.value = value,
 				None => return Err(damaged(format!("the proof of block {i} has no block"))),
+			}
+			let checked = verify_block_proof(auth, &proof, &DalekVerifier)
+				.map_err(|e| format!("{e:?}"))
+				.and_then(|v| {
+					(v.tree.length == length).then_some(()).ok_or_else(|| {
+						format!("its proof is against length {}, not {length}", v.tree.length)
+					})
+				});
+			if let Err(e) = checked {
+				let index = meta.first_block + i as u64;
+				if served.is_empty() {
+					return Err(damaged(format!("block {index} does not match its proof: {e}")));
+				}
+				log::warn!(
+					target: "datdot",
+					"replica {}/{}: block {index} does not match its proof ({e}); serving the \
+					 blocks before it",
+					id.contract,
+					id.replica,
+				);
+				break;
 			}
 			served.push(proof);
 		}

@@ -619,13 +619,16 @@ where
 				return blocks_chunk(&local, range.clone(), u32::MAX).ok();
 			}
 		}
-		if let Ok(Some(proofs)) = self.parts.store.original_blocks(
-			&feed.auth.key,
+		match self.parts.store.original_blocks(
+			&feed.auth,
 			feed.length,
 			range.clone(),
 			net::CHUNK_BYTES,
 		) {
-			return Some(proofs);
+			Ok(Some(proofs)) => return Some(proofs),
+			Ok(None) => {}
+			// A damaged local copy: the blocks come from peers instead.
+			Err(e) => log::warn!(target: "datdot", "{e}; asking other nodes for these blocks"),
 		}
 		let request = BlocksRequest {
 			feed: feed.auth.key,
@@ -903,19 +906,23 @@ where
 				if range.is_empty() {
 					return Err(Refusal::Malformed);
 				}
-				let from_replicas = self
-					.parts
-					.store
-					.original_blocks(
-						&request.feed,
-						request.length,
-						range,
-						(request.max_bytes as usize).min(net::CHUNK_BYTES),
-					)
-					.map_err(|e| {
-						log::error!(target: "datdot", "serving blocks from a replica: {e}");
-						Refusal::UnknownFeed
-					})?;
+				// The signer is learnt from the chain once a replica of the feed is stored.
+				let from_replicas = match self.parts.serving.hosted_auth(&request.feed) {
+					Some(auth) => self
+						.parts
+						.store
+						.original_blocks(
+							&auth,
+							request.length,
+							range,
+							(request.max_bytes as usize).min(net::CHUNK_BYTES),
+						)
+						.map_err(|e| {
+							log::error!(target: "datdot", "serving blocks from a replica: {e}");
+							Refusal::UnknownFeed
+						})?,
+					None => None,
+				};
 				match (from_replicas, local) {
 					(Some(proofs), _) => proofs,
 					(None, Some(feed)) => {
