@@ -366,7 +366,7 @@ pub(crate) mod tests {
 		store.put(chain.auth.key, &replica, &kept).unwrap();
 		drop(store);
 		// One bit of block 6's proof flips on disk: the file still decodes.
-		let path = walk(dir.path()).into_iter().find(|p| p.ends_with("proofs")).unwrap();
+		let path = dir.path().join(format!("c{}-r{}", ID.contract, ID.replica)).join("proofs");
 		let mut stored = Vec::<Proof>::decode(&mut &std::fs::read(&path).unwrap()[..]).unwrap();
 		stored[4].block.as_mut().unwrap().nodes[0].hash[0] ^= 1;
 		std::fs::write(&path, stored.encode()).unwrap();
@@ -385,21 +385,6 @@ pub(crate) mod tests {
 		// Block 7 is still whole.
 		let served = store.original_blocks(&chain.auth, 10, 7..8, usize::MAX).unwrap().unwrap();
 		check_block(&chain, 7, &served[0]).unwrap();
-	}
-
-	/// Every file under `dir`.
-	fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-		std::fs::read_dir(dir)
-			.unwrap()
-			.flat_map(|e| {
-				let path = e.unwrap().path();
-				if path.is_dir() {
-					walk(&path)
-				} else {
-					vec![path]
-				}
-			})
-			.collect()
 	}
 
 	#[test]
