@@ -163,7 +163,7 @@ impl<T: Config> Pallet<T> {
 				1,
 				among,
 				&exclude,
-				|_, p| p.can_take_work(0),
+				|_, _, p| p.can_take_work(0),
 			)?
 			.pop()?,
 		};

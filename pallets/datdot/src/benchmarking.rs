@@ -604,7 +604,7 @@ mod benchmarks {
 		}
 		#[extrinsic_call]
 		_(RawOrigin::Signed(workers[1].clone()), 0, 0, proof);
-		assert_eq!(PinnedHosters::<T>::get(0, 0), Some(workers[1].clone()));
+		assert_eq!(RedrawHints::<T>::get(0, 0), Some(RedrawHint::KeepHoster(workers[1].clone())));
 	}
 
 	#[benchmark]

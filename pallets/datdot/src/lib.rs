@@ -186,9 +186,10 @@ pub mod pallet {
 	};
 
 	/// The layout of this pallet's storage. Version 1 added budgets, plan ends and pay
-	/// records, version 2 the cut queue and plans' `uncut`; only dev chains ran earlier
-	/// versions, so there is nothing to migrate.
-	const STORAGE_VERSION: StorageVersion = StorageVersion::new(2);
+	/// records, version 2 the cut queue and plans' `uncut`, version 3 `RedrawHints` in place
+	/// of `PinnedHosters`; only dev chains ran earlier versions, so there is nothing to
+	/// migrate.
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(3);
 
 	/// The datdot pallet.
 	#[pallet::pallet]
@@ -534,12 +535,12 @@ pub mod pallet {
 	pub type Replicas<T: Config> =
 		StorageDoubleMap<_, Twox64Concat, u64, Twox64Concat, u32, ReplicaOf<T>>;
 
-	/// The hoster a queued replica keeps when it is drawn again: its encoder was proven to
-	/// have cheated (`report_bad_encoding`), so only the encoder is drawn anew. Removed when
-	/// the replica is drawn or its contract is gone; at most one per replica.
+	/// What a queued replica's next draw keeps from its last setup: the hoster, after a
+	/// proven encoding fraud; the struck workers to pass over, after a failed setup. Taken
+	/// by the replica's next draw; at most one per replica.
 	#[pallet::storage]
-	pub type PinnedHosters<T: Config> =
-		StorageDoubleMap<_, Twox64Concat, u64, Twox64Concat, u32, T::AccountId>;
+	pub type RedrawHints<T: Config> =
+		StorageDoubleMap<_, Twox64Concat, u64, Twox64Concat, u32, RedrawHint<T::AccountId>>;
 
 	/// Replicas waiting to be drawn, by queue position.
 	#[pallet::storage]
@@ -1777,16 +1778,16 @@ pub mod pallet {
 				ensure!(index.get::<T>(len).is_none(), "index entry past its length");
 			}
 
-			// A hoster is pinned only while its replica waits in the draw queue.
-			for (contract, r, _) in PinnedHosters::<T>::iter() {
+			// A replica has a redraw hint only while it waits in the draw queue.
+			for (contract, r, _) in RedrawHints::<T>::iter() {
 				ensure!(
 					!Replicas::<T>::contains_key(contract, r),
-					"pinned hoster of a drawn replica"
+					"redraw hint of a drawn replica"
 				);
 				let id = ReplicaId { contract, replica: r };
 				ensure!(
 					DrawQueue::<T>::iter_values().any(|(queued, _)| queued == id),
-					"pinned hoster of a replica that is not queued"
+					"redraw hint of a replica that is not queued"
 				);
 			}
 

@@ -8,7 +8,9 @@
 //! are bounded; a draw that runs out goes back to the queue and is retried in a later block
 //! — work is never dropped for want of providers.
 
-use crate::{index::ProviderIndex, pallet::*, queue::StorageQueue, ProviderOf, ReplicaOf};
+use crate::{
+	index::ProviderIndex, pallet::*, queue::StorageQueue, ProviderOf, RedrawHint, ReplicaOf,
+};
 use alloc::vec::Vec;
 use datdot_primitives::encoded::ReplicaId;
 use frame::prelude::*;
@@ -103,9 +105,9 @@ pub fn subject_seed(randomness: &[u8; 32], subject: &impl Encode) -> [u8; 32] {
 }
 
 impl<T: Config> Pallet<T> {
-	/// Draws `count` distinct eligible providers for which `fits(position, provider)` holds
-	/// (`position` is the number picked before it, so roles picked together can ask
-	/// different things) and that are not in `exclude`, from `seed`. `None` when too few
+	/// Draws `count` distinct eligible providers for which `fits(position, account,
+	/// provider)` holds (`position` is the number picked before it, so roles picked together
+	/// can ask different things) and that are not in `exclude`, from `seed`. `None` when too few
 	/// qualify (or the bounded attempts ran out): the caller requeues the work and retries
 	/// later.
 	///
@@ -120,7 +122,7 @@ impl<T: Config> Pallet<T> {
 		count: u32,
 		among: Option<&[T::AccountId]>,
 		exclude: &[T::AccountId],
-		fits: impl Fn(usize, &ProviderOf<T>) -> bool,
+		fits: impl Fn(usize, &T::AccountId, &ProviderOf<T>) -> bool,
 	) -> Option<Vec<T::AccountId>> {
 		let n = match among {
 			Some(friends) => friends.len() as u64,
@@ -151,7 +153,7 @@ impl<T: Config> Pallet<T> {
 			// A friend must be as able to take work as a member of the eligible index.
 			if Providers::<T>::get(&who).is_some_and(|p| {
 				ProviderIndex::Eligible.admits::<T>(&p)
-					&& fits(picked.len(), &p)
+					&& fits(picked.len(), &who, &p)
 					&& Self::strikes_allow(&p, seed, attempt)
 			}) {
 				picked.push(who);
@@ -187,9 +189,13 @@ impl<T: Config> Pallet<T> {
 		let deadline = now.saturating_add(Self::timing().setup_blocks);
 		let mut deadlines = SetupDeadlines::<T>::get(deadline);
 		let mut tried = 0;
+		// Each entry is tried at most once a block: one that goes back to the queue waits
+		// for the next block (a draw that just passed over a replica's struck workers must
+		// not at once be tried again without them).
+		let max_tries = T::MaxDrawsPerBlock::get().min(Self::queued_draws());
 		// After governance shortens the setup time, draws of an earlier block may already
 		// hold this deadline's slot: the rest of the queue then waits for the next block.
-		while tried < T::MaxDrawsPerBlock::get() && !deadlines.is_full() {
+		while tried < max_tries && !deadlines.is_full() {
 			let Some((id, since)) = DrawQueueOf::<T>::pop() else { break };
 			tried += 1;
 			let nonce = DrawNonce::<T>::mutate(|n| {
@@ -205,7 +211,7 @@ impl<T: Config> Pallet<T> {
 					}
 				}
 				DrawOutcome::Stale => {}
-				outcome @ (DrawOutcome::TooFewProviders | DrawOutcome::TooFewFriends) => {
+				outcome @ (DrawOutcome::TooFewProviders | DrawOutcome::TooFewForReplica) => {
 					let (contract, replica) = (id.contract, id.replica);
 					// A copy's first slot stops waiting after `MaxDrawWait`; a successor's
 					// copy is still live, so that one waits for as long as it takes.
@@ -218,8 +224,8 @@ impl<T: Config> Pallet<T> {
 						let _ = DrawQueueOf::<T>::push((id, since), T::MaxQueuedDraws::get());
 						Self::deposit_event(Event::DrawPostponed { contract, replica });
 					}
-					// Too few providers at all: the next draws would fail too. Too few of
-					// one plan's friends says nothing about the next replica's.
+					// Too few providers at all: the next draws would fail too. Too few for
+					// one replica says nothing about the next one.
 					if matches!(outcome, DrawOutcome::TooFewProviders) {
 						break;
 					}
@@ -232,8 +238,10 @@ impl<T: Config> Pallet<T> {
 
 	/// Draws encoder, hoster and attestor for one replica and reserves the hoster's space.
 	fn draw_replica(id: ReplicaId, seed: &[u8; 32], deadline: BlockNumberFor<T>) -> DrawOutcome {
+		// Whatever comes of this draw, the hint is spent, except a kept hoster's claim when
+		// the draw must wait (below).
+		let hint = RedrawHints::<T>::take(id.contract, id.replica);
 		let Some(contract) = Contracts::<T>::get(id.contract) else {
-			PinnedHosters::<T>::remove(id.contract, id.replica);
 			return DrawOutcome::Stale; // cancelled while queued
 		};
 		if Replicas::<T>::contains_key(id.contract, id.replica) {
@@ -243,7 +251,7 @@ impl<T: Config> Pallet<T> {
 		// provider (a successor's hoster differs from the one it replaces, too). The
 		// sponsor never works for its own plan.
 		let slots = contract.replicas.saturating_mul(2);
-		let mut exclude = Vec::with_capacity(slots as usize + 1);
+		let mut exclude = Vec::with_capacity(slots as usize + 3);
 		exclude.push(contract.sponsor.clone());
 		for r in (0..slots).filter(|r| *r != id.replica) {
 			if let Some(other) = Replicas::<T>::get(id.contract, r) {
@@ -253,26 +261,48 @@ impl<T: Config> Pallet<T> {
 		let Some(plan) = Plans::<T>::get(contract.plan) else { return DrawOutcome::Stale };
 		// An ending plan's contracts are about to go: no new work for them.
 		if plan.ends_at <= frame_system::Pallet::<T>::block_number() {
-			PinnedHosters::<T>::remove(id.contract, id.replica);
 			return DrawOutcome::Stale;
 		}
 		let friends = plan.friends;
 		let among = friends.as_ref().map(|f| f.as_slice());
-		let too_few =
-			if among.is_some() { DrawOutcome::TooFewFriends } else { DrawOutcome::TooFewProviders };
+		let too_few = match (&hint, among) {
+			// Others than the struck workers may qualify in a later block, or the hint is
+			// gone by then: the next replicas are drawn meanwhile.
+			(Some(RedrawHint::AvoidStruck { .. }), _) | (_, Some(_)) => {
+				DrawOutcome::TooFewForReplica
+			}
+			_ => DrawOutcome::TooFewProviders,
+		};
+		let avoids = |who: &T::AccountId| hint.as_ref().is_some_and(|h| h.avoids(who));
 		let max_hosting = T::MaxReplicasPerHoster::get();
 		let fits = |p: &ProviderOf<T>| p.can_take_work(contract.reserve) && p.hosting < max_hosting;
 		// A hoster whose encoder was proven to cheat keeps its place if it still can.
-		let pinned = PinnedHosters::<T>::get(id.contract, id.replica).filter(|who| {
+		let pinned = match &hint {
+			Some(RedrawHint::KeepHoster(who)) => Some(who.clone()),
+			_ => None,
+		};
+		let keeps = pinned.clone().filter(|who| {
 			!exclude.contains(who)
 				&& Providers::<T>::get(who)
 					.is_some_and(|p| ProviderIndex::Eligible.admits::<T>(&p) && fits(&p))
 		});
-		let Some(hoster) = pinned.or_else(|| {
-			Self::pick_providers(&subject_seed(seed, b"hoster"), 1, among, &exclude, |_, p| fits(p))
-				.and_then(|mut v| v.pop())
+		let wait = |outcome: DrawOutcome| {
+			if let Some(who) = &pinned {
+				RedrawHints::<T>::insert(
+					id.contract,
+					id.replica,
+					RedrawHint::KeepHoster(who.clone()),
+				);
+			}
+			outcome
+		};
+		let Some(hoster) = keeps.or_else(|| {
+			Self::pick_providers(&subject_seed(seed, b"hoster"), 1, among, &exclude, |_, who, p| {
+				!avoids(who) && fits(p)
+			})
+			.and_then(|mut v| v.pop())
 		}) else {
-			return too_few;
+			return wait(too_few);
 		};
 		// Encoder and attestor: distinct from the hoster (whose work they check) and each
 		// other; the encoder (picked first) has a free encoding slot.
@@ -283,10 +313,12 @@ impl<T: Config> Pallet<T> {
 			2,
 			among,
 			&helpers_exclude,
-			|position, p| p.can_take_work(0) && (position > 0 || p.encoding < max_encoding),
+			|position, who, p| {
+				p.can_take_work(0) && (position > 0 || (p.encoding < max_encoding && !avoids(who)))
+			},
 		)
 		.and_then(|v| <[T::AccountId; 2]>::try_from(v).ok()) else {
-			return too_few;
+			return wait(too_few);
 		};
 
 		Self::assign_replica(id, contract.reserve, encoder, hoster, attestor, deadline);
@@ -319,7 +351,6 @@ impl<T: Config> Pallet<T> {
 			replacing: false,
 		};
 		Replicas::<T>::insert(id.contract, id.replica, replica);
-		PinnedHosters::<T>::remove(id.contract, id.replica);
 		Self::deposit_event(Event::ReplicaDrawn {
 			contract: id.contract,
 			replica: id.replica,
@@ -339,9 +370,9 @@ enum DrawOutcome {
 	Stale,
 	/// Too few providers qualify now; the replica waits for a later block.
 	TooFewProviders,
-	/// Too few of a friends plan's providers qualify now; the replica waits for a later
-	/// block, the next replicas are drawn.
-	TooFewFriends,
+	/// Too few qualify for this replica alone (of a friends plan's providers, or besides
+	/// its struck workers); it waits for a later block, the next replicas are drawn.
+	TooFewForReplica,
 }
 
 #[cfg(test)]

@@ -110,7 +110,11 @@ impl<T: Config> Pallet<T> {
 		// Only the encoder is at fault: the hoster keeps its place in the next draw.
 		Replicas::<T>::remove(id.contract, id.replica);
 		Self::free_replica(id, &replica);
-		PinnedHosters::<T>::insert(id.contract, id.replica, &replica.hoster);
+		RedrawHints::<T>::insert(
+			id.contract,
+			id.replica,
+			RedrawHint::KeepHoster(replica.hoster.clone()),
+		);
 		if Self::queue_draw(id).is_err() {
 			// Unreachable: new work leaves room for every setup in flight (`draw_room`).
 			defensive!("draw queue full when requeueing a replica after a fraud proof");
@@ -179,6 +183,11 @@ impl<T: Config> Pallet<T> {
 		for who in struck_encoder.iter().chain(struck_hoster.iter()) {
 			Self::strike(who);
 		}
+		let hint = RedrawHint::AvoidStruck {
+			encoder: struck_encoder.clone(),
+			hoster: struck_hoster.clone(),
+		};
+		RedrawHints::<T>::insert(id.contract, id.replica, hint);
 		if Self::queue_draw(id).is_err() {
 			// Unreachable: new work leaves room for every setup in flight (`draw_room`).
 			defensive!("draw queue full when requeueing a failed setup");

@@ -426,6 +426,31 @@ pub struct Replica<AccountId, BlockNumber> {
 	pub replacing: bool,
 }
 
+/// What a replica waiting to be drawn again keeps from its last setup.
+#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo, MaxEncodedLen)]
+pub enum RedrawHint<AccountId> {
+	/// Its encoder was proven to cheat (`report_bad_encoding`): the hoster keeps its place
+	/// and only the encoder is drawn anew.
+	KeepHoster(AccountId),
+	/// Its setup failed and these workers were struck: the next draw gives neither of them
+	/// the replica to encode or host, so a withholding encoder and a hoster that does not
+	/// store are not paired again. When only they could take it, the draw after next
+	/// ignores the hint (a replica never waits on it for long).
+	AvoidStruck { encoder: Option<AccountId>, hoster: Option<AccountId> },
+}
+
+impl<AccountId: PartialEq> RedrawHint<AccountId> {
+	/// Whether `who` may not encode or host the replica in this draw.
+	pub fn avoids(&self, who: &AccountId) -> bool {
+		match self {
+			Self::KeepHoster(_) => false,
+			Self::AvoidStruck { encoder, hoster } => {
+				encoder.as_ref() == Some(who) || hoster.as_ref() == Some(who)
+			}
+		}
+	}
+}
+
 /// The index a replacement of replica `index` takes in a contract of `replicas` copies:
 /// each copy has two slots, `i` and `i + replicas`, so that a successor and the replica it
 /// replaces live side by side until the handover.

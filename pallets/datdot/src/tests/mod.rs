@@ -631,9 +631,10 @@ mod selection {
 			assert_ok!(Datdot::pause(RuntimeOrigin::signed(3), 100));
 			for round in 0u32..500 {
 				let seed = frame::hashing::blake2_256(&round.to_le_bytes());
-				let picked =
-					Datdot::pick_providers(&seed, 3, None, &[7], |_, p| p.can_take_work(MIN_FREE))
-						.unwrap();
+				let picked = Datdot::pick_providers(&seed, 3, None, &[7], |_, _, p| {
+					p.can_take_work(MIN_FREE)
+				})
+				.unwrap();
 				assert_eq!(picked.len(), 3);
 				for (i, who) in picked.iter().enumerate() {
 					assert!(
@@ -656,7 +657,7 @@ mod selection {
 			for round in 0u32..8_000 {
 				let seed = frame::hashing::blake2_256(&round.to_le_bytes());
 				for who in
-					Datdot::pick_providers(&seed, 1, None, &[], |_, p| p.can_take_work(MIN_FREE))
+					Datdot::pick_providers(&seed, 1, None, &[], |_, _, p| p.can_take_work(MIN_FREE))
 						.unwrap()
 				{
 					counts[who as usize] += 1;
@@ -681,7 +682,7 @@ mod selection {
 			});
 			for round in 0u32..200 {
 				let seed = frame::hashing::blake2_256(&round.to_le_bytes());
-				let picked = Datdot::pick_providers(&seed, 3, None, &[], |_, p| {
+				let picked = Datdot::pick_providers(&seed, 3, None, &[], |_, _, p| {
 					p.can_take_work(MIN_FREE * 2)
 				})
 				.unwrap();
@@ -700,12 +701,13 @@ mod selection {
 			}
 			for round in 0u32..500 {
 				let seed = frame::hashing::blake2_256(&round.to_le_bytes());
-				let picked =
-					Datdot::pick_providers(&seed, 1, None, &[1, 2, 4], |_, p| p.can_take_work(0));
+				let picked = Datdot::pick_providers(&seed, 1, None, &[1, 2, 4], |_, _, p| {
+					p.can_take_work(0)
+				});
 				assert_eq!(picked, Some(vec![3]), "round {round}");
 				// Two roles together, one excluded: both others, every time.
 				let picked =
-					Datdot::pick_providers(&seed, 2, None, &[2], |_, p| p.can_take_work(0)).map(
+					Datdot::pick_providers(&seed, 2, None, &[2], |_, _, p| p.can_take_work(0)).map(
 						|mut v| {
 							v.sort();
 							v
@@ -722,14 +724,15 @@ mod selection {
 			register(1);
 			register(2);
 			assert_eq!(
-				Datdot::pick_providers(&[0; 32], 3, None, &[], |_, p| p.can_take_work(MIN_FREE)),
+				Datdot::pick_providers(&[0; 32], 3, None, &[], |_, _, p| p.can_take_work(MIN_FREE)),
 				None
 			);
 			assert_eq!(
-				Datdot::pick_providers(&[0; 32], 2, None, &[2], |_, p| p.can_take_work(MIN_FREE)),
+				Datdot::pick_providers(&[0; 32], 2, None, &[2], |_, _, p| p
+					.can_take_work(MIN_FREE)),
 				None
 			);
-			assert!(Datdot::pick_providers(&[0; 32], 2, None, &[], |_, p| p
+			assert!(Datdot::pick_providers(&[0; 32], 2, None, &[], |_, _, p| p
 				.can_take_work(MIN_FREE))
 			.is_some());
 		});
@@ -2122,7 +2125,10 @@ mod setup {
 				(0, Default::default(), 0)
 			);
 			assert!(Replicas::<Test>::get(0, 0).is_none());
-			assert_eq!(PinnedHosters::<Test>::get(0, 0), Some(r.hoster));
+			assert_eq!(
+				RedrawHints::<Test>::get(0, 0),
+				Some(crate::RedrawHint::KeepHoster(r.hoster))
+			);
 			assert_eq!(queued(), 1);
 
 			// Drawn again: the same hoster, a new encoder; the pin is gone.
@@ -2130,7 +2136,7 @@ mod setup {
 			let again = Replicas::<Test>::get(0, 0).unwrap();
 			assert_eq!(again.hoster, r.hoster);
 			assert_ne!(again.encoder, r.encoder);
-			assert_eq!(PinnedHosters::<Test>::iter().count(), 0);
+			assert_eq!(RedrawHints::<Test>::iter().count(), 0);
 			// The new encoder's honest stream makes the replica active.
 			let honest = encode(&w, id);
 			let root = honest.root();
@@ -2392,6 +2398,83 @@ mod setup {
 				assert_eq!(held(who), DEPOSIT);
 			}
 			assert!(Replicas::<Test>::get(0, 0).is_some(), "drawn again in the same block");
+		});
+	}
+
+	/// Lets the replica's setup time out after its encoder committed (both are struck);
+	/// returns the failed setup.
+	fn time_out_after_commit(w: &FeedWriter) -> crate::ReplicaOf<Test> {
+		let id = ReplicaId { contract: 0, replica: 0 };
+		let r = Replicas::<Test>::get(0, 0).expect("drawn");
+		let ReplicaState::Setup { deadline } = r.state else { panic!("not in setup: {r:?}") };
+		let root = encode(w, id).root();
+		assert_ok!(Datdot::encoding_done(RuntimeOrigin::signed(r.encoder), 0, 0, root));
+		run_to_block(deadline + 1);
+		assert!(events().contains(&Event::SetupFailed {
+			contract: 0,
+			replica: 0,
+			reason: SetupFailure::Timeout,
+			struck_encoder: Some(r.encoder),
+			struck_hoster: Some(r.hoster),
+		}));
+		r
+	}
+
+	/// A withholding encoder and a hoster that does not store look alike on chain: the
+	/// replica's next draw hands it to neither of them (as encoder or hoster), so the same
+	/// pair is never set up to fail again (seen in e2e: one pair drawn three times running).
+	#[test]
+	fn a_replica_whose_setup_failed_is_not_drawn_again_to_its_struck_workers() {
+		run(|| {
+			let w = publish_network(6, 4, 1, 1_000);
+			run_to_block(2);
+			for round in 0..3 {
+				let failed = time_out_after_commit(&w);
+				let again = Replicas::<Test>::get(0, 0).expect("drawn again in the same block");
+				for (role, who) in [("encoder", again.encoder), ("hoster", again.hoster)] {
+					assert!(
+						who != failed.encoder && who != failed.hoster,
+						"round {round}: the new {role} {who} was struck for the failed setup \
+						 (encoder {}, hoster {})",
+						failed.encoder,
+						failed.hoster
+					);
+				}
+				assert_eq!(RedrawHints::<Test>::iter().count(), 0, "the hint is spent");
+			}
+		});
+	}
+
+	/// When only the struck workers can take the replica, it waits one block, and the next
+	/// draw ignores the hint: a small network still sets the replica up.
+	#[test]
+	fn a_replica_only_its_struck_workers_can_take_waits_one_draw_not_for_ever() {
+		run(|| {
+			// Three providers: every draw needs all three (hoster, encoder, attestor).
+			let w = publish_network(3, 4, 1, 1_000);
+			run_to_block(2);
+			let failed = time_out_after_commit(&w);
+			let failed_at = System::block_number();
+			assert!(
+				Replicas::<Test>::get(0, 0).is_none(),
+				"no draw without the struck pair: {failed:?} {:?}",
+				Replicas::<Test>::get(0, 0)
+			);
+			assert!(events().contains(&Event::DrawPostponed { contract: 0, replica: 0 }));
+			assert_eq!(RedrawHints::<Test>::iter().count(), 0, "the hint is spent");
+			let mut drawn = None;
+			for at in failed_at + 1..failed_at + 6 {
+				run_to_block(at);
+				drawn = Replicas::<Test>::get(0, 0);
+				if drawn.is_some() {
+					break;
+				}
+			}
+			let again = drawn.expect("drawn again within five blocks once the hint is spent");
+			let mut workers = [again.encoder, again.hoster, again.attestor];
+			workers.sort();
+			assert_eq!(workers, [1, 2, 3]);
+			assert!([again.encoder, again.hoster].contains(&failed.encoder));
 		});
 	}
 
