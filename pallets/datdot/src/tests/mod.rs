@@ -2369,27 +2369,9 @@ mod setup {
 	fn a_hoster_that_misses_the_deadline_after_the_encoder_committed_strikes_both_slashes_neither()
 	{
 		run(|| {
-			let (_w, r, encoded) = drawn_replica();
-			assert_ok!(Datdot::encoding_done(
-				RuntimeOrigin::signed(r.encoder),
-				0,
-				0,
-				encoded.root()
-			));
-			let deadline = 2 + SETUP_BLOCKS;
-			run_to_block(deadline);
-			assert!(
-				Replicas::<Test>::get(0, 0).is_some(),
-				"confirmations count until the deadline"
-			);
-			run_to_block(deadline + 1);
-			assert!(events().contains(&Event::SetupFailed {
-				contract: 0,
-				replica: 0,
-				reason: SetupFailure::Timeout,
-				struck_encoder: Some(r.encoder),
-				struck_hoster: Some(r.hoster),
-			}));
+			let (w, drawn, _) = drawn_replica();
+			let r = time_out_after_commit(&w);
+			assert_eq!(r, drawn);
 			// The chain cannot tell whether the encoder withheld the stream: no slash.
 			for who in [r.hoster, r.encoder] {
 				let p = Providers::<Test>::get(who).unwrap();
@@ -2409,6 +2391,8 @@ mod setup {
 		let ReplicaState::Setup { deadline } = r.state else { panic!("not in setup: {r:?}") };
 		let root = encode(w, id).root();
 		assert_ok!(Datdot::encoding_done(RuntimeOrigin::signed(r.encoder), 0, 0, root));
+		run_to_block(deadline);
+		assert!(Replicas::<Test>::get(0, 0).is_some(), "confirmations count until the deadline");
 		run_to_block(deadline + 1);
 		assert!(events().contains(&Event::SetupFailed {
 			contract: 0,
