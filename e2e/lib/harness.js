@@ -76,6 +76,8 @@ export async function startNode(args, { name = 'node', readyTimeoutMs = 120_000,
     '--hypercore-listen', `127.0.0.1:${hypercorePort}`,
     '--no-mdns',
     '--no-telemetry',
+    // Level and target on each line: a test's report picks out a node's WARN and ERROR lines.
+    '--detailed-log-output',
     '--name', name,
   ];
   const log = createWriteStream(logFile);

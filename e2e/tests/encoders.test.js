@@ -173,13 +173,16 @@ async function allActive(ofPlans, check, { waitMs = 600_000, others = {} } = {})
 
 /**
  * The events of the replicas of `ofPlans` not in `active`, and the latest warnings of every
- * node of the network and of `others` (nodes outside it, by name).
+ * node of the network and of `others` (nodes outside it, by name) and their lines about
+ * those replicas.
  */
 function stuckReport(ofPlans, active, others) {
   const waiting = net.events.seen.filter((e) => e.section === 'datdot' && e.data.contract !== undefined
     && ofPlans(e) && !active.has(replicaKey(e.data)));
+  const keys = [...new Set(waiting.map((e) => replicaKey(e.data)))];
+  const telling = (l) => / (WARN|ERROR) /.test(l) || keys.some((k) => l.includes(`replica ${k}`));
   const nodes = Object.entries({ ...net.nodes, ...others }).map(([name, node]) =>
-    `${name}:\n${logLines(node, (l) => / (WARN|ERROR) /.test(l)).split('\n').slice(-20).join('\n')}`);
+    `${name}:\n${logLines(node, telling).split('\n').slice(-30).join('\n')}`);
   return [...waiting.map((e) => `${e.method} ${e.data.toString()}`), ...nodes].join('\n');
 }
 

@@ -14,7 +14,8 @@
 //! Messages are SCALE-encoded and bounded: requests by [`MAX_REQUEST`], responses by
 //! [`MAX_RESPONSE`] (a chunk holds whole blocks up to [`CHUNK_BYTES`], at least one).
 //! A request that gets no answer within [`REQUEST_TIMEOUT`] fails, so a stalled peer
-//! costs one timeout, after which the caller retries or tries another peer. Each request
+//! costs one timeout, after which the caller retries or tries another peer; and every
+//! request ends within [`WHOLE_REQUEST_TIMEOUT`], dial included ([`Requester`]). Each request
 //! says how many bytes of blocks it wants at most, and the asker sizes that to what the
 //! link delivered ([`ChunkSize`]): a slow link gets smaller chunks, so it still moves data
 //! well within the timeout instead of timing out on every 4 MiB chunk.
@@ -29,12 +30,13 @@ use crate::replica::StreamBlock;
 use codec::{Decode, Encode};
 use datdot_primitives::{encoded::ReplicaId, Proof};
 use datdot_runtime::opaque::Block;
-use sc_network::ReputationChange;
+use futures::{future::BoxFuture, FutureExt as _};
 use sc_network::{
 	config::{IncomingRequest, OutgoingResponse},
 	service::traits::NetworkService,
 	IfDisconnected, NetworkBackend, PeerId, ProtocolName,
 };
+use sc_network::{ReputationChange, RequestFailure};
 use std::{
 	collections::HashMap,
 	sync::{Arc, Mutex},
@@ -335,20 +337,104 @@ impl ChunkSize {
 	}
 }
 
-/// Sends `request` over `protocol` to `peer` (connecting if needed) and decodes the answer.
-pub async fn request<Req: Encode, T: Decode>(
-	network: &dyn NetworkService,
-	peer: PeerId,
-	protocol: &ProtocolName,
-	request: &Req,
-) -> Result<T, FetchError> {
-	let (bytes, _) = network
-		.request(peer, protocol.clone(), request.encode(), None, IfDisconnected::TryConnect)
-		.await
-		.map_err(|failure| FetchError::Network { peer, failure })?;
-	let response = Result::<T, Refusal>::decode(&mut &bytes[..])
-		.map_err(|_| FetchError::Undecodable { peer })?;
-	response.map_err(|refusal| FetchError::Refused { peer, refusal })
+/// How long a whole request may take: a dial and a substream opening (litep2p bounds them
+/// by some 20 s and 5 s), sending, and the answer ([`REQUEST_TIMEOUT`] each), with a margin.
+/// Nothing below bounds the request as a whole, and a request litep2p loses (see
+/// [`Requester`]) never completes; past this it fails as a timeout, so no part waits on it
+/// for ever.
+pub const WHOLE_REQUEST_TIMEOUT: Duration = Duration::from_secs(75);
+
+/// What the data plane needs of the network: send one request (the node's
+/// `NetworkService`; a fake in tests).
+pub trait SendRequest: Send + Sync {
+	/// Sends `payload` over `protocol` to `peer`; resolves with the answer's bytes.
+	fn send(
+		&self,
+		peer: PeerId,
+		protocol: ProtocolName,
+		payload: Vec<u8>,
+		connect: IfDisconnected,
+	) -> BoxFuture<'_, Result<Vec<u8>, RequestFailure>>;
+}
+
+impl SendRequest for Arc<dyn NetworkService> {
+	fn send(
+		&self,
+		peer: PeerId,
+		protocol: ProtocolName,
+		payload: Vec<u8>,
+		connect: IfDisconnected,
+	) -> BoxFuture<'_, Result<Vec<u8>, RequestFailure>> {
+		async move {
+			self.request(peer, protocol, payload, None, connect).await.map(|(bytes, _)| bytes)
+		}
+		.boxed()
+	}
+}
+
+/// Sends the data plane's requests. Each is bounded as a whole by [`WHOLE_REQUEST_TIMEOUT`],
+/// and a peer that is not connected is dialed by one request at a time per protocol: litep2p
+/// (0.15) keeps one pending dial per peer and protocol, so a second request that dials a peer
+/// while the first still does replaces the first, whose answer then never comes. That lost
+/// a hoster's part for good when its encoder restarted (a task waited for ever and held the
+/// part, also through the replica's next draw).
+pub struct Requester {
+	network: Box<dyn SendRequest>,
+	/// A lock per peer and protocol, held while a request dials.
+	dialing: Mutex<HashMap<(PeerId, ProtocolName), std::sync::Weak<DialLock>>>,
+}
+
+/// Held by the one request dialing a peer on a protocol.
+type DialLock = tokio::sync::Mutex<()>;
+
+impl Requester {
+	/// Sends through `network`.
+	pub fn new(network: Box<dyn SendRequest>) -> Self {
+		Self { network, dialing: Mutex::default() }
+	}
+
+	/// Sends `request` over `protocol` to `peer` (connecting if needed) and decodes the
+	/// answer.
+	pub async fn request<Req: Encode, T: Decode>(
+		&self,
+		peer: PeerId,
+		protocol: &ProtocolName,
+		request: &Req,
+	) -> Result<T, FetchError> {
+		let payload = request.encode();
+		let sent = async {
+			let connected = IfDisconnected::ImmediateError;
+			match self.network.send(peer, protocol.clone(), payload.clone(), connected).await {
+				Err(RequestFailure::NotConnected) => {
+					let lock = self.dial_lock(peer, protocol);
+					let _dialing = lock.lock().await;
+					let dial = IfDisconnected::TryConnect;
+					self.network.send(peer, protocol.clone(), payload, dial).await
+				}
+				other => other,
+			}
+		};
+		let bytes = tokio::time::timeout(WHOLE_REQUEST_TIMEOUT, sent)
+			.await
+			.unwrap_or(Err(RequestFailure::Network(sc_network::OutboundFailure::Timeout)))
+			.map_err(|failure| FetchError::Network { peer, failure })?;
+		let response = Result::<T, Refusal>::decode(&mut &bytes[..])
+			.map_err(|_| FetchError::Undecodable { peer })?;
+		response.map_err(|refusal| FetchError::Refused { peer, refusal })
+	}
+
+	/// The dial lock of `peer` on `protocol`; locks nobody holds are forgotten.
+	fn dial_lock(&self, peer: PeerId, protocol: &ProtocolName) -> Arc<DialLock> {
+		let mut dialing = self.dialing.lock().unwrap_or_else(|p| p.into_inner());
+		dialing.retain(|_, lock| lock.strong_count() > 0);
+		let key = (peer, protocol.clone());
+		if let Some(lock) = dialing.get(&key).and_then(std::sync::Weak::upgrade) {
+			return lock;
+		}
+		let lock = Arc::new(DialLock::new(()));
+		dialing.insert(key, Arc::downgrade(&lock));
+		lock
+	}
 }
 
 /// Takes items from `items` while they fit in `max_bytes` and a chunk (at least one), by
@@ -473,5 +559,102 @@ mod tests {
 			.all(|(body, cost)| body.is_ok() || *body == Err(Refusal::Busy) && cost.len() <= 1));
 		let (body, cost) = decode(futures::executor::block_on(answer).unwrap());
 		assert_eq!((body, cost.len()), (Ok(14), 0));
+	}
+
+	/// A network that behaves as litep2p 0.15 does towards one peer on one protocol: not
+	/// connected at first; a request that may dial starts a dial (1 s), and one made while a
+	/// dial is pending replaces the pending one, whose answer never comes; once connected,
+	/// requests are answered at once (`Ok` of their payload).
+	#[derive(Default)]
+	struct OneDialPerPeer(Mutex<Dialing>);
+
+	#[derive(Default)]
+	struct Dialing {
+		connected: bool,
+		dials: usize,
+		pending: Option<(Vec<u8>, oneshot::Sender<Vec<u8>>)>,
+		lost: Vec<oneshot::Sender<Vec<u8>>>,
+	}
+
+	impl SendRequest for Arc<OneDialPerPeer> {
+		fn send(
+			&self,
+			_: PeerId,
+			_: ProtocolName,
+			payload: Vec<u8>,
+			connect: IfDisconnected,
+		) -> BoxFuture<'_, Result<Vec<u8>, RequestFailure>> {
+			let payload = [&[0u8][..], &payload].concat();
+			let mut state = self.0.lock().unwrap();
+			if state.connected {
+				return futures::future::ready(Ok(payload)).boxed();
+			}
+			if matches!(connect, IfDisconnected::ImmediateError) {
+				return futures::future::ready(Err(RequestFailure::NotConnected)).boxed();
+			}
+			let (tx, rx) = oneshot::channel();
+			if let Some((_, replaced)) = state.pending.replace((payload, tx)) {
+				state.lost.push(replaced);
+			} else {
+				state.dials += 1;
+				let this = self.clone();
+				tokio::spawn(async move {
+					tokio::time::sleep(Duration::from_secs(1)).await;
+					let mut state = this.0.lock().unwrap();
+					state.connected = true;
+					if let Some((payload, tx)) = state.pending.take() {
+						let _ = tx.send(payload);
+					}
+				});
+			}
+			async move { rx.await.map_err(|_| RequestFailure::Refused) }.boxed()
+		}
+	}
+
+	#[tokio::test(start_paused = true)]
+	async fn requests_racing_to_a_peer_being_dialed_all_get_their_answers() {
+		let network = Arc::new(OneDialPerPeer::default());
+		let requests = Requester::new(Box::new(network.clone()));
+		let (peer, protocol) = (PeerId::random(), ProtocolName::from("/test/1"));
+		let asked = tokio::time::Instant::now();
+		let asks = [0u32, 1, 2, 3];
+		let answers = futures::future::join_all(
+			asks.iter().map(|n| requests.request::<u32, u32>(peer, &protocol, n)),
+		)
+		.await;
+		// Each request had its own answer: none was lost to another's dial, none waited for
+		// the whole-request timeout.
+		let decoded: Vec<u32> = answers.into_iter().map(|a| a.expect("answered")).collect();
+		assert_eq!(decoded, asks);
+		assert!(asked.elapsed() < Duration::from_secs(5), "took {:?}", asked.elapsed());
+		let state = network.0.lock().unwrap();
+		assert_eq!((state.dials, state.lost.len()), (1, 0), "one dial, no request lost");
+	}
+
+	/// A network whose requests never complete (as a request litep2p lost).
+	struct Silent;
+
+	impl SendRequest for Silent {
+		fn send(
+			&self,
+			_: PeerId,
+			_: ProtocolName,
+			_: Vec<u8>,
+			_: IfDisconnected,
+		) -> BoxFuture<'_, Result<Vec<u8>, RequestFailure>> {
+			futures::future::pending().boxed()
+		}
+	}
+
+	#[tokio::test(start_paused = true)]
+	async fn a_request_that_never_completes_fails_as_a_timeout_after_the_whole_request_timeout() {
+		let requests = Requester::new(Box::new(Silent));
+		let asked = tokio::time::Instant::now();
+		let answer = requests
+			.request::<u32, u32>(PeerId::random(), &ProtocolName::from("/test/1"), &7)
+			.await;
+		let error = answer.expect_err("no answer");
+		assert!(error.is_timeout(), "{error}");
+		assert_eq!(asked.elapsed(), WHOLE_REQUEST_TIMEOUT);
 	}
 }

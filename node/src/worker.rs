@@ -57,6 +57,8 @@ const REFRESH_RETRY: Duration = Duration::from_secs(60);
 const ORIGINAL_BLOCK_TRIES: usize = 5;
 /// How often a running transfer logs its progress.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+/// How long a transfer may get nothing before it warns (again) what it waits on.
+const STALLED_WARN_EVERY: Duration = Duration::from_secs(30);
 
 /// An encoded stream ready for its hoster.
 struct Prepared {
@@ -225,7 +227,8 @@ impl Metrics {
 	}
 }
 
-/// Logs a transfer's progress: blocks done of total, and MB/s.
+/// Logs a transfer's progress: blocks done of total, and MB/s; and what it waits on when
+/// nothing comes.
 struct Progress {
 	what: &'static str,
 	id: ReplicaId,
@@ -234,12 +237,32 @@ struct Progress {
 	bytes: u64,
 	started: Instant,
 	logged: Instant,
+	/// The last chunk done, or the last warning that none came.
+	moved: Instant,
 }
 
 impl Progress {
 	fn new(what: &'static str, id: ReplicaId, total: u64) -> Self {
 		let now = Instant::now();
-		Self { what, id, total, done: 0, bytes: 0, started: now, logged: now }
+		Self { what, id, total, done: 0, bytes: 0, started: now, logged: now, moved: now }
+	}
+
+	/// A request brought nothing (`why`): after [`STALLED_WARN_EVERY`] of that, warns, so a
+	/// part that waits says on what instead of waiting silently until its setup deadline.
+	fn stalled(&mut self, why: &dyn std::fmt::Display) {
+		if self.moved.elapsed() >= STALLED_WARN_EVERY {
+			log::warn!(
+				target: "datdot",
+				"{} replica {}/{}: nothing for {} s at block {}/{} ({why}); still asking",
+				self.what,
+				self.id.contract,
+				self.id.replica,
+				self.moved.elapsed().as_secs(),
+				self.done,
+				self.total,
+			);
+			self.moved = Instant::now();
+		}
 	}
 
 	/// Restarts the clock (the first request answered: waiting for the peer to be ready is
@@ -254,6 +277,7 @@ impl Progress {
 	fn add(&mut self, blocks: u64, bytes: usize) {
 		self.done += blocks;
 		self.bytes += bytes as u64;
+		self.moved = Instant::now();
 		if self.done == self.total || self.logged.elapsed() >= PROGRESS_EVERY {
 			self.logged = Instant::now();
 			let secs = self.started.elapsed().as_secs_f64().max(1e-3);
@@ -311,6 +335,8 @@ pub struct Workers<C> {
 	state: Mutex<State>,
 	metrics: Option<Metrics>,
 	attestor: Arc<crate::attest::Attestor>,
+	/// Sends the data plane's requests on `parts.network`.
+	requests: net::Requester,
 }
 
 impl<C> Workers<C>
@@ -329,7 +355,8 @@ where
 			metrics.as_ref().map(|m| (m.attested_served.clone(), m.attested_silent.clone()));
 		let attestor = crate::attest::Attestor::new(parts.offchain_db.clone(), counters);
 		let _ = misbehaviour();
-		Arc::new(Self { parts, state: Mutex::default(), metrics, attestor })
+		let requests = net::Requester::new(Box::new(parts.network.clone()));
+		Arc::new(Self { parts, state: Mutex::default(), metrics, attestor, requests })
 	}
 
 	/// Follows the best chain and starts the work each new best block brings.
@@ -642,8 +669,7 @@ where
 		candidates.extend((self.parts.peers)().await.into_iter().filter(|p| Some(*p) != last));
 		for peer in candidates.into_iter().filter(|p| !sources.shunned.contains(p)) {
 			let asked = Instant::now();
-			match net::request(&*self.parts.network, peer, &self.parts.names.blocks, &request).await
-			{
+			match self.requests.request(peer, &self.parts.names.blocks, &request).await {
 				Ok(proofs) => {
 					let proofs: Vec<datdot_primitives::Proof> = proofs;
 					sources.chunk.answered(asked.elapsed());
@@ -725,8 +751,12 @@ where
 				return Ok(None);
 			}
 			let asked = Instant::now();
-			let Some(blocks) = self.encoded_blocks(encoder, duty.id, from, &mut chunk).await else {
-				continue;
+			let blocks = match self.encoded_blocks(encoder, duty.id, from, &mut chunk).await {
+				Ok(blocks) => blocks,
+				Err(e) => {
+					progress.stalled(&e);
+					continue;
+				}
 			};
 			progress.restart_clock(asked);
 			let count = blocks.len() as u64;
@@ -788,21 +818,20 @@ where
 	}
 
 	/// The next chunk of replica `id`'s sealed stream from its encoder, from block `from`;
-	/// `None` (after a pause) if the encoder did not give it this time.
+	/// the failure (after a pause) if the encoder did not give it this time.
 	async fn encoded_blocks(
 		&self,
 		encoder: PeerId,
 		id: ReplicaId,
 		from: u64,
 		chunk: &mut net::ChunkSize,
-	) -> Option<Vec<StreamBlock>> {
+	) -> Result<Vec<StreamBlock>, FetchError> {
 		let request = EncodedRequest { id, from, max_bytes: chunk.get() };
 		let asked = Instant::now();
-		match net::request(&*self.parts.network, encoder, &self.parts.names.encoded, &request).await
-		{
+		match self.requests.request(encoder, &self.parts.names.encoded, &request).await {
 			Ok(blocks) => {
 				chunk.answered(asked.elapsed());
-				Some(blocks)
+				Ok(blocks)
 			}
 			Err(e) => {
 				if e.is_timeout() {
@@ -812,7 +841,7 @@ where
 				// same block.
 				log::debug!(target: "datdot", "encoded stream at block {from}: {e}");
 				futures_timer::Delay::new(RETRY_AFTER).await;
-				None
+				Err(e)
 			}
 		}
 	}
