@@ -375,9 +375,8 @@ impl SendRequest for Arc<dyn NetworkService> {
 /// Sends the data plane's requests. Each is bounded as a whole by [`WHOLE_REQUEST_TIMEOUT`],
 /// and a peer that is not connected is dialed by one request at a time per protocol: litep2p
 /// (0.15) keeps one pending dial per peer and protocol, so a second request that dials a peer
-/// while the first still does replaces the first, whose answer then never comes. That lost
-/// a hoster's part for good when its encoder restarted (a task waited for ever and held the
-/// part, also through the replica's next draw).
+/// while the first still does replaces the first, whose answer then never comes, and the part
+/// that sent it waits for ever (holding the part, also through the replica's next draw).
 pub struct Requester {
 	network: Box<dyn SendRequest>,
 	/// A lock per peer and protocol, held while a request dials.
