@@ -26,7 +26,7 @@ impl LocalProviders {
 		&self,
 		client: &C,
 		hash: <Block as sp_runtime::traits::Block>::Hash,
-	) -> Vec<AccountId>
+	) -> Option<Vec<AccountId>>
 	where
 		C: ProvideRuntimeApi<Block>,
 		C::Api: DatdotApi<Block, AccountId, datdot_runtime::BlockNumber>,
@@ -40,13 +40,13 @@ impl LocalProviders {
 				Ok(known) => known,
 				Err(e) => {
 					log::warn!(target: "datdot", "cannot read whom this node's duty keys sign for: {e}");
-					Vec::new()
+					return None;
 				}
 			}
 		};
 		let providers = known.iter().map(|(_, provider)| provider.clone()).collect();
 		*self.known.lock().unwrap_or_else(|p| p.into_inner()) = known;
-		providers
+		Some(providers)
 	}
 
 	/// The duty key in this node's keystore that signs for `provider`, if any.

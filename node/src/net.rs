@@ -288,6 +288,11 @@ pub enum FetchError {
 	/// The peer refused.
 	#[error("peer {peer} refused: {refusal}")]
 	Refused { peer: PeerId, refusal: Refusal },
+	/// Nothing came of the request within [`WHOLE_REQUEST_TIMEOUT`]: a dial, a wait for
+	/// another request's dial, or a request the network lost. Not a slow link: the chunk
+	/// size stays.
+	#[error("peer {peer}: no answer within {} s (dial included)", WHOLE_REQUEST_TIMEOUT.as_secs())]
+	Abandoned { peer: PeerId },
 }
 
 impl FetchError {
@@ -340,8 +345,8 @@ impl ChunkSize {
 /// How long a whole request may take: a dial and a substream opening (litep2p bounds them
 /// by some 20 s and 5 s), sending, and the answer ([`REQUEST_TIMEOUT`] each), with a margin.
 /// Nothing below bounds the request as a whole, and a request litep2p loses (see
-/// [`Requester`]) never completes; past this it fails as a timeout, so no part waits on it
-/// for ever.
+/// [`Requester`]) never completes; past this it is abandoned, so no part waits on it for
+/// ever.
 pub const WHOLE_REQUEST_TIMEOUT: Duration = Duration::from_secs(75);
 
 /// What the data plane needs of the network: send one request (the node's
@@ -401,21 +406,30 @@ impl Requester {
 		request: &Req,
 	) -> Result<T, FetchError> {
 		let payload = request.encode();
+		let connected = || {
+			let payload = payload.clone();
+			self.network.send(peer, protocol.clone(), payload, IfDisconnected::ImmediateError)
+		};
 		let sent = async {
-			let connected = IfDisconnected::ImmediateError;
-			match self.network.send(peer, protocol.clone(), payload.clone(), connected).await {
+			match connected().await {
 				Err(RequestFailure::NotConnected) => {
 					let lock = self.dial_lock(peer, protocol);
 					let _dialing = lock.lock().await;
-					let dial = IfDisconnected::TryConnect;
-					self.network.send(peer, protocol.clone(), payload, dial).await
+					// The request that held the lock may have connected the peer meanwhile.
+					match connected().await {
+						Err(RequestFailure::NotConnected) => {
+							let dial = IfDisconnected::TryConnect;
+							self.network.send(peer, protocol.clone(), payload.clone(), dial).await
+						}
+						other => other,
+					}
 				}
 				other => other,
 			}
 		};
 		let bytes = tokio::time::timeout(WHOLE_REQUEST_TIMEOUT, sent)
 			.await
-			.unwrap_or(Err(RequestFailure::Network(sc_network::OutboundFailure::Timeout)))
+			.map_err(|_| FetchError::Abandoned { peer })?
 			.map_err(|failure| FetchError::Network { peer, failure })?;
 		let response = Result::<T, Refusal>::decode(&mut &bytes[..])
 			.map_err(|_| FetchError::Undecodable { peer })?;
@@ -646,14 +660,15 @@ mod tests {
 	}
 
 	#[tokio::test(start_paused = true)]
-	async fn a_request_that_never_completes_fails_as_a_timeout_after_the_whole_request_timeout() {
+	async fn a_request_that_never_completes_is_abandoned_after_the_whole_request_timeout() {
 		let requests = Requester::new(Box::new(Silent));
 		let asked = tokio::time::Instant::now();
 		let answer = requests
 			.request::<u32, u32>(PeerId::random(), &ProtocolName::from("/test/1"), &7)
 			.await;
 		let error = answer.expect_err("no answer");
-		assert!(error.is_timeout(), "{error}");
+		assert!(matches!(error, FetchError::Abandoned { .. }), "{error}");
+		assert!(!error.is_timeout(), "not a slow link: the chunk size stays");
 		assert_eq!(asked.elapsed(), WHOLE_REQUEST_TIMEOUT);
 	}
 }

@@ -339,6 +339,15 @@ pub struct Workers<C> {
 	requests: net::Requester,
 }
 
+/// A part's task is running while this lives.
+struct Running<'a, C>(&'a Workers<C>, Part);
+
+impl<C> Drop for Running<'_, C> {
+	fn drop(&mut self) {
+		self.0.state.lock().unwrap_or_else(|p| p.into_inner()).running.remove(&self.1);
+	}
+}
+
 impl<C> Workers<C>
 where
 	C: ProvideRuntimeApi<Block> + BlockchainEvents<Block> + Send + Sync + 'static,
@@ -374,23 +383,28 @@ where
 		let accounts = self.parts.local.refresh(&*self.parts.client, hash);
 		self.metric(|m| m.stored_replicas.set(self.parts.store.replica_count() as u64));
 		self.refresh_proofs(hash);
-		if accounts.is_empty() {
-			return;
-		}
-		self.prune_store(hash, accounts.clone());
-		match self.parts.client.runtime_api().performance_duties(hash, accounts.clone()) {
-			Ok(duties) => {
-				let spawner = self.parts.spawner.clone();
-				self.attestor
-					.on_duties(duties, |task| spawner.spawn("datdot-attest", Some("datdot"), task));
+		// A failed read changes nothing; no local provider (any more: unregistered, or its
+		// duty key rotated away) ends this node's parts and attestations, which would
+		// otherwise wait for ever on the last duties read. Nothing stored is deleted then:
+		// a rotated key's successor may be on chain a block later.
+		let Some(accounts) = accounts else { return };
+		let spawner = self.parts.spawner.clone();
+		let spawn_attestation = |task| spawner.spawn("datdot-attest", Some("datdot"), task);
+		let duties = if accounts.is_empty() {
+			self.attestor.on_duties(Vec::new(), spawn_attestation);
+			Vec::new()
+		} else {
+			self.prune_store(hash, accounts.clone());
+			match self.parts.client.runtime_api().performance_duties(hash, accounts.clone()) {
+				Ok(duties) => self.attestor.on_duties(duties, spawn_attestation),
+				Err(e) => log::warn!(target: "datdot", "cannot read this node's attestations: {e}"),
 			}
-			Err(e) => log::warn!(target: "datdot", "cannot read this node's attestations: {e}"),
-		}
-		let duties = match self.parts.client.runtime_api().setup_duties(hash, accounts) {
-			Ok(duties) => duties,
-			Err(e) => {
-				log::warn!(target: "datdot", "cannot read this node's setup duties: {e}");
-				return;
+			match self.parts.client.runtime_api().setup_duties(hash, accounts) {
+				Ok(duties) => duties,
+				Err(e) => {
+					log::warn!(target: "datdot", "cannot read this node's setup duties: {e}");
+					return;
+				}
 			}
 		};
 		let start = {
@@ -406,6 +420,8 @@ where
 			// Encoding and checking are CPU work: each part gets a blocking thread.
 			self.parts.spawner.spawn_blocking("datdot-setup", Some("datdot"), async move {
 				let part = (duty.role, duty.id);
+				// Even if the task panics, the part is free to start again.
+				let _running = Running(&workers, part);
 				let result = match duty.role {
 					Role::Encoder => workers.encode(&duty).await,
 					Role::Hoster => workers.host(&duty).await,
@@ -423,7 +439,6 @@ where
 						duty.id.replica,
 					),
 				}
-				workers.state().running.remove(&part);
 			});
 		}
 	}
@@ -882,6 +897,9 @@ where
 		let mut sources = Sources::default();
 		for block in evidence.blocks_needed(&replica) {
 			for _ in 0..ORIGINAL_BLOCK_TRIES {
+				if !self.same_duty(duty) {
+					return Ok(None);
+				}
 				let found = self.original_blocks(&duty.feed, block..block + 1, &mut sources).await;
 				match found.and_then(|p| p.into_iter().next()) {
 					Some(proof) => match check_block(&duty.feed, block, &proof) {
