@@ -583,16 +583,15 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::DrawQueue` (`max_values`: None, `max_size`: Some(28), added: 2503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::RedrawHints` (r:0 w:16)
 	/// Proof: `Datdot::RedrawHints` (`max_values`: None, `max_size`: Some(95), added: 2570, mode: `MaxEncodedLen`)
-	/// (RedrawHints write added by hand for a hint per failed setup; not yet re-measured.)
 	/// The range of component `n` is `[1, 16]`.
 	fn expire_setups(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `380 + n * (1096 ±0)`
+		//  Measured:  `379 + n * (1096 ±0)`
 		//  Estimated: `3670 + n * (5994 ±0)`
-		// Minimum execution time: 58_397_000 picoseconds.
-		Weight::from_parts(29_052_042, 3670)
-			// Standard Error: 1_937_897
-			.saturating_add(Weight::from_parts(46_664_598, 0).saturating_mul(n.into()))
+		// Minimum execution time: 66_829_000 picoseconds.
+		Weight::from_parts(15_384_945, 3670)
+			// Standard Error: 723_638
+			.saturating_add(Weight::from_parts(57_277_367, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -1138,8 +1137,8 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 2997).saturating_mul(n.into()))
 	}
 	fn expire_setups(n: u32, ) -> Weight {
-		Weight::from_parts(29_052_042, 3670)
-			.saturating_add(Weight::from_parts(46_664_598, 0).saturating_mul(n.into()))
+		Weight::from_parts(15_384_945, 3670)
+			.saturating_add(Weight::from_parts(57_277_367, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().reads((3_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
