@@ -21,7 +21,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stopAll, sendAndFinalize, setTiming, startNode, identity, halt } from '../lib/harness.js';
+import { stopAll, sendAndFinalize, setTiming, startNode, identity, halt, rpcCall } from '../lib/harness.js';
 import {
   startNetwork, startProvider, writeJsFeed, importFeed, registerProviders, publishFeed, is, replicaKey,
 } from '../lib/network.js';
@@ -293,9 +293,29 @@ test('encoders: a peer serving bad blocks costs reputation and time, and no setu
   await mallory.stop();
 });
 
-/** Paths under `dir` whose name starts with `.tmp-` (a write that did not finish). */
+/**
+ * Paths under `dir` that unfinished work leaves: a write that did not finish (`.tmp-…`), and
+ * a replica's stream being encoded or received (under `.encoding/` or `.receiving/`).
+ */
 function temporaries(dir) {
-  return readdirSync(dir, { recursive: true }).filter((p) => p.split('/').pop().startsWith('.tmp-'));
+  return readdirSync(dir, { recursive: true }).filter((p) => {
+    const parts = p.split('/');
+    return parts.at(-1).startsWith('.tmp-') || ['.encoding', '.receiving'].includes(parts.at(-2));
+  });
+}
+
+/**
+ * `temporaries(node.workDir)` once the node has had `blocks` best blocks past chain block
+ * `from` to clean up (it deletes streams no draw needs on each best block), or as soon as
+ * there are none.
+ */
+async function temporariesAfter(node, from, blocks = 3) {
+  for (;;) {
+    const left = temporaries(node.workDir);
+    const { number } = await rpcCall(node, 'chain_getHeader');
+    if (left.length === 0 || Number(number) >= from + blocks) return left;
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 /** A node process's peak resident memory in MiB (VmHWM, Linux). */
@@ -344,8 +364,10 @@ test('encoders: an encoder, a hoster and the publisher killed with SIGKILL mid-s
   await allActive(ofPlan, () => {}, { waitMs: 480_000, others: { publisher: restarted.publisher } });
   const failed = events.seen.slice(mark).filter((e) => is('SetupFailed')(e) && ofPlan(e));
   console.log(`# every replica active; ${failed.length} setups failed and were drawn again`);
+  const activeAt = (await api.rpc.chain.getHeader()).number.toNumber();
   for (const [name, node] of Object.entries(restarted)) {
-    assert.deepEqual(temporaries(node.workDir), [], `no temporary file left in ${name}'s directory`);
+    const left = await temporariesAfter(node, activeAt);
+    assert.deepEqual(left, [], `no temporary file or stream left in ${name}'s directory`);
     const peak = peakRssMib(node);
     console.log(`# ${name}: peak RSS ${peak.toFixed(0)} MiB since restart`);
     assert.ok(peak < 300, `${name}'s peak RSS ${peak.toFixed(0)} MiB under 300 MiB`);

@@ -88,6 +88,27 @@ fn exchange(a: &Path, b: &Path) -> io::Result<()> {
 	}
 }
 
+/// Moves directory `from` (whose files are written and fsynced) to `to` durably, first
+/// removing its files named in `drop`, and replacing any directory at `to` (a leftover
+/// dropped as damaged). Both parents are fsynced.
+pub fn move_dir(from: &Path, to: &Path, drop: &[&str]) -> io::Result<()> {
+	for name in drop {
+		match fs::remove_file(from.join(name)) {
+			Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+			_ => {}
+		}
+	}
+	sync_dir(from)?;
+	if to.exists() {
+		fs::remove_dir_all(to)?;
+	}
+	fs::rename(from, to)?;
+	for parent in [from.parent(), to.parent()].into_iter().flatten() {
+		sync_dir(parent)?;
+	}
+	Ok(())
+}
+
 /// Removes directory `parent/name` durably.
 pub fn remove_dir(parent: &Path, name: &str) -> io::Result<()> {
 	fs::remove_dir_all(parent.join(name))?;

@@ -146,15 +146,19 @@ mod tests {
 		stream: Vec<StreamBlock>,
 	) -> Option<Evidence> {
 		let key = *crate::replica::tests::test_sealer().key();
-		let mut acceptor = StreamAcceptor::new(chain.clone(), ID, range, key).unwrap();
+		let mut acceptor = StreamAcceptor::new(chain.clone(), ID, range, key, (0, 0)).unwrap();
 		let mut blocks = stream.into_iter();
+		let mut accepted = Vec::new();
 		for block in blocks.by_ref() {
-			if acceptor.accept(block).is_err() {
-				let mut evidence = acceptor.into_evidence()?;
-				for rest in blocks.by_ref() {
-					evidence.push(rest);
+			match acceptor.accept(block) {
+				Ok(kept) => accepted.push(kept.sealed),
+				Err(_) => {
+					let mut evidence = acceptor.into_evidence(accepted)?;
+					for rest in blocks.by_ref() {
+						evidence.push(rest);
+					}
+					return Some(evidence);
 				}
-				return Some(evidence);
 			}
 		}
 		None

@@ -12,4 +12,6 @@ pub mod replica;
 pub mod sealing_key;
 pub mod serving;
 pub mod store;
+pub mod stream_log;
+pub mod tree_file;
 pub mod worker;

@@ -8,10 +8,10 @@
 //! never stores anything that does not unseal to the feed's data; then it builds the
 //! segment tree. Neither side trusts the other, nor the node it fetched blocks from.
 
-use crate::{evidence::Evidence, store::BlockProofs};
+use crate::evidence::Evidence;
 use codec::{Decode, Encode};
 use datdot_primitives::{
-	encoded::{decode_block, encode_block, ReplicaId, SealedReplica, SEGMENT_SIZE},
+	encoded::{decode_block, encode_block, ReplicaId, SEGMENT_SIZE},
 	sealing::{Sealer, SealingKey, Unsealer},
 	verify::verify_block_proof,
 	DalekVerifier, Error as VerifyError, Proof,
@@ -82,31 +82,41 @@ pub(crate) fn check_block(
 }
 
 /// Encoder: checks each original block of the replica's range (given by its proof, in
-/// order), encodes and seals it; at the end, the replica (for `encoding_done`) and the
-/// stream the hoster fetches.
+/// order), encodes and seals it into the stream the hoster fetches. It keeps only its place
+/// in the stream: the blocks go to disk ([`crate::stream_log::StreamLog`]), which also gives
+/// the root for `encoding_done`.
 pub struct StreamEncoder {
 	feed: FeedState,
 	id: ReplicaId,
 	range: Range<u64>,
 	sealer: Arc<Sealer>,
+	/// Blocks sealed so far.
+	done: usize,
 	/// Segments sealed so far (the next block's first segment).
 	segments: u64,
-	stream: Vec<StreamBlock>,
 }
 
 impl StreamEncoder {
-	/// Encodes replica `id` of blocks `range` of `feed`, sealed with `sealer`.
-	pub fn new(feed: FeedState, id: ReplicaId, range: Range<u64>, sealer: Arc<Sealer>) -> Self {
-		Self { feed, id, range, sealer, segments: 0, stream: Vec::new() }
+	/// Encodes replica `id` of blocks `range` of `feed`, sealed with `sealer`, after the
+	/// `done` blocks (`segments` segments) sealed already (by an earlier run).
+	pub fn new(
+		feed: FeedState,
+		id: ReplicaId,
+		range: Range<u64>,
+		sealer: Arc<Sealer>,
+		(done, segments): (usize, u64),
+	) -> Self {
+		Self { feed, id, range, sealer, done, segments }
 	}
 
 	/// The feed index of the next block wanted, `None` when all are in.
 	pub fn next_index(&self) -> Option<u64> {
-		next_in(&self.range, self.stream.len())
+		next_in(&self.range, self.done)
 	}
 
-	/// Checks the next block's proof against the chain's feed, encodes and seals the block.
-	pub fn add(&mut self, mut proof: Proof) -> Result<(), StreamError> {
+	/// Checks the next block's proof against the chain's feed, encodes and seals the block;
+	/// returns it as the hoster gets it.
+	pub fn add(&mut self, mut proof: Proof) -> Result<StreamBlock, StreamError> {
 		let index = self.next_index().ok_or(StreamError::WrongBlock {
 			expected: self.range.end,
 			got: proof.block.as_ref().map(|b| b.index),
@@ -120,72 +130,55 @@ impl StreamEncoder {
 			.seal_block(&self.id, self.segments, index, &encoded)
 			.map_err(undecodable)?;
 		self.segments += (sealed.len() / SEGMENT_SIZE) as u64;
+		self.done += 1;
 		block.value = Vec::new();
-		self.stream.push(StreamBlock { sealed, proof });
-		Ok(())
-	}
-
-	/// The replica and its stream, once every block is in.
-	pub fn finish(self) -> Result<(SealedReplica, Vec<StreamBlock>), StreamError> {
-		if let Some(expected) = self.next_index() {
-			return Err(StreamError::WrongBlock { expected, got: None });
-		}
-		let sealed = self.stream.iter().map(|b| b.sealed.clone()).collect();
-		let replica =
-			SealedReplica::from_sealed(self.id, self.sealer.key(), self.range.start, sealed)
-				.map_err(StreamError::Replica)?;
-		Ok((replica, self.stream))
+		Ok(StreamBlock { sealed, proof })
 	}
 }
 
 /// Hoster: unseals, decodes and checks each block of the stream as it arrives against the
-/// chain's feed; at the end, the replica it stores (and confirms with `hosting_started`). A
-/// transfer resumes from [`StreamAcceptor::next_index`] after a dropped connection.
+/// chain's feed, before it goes to disk ([`crate::stream_log::StreamLog`]), from which the
+/// store makes the replica the hoster confirms with `hosting_started`. A transfer resumes
+/// from [`StreamAcceptor::next_index`] after a dropped connection or a restart.
 pub struct StreamAcceptor {
 	feed: FeedState,
 	id: ReplicaId,
 	range: Range<u64>,
 	key: SealingKey,
 	unsealer: Unsealer,
+	/// Blocks accepted so far.
+	done: usize,
 	/// Segments accepted so far (the next block's first segment).
 	segments: u64,
-	sealed: Vec<Vec<u8>>,
-	proofs: Vec<Proof>,
 	/// The sealed bytes of the first block refused, kept as evidence against the encoder.
 	refused: Option<Vec<u8>>,
 }
 
 impl StreamAcceptor {
 	/// Accepts replica `id` of blocks `range` of `feed`, sealed by the encoder whose
-	/// registered sealing key is `key`.
+	/// registered sealing key is `key`, after the `done` blocks (`segments` segments)
+	/// accepted already (by an earlier run).
 	pub fn new(
 		feed: FeedState,
 		id: ReplicaId,
 		range: Range<u64>,
 		key: SealingKey,
+		(done, segments): (usize, u64),
 	) -> Result<Self, StreamError> {
 		let unsealer = Unsealer::new(&key).map_err(StreamError::Replica)?;
-		Ok(Self {
-			feed,
-			id,
-			range,
-			key,
-			unsealer,
-			segments: 0,
-			sealed: Vec::new(),
-			proofs: Vec::new(),
-			refused: None,
-		})
+		Ok(Self { feed, id, range, key, unsealer, done, segments, refused: None })
 	}
 
 	/// The feed index of the next block wanted, `None` when all are in.
 	pub fn next_index(&self) -> Option<u64> {
-		next_in(&self.range, self.sealed.len())
+		next_in(&self.range, self.done)
 	}
 
 	/// Unseals and decodes the next block and checks it; nothing is accepted unless it
-	/// checks out. A refused block's bytes are kept for [`StreamAcceptor::into_evidence`].
-	pub fn accept(&mut self, block: StreamBlock) -> Result<(), StreamError> {
+	/// checks out. Returns the block to keep (its proof without the block's bytes, which
+	/// unsealing gives back). A refused block's bytes are kept for
+	/// [`StreamAcceptor::into_evidence`].
+	pub fn accept(&mut self, block: StreamBlock) -> Result<StreamBlock, StreamError> {
 		if self.refused.is_some() {
 			return Err(StreamError::AfterRefusal);
 		}
@@ -193,9 +186,8 @@ impl StreamAcceptor {
 		match self.check(&sealed, &mut proof) {
 			Ok(()) => {
 				self.segments += (sealed.len() / SEGMENT_SIZE) as u64;
-				self.sealed.push(sealed);
-				self.proofs.push(proof);
-				Ok(())
+				self.done += 1;
+				Ok(StreamBlock { sealed, proof })
 			}
 			Err(e) => {
 				self.refused = Some(sealed);
@@ -204,11 +196,11 @@ impl StreamAcceptor {
 		}
 	}
 
-	/// After a refused block: the evidence against the encoder so far (`None` if nothing was
-	/// refused).
-	pub fn into_evidence(self) -> Option<Evidence> {
+	/// After a refused block: the evidence against the encoder so far, given the `accepted`
+	/// blocks' sealed bytes (`None` if nothing was refused).
+	pub fn into_evidence(self, accepted: Vec<Vec<u8>>) -> Option<Evidence> {
 		let refused = self.refused?;
-		Some(Evidence::new(self.id, self.key, self.range, self.sealed, refused))
+		Some(Evidence::new(self.id, self.key, self.range, accepted, refused))
 	}
 
 	/// Checks that `sealed` is the next block's canonical sealed encoding (what the chain
@@ -236,16 +228,6 @@ impl StreamAcceptor {
 		}
 		Ok(())
 	}
-
-	/// The replica and its blocks' proofs, once every block is in.
-	pub fn finish(self) -> Result<(SealedReplica, BlockProofs), StreamError> {
-		if let Some(expected) = self.next_index() {
-			return Err(StreamError::WrongBlock { expected, got: None });
-		}
-		let replica = SealedReplica::from_sealed(self.id, &self.key, self.range.start, self.sealed)
-			.map_err(StreamError::Replica)?;
-		Ok((replica, BlockProofs { length: self.feed.length, proofs: self.proofs }))
-	}
 }
 
 /// The feed index of block `done` of `range`, if there is one.
@@ -257,6 +239,8 @@ fn next_in(range: &Range<u64>, done: usize) -> Option<u64> {
 #[cfg(test)]
 pub(crate) mod tests {
 	use super::*;
+	use crate::store::BlockProofs;
+	use datdot_primitives::encoded::SealedReplica;
 	use datdot_primitives::{writer::FeedWriter, FeedAuth, SigningMode};
 
 	pub(crate) const ID: ReplicaId = ReplicaId { contract: 3, replica: 1 };
@@ -289,17 +273,38 @@ pub(crate) mod tests {
 		range.map(|i| w.block_proof(i).unwrap()).collect()
 	}
 
-	/// Runs the encoder over `proofs`.
+	/// Runs the encoder over `proofs`: the replica its stream makes, and the stream.
 	pub(crate) fn encode_stream(
 		feed: &FeedState,
 		range: Range<u64>,
 		proofs: Vec<Proof>,
 	) -> Result<(SealedReplica, Vec<StreamBlock>), StreamError> {
-		let mut encoder = StreamEncoder::new(feed.clone(), ID, range, Arc::new(test_sealer()));
-		for proof in proofs {
-			encoder.add(proof)?;
+		encode_with(feed, range, proofs, Arc::new(test_sealer()))
+	}
+
+	fn encode_with(
+		feed: &FeedState,
+		range: Range<u64>,
+		proofs: Vec<Proof>,
+		sealer: Arc<Sealer>,
+	) -> Result<(SealedReplica, Vec<StreamBlock>), StreamError> {
+		let mut encoder =
+			StreamEncoder::new(feed.clone(), ID, range.clone(), sealer.clone(), (0, 0));
+		let stream = proofs.into_iter().map(|p| encoder.add(p)).collect::<Result<Vec<_>, _>>()?;
+		if let Some(expected) = encoder.next_index() {
+			return Err(StreamError::WrongBlock { expected, got: None });
 		}
-		encoder.finish()
+		Ok((replica_of(&stream, range.start, sealer.key())?, stream))
+	}
+
+	/// The replica a checked `stream` makes (what the store builds from it on disk).
+	fn replica_of(
+		stream: &[StreamBlock],
+		first_block: u64,
+		key: &SealingKey,
+	) -> Result<SealedReplica, StreamError> {
+		let sealed = stream.iter().map(|b| b.sealed.clone()).collect();
+		SealedReplica::from_sealed(ID, key, first_block, sealed).map_err(StreamError::Replica)
 	}
 
 	/// Runs the hoster's side over `stream`.
@@ -317,12 +322,17 @@ pub(crate) mod tests {
 		range: Range<u64>,
 		stream: Vec<StreamBlock>,
 	) -> Result<(SealedReplica, BlockProofs), StreamError> {
-		let mut acceptor =
-			StreamAcceptor::new(feed.clone(), ID, range, *test_sealer().key()).unwrap();
-		for block in stream {
-			acceptor.accept(block)?;
+		let key = *test_sealer().key();
+		let mut acceptor = StreamAcceptor::new(feed.clone(), ID, range.clone(), key, (0, 0))?;
+		let kept = stream.into_iter().map(|b| acceptor.accept(b)).collect::<Result<Vec<_>, _>>()?;
+		if let Some(expected) = acceptor.next_index() {
+			return Err(StreamError::WrongBlock { expected, got: None });
 		}
-		acceptor.finish()
+		let proofs = BlockProofs {
+			length: feed.length,
+			proofs: kept.iter().map(|b| b.proof.clone()).collect(),
+		};
+		Ok((replica_of(&kept, range.start, &key)?, proofs))
 	}
 
 	#[test]
@@ -480,11 +490,7 @@ pub(crate) mod tests {
 		// The right blocks sealed with another key than the encoder's registered one.
 		let other =
 			Sealer::from_pem(datdot_primitives::testdata::TEST_SEALING_KEYS[1].as_bytes()).unwrap();
-		let mut encoder = StreamEncoder::new(chain.clone(), ID, 0..5, Arc::new(other));
-		for proof in proofs(&w, 0..5) {
-			encoder.add(proof).unwrap();
-		}
-		let (_, foreign) = encoder.finish().unwrap();
+		let (_, foreign) = encode_with(&chain, 0..5, proofs(&w, 0..5), Arc::new(other)).unwrap();
 		assert!(matches!(
 			accept_stream(&chain, 0..5, foreign),
 			Err(StreamError::Undecodable { index: 0, .. })

@@ -10,11 +10,14 @@
 //!   blocks to readers and to the encoders of replacements like the publisher does;
 //! - `meta`: the SCALE-encoded [`ReplicaMeta`], with a BLAKE2b checksum.
 //!
-//! A replica is written into a `.tmp-…` directory, every file is fsynced, the directory is
-//! renamed into place and the parent fsynced (`durable.rs`): after [`ReplicaStore::put`] returns, the
-//! replica survives `kill -9` and power loss, and before it returns nothing of it is
-//! visible. That is why a hoster confirms on chain only after `put` (see docs/decisions.md:
-//! the node's ParityDB commits asynchronously, so it is not used for replicas).
+//! A hoster receives a replica into a stream directory under `.receiving/`, each chunk
+//! durable as it arrives ([`crate::stream_log`]; an encoder's streams are under
+//! `.encoding/`). Once the stream is whole, [`ReplicaStore::adopt`] writes the tree, proofs
+//! and meta beside its data, fsyncs them and renames the directory into place: after it
+//! returns, the replica survives `kill -9` and power loss, and before it returns nothing of
+//! it is visible as a replica. That is why a hoster confirms on chain only after `adopt`
+//! (see docs/decisions.md: the node's ParityDB commits asynchronously, so it is not used
+//! for replicas).
 //!
 //! Start-up reads only each replica's `meta` and file sizes, so a node with a full store
 //! starts in seconds. Contents are checked on read (every storage proof against the
@@ -22,17 +25,18 @@
 //! ([`ReplicaStore::scrub_pass`]) that re-reads each replica whole; a damaged replica is
 //! removed either way, and the chain faults and replaces it.
 
+use crate::stream_log::{StreamHead, StreamLog};
 use codec::{Decode, Encode};
+#[cfg(test)]
+use datdot_primitives::encoded::SealedReplica;
 use datdot_primitives::{
-	encoded::{
-		decode_block, verify_segment, EncodedRoot, ReplicaId, SealedReplica, SegmentProof,
-		SEGMENT_SIZE,
-	},
+	encoded::{decode_block, verify_segment, EncodedRoot, ReplicaId, SegmentProof, SEGMENT_SIZE},
 	hash::blake2b256,
 	sealing::{SealingKey, Unsealer},
 	verify::verify_block_proof,
 	DalekVerifier, FeedAuth, Hash, Proof,
 };
+use pallet_datdot::types::Role;
 use std::{
 	collections::BTreeMap,
 	fs::{self, File},
@@ -128,16 +132,7 @@ impl ReplicaMeta {
 	}
 }
 
-/// The widths of the tree's levels over `segments` leaves, leaves first.
-fn level_widths(segments: u64) -> Vec<u64> {
-	let mut widths = vec![segments];
-	let mut width = segments;
-	while width > 1 {
-		width = width.div_ceil(2);
-		widths.push(width);
-	}
-	widths
-}
+use crate::tree_file::level_widths;
 
 /// Bytes the given replicas take in the store.
 fn used_by(replicas: &BTreeMap<ReplicaId, ReplicaMeta>) -> u64 {
@@ -145,6 +140,7 @@ fn used_by(replicas: &BTreeMap<ReplicaId, ReplicaMeta>) -> u64 {
 }
 
 /// The tree file's bytes: every level of the replica's segment tree, leaves first.
+#[cfg(test)]
 fn tree_bytes(replica: &SealedReplica) -> Vec<u8> {
 	replica.levels().iter().flatten().flatten().copied().collect()
 }
@@ -201,6 +197,10 @@ impl ReplicaStore {
 	pub fn open(dir: &Path, capacity: u64) -> Result<Self> {
 		let mut replicas = BTreeMap::new();
 		for path in io(dir, crate::durable::entries(dir))? {
+			// `.encoding` and `.receiving` hold streams, not replicas.
+			if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')) {
+				continue;
+			}
 			match load_replica(&path) {
 				Ok(meta) => {
 					replicas.insert(meta.id, meta);
@@ -260,8 +260,10 @@ impl ReplicaStore {
 		self.dir.join(replica_dir_name(id))
 	}
 
-	/// Stores `replica` (of `feed`) with its blocks' `proofs` durably. Storing the same
-	/// replica again is a no-op; storing it with another root is refused.
+	/// Stores `replica` (of `feed`) with its blocks' `proofs` durably, from memory (the
+	/// tests' way; a node adopts the stream it received: [`ReplicaStore::adopt`]). Storing
+	/// the same replica again is a no-op; storing it with another root is refused.
+	#[cfg(test)]
 	pub fn put(&self, feed: [u8; 32], replica: &SealedReplica, proofs: &BlockProofs) -> Result<()> {
 		let id = replica.id();
 		let proof_bytes = proofs.proofs.encode();
@@ -277,19 +279,9 @@ impl ReplicaStore {
 		};
 		// Held across the write so two puts cannot both fit in the last free bytes.
 		let mut replicas = self.replicas();
-		if let Some(existing) = replicas.get(&id) {
-			return if existing.root == meta.root { Ok(()) } else { Err(StoreError::Conflict(id)) };
+		if self.admit(&replicas, &meta)? {
+			return Ok(());
 		}
-		let used = used_by(&replicas);
-		let needed = meta.stored_len();
-		if used.saturating_add(needed) > self.capacity {
-			return Err(StoreError::CapacityExceeded {
-				id,
-				needed,
-				free: self.capacity.saturating_sub(used),
-			});
-		}
-
 		let data: Vec<&[u8]> = replica.sealed_blocks().iter().map(|b| &b[..]).collect();
 		// A replica dropped at `open` (damaged) may have left its directory behind: the
 		// write replaces it.
@@ -298,8 +290,100 @@ impl ReplicaStore {
 		Ok(())
 	}
 
+	/// Whether `meta`'s replica may go in beside `replicas`: `Ok(true)` if it is there
+	/// already (same root), `Ok(false)` if it fits; a conflict or no room is an error.
+	fn admit(
+		&self,
+		replicas: &BTreeMap<ReplicaId, ReplicaMeta>,
+		meta: &ReplicaMeta,
+	) -> Result<bool> {
+		let id = meta.id;
+		if let Some(existing) = replicas.get(&id) {
+			return if existing.root == meta.root {
+				Ok(true)
+			} else {
+				Err(StoreError::Conflict(id))
+			};
+		}
+		let used = used_by(replicas);
+		let needed = meta.stored_len();
+		if used.saturating_add(needed) > self.capacity {
+			let free = self.capacity.saturating_sub(used);
+			return Err(StoreError::CapacityExceeded { id, needed, free });
+		}
+		Ok(false)
+	}
+
+	/// The directory of `role`'s stream of replica `id` (see [`crate::stream_log`]).
+	fn stream_dir(&self, role: Role, id: &ReplicaId) -> PathBuf {
+		self.dir.join(stream_parent(role)).join(replica_dir_name(id))
+	}
+
+	/// Opens (resuming, if an earlier run logged some of it) `role`'s stream `head`.
+	pub fn stream_log(&self, role: Role, head: StreamHead) -> Result<StreamLog> {
+		let dir = self.stream_dir(role, &head.id);
+		io(&dir, StreamLog::open(&dir, head))
+	}
+
+	/// The replicas `role`'s streams on disk are of.
+	pub fn stream_logs(&self, role: Role) -> Vec<ReplicaId> {
+		let Ok(entries) = fs::read_dir(self.dir.join(stream_parent(role))) else {
+			return Vec::new();
+		};
+		entries.filter_map(|e| parse_replica_dir_name(e.ok()?.file_name().to_str()?)).collect()
+	}
+
+	/// Deletes `role`'s stream of replica `id` (a no-op if there is none).
+	pub fn remove_stream_log(&self, role: Role, id: &ReplicaId) -> Result<()> {
+		let dir = self.stream_dir(role, id);
+		io(&dir, crate::stream_log::remove(&dir))
+	}
+
+	/// Makes the whole stream a hoster received (`log`, every block checked) replica of
+	/// `feed`, its blocks' proofs against signed length `length`: builds its tree and meta
+	/// beside the stream's data, then renames the directory into the store, so the bytes are
+	/// never copied and a crash leaves the stream (resumed) or the replica, never a part.
+	/// Returns its root. The same replica again is a no-op; another root is refused.
+	pub fn adopt(&self, feed: [u8; 32], log: StreamLog, length: u64) -> Result<EncodedRoot> {
+		let dir = log.dir().to_owned();
+		let head = log.head().clone();
+		let root = io(&dir, log.root())?;
+		let proof_bytes = log.proofs().encode();
+		let meta = ReplicaMeta {
+			id: head.id,
+			feed,
+			first_block: head.blocks.0,
+			root,
+			sealing_key: head.key,
+			block_lens: log.block_lens(),
+			proven_length: length,
+			proofs_len: proof_bytes.len() as u64,
+		};
+		drop(log);
+		let encoded = meta.encode();
+		let checksum = blake2b256(&[&encoded]);
+		let write = |name: &str, parts: &[&[u8]]| -> std::io::Result<()> {
+			let mut file = File::create(dir.join(name))?;
+			parts.iter().try_for_each(|p| std::io::Write::write_all(&mut file, p))?;
+			file.sync_all()
+		};
+		io(&dir, write("proofs", &[&proof_bytes]))?;
+		io(&dir, write("meta", &[&encoded, &checksum]))?;
+		// Held across the rename so two replicas cannot both fit in the last free bytes.
+		let mut replicas = self.replicas();
+		if self.admit(&replicas, &meta)? {
+			self.remove_stream_log(Role::Hoster, &head.id)?;
+			return Ok(root);
+		}
+		let target = self.replica_dir(&head.id);
+		io(&dir, crate::durable::move_dir(&dir, &target, &["head", "index"]))?;
+		replicas.insert(head.id, meta);
+		Ok(root)
+	}
+
 	/// Writes replica `meta`'s directory (data, tree, proofs and checksummed meta) and swaps
 	/// it in whole.
+	#[cfg(test)]
 	fn write_replica(
 		&self,
 		meta: &ReplicaMeta,
@@ -485,8 +569,6 @@ impl ReplicaStore {
 			block.value = Vec::new();
 		}
 		let dir = self.replica_dir(id);
-		let data = io(&dir, fs::read(dir.join("data")))?;
-		let tree = io(&dir, fs::read(dir.join("tree")))?;
 		let proof_bytes = stripped.encode();
 		let new_meta = ReplicaMeta {
 			proven_length: proofs.length,
@@ -498,7 +580,18 @@ impl ReplicaStore {
 		if replicas.get(id).map(|m| m.root) != Some(new_meta.root) {
 			return Err(StoreError::UnknownReplica(*id));
 		}
-		self.write_replica(&new_meta, &[&data], &tree, &proof_bytes)?;
+		// `data` and `tree` never change once written: the new directory links them, so a
+		// renewal copies no replica bytes.
+		let encoded = new_meta.encode();
+		let checksum = blake2b256(&[&encoded]);
+		let written = crate::durable::write_dir_with(&self.dir, &replica_dir_name(id), |tmp| {
+			for kept in ["data", "tree"] {
+				fs::hard_link(dir.join(kept), tmp.join(kept))?;
+			}
+			fs::write(tmp.join("proofs"), &proof_bytes)?;
+			fs::write(tmp.join("meta"), [&encoded[..], &checksum].concat())
+		});
+		io(&self.dir, written)?;
 		replicas.insert(*id, new_meta);
 		Ok(())
 	}
@@ -578,27 +671,9 @@ impl ReplicaStore {
 	/// segment, every tree node. What the background scrub runs.
 	pub fn verify(&self, id: &ReplicaId) -> Result<()> {
 		let meta = self.meta(id).ok_or(StoreError::UnknownReplica(*id))?;
-		let damaged = |what: String| StoreError::Damaged { id: *id, what };
 		let dir = self.replica_dir(id);
-		let data = io(&dir, fs::read(dir.join("data")))?;
-		let mut blocks = Vec::with_capacity(meta.block_lens.len());
-		let mut offset = 0usize;
-		for &len in &meta.block_lens {
-			let block = data
-				.get(offset..offset + len as usize)
-				.ok_or_else(|| damaged("data is shorter than its blocks".into()))?;
-			blocks.push(block.to_vec());
-			offset += len as usize;
-		}
-		let rebuilt = SealedReplica::from_sealed(*id, &meta.sealing_key, meta.first_block, blocks)
-			.map_err(|e| damaged(format!("cannot rebuild the tree: {e:?}")))?;
-		if rebuilt.root() != meta.root {
-			return Err(damaged("its segments no longer hash to the confirmed root".into()));
-		}
-		if io(&dir, fs::read(dir.join("tree")))? != tree_bytes(&rebuilt) {
-			return Err(damaged("the stored tree differs from the segments' tree".into()));
-		}
-		Ok(())
+		crate::tree_file::check_tree(id, &dir.join("data"), &dir.join("tree"), &meta.root)
+			.map_err(|what| StoreError::Damaged { id: *id, what })
 	}
 
 	/// Verifies every stored replica (see [`ReplicaStore::verify`]), reading at most
@@ -671,6 +746,20 @@ fn load_replica(dir: &Path) -> Result<ReplicaMeta> {
 /// The name of replica `id`'s directory in the store.
 fn replica_dir_name(id: &ReplicaId) -> String {
 	format!("c{}-r{}", id.contract, id.replica)
+}
+
+/// The replica a directory named by [`replica_dir_name`] is of.
+fn parse_replica_dir_name(name: &str) -> Option<ReplicaId> {
+	let (contract, replica) = name.strip_prefix('c')?.split_once("-r")?;
+	Some(ReplicaId { contract: contract.parse().ok()?, replica: replica.parse().ok()? })
+}
+
+/// Where `role`'s streams are kept in the store's directory (skipped when it is opened).
+fn stream_parent(role: Role) -> &'static str {
+	match role {
+		Role::Encoder => ".encoding",
+		Role::Hoster => ".receiving",
+	}
 }
 
 #[cfg(test)]
@@ -777,6 +866,99 @@ mod tests {
 			Err(StoreError::Conflict(_))
 		));
 		assert_eq!(store.meta(&r.id()).unwrap().root, r.root());
+	}
+
+	/// Hoster-side reception of `stream` (of `chain`'s blocks 2..8) up to block `upto` of the
+	/// stream, resuming after what `store` has logged already, as `Workers::host` does.
+	fn receive(
+		store: &ReplicaStore,
+		chain: &pallet_datdot::types::FeedState,
+		stream: &[crate::replica::StreamBlock],
+		upto: usize,
+	) -> StreamLog {
+		use crate::replica::{tests::test_sealer, tests::ID, StreamAcceptor};
+		let key = *test_sealer().key();
+		let mut log =
+			store.stream_log(Role::Hoster, StreamHead::new(chain, ID, &(2..8), key)).unwrap();
+		let resumed = (log.len(), log.segments());
+		let mut acceptor = StreamAcceptor::new(chain.clone(), ID, 2..8, key, resumed).unwrap();
+		let kept: Vec<_> =
+			stream[resumed.0..upto].iter().map(|b| acceptor.accept(b.clone()).unwrap()).collect();
+		log.append(&kept).unwrap();
+		log
+	}
+
+	#[test]
+	fn a_reception_cut_off_by_a_restart_resumes_and_becomes_the_replica_without_a_copy() {
+		use crate::replica::tests::{encode_stream, feed, proofs, ID};
+		let (w, chain) = feed(10);
+		let (replica, stream) = encode_stream(&chain, 2..8, proofs(&w, 2..8)).unwrap();
+		let dir = tempfile::tempdir().unwrap();
+		{
+			let store = ReplicaStore::open(dir.path(), 1 << 30).unwrap();
+			receive(&store, &chain, &stream, 3);
+		}
+		// Restarted: no replica is listed, the stream resumes after its third block.
+		let store = ReplicaStore::open(dir.path(), 1 << 30).unwrap();
+		assert_eq!((store.replica_count(), store.stream_logs(Role::Hoster)), (0, vec![ID]));
+		let log = receive(&store, &chain, &stream, 6);
+		let data_inode = {
+			use std::os::unix::fs::MetadataExt;
+			fs::metadata(dir.path().join(".receiving/c3-r1/data")).unwrap().ino()
+		};
+		assert_eq!(store.adopt(chain.auth.key, log, chain.length).unwrap(), replica.root());
+		assert!(store.stream_logs(Role::Hoster).is_empty());
+		// The received bytes were renamed in, not copied; the files are what a whole put writes.
+		{
+			use std::os::unix::fs::MetadataExt;
+			assert_eq!(fs::metadata(dir.path().join("c3-r1/data")).unwrap().ino(), data_inode);
+		}
+		let whole = tempfile::tempdir().unwrap();
+		let kept = BlockProofs {
+			length: chain.length,
+			proofs: stream.iter().map(|b| b.proof.clone()).collect(),
+		};
+		ReplicaStore::open(whole.path(), 1 << 30)
+			.unwrap()
+			.put(chain.auth.key, &replica, &kept)
+			.unwrap();
+		for file in ["data", "tree", "proofs", "meta"] {
+			let read = |d: &Path| fs::read(d.join("c3-r1").join(file)).unwrap();
+			assert_eq!(read(dir.path()), read(whole.path()), "{file}");
+		}
+		let mut names: Vec<_> = fs::read_dir(dir.path().join("c3-r1"))
+			.unwrap()
+			.map(|e| e.unwrap().file_name().into_string().unwrap())
+			.collect();
+		names.sort();
+		assert_eq!(names, ["data", "meta", "proofs", "tree"]);
+		drop(store);
+		let store = ReplicaStore::open(dir.path(), 1 << 30).unwrap();
+		store.verify(&ID).unwrap();
+		let served = store.original_blocks(&chain.auth, 10, 2..8, usize::MAX).unwrap().unwrap();
+		assert_eq!(served.len(), 6);
+		// Adopting the same replica again is a no-op that removes the stream.
+		let log = receive(&store, &chain, &stream, 6);
+		assert_eq!(store.adopt(chain.auth.key, log, chain.length).unwrap(), replica.root());
+		assert!(store.stream_logs(Role::Hoster).is_empty());
+	}
+
+	#[test]
+	fn a_received_stream_without_room_stays_a_stream_and_takes_no_capacity() {
+		use crate::replica::tests::{encode_stream, feed, proofs, ID};
+		let (w, chain) = feed(10);
+		let (_, stream) = encode_stream(&chain, 2..8, proofs(&w, 2..8)).unwrap();
+		let dir = tempfile::tempdir().unwrap();
+		let store = ReplicaStore::open(dir.path(), 4096).unwrap();
+		let log = receive(&store, &chain, &stream, 6);
+		let err = store.adopt(chain.auth.key, log, chain.length).unwrap_err();
+		assert!(matches!(err, StoreError::CapacityExceeded { free: 4096, .. }), "{err}");
+		assert_eq!((store.replica_count(), store.used()), (0, 0));
+		assert!(!dir.path().join("c3-r1").exists());
+		assert_eq!(store.stream_logs(Role::Hoster), vec![ID]);
+		store.remove_stream_log(Role::Hoster, &ID).unwrap();
+		assert!(store.stream_logs(Role::Hoster).is_empty());
+		assert_eq!(fs::read_dir(dir.path().join(".receiving")).unwrap().count(), 0);
 	}
 
 	#[test]

@@ -21,6 +21,7 @@ use crate::{
 	net::{self, BlocksRequest, EncodedRequest, FetchError, ProtocolNames, Refusal},
 	replica::{check_block, StreamAcceptor, StreamBlock, StreamEncoder},
 	store::{BlockProofs, ReplicaMeta, ReplicaStore},
+	stream_log::{StreamHead, StreamLog},
 };
 use codec::Encode as _;
 use datdot_primitives::{
@@ -69,8 +70,8 @@ struct Prepared {
 	hoster: PeerId,
 	/// The feed blocks it encodes.
 	range: Range<u64>,
-	/// The stream, one entry per block of `range`.
-	stream: Vec<StreamBlock>,
+	/// The stream, one entry per block of `range`, on disk.
+	stream: StreamLog,
 }
 
 /// What the workers know, updated after each best block.
@@ -415,6 +416,7 @@ where
 			}
 			start
 		};
+		self.prune_streams();
 		for duty in start {
 			let workers = self.clone();
 			// Encoding and checking are CPU work: each part gets a blocking thread.
@@ -481,6 +483,36 @@ where
 					id.contract,
 					id.replica,
 				),
+			}
+		}
+	}
+
+	/// Deletes the streams on disk (encoded, or being received) that no current draw of a
+	/// local provider resumes or serves: their setup ended (the replica is active, or the
+	/// draw failed) or another provider took the part. Not while syncing, when the duties
+	/// read are old.
+	fn prune_streams(&self) {
+		if (self.parts.major_syncing)() {
+			return;
+		}
+		let keep: BTreeSet<Part> = {
+			let state = self.state();
+			state.duties.keys().chain(state.running.iter()).copied().collect()
+		};
+		for role in [Role::Encoder, Role::Hoster] {
+			for id in self.parts.store.stream_logs(role) {
+				if keep.contains(&(role, id)) {
+					continue;
+				}
+				match self.parts.store.remove_stream_log(role, &id) {
+					Ok(()) => log::debug!(
+						target: "datdot",
+						"deleted the {role:?} stream of replica {}/{}: no draw needs it",
+						id.contract,
+						id.replica,
+					),
+					Err(e) => log::warn!(target: "datdot", "cannot delete a stream: {e}"),
+				}
 			}
 		}
 	}
@@ -596,14 +628,20 @@ where
 		let hoster = PeerId::from_bytes(&duty.hoster_peer)
 			.map_err(|e| format!("the hoster's registered PeerId is invalid: {e}"))?;
 		let range = duty.blocks.start..duty.blocks.end;
+		let head = StreamHead::new(&duty.feed, duty.id, &range, *self.parts.sealer.key());
+		let mut log = self.open_stream(Role::Encoder, head).await?;
 		let mut encoder = StreamEncoder::new(
 			duty.feed.clone(),
 			duty.id,
 			range.clone(),
 			self.parts.sealer.clone(),
+			(log.len(), log.segments()),
 		);
 		let mut progress = Progress::new("encoding", duty.id, range.end - range.start);
 		let mut sources = Sources::default();
+		// The one block a garbage encoder (a test) spoils: the second, or the only one.
+		let garbage = (misbehaviour() == Some(Misbehaviour::GarbageEncoder))
+			.then(|| range.start + 1.min((range.end - range.start).saturating_sub(1)));
 		while let Some(next) = encoder.next_index() {
 			if !self.still_due(&(Role::Encoder, duty.id)) {
 				return Ok(None);
@@ -616,9 +654,32 @@ where
 			};
 			let bytes: usize =
 				proofs.iter().map(|p| p.block.as_ref().map_or(0, |b| b.value.len())).sum();
-			let (back, added) = on_blocking_thread(encoder, proofs, StreamEncoder::add).await?;
-			let blocks = back.next_index().unwrap_or(range.end) - next;
-			encoder = back;
+			let (back, back_log, added) = on_blocking_thread(move || {
+				let mut sealed = Vec::with_capacity(proofs.len());
+				let mut added = Ok(());
+				for proof in proofs {
+					let index = encoder.next_index();
+					match encoder.add(proof) {
+						Ok(mut block) => {
+							if index == garbage {
+								seal_garbage(&mut block);
+							}
+							sealed.push(block);
+						}
+						Err(e) => {
+							added = Err(e);
+							break;
+						}
+					}
+				}
+				let logged = log.append(&sealed);
+				(encoder, log, logged.map(|()| added))
+			})
+			.await?;
+			(encoder, log) = (back, back_log);
+			let added =
+				added.map_err(|e| format!("cannot keep the encoded stream on disk: {e}"))?;
+			let blocks = encoder.next_index().unwrap_or(range.end) - next;
 			self.metric(|m| m.encoded_blocks.inc_by(blocks));
 			match added {
 				Ok(()) => progress.add(blocks, bytes),
@@ -626,12 +687,9 @@ where
 				Err(e) => self.bad_source(&mut sources, &e, duty.id)?,
 			}
 		}
-		let (mut replica, mut stream) = encoder.finish().map_err(|e| e.to_string())?;
-		if misbehaviour() == Some(Misbehaviour::GarbageEncoder) {
-			(replica, stream) = seal_garbage(replica, stream).map_err(|e| e.to_string())?;
-		}
-		let root = replica.root();
-		let prepared = Prepared { deadline: duty.deadline, hoster, range, stream };
+		let (root, log) = on_blocking_thread(move || (log.root(), log)).await?;
+		let root = root.map_err(|e| format!("cannot build the encoded replica's tree: {e}"))?;
+		let prepared = Prepared { deadline: duty.deadline, hoster, range, stream: log };
 		self.state().prepared.insert(duty.id, Arc::new(prepared));
 		log::info!(
 			target: "datdot",
@@ -642,6 +700,31 @@ where
 			datdot_primitives::json::to_hex(&root.root),
 		);
 		Ok(Some(root))
+	}
+
+	/// Opens `role`'s stream `head` on disk, resuming what an earlier run of this draw
+	/// logged.
+	async fn open_stream(&self, role: Role, head: StreamHead) -> Result<StreamLog, String> {
+		let store = self.parts.store.clone();
+		let id = head.id;
+		let log = on_blocking_thread(move || store.stream_log(role, head))
+			.await?
+			.map_err(|e| format!("cannot keep the stream on disk: {e}"))?;
+		if !log.is_empty() {
+			log::info!(
+				target: "datdot",
+				"replica {}/{}: resuming the {} after block {} ({} bytes kept on disk)",
+				id.contract,
+				id.replica,
+				match role {
+					Role::Encoder => "encoding",
+					Role::Hoster => "reception",
+				},
+				log.len(),
+				log.data_len(),
+			);
+		}
+		Ok(log)
 	}
 
 	/// Original blocks of `range` with proofs: from the local feed store or a local replica
@@ -757,8 +840,17 @@ where
 			.map_err(|e| format!("the encoder's registered PeerId is invalid: {e}"))?;
 		let range = duty.blocks.start..duty.blocks.end;
 		let key = duty.encoder_key.ok_or("the encoder left: no sealing key to unseal with")?;
-		let mut acceptor = StreamAcceptor::new(duty.feed.clone(), duty.id, range.clone(), key)
-			.map_err(|e| format!("the encoder's registered sealing key is unusable: {e}"))?;
+		let mut log = self
+			.open_stream(Role::Hoster, StreamHead::new(&duty.feed, duty.id, &range, key))
+			.await?;
+		let mut acceptor = StreamAcceptor::new(
+			duty.feed.clone(),
+			duty.id,
+			range.clone(),
+			key,
+			(log.len(), log.segments()),
+		)
+		.map_err(|e| format!("the encoder's registered sealing key is unusable: {e}"))?;
 		let mut progress = Progress::new("receiving", duty.id, range.end - range.start);
 		let mut chunk = net::ChunkSize::default();
 		while let Some(from) = acceptor.next_index() {
@@ -774,11 +866,29 @@ where
 				}
 			};
 			progress.restart_clock(asked);
-			let count = blocks.len() as u64;
 			let bytes: usize = blocks.iter().map(|b| b.sealed.len()).sum();
-			let (back, accepted) =
-				on_blocking_thread(acceptor, blocks, StreamAcceptor::accept).await?;
-			acceptor = back;
+			let (back, back_log, accepted) = on_blocking_thread(move || {
+				let mut kept = Vec::with_capacity(blocks.len());
+				let mut accepted = Ok(());
+				for block in blocks {
+					match acceptor.accept(block) {
+						Ok(block) => kept.push(block),
+						Err(e) => {
+							accepted = Err(e);
+							break;
+						}
+					}
+				}
+				// What checked out is kept, also before a refused block (it is evidence).
+				let logged = log.append(&kept);
+				(acceptor, log, logged.map(|()| (kept.len() as u64, accepted)))
+			})
+			.await?;
+			(acceptor, log) = (back, back_log);
+			let (count, accepted) =
+				accepted.map_err(|e| format!("cannot keep the received stream on disk: {e}"))?;
+			progress.add(count, bytes);
+			self.metric(|m| m.accepted_blocks.inc_by(count));
 			if let Err(e) = accepted {
 				log::warn!(
 					target: "datdot",
@@ -787,41 +897,46 @@ where
 					duty.id.contract,
 					duty.id.replica,
 				);
-				let evidence = acceptor.into_evidence().ok_or(e.to_string())?;
+				let sealed =
+					log.sealed_blocks().map_err(|e| format!("cannot read the stream: {e}"))?;
+				let evidence = acceptor.into_evidence(sealed).ok_or(e.to_string())?;
 				return self.prove_fraud(duty, encoder, evidence).await;
 			}
-			progress.add(count, bytes);
-			self.metric(|m| m.accepted_blocks.inc_by(count));
 		}
-		let (replica, proofs) = acceptor.finish().map_err(|e| e.to_string())?;
-		if let Err(e) = self.parts.store.put(duty.feed.auth.key, &replica, &proofs) {
-			let full = match &e {
-				crate::store::StoreError::CapacityExceeded { .. } => true,
-				crate::store::StoreError::Io { source, .. } => {
-					matches!(source.kind(), std::io::ErrorKind::StorageFull)
+		let store = self.parts.store.clone();
+		let (feed, length) = (duty.feed.auth.key, duty.feed.length);
+		let adopted = on_blocking_thread(move || store.adopt(feed, log, length)).await?;
+		let root = match adopted {
+			Ok(root) => root,
+			Err(e) => {
+				let full = match &e {
+					crate::store::StoreError::CapacityExceeded { .. } => true,
+					crate::store::StoreError::Io { source, .. } => {
+						matches!(source.kind(), std::io::ErrorKind::StorageFull)
+					}
+					_ => false,
+				};
+				if full {
+					// Fetching again cannot help: this draw is given up (it times out, and the
+					// chain draws another hoster) instead of re-downloading every block.
+					self.state().no_room.insert((duty.role, duty.id), duty.deadline);
+					return Err(format!(
+						"cannot store the replica: {e}; not trying again for this draw (its \
+						 setup will time out and cost this provider a strike). Free disk or \
+						 raise --store-capacity, and register no more capacity than the node has"
+					));
 				}
-				_ => false,
-			};
-			if full {
-				// Fetching again cannot help: this draw is given up (it times out, and the
-				// chain draws another hoster) instead of re-downloading every block.
-				self.state().no_room.insert((duty.role, duty.id), duty.deadline);
-				return Err(format!(
-					"cannot store the replica: {e}; not trying again for this draw (its setup \
-					 will time out and cost this provider a strike). Free disk or raise \
-					 --store-capacity, and register no more capacity than the node has"
-				));
+				return Err(format!("cannot store the replica: {e}"));
 			}
-			return Err(format!("cannot store the replica: {e}"));
-		}
+		};
 		log::info!(
 			target: "datdot",
 			"stored replica {}/{} ({} segments) durably",
 			duty.id.contract,
 			duty.id.replica,
-			replica.root().segments,
+			root.segments,
 		);
-		Ok(Some(replica.root()))
+		Ok(Some(root))
 	}
 
 	/// Whether the hoster's `duty` is still this node's, with the same encoder (a replica
@@ -1016,8 +1131,10 @@ where
 			return Err(Refusal::OutOfRange);
 		}
 		let skip = (request.from - prepared.range.start) as usize;
-		let size = |b: &StreamBlock| b.sealed.len() + b.proof.encoded_size();
-		let blocks = net::chunk(prepared.stream[skip..].iter().cloned(), size, request.max_bytes);
+		let blocks = prepared.stream.read(skip, request.max_bytes).map_err(|e| {
+			log::error!(target: "datdot", "cannot read an encoded stream to serve it: {e}");
+			Refusal::NotReady
+		})?;
 		self.metric(|m| m.served_encoded_blocks.inc_by(blocks.len() as u64));
 		Ok(blocks)
 	}
@@ -1194,46 +1311,21 @@ fn misbehaviour() -> Option<Misbehaviour> {
 	})
 }
 
-/// [`Misbehaviour::GarbageEncoder`]: the replica and stream with one block's sealed bytes
-/// replaced by garbage of the same length.
-fn seal_garbage(
-	replica: datdot_primitives::encoded::SealedReplica,
-	mut stream: Vec<StreamBlock>,
-) -> Result<(datdot_primitives::encoded::SealedReplica, Vec<StreamBlock>), datdot_primitives::Error>
-{
-	let at = 1.min(stream.len().saturating_sub(1));
-	if let Some(block) = stream.get_mut(at) {
-		block.sealed = (0..block.sealed.len()).map(|i| (i.wrapping_mul(31) ^ 0x5a) as u8).collect();
-	}
-	let sealed = stream.iter().map(|b| b.sealed.clone()).collect();
-	let replica = datdot_primitives::encoded::SealedReplica::from_sealed(
-		replica.id(),
-		replica.key(),
-		replica.first_block(),
-		sealed,
-	)?;
-	Ok((replica, stream))
+/// [`Misbehaviour::GarbageEncoder`]: the block's sealed bytes replaced by garbage of the
+/// same length.
+fn seal_garbage(block: &mut StreamBlock) {
+	block.sealed = (0..block.sealed.len()).map(|i| (i.wrapping_mul(31) ^ 0x5a) as u8).collect();
 }
 
-/// Runs `step` over `items` with `state` on a blocking thread and gives `state` back:
-/// sealing (an RSA private operation per 255 bytes) and unsealing are CPU work that must
-/// not hold the async threads, which serve the network meanwhile.
-async fn on_blocking_thread<S, I, E>(
-	mut state: S,
-	items: Vec<I>,
-	step: fn(&mut S, I) -> Result<(), E>,
-) -> Result<(S, Result<(), E>), String>
-where
-	S: Send + 'static,
-	I: Send + 'static,
-	E: Send + 'static,
-{
-	tokio::task::spawn_blocking(move || {
-		let done = items.into_iter().try_for_each(|item| step(&mut state, item));
-		(state, done)
-	})
-	.await
-	.map_err(|e| format!("the sealing/unsealing task failed: {e}"))
+/// Runs `work` on a blocking thread: sealing (an RSA private operation per 255 bytes),
+/// unsealing and the fsyncs of a stream's chunks must not hold the async threads, which
+/// serve the network meanwhile.
+async fn on_blocking_thread<T: Send + 'static>(
+	work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+	tokio::task::spawn_blocking(work)
+		.await
+		.map_err(|e| format!("the sealing/unsealing task failed: {e}"))
 }
 
 /// The off-chain worker's view of this node: proofs from the replica store, and the setup
@@ -1292,12 +1384,13 @@ mod tests {
 	/// The encoder's part of `duty` as done: its stream prepared, its root confirmed.
 	fn encoded(state: &mut State, duty: &Duty) {
 		state.running.remove(&(duty.role, duty.id));
-		let prepared = Prepared {
-			deadline: duty.deadline,
-			hoster: PeerId::random(),
-			range: 0..4,
-			stream: Vec::new(),
-		};
+		let key = *crate::replica::tests::test_sealer().key();
+		let head = StreamHead::new(&duty.feed, duty.id, &(0..4), key);
+		// Open files outlive the directory, which goes with the test.
+		let dir = tempfile::tempdir().unwrap();
+		let stream = StreamLog::open(&dir.path().join("stream"), head).unwrap();
+		let prepared =
+			Prepared { deadline: duty.deadline, hoster: PeerId::random(), range: 0..4, stream };
 		state.prepared.insert(duty.id, Arc::new(prepared));
 	}
 

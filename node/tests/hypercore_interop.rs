@@ -9,14 +9,13 @@ use datdot_node::{
 		attestor::{read_from_hoster, ReadError, ReadRequest},
 		serve, Contact, ContactSigner, Limits,
 	},
+	replica::{StreamAcceptor, StreamEncoder},
 	serving::NodeFeeds,
-	store::{BlockProofs, ReplicaStore},
+	store::ReplicaStore,
+	stream_log::StreamHead,
 };
-use datdot_primitives::{
-	encoded::{ReplicaId, SealedReplica},
-	writer::FeedWriter,
-	SigningMode,
-};
+use datdot_primitives::{encoded::ReplicaId, sealing::Sealer, writer::FeedWriter, SigningMode};
+use pallet_datdot::types::{FeedState, Role};
 use sha2::Digest;
 use std::{path::PathBuf, process::Command, sync::Arc};
 
@@ -45,24 +44,34 @@ fn feed(mode: SigningMode, blocks: u64) -> FeedWriter {
 	feed
 }
 
-/// Stores the replicas of `feed`'s `ranges` as a hoster does after setup.
+/// Stores the replicas of `feed`'s `ranges` as setup does: encoded and sealed, checked and
+/// logged by the hoster, then adopted by its store.
 fn host(store: &ReplicaStore, feed: &FeedWriter, ranges: &[std::ops::Range<u64>]) {
+	let chain = FeedState {
+		auth: feed.auth(),
+		length: feed.length(),
+		fork: feed.fork(),
+		roots: feed.roots().to_vec(),
+	};
 	for (contract, range) in ranges.iter().enumerate() {
-		let blocks: Vec<&[u8]> = range.clone().map(|i| feed.block(i).unwrap()).collect();
 		let id = ReplicaId { contract: contract as u64, replica: 0 };
 		let pem = datdot_primitives::testdata::TEST_SEALING_KEYS[contract % 3];
-		let sealer = datdot_primitives::sealing::Sealer::from_pem(pem.as_bytes()).unwrap();
-		let replica = SealedReplica::build(id, &sealer, range.start, blocks).unwrap();
-		let proofs = range
+		let sealer = Arc::new(Sealer::from_pem(pem.as_bytes()).unwrap());
+		let key = *sealer.key();
+		let mut encoder = StreamEncoder::new(chain.clone(), id, range.clone(), sealer, (0, 0));
+		let mut acceptor =
+			StreamAcceptor::new(chain.clone(), id, range.clone(), key, (0, 0)).unwrap();
+		let stream: Vec<_> = range
 			.clone()
 			.map(|i| {
-				let mut proof = feed.block_proof(i).unwrap();
-				proof.block.as_mut().unwrap().value.clear();
-				proof
+				let sealed = encoder.add(feed.block_proof(i).unwrap()).unwrap();
+				acceptor.accept(sealed).unwrap()
 			})
 			.collect();
-		let proofs = BlockProofs { length: feed.length(), proofs };
-		store.put(feed.key(), &replica, &proofs).unwrap();
+		let head = StreamHead::new(&chain, id, range, key);
+		let mut log = store.stream_log(Role::Hoster, head).unwrap();
+		log.append(&stream).unwrap();
+		store.adopt(feed.key(), log, feed.length()).unwrap();
 	}
 }
 

@@ -108,7 +108,9 @@ pub fn segment_parent(left: &Hash, right: &Hash) -> Hash {
 	blake2b256(&[&[PARENT_TYPE], left, right])
 }
 
-fn commit_root(top: &Hash, segments: u64) -> Hash {
+/// The root the chain stores: the tree's top node bound to the segment count
+/// (`H(0x12 ‖ u64le(segments) ‖ top)`), public so a tree built on disk commits the same way.
+pub fn commit_root(top: &Hash, segments: u64) -> Hash {
 	blake2b256(&[&[ROOT_TYPE], &segments.to_le_bytes(), top])
 }
 
