@@ -306,10 +306,10 @@ function temporaries(dir) {
 
 /**
  * `temporaries(node.workDir)` once the node has had `blocks` best blocks past chain block
- * `from` to clean up (it deletes streams no draw needs on each best block), or as soon as
- * there are none.
+ * `from` to clean up (it deletes a stream no draw has needed for 3 best blocks in a row),
+ * or as soon as there are none.
  */
-async function temporariesAfter(node, from, blocks = 3) {
+async function temporariesAfter(node, from, blocks = 6) {
   for (;;) {
     const left = temporaries(node.workDir);
     const { number } = await rpcCall(node, 'chain_getHeader');

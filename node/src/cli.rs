@@ -134,8 +134,9 @@ pub struct Cli {
 /// What a provider node offers (its keys are in the keystore: key type `dtdt`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct ProviderParams {
-	/// Bytes of disk the replica store may use (encoded replicas plus their trees), under
-	/// `<base-path>/chains/<chain>/datdot/replicas`. Register at most this capacity on chain.
+	/// Sealed bytes the replica store under `<base-path>/chains/<chain>/datdot/replicas`
+	/// takes on, counted as the chain counts them (trees and proofs take about 7 % more
+	/// disk, and streams being encoded up to a replica each). Register at most this on chain.
 	#[arg(long = "store-capacity", value_name = "BYTES", default_value_t = 10 << 30)]
 	pub store_capacity: u64,
 
@@ -145,8 +146,8 @@ pub struct ProviderParams {
 	pub hypercore_listen: String,
 
 	/// The most setup parts of each role (encodings; receptions of a stream) the node works
-	/// on at once; the rest wait, earliest deadline first. Each part holds up to one
-	/// replica (a contract's encoded blocks) in memory.
+	/// on at once; the rest wait, earliest deadline first. Each part holds one chunk (up to
+	/// 4 MiB) in memory; its stream is kept on disk and resumed after a restart.
 	#[arg(long = "max-setup-parts", value_name = "N", default_value_t = 8,
 		value_parser = clap::value_parser!(u32).range(1..))]
 	pub max_setup_parts: u32,

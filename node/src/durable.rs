@@ -88,16 +88,10 @@ fn exchange(a: &Path, b: &Path) -> io::Result<()> {
 	}
 }
 
-/// Moves directory `from` (whose files are written and fsynced) to `to` durably, first
-/// removing its files named in `drop`, and replacing any directory at `to` (a leftover
-/// dropped as damaged). Both parents are fsynced.
-pub fn move_dir(from: &Path, to: &Path, drop: &[&str]) -> io::Result<()> {
-	for name in drop {
-		match fs::remove_file(from.join(name)) {
-			Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-			_ => {}
-		}
-	}
+/// Moves directory `from` (whose files are written and fsynced) to `to` durably,
+/// replacing any directory at `to` (a leftover dropped as damaged). Both parents are
+/// fsynced.
+pub fn move_dir(from: &Path, to: &Path) -> io::Result<()> {
 	sync_dir(from)?;
 	if to.exists() {
 		fs::remove_dir_all(to)?;

@@ -88,7 +88,13 @@ impl ReplicaMeta {
 		level_widths(self.root.segments).iter().sum::<u64>() * 32
 	}
 
-	/// Bytes the replica takes in the store (what capacity is counted in).
+	/// Bytes capacity counts for the replica: its sealed bytes, as the chain counts an
+	/// active replica (segments × `SEGMENT_SIZE`). Its tree and proofs come on top.
+	pub fn counted_len(&self) -> u64 {
+		self.data_len()
+	}
+
+	/// Bytes the replica takes on disk.
 	pub fn stored_len(&self) -> u64 {
 		self.data_len() + self.tree_len() + self.proofs_len
 	}
@@ -136,7 +142,7 @@ use crate::tree_file::level_widths;
 
 /// Bytes the given replicas take in the store.
 fn used_by(replicas: &BTreeMap<ReplicaId, ReplicaMeta>) -> u64 {
-	replicas.values().map(ReplicaMeta::stored_len).sum()
+	replicas.values().map(ReplicaMeta::counted_len).sum()
 }
 
 /// The tree file's bytes: every level of the replica's segment tree, leaves first.
@@ -179,6 +185,9 @@ pub struct ReplicaStore {
 	dir: PathBuf,
 	capacity: u64,
 	replicas: Mutex<BTreeMap<ReplicaId, ReplicaMeta>>,
+	/// Bytes held for replicas being received, as the chain holds them from the hoster's
+	/// capacity (`SetupDuty::reserved`). Locked only while `replicas` is.
+	reservations: Mutex<BTreeMap<ReplicaId, u64>>,
 	/// The decoded block proofs of the replicas read last, so serving one block at a time
 	/// does not decode a replica's whole `proofs` file per block.
 	proof_cache: Mutex<Vec<CachedProofs>>,
@@ -212,6 +221,7 @@ impl ReplicaStore {
 			dir: dir.to_owned(),
 			capacity,
 			replicas: Mutex::new(replicas),
+			reservations: Mutex::new(BTreeMap::new()),
 			proof_cache: Mutex::new(Vec::new()),
 		};
 		log::info!(
@@ -231,9 +241,52 @@ impl ReplicaStore {
 		self.replicas.lock().unwrap_or_else(|p| p.into_inner())
 	}
 
-	/// Bytes used by the stored replicas.
+	/// Bytes the stored replicas count against capacity (their sealed bytes).
 	pub fn used(&self) -> u64 {
 		used_by(&self.replicas())
+	}
+
+	/// Bytes of capacity held for replicas being received.
+	pub fn reserved(&self) -> u64 {
+		let _replicas = self.replicas();
+		self.reservations().values().sum()
+	}
+
+	fn reservations(&self) -> std::sync::MutexGuard<'_, BTreeMap<ReplicaId, u64>> {
+		// Each update is one insert or remove: a poisoned lock is still consistent.
+		self.reservations.lock().unwrap_or_else(|p| p.into_inner())
+	}
+
+	/// Holds `bytes` of capacity for replica `id` before it is received (what the chain
+	/// holds from the hoster for it), so the transfers running at once cannot together
+	/// take more than the store has. Holding it again replaces the amount; a stored
+	/// replica needs none.
+	pub fn reserve(&self, id: ReplicaId, bytes: u64) -> Result<()> {
+		let replicas = self.replicas();
+		if replicas.contains_key(&id) {
+			return Ok(());
+		}
+		let mut reservations = self.reservations();
+		let others: u64 = reservations.iter().filter(|(r, _)| **r != id).map(|(_, b)| b).sum();
+		let used = used_by(&replicas) + others;
+		if used.saturating_add(bytes) > self.capacity {
+			let free = self.capacity.saturating_sub(used);
+			return Err(StoreError::CapacityExceeded { id, needed: bytes, free });
+		}
+		reservations.insert(id, bytes);
+		Ok(())
+	}
+
+	/// Lets go of replica `id`'s reservation (its reception ended without a replica).
+	pub fn release(&self, id: &ReplicaId) {
+		let _replicas = self.replicas();
+		self.reservations().remove(id);
+	}
+
+	/// The replicas capacity is reserved for.
+	pub fn reserved_ids(&self) -> Vec<ReplicaId> {
+		let _replicas = self.replicas();
+		self.reservations().keys().copied().collect()
 	}
 
 	/// The configured capacity in bytes.
@@ -305,8 +358,14 @@ impl ReplicaStore {
 				Err(StoreError::Conflict(id))
 			};
 		}
-		let used = used_by(replicas);
-		let needed = meta.stored_len();
+		// A reserved replica goes in whatever its real size, as the chain's reservation
+		// becomes the real size at activation; the reservation ends.
+		let mut reservations = self.reservations();
+		if reservations.remove(&id).is_some() {
+			return Ok(false);
+		}
+		let used = used_by(replicas) + reservations.values().sum::<u64>();
+		let needed = meta.counted_len();
 		if used.saturating_add(needed) > self.capacity {
 			let free = self.capacity.saturating_sub(used);
 			return Err(StoreError::CapacityExceeded { id, needed, free });
@@ -327,10 +386,14 @@ impl ReplicaStore {
 
 	/// The replicas `role`'s streams on disk are of.
 	pub fn stream_logs(&self, role: Role) -> Vec<ReplicaId> {
-		let Ok(entries) = fs::read_dir(self.dir.join(stream_parent(role))) else {
+		// Also clears what a cut-off delete left (`.tmp-…`).
+		let Ok(entries) = crate::durable::entries(&self.dir.join(stream_parent(role))) else {
 			return Vec::new();
 		};
-		entries.filter_map(|e| parse_replica_dir_name(e.ok()?.file_name().to_str()?)).collect()
+		entries
+			.iter()
+			.filter_map(|path| parse_replica_dir_name(path.file_name()?.to_str()?))
+			.collect()
 	}
 
 	/// Deletes `role`'s stream of replica `id` (a no-op if there is none).
@@ -376,8 +439,15 @@ impl ReplicaStore {
 			return Ok(root);
 		}
 		let target = self.replica_dir(&head.id);
-		io(&dir, crate::durable::move_dir(&dir, &target, &["head", "index"]))?;
+		io(&dir, crate::durable::move_dir(&dir, &target))?;
 		replicas.insert(head.id, meta);
+		// What only the stream needed; a crash before this leaves two small files that
+		// nothing reads (the next proof renewal rewrites the directory without them).
+		for name in ["head", "index"] {
+			if let Err(e) = fs::remove_file(target.join(name)) {
+				log::warn!(target: "datdot", "cannot remove {name} of a stored stream: {e}");
+			}
+		}
 		Ok(root)
 	}
 
@@ -825,22 +895,14 @@ mod tests {
 	}
 
 	#[test]
-	fn capacity_is_never_exceeded() {
+	fn capacity_is_never_exceeded_and_counts_sealed_bytes_as_the_chain_does() {
 		let dir = tempfile::tempdir().unwrap();
 		let first = replica(1, &blocks());
-		let size = ReplicaMeta {
-			id: first.id(),
-			feed: [0; 32],
-			first_block: 0,
-			root: first.root(),
-			sealing_key: *first.key(),
-			block_lens: first.sealed_blocks().iter().map(|b| b.len() as u32).collect(),
-			proven_length: 0,
-			proofs_len: Vec::<Proof>::new().encode().len() as u64,
-		}
-		.stored_len();
+		// What the chain counts for an active replica.
+		let size = first.root().segments * SEGMENT_SIZE as u64;
 		let store = ReplicaStore::open(dir.path(), size * 2 - 1).unwrap();
 		store.put([1; 32], &first, &BlockProofs::default()).unwrap();
+		assert_eq!(store.used(), size);
 		let second = replica(2, &blocks());
 		let err = store.put([1; 32], &second, &BlockProofs::default()).unwrap_err();
 		assert!(
@@ -851,6 +913,38 @@ mod tests {
 		store.remove(&first.id()).unwrap();
 		store.put([1; 32], &second, &BlockProofs::default()).unwrap();
 		assert_eq!(store.used(), size);
+	}
+
+	#[test]
+	fn receptions_hold_the_chains_reservation_before_they_start() {
+		use crate::replica::tests::{encode_stream, feed, proofs, ID};
+		let (w, chain) = feed(10);
+		let (replica, stream) = encode_stream(&chain, 2..8, proofs(&w, 2..8)).unwrap();
+		let size = replica.root().segments * SEGMENT_SIZE as u64;
+		let dir = tempfile::tempdir().unwrap();
+		let store = ReplicaStore::open(dir.path(), 3 * size).unwrap();
+		let other = ReplicaId { contract: 9, replica: 0 };
+		// Two receptions may not together hold more than the capacity.
+		store.reserve(other, 2 * size).unwrap();
+		let err = store.reserve(ID, size + 1).unwrap_err();
+		assert!(matches!(err, StoreError::CapacityExceeded { free, .. } if free == size), "{err}");
+		assert_eq!((store.used(), store.reserved()), (0, 2 * size));
+		// A smaller reservation fits; holding it again replaces the amount.
+		store.reserve(ID, size / 2).unwrap();
+		store.reserve(ID, size / 2).unwrap();
+		assert_eq!(store.reserved(), 2 * size + size / 2);
+		// The received replica goes in at its real size (over its reservation), as on chain.
+		let log = receive(&store, &chain, &stream, 6);
+		store.adopt(chain.auth.key, log, chain.length).unwrap();
+		assert_eq!((store.used(), store.reserved()), (size, 2 * size));
+		assert_eq!(store.reserved_ids(), vec![other]);
+		// A stored replica needs no reservation; a released one frees its bytes.
+		store.reserve(ID, size).unwrap();
+		assert_eq!(store.reserved(), 2 * size);
+		store.release(&other);
+		assert_eq!((store.used(), store.reserved(), store.reserved_ids()), (size, 0, vec![]));
+		// Now there is room for two more.
+		store.reserve(other, 2 * size).unwrap();
 	}
 
 	#[test]
@@ -901,6 +995,9 @@ mod tests {
 		// Restarted: no replica is listed, the stream resumes after its third block.
 		let store = ReplicaStore::open(dir.path(), 1 << 30).unwrap();
 		assert_eq!((store.replica_count(), store.stream_logs(Role::Hoster)), (0, vec![ID]));
+		let key = *crate::replica::tests::test_sealer().key();
+		let head = StreamHead::new(&chain, ID, &(2..8), key);
+		assert_eq!(store.stream_log(Role::Hoster, head).unwrap().len(), 3, "resumed");
 		let log = receive(&store, &chain, &stream, 6);
 		let data_inode = {
 			use std::os::unix::fs::MetadataExt;

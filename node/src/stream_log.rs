@@ -7,10 +7,13 @@
 //! - `head`: which stream it is ([`StreamHead`]), SCALE-encoded with a BLAKE2b checksum;
 //!   a stream of another draw (another encoder key, feed state or range) starts afresh;
 //! - `data`: the sealed blocks back to back (becomes the replica's `data` file);
-//! - `index`: per block, `u32le(sealed length) ‖ u32le(proof length) ‖ proof`.
+//! - `index`: per block, `u32le(sealed length) ‖ u32le(proof length) ‖ proof ‖
+//!   BLAKE2b(all three)`.
 //!
 //! `data` is synced before `index`, so every block the index lists is on disk whole; a
-//! torn tail of either is cut off when the stream is opened again.
+//! torn tail of either (a record that does not check out, or bytes past the last whole
+//! block) is cut off when the stream is opened again. A stream is deleted by renaming it to
+//! a `.tmp-` name first, so a crash mid-delete never leaves a stream that looks whole.
 
 use crate::replica::StreamBlock;
 use codec::{Decode, Encode};
@@ -103,7 +106,15 @@ impl StreamLog {
 				sync_dir(parent)?;
 			}
 		}
-		let open = |name| OpenOptions::new().read(true).write(true).open(dir.join(name));
+		// A file lost to a crash is an empty one: what it listed is dropped by `recover`.
+		let open = |name| {
+			OpenOptions::new()
+				.read(true)
+				.write(true)
+				.create(true)
+				.truncate(false)
+				.open(dir.join(name))
+		};
 		let (data, index) = (open("data")?, open("index")?);
 		let mut log = Self {
 			dir: dir.to_owned(),
@@ -129,14 +140,21 @@ impl StreamLog {
 				Some(u32::from_le_bytes(record.get(i..i + 4)?.try_into().ok()?))
 			};
 			let (Some(len), Some(proof_len)) = (word(0), word(4)) else { break };
-			let Some(mut proof_bytes) = record.get(8..8 + proof_len as usize) else { break };
-			let Ok(proof) = Proof::decode(&mut proof_bytes) else { break };
-			if !proof_bytes.is_empty() || self.data_len + u64::from(len) > on_disk {
+			let end = 8 + proof_len as usize;
+			let (Some(body), Some(checksum)) = (record.get(..end), record.get(end..end + 32))
+			else {
+				break;
+			};
+			if blake2b256(&[body]) != checksum || whole_segments(len as usize).is_none() {
+				break;
+			}
+			let Ok(proof) = Proof::decode(&mut &body[8..]) else { break };
+			if self.data_len + u64::from(len) > on_disk {
 				break;
 			}
 			self.blocks.push(Logged { offset: self.data_len, len, proof });
 			self.data_len += u64::from(len);
-			at += 8 + proof_len as usize;
+			at += end + 32;
 		}
 		self.index_len = at as u64;
 		if at as u64 != index.len() as u64 || on_disk != self.data_len {
@@ -193,11 +211,7 @@ impl StreamLog {
 		if blocks.is_empty() {
 			return Ok(());
 		}
-		let whole = |b: &StreamBlock| {
-			u32::try_from(b.sealed.len())
-				.ok()
-				.filter(|&l| l > 0 && (l as usize).is_multiple_of(SEGMENT_SIZE))
-		};
+		let whole = |b: &StreamBlock| whole_segments(b.sealed.len());
 		if !blocks.iter().all(|b| whole(b).is_some()) {
 			let e = "a sealed block must be whole segments: nothing of this chunk was logged";
 			return Err(io::Error::new(io::ErrorKind::InvalidInput, e));
@@ -208,9 +222,12 @@ impl StreamLog {
 		for (block, len) in blocks.iter().filter_map(|b| Some((b, whole(b)?))) {
 			self.data.write_all_at(&block.sealed, offset)?;
 			let proof = block.proof.encode();
+			let start = records.len();
 			records.extend_from_slice(&len.to_le_bytes());
 			records.extend_from_slice(&(proof.len() as u32).to_le_bytes());
 			records.extend_from_slice(&proof);
+			let checksum = blake2b256(&[&records[start..]]);
+			records.extend_from_slice(&checksum);
 			logged.push(Logged { offset, len, proof: block.proof.clone() });
 			offset += u64::from(len);
 		}
@@ -256,12 +273,25 @@ impl StreamLog {
 	}
 }
 
-/// Removes stream directory `dir` (a no-op if it is gone).
+/// A sealed block's length if it is whole segments (and some).
+fn whole_segments(len: usize) -> Option<u32> {
+	u32::try_from(len).ok().filter(|&l| l > 0 && (l as usize).is_multiple_of(SEGMENT_SIZE))
+}
+
+/// Removes stream directory `dir` (a no-op if it is gone): renamed to a `.tmp-` name in
+/// one step first, which the next listing ([`crate::durable::entries`]) clears if this is
+/// cut off.
 pub fn remove(dir: &Path) -> io::Result<()> {
-	match fs::remove_dir_all(dir) {
-		Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-		_ => Ok(()),
+	let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else {
+		return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a stream directory"));
+	};
+	let doomed = parent.join(format!(".tmp-{}", name.to_string_lossy()));
+	match fs::rename(dir, &doomed) {
+		Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+		renamed => renamed?,
 	}
+	sync_dir(parent)?;
+	fs::remove_dir_all(&doomed)
 }
 
 #[cfg(test)]
@@ -285,7 +315,8 @@ mod tests {
 		assert_eq!(log.read(1, u32::MAX).unwrap(), stream[1..4]);
 		assert_eq!(log.read(1, 1).unwrap(), stream[1..2], "at least one block");
 		drop(log);
-		// A crash mid-append: block 4's bytes partly written, its record torn.
+		// A crash mid-append: block 4's bytes partly written, its record torn (whole in
+		// length, but not what was written: its checksum is off).
 		let data_len = fs::metadata(path.join("data")).unwrap().len();
 		let extra = &stream[4].sealed[..SEGMENT_SIZE / 2];
 		fs::write(
@@ -294,7 +325,12 @@ mod tests {
 		)
 		.unwrap();
 		let index = fs::read(path.join("index")).unwrap();
-		fs::write(path.join("index"), [&index[..], &[9, 9, 0]].concat()).unwrap();
+		// A whole-looking record whose checksum is off is torn too.
+		let mut records = StreamLog::open(&dir.path().join("other"), head(&chain, 2..8)).unwrap();
+		records.append(&stream[4..5]).unwrap();
+		let mut torn = fs::read(dir.path().join("other/index")).unwrap();
+		*torn.last_mut().unwrap() ^= 1;
+		fs::write(path.join("index"), [&index[..], &torn].concat()).unwrap();
 		let mut log = StreamLog::open(&path, head(&chain, 2..8)).unwrap();
 		assert_eq!((log.len(), log.data_len()), (4, data_len));
 		assert_eq!(fs::metadata(path.join("data")).unwrap().len(), data_len);
@@ -342,6 +378,7 @@ mod tests {
 		let (log, next) = encode(5);
 		assert_eq!((log.len(), next), (3, Some(5)));
 		drop(log);
+		assert_eq!(StreamLog::open(&path, head(&chain, 2..8)).unwrap().len(), 3, "resumed");
 		let (log, next) = encode(8);
 		assert_eq!((log.len(), next), (6, None));
 		assert_eq!(log.read(0, u32::MAX).unwrap(), stream);

@@ -95,9 +95,34 @@ struct State {
 	/// Hoster parts this node cannot finish (no room to store the replica), by draw: not
 	/// started again for that draw, which times out; a new draw is tried afresh.
 	no_room: BTreeMap<Part, BlockNumber>,
+	/// Parts with a stream or reservation in the store that no duty or task needed, by how
+	/// many best blocks in a row (see [`State::unneeded`]).
+	unneeded_for: BTreeMap<Part, u32>,
 }
 
+/// Best blocks in a row a part's stream must be needed by no duty before it is deleted: a
+/// reorg that hides a duty for a block or two must not cost its transfer.
+const STREAM_GRACE_BLOCKS: u32 = 3;
+
 impl State {
+	/// Of the parts with a stream or reservation in the store (`held`), those no duty or
+	/// running task has needed for [`STREAM_GRACE_BLOCKS`] best blocks in a row, counting
+	/// this one.
+	fn unneeded(&mut self, held: BTreeSet<Part>) -> Vec<Part> {
+		let State { duties, running, unneeded_for, .. } = self;
+		let needed = |part: &Part| duties.contains_key(part) || running.contains(part);
+		unneeded_for.retain(|part, _| held.contains(part) && !needed(part));
+		let mut gone = Vec::new();
+		for part in held.into_iter().filter(|p| !needed(p)) {
+			let blocks = unneeded_for.entry(part).or_default();
+			*blocks += 1;
+			if *blocks >= STREAM_GRACE_BLOCKS {
+				gone.push(part);
+			}
+		}
+		gone
+	}
+
 	/// Takes the setup duties of the best block and forgets what belongs to no current
 	/// draw. Returns the duties that need a task (marked running; at most `max_parts` of
 	/// each role run, earliest deadline first) and whether the fraud proofs kept changed.
@@ -124,7 +149,9 @@ impl State {
 					&& match part.0 {
 						// The hoster may still fetch the stream after the encoder confirmed
 						// (also after a restart): keep it served.
-						Role::Encoder => !prepared.contains_key(&part.1),
+						Role::Encoder => {
+							!prepared.contains_key(&part.1) && !no_room.contains_key(part)
+						}
 						// A hoster that proved its encoder cheated waits for the new draw.
 						Role::Hoster => {
 							!duty.confirmed
@@ -389,6 +416,7 @@ where
 		// otherwise wait for ever on the last duties read. Nothing stored is deleted then:
 		// a rotated key's successor may be on chain a block later.
 		let Some(accounts) = accounts else { return };
+		let acts_for_someone = !accounts.is_empty();
 		let spawner = self.parts.spawner.clone();
 		let spawn_attestation = |task| spawner.spawn("datdot-attest", Some("datdot"), task);
 		let duties = if accounts.is_empty() {
@@ -416,7 +444,14 @@ where
 			}
 			start
 		};
-		self.prune_streams();
+		if acts_for_someone {
+			// Directory listings and deletes of streams (up to a replica each) stay off
+			// the block-import task.
+			let workers = self.clone();
+			self.parts.spawner.spawn_blocking("datdot-prune", Some("datdot"), async move {
+				workers.prune_streams()
+			});
+		}
 		for duty in start {
 			let workers = self.clone();
 			// Encoding and checking are CPU work: each part gets a blocking thread.
@@ -488,31 +523,32 @@ where
 	}
 
 	/// Deletes the streams on disk (encoded, or being received) that no current draw of a
-	/// local provider resumes or serves: their setup ended (the replica is active, or the
-	/// draw failed) or another provider took the part. Not while syncing, when the duties
-	/// read are old.
+	/// local provider resumes or serves, and lets go of the store's reservations for them:
+	/// their setup ended (the replica is active, or the draw failed) or another provider
+	/// took the part. Not while syncing, when the duties read are old.
 	fn prune_streams(&self) {
 		if (self.parts.major_syncing)() {
 			return;
 		}
-		let keep: BTreeSet<Part> = {
-			let state = self.state();
-			state.duties.keys().chain(state.running.iter()).copied().collect()
-		};
-		for role in [Role::Encoder, Role::Hoster] {
-			for id in self.parts.store.stream_logs(role) {
-				if keep.contains(&(role, id)) {
-					continue;
-				}
-				match self.parts.store.remove_stream_log(role, &id) {
-					Ok(()) => log::debug!(
-						target: "datdot",
-						"deleted the {role:?} stream of replica {}/{}: no draw needs it",
-						id.contract,
-						id.replica,
-					),
-					Err(e) => log::warn!(target: "datdot", "cannot delete a stream: {e}"),
-				}
+		let store = &self.parts.store;
+		let held: BTreeSet<Part> = [Role::Encoder, Role::Hoster]
+			.into_iter()
+			.flat_map(|role| store.stream_logs(role).into_iter().map(move |id| (role, id)))
+			.chain(store.reserved_ids().into_iter().map(|id| (Role::Hoster, id)))
+			.collect();
+		let unneeded = self.state().unneeded(held);
+		for (role, id) in unneeded {
+			if role == Role::Hoster {
+				store.release(&id);
+			}
+			match store.remove_stream_log(role, &id) {
+				Ok(()) => log::debug!(
+					target: "datdot",
+					"deleted the {role:?} stream of replica {}/{}: no draw needs it",
+					id.contract,
+					id.replica,
+				),
+				Err(e) => log::warn!(target: "datdot", "cannot delete a stream: {e}"),
 			}
 		}
 	}
@@ -629,7 +665,7 @@ where
 			.map_err(|e| format!("the hoster's registered PeerId is invalid: {e}"))?;
 		let range = duty.blocks.start..duty.blocks.end;
 		let head = StreamHead::new(&duty.feed, duty.id, &range, *self.parts.sealer.key());
-		let mut log = self.open_stream(Role::Encoder, head).await?;
+		let mut log = self.open_stream(duty, head).await?;
 		let mut encoder = StreamEncoder::new(
 			duty.feed.clone(),
 			duty.id,
@@ -677,8 +713,7 @@ where
 			})
 			.await?;
 			(encoder, log) = (back, back_log);
-			let added =
-				added.map_err(|e| format!("cannot keep the encoded stream on disk: {e}"))?;
+			let added = added.map_err(|e| self.cannot_store(duty, stream_error(&log, e)))?;
 			let blocks = encoder.next_index().unwrap_or(range.end) - next;
 			self.metric(|m| m.encoded_blocks.inc_by(blocks));
 			match added {
@@ -688,7 +723,7 @@ where
 			}
 		}
 		let (root, log) = on_blocking_thread(move || (log.root(), log)).await?;
-		let root = root.map_err(|e| format!("cannot build the encoded replica's tree: {e}"))?;
+		let root = root.map_err(|e| self.cannot_store(duty, stream_error(&log, e)))?;
 		let prepared = Prepared { deadline: duty.deadline, hoster, range, stream: log };
 		self.state().prepared.insert(duty.id, Arc::new(prepared));
 		log::info!(
@@ -704,12 +739,12 @@ where
 
 	/// Opens `role`'s stream `head` on disk, resuming what an earlier run of this draw
 	/// logged.
-	async fn open_stream(&self, role: Role, head: StreamHead) -> Result<StreamLog, String> {
+	async fn open_stream(&self, duty: &Duty, head: StreamHead) -> Result<StreamLog, String> {
 		let store = self.parts.store.clone();
-		let id = head.id;
+		let (id, role) = (head.id, duty.role);
 		let log = on_blocking_thread(move || store.stream_log(role, head))
 			.await?
-			.map_err(|e| format!("cannot keep the stream on disk: {e}"))?;
+			.map_err(|e| self.cannot_store(duty, e))?;
 		if !log.is_empty() {
 			log::info!(
 				target: "datdot",
@@ -840,9 +875,10 @@ where
 			.map_err(|e| format!("the encoder's registered PeerId is invalid: {e}"))?;
 		let range = duty.blocks.start..duty.blocks.end;
 		let key = duty.encoder_key.ok_or("the encoder left: no sealing key to unseal with")?;
-		let mut log = self
-			.open_stream(Role::Hoster, StreamHead::new(&duty.feed, duty.id, &range, key))
-			.await?;
+		// The room the chain holds for the replica is held here too, before any byte moves.
+		self.parts.store.reserve(duty.id, duty.reserved).map_err(|e| self.cannot_store(duty, e))?;
+		let mut log =
+			self.open_stream(duty, StreamHead::new(&duty.feed, duty.id, &range, key)).await?;
 		let mut acceptor = StreamAcceptor::new(
 			duty.feed.clone(),
 			duty.id,
@@ -886,7 +922,7 @@ where
 			.await?;
 			(acceptor, log) = (back, back_log);
 			let (count, accepted) =
-				accepted.map_err(|e| format!("cannot keep the received stream on disk: {e}"))?;
+				accepted.map_err(|e| self.cannot_store(duty, stream_error(&log, e)))?;
 			progress.add(count, bytes);
 			self.metric(|m| m.accepted_blocks.inc_by(count));
 			if let Err(e) = accepted {
@@ -906,29 +942,7 @@ where
 		let store = self.parts.store.clone();
 		let (feed, length) = (duty.feed.auth.key, duty.feed.length);
 		let adopted = on_blocking_thread(move || store.adopt(feed, log, length)).await?;
-		let root = match adopted {
-			Ok(root) => root,
-			Err(e) => {
-				let full = match &e {
-					crate::store::StoreError::CapacityExceeded { .. } => true,
-					crate::store::StoreError::Io { source, .. } => {
-						matches!(source.kind(), std::io::ErrorKind::StorageFull)
-					}
-					_ => false,
-				};
-				if full {
-					// Fetching again cannot help: this draw is given up (it times out, and the
-					// chain draws another hoster) instead of re-downloading every block.
-					self.state().no_room.insert((duty.role, duty.id), duty.deadline);
-					return Err(format!(
-						"cannot store the replica: {e}; not trying again for this draw (its \
-						 setup will time out and cost this provider a strike). Free disk or \
-						 raise --store-capacity, and register no more capacity than the node has"
-					));
-				}
-				return Err(format!("cannot store the replica: {e}"));
-			}
-		};
+		let root = adopted.map_err(|e| self.cannot_store(duty, e))?;
 		log::info!(
 			target: "datdot",
 			"stored replica {}/{} ({} segments) durably",
@@ -937,6 +951,29 @@ where
 			root.segments,
 		);
 		Ok(Some(root))
+	}
+
+	/// The error ending part `duty`, which cannot keep its stream or replica on disk (`e`).
+	/// Without room (the store's capacity or the disk), fetching again cannot help: the draw
+	/// is given up (it times out, and the chain draws another provider) instead of fetching
+	/// every block again.
+	fn cannot_store(&self, duty: &Duty, e: crate::store::StoreError) -> String {
+		let full = match &e {
+			crate::store::StoreError::CapacityExceeded { .. } => true,
+			crate::store::StoreError::Io { source, .. } => {
+				matches!(source.kind(), std::io::ErrorKind::StorageFull)
+			}
+			_ => false,
+		};
+		if !full {
+			return format!("cannot keep the replica on disk: {e}");
+		}
+		self.state().no_room.insert((duty.role, duty.id), duty.deadline);
+		format!(
+			"cannot keep the replica on disk: {e}; not trying again for this draw (its setup \
+			 will time out and cost this provider a strike). Free disk or raise \
+			 --store-capacity, and register no more capacity than the node has"
+		)
 	}
 
 	/// Whether the hoster's `duty` is still this node's, with the same encoder (a replica
@@ -1268,7 +1305,11 @@ impl<C> Workers<C> {
 			"sealingKey": to_hex(&self.parts.sealer.key().0),
 			"duties": duties,
 			"stored": stored,
-			"store": { "used": self.parts.store.used(), "capacity": self.parts.store.capacity() },
+			"store": {
+				"used": self.parts.store.used(),
+				"reserved": self.parts.store.reserved(),
+				"capacity": self.parts.store.capacity(),
+			},
 		})
 	}
 }
@@ -1309,6 +1350,11 @@ fn misbehaviour() -> Option<Misbehaviour> {
 		log::warn!(target: "datdot", "TEST ONLY: this node misbehaves as {m:?}");
 		Some(m)
 	})
+}
+
+/// An I/O error of stream `log`, as the store reports it.
+fn stream_error(log: &StreamLog, source: std::io::Error) -> crate::store::StoreError {
+	crate::store::StoreError::Io { path: log.dir().to_owned(), source }
 }
 
 /// [`Misbehaviour::GarbageEncoder`]: the block's sealed bytes replaced by garbage of the
@@ -1378,6 +1424,7 @@ mod tests {
 			encoded: None,
 			deadline,
 			confirmed,
+			reserved: 0,
 		}
 	}
 
@@ -1447,6 +1494,37 @@ mod tests {
 		let again = hoster_duty(20);
 		assert_eq!(state.set_duties(vec![again.clone()], 8).0, vec![again]);
 		assert!(state.no_room.is_empty());
+	}
+
+	#[test]
+	fn a_stream_no_duty_needs_goes_only_after_the_grace_blocks_in_a_row() {
+		let mut state = State::default();
+		let duty = encoder_duty(10, false);
+		let (ours, other) = ((Role::Encoder, duty.id), (Role::Hoster, duty.id));
+		state.set_duties(vec![duty.clone()], 8);
+		let held = || BTreeSet::from([ours, other]);
+		// Kept while its duty is listed or its task runs; the other part's counts down.
+		for _ in 1..STREAM_GRACE_BLOCKS {
+			assert!(state.unneeded(held()).is_empty());
+		}
+		assert_eq!(state.unneeded(held()), vec![other]);
+		// A duty hidden for fewer blocks than the grace (a reorg) costs nothing.
+		state.set_duties(Vec::new(), 8);
+		state.running.clear();
+		for _ in 1..STREAM_GRACE_BLOCKS {
+			assert_eq!(state.unneeded(BTreeSet::from([ours])), vec![]);
+		}
+		state.set_duties(vec![duty], 8);
+		assert!(state.unneeded(BTreeSet::from([ours])).is_empty());
+		state.set_duties(Vec::new(), 8);
+		state.running.clear();
+		for _ in 1..STREAM_GRACE_BLOCKS {
+			assert!(state.unneeded(BTreeSet::from([ours])).is_empty(), "counted afresh");
+		}
+		assert_eq!(state.unneeded(BTreeSet::from([ours])), vec![ours]);
+		// What is no longer held is forgotten.
+		assert!(state.unneeded(BTreeSet::new()).is_empty());
+		assert!(state.unneeded_for.is_empty());
 	}
 
 	#[test]

@@ -160,6 +160,7 @@ impl<T: Config> Pallet<T> {
 					encoded: replica.encoded,
 					deadline,
 					confirmed,
+					reserved: replica.reserved,
 				});
 			}
 		}

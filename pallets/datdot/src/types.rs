@@ -717,6 +717,9 @@ pub struct SetupDuty<AccountId, BlockNumber> {
 	pub deadline: BlockNumber,
 	/// Whether this provider has already confirmed (its part is done).
 	pub confirmed: bool,
+	/// Bytes the chain holds from the hoster's capacity for the replica until it is active:
+	/// the hoster's node reserves the same in its store before the transfer starts.
+	pub reserved: u64,
 }
 
 /// A performance challenge an attestor must report on (runtime API

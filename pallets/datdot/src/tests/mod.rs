@@ -3685,8 +3685,10 @@ mod runtime_api {
 					encoded: None,
 					deadline,
 					confirmed: false,
+					reserved: Contracts::<Test>::get(0).unwrap().reserve,
 				}]
 			);
+			assert!(duties[0].reserved > 0);
 			// Both parts when the node holds both keys; `confirmed` follows the chain.
 			let root = encode(&w, ReplicaId { contract: 0, replica: 0 }).root();
 			assert_ok!(Datdot::encoding_done(RuntimeOrigin::signed(r.encoder), 0, 0, root));
