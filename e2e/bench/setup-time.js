@@ -2,7 +2,8 @@
 // `--mib` MiB with R replicas on a local network of real nodes, against copying the same
 // bytes R times over 127.0.0.1 with a plain TCP copy (Node's net module); encoder and
 // hoster throughput from the nodes' logs; the share of storage challenges answered within
-// one block, and whether any was lost (failed, e.g. to a nonce clash). Run:
+// one block, and whether any was lost (failed, e.g. to a nonce clash); the start-up time of
+// the provider holding the most replicas, killed with SIGKILL and started again. Run:
 // `scripts/bench-setup.sh` (or `node e2e/bench/setup-time.js --mib 1`); `--challenge-period
 // P` challenges each hoster about every P blocks while challenges are counted.
 
@@ -10,7 +11,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:f
 import { createServer, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stopAll, setTiming } from '../lib/harness.js';
+import { stopAll, setTiming, halt, startNode, rpcCall } from '../lib/harness.js';
 import {
   startNetwork, writeJsFeed, importFeed, registerProviders, publishFeed, planUntilActive, is,
 } from '../lib/network.js';
@@ -107,6 +108,18 @@ try {
   console.log(`storage challenges issued: ${issuedAt.size}, passed: ${delays.length}, failed: ${failed.length}; answered within one block: ${within} (${(100 * within / Math.max(1, delays.length)).toFixed(0)} %)`);
   console.log(`answer delays (blocks): ${JSON.stringify(delays)}`);
   if (failed.length) console.log(`failed: ${failed.join('; ')}`);
+
+  // Start-up: the provider holding the most, killed and started again, until its RPC
+  // answers (the replica store is open by then: it reads each replica's meta only).
+  const held = await Promise.all(Object.entries(net.nodes).map(async ([name, node]) =>
+    [name, node, (await rpcCall(node, 'datdot_nodeStatus')).store.used]));
+  const [name, node, used] = held.sort((a, b) => b[2] - a[2])[0];
+  await halt(node, 'SIGKILL');
+  const started = Date.now();
+  const again = await startNode(node.args, { name, restartOf: node });
+  const rpcMs = Date.now() - started;
+  const status = await rpcCall(again, 'datdot_nodeStatus');
+  console.log(`start-up of ${name} after SIGKILL, holding ${status.stored.length} replicas (${(used / 2 ** 20).toFixed(0)} MiB sealed): RPC answered after ${rpcMs} ms`);
 } finally {
   if (net) {
     net.events.stop();

@@ -18,7 +18,7 @@
 //! request ends within [`WHOLE_REQUEST_TIMEOUT`], dial included ([`Requester`]). Each request
 //! says how many bytes of blocks it wants at most, and the asker sizes that to what the
 //! link delivered ([`ChunkSize`]): a slow link gets smaller chunks, so it still moves data
-//! well within the timeout instead of timing out on every 4 MiB chunk.
+//! well within the timeout instead of timing out on every whole chunk.
 //!
 //! Servers bound what a peer can take ([`PeerLimits`]): answers are built on blocking
 //! threads, at most [`MAX_ANSWERING`] at once per protocol and [`MAX_ANSWERING_PER_PEER`]
@@ -49,8 +49,11 @@ type BlockHash = <Block as sp_runtime::traits::Block>::Hash;
 pub const MAX_REQUEST: u64 = 1024;
 /// The largest response accepted (a chunk of blocks plus their proofs).
 pub const MAX_RESPONSE: u64 = 16 << 20;
-/// A chunk stops taking blocks once it holds this many bytes of them.
-pub const CHUNK_BYTES: usize = 4 << 20;
+/// A chunk stops taking blocks once it holds this many bytes of them. Each chunk in flight
+/// is held a few times over (built, encoded, sent; received, checked, sealed), by up to
+/// [`MAX_ANSWERING`] answers per protocol and every setup part: 1 MiB keeps a node's peak
+/// memory near its idle size (4 MiB cost ~200 MiB more; docs/benchmarks.md).
+pub const CHUNK_BYTES: usize = 1 << 20;
 /// How long a request may wait for its response.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 /// Requests queued per protocol before new ones are refused.
