@@ -147,7 +147,7 @@ pub struct ProviderParams {
 
 	/// The most setup parts of each role (encodings; receptions of a stream) the node works
 	/// on at once; the rest wait, earliest deadline first. Each part holds one chunk (up to
-	/// 1 MiB) in memory; its stream is kept on disk and resumed after a restart.
+	/// 1 MiB, or one larger block) in memory; its stream is kept on disk and resumed after a restart.
 	#[arg(long = "max-setup-parts", value_name = "N", default_value_t = 8,
 		value_parser = clap::value_parser!(u32).range(1..))]
 	pub max_setup_parts: u32,

@@ -103,6 +103,13 @@ pub fn move_dir(from: &Path, to: &Path) -> io::Result<()> {
 	Ok(())
 }
 
+/// Writes file `path` (created or truncated) with `bytes` and fsyncs it.
+pub fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+	let mut file = File::create(path)?;
+	file.write_all(bytes)?;
+	file.sync_all()
+}
+
 /// Removes directory `parent/name` durably.
 pub fn remove_dir(parent: &Path, name: &str) -> io::Result<()> {
 	fs::remove_dir_all(parent.join(name))?;
@@ -127,7 +134,7 @@ pub fn entries(dir: &Path) -> io::Result<Vec<std::path::PathBuf>> {
 }
 
 /// fsyncs a directory, so the entries created or renamed in it are durable.
-fn sync_dir(dir: &Path) -> io::Result<()> {
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
 	File::open(dir).and_then(|d| d.sync_all())
 }
 

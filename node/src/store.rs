@@ -425,13 +425,9 @@ impl ReplicaStore {
 		drop(log);
 		let encoded = meta.encode();
 		let checksum = blake2b256(&[&encoded]);
-		let write = |name: &str, parts: &[&[u8]]| -> std::io::Result<()> {
-			let mut file = File::create(dir.join(name))?;
-			parts.iter().try_for_each(|p| std::io::Write::write_all(&mut file, p))?;
-			file.sync_all()
-		};
-		io(&dir, write("proofs", &[&proof_bytes]))?;
-		io(&dir, write("meta", &[&encoded, &checksum]))?;
+		let write = crate::durable::write_synced;
+		io(&dir, write(&dir.join("proofs"), &proof_bytes))?;
+		io(&dir, write(&dir.join("meta"), &[&encoded[..], &checksum].concat()))?;
 		// Held across the rename so two replicas cannot both fit in the last free bytes.
 		let mut replicas = self.replicas();
 		if self.admit(&replicas, &meta)? {

@@ -15,7 +15,10 @@
 //! block) is cut off when the stream is opened again. A stream is deleted by renaming it to
 //! a `.tmp-` name first, so a crash mid-delete never leaves a stream that looks whole.
 
-use crate::replica::StreamBlock;
+use crate::{
+	durable::{sync_dir, write_synced},
+	replica::StreamBlock,
+};
 use codec::{Decode, Encode};
 use datdot_primitives::{
 	encoded::{EncodedRoot, ReplicaId, SEGMENT_SIZE},
@@ -67,17 +70,6 @@ pub struct StreamLog {
 	blocks: Vec<Logged>,
 	data_len: u64,
 	index_len: u64,
-}
-
-/// Writes `bytes` to `path` and syncs it.
-fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
-	let file = File::create(path)?;
-	file.write_all_at(bytes, 0)?;
-	file.sync_all()
-}
-
-fn sync_dir(dir: &Path) -> io::Result<()> {
-	File::open(dir)?.sync_all()
 }
 
 impl StreamLog {
