@@ -15,6 +15,9 @@
 //   moment of a plan's setup and restarted: every replica still ends active, no temporary
 //   file is left in their stores, the killed hoster still proves what it held before, and
 //   no node's peak memory passes its bound.
+// - last, dave's store has no room left (it registered more than it has): dave gives each
+//   setup it is drawn to host up on chain at once, pays the release penalty, and the replica
+//   goes to another hoster; its encoder is not struck and no setup times out.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -54,7 +57,7 @@ test('encoders: a garbage stream is proven on chain; only its encoder is faulted
   await publishFeed(net, tree);
 
   const started = Date.now();
-  const { ofPlans, cheated } = await plansUntilEncodedBy(eve);
+  const { ofPlans, draws: cheated } = await plansUntilDrawn(eve, 'encoder');
   // Every replica of every plan becomes active; no setup fails along the way.
   const total = await allActive(ofPlans, (failed) => assert.equal(failed.length, 0,
     `no setup fails: ${failed.map((e) => e.toString())}`));
@@ -97,17 +100,17 @@ function logLines(node, keep) {
 }
 
 /**
- * Publishes plans of the whole feed until `encoder` is drawn as the encoder of at least one
- * of their replicas (draws are random); returns a filter of those plans' events and the
- * draws that made `encoder` an encoder.
+ * Publishes plans of blocks `0..end` of the feed until `who` is drawn as `role` ('encoder'
+ * or 'hoster') of at least one of their replicas (draws are random); returns a filter of
+ * those plans' events and the draws that made `who` the `role`.
  */
-async function plansUntilEncodedBy(encoder, { end = BLOCKS, maxPlans = MAX_PLANS } = {}) {
+async function plansUntilDrawn(who, role, { end = BLOCKS, maxPlans = MAX_PLANS } = {}) {
   const { events } = net;
   const plans = []; // each plan's event filter
   const ofPlans = (e) => plans.some((ofPlan) => ofPlan(e));
-  const byEncoder = () => events.seen.filter((e) => is('ReplicaDrawn')(e) && ofPlans(e)
-    && e.data.encoder.toString() === encoder);
-  for (let i = 0; i < maxPlans && byEncoder().length === 0; i++) {
+  const byWho = () => events.seen.filter((e) => is('ReplicaDrawn')(e) && ofPlans(e)
+    && e.data[role].toString() === who);
+  for (let i = 0; i < maxPlans && byWho().length === 0; i++) {
     const { ofPlan, contracts } = await publishPlan(tree, end);
     plans.push(ofPlan);
     const drawn = () => new Set(events.seen.filter((e) => is('ReplicaDrawn')(e) && ofPlan(e)).map((e) => replicaKey(e.data)));
@@ -117,9 +120,9 @@ async function plansUntilEncodedBy(encoder, { end = BLOCKS, maxPlans = MAX_PLANS
       await new Promise((r) => setTimeout(r, 500));
     }
   }
-  const cheated = byEncoder();
-  assert.ok(cheated.length > 0, `${encoder} drawn as an encoder within ${maxPlans} plans`);
-  return { ofPlans, cheated };
+  const draws = byWho();
+  assert.ok(draws.length > 0, `${who} drawn as ${role} within ${maxPlans} plans`);
+  return { ofPlans, draws };
 }
 
 /**
@@ -207,7 +210,7 @@ test('encoders: a withholding encoder and its hoster are struck, nobody is slash
   const started = Date.now();
   // One-contract plans: at most two of ferdie's setups in flight at once, each with another
   // hoster, so no honest hoster collects the strikes that would bench it.
-  const { ofPlans, cheated } = await plansUntilEncodedBy(ferdie, { end: BLOCKS / 4, maxPlans: 12 });
+  const { ofPlans, draws: cheated } = await plansUntilDrawn(ferdie, 'encoder', { end: BLOCKS / 4, maxPlans: 12 });
   // The only setups that fail (of these plans, or of eve's replicas handed over) are
   // ferdie's, each a timeout after ferdie committed.
   const failedSince = () => events.seen.slice(mark).filter(is('SetupFailed'));
@@ -386,4 +389,44 @@ test('encoders: an encoder, a hoster and the publisher killed with SIGKILL mid-s
   assert.equal(lost.length, 0, `${hoster} fails no challenge: ${lost.map((e) => e.toString())}`);
   await setTiming(api, net.sponsor, { challengePeriod: 500, offlineGrace: 1000 });
   await restarted.publisher.stop();
+});
+
+test('encoders: a hoster without room gives its setups up on chain at once; only it pays, and another hoster takes the replica', { timeout: 600_000 }, async () => {
+  assert.ok(net, 'the network of the tests above');
+  const { api, events, accounts } = net;
+  // dave's node now has room for nothing more than it holds: an operator who registered
+  // more capacity than the node's disk has.
+  const status = await rpcCall(net.nodes.dave, 'datdot_nodeStatus');
+  const full = Math.max(status.store.used, 1);
+  await halt(net.nodes.dave, 'SIGKILL');
+  net.nodes.dave = await startNode([...net.nodes.dave.args, '--store-capacity', String(full)],
+    { name: 'dave', restartOf: net.nodes.dave });
+  const dave = accounts.dave.address;
+  const depositBefore = (await api.query.system.account(dave)).data.reserved.toBigInt();
+  const mark = events.seen.length;
+  const { ofPlans, draws } = await plansUntilDrawn(dave, 'hoster', { end: BLOCKS / 4, maxPlans: 12 });
+  await allActive(ofPlans, (failed) => assert.equal(failed.length, 0,
+    `no setup times out or fails: ${failed.map((e) => e.toString())}`), { waitMs: 300_000 });
+  const since = events.seen.slice(mark);
+  for (const drawn of draws) {
+    const key = replicaKey(drawn.data);
+    const after = since.slice(since.indexOf(drawn));
+    const released = after.find((e) => is('ReplicaReleased')(e) && replicaKey(e.data) === key);
+    assert.ok(released, `${key}: dave released it; dave's log:\n${
+      logLines(net.nodes.dave, (l) => l.includes(key) || / (WARN|ERROR) /.test(l))}`);
+    assert.equal(released.data.hoster.toString(), dave);
+    const upTo = after.slice(0, after.indexOf(released));
+    assert.ok(!upTo.some((e) => is('HostingConfirmed')(e) && replicaKey(e.data) === key), `${key}: dave never confirmed`);
+    const active = after.find((e) => is('ReplicaActive')(e) && replicaKey(e.data) === key);
+    assert.notEqual(active.data.hoster.toString(), dave, `${key}: another hoster took it`);
+    console.log(`# ${key}: dave released it ${upTo.length} events after its draw; ${active.data.hoster.toString() === accounts.bob.address ? 'bob' : 'charlie'} hosts it`);
+  }
+  // Nobody else paid: no strike, no fault; dave paid the penalty once per release.
+  const struck = since.filter((e) => is('ProviderStruck')(e) || is('ProviderOffline')(e));
+  assert.deepEqual(struck.map((e) => e.toString()), [], 'nobody struck or faulted');
+  const releases = since.filter((e) => is('ReplicaReleased')(e) && ofPlans(e));
+  assert.equal(releases.length, draws.length, 'one release per draw of dave as hoster');
+  const penalty = api.consts.datdot.releasePenalty.toBigInt();
+  const depositAfter = (await api.query.system.account(dave)).data.reserved.toBigInt();
+  assert.equal(depositBefore - depositAfter, penalty * BigInt(releases.length), "dave's deposit paid each release");
 });

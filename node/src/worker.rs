@@ -31,7 +31,7 @@ use datdot_primitives::{
 use datdot_runtime::{opaque::Block, AccountId, BlockNumber};
 use futures::StreamExt;
 use pallet_datdot::{
-	offchain::{LocalReplicas, ReadyRoot, FRAUD_PROOFS_KEY},
+	offchain::{LocalReplicas, ReadyRoot, FRAUD_PROOFS_KEY, NO_ROOM_KEY},
 	runtime_api::DatdotApi,
 	types::{FeedState, Role, SetupDuty},
 };
@@ -92,8 +92,9 @@ struct State {
 	/// Fraud proofs of local hosters against their encoders, with the committed root each
 	/// proves against; kept while that root is the replica's (see [`FRAUD_PROOFS_KEY`]).
 	frauds: BTreeMap<ReplicaId, (EncodedRoot, EncodingFraudProof)>,
-	/// Hoster parts this node cannot finish (no room to store the replica), by draw: not
-	/// started again for that draw, which times out; a new draw is tried afresh.
+	/// Parts this node cannot finish (no room for the stream or replica), by draw: not
+	/// started again for that draw, which the off-chain worker gives up on chain (see
+	/// [`NO_ROOM_KEY`]); a new draw is tried afresh.
 	no_room: BTreeMap<Part, BlockNumber>,
 	/// Parts with a stream or reservation in the store that no duty or task needed, by how
 	/// many best blocks in a row (see [`State::unneeded`]).
@@ -125,7 +126,8 @@ impl State {
 
 	/// Takes the setup duties of the best block and forgets what belongs to no current
 	/// draw. Returns the duties that need a task (marked running; at most `max_parts` of
-	/// each role run, earliest deadline first) and whether the fraud proofs kept changed.
+	/// each role run, earliest deadline first) and whether what the off-chain worker reads
+	/// (fraud proofs, parts without room) changed.
 	fn set_duties(&mut self, duties: Vec<Duty>, max_parts: usize) -> (Vec<Duty>, bool) {
 		self.duties = duties.into_iter().map(|d| ((d.role, d.id), d)).collect();
 		let State { duties, running, ready, prepared, frauds, no_room, .. } = self;
@@ -137,8 +139,8 @@ impl State {
 		prepared.retain(|id, p| {
 			duties.get(&(Role::Encoder, *id)).is_some_and(|d| d.deadline == p.deadline)
 		});
+		let (proven, full) = (frauds.len(), no_room.len());
 		no_room.retain(|part, draw| duties.get(part).is_some_and(|d| d.deadline == *draw));
-		let proven = frauds.len();
 		frauds.retain(|id, (root, _)| {
 			duties.get(&(Role::Hoster, *id)).is_some_and(|d| d.encoded == Some(*root))
 		});
@@ -183,7 +185,7 @@ impl State {
 				start.push(duty.clone());
 			}
 		}
-		(start, frauds.len() != proven)
+		(start, frauds.len() != proven || no_room.len() != full)
 	}
 }
 
@@ -438,9 +440,9 @@ where
 		};
 		let start = {
 			let mut state = self.state();
-			let (start, frauds_changed) = state.set_duties(duties, self.parts.max_setup_parts);
-			if frauds_changed {
-				self.write_frauds(&state.frauds);
+			let (start, changed) = state.set_duties(duties, self.parts.max_setup_parts);
+			if changed {
+				self.write_for_offchain_worker(&state);
 			}
 			start
 		};
@@ -968,11 +970,14 @@ where
 		if !full {
 			return format!("cannot keep the replica on disk: {e}");
 		}
-		self.state().no_room.insert((duty.role, duty.id), duty.deadline);
+		let mut state = self.state();
+		state.no_room.insert((duty.role, duty.id), duty.deadline);
+		self.write_for_offchain_worker(&state);
 		format!(
-			"cannot keep the replica on disk: {e}; not trying again for this draw (its setup \
-			 will time out and cost this provider a strike). Free disk or raise \
-			 --store-capacity, and register no more capacity than the node has"
+			"cannot keep the replica on disk: {e}; giving this setup up on chain \
+			 (release_replica: a small penalty, and the replica goes to another provider). \
+			 Free disk or raise --store-capacity, and register no more capacity than the node \
+			 has"
 		)
 	}
 
@@ -1076,16 +1081,22 @@ where
 		);
 		let mut state = self.state();
 		state.frauds.insert(duty.id, (committed, proof));
-		self.write_frauds(&state.frauds);
+		self.write_for_offchain_worker(&state);
 		Ok(None)
 	}
 
-	/// Leaves the current fraud proofs where the off-chain worker reads them.
-	fn write_frauds(&self, frauds: &BTreeMap<ReplicaId, (EncodedRoot, EncodingFraudProof)>) {
-		let list: Vec<(ReplicaId, &EncodingFraudProof)> =
-			frauds.iter().map(|(id, (_, proof))| (*id, proof)).collect();
-		let bytes = list.encode();
-		(self.parts.offchain_db)(FRAUD_PROOFS_KEY, (!list.is_empty()).then_some(&bytes[..]));
+	/// Leaves the current fraud proofs ([`FRAUD_PROOFS_KEY`]) and the parts without room
+	/// ([`NO_ROOM_KEY`]) where the off-chain worker reads them.
+	fn write_for_offchain_worker(&self, state: &State) {
+		let frauds: Vec<(ReplicaId, &EncodingFraudProof)> =
+			state.frauds.iter().map(|(id, (_, proof))| (*id, proof)).collect();
+		let no_room: Vec<Part> = state.no_room.keys().copied().collect();
+		for (key, bytes, empty) in [
+			(FRAUD_PROOFS_KEY, frauds.encode(), frauds.is_empty()),
+			(NO_ROOM_KEY, no_room.encode(), no_room.is_empty()),
+		] {
+			(self.parts.offchain_db)(key, (!empty).then_some(&bytes[..]));
+		}
 	}
 
 	/// Answers a blocks request from the feed store (a publisher's feeds) or, failing that,
@@ -1488,12 +1499,16 @@ mod tests {
 		state.no_room.insert(part, first.deadline);
 		state.running.remove(&part);
 		for _ in 0..3 {
-			assert!(state.set_duties(vec![first.clone()], 8).0.is_empty(), "not fetched again");
+			let (start, changed) = state.set_duties(vec![first.clone()], 8);
+			assert!(start.is_empty(), "not fetched again");
+			assert!(!changed);
 		}
 		// A new draw of the replica with this hoster (room may have been freed) is tried.
 		let again = hoster_duty(20);
-		assert_eq!(state.set_duties(vec![again.clone()], 8).0, vec![again]);
+		let (start, changed) = state.set_duties(vec![again.clone()], 8);
+		assert_eq!(start, vec![again]);
 		assert!(state.no_room.is_empty());
+		assert!(changed, "the parts the off-chain worker gives up are written again");
 	}
 
 	#[test]

@@ -411,7 +411,8 @@ pub mod pallet {
 		#[pallet::constant]
 		type OfflineGrace: Get<BlockNumberFor<Self>>;
 
-		/// Burnt from a hoster's deposit when it releases a replica it can no longer keep:
+		/// Taken from a provider's deposit into the plan's budget when it releases a replica
+		/// it can no longer keep, or gives up a setup it has no room for (`release_replica`):
 		/// far below [`Config::FaultSlash`], so owning up beats missing a challenge.
 		#[pallet::constant]
 		type ReleasePenalty: Get<BalanceOf<Self>>;
@@ -740,6 +741,18 @@ pub mod pallet {
 			replica: u32,
 			/// The hoster that released it.
 			hoster: T::AccountId,
+			/// Taken from its deposit into the plan's budget.
+			penalty: BalanceOf<T>,
+		},
+		/// An encoder gave up a replica's setup before committing its root (its node could
+		/// not encode it); it paid `penalty` and the replica is drawn again.
+		EncodingReleased {
+			/// The contract.
+			contract: u64,
+			/// The replica index.
+			replica: u32,
+			/// The encoder that gave it up.
+			encoder: T::AccountId,
 			/// Taken from its deposit into the plan's budget.
 			penalty: BalanceOf<T>,
 		},
@@ -1171,6 +1184,9 @@ pub mod pallet {
 		NotEncoder,
 		/// The caller is not this replica's hoster.
 		NotHoster,
+		/// The encoder already committed its root for this replica: it can no longer give
+		/// the setup up (its hoster may be proving the encoding false).
+		EncodingCommitted,
 		/// The replica's setup is over (it is active, or failed and was drawn again).
 		NotInSetup,
 		/// The caller already confirmed this replica.
@@ -1614,10 +1630,13 @@ pub mod pallet {
 		}
 
 		/// The hoster of replica `replica` of `contract` says it no longer holds it (its
-		/// node lost the data): [`Config::ReleasePenalty`] is burnt from its deposit and the
-		/// replica is drawn again (a copy already being replaced just ends). Refused while
-		/// an open storage challenge of the hoster names the replica: that one must be
-		/// answered (or failed) first.
+		/// node lost the data, or has no room to store it during setup), or its encoder says
+		/// during setup, before committing a root, that it cannot encode it:
+		/// [`Config::ReleasePenalty`] goes from the caller's deposit to the plan's budget and
+		/// the replica is drawn again, without the caller (a copy already being replaced just
+		/// ends). The other party is not struck. Refused while an open storage challenge of
+		/// the hoster names the replica (that one must be answered or failed first), and to
+		/// an encoder that already committed its root (a fraud proof may be due).
 		#[pallet::call_index(10)]
 		#[pallet::weight(T::WeightInfo::release_replica())]
 		pub fn release_replica(

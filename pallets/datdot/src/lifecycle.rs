@@ -362,7 +362,15 @@ impl<T: Config> Pallet<T> {
 	pub(crate) fn do_release_replica(who: T::AccountId, id: ReplicaId) -> DispatchResult {
 		let replica =
 			Replicas::<T>::get(id.contract, id.replica).ok_or(Error::<T>::UnknownReplica)?;
-		ensure!(replica.hoster == who, Error::<T>::NotHoster);
+		let in_setup = matches!(replica.state, ReplicaState::Setup { .. });
+		// An encoder may give its part up only before it commits: after that, a release
+		// would dodge the fraud proof its hoster may be sending.
+		let encoder = in_setup && replica.encoder == who;
+		if encoder {
+			ensure!(replica.encoded.is_none(), Error::<T>::EncodingCommitted);
+		} else {
+			ensure!(replica.hoster == who, Error::<T>::NotHoster);
+		}
 		let provider = Providers::<T>::get(&who).ok_or(Error::<T>::NotRegistered)?;
 		let challenged = provider
 			.open_challenge
@@ -384,12 +392,23 @@ impl<T: Config> Pallet<T> {
 		Self::free_replica(id, &replica);
 		if !replica.replacing {
 			Self::queue_draw(id)?;
+			// A setup given up (no room, typically) goes to someone else next time; the
+			// other party did nothing wrong and may be drawn again.
+			if in_setup {
+				let who = Some(who.clone());
+				let hint = if encoder {
+					RedrawHint::AvoidStruck { encoder: who, hoster: None }
+				} else {
+					RedrawHint::AvoidStruck { encoder: None, hoster: who }
+				};
+				RedrawHints::<T>::insert(id.contract, id.replica, hint);
+			}
 		}
-		Self::deposit_event(Event::ReplicaReleased {
-			contract: id.contract,
-			replica: id.replica,
-			hoster: who.clone(),
-			penalty,
+		let (contract, replica) = (id.contract, id.replica);
+		Self::deposit_event(if encoder {
+			Event::EncodingReleased { contract, replica, encoder: who.clone(), penalty }
+		} else {
+			Event::ReplicaReleased { contract, replica, hoster: who.clone(), penalty }
 		});
 		if Providers::<T>::get(&who)
 			.is_some_and(|p| p.deposit < T::FaultSlash::get() && !p.status.is_departing())

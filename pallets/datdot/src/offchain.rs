@@ -130,6 +130,13 @@ pub fn report_key(challenge: u64) -> Vec<u8> {
 /// to send (`report_bad_encoding`). The node keeps only those of replicas still in setup.
 pub const FRAUD_PROOFS_KEY: &[u8] = b"datdot/fraud-proofs";
 
+/// Off-chain storage key (persistent kind) where the node's workers leave the setup parts
+/// of local providers that they cannot finish for want of room (a full disk, or a store
+/// smaller than the capacity registered), SCALE `Vec<(Role, ReplicaId)>`: the off-chain
+/// worker gives them up (`release_replica`), so the draw goes to someone else at once
+/// instead of timing out and striking the other party.
+pub const NO_ROOM_KEY: &[u8] = b"datdot/no-room";
+
 /// The most fraud proofs one off-chain worker run submits (each carries up to a block).
 const MAX_FRAUD_PROOFS_PER_RUN: usize = 4;
 
@@ -332,6 +339,7 @@ impl<T: Config> Pallet<T> {
 		}
 		Self::confirm_setups(&providers, now);
 		Self::send_fraud_proofs(&providers, now);
+		Self::give_up_setups_without_room(&providers, now);
 		Self::send_performance_reports(&providers, now);
 		let paused_by_node = StorageValueRef::persistent(PAUSED_BY_NODE_KEY);
 		let mut paused: Vec<T::AccountId> = paused_by_node.get().ok().flatten().unwrap_or_default();
@@ -507,6 +515,31 @@ impl<T: Config> Pallet<T> {
 			let (contract, replica) = (id.contract, id.replica);
 			let call = Call::report_bad_encoding { contract, replica, proof };
 			Self::submit_duty(local, call, "report_bad_encoding", now);
+		}
+	}
+
+	/// Gives up the setup parts the node's workers have no room for (see [`NO_ROOM_KEY`]):
+	/// a hoster's at any time of the setup, an encoder's only before it committed (the
+	/// chain refuses it after). The list is bounded by the node's cap on parts at once.
+	fn give_up_setups_without_room(providers: &[LocalProvider<T>], now: BlockNumberFor<T>) {
+		let stored = StorageValueRef::persistent(NO_ROOM_KEY);
+		let Ok(Some(parts)) = stored.get::<Vec<(Role, ReplicaId)>>() else { return };
+		for (role, id) in parts.into_iter().take(MAX_CONFIRMATIONS_PER_RUN) {
+			let Some(replica) = Replicas::<T>::get(id.contract, id.replica) else { continue };
+			if !matches!(replica.state, ReplicaState::Setup { .. }) {
+				continue;
+			}
+			let who = match role {
+				Role::Encoder if replica.encoded.is_some() => continue,
+				Role::Encoder => &replica.encoder,
+				Role::Hoster => &replica.hoster,
+			};
+			let Some(local) = providers.iter().find(|p| &p.who == who) else { continue };
+			if !Self::claim_duty(&(b"release", id).encode(), who, 0, now) {
+				continue;
+			}
+			let call = Call::release_replica { contract: id.contract, replica: id.replica };
+			Self::submit_duty(local, call, "release of a setup without room", now);
 		}
 	}
 

@@ -2383,6 +2383,77 @@ mod setup {
 		});
 	}
 
+	/// A node without room for its part of a setup gives it up at once (`release_replica`)
+	/// instead of letting it time out: only it pays (the release penalty, no strike for the
+	/// other party), and the replica's next draw goes to others. An encoder may do so only
+	/// before it commits, so it cannot dodge its hoster's fraud proof.
+	#[test]
+	fn a_setup_given_up_costs_only_the_party_that_gave_it_up_and_goes_to_others() {
+		for role in [Role::Hoster, Role::Encoder] {
+			run(|| {
+				let (_w, r, encoded) = drawn_replica();
+				let (quits, stays) = match role {
+					Role::Hoster => (r.hoster, r.encoder),
+					Role::Encoder => (r.encoder, r.hoster),
+				};
+				let outsider = (1..=6).find(|a| *a != r.hoster && *a != r.encoder).unwrap();
+				assert_noop!(
+					Datdot::release_replica(RuntimeOrigin::signed(outsider), 0, 0),
+					Error::<Test>::NotHoster
+				);
+				if role == Role::Hoster {
+					// The encoder committed: the hoster may still give up (no fraud is
+					// dodged), and the encoder is not struck for it.
+					let root = encoded.root();
+					assert_ok!(Datdot::encoding_done(RuntimeOrigin::signed(r.encoder), 0, 0, root));
+				}
+				let budget = Plans::<Test>::get(0).unwrap().budget;
+				assert_ok!(Datdot::release_replica(RuntimeOrigin::signed(quits), 0, 0));
+				let penalty = RELEASE_PENALTY;
+				System::assert_last_event(
+					match role {
+						Role::Hoster => Event::<Test>::ReplicaReleased {
+							contract: 0,
+							replica: 0,
+							hoster: quits,
+							penalty,
+						},
+						Role::Encoder => Event::<Test>::EncodingReleased {
+							contract: 0,
+							replica: 0,
+							encoder: quits,
+							penalty,
+						},
+					}
+					.into(),
+				);
+				assert_eq!(Plans::<Test>::get(0).unwrap().budget, budget + penalty);
+				assert_eq!(held(quits), DEPOSIT - penalty);
+				for (who, strikes) in [(quits, 0), (stays, 0)] {
+					let p = Providers::<Test>::get(who).unwrap();
+					assert_eq!((p.recent_strikes.count, p.faults), (strikes, 0));
+					assert_eq!((p.hosting, p.encoding, p.reserved), (0, 0, 0));
+				}
+				assert_eq!(held(stays), DEPOSIT);
+				assert!(Replicas::<Test>::get(0, 0).is_none());
+				run_to_block(System::block_number() + 1);
+				let again = Replicas::<Test>::get(0, 0).expect("drawn again");
+				assert!(again.hoster != quits && again.encoder != quits, "{again:?}");
+				assert!(!events().iter().any(|e| matches!(e, Event::SetupFailed { .. })));
+			});
+		}
+		// After committing its root, the encoder cannot give the setup up.
+		run(|| {
+			let (_w, r, encoded) = drawn_replica();
+			let root = encoded.root();
+			assert_ok!(Datdot::encoding_done(RuntimeOrigin::signed(r.encoder), 0, 0, root));
+			assert_noop!(
+				Datdot::release_replica(RuntimeOrigin::signed(r.encoder), 0, 0),
+				Error::<Test>::EncodingCommitted
+			);
+		});
+	}
+
 	/// Lets the replica's setup time out after its encoder committed (both are struck);
 	/// returns the failed setup.
 	fn time_out_after_commit(w: &FeedWriter) -> crate::ReplicaOf<Test> {
