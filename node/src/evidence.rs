@@ -4,76 +4,126 @@
 //! fraud. The proof is judged here by the same code the chain runs
 //! (`datdot_primitives::fraud::judge_encoding`), so the node only sends proofs that hold.
 
-use crate::replica::StreamBlock;
+use crate::{replica::StreamBlock, stream_log::StreamLog, tree_file};
 use datdot_primitives::{
-	encoded::{EncodedRoot, ReplicaId, SealedReplica},
+	encoded::{EncodedRoot, ReplicaId, SegmentProof, SEGMENT_SIZE},
 	fraud::{judge_encoding, CommittedEncoding, EncodingFault, EncodingFraudProof},
 	sealing::{SealingKey, Unsealer},
-	DalekVerifier, Error as VerifyError, Proof, VerifiedTree,
+	DalekVerifier, Proof, VerifiedTree,
 };
 use pallet_datdot::types::FeedState;
 use std::{
 	collections::{BTreeMap, BTreeSet},
+	fs::{File, OpenOptions},
+	io::{self, Read, Write},
 	ops::Range,
+	os::unix::fs::FileExt,
+	path::PathBuf,
 };
 
-/// Everything the encoder sent, the refused block included, in order.
+/// Everything the encoder sent, the refused block included, in order, on disk: the
+/// accepted blocks are the stream log's data, and the refused block and the rest, unchecked,
+/// go to a file beside it (`evidence`). A cheating encoder can make its hoster keep a whole
+/// replica, but not hold it in memory.
 pub struct Evidence {
 	id: ReplicaId,
 	key: SealingKey,
 	range: Range<u64>,
-	sealed: Vec<Vec<u8>>,
-	/// Position (from the range's start) of the first refused block.
-	refused: usize,
+	/// The stream log's data file and the length of its accepted blocks.
+	accepted: (PathBuf, u64),
+	/// The refused block and what came after it, unchecked, and its length.
+	rest: (PathBuf, File, u64),
+	/// Blocks of the stream so far (accepted, refused and after).
+	blocks: u64,
+	/// The refused block (counted from the range's start) and its segments (counted from
+	/// the stream's start).
+	refused: (u64, Range<u64>),
+	/// Whether every block so far is whole segments: otherwise no committed root can be
+	/// this stream's.
+	whole: bool,
 }
 
 impl Evidence {
-	/// Evidence of replica `id` (blocks `range`, sealed with `key`): the blocks accepted
-	/// before, then the refused one.
+	/// Evidence of replica `id` (blocks `range`, sealed with `key`): the blocks `log`
+	/// accepted, then the `refused` one.
 	pub fn new(
 		id: ReplicaId,
 		key: SealingKey,
 		range: Range<u64>,
-		mut accepted: Vec<Vec<u8>>,
+		log: &StreamLog,
 		refused: Vec<u8>,
-	) -> Self {
-		let at = accepted.len();
-		accepted.push(refused);
-		Self { id, key, range, sealed: accepted, refused: at }
+	) -> io::Result<Self> {
+		let path = log.dir().join("evidence");
+		let file = OpenOptions::new().create(true).write(true).truncate(true).open(&path)?;
+		let first = log.segments();
+		let mut evidence = Self {
+			id,
+			key,
+			range,
+			accepted: (log.dir().join("data"), log.data_len()),
+			rest: (path, file, 0),
+			blocks: log.len() as u64,
+			refused: (log.len() as u64, first..first + (refused.len() / SEGMENT_SIZE) as u64),
+			whole: true,
+		};
+		evidence.append(&refused)?;
+		Ok(evidence)
 	}
 
 	/// The feed index of the next block wanted, `None` when all are in.
 	pub fn next_index(&self) -> Option<u64> {
-		let next = self.range.start.checked_add(self.sealed.len() as u64)?;
+		let next = self.range.start.checked_add(self.blocks)?;
 		(next < self.range.end).then_some(next)
 	}
 
-	/// Keeps the next block's sealed bytes, unchecked.
-	pub fn push(&mut self, block: StreamBlock) {
-		self.sealed.push(block.sealed);
+	/// Keeps the next block's sealed bytes, unchecked (not fsynced: evidence lost to a
+	/// crash is received again).
+	pub fn push(&mut self, block: StreamBlock) -> io::Result<()> {
+		self.append(&block.sealed)
 	}
 
-	/// The encoder's tree over what it sent. Fails if the stream is not whole segments
-	/// (then it cannot be the stream of any committed root).
-	pub fn replica(&self) -> Result<SealedReplica, VerifyError> {
-		SealedReplica::from_sealed(self.id, &self.key, self.range.start, self.sealed.clone())
+	fn append(&mut self, sealed: &[u8]) -> io::Result<()> {
+		let (_, file, len) = &mut self.rest;
+		file.write_all(sealed)?;
+		*len += sealed.len() as u64;
+		self.blocks += 1;
+		self.whole &= !sealed.is_empty() && sealed.len().is_multiple_of(SEGMENT_SIZE);
+		Ok(())
+	}
+
+	/// The encoder's tree over what it sent, built on disk beside the stream
+	/// (`evidence-tree`). Fails if the stream is not whole segments (then it cannot be the
+	/// stream of any committed root).
+	pub fn replica(&self) -> Result<SentStream, String> {
+		if !self.whole {
+			return Err("a block is not whole segments".into());
+		}
+		let io = |e: io::Error| format!("cannot read the evidence: {e}");
+		let accepted = File::open(&self.accepted.0).map_err(io)?;
+		let rest = File::open(&self.rest.0).map_err(io)?;
+		let len = self.accepted.1 + self.rest.2;
+		let sealed = (&accepted).take(self.accepted.1).chain(&rest);
+		let tree_path = self.rest.0.with_file_name("evidence-tree");
+		let root = tree_file::write_tree_from(&self.id, sealed, len, &tree_path).map_err(io)?;
+		let tree = File::open(&tree_path).map_err(io)?;
+		Ok(SentStream { root, accepted: (accepted, self.accepted.1), rest, tree })
 	}
 
 	/// The segments a proof may point at: those of the refused block, and the one before
 	/// it (its successor may be the one out of place).
-	fn candidates(&self, replica: &SealedReplica) -> Range<u64> {
-		let segments = replica.block_segments(self.refused).unwrap_or(0..0);
+	fn candidates(&self) -> Range<u64> {
+		let segments = &self.refused.1;
 		segments.start.saturating_sub(1)..segments.end
 	}
 
 	/// The original blocks the candidate proofs need: those the candidate segments' labels
 	/// name (a segment that does not unseal needs none).
-	pub fn blocks_needed(&self, replica: &SealedReplica) -> BTreeSet<u64> {
+	pub fn blocks_needed(&self, sent: &SentStream) -> BTreeSet<u64> {
 		let Ok(unsealer) = Unsealer::new(&self.key) else { return BTreeSet::new() };
-		self.candidates(replica)
+		self.candidates()
 			.filter_map(|index| {
-				let segment = replica.segment(index)?;
-				let label = unsealer.unseal_segment(&self.id, index, segment).ok()?.label;
+				let segment = sent.segment(index).ok()?;
+				let label = unsealer.unseal_segment(&self.id, index, &segment).ok()?.label;
 				self.range.contains(&label.block).then_some(label.block)
 			})
 			.collect()
@@ -84,7 +134,7 @@ impl Evidence {
 	/// shows one; with what it shows.
 	pub fn fraud_proof(
 		&self,
-		replica: &SealedReplica,
+		replica: &SentStream,
 		committed: &EncodedRoot,
 		feed: &FeedState,
 		originals: &BTreeMap<u64, Proof>,
@@ -105,7 +155,7 @@ impl Evidence {
 			tree: &tree,
 		};
 		let unsealer = Unsealer::new(&self.key).map_err(|e| e.to_string())?;
-		for index in self.candidates(replica) {
+		for index in self.candidates() {
 			let Ok(segment) = replica.prove(index) else { continue };
 			let original = unsealer
 				.unseal_segment(&self.id, index, &segment.segment)
@@ -126,8 +176,49 @@ impl Evidence {
 		Err(format!(
 			"no segment of block {} proves a fault: the sealing is right, so the encoder's \
 			 hypercore proof must have been bad (the setup times out and strikes it)",
-			self.range.start + self.refused as u64
+			self.range.start + self.refused.0
 		))
+	}
+}
+
+/// The stream the encoder sent, as evidence: its sealed bytes in two files and its tree
+/// in a third, read one segment at a time.
+pub struct SentStream {
+	root: EncodedRoot,
+	/// The log's data file and the length of the accepted blocks in it.
+	accepted: (File, u64),
+	/// The refused block and the rest.
+	rest: File,
+	tree: File,
+}
+
+impl SentStream {
+	/// The root of the stream as sent (what an honest commitment of it is).
+	pub fn root(&self) -> EncodedRoot {
+		self.root
+	}
+
+	/// The bytes of segment `index`.
+	fn segment(&self, index: u64) -> io::Result<Vec<u8>> {
+		if index >= self.root.segments {
+			return Err(io::Error::new(io::ErrorKind::InvalidInput, "no such segment"));
+		}
+		let mut segment = vec![0u8; SEGMENT_SIZE];
+		let at = index * SEGMENT_SIZE as u64;
+		let (accepted, accepted_len) = &self.accepted;
+		if at < *accepted_len {
+			accepted.read_exact_at(&mut segment, at)?;
+		} else {
+			self.rest.read_exact_at(&mut segment, at - accepted_len)?;
+		}
+		Ok(segment)
+	}
+
+	/// The storage proof of segment `index` against [`SentStream::root`].
+	fn prove(&self, index: u64) -> io::Result<SegmentProof> {
+		let segment = self.segment(index)?;
+		let path = tree_file::sibling_path(&self.tree, self.root.segments, index)?;
+		Ok(SegmentProof { index, segment, path })
 	}
 }
 
@@ -135,27 +226,30 @@ impl Evidence {
 mod tests {
 	use super::*;
 	use crate::replica::tests::{encode_stream, feed, proofs, ID};
-	use crate::replica::StreamAcceptor;
-	use datdot_primitives::encoded::SEGMENT_SIZE;
+	use crate::{replica::StreamAcceptor, stream_log::StreamHead};
+	use datdot_primitives::encoded::SealedReplica;
 
-	/// Runs the hoster over `stream` until a block is refused, then collects the rest as
-	/// evidence; returns it (or `None` if every block was accepted).
+	/// Runs the hoster over `stream` until a block is refused, logging what it accepts in
+	/// a stream log under `dir`, then collects the rest as evidence; returns it (or `None`
+	/// if every block was accepted).
 	fn evidence_of(
+		dir: &std::path::Path,
 		chain: &FeedState,
 		range: Range<u64>,
 		stream: Vec<StreamBlock>,
 	) -> Option<Evidence> {
 		let key = *crate::replica::tests::test_sealer().key();
+		let head = StreamHead::new(chain, ID, &range, key);
+		let mut log = StreamLog::open(dir, head).unwrap();
 		let mut acceptor = StreamAcceptor::new(chain.clone(), ID, range, key, (0, 0)).unwrap();
 		let mut blocks = stream.into_iter();
-		let mut accepted = Vec::new();
 		for block in blocks.by_ref() {
 			match acceptor.accept(block) {
-				Ok(kept) => accepted.push(kept.sealed),
+				Ok(kept) => log.append(&[kept]).unwrap(),
 				Err(_) => {
-					let mut evidence = acceptor.into_evidence(accepted)?;
+					let mut evidence = acceptor.into_evidence(&log)?.unwrap();
 					for rest in blocks.by_ref() {
-						evidence.push(rest);
+						evidence.push(rest).unwrap();
 					}
 					return Some(evidence);
 				}
@@ -168,9 +262,9 @@ mod tests {
 	fn originals_of(
 		w: &datdot_primitives::writer::FeedWriter,
 		evidence: &Evidence,
-		replica: &SealedReplica,
+		sent: &SentStream,
 	) -> BTreeMap<u64, Proof> {
-		let needed = evidence.blocks_needed(replica);
+		let needed = evidence.blocks_needed(sent);
 		needed.into_iter().map(|b| (b, w.block_proof(b).unwrap())).collect()
 	}
 
@@ -179,11 +273,22 @@ mod tests {
 		let (w, chain) = feed(10);
 		let (_, stream) = encode_stream(&chain, 2..8, proofs(&w, 2..8)).unwrap();
 
+		let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
 		// Garbage in place of block 4: some segment does not unseal.
 		let mut garbage = stream.clone();
 		garbage[2].sealed = vec![0x77; garbage[2].sealed.len()];
-		let evidence = evidence_of(&chain, 2..8, garbage).unwrap();
+		let evidence = evidence_of(dirs[0].path(), &chain, 2..8, garbage.clone()).unwrap();
 		let replica = evidence.replica().unwrap();
+		// The tree built on disk over the log and the evidence file is the encoder's tree,
+		// as one built in memory over the whole stream.
+		let key = *crate::replica::tests::test_sealer().key();
+		let whole = garbage.iter().map(|b| b.sealed.clone()).collect();
+		let in_memory = SealedReplica::from_sealed(ID, &key, 2, whole).unwrap();
+		assert_eq!(replica.root(), in_memory.root());
+		for index in 0..in_memory.root().segments {
+			assert_eq!(replica.prove(index).unwrap(), in_memory.prove(index).unwrap());
+		}
+		assert!(replica.prove(in_memory.root().segments).is_err());
 		let originals = originals_of(&w, &evidence, &replica);
 		let (_, fault) =
 			evidence.fraud_proof(&replica, &replica.root(), &chain, &originals).unwrap();
@@ -203,7 +308,7 @@ mod tests {
 		let last = encoded.len() - 1;
 		encoded[last] ^= 0x55;
 		changed[3].sealed = sealer.seal_block(&ID, first, 5, &encoded).unwrap();
-		let evidence = evidence_of(&chain, 2..8, changed).unwrap();
+		let evidence = evidence_of(dirs[1].path(), &chain, 2..8, changed).unwrap();
 		let replica = evidence.replica().unwrap();
 		let originals = originals_of(&w, &evidence, &replica);
 		assert!(originals.contains_key(&5));
@@ -217,10 +322,10 @@ mod tests {
 		// A stream that is not whole segments cannot be any committed stream.
 		let mut ragged = stream.clone();
 		ragged[1].sealed.truncate(SEGMENT_SIZE / 2);
-		let evidence = evidence_of(&chain, 2..8, ragged).unwrap();
+		let evidence = evidence_of(dirs[2].path(), &chain, 2..8, ragged).unwrap();
 		assert!(evidence.replica().is_err());
 
 		// An honest stream leaves no evidence.
-		assert!(evidence_of(&chain, 2..8, stream).is_none());
+		assert!(evidence_of(dirs[3].path(), &chain, 2..8, stream).is_none());
 	}
 }

@@ -8,7 +8,7 @@
 //! never stores anything that does not unseal to the feed's data; then it builds the
 //! segment tree. Neither side trusts the other, nor the node it fetched blocks from.
 
-use crate::evidence::Evidence;
+use crate::{evidence::Evidence, stream_log::StreamLog};
 use codec::{Decode, Encode};
 use datdot_primitives::{
 	encoded::{decode_block, encode_block, ReplicaId, SEGMENT_SIZE},
@@ -196,11 +196,11 @@ impl StreamAcceptor {
 		}
 	}
 
-	/// After a refused block: the evidence against the encoder so far, given the `accepted`
-	/// blocks' sealed bytes (`None` if nothing was refused).
-	pub fn into_evidence(self, accepted: Vec<Vec<u8>>) -> Option<Evidence> {
+	/// After a refused block: the evidence against the encoder so far, the accepted blocks
+	/// being those in `log` (`None` if nothing was refused).
+	pub fn into_evidence(self, log: &StreamLog) -> Option<std::io::Result<Evidence>> {
 		let refused = self.refused?;
-		Some(Evidence::new(self.id, self.key, self.range, accepted, refused))
+		Some(Evidence::new(self.id, self.key, self.range, log, refused))
 	}
 
 	/// Checks that `sealed` is the next block's canonical sealed encoding (what the chain

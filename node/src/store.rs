@@ -34,7 +34,7 @@ use datdot_primitives::{
 	hash::blake2b256,
 	sealing::{SealingKey, Unsealer},
 	verify::verify_block_proof,
-	DalekVerifier, FeedAuth, Hash, Proof,
+	DalekVerifier, FeedAuth, Proof,
 };
 use pallet_datdot::types::Role;
 use std::{
@@ -138,7 +138,7 @@ impl ReplicaMeta {
 	}
 }
 
-use crate::tree_file::level_widths;
+use crate::tree_file::{level_widths, sibling_path};
 
 /// Bytes the given replicas take in the store.
 fn used_by(replicas: &BTreeMap<ReplicaId, ReplicaMeta>) -> u64 {
@@ -709,19 +709,7 @@ impl ReplicaStore {
 		let segment = self.read_segment(&meta, index)?;
 		let path = self.replica_dir(id).join("tree");
 		let tree = io(&path, File::open(&path))?;
-		let widths = level_widths(meta.root.segments);
-		let mut level_start = 0u64;
-		let mut i = index;
-		let mut siblings = Vec::new();
-		for &width in &widths[..widths.len() - 1] {
-			if (i ^ 1) < width {
-				let mut hash: Hash = [0; 32];
-				io(&path, tree.read_exact_at(&mut hash, (level_start + (i ^ 1)) * 32))?;
-				siblings.push(hash);
-			}
-			level_start += width;
-			i >>= 1;
-		}
+		let siblings = io(&path, sibling_path(&tree, meta.root.segments, index))?;
 		let proof = SegmentProof { index, segment, path: siblings };
 		// Checked on read: a damaged replica is caught here, not by the chain's verdict.
 		if checked {

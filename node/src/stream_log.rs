@@ -246,12 +246,6 @@ impl StreamLog {
 			.collect()
 	}
 
-	/// Every logged block's sealed bytes, in memory: only for proving an encoder's fraud,
-	/// whose evidence is the stream itself.
-	pub fn sealed_blocks(&self) -> io::Result<Vec<Vec<u8>>> {
-		self.blocks.iter().map(|b| self.sealed(b)).collect()
-	}
-
 	fn sealed(&self, block: &Logged) -> io::Result<Vec<u8>> {
 		let mut sealed = vec![0u8; block.len as usize];
 		self.data.read_exact_at(&mut sealed, block.offset)?;

@@ -11,6 +11,7 @@ use datdot_primitives::{
 use std::{
 	fs::File,
 	io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write},
+	os::unix::fs::FileExt,
 	path::Path,
 };
 
@@ -32,17 +33,29 @@ pub fn level_widths(segments: u64) -> Vec<u64> {
 /// Builds the tree of replica `id` over the sealed bytes in `data` into file `out`
 /// (created or truncated, and fsynced); returns the root the chain stores.
 pub fn write_tree(id: &ReplicaId, data: &Path, out: &Path) -> io::Result<EncodedRoot> {
-	let data_len = File::open(data)?.metadata()?.len();
-	if data_len == 0 || !data_len.is_multiple_of(SEGMENT_SIZE as u64) {
+	let file = File::open(data)?;
+	let len = file.metadata()?.len();
+	write_tree_from(id, file, len, out)
+}
+
+/// As [`write_tree`], over `len` sealed bytes read from `sealed` (a stream kept in more
+/// than one file, such as a hoster's evidence).
+pub fn write_tree_from(
+	id: &ReplicaId,
+	sealed: impl Read,
+	len: u64,
+	out: &Path,
+) -> io::Result<EncodedRoot> {
+	if len == 0 || !len.is_multiple_of(SEGMENT_SIZE as u64) {
 		return Err(io::Error::new(
 			io::ErrorKind::InvalidData,
-			format!("{} bytes of sealed data are not whole segments", data_len),
+			format!("{len} bytes of sealed data are not whole segments"),
 		));
 	}
-	let segments = data_len / SEGMENT_SIZE as u64;
+	let segments = len / SEGMENT_SIZE as u64;
 	let file = File::create(out)?;
 	let mut tree = BufWriter::with_capacity(BUFFER, &file);
-	let mut sealed = BufReader::with_capacity(BUFFER, File::open(data)?);
+	let mut sealed = BufReader::with_capacity(BUFFER, sealed);
 	let mut segment = vec![0u8; SEGMENT_SIZE];
 	let mut top = [0u8; 32];
 	for index in 0..segments {
@@ -119,6 +132,24 @@ pub fn check_tree(
 		return Err("its tree no longer commits to the confirmed root".into());
 	}
 	Ok(())
+}
+
+/// The sibling hashes up the tree of `segments` leaves in file `tree`, from leaf `index` to
+/// the top: the path of a segment's storage proof.
+pub fn sibling_path(tree: &File, segments: u64, index: u64) -> io::Result<Vec<Hash>> {
+	let widths = level_widths(segments);
+	let (mut level_start, mut i) = (0u64, index);
+	let mut siblings = Vec::new();
+	for &width in &widths[..widths.len() - 1] {
+		if (i ^ 1) < width {
+			let mut hash: Hash = [0; 32];
+			tree.read_exact_at(&mut hash, (level_start + (i ^ 1)) * 32)?;
+			siblings.push(hash);
+		}
+		level_start += width;
+		i >>= 1;
+	}
+	Ok(siblings)
 }
 
 /// A buffered reader of `tree` from node `start` on.

@@ -935,9 +935,10 @@ where
 					duty.id.contract,
 					duty.id.replica,
 				);
-				let sealed =
-					log.sealed_blocks().map_err(|e| format!("cannot read the stream: {e}"))?;
-				let evidence = acceptor.into_evidence(sealed).ok_or(e.to_string())?;
+				let evidence = acceptor
+					.into_evidence(&log)
+					.ok_or(e.to_string())?
+					.map_err(|e| format!("cannot keep the evidence beside the stream: {e}"))?;
 				return self.prove_fraud(duty, encoder, evidence).await;
 			}
 		}
@@ -1034,12 +1035,12 @@ where
 			}
 			let blocks = self.encoded_blocks(encoder, duty.id, from, &mut chunk).await;
 			for block in blocks.unwrap_or_default() {
-				evidence.push(block);
+				evidence.push(block).map_err(|e| format!("cannot keep the evidence: {e}"))?;
 			}
 		}
-		let replica = evidence.replica().map_err(|e| {
-			format!("the encoder's stream is not whole segments ({e}): nothing to prove")
-		})?;
+		let replica = evidence
+			.replica()
+			.map_err(|e| format!("nothing to prove against the encoder's stream: {e}"))?;
 		let committed = loop {
 			if !self.same_duty(duty) {
 				return Ok(None);
