@@ -73,7 +73,8 @@ try {
   const tree = importFeed(net.validator, exported);
   await registerProviders(net, BigInt(Math.max(4 * 64, 2 * MIB * R)) * 1024n * 1024n);
   await publishFeed(net, tree);
-  const { total, elapsedMs } = await planUntilActive(net, tree, R, 1_800_000);
+  // About 2.5 s a MiB here (R = 3); the bound leaves room for a slower machine.
+  const { total, elapsedMs } = await planUntilActive(net, tree, R, Math.max(1_800_000, MIB * 6_000));
   const copy = await plainCopy(bytes, R);
   console.log(`feed: ${bytes} B in ${blocks} blocks of ${BLOCK_BYTES} B; R = ${R}; ${total} replicas`);
   console.log(`publish_plan -> all replicas active: ${(elapsedMs / 1000).toFixed(1)} s`);
