@@ -41,6 +41,9 @@ pub struct Evidence {
 	/// Whether every block so far is whole segments: otherwise no committed root can be
 	/// this stream's.
 	whole: bool,
+	/// The most bytes the stream may have (accepted and rest), so that a cheating encoder
+	/// cannot fill its hoster's disk.
+	max_len: u64,
 }
 
 impl Evidence {
@@ -52,6 +55,7 @@ impl Evidence {
 		range: Range<u64>,
 		log: &StreamLog,
 		refused: Vec<u8>,
+		max_len: u64,
 	) -> io::Result<Self> {
 		let path = log.dir().join("evidence");
 		let file = OpenOptions::new().create(true).write(true).truncate(true).open(&path)?;
@@ -65,6 +69,7 @@ impl Evidence {
 			blocks: log.len() as u64,
 			refused: (log.len() as u64, first..first + (refused.len() / SEGMENT_SIZE) as u64),
 			whole: true,
+			max_len,
 		};
 		evidence.append(&refused)?;
 		Ok(evidence)
@@ -84,6 +89,14 @@ impl Evidence {
 
 	fn append(&mut self, sealed: &[u8]) -> io::Result<()> {
 		let (_, file, len) = &mut self.rest;
+		let total = self.accepted.1.saturating_add(*len).saturating_add(sealed.len() as u64);
+		if total > self.max_len {
+			return Err(io::Error::other(format!(
+				"the stream passes {} bytes, twice what the chain reserved for the replica: not \
+				 kept (no honest encoding is that large; the setup times out)",
+				self.max_len
+			)));
+		}
 		file.write_all(sealed)?;
 		*len += sealed.len() as u64;
 		self.blocks += 1;
@@ -156,7 +169,8 @@ impl Evidence {
 		};
 		let unsealer = Unsealer::new(&self.key).map_err(|e| e.to_string())?;
 		for index in self.candidates() {
-			let Ok(segment) = replica.prove(index) else { continue };
+			let segment =
+				replica.prove(index).map_err(|e| format!("cannot read the evidence: {e}"))?;
 			let original = unsealer
 				.unseal_segment(&self.id, index, &segment.segment)
 				.ok()
@@ -230,14 +244,15 @@ mod tests {
 	use datdot_primitives::encoded::SealedReplica;
 
 	/// Runs the hoster over `stream` until a block is refused, logging what it accepts in
-	/// a stream log under `dir`, then collects the rest as evidence; returns it (or `None`
-	/// if every block was accepted).
+	/// a stream log under `dir`, then collects the rest as evidence of at most `max_len`
+	/// bytes; returns it (or `None` if every block was accepted).
 	fn evidence_of(
 		dir: &std::path::Path,
 		chain: &FeedState,
 		range: Range<u64>,
 		stream: Vec<StreamBlock>,
-	) -> Option<Evidence> {
+		max_len: u64,
+	) -> Option<io::Result<Evidence>> {
 		let key = *crate::replica::tests::test_sealer().key();
 		let head = StreamHead::new(chain, ID, &range, key);
 		let mut log = StreamLog::open(dir, head).unwrap();
@@ -247,11 +262,13 @@ mod tests {
 			match acceptor.accept(block) {
 				Ok(kept) => log.append(&[kept]).unwrap(),
 				Err(_) => {
-					let mut evidence = acceptor.into_evidence(&log)?.unwrap();
-					for rest in blocks.by_ref() {
-						evidence.push(rest).unwrap();
-					}
-					return Some(evidence);
+					let evidence = acceptor.into_evidence(&log, max_len)?;
+					return Some(evidence.and_then(|mut evidence| {
+						for rest in blocks.by_ref() {
+							evidence.push(rest)?;
+						}
+						Ok(evidence)
+					}));
 				}
 			}
 		}
@@ -273,11 +290,16 @@ mod tests {
 		let (w, chain) = feed(10);
 		let (_, stream) = encode_stream(&chain, 2..8, proofs(&w, 2..8)).unwrap();
 
-		let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
+		let dirs: Vec<_> = (0..5).map(|_| tempfile::tempdir().unwrap()).collect();
 		// Garbage in place of block 4: some segment does not unseal.
 		let mut garbage = stream.clone();
 		garbage[2].sealed = vec![0x77; garbage[2].sealed.len()];
-		let evidence = evidence_of(dirs[0].path(), &chain, 2..8, garbage.clone()).unwrap();
+		let len: u64 = garbage.iter().map(|b| b.sealed.len() as u64).sum();
+		// A stream longer than the bound is not kept; one of exactly the bound is.
+		let over = evidence_of(dirs[4].path(), &chain, 2..8, garbage.clone(), len - 1).unwrap();
+		assert!(over.is_err());
+		let evidence = evidence_of(dirs[0].path(), &chain, 2..8, garbage.clone(), len);
+		let evidence = evidence.unwrap().unwrap();
 		let replica = evidence.replica().unwrap();
 		// The tree built on disk over the log and the evidence file is the encoder's tree,
 		// as one built in memory over the whole stream.
@@ -308,7 +330,8 @@ mod tests {
 		let last = encoded.len() - 1;
 		encoded[last] ^= 0x55;
 		changed[3].sealed = sealer.seal_block(&ID, first, 5, &encoded).unwrap();
-		let evidence = evidence_of(dirs[1].path(), &chain, 2..8, changed).unwrap();
+		let evidence = evidence_of(dirs[1].path(), &chain, 2..8, changed, u64::MAX);
+		let evidence = evidence.unwrap().unwrap();
 		let replica = evidence.replica().unwrap();
 		let originals = originals_of(&w, &evidence, &replica);
 		assert!(originals.contains_key(&5));
@@ -322,10 +345,11 @@ mod tests {
 		// A stream that is not whole segments cannot be any committed stream.
 		let mut ragged = stream.clone();
 		ragged[1].sealed.truncate(SEGMENT_SIZE / 2);
-		let evidence = evidence_of(dirs[2].path(), &chain, 2..8, ragged).unwrap();
+		let evidence = evidence_of(dirs[2].path(), &chain, 2..8, ragged, u64::MAX);
+		let evidence = evidence.unwrap().unwrap();
 		assert!(evidence.replica().is_err());
 
 		// An honest stream leaves no evidence.
-		assert!(evidence_of(dirs[3].path(), &chain, 2..8, stream).is_none());
+		assert!(evidence_of(dirs[3].path(), &chain, 2..8, stream, u64::MAX).is_none());
 	}
 }

@@ -197,10 +197,11 @@ impl StreamAcceptor {
 	}
 
 	/// After a refused block: the evidence against the encoder so far, the accepted blocks
-	/// being those in `log` (`None` if nothing was refused).
-	pub fn into_evidence(self, log: &StreamLog) -> Option<std::io::Result<Evidence>> {
+	/// being those in `log`, kept up to `max_len` bytes in all (`None` if nothing was
+	/// refused).
+	pub fn into_evidence(self, log: &StreamLog, max_len: u64) -> Option<std::io::Result<Evidence>> {
 		let refused = self.refused?;
-		Some(Evidence::new(self.id, self.key, self.range, log, refused))
+		Some(Evidence::new(self.id, self.key, self.range, log, refused, max_len))
 	}
 
 	/// Checks that `sealed` is the next block's canonical sealed encoding (what the chain

@@ -437,11 +437,15 @@ impl ReplicaStore {
 		let target = self.replica_dir(&head.id);
 		io(&dir, crate::durable::move_dir(&dir, &target))?;
 		replicas.insert(head.id, meta);
-		// What only the stream needed; a crash before this leaves two small files that
-		// nothing reads (the next proof renewal rewrites the directory without them).
-		for name in ["head", "index"] {
-			if let Err(e) = fs::remove_file(target.join(name)) {
-				log::warn!(target: "datdot", "cannot remove {name} of a stored stream: {e}");
+		// What only the stream needed (and evidence of an earlier try of this draw); a crash
+		// before this leaves files that nothing reads (the next proof renewal rewrites the
+		// directory without them).
+		for name in ["head", "index", "evidence", "evidence-tree"] {
+			match fs::remove_file(target.join(name)) {
+				Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+					log::warn!(target: "datdot", "cannot remove {name} of a stored stream: {e}")
+				}
+				_ => {}
 			}
 		}
 		Ok(root)

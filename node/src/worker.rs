@@ -96,6 +96,8 @@ struct State {
 	/// started again for that draw, which the off-chain worker gives up on chain (see
 	/// [`NO_ROOM_KEY`]); a new draw is tried afresh.
 	no_room: BTreeMap<Part, BlockNumber>,
+	/// Whether the duties were taken once in this run (see [`State::set_duties`]).
+	written_once: bool,
 	/// Parts with a stream or reservation in the store that no duty or task needed, by how
 	/// many best blocks in a row (see [`State::unneeded`]).
 	unneeded_for: BTreeMap<Part, u32>,
@@ -130,7 +132,7 @@ impl State {
 	/// (fraud proofs, parts without room) changed.
 	fn set_duties(&mut self, duties: Vec<Duty>, max_parts: usize) -> (Vec<Duty>, bool) {
 		self.duties = duties.into_iter().map(|d| ((d.role, d.id), d)).collect();
-		let State { duties, running, ready, prepared, frauds, no_room, .. } = self;
+		let State { duties, running, ready, prepared, frauds, no_room, written_once, .. } = self;
 		// A root or stream of an earlier draw of the replica is not this draw's: the chain
 		// saw the old one confirmed or failed, and the encoder or hoster may be another.
 		ready.retain(|part, (draw, _)| {
@@ -140,6 +142,8 @@ impl State {
 			duties.get(&(Role::Encoder, *id)).is_some_and(|d| d.deadline == p.deadline)
 		});
 		let (proven, full) = (frauds.len(), no_room.len());
+		// What an earlier run left for the off-chain worker is replaced once at start.
+		let first = !std::mem::replace(written_once, true);
 		no_room.retain(|part, draw| duties.get(part).is_some_and(|d| d.deadline == *draw));
 		frauds.retain(|id, (root, _)| {
 			duties.get(&(Role::Hoster, *id)).is_some_and(|d| d.encoded == Some(*root))
@@ -185,7 +189,7 @@ impl State {
 				start.push(duty.clone());
 			}
 		}
-		(start, frauds.len() != proven || no_room.len() != full)
+		(start, first || frauds.len() != proven || no_room.len() != full)
 	}
 }
 
@@ -935,8 +939,10 @@ where
 					duty.id.contract,
 					duty.id.replica,
 				);
+				// An honest stream is about its reservation (the range's share of the feed's
+				// bytes); one twice that is not kept, so a cheater cannot fill the disk.
 				let evidence = acceptor
-					.into_evidence(&log)
+					.into_evidence(&log, duty.reserved.saturating_mul(2))
 					.ok_or(e.to_string())?
 					.map_err(|e| format!("cannot keep the evidence beside the stream: {e}"))?;
 				return self.prove_fraud(duty, encoder, evidence).await;
@@ -1091,7 +1097,8 @@ where
 	fn write_for_offchain_worker(&self, state: &State) {
 		let frauds: Vec<(ReplicaId, &EncodingFraudProof)> =
 			state.frauds.iter().map(|(id, (_, proof))| (*id, proof)).collect();
-		let no_room: Vec<Part> = state.no_room.keys().copied().collect();
+		let no_room: Vec<(Role, ReplicaId, BlockNumber)> =
+			state.no_room.iter().map(|(&(role, id), &draw)| (role, id, draw)).collect();
 		for (key, bytes, empty) in [
 			(FRAUD_PROOFS_KEY, frauds.encode(), frauds.is_empty()),
 			(NO_ROOM_KEY, no_room.encode(), no_room.is_empty()),
@@ -1495,7 +1502,9 @@ mod tests {
 		let hoster_duty = |deadline| Duty { role: Role::Hoster, ..encoder_duty(deadline, false) };
 		let first = hoster_duty(10);
 		let part = (Role::Hoster, first.id);
-		assert_eq!(state.set_duties(vec![first.clone()], 8).0, vec![first.clone()]);
+		let (start, changed) = state.set_duties(vec![first.clone()], 8);
+		assert_eq!(start, vec![first.clone()]);
+		assert!(changed, "what an earlier run left for the off-chain worker is replaced");
 		// The stream came in, the store had no room (what `host` records), the task ended.
 		state.no_room.insert(part, first.deadline);
 		state.running.remove(&part);

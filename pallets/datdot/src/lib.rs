@@ -732,8 +732,8 @@ pub mod pallet {
 			/// It is not drawn before this block (the current block if not benched).
 			benched_until: BlockNumberFor<T>,
 		},
-		/// A hoster said it no longer holds a replica; it paid `penalty` and the replica is
-		/// drawn again.
+		/// A hoster said it no longer holds a replica, or gave up its setup (no room); it
+		/// paid `penalty` and the replica is drawn again.
 		ReplicaReleased {
 			/// The contract.
 			contract: u64,
@@ -1633,12 +1633,15 @@ pub mod pallet {
 		/// node lost the data, or has no room to store it during setup), or its encoder says
 		/// during setup, before committing a root, that it cannot encode it:
 		/// [`Config::ReleasePenalty`] goes from the caller's deposit to the plan's budget and
-		/// the replica is drawn again, without the caller (a copy already being replaced just
-		/// ends). The other party is not struck. Refused while an open storage challenge of
-		/// the hoster names the replica (that one must be answered or failed first), and to
-		/// an encoder that already committed its root (a fraud proof may be due).
+		/// the replica is drawn again (a copy already being replaced just ends): a released
+		/// setup to another hoster, or with the same hoster when its encoder gave up. The
+		/// other party is not struck. Refused while an open storage challenge of the hoster
+		/// names the replica (that one must be answered or failed first), and to an encoder
+		/// that already committed its root (a fraud proof may be due).
 		#[pallet::call_index(10)]
-		#[pallet::weight(T::WeightInfo::release_replica())]
+		// A released setup may also end the other party's departing registration, which
+		// `unregister` measures.
+		#[pallet::weight(T::WeightInfo::release_replica().saturating_add(T::WeightInfo::unregister()))]
 		pub fn release_replica(
 			origin: OriginFor<T>,
 			contract: u64,

@@ -377,8 +377,9 @@ impl<T: Config> Pallet<T> {
 			.and_then(Challenges::<T>::get)
 			.is_some_and(|ch| ch.segments.iter().any(|(r, _)| *r == id));
 		ensure!(!challenged, Error::<T>::ChallengeOpen);
-		// A copy being replaced just ends; any other is drawn again in its slot.
-		if !replica.replacing {
+		// A copy being replaced just ends; any other is drawn again in its slot. The queue
+		// always has room for a setup in flight (`draw_room`), as for one that fails.
+		if !replica.replacing && !in_setup {
 			ensure!(Self::draw_room() > 0, Error::<T>::DrawQueueFull);
 		}
 
@@ -392,14 +393,14 @@ impl<T: Config> Pallet<T> {
 		Self::free_replica(id, &replica);
 		if !replica.replacing {
 			Self::queue_draw(id)?;
-			// A setup given up (no room, typically) goes to someone else next time; the
-			// other party did nothing wrong and may be drawn again.
+			// A setup given up (no room, typically): a hoster's goes to another hoster; when
+			// the encoder gives up, the hoster, who did nothing wrong, keeps its place (also
+			// the place it kept after proving an earlier encoder's fraud).
 			if in_setup {
-				let who = Some(who.clone());
 				let hint = if encoder {
-					RedrawHint::AvoidStruck { encoder: who, hoster: None }
+					RedrawHint::KeepHoster(replica.hoster.clone())
 				} else {
-					RedrawHint::AvoidStruck { encoder: None, hoster: who }
+					RedrawHint::AvoidStruck { encoder: None, hoster: Some(who.clone()) }
 				};
 				RedrawHints::<T>::insert(id.contract, id.replica, hint);
 			}

@@ -132,9 +132,10 @@ pub const FRAUD_PROOFS_KEY: &[u8] = b"datdot/fraud-proofs";
 
 /// Off-chain storage key (persistent kind) where the node's workers leave the setup parts
 /// of local providers that they cannot finish for want of room (a full disk, or a store
-/// smaller than the capacity registered), SCALE `Vec<(Role, ReplicaId)>`: the off-chain
-/// worker gives them up (`release_replica`), so the draw goes to someone else at once
-/// instead of timing out and striking the other party.
+/// smaller than the capacity registered), each with its draw's setup deadline, SCALE
+/// `Vec<(Role, ReplicaId, BlockNumber)>`: the off-chain worker gives them up
+/// (`release_replica`), so the replica is drawn again at once instead of timing out and
+/// striking the other party. A later draw of the replica is not given up by this entry.
 pub const NO_ROOM_KEY: &[u8] = b"datdot/no-room";
 
 /// The most fraud proofs one off-chain worker run submits (each carries up to a block).
@@ -523,10 +524,17 @@ impl<T: Config> Pallet<T> {
 	/// chain refuses it after). The list is bounded by the node's cap on parts at once.
 	fn give_up_setups_without_room(providers: &[LocalProvider<T>], now: BlockNumberFor<T>) {
 		let stored = StorageValueRef::persistent(NO_ROOM_KEY);
-		let Ok(Some(parts)) = stored.get::<Vec<(Role, ReplicaId)>>() else { return };
-		for (role, id) in parts.into_iter().take(MAX_CONFIRMATIONS_PER_RUN) {
+		let Ok(Some(parts)) = stored.get::<Vec<(Role, ReplicaId, BlockNumberFor<T>)>>() else {
+			return;
+		};
+		let mut sent = 0;
+		for (role, id, deadline) in parts {
+			if sent == MAX_CONFIRMATIONS_PER_RUN {
+				break;
+			}
 			let Some(replica) = Replicas::<T>::get(id.contract, id.replica) else { continue };
-			if !matches!(replica.state, ReplicaState::Setup { .. }) {
+			// Only the draw the node found no room for.
+			if replica.state != (ReplicaState::Setup { deadline }) {
 				continue;
 			}
 			let who = match role {
@@ -540,6 +548,7 @@ impl<T: Config> Pallet<T> {
 			}
 			let call = Call::release_replica { contract: id.contract, replica: id.replica };
 			Self::submit_duty(local, call, "release of a setup without room", now);
+			sent += 1;
 		}
 	}
 

@@ -7,7 +7,8 @@
 //! both parties of a mismatch or of a stream committed but never confirmed get a strike, an
 //! encoder that never committed gets one alone (see [`crate::lifecycle`]). A failed replica
 //! is released and queued to be drawn again. Only a proven fraud (`report_bad_encoding`)
-//! faults the encoder.
+//! faults the encoder. A party without room may give the setup up first
+//! (`release_replica`, in [`crate::lifecycle`]): it alone pays a small penalty.
 
 use crate::{feeds::HostEd25519, pallet::*, types::*, ReplicaOf, VerifyError, MAX_FRAUD_BLOCK};
 use datdot_primitives::{

@@ -429,11 +429,11 @@ pub struct Replica<AccountId, BlockNumber> {
 /// What a replica waiting to be drawn again keeps from its last setup.
 #[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo, MaxEncodedLen)]
 pub enum RedrawHint<AccountId> {
-	/// Its encoder was proven to cheat (`report_bad_encoding`): the hoster keeps its place
-	/// and only the encoder is drawn anew.
+	/// Its encoder was proven to cheat (`report_bad_encoding`) or gave the setup up
+	/// (`release_replica`): the hoster keeps its place and only the encoder is drawn anew.
 	KeepHoster(AccountId),
-	/// Its setup failed and these workers were struck, or one of them gave the setup up
-	/// (`release_replica`, with the other left `None`): the next draw gives neither of them
+	/// Its setup failed and these workers were struck, or its hoster gave the setup up
+	/// (`release_replica`, encoder `None`): the next draw gives neither of them
 	/// the replica to encode or host, so a withholding encoder and a hoster that does not
 	/// store are not paired again. When only they could take it, the draw after next
 	/// ignores the hint (a replica never waits on it for long).

@@ -2385,8 +2385,9 @@ mod setup {
 
 	/// A node without room for its part of a setup gives it up at once (`release_replica`)
 	/// instead of letting it time out: only it pays (the release penalty, no strike for the
-	/// other party), and the replica's next draw goes to others. An encoder may do so only
-	/// before it commits, so it cannot dodge its hoster's fraud proof.
+	/// other party); a hoster's is drawn to another hoster, an encoder's keeps its hoster.
+	/// An encoder may do so only before it commits, so it cannot dodge its hoster's fraud
+	/// proof.
 	#[test]
 	fn a_setup_given_up_costs_only_the_party_that_gave_it_up_and_goes_to_others() {
 		for role in [Role::Hoster, Role::Encoder] {
@@ -2427,6 +2428,17 @@ mod setup {
 					}
 					.into(),
 				);
+				// The hoster that gave up is not drawn for it again; an encoder's hoster keeps
+				// its place.
+				let hint = RedrawHints::<Test>::get(0, 0);
+				assert_eq!(
+					hint,
+					Some(match role {
+						Role::Hoster =>
+							crate::RedrawHint::AvoidStruck { encoder: None, hoster: Some(quits) },
+						Role::Encoder => crate::RedrawHint::KeepHoster(stays),
+					})
+				);
 				assert_eq!(Plans::<Test>::get(0).unwrap().budget, budget + penalty);
 				assert_eq!(held(quits), DEPOSIT - penalty);
 				for (who, strikes) in [(quits, 0), (stays, 0)] {
@@ -2438,7 +2450,10 @@ mod setup {
 				assert!(Replicas::<Test>::get(0, 0).is_none());
 				run_to_block(System::block_number() + 1);
 				let again = Replicas::<Test>::get(0, 0).expect("drawn again");
-				assert!(again.hoster != quits && again.encoder != quits, "{again:?}");
+				match role {
+					Role::Hoster => assert!(again.hoster != quits && again.encoder != quits),
+					Role::Encoder => assert_eq!(again.hoster, stays),
+				}
 				assert!(!events().iter().any(|e| matches!(e, Event::SetupFailed { .. })));
 			});
 		}
@@ -2451,6 +2466,22 @@ mod setup {
 				Datdot::release_replica(RuntimeOrigin::signed(r.encoder), 0, 0),
 				Error::<Test>::EncodingCommitted
 			);
+		});
+	}
+
+	/// New work fills the draw queue only up to the room kept for every setup in flight,
+	/// so a setup given up always goes back to it, as a failed one does.
+	#[test]
+	fn a_setup_is_given_up_even_when_new_work_has_filled_the_draw_queue() {
+		run(|| {
+			let (_w, r, _) = drawn_replica();
+			while Datdot::draw_room() > 0 {
+				let filler = ReplicaId { contract: 1_000 + u64::from(queued()), replica: 0 };
+				assert_ok!(Datdot::queue_draw(filler));
+			}
+			let before = queued();
+			assert_ok!(Datdot::release_replica(RuntimeOrigin::signed(r.hoster), 0, 0));
+			assert_eq!(queued(), before + 1);
 		});
 	}
 
