@@ -422,7 +422,7 @@ test('encoders: a hoster without room gives its setups up on chain at once; only
     assert.ok(!upTo.some((e) => is('HostingConfirmed')(e) && replicaKey(e.data) === key), `${key}: dave never confirmed`);
     const active = since.findLast((e) => is('ReplicaActive')(e) && replicaKey(e.data) === key);
     assert.notEqual(active.data.hoster.toString(), dave, `${key}: another hoster took it`);
-    console.log(`# ${key}: dave released it ${upTo.length} events after its draw; ${active.data.hoster.toString() === accounts.bob.address ? 'bob' : 'charlie'} hosts it`);
+    console.log(`# ${key}: dave released it ${upTo.length} events after its draw; ${net.byAddress.get(active.data.hoster.toString())} hosts it`);
   }
   // Nobody else paid: no strike, no fault; dave paid the penalty once per release.
   const struck = since.filter((e) => is('ProviderStruck')(e) || is('ProviderOffline')(e));

@@ -91,11 +91,14 @@ impl Evidence {
 		let (_, file, len) = &mut self.rest;
 		let total = self.accepted.1.saturating_add(*len).saturating_add(sealed.len() as u64);
 		if total > self.max_len {
-			return Err(io::Error::other(format!(
+			return Err(io::Error::new(
+				io::ErrorKind::FileTooLarge,
+				format!(
 				"the stream passes {} bytes, twice what the chain reserved for the replica: not \
 				 kept (no honest encoding is that large; the setup times out)",
 				self.max_len
-			)));
+			),
+			));
 		}
 		file.write_all(sealed)?;
 		*len += sealed.len() as u64;

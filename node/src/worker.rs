@@ -96,6 +96,9 @@ struct State {
 	/// started again for that draw, which the off-chain worker gives up on chain (see
 	/// [`NO_ROOM_KEY`]); a new draw is tried afresh.
 	no_room: BTreeMap<Part, BlockNumber>,
+	/// Hoster parts whose encoder sent more than the evidence may hold (see
+	/// [`Evidence`]), by draw: not started again for that draw, which times out.
+	over_bound: BTreeMap<Part, BlockNumber>,
 	/// Whether the duties were taken once in this run (see [`State::set_duties`]).
 	written_once: bool,
 	/// Parts with a stream or reservation in the store that no duty or task needed, by how
@@ -129,10 +132,20 @@ impl State {
 	/// Takes the setup duties of the best block and forgets what belongs to no current
 	/// draw. Returns the duties that need a task (marked running; at most `max_parts` of
 	/// each role run, earliest deadline first) and whether what the off-chain worker reads
-	/// (fraud proofs, parts without room) changed.
-	fn set_duties(&mut self, duties: Vec<Duty>, max_parts: usize) -> (Vec<Duty>, bool) {
+	/// changed: the fraud proofs, and the parts without room.
+	fn set_duties(&mut self, duties: Vec<Duty>, max_parts: usize) -> (Vec<Duty>, bool, bool) {
 		self.duties = duties.into_iter().map(|d| ((d.role, d.id), d)).collect();
-		let State { duties, running, ready, prepared, frauds, no_room, written_once, .. } = self;
+		let State {
+			duties,
+			running,
+			ready,
+			prepared,
+			frauds,
+			no_room,
+			over_bound,
+			written_once,
+			..
+		} = self;
 		// A root or stream of an earlier draw of the replica is not this draw's: the chain
 		// saw the old one confirmed or failed, and the encoder or hoster may be another.
 		ready.retain(|part, (draw, _)| {
@@ -142,9 +155,14 @@ impl State {
 			duties.get(&(Role::Encoder, *id)).is_some_and(|d| d.deadline == p.deadline)
 		});
 		let (proven, full) = (frauds.len(), no_room.len());
-		// What an earlier run left for the off-chain worker is replaced once at start.
+		// The parts without room an earlier run left for the off-chain worker are replaced
+		// once at start (its fraud proofs stay: the chain judges each one anyway).
 		let first = !std::mem::replace(written_once, true);
-		no_room.retain(|part, draw| duties.get(part).is_some_and(|d| d.deadline == *draw));
+		let this_draw = |part: &Part, draw: &mut BlockNumber| {
+			duties.get(part).is_some_and(|d| d.deadline == *draw)
+		};
+		no_room.retain(this_draw);
+		over_bound.retain(this_draw);
 		frauds.retain(|id, (root, _)| {
 			duties.get(&(Role::Hoster, *id)).is_some_and(|d| d.encoded == Some(*root))
 		});
@@ -164,6 +182,7 @@ impl State {
 								&& !ready.contains_key(part)
 								&& !frauds.contains_key(&part.1)
 								&& !no_room.contains_key(part)
+								&& !over_bound.contains_key(part)
 						}
 					}
 			})
@@ -189,7 +208,7 @@ impl State {
 				start.push(duty.clone());
 			}
 		}
-		(start, first || frauds.len() != proven || no_room.len() != full)
+		(start, frauds.len() != proven, first || no_room.len() != full)
 	}
 }
 
@@ -444,9 +463,13 @@ where
 		};
 		let start = {
 			let mut state = self.state();
-			let (start, changed) = state.set_duties(duties, self.parts.max_setup_parts);
-			if changed {
-				self.write_for_offchain_worker(&state);
+			let (start, frauds_changed, no_room_changed) =
+				state.set_duties(duties, self.parts.max_setup_parts);
+			if frauds_changed {
+				self.write_frauds(&state);
+			}
+			if no_room_changed {
+				self.write_no_room(&state);
 			}
 			start
 		};
@@ -944,7 +967,7 @@ where
 				let evidence = acceptor
 					.into_evidence(&log, duty.reserved.saturating_mul(2))
 					.ok_or(e.to_string())?
-					.map_err(|e| format!("cannot keep the evidence beside the stream: {e}"))?;
+					.map_err(|e| self.evidence_error(duty, e))?;
 				return self.prove_fraud(duty, encoder, evidence).await;
 			}
 		}
@@ -979,13 +1002,23 @@ where
 		}
 		let mut state = self.state();
 		state.no_room.insert((duty.role, duty.id), duty.deadline);
-		self.write_for_offchain_worker(&state);
+		self.write_no_room(&state);
 		format!(
 			"cannot keep the replica on disk: {e}; giving this setup up on chain \
 			 (release_replica: a small penalty, and the replica goes to another provider). \
 			 Free disk or raise --store-capacity, and register no more capacity than the node \
 			 has"
 		)
+	}
+
+	/// The error ending hoster part `duty`, which cannot keep the evidence against its
+	/// encoder (`e`). A stream over the evidence's bound ends the part for this draw:
+	/// fetching it again could only bring the same bytes.
+	fn evidence_error(&self, duty: &Duty, e: std::io::Error) -> String {
+		if e.kind() == std::io::ErrorKind::FileTooLarge {
+			self.state().over_bound.insert((duty.role, duty.id), duty.deadline);
+		}
+		format!("cannot keep the evidence against the encoder: {e}")
 	}
 
 	/// Whether the hoster's `duty` is still this node's, with the same encoder (a replica
@@ -1041,7 +1074,7 @@ where
 			}
 			let blocks = self.encoded_blocks(encoder, duty.id, from, &mut chunk).await;
 			for block in blocks.unwrap_or_default() {
-				evidence.push(block).map_err(|e| format!("cannot keep the evidence: {e}"))?;
+				evidence.push(block).map_err(|e| self.evidence_error(duty, e))?;
 			}
 		}
 		let replica = evidence
@@ -1088,23 +1121,30 @@ where
 		);
 		let mut state = self.state();
 		state.frauds.insert(duty.id, (committed, proof));
-		self.write_for_offchain_worker(&state);
+		self.write_frauds(&state);
 		Ok(None)
 	}
 
-	/// Leaves the current fraud proofs ([`FRAUD_PROOFS_KEY`]) and the parts without room
-	/// ([`NO_ROOM_KEY`]) where the off-chain worker reads them.
-	fn write_for_offchain_worker(&self, state: &State) {
+	/// Leaves the current fraud proofs where the off-chain worker reads them
+	/// ([`FRAUD_PROOFS_KEY`]).
+	fn write_frauds(&self, state: &State) {
 		let frauds: Vec<(ReplicaId, &EncodingFraudProof)> =
 			state.frauds.iter().map(|(id, (_, proof))| (*id, proof)).collect();
+		self.write_offchain(FRAUD_PROOFS_KEY, &frauds);
+	}
+
+	/// Leaves the current parts without room where the off-chain worker reads them
+	/// ([`NO_ROOM_KEY`]).
+	fn write_no_room(&self, state: &State) {
 		let no_room: Vec<(Role, ReplicaId, BlockNumber)> =
 			state.no_room.iter().map(|(&(role, id), &draw)| (role, id, draw)).collect();
-		for (key, bytes, empty) in [
-			(FRAUD_PROOFS_KEY, frauds.encode(), frauds.is_empty()),
-			(NO_ROOM_KEY, no_room.encode(), no_room.is_empty()),
-		] {
-			(self.parts.offchain_db)(key, (!empty).then_some(&bytes[..]));
-		}
+		self.write_offchain(NO_ROOM_KEY, &no_room);
+	}
+
+	/// Sets off-chain `key` to `list`, or clears it when the list is empty.
+	fn write_offchain<T: codec::Encode>(&self, key: &[u8], list: &[T]) {
+		let bytes = list.encode();
+		(self.parts.offchain_db)(key, (!list.is_empty()).then_some(&bytes[..]));
 	}
 
 	/// Answers a blocks request from the feed store (a publisher's feeds) or, failing that,
@@ -1502,23 +1542,41 @@ mod tests {
 		let hoster_duty = |deadline| Duty { role: Role::Hoster, ..encoder_duty(deadline, false) };
 		let first = hoster_duty(10);
 		let part = (Role::Hoster, first.id);
-		let (start, changed) = state.set_duties(vec![first.clone()], 8);
+		let (start, _, changed) = state.set_duties(vec![first.clone()], 8);
 		assert_eq!(start, vec![first.clone()]);
 		assert!(changed, "what an earlier run left for the off-chain worker is replaced");
 		// The stream came in, the store had no room (what `host` records), the task ended.
 		state.no_room.insert(part, first.deadline);
 		state.running.remove(&part);
 		for _ in 0..3 {
-			let (start, changed) = state.set_duties(vec![first.clone()], 8);
+			let (start, _, changed) = state.set_duties(vec![first.clone()], 8);
 			assert!(start.is_empty(), "not fetched again");
 			assert!(!changed);
 		}
 		// A new draw of the replica with this hoster (room may have been freed) is tried.
 		let again = hoster_duty(20);
-		let (start, changed) = state.set_duties(vec![again.clone()], 8);
+		let (start, _, changed) = state.set_duties(vec![again.clone()], 8);
 		assert_eq!(start, vec![again]);
 		assert!(state.no_room.is_empty());
 		assert!(changed, "the parts the off-chain worker gives up are written again");
+	}
+
+	#[test]
+	fn a_hoster_whose_encoder_sent_too_much_evidence_does_not_fetch_it_again_for_that_draw() {
+		let mut state = State::default();
+		let hoster_duty = |deadline| Duty { role: Role::Hoster, ..encoder_duty(deadline, false) };
+		let first = hoster_duty(10);
+		let part = (Role::Hoster, first.id);
+		assert_eq!(state.set_duties(vec![first.clone()], 8).0, vec![first.clone()]);
+		// What `evidence_error` records when the stream passed the evidence's bound.
+		state.over_bound.insert(part, first.deadline);
+		state.running.remove(&part);
+		let (start, frauds, no_room) = state.set_duties(vec![first.clone()], 8);
+		assert!(start.is_empty(), "not fetched again for this draw");
+		assert!(!frauds && !no_room, "nothing for the off-chain worker to do");
+		let again = hoster_duty(20);
+		assert_eq!(state.set_duties(vec![again.clone()], 8).0, vec![again]);
+		assert!(state.over_bound.is_empty());
 	}
 
 	#[test]
@@ -1570,7 +1628,7 @@ mod tests {
 		let started = |s: &[Duty]| s.iter().map(|d| d.id.contract).collect::<Vec<_>>();
 		// Two encodings, the earliest deadlines; the hosters' receptions are not held up
 		// by the encoders' cap.
-		let (start, _) = state.set_duties(duties.clone(), 2);
+		let (start, _, _) = state.set_duties(duties.clone(), 2);
 		assert_eq!(started(&start), vec![2, 5, 3, 4]);
 		// Still two running: nothing more starts.
 		assert!(state.set_duties(duties.clone(), 2).0.is_empty());

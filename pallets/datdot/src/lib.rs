@@ -1633,15 +1633,18 @@ pub mod pallet {
 		/// node lost the data, or has no room to store it during setup), or its encoder says
 		/// during setup, before committing a root, that it cannot encode it:
 		/// [`Config::ReleasePenalty`] goes from the caller's deposit to the plan's budget and
-		/// the replica is drawn again (a copy already being replaced just ends): a released
-		/// setup to another hoster, or with the same hoster when its encoder gave up. The
-		/// other party is not struck. Refused while an open storage challenge of the hoster
+		/// the replica is drawn again (a copy already being replaced just ends); the next
+		/// draw of a released setup avoids the caller, and keeps the hoster when its encoder
+		/// gave up. The other party is not struck. Refused while an open storage challenge of the hoster
 		/// names the replica (that one must be answered or failed first), and to an encoder
 		/// that already committed its root (a fraud proof may be due).
 		#[pallet::call_index(10)]
-		// A released setup may also end the other party's departing registration, which
-		// `unregister` measures.
-		#[pallet::weight(T::WeightInfo::release_replica().saturating_add(T::WeightInfo::unregister()))]
+		// A released setup may also end both parties' departing registrations, each of
+		// which `unregister` measures.
+		#[pallet::weight(
+			T::WeightInfo::release_replica()
+				.saturating_add(T::WeightInfo::unregister().saturating_mul(2))
+		)]
 		pub fn release_replica(
 			origin: OriginFor<T>,
 			contract: u64,

@@ -393,12 +393,15 @@ impl<T: Config> Pallet<T> {
 		Self::free_replica(id, &replica);
 		if !replica.replacing {
 			Self::queue_draw(id)?;
-			// A setup given up (no room, typically): a hoster's goes to another hoster; when
-			// the encoder gives up, the hoster, who did nothing wrong, keeps its place (also
-			// the place it kept after proving an earlier encoder's fraud).
+			// A setup given up (no room, typically) goes to another hoster or encoder next
+			// time; when the encoder gives up, the hoster, who did nothing wrong, keeps its
+			// place (also the place it kept after proving an earlier encoder's fraud).
 			if in_setup {
 				let hint = if encoder {
-					RedrawHint::KeepHoster(replica.hoster.clone())
+					RedrawHint::KeepHosterNewEncoder {
+						hoster: replica.hoster.clone(),
+						encoder: who.clone(),
+					}
 				} else {
 					RedrawHint::AvoidStruck { encoder: None, hoster: Some(who.clone()) }
 				};

@@ -268,17 +268,19 @@ impl<T: Config> Pallet<T> {
 		let too_few = match (&hint, among) {
 			// Others than the struck workers may qualify in a later block, or the hint is
 			// gone by then: the next replicas are drawn meanwhile.
-			(Some(RedrawHint::AvoidStruck { .. }), _) | (_, Some(_)) => {
-				DrawOutcome::TooFewForReplica
-			}
+			(Some(RedrawHint::AvoidStruck { .. } | RedrawHint::KeepHosterNewEncoder { .. }), _)
+			| (_, Some(_)) => DrawOutcome::TooFewForReplica,
 			_ => DrawOutcome::TooFewProviders,
 		};
 		let avoids = |who: &T::AccountId| hint.as_ref().is_some_and(|h| h.avoids(who));
 		let max_hosting = T::MaxReplicasPerHoster::get();
 		let fits = |p: &ProviderOf<T>| p.can_take_work(contract.reserve) && p.hosting < max_hosting;
-		// A hoster whose encoder was proven to cheat keeps its place if it still can.
+		// A hoster whose encoder was proven to cheat, or gave up, keeps its place if it
+		// still can.
 		let pinned = match &hint {
-			Some(RedrawHint::KeepHoster(who)) => Some(who.clone()),
+			Some(
+				RedrawHint::KeepHoster(who) | RedrawHint::KeepHosterNewEncoder { hoster: who, .. },
+			) => Some(who.clone()),
 			_ => None,
 		};
 		let keeps = pinned.clone().filter(|who| {

@@ -429,8 +429,8 @@ pub struct Replica<AccountId, BlockNumber> {
 /// What a replica waiting to be drawn again keeps from its last setup.
 #[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo, MaxEncodedLen)]
 pub enum RedrawHint<AccountId> {
-	/// Its encoder was proven to cheat (`report_bad_encoding`) or gave the setup up
-	/// (`release_replica`): the hoster keeps its place and only the encoder is drawn anew.
+	/// Its encoder was proven to cheat (`report_bad_encoding`): the hoster keeps its place
+	/// and only the encoder is drawn anew.
 	KeepHoster(AccountId),
 	/// Its setup failed and these workers were struck, or its hoster gave the setup up
 	/// (`release_replica`, encoder `None`): the next draw gives neither of them
@@ -438,6 +438,11 @@ pub enum RedrawHint<AccountId> {
 	/// store are not paired again. When only they could take it, the draw after next
 	/// ignores the hint (a replica never waits on it for long).
 	AvoidStruck { encoder: Option<AccountId>, hoster: Option<AccountId> },
+	/// Its encoder gave the setup up before committing (`release_replica`): the hoster
+	/// keeps its place, and the next draw does not give the replica back to that encoder.
+	/// A draw that must wait keeps only the hoster's place (as `KeepHoster`), so the
+	/// replica never waits on the encoder it avoids.
+	KeepHosterNewEncoder { hoster: AccountId, encoder: AccountId },
 }
 
 impl<AccountId: PartialEq> RedrawHint<AccountId> {
@@ -445,6 +450,7 @@ impl<AccountId: PartialEq> RedrawHint<AccountId> {
 	pub fn avoids(&self, who: &AccountId) -> bool {
 		match self {
 			Self::KeepHoster(_) => false,
+			Self::KeepHosterNewEncoder { encoder, .. } => encoder == who,
 			Self::AvoidStruck { encoder, hoster } => {
 				encoder.as_ref() == Some(who) || hoster.as_ref() == Some(who)
 			}

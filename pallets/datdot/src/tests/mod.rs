@@ -2436,7 +2436,10 @@ mod setup {
 					Some(match role {
 						Role::Hoster =>
 							crate::RedrawHint::AvoidStruck { encoder: None, hoster: Some(quits) },
-						Role::Encoder => crate::RedrawHint::KeepHoster(stays),
+						Role::Encoder => crate::RedrawHint::KeepHosterNewEncoder {
+							hoster: stays,
+							encoder: quits
+						},
 					})
 				);
 				assert_eq!(Plans::<Test>::get(0).unwrap().budget, budget + penalty);
@@ -2452,7 +2455,7 @@ mod setup {
 				let again = Replicas::<Test>::get(0, 0).expect("drawn again");
 				match role {
 					Role::Hoster => assert!(again.hoster != quits && again.encoder != quits),
-					Role::Encoder => assert_eq!(again.hoster, stays),
+					Role::Encoder => assert!(again.hoster == stays && again.encoder != quits),
 				}
 				assert!(!events().iter().any(|e| matches!(e, Event::SetupFailed { .. })));
 			});
