@@ -21,6 +21,10 @@ use std::{
 	path::PathBuf,
 };
 
+/// The files evidence adds to a stream's directory: the unchecked rest of the stream and
+/// the tree over the whole of it.
+pub const EVIDENCE_FILES: [&str; 2] = ["evidence", "evidence-tree"];
+
 /// Everything the encoder sent, the refused block included, in order, on disk: the
 /// accepted blocks are the stream log's data, and the refused block and the rest, unchecked,
 /// go to a file beside it (`evidence`). A cheating encoder can make its hoster keep a whole
@@ -57,7 +61,7 @@ impl Evidence {
 		refused: Vec<u8>,
 		max_len: u64,
 	) -> io::Result<Self> {
-		let path = log.dir().join("evidence");
+		let path = log.dir().join(EVIDENCE_FILES[0]);
 		let file = OpenOptions::new().create(true).write(true).truncate(true).open(&path)?;
 		let first = log.segments();
 		let mut evidence = Self {
@@ -95,7 +99,8 @@ impl Evidence {
 				io::ErrorKind::FileTooLarge,
 				format!(
 				"the stream passes {} bytes, twice what the chain reserved for the replica: not \
-				 kept (no honest encoding is that large; the setup times out)",
+				 kept (only a range of unusually large blocks encodes that large; the setup \
+				 times out)",
 				self.max_len
 			),
 			));
@@ -119,7 +124,7 @@ impl Evidence {
 		let rest = File::open(&self.rest.0).map_err(io)?;
 		let len = self.accepted.1 + self.rest.2;
 		let sealed = (&accepted).take(self.accepted.1).chain(&rest);
-		let tree_path = self.rest.0.with_file_name("evidence-tree");
+		let tree_path = self.rest.0.with_file_name(EVIDENCE_FILES[1]);
 		let root = tree_file::write_tree_from(&self.id, sealed, len, &tree_path).map_err(io)?;
 		let tree = File::open(&tree_path).map_err(io)?;
 		Ok(SentStream { root, accepted: (accepted, self.accepted.1), rest, tree })

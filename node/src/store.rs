@@ -440,7 +440,7 @@ impl ReplicaStore {
 		// What only the stream needed (and evidence of an earlier try of this draw); a crash
 		// before this leaves files that nothing reads (the next proof renewal rewrites the
 		// directory without them).
-		for name in ["head", "index", "evidence", "evidence-tree"] {
+		for name in ["head", "index"].into_iter().chain(crate::evidence::EVIDENCE_FILES) {
 			match fs::remove_file(target.join(name)) {
 				Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
 					log::warn!(target: "datdot", "cannot remove {name} of a stored stream: {e}")
