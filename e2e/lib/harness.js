@@ -6,7 +6,7 @@
 
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { mkdtempSync, rmSync, createWriteStream, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,14 +23,44 @@ export const NODE_BIN = process.env.DATDOT_NODE || join(targetDir, 'release', 'd
 
 const running = new Set();
 
-// Ports are handed out below the kernel's ephemeral range (32768 and up), from a random
-// start per test process, and never twice by one process. Asking the kernel for port 0
-// instead gave the same port twice (a node's p2p and Prometheus ports: the node ran
-// without metrics), and a port freed for a node could meanwhile become the source port of
-// any outgoing connection, or be handed to a concurrent test file.
-const PORTS = { low: 10_000, high: 32_000 };
+// Ports are handed out below the kernel's ephemeral range (32768 and up), never twice by
+// one process, from a block of ports this process claims for itself: the e2e files run
+// side by side, and a port one file handed out but its node has not bound yet looks free
+// to the others. A block is claimed by creating its lock file exclusively (O_EXCL); the
+// lock is removed at exit, and one whose process is gone (killed) is taken over. Asking the
+// kernel for port 0 instead gave the same port twice (a node's p2p and Prometheus ports:
+// the node ran without metrics), and a port freed for a node could meanwhile become the
+// source port of any outgoing connection.
+const PORTS = { low: 10_000, high: 32_000, block: 500 };
 const handedOut = new Set();
-let nextPort = PORTS.low + Math.floor(Math.random() * (PORTS.high - PORTS.low));
+const portBlock = claimPortBlock();
+let nextPort = portBlock;
+
+/** The first port of a block of `PORTS.block` ports no other live process on this machine claimed. */
+function claimPortBlock() {
+  const dir = join(tmpdir(), 'datdot-e2e-ports');
+  mkdirSync(dir, { recursive: true });
+  const blocks = (PORTS.high - PORTS.low) / PORTS.block;
+  const first = Math.floor(Math.random() * blocks);
+  for (let i = 0; i < 2 * blocks; i++) {
+    const lock = join(dir, String((first + i) % blocks));
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      process.on('exit', () => rmSync(lock, { force: true }));
+      return PORTS.low + ((first + i) % blocks) * PORTS.block;
+    } catch (e) {
+      if (e.code !== 'EEXIST') throw e;
+    }
+    // Taken: by a live process (skip it), or by one that is gone (free it for the second pass).
+    const owner = Number(readFileSync(lock, 'utf8'));
+    try {
+      process.kill(owner, 0);
+    } catch (e) {
+      if (e.code === 'ESRCH') rmSync(lock, { force: true });
+    }
+  }
+  throw new Error(`no free block of ${PORTS.block} ports in ${PORTS.low}..${PORTS.high}: remove stale locks in ${dir}`);
+}
 
 /** Whether a TCP server can listen on 127.0.0.1:`port` right now. */
 function canListen(port) {
@@ -44,15 +74,15 @@ function canListen(port) {
 
 /** A TCP port on 127.0.0.1 that is free right now and that this process has not handed out. */
 export async function freePort() {
-  for (let tried = 0; tried < PORTS.high - PORTS.low; tried++) {
+  for (let tried = 0; tried < PORTS.block; tried++) {
     const port = nextPort;
-    nextPort = port + 1 >= PORTS.high ? PORTS.low : port + 1;
+    nextPort = port + 1 >= portBlock + PORTS.block ? portBlock : port + 1;
     if (!handedOut.has(port) && await canListen(port)) {
       handedOut.add(port);
       return port;
     }
   }
-  throw new Error(`no free TCP port in ${PORTS.low}..${PORTS.high} on 127.0.0.1`);
+  throw new Error(`no free TCP port in ${portBlock}..${portBlock + PORTS.block} on 127.0.0.1`);
 }
 
 /**

@@ -300,12 +300,18 @@ impl Progress {
 		Self { what, id, total, done: 0, bytes: 0, started: now, logged: now, moved: now }
 	}
 
-	/// A request brought nothing (`why`): after [`STALLED_WARN_EVERY`] of that, warns, so a
-	/// part that waits says on what instead of waiting silently until its setup deadline.
-	fn stalled(&mut self, why: &dyn std::fmt::Display) {
+	/// A request brought nothing (`why`): after [`STALLED_WARN_EVERY`] of that, says so, so
+	/// a part that waits says on what instead of waiting silently until its setup deadline.
+	/// An encoder still encoding is the expected wait (info); anything else warns.
+	fn stalled(&mut self, why: &FetchError) {
 		if self.moved.elapsed() >= STALLED_WARN_EVERY {
-			log::warn!(
+			let level = match why {
+				FetchError::Refused { refusal: Refusal::NotReady, .. } => log::Level::Info,
+				_ => log::Level::Warn,
+			};
+			log::log!(
 				target: "datdot",
+				level,
 				"{} replica {}/{}: nothing for {} s at block {}/{} ({why}); still asking",
 				self.what,
 				self.id.contract,
