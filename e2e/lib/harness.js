@@ -6,7 +6,7 @@
 
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { mkdirSync, mkdtempSync, rmSync, createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, createWriteStream, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,44 +22,39 @@ const targetDir = process.env.CARGO_TARGET_DIR || join(process.env.HOME, '.cache
 export const NODE_BIN = process.env.DATDOT_NODE || join(targetDir, 'release', 'datdot-node');
 
 const running = new Set();
+/** Nodes stopped by `halt` and not restarted (yet): their data stays until `stopAll`. */
+const halted = new Set();
 
 // Ports are handed out below the kernel's ephemeral range (32768 and up), never twice by
 // one process, from a block of ports this process claims for itself: the e2e files run
 // side by side, and a port one file handed out but its node has not bound yet looks free
-// to the others. A block is claimed by creating its lock file exclusively (O_EXCL); the
-// lock is removed at exit, and one whose process is gone (killed) is taken over. Asking the
-// kernel for port 0 instead gave the same port twice (a node's p2p and Prometheus ports:
-// the node ran without metrics), and a port freed for a node could meanwhile become the
-// source port of any outgoing connection.
+// to the others. A process claims a block by listening on its first port (exclusively, and
+// for as long as it lives; the kernel frees it however the process ends, SIGKILL too) and
+// hands out the ports after it. Asking the kernel for port 0 instead gave the same port
+// twice (a node's p2p and Prometheus ports: the node ran without metrics), and a port freed
+// for a node could meanwhile become the source port of any outgoing connection.
 const PORTS = { low: 10_000, high: 32_000, block: 500 };
 const handedOut = new Set();
-const portBlock = claimPortBlock();
-let nextPort = portBlock;
+const portBlock = await claimPortBlock();
+let nextPort = portBlock + 1;
 
-/** The first port of a block of `PORTS.block` ports no other live process on this machine claimed. */
-function claimPortBlock() {
-  const dir = join(tmpdir(), 'datdot-e2e-ports');
-  mkdirSync(dir, { recursive: true });
+/** The first port of a block of `PORTS.block` ports no other live process claimed; held until exit. */
+async function claimPortBlock() {
   const blocks = (PORTS.high - PORTS.low) / PORTS.block;
   const first = Math.floor(Math.random() * blocks);
-  for (let i = 0; i < 2 * blocks; i++) {
-    const lock = join(dir, String((first + i) % blocks));
-    try {
-      writeFileSync(lock, String(process.pid), { flag: 'wx' });
-      process.on('exit', () => rmSync(lock, { force: true }));
-      return PORTS.low + ((first + i) % blocks) * PORTS.block;
-    } catch (e) {
-      if (e.code !== 'EEXIST') throw e;
-    }
-    // Taken: by a live process (skip it), or by one that is gone (free it for the second pass).
-    const owner = Number(readFileSync(lock, 'utf8'));
-    try {
-      process.kill(owner, 0);
-    } catch (e) {
-      if (e.code === 'ESRCH') rmSync(lock, { force: true });
+  for (let i = 0; i < blocks; i++) {
+    const port = PORTS.low + ((first + i) % blocks) * PORTS.block;
+    const claim = createServer();
+    const held = await new Promise((ok) => {
+      claim.once('error', () => ok(false));
+      claim.listen({ host: '127.0.0.1', port, exclusive: true }, () => ok(true));
+    });
+    if (held) {
+      claim.unref(); // holds the block without keeping the process alive
+      return port;
     }
   }
-  throw new Error(`no free block of ${PORTS.block} ports in ${PORTS.low}..${PORTS.high}: remove stale locks in ${dir}`);
+  throw new Error(`no free block of ${PORTS.block} ports in ${PORTS.low}..${PORTS.high} on 127.0.0.1`);
 }
 
 /** Whether a TCP server can listen on 127.0.0.1:`port` right now. */
@@ -74,15 +69,15 @@ function canListen(port) {
 
 /** A TCP port on 127.0.0.1 that is free right now and that this process has not handed out. */
 export async function freePort() {
-  for (let tried = 0; tried < PORTS.block; tried++) {
+  for (let tried = 0; tried < PORTS.block - 1; tried++) {
     const port = nextPort;
-    nextPort = port + 1 >= portBlock + PORTS.block ? portBlock : port + 1;
+    nextPort = port + 1 >= portBlock + PORTS.block ? portBlock + 1 : port + 1;
     if (!handedOut.has(port) && await canListen(port)) {
       handedOut.add(port);
       return port;
     }
   }
-  throw new Error(`no free TCP port in ${portBlock}..${portBlock + PORTS.block} on 127.0.0.1`);
+  throw new Error(`no free TCP port in ${portBlock + 1}..${portBlock + PORTS.block} on 127.0.0.1`);
 }
 
 /**
@@ -92,6 +87,7 @@ export async function freePort() {
  * `env`: variables added to the node's environment.
  */
 export async function startNode(args, { name = 'node', readyTimeoutMs = 120_000, restartOf = null, env = {} } = {}) {
+  if (restartOf) halted.delete(restartOf);
   const [rpcPort, p2pPort, prometheusPort, hypercorePort] = restartOf
     ? [restartOf.rpcPort, restartOf.p2pPort, restartOf.prometheusPort, restartOf.hypercorePort]
     : [await freePort(), await freePort(), await freePort(), await freePort()];
@@ -187,13 +183,19 @@ async function killNode(node) {
  */
 export async function halt(node, signal = 'SIGKILL') {
   running.delete(node);
+  halted.add(node);
   try { process.kill(-node.proc.pid, signal); } catch { /* already gone */ }
   return node.exited;
 }
 
-/** Stops every node this process started. */
+/** Stops every node this process started, and removes the data of those halted and never restarted. */
 export async function stopAll() {
   await Promise.all([...running].map(killNode));
+  for (const node of halted) {
+    await node.exited;
+    if (!process.env.DATDOT_KEEP_LOGS) rmSync(node.workDir, { recursive: true, force: true });
+  }
+  halted.clear();
 }
 
 function killAllNow() {

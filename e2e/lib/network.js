@@ -5,12 +5,17 @@
 // and registers with the PeerId, duty key and signatures its node gives (`datdot_registration`).
 
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { after } from 'node:test';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Keyring } from '@polkadot/keyring';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { u8aToHex } from '@polkadot/util';
-import { startNode, connect, sendAndFinalize, recordEvents, repoRoot, NODE_BIN, setTiming, rpcCall, identity } from './harness.js';
+import {
+  startNode, stopAll, connect, sendAndFinalize, recordEvents, repoRoot, NODE_BIN, setTiming, rpcCall, identity,
+} from './harness.js';
 
 export { identity };
 
@@ -21,6 +26,25 @@ export const { generate } = require(join(repoRoot, 'primitives', 'fixtures', 'co
 export const is = (name) => (e) => e.section === 'datdot' && e.method === name;
 export const replicaKey = (d) => `${d.contract}/${d.replica}`;
 const hex = (s) => (s === null ? null : `0x${s}`);
+
+/**
+ * A test file's scratch directory (under `prefix`), and its cleanup once its tests ran: the
+ * network `currentNet()` returns (if started) disconnected, every node stopped, the
+ * directory removed. Call at the file's top level.
+ */
+export function networkScope(prefix, currentNet) {
+  const scratch = mkdtempSync(join(tmpdir(), prefix));
+  after(async () => {
+    const net = currentNet();
+    if (net) {
+      net.events.stop();
+      await net.api.disconnect();
+    }
+    await stopAll();
+    rmSync(scratch, { recursive: true, force: true });
+  });
+  return scratch;
+}
 
 /**
  * Starts the validator and one provider node per dev account name in `providers`

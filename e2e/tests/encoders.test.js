@@ -19,14 +19,13 @@
 //   setup it is drawn to host up on chain at once, pays the release penalty, and the replica
 //   goes to another hoster; its encoder is not struck and no setup times out.
 
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { stopAll, sendAndFinalize, setTiming, startNode, identity, halt, rpcCall } from '../lib/harness.js';
+import { sendAndFinalize, setTiming, startNode, identity, halt, rpcCall } from '../lib/harness.js';
 import {
-  startNetwork, startProvider, writeJsFeed, importFeed, registerProviders, publishFeed, is, replicaKey,
+  networkScope, startNetwork, startProvider, writeJsFeed, importFeed, registerProviders, publishFeed, is, replicaKey,
 } from '../lib/network.js';
 
 const BLOCKS = 256; // 4 contracts of 64 blocks
@@ -36,15 +35,7 @@ const MAX_PLANS = 6; // eve encodes none of a plan's 8 replicas with probability
 
 let net;
 let tree;
-const scratch = mkdtempSync(join(tmpdir(), 'datdot-encoders-feed-'));
-after(async () => {
-  if (net) {
-    net.events.stop();
-    await net.api.disconnect();
-  }
-  await stopAll();
-  rmSync(scratch, { recursive: true, force: true });
-});
+const scratch = networkScope('datdot-encoders-feed-', () => net);
 
 test('encoders: a garbage stream is proven on chain; only its encoder is faulted, the hoster keeps its place', { timeout: 900_000 }, async () => {
   // Challenges rare and offline grace long: this test watches setups only.

@@ -4,14 +4,13 @@
 // own network, apart from network.test.js, so that the two run side by side (they mostly
 // wait for blocks).
 
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { stopAll, halt, sendAndFinalize, setTiming, rpcCall } from '../lib/harness.js';
+import { halt, sendAndFinalize, setTiming, rpcCall } from '../lib/harness.js';
 import {
-  startNetwork, writeJsFeed, growJsFeed, importFeed, registerProviders, publishFeed, planUntilActive, is,
+  networkScope, startNetwork, writeJsFeed, growJsFeed, importFeed, registerProviders, publishFeed, planUntilActive, is,
   replicaKey,
 } from '../lib/network.js';
 
@@ -21,20 +20,12 @@ const REPLICAS = 2;
 const GROWTH = 128; // blocks appended later: 2 more contracts
 
 let net;
-const scratch = mkdtempSync(join(tmpdir(), 'datdot-lifecycle-feed-'));
-after(async () => {
-  if (net) {
-    net.events.stop();
-    await net.api.disconnect();
-  }
-  await stopAll();
-  rmSync(scratch, { recursive: true, force: true });
-});
+const scratch = networkScope('datdot-lifecycle-feed-', () => net);
 
 test('lifecycle: replicas replaced, a growing feed followed, plans ended and paid', { timeout: 1_800_000 }, async (t) => {
   const providers = ['bob', 'charlie', 'dave', 'eve'];
   net = await startNetwork(providers, { challengePeriod: 3, offlineGrace: 100 });
-  const { api, events, accounts, nodes, byAddress } = net;
+  const { api, events, nodes, byAddress } = net;
 
   const replicas = new Map(); // "contract/replica" -> { drawn, active }
   let tree;
@@ -65,7 +56,7 @@ test('lifecycle: replicas replaced, a growing feed followed, plans ended and pai
     const name = byAddress.get(victim);
     const mark = events.seen.length;
     const since = (pred) => events.seen.slice(mark).filter(pred);
-    // What it holds as the chain says (earlier subtests may have moved replicas to it).
+    // What it holds as the chain says.
     const lost = (await api.query.datdot.hostedReplicas(victim)).map((id) => replicaKey(id));
     assert.ok(lost.length > 0);
     const head = async () => (await api.rpc.chain.getHeader()).number.toNumber();

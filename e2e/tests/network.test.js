@@ -4,18 +4,17 @@
 // and imported with `datdot-node feed import`. Everything is checked on chain, from events,
 // through polkadot.js.
 
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  startNode, stopAll, halt, sendAndFinalize, moduleError, errorAs, rpcCall, setTiming, NODE_BIN, repoRoot,
+  startNode, halt, sendAndFinalize, moduleError, errorAs, rpcCall, setTiming, NODE_BIN, repoRoot,
   registerTx,
 } from '../lib/harness.js';
 import {
-  startNetwork, writeJsFeed, importFeed, registerProviders, publishFeed, planUntilActive, is,
+  networkScope, startNetwork, writeJsFeed, importFeed, registerProviders, publishFeed, planUntilActive, is,
   replicaKey, generate,
 } from '../lib/network.js';
 import { Keyring } from '@polkadot/keyring';
@@ -27,15 +26,7 @@ const BLOCK_BYTES = 4096; // 1 MiB in all
 const REPLICAS = 2;
 
 let net;
-const scratch = mkdtempSync(join(tmpdir(), 'datdot-network-feed-'));
-after(async () => {
-  if (net) {
-    net.events.stop();
-    await net.api.disconnect();
-  }
-  await stopAll();
-  rmSync(scratch, { recursive: true, force: true });
-});
+const scratch = networkScope('datdot-network-feed-', () => net);
 
 test('network: providers encode, transfer, store and prove a hypercore feed', { timeout: 1_800_000 }, async (t) => {
   // The providers' nodes neither check storage proofs before answering nor scrub their

@@ -18,17 +18,26 @@ fn main() -> sc_cli::Result<()> {
 /// Keeps glibc's malloc from holding freed transfer buffers: chunks of up to 1 MiB come and
 /// go on many threads, and by default glibc raises its mmap threshold to the largest chunk
 /// freed (so later chunks come from the heap, whose freed memory stays in the process) and
-/// keeps up to 8 arenas per core. A fixed 128 KiB threshold hands such chunks back to the
-/// kernel when freed; 4 arenas bound the rest. Measured (docs/benchmarks.md): peak RSS of
-/// every node in a 100 MiB setup 136–143 MiB instead of 184–211, setup time the same.
-/// Left as the operator set it when `GLIBC_TUNABLES` is given. Must run before any thread.
+/// keeps up to 8 arenas per core. A fixed 128 KiB threshold hands such blocks back to the
+/// kernel when freed; 4 arenas bound the rest. Measured in a 100 MiB setup (docs/benchmarks.md):
+/// every node's peak RSS 135–145 MiB instead of 184–211, setup time the same within noise.
+/// A parameter the operator set (`GLIBC_TUNABLES` or glibc's `MALLOC_*` variable) is left
+/// as set. Must run before any thread starts.
 fn bound_malloc_growth() {
 	#[cfg(all(target_os = "linux", target_env = "gnu"))]
-	if std::env::var_os("GLIBC_TUNABLES").is_none() {
+	{
+		let tunables = std::env::var("GLIBC_TUNABLES").unwrap_or_default();
+		let operator_set = |tunable: &str, variable: &str| {
+			tunables.contains(tunable) || std::env::var_os(variable).is_some()
+		};
 		// SAFETY: mallopt only sets allocator parameters; no other thread exists yet.
 		unsafe {
-			libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
-			libc::mallopt(libc::M_ARENA_MAX, 4);
+			if !operator_set("glibc.malloc.mmap_threshold", "MALLOC_MMAP_THRESHOLD_") {
+				libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+			}
+			if !operator_set("glibc.malloc.arena_max", "MALLOC_ARENA_MAX") {
+				libc::mallopt(libc::M_ARENA_MAX, 4);
+			}
 		}
 	}
 }

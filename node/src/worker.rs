@@ -290,7 +290,7 @@ struct Progress {
 	bytes: u64,
 	started: Instant,
 	logged: Instant,
-	/// The last chunk done, or the last warning that none came.
+	/// The last chunk done, or the last time it said none came.
 	moved: Instant,
 }
 
