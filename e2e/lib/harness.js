@@ -77,7 +77,7 @@ export async function freePort() {
       return port;
     }
   }
-  throw new Error(`no free TCP port in ${portBlock + 1}..${portBlock + PORTS.block} on 127.0.0.1`);
+  throw new Error(`no free TCP port in ${portBlock + 1}..${portBlock + PORTS.block - 1} on 127.0.0.1`);
 }
 
 /**
@@ -87,7 +87,6 @@ export async function freePort() {
  * `env`: variables added to the node's environment.
  */
 export async function startNode(args, { name = 'node', readyTimeoutMs = 120_000, restartOf = null, env = {} } = {}) {
-  if (restartOf) halted.delete(restartOf);
   const [rpcPort, p2pPort, prometheusPort, hypercorePort] = restartOf
     ? [restartOf.rpcPort, restartOf.p2pPort, restartOf.prometheusPort, restartOf.hypercorePort]
     : [await freePort(), await freePort(), await freePort(), await freePort()];
@@ -118,6 +117,7 @@ export async function startNode(args, { name = 'node', readyTimeoutMs = 120_000,
     async stop() { await killNode(node); },
   };
   running.add(node);
+  if (restartOf) halted.delete(restartOf);
   await waitForRpc(node, readyTimeoutMs);
   return node;
 }
@@ -178,7 +178,8 @@ async function killNode(node) {
 
 /**
  * Stops `node` with `signal` (SIGKILL: no clean shutdown) and keeps its data for a restart
- * (`startNode(…, { restartOf })`, which removes the directory when it stops). Resolves with
+ * (`startNode(…, { restartOf })`, which removes the directory when it stops; `stopAll`
+ * removes it if the node was never restarted). Resolves with
  * the exit { code, signal }.
  */
 export async function halt(node, signal = 'SIGKILL') {
@@ -192,6 +193,10 @@ export async function halt(node, signal = 'SIGKILL') {
 export async function stopAll() {
   await Promise.all([...running].map(killNode));
   for (const node of halted) {
+    // One halted with SIGTERM may still be stopping (a test failed meanwhile): no waiting on it.
+    if (node.proc.exitCode === null && node.proc.signalCode === null) {
+      try { process.kill(-node.proc.pid, 'SIGKILL'); } catch { /* already gone */ }
+    }
     await node.exited;
     if (!process.env.DATDOT_KEEP_LOGS) rmSync(node.workDir, { recursive: true, force: true });
   }
@@ -199,7 +204,7 @@ export async function stopAll() {
 }
 
 function killAllNow() {
-  for (const node of running) {
+  for (const node of [...running, ...halted]) {
     try { process.kill(-node.proc.pid, 'SIGKILL'); } catch { }
   }
 }

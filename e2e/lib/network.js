@@ -36,12 +36,15 @@ export function networkScope(prefix, currentNet) {
   const scratch = mkdtempSync(join(tmpdir(), prefix));
   after(async () => {
     const net = currentNet();
-    if (net) {
-      net.events.stop();
-      await net.api.disconnect();
+    try {
+      if (net) {
+        net.events.stop();
+        await net.api.disconnect();
+      }
+    } finally {
+      await stopAll();
+      rmSync(scratch, { recursive: true, force: true });
     }
-    await stopAll();
-    rmSync(scratch, { recursive: true, force: true });
   });
   return scratch;
 }

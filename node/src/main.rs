@@ -16,17 +16,19 @@ fn main() -> sc_cli::Result<()> {
 }
 
 /// Keeps glibc's malloc from holding freed transfer buffers: chunks of up to 1 MiB come and
-/// go on many threads, and by default glibc raises its mmap threshold to the largest chunk
-/// freed (so later chunks come from the heap, whose freed memory stays in the process) and
-/// keeps up to 8 arenas per core. A fixed 128 KiB threshold hands such blocks back to the
-/// kernel when freed; 4 arenas bound the rest. Measured in a 100 MiB setup (docs/benchmarks.md):
-/// every node's peak RSS 135–145 MiB instead of 184–211, setup time the same within noise.
-/// A parameter the operator set (`GLIBC_TUNABLES` or glibc's `MALLOC_*` variable) is left
-/// as set. Must run before any thread starts.
+/// go on many threads, and by default glibc raises its mmap threshold to the largest
+/// mmapped chunk freed, up to 32 MiB (so later chunks come from the heap, whose freed
+/// memory stays in the process), and keeps up to 8 arenas per core. A fixed 128 KiB
+/// threshold hands such blocks back to the kernel when freed; 4 arenas bound the rest.
+/// Measured in a 100 MiB setup (docs/benchmarks.md): every node's peak RSS 135–145 MiB
+/// instead of 184–211, setup time the same within noise. A parameter the operator set
+/// (its `GLIBC_TUNABLES` entry or glibc's `MALLOC_*` variable) is left as set. Must run
+/// before any thread starts.
 fn bound_malloc_growth() {
 	#[cfg(all(target_os = "linux", target_env = "gnu"))]
 	{
-		let tunables = std::env::var("GLIBC_TUNABLES").unwrap_or_default();
+		let tunables = std::env::var_os("GLIBC_TUNABLES").unwrap_or_default();
+		let tunables = tunables.to_string_lossy();
 		let operator_set = |tunable: &str, variable: &str| {
 			tunables.contains(tunable) || std::env::var_os(variable).is_some()
 		};
