@@ -45,14 +45,6 @@ impl SubstrateCli for Cli {
 	}
 }
 
-/// Whether `flag` (`--name`) is on the command line, as `--name value` or `--name=value`.
-fn flag_given(flag: &str) -> bool {
-	std::env::args_os().any(|a| {
-		a.to_str()
-			.is_some_and(|a| a == flag || a.strip_prefix(flag).is_some_and(|v| v.starts_with('=')))
-	})
-}
-
 /// The node's state (trie) cache when `--trie-cache-size` is not given: 64 MiB. sc-cli's
 /// default, 1 GiB, lets the cache grow with every block's state until then (it keeps nodes
 /// of past states too): about 0.25 MB a minute on every node in the 1 GiB setup bench, with
@@ -60,11 +52,14 @@ fn flag_given(flag: &str) -> bool {
 /// `--help` shows it; the subcommands that import blocks keep sc-cli's default.
 const DEFAULT_TRIE_CACHE_BYTES: &str = "67108864";
 
-/// The command line as sc-cli's `from_args` sets it up, with datdot's defaults.
+/// The command line as sc-cli's `from_args` sets it up, with datdot's defaults (shown by
+/// `--help`; a value given is kept). Off-chain workers run on every node: sc-cli's default
+/// runs them on validators only, but datdot's providers are usually not validators.
 fn cli_command() -> clap::Command {
 	use clap::CommandFactory;
 	Cli::setup_command(Cli::command())
 		.mut_arg("trie_cache_size", |arg| arg.default_value(DEFAULT_TRIE_CACHE_BYTES))
+		.mut_arg("enabled", |arg| arg.default_value("always"))
 }
 
 /// Parses the command line; prints what is wrong (or the help) and exits if it does not parse.
@@ -173,13 +168,8 @@ pub fn run() -> sc_cli::Result<()> {
 			use sc_cli::CliConfiguration;
 			let tokio_runtime = sc_cli::build_runtime()?;
 			let signals = tokio_runtime.block_on(async { sc_cli::Signals::capture() })?;
-			let mut config = cli.run.create_configuration(&cli, tokio_runtime.handle().clone())?;
+			let config = cli.run.create_configuration(&cli, tokio_runtime.handle().clone())?;
 			cli.run.init(&Cli::support_url(), &Cli::impl_version(), |_| {})?;
-			// sc-cli's default would run off-chain workers on validators only, but datdot's
-			// providers are usually not validators.
-			if !flag_given("--offchain-worker") {
-				config.offchain_worker.enabled = true;
-			}
 			sc_cli::print_node_infos::<Cli>(&config);
 			let provider = cli.provider.clone();
 			let (mut task_manager, clean_shutdown) = tokio_runtime.block_on(async {
@@ -237,9 +227,22 @@ mod tests {
 	use super::*;
 	use clap::FromArgMatches;
 
-	fn trie_cache_size(args: &[&str]) -> usize {
+	fn parse(args: &[&str]) -> Cli {
 		let matches = cli_command().try_get_matches_from(args).expect("parses");
-		Cli::from_arg_matches(&matches).expect("a Cli").run.import_params.trie_cache_size
+		Cli::from_arg_matches(&matches).expect("a Cli")
+	}
+
+	fn trie_cache_size(args: &[&str]) -> usize {
+		parse(args).run.import_params.trie_cache_size
+	}
+
+	#[test]
+	fn off_chain_workers_run_on_every_node_unless_the_operator_says_otherwise() {
+		use sc_cli::OffchainWorkerEnabled::{Always, Never};
+		let enabled = |args: &[&str]| parse(args).run.offchain_worker_params.enabled;
+		assert!(matches!(enabled(&["datdot-node"]), Always));
+		assert!(matches!(enabled(&["datdot-node", "--offchain-worker", "never"]), Never));
+		assert!(matches!(enabled(&["datdot-node", "--offchain-worker=never"]), Never));
 	}
 
 	#[test]
