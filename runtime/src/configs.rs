@@ -174,11 +174,18 @@ impl pallet_datdot::Config for Runtime {
 	type MaxGrowingFeeds = ConstU32<1024>;
 	type MaxGrowthPerBlock = ConstU32<16>;
 	type MaxReplicas = ConstU32<8>;
-	type MaxQueuedDraws = ConstU32<4096>;
+	// Room to requeue every setup in flight (16 × 301) and queue new plans besides.
+	type MaxQueuedDraws = ConstU32<8192>;
 	type MaxDrawsPerBlock = ConstU32<16>;
 	// A copy nobody qualifies for stops waiting after a day.
 	type MaxDrawWait = ConstU32<14_400>;
 	type SetupBlocks = ConstU32<50>;
+	// Sealing runs at ~0.92 MiB/s per core (docs/benchmarks.md); a node sealing its 8
+	// encodings (`MaxEncodingsPerProvider`) on one core gives each ~0.7 MiB a block. At a
+	// block per 512 KiB a 64 MiB contract has 178 blocks (~18 minutes) to set up; the cap,
+	// 300 blocks (30 minutes), is reached past ~125 MiB.
+	type SetupBytesPerBlock = ConstU64<{ 512 * 1024 }>;
+	type MaxSetupBlocks = ConstU32<300>;
 	type MaxReplicasPerHoster = ConstU32<1024>;
 	// As many as a node sets up at once by default (`--max-setup-parts`).
 	type MaxEncodingsPerProvider = ConstU32<8>;

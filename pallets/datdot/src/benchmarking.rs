@@ -699,13 +699,27 @@ mod benchmarks {
 	fn draw_replicas(n: Linear<1, { T::MaxDrawsPerBlock::get() }>) {
 		let sponsor = funded::<T>("sponsor", 0);
 		plan::<T>(&sponsor, n, 1);
-		bare_providers::<T>(n + 10);
+		// Worst case: each draw's setup ends at another block, so each reads and writes a
+		// deadline slot of its own (contract i's setup time is one block longer than i - 1's).
 		let now = frame_system::Pallet::<T>::block_number();
+		let setup_blocks = Datdot::<T>::timing().setup_blocks;
+		for i in 0..n as u64 {
+			Contracts::<T>::mutate(i, |c| {
+				if let Some(c) = c {
+					c.reserve = i * T::SetupBytesPerBlock::get();
+				}
+			});
+			let deadline =
+				now + Datdot::<T>::setup_time(setup_blocks, i * T::SetupBytesPerBlock::get());
+			assert_eq!(deadline, now + setup_blocks + (i as u32).into(), "setup times differ");
+		}
+		bare_providers::<T>(n + 10);
 		#[block]
 		{
 			Datdot::<T>::draw_queued(now, &[7; 32]);
 		}
 		assert_eq!(Replicas::<T>::iter().count() as u32, n);
+		assert_eq!(SetupDeadlines::<T>::iter().count() as u32, n);
 	}
 
 	#[benchmark]
@@ -850,6 +864,36 @@ mod benchmarks {
 		#[extrinsic_call]
 		_(RawOrigin::Signed(hoster.clone()), 0, 0);
 		assert!(Replicas::<T>::get(0, 0).is_none());
+		assert_eq!(Datdot::<T>::queued_draws(), queued + 1);
+	}
+
+	#[benchmark]
+	fn release_replica_in_setup() {
+		// Worst case of a setup given up: its hoster gives up, and it and the encoder are
+		// both leaving with nothing else to do, so both registrations end with it.
+		let sponsor = funded::<T>("sponsor", 0);
+		plan::<T>(&sponsor, 1, 1);
+		let workers = providers::<T>(0, 3);
+		let id = ReplicaId { contract: 0, replica: 0 };
+		let reserve = Contracts::<T>::get(0).expect("published").reserve;
+		let deadline = frame_system::Pallet::<T>::block_number() + T::SetupBlocks::get();
+		let [encoder, hoster, attestor] = [0, 1, 2].map(|i| workers[i].clone());
+		Datdot::<T>::assign_replica(
+			id,
+			reserve,
+			encoder.clone(),
+			hoster.clone(),
+			attestor,
+			deadline,
+		);
+		for who in [&encoder, &hoster] {
+			Datdot::<T>::unregister(RawOrigin::Signed(who.clone()).into()).expect("leaves");
+			assert_eq!(Providers::<T>::get(who).map(|p| p.status), Some(ProviderStatus::Leaving));
+		}
+		let queued = Datdot::<T>::queued_draws();
+		#[extrinsic_call]
+		release_replica(RawOrigin::Signed(hoster.clone()), 0, 0);
+		assert!(!Providers::<T>::contains_key(&encoder) && !Providers::<T>::contains_key(&hoster));
 		assert_eq!(Datdot::<T>::queued_draws(), queued + 1);
 	}
 

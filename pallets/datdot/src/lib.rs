@@ -301,10 +301,21 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxDrawsPerBlock: Get<u32>;
 
-		/// Blocks encoder and hoster have to confirm a new replica; governance may shorten it
-		/// (`set_timing`), never lengthen it.
+		/// Blocks encoder and hoster have to confirm a new replica, before the time its bytes
+		/// add (`SetupBytesPerBlock`); governance may shorten it (`set_timing`), never
+		/// lengthen it.
 		#[pallet::constant]
 		type SetupBlocks: Get<BlockNumberFor<Self>>;
+
+		/// Bytes of a replica (its hoster's reservation) that add one block to its setup
+		/// time: a bigger contract takes longer to seal, send and check (design §5.1).
+		#[pallet::constant]
+		type SetupBytesPerBlock: Get<u64>;
+
+		/// The longest setup time, whatever a replica's bytes. It bounds the setups in flight
+		/// (the draw queue keeps room to requeue them all) and what the runtime API scans.
+		#[pallet::constant]
+		type MaxSetupBlocks: Get<BlockNumberFor<Self>>;
 
 		/// The most replicas one provider may host.
 		#[pallet::constant]
@@ -556,8 +567,9 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type DrawNonce<T: Config> = StorageValue<_, u64, ValueQuery>;
 
-	/// Replicas whose setup ends at a block (drawn the setup time, `Timing::setup_blocks`,
-	/// before it; at most `MaxDrawsPerBlock` per block).
+	/// Replicas whose setup ends at a block (drawn their setup time,
+	/// [`Pallet::setup_time`], before it; at most `MaxDrawsPerBlock` per block, whichever
+	/// blocks drew them).
 	#[pallet::storage]
 	pub type SetupDeadlines<T: Config> = StorageMap<
 		_,
@@ -1293,7 +1305,12 @@ pub mod pallet {
 		}
 
 		fn integrity_test() {
-			let setup: u32 = T::SetupBlocks::get().unique_saturated_into();
+			assert!(
+				T::MaxSetupBlocks::get() >= T::SetupBlocks::get(),
+				"MaxSetupBlocks must be at least SetupBlocks"
+			);
+			assert!(T::SetupBytesPerBlock::get() > 0, "SetupBytesPerBlock must be positive");
+			let setup: u32 = T::MaxSetupBlocks::get().unique_saturated_into();
 			assert!(
 				T::MaxQueuedDraws::get()
 					> T::MaxDrawsPerBlock::get().saturating_mul(setup.saturating_add(1)),
@@ -1635,15 +1652,12 @@ pub mod pallet {
 		/// [`Config::ReleasePenalty`] goes from the caller's deposit to the plan's budget and
 		/// the replica is drawn again (a copy already being replaced just ends); the next
 		/// draw of a released setup avoids the caller, and keeps the hoster when its encoder
-		/// gave up. The other party is not struck. Refused while an open storage challenge of the hoster
-		/// names the replica (that one must be answered or failed first), and to an encoder
+		/// gave up. The other party is not struck. Refused while an open storage challenge of
+		/// the hoster names the replica (that one must be answered or failed first), and to an encoder
 		/// that already committed its root (a fraud proof may be due).
 		#[pallet::call_index(10)]
-		// A released setup may also end both parties' departing registrations, each of
-		// which `unregister` measures.
 		#[pallet::weight(
-			T::WeightInfo::release_replica()
-				.saturating_add(T::WeightInfo::unregister().saturating_mul(2))
+			T::WeightInfo::release_replica().max(T::WeightInfo::release_replica_in_setup())
 		)]
 		pub fn release_replica(
 			origin: OriginFor<T>,
@@ -1693,8 +1707,6 @@ pub mod pallet {
 			Self::do_remove_feed(who, key)
 		}
 
-		/// Sets the challenge period and offline grace (root only); `None` goes back to the
-		/// runtime's constants. A new grace applies to providers going offline from now on.
 		/// Registers (or with `None` withdraws) the endpoint, `host:port`, where the caller's
 		/// node seeds the feeds it hosts to hypercore readers (`--hypercore-listen`).
 		/// `DatdotApi::plan_status` lists it with each replica the caller hosts.
@@ -1730,6 +1742,9 @@ pub mod pallet {
 			Ok(Pays::No.into())
 		}
 
+		/// Sets the challenge periods, the offline grace and the base setup time (root only);
+		/// `None` goes back to the runtime's constants. A new grace applies to providers
+		/// going offline from now on, a new setup time to replicas drawn from now on.
 		#[pallet::call_index(11)]
 		#[pallet::weight(T::WeightInfo::set_timing())]
 		pub fn set_timing(

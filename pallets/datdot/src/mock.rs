@@ -46,6 +46,9 @@ pub const FEED_DEPOSIT: Balance = 600;
 pub const SLASH: Balance = 100;
 pub const BLOCKS_PER_CONTRACT: u32 = 4;
 pub const SETUP_BLOCKS: u64 = 5;
+/// Bytes of a replica that add a block to its setup time (most tests' replicas are smaller).
+pub const SETUP_BYTES_PER_BLOCK: u64 = 64 << 10;
+pub const MAX_SETUP_BLOCKS: u64 = SETUP_BLOCKS + 4;
 pub const PERIOD: u32 = 4;
 pub const ANSWER_BLOCKS: u64 = 3;
 pub const CHALLENGE_SEGMENTS: u32 = 3;
@@ -131,10 +134,12 @@ impl pallet_datdot::Config for Test {
 	type MaxGrowingFeeds = ConstU32<4>;
 	type MaxGrowthPerBlock = ConstU32<GROWTH_PER_BLOCK>;
 	type MaxReplicas = ConstU32<5>;
-	type MaxQueuedDraws = ConstU32<64>;
+	type MaxQueuedDraws = ConstU32<80>;
 	type MaxDrawsPerBlock = ConstU32<DRAWS_PER_BLOCK>;
 	type MaxDrawWait = ConstU64<MAX_DRAW_WAIT>;
 	type SetupBlocks = ConstU64<SETUP_BLOCKS>;
+	type SetupBytesPerBlock = ConstU64<SETUP_BYTES_PER_BLOCK>;
+	type MaxSetupBlocks = ConstU64<MAX_SETUP_BLOCKS>;
 	type MaxReplicasPerHoster = ConstU32<16>;
 	type MaxEncodingsPerProvider = MaxEncodings;
 	type ChallengePeriod = ConstU32<PERIOD>;

@@ -2,7 +2,7 @@
 //! duties (what its encoder and hoster workers must do), the replicas it must keep, a
 //! plan's hosting status and a feed's signed state.
 //!
-//! Every answer is bounded by the runtime's constants (`SetupBlocks × MaxDrawsPerBlock`
+//! Every answer is bounded by the runtime's constants (`MaxSetupBlocks × MaxDrawsPerBlock`
 //! replicas in setup; a page of a plan's status covers at most [`STATUS_PAGE_CONTRACTS`]
 //! contracts, `2 × MaxReplicas` replicas each, counting successors being set up).
 
@@ -109,7 +109,7 @@ impl<T: Config> Pallet<T> {
 		providers: Vec<T::AccountId>,
 	) -> Vec<SetupDuty<T::AccountId, BlockNumberFor<T>>> {
 		let now = frame_system::Pallet::<T>::block_number();
-		let last = now.saturating_add(T::SetupBlocks::get());
+		let last = now.saturating_add(T::MaxSetupBlocks::get());
 		let mut duties = Vec::new();
 		let mut deadline = now;
 		while deadline <= last {

@@ -177,25 +177,31 @@ impl<T: Config> Pallet<T> {
 	/// Room in the draw queue for new work (a plan's replicas, replacements), keeping room
 	/// for every setup in flight to fail and go back to the queue (see `integrity_test`).
 	pub(crate) fn draw_room() -> u32 {
-		let setup: u32 = T::SetupBlocks::get().unique_saturated_into();
+		let setup: u32 = T::MaxSetupBlocks::get().unique_saturated_into();
 		T::MaxQueuedDraws::get()
 			.saturating_sub(T::MaxDrawsPerBlock::get().saturating_mul(setup.saturating_add(1)))
 			.saturating_sub(Self::queued_draws())
 	}
 
+	/// Blocks a replica reserving `reserve` bytes has for its setup: `setup_blocks` (the
+	/// setup time in force) plus one per `SetupBytesPerBlock`, at most `MaxSetupBlocks`.
+	pub fn setup_time(setup_blocks: BlockNumberFor<T>, reserve: u64) -> BlockNumberFor<T> {
+		let extra: BlockNumberFor<T> =
+			(reserve / T::SetupBytesPerBlock::get().max(1)).unique_saturated_into();
+		setup_blocks.saturating_add(extra).min(T::MaxSetupBlocks::get())
+	}
+
 	/// Draws queued replicas, at most `MaxDrawsPerBlock`; stops at the first that finds too
 	/// few providers (it goes back to the queue). Returns the number of draws tried.
 	pub(crate) fn draw_queued(now: BlockNumberFor<T>, randomness: &[u8; 32]) -> u32 {
-		let deadline = now.saturating_add(Self::timing().setup_blocks);
-		let mut deadlines = SetupDeadlines::<T>::get(deadline);
+		let setup_blocks = Self::timing().setup_blocks;
+		let mut slots = DeadlineSlots::<T>::default();
 		let mut tried = 0;
 		// Each entry is tried at most once a block: one that goes back to the queue waits
 		// for the next block (a draw that just passed over a replica's struck workers must
 		// not at once be tried again without them).
 		let max_tries = T::MaxDrawsPerBlock::get().min(Self::queued_draws());
-		// After governance shortens the setup time, draws of an earlier block may already
-		// hold this deadline's slot: the rest of the queue then waits for the next block.
-		while tried < max_tries && !deadlines.is_full() {
+		while tried < max_tries {
 			let Some((id, since)) = DrawQueueOf::<T>::pop() else { break };
 			tried += 1;
 			let nonce = DrawNonce::<T>::mutate(|n| {
@@ -203,14 +209,16 @@ impl<T: Config> Pallet<T> {
 				*n
 			});
 			let seed = subject_seed(randomness, &(b"draw", id, nonce));
-			match Self::draw_replica(id, &seed, deadline) {
-				DrawOutcome::Drawn => {
-					if deadlines.try_push(id).is_err() {
-						// Unreachable: the loop stops once the slot is full.
-						defensive!("setup deadline slot overflow");
-					}
+			match Self::draw_replica(id, &seed, now, setup_blocks, &mut slots) {
+				DrawOutcome::Drawn | DrawOutcome::Stale => {}
+				DrawOutcome::SlotFull => {
+					// The queue had room for it a moment ago.
+					let _ = DrawQueueOf::<T>::push((id, since), T::MaxQueuedDraws::get());
+					Self::deposit_event(Event::DrawPostponed {
+						contract: id.contract,
+						replica: id.replica,
+					});
 				}
-				DrawOutcome::Stale => {}
 				outcome @ (DrawOutcome::TooFewProviders | DrawOutcome::TooFewForReplica) => {
 					let (contract, replica) = (id.contract, id.replica);
 					// A copy's first slot stops waiting after `MaxDrawWait`; a successor's
@@ -232,16 +240,32 @@ impl<T: Config> Pallet<T> {
 				}
 			}
 		}
-		SetupDeadlines::<T>::insert(deadline, deadlines);
+		slots.save();
 		tried
 	}
 
-	/// Draws encoder, hoster and attestor for one replica and reserves the hoster's space.
-	fn draw_replica(id: ReplicaId, seed: &[u8; 32], deadline: BlockNumberFor<T>) -> DrawOutcome {
+	/// Draws encoder, hoster and attestor for one replica and reserves the hoster's space;
+	/// its setup ends `setup_time` after `now`, in a slot of `deadlines`.
+	fn draw_replica(
+		id: ReplicaId,
+		seed: &[u8; 32],
+		now: BlockNumberFor<T>,
+		setup_blocks: BlockNumberFor<T>,
+		deadlines: &mut DeadlineSlots<T>,
+	) -> DrawOutcome {
+		let contract = Contracts::<T>::get(id.contract);
+		let deadline = contract
+			.as_ref()
+			.map(|c| now.saturating_add(Self::setup_time(setup_blocks, c.reserve)));
+		// Setups drawn in other blocks (longer ones, or before governance shortened the
+		// setup time) may already fill this deadline's slot: the draw waits, hint and all.
+		if deadline.is_some_and(|d| deadlines.is_full(d)) {
+			return DrawOutcome::SlotFull;
+		}
 		// Whatever comes of this draw, the hint is spent, except a kept hoster's claim when
 		// the draw must wait (below).
 		let hint = RedrawHints::<T>::take(id.contract, id.replica);
-		let Some(contract) = Contracts::<T>::get(id.contract) else {
+		let (Some(contract), Some(deadline)) = (contract, deadline) else {
 			return DrawOutcome::Stale; // cancelled while queued
 		};
 		if Replicas::<T>::contains_key(id.contract, id.replica) {
@@ -324,6 +348,7 @@ impl<T: Config> Pallet<T> {
 		};
 
 		Self::assign_replica(id, contract.reserve, encoder, hoster, attestor, deadline);
+		deadlines.push(deadline, id);
 		DrawOutcome::Drawn
 	}
 
@@ -364,12 +389,69 @@ impl<T: Config> Pallet<T> {
 	}
 }
 
+/// The setup-deadline slots one block's draws fill. A block's draws may end at different
+/// blocks (setup time grows with a replica's bytes), so each slot they touch is read once
+/// and, if a draw joined it, written back once: at most `MaxDrawsPerBlock` of each.
+struct DeadlineSlots<T: Config> {
+	slots: Vec<DeadlineSlot<T>>,
+}
+
+/// One setup deadline's replicas, as read, and whether a draw joined them.
+struct DeadlineSlot<T: Config> {
+	deadline: BlockNumberFor<T>,
+	replicas: BoundedVec<ReplicaId, T::MaxDrawsPerBlock>,
+	joined: bool,
+}
+
+impl<T: Config> Default for DeadlineSlots<T> {
+	fn default() -> Self {
+		Self { slots: Vec::new() }
+	}
+}
+
+impl<T: Config> DeadlineSlots<T> {
+	/// The slot of `deadline`, read from storage the first time.
+	fn slot(&mut self, deadline: BlockNumberFor<T>) -> &mut DeadlineSlot<T> {
+		let i = match self.slots.iter().position(|s| s.deadline == deadline) {
+			Some(i) => i,
+			None => {
+				let replicas = SetupDeadlines::<T>::get(deadline);
+				self.slots.push(DeadlineSlot { deadline, replicas, joined: false });
+				self.slots.len() - 1
+			}
+		};
+		&mut self.slots[i]
+	}
+
+	fn is_full(&mut self, deadline: BlockNumberFor<T>) -> bool {
+		self.slot(deadline).replicas.is_full()
+	}
+
+	fn push(&mut self, deadline: BlockNumberFor<T>, id: ReplicaId) {
+		let slot = self.slot(deadline);
+		if slot.replicas.try_push(id).is_err() {
+			// Unreachable: a draw into a full slot waits (`DrawOutcome::SlotFull`).
+			defensive!("setup deadline slot overflow");
+		}
+		slot.joined = true;
+	}
+
+	/// Writes back the slots draws joined.
+	fn save(self) {
+		for slot in self.slots.into_iter().filter(|s| s.joined) {
+			SetupDeadlines::<T>::insert(slot.deadline, slot.replicas);
+		}
+	}
+}
+
 /// What came of one queued draw.
 enum DrawOutcome {
 	/// Encoder, hoster and attestor are assigned.
 	Drawn,
 	/// The replica no longer needs drawing (its plan was cancelled).
 	Stale,
+	/// Its setup would end at a block whose slot is full; it waits for a later block.
+	SlotFull,
 	/// Too few providers qualify now; the replica waits for a later block.
 	TooFewProviders,
 	/// Too few qualify for this replica alone (of a friends plan's providers, or besides

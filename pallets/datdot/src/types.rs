@@ -806,8 +806,9 @@ pub struct Timing<BlockNumber> {
 	/// Mean blocks between two performance challenges of one hoster (see
 	/// `Config::PerformancePeriod`).
 	pub performance_period: u32,
-	/// Blocks encoder and hoster have to confirm a new replica; at most
-	/// `Config::SetupBlocks`, which bounds what is scanned and queued for setups.
+	/// Blocks encoder and hoster have to confirm a new replica, before the blocks its bytes
+	/// add (`Config::SetupBytesPerBlock`, up to `Config::MaxSetupBlocks` in all); at most
+	/// `Config::SetupBlocks`.
 	pub setup_blocks: BlockNumber,
 }
 

@@ -67,6 +67,7 @@ pub trait WeightInfo {
 	fn cut_plans(n: u32, ) -> Weight;
 	fn set_timing() -> Weight;
 	fn release_replica() -> Weight;
+	fn release_replica_in_setup() -> Weight;
 	fn watch_offline(n: u32, ) -> Weight;
 	fn replace_evicted(n: u32, ) -> Weight;
 	fn report_performance_served() -> Weight;
@@ -600,8 +601,6 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	}
 	/// Storage: `Datdot::TimingOverride` (r:1 w:0)
 	/// Proof: `Datdot::TimingOverride` (`max_values`: Some(1), `max_size`: Some(16), added: 511, mode: `MaxEncodedLen`)
-	/// Storage: `Datdot::SetupDeadlines` (r:1 w:1)
-	/// Proof: `Datdot::SetupDeadlines` (`max_values`: None, `max_size`: Some(205), added: 2680, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::DrawQueueBounds` (r:1 w:1)
 	/// Proof: `Datdot::DrawQueueBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::DrawQueue` (r:16 w:16)
@@ -610,12 +609,14 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::DrawNonce` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Contracts` (r:16 w:0)
 	/// Proof: `Datdot::Contracts` (`max_values`: None, `max_size`: Some(116), added: 2591, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::SetupDeadlines` (r:16 w:16)
+	/// Proof: `Datdot::SetupDeadlines` (`max_values`: None, `max_size`: Some(205), added: 2680, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::RedrawHints` (r:16 w:0)
+	/// Proof: `Datdot::RedrawHints` (`max_values`: None, `max_size`: Some(95), added: 2570, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Replicas` (r:32 w:16)
 	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Plans` (r:1 w:0)
-	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1447), added: 3922, mode: `MaxEncodedLen`)
-	/// Storage: `Datdot::RedrawHints` (r:16 w:16)
-	/// Proof: `Datdot::RedrawHints` (`max_values`: None, `max_size`: Some(60), added: 2535, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1463), added: 3938, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexLen` (r:1 w:0)
 	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::IndexEntries` (r:23 w:0)
@@ -625,12 +626,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[1, 16]`.
 	fn draw_replicas(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `2324 + n * (778 ±0)`
-		//  Estimated: `9823 + n * (5408 ±29)`
-		// Minimum execution time: 78_758_000 picoseconds.
-		Weight::from_parts(47_285_150, 9823)
-			// Standard Error: 260_267
-			.saturating_add(Weight::from_parts(72_968_666, 0).saturating_mul(n.into()))
+		//  Measured:  `2680 + n * (745 ±0)`
+		//  Estimated: `11345 + n * (5408 ±0)`
+		// Minimum execution time: 83_616_000 picoseconds.
+		Weight::from_parts(36_678_336, 11345)
+			// Standard Error: 72_709
+			.saturating_add(Weight::from_parts(60_993_541, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(12_u64))
 			.saturating_add(T::DbWeight::get().reads((8_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -801,7 +802,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Datdot::DrawQueueBounds` (r:1 w:1)
 	/// Proof: `Datdot::DrawQueueBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Plans` (r:1 w:1)
-	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1447), added: 3922, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1463), added: 3938, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:2 w:2)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:2 w:2)
@@ -822,10 +823,51 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `14329`
 		//  Estimated: `15803`
-		// Minimum execution time: 160_279_000 picoseconds.
-		Weight::from_parts(216_022_000, 15803)
+		// Minimum execution time: 186_468_000 picoseconds.
+		Weight::from_parts(206_087_000, 15803)
 			.saturating_add(T::DbWeight::get().reads(13_u64))
 			.saturating_add(T::DbWeight::get().writes(12_u64))
+	}
+	/// Storage: `Datdot::DutyKeyProviders` (r:1 w:2)
+	/// Proof: `Datdot::DutyKeyProviders` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Replicas` (r:1 w:1)
+	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Providers` (r:2 w:2)
+	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(522), added: 2997, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Plans` (r:1 w:1)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1463), added: 3938, mode: `MaxEncodedLen`)
+	/// Storage: `Balances::Holds` (r:3 w:3)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
+	/// Storage: `System::Account` (r:3 w:3)
+	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::CounterForProviders` (r:1 w:1)
+	/// Proof: `Datdot::CounterForProviders` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::DutyKeys` (r:2 w:2)
+	/// Proof: `Datdot::DutyKeys` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::DrawQueueBounds` (r:1 w:1)
+	/// Proof: `Datdot::DrawQueueBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::Endpoints` (r:0 w:2)
+	/// Proof: `Datdot::Endpoints` (`max_values`: None, `max_size`: Some(178), added: 2653, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::DrawQueue` (r:0 w:1)
+	/// Proof: `Datdot::DrawQueue` (`max_values`: None, `max_size`: Some(28), added: 2503, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::OpenPerformance` (r:0 w:2)
+	/// Proof: `Datdot::OpenPerformance` (`max_values`: None, `max_size`: Some(56), added: 2531, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::HostedReplicas` (r:0 w:2)
+	/// Proof: `Datdot::HostedReplicas` (`max_values`: None, `max_size`: Some(12338), added: 14813, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::ServingRecords` (r:0 w:2)
+	/// Proof: `Datdot::ServingRecords` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::PeerIdProviders` (r:0 w:2)
+	/// Proof: `Datdot::PeerIdProviders` (`max_values`: None, `max_size`: Some(114), added: 2589, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::RedrawHints` (r:0 w:1)
+	/// Proof: `Datdot::RedrawHints` (`max_values`: None, `max_size`: Some(95), added: 2570, mode: `MaxEncodedLen`)
+	fn release_replica_in_setup() -> Weight {
+		// Proof Size summary in bytes:
+		//  Measured:  `2504`
+		//  Estimated: `8799`
+		// Minimum execution time: 275_425_000 picoseconds.
+		Weight::from_parts(321_178_000, 8799)
+			.saturating_add(T::DbWeight::get().reads(15_u64))
+			.saturating_add(T::DbWeight::get().writes(28_u64))
 	}
 	/// Storage: `Datdot::TimingOverride` (r:1 w:0)
 	/// Proof: `Datdot::TimingOverride` (`max_values`: Some(1), `max_size`: Some(16), added: 511, mode: `MaxEncodedLen`)
@@ -1146,8 +1188,8 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 5994).saturating_mul(n.into()))
 	}
 	fn draw_replicas(n: u32, ) -> Weight {
-		Weight::from_parts(47_285_150, 9823)
-			.saturating_add(Weight::from_parts(72_968_666, 0).saturating_mul(n.into()))
+		Weight::from_parts(36_678_336, 11345)
+			.saturating_add(Weight::from_parts(60_993_541, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(12_u64))
 			.saturating_add(ParityDbWeight::get().reads((8_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
@@ -1192,9 +1234,14 @@ impl WeightInfo for () {
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn release_replica() -> Weight {
-		Weight::from_parts(216_022_000, 15803)
+		Weight::from_parts(206_087_000, 15803)
 			.saturating_add(ParityDbWeight::get().reads(13_u64))
 			.saturating_add(ParityDbWeight::get().writes(12_u64))
+	}
+	fn release_replica_in_setup() -> Weight {
+		Weight::from_parts(321_178_000, 8799)
+			.saturating_add(ParityDbWeight::get().reads(15_u64))
+			.saturating_add(ParityDbWeight::get().writes(28_u64))
 	}
 	fn watch_offline(n: u32, ) -> Weight {
 		Weight::from_parts(31_235_074, 1501)

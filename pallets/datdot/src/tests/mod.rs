@@ -871,6 +871,26 @@ fn publish_network(providers: u64, blocks: u32, r: u32, duration: u64) -> FeedWr
 	w
 }
 
+/// Publishes a feed (seed `seed`) of `blocks` blocks of `block_bytes` each and a plan of
+/// one copy over all of it for 50 blocks: its contracts' reservations, so their setup
+/// times, follow the block size.
+fn publish_sized_plan(seed: u8, blocks: u32, block_bytes: usize) {
+	let mut w = FeedWriter::from_seed([seed; 32], SigningMode::ManifestV1);
+	for i in 0..blocks {
+		w.append(&generate(seed as u32, i, block_bytes)).unwrap();
+	}
+	assert_ok!(publish_as(SPONSOR, &w, None));
+	assert_ok!(Datdot::publish_plan(
+		RuntimeOrigin::signed(SPONSOR),
+		w.key(),
+		ranges(&[(0, blocks as u64)]),
+		1,
+		50,
+		None,
+		false
+	));
+}
+
 /// Registers providers `1..=providers`, publishes a feed of `blocks` blocks and a plan for
 /// all of it with `r` replicas, draws and confirms every replica.
 fn active_network(
@@ -1850,6 +1870,7 @@ mod friends {
 
 mod draws {
 	use super::*;
+	use crate::plans::contract_id;
 
 	/// One plan of `r` replicas over 4 blocks (one contract), sponsored by provider 1.
 	fn sponsor_one_contract(r: u32) {
@@ -2033,6 +2054,103 @@ mod draws {
 				.filter(|e| matches!(e, Event::SetupFailed { reason: SetupFailure::Timeout, .. }))
 				.count();
 			assert_eq!(timeouts, 6);
+		});
+	}
+
+	#[test]
+	fn a_bigger_replica_has_longer_to_set_up_within_the_cap() {
+		run(|| {
+			for who in 1..=10 {
+				register(who);
+			}
+			// Plan 0 of small blocks; plan 1 two blocks' worth of setup time longer; plan 2
+			// longer than the cap allows. One contract each.
+			publish_sized_plan(11, BLOCKS_PER_CONTRACT, 2_500);
+			publish_sized_plan(12, BLOCKS_PER_CONTRACT, 32 << 10);
+			publish_sized_plan(13, BLOCKS_PER_CONTRACT, 160 << 10);
+			let ids = [0, 1, 2].map(|plan| contract_id(plan, 0));
+			let extra =
+				ids.map(|c| Contracts::<Test>::get(c).unwrap().reserve / SETUP_BYTES_PER_BLOCK);
+			assert_eq!([extra[0], extra[1]], [0, 2]);
+			assert!(SETUP_BLOCKS + extra[2] > MAX_SETUP_BLOCKS);
+			run_to_block(2);
+			let expected = [2 + SETUP_BLOCKS, 2 + SETUP_BLOCKS + 2, 2 + MAX_SETUP_BLOCKS];
+			let deadlines = ids.map(|c| Replicas::<Test>::get(c, 0).map(|r| r.state));
+			assert_eq!(deadlines, expected.map(|deadline| Some(ReplicaState::Setup { deadline })));
+			for d in expected {
+				assert_eq!(SetupDeadlines::<Test>::get(d).len(), 1, "slot {d}");
+			}
+			// Each setup times out at its own deadline, not before.
+			let timed_out = || {
+				events()
+					.iter()
+					.filter_map(|e| match e {
+						Event::SetupFailed { contract, reason: SetupFailure::Timeout, .. } => {
+							ids.iter().position(|c| c == contract)
+						}
+						_ => None,
+					})
+					.collect::<Vec<_>>()
+			};
+			run_to_block(2 + SETUP_BLOCKS + 2);
+			assert_eq!(timed_out(), [0]);
+			run_to_block(2 + SETUP_BLOCKS + 3);
+			assert_eq!(timed_out(), [0, 1]);
+			run_to_block(2 + MAX_SETUP_BLOCKS);
+			assert_eq!(timed_out(), [0, 1]);
+			run_to_block(2 + MAX_SETUP_BLOCKS + 1);
+			assert_eq!(timed_out(), [0, 1, 2]);
+		});
+	}
+
+	#[test]
+	fn draws_from_different_blocks_never_overfill_a_deadline() {
+		run(|| {
+			for who in 1..=10 {
+				register(who);
+			}
+			// Block 2 draws plan 0's four contracts, one block longer to set up than the
+			// base: their setups end at block 8. In block 3, plan 1's two (the base time)
+			// would end at block 8 too, so they wait; plan 2's two (two blocks longer) are
+			// drawn.
+			publish_sized_plan(11, 4 * BLOCKS_PER_CONTRACT, 16 << 10);
+			publish_sized_plan(12, 2 * BLOCKS_PER_CONTRACT, 2_500);
+			publish_sized_plan(13, 2 * BLOCKS_PER_CONTRACT, 32 << 10);
+			let ids: Vec<u64> = [(0, 0), (0, 1), (0, 2), (0, 3), (1, 0), (1, 1), (2, 0), (2, 1)]
+				.into_iter()
+				.map(|(plan, i)| contract_id(plan, i))
+				.collect();
+			let extra =
+				|c: &u64| Contracts::<Test>::get(c).unwrap().reserve / SETUP_BYTES_PER_BLOCK;
+			assert_eq!(ids.iter().map(extra).collect::<Vec<_>>(), [1, 1, 1, 1, 0, 0, 2, 2]);
+			let drawn = |from: usize, to: usize| {
+				ids[from..to]
+					.iter()
+					.map(|c| match Replicas::<Test>::get(c, 0).map(|r| r.state) {
+						Some(ReplicaState::Setup { deadline }) => Some(deadline),
+						_ => None,
+					})
+					.collect::<Vec<_>>()
+			};
+			run_to_block(2);
+			assert_eq!(drawn(0, 8), [Some(8), Some(8), Some(8), Some(8), None, None, None, None]);
+			System::reset_events();
+			run_to_block(3);
+			assert_eq!(drawn(4, 8), [None, None, Some(10), Some(10)]);
+			let postponed: Vec<_> = events()
+				.iter()
+				.filter_map(|e| match e {
+					Event::DrawPostponed { contract, .. } => Some(*contract),
+					_ => None,
+				})
+				.collect();
+			assert_eq!(postponed, ids[4..6]);
+			run_to_block(4);
+			assert_eq!(drawn(4, 6), [Some(9), Some(9)]);
+			assert_eq!(
+				[8, 9, 10].map(|d| SetupDeadlines::<Test>::get(d).len()),
+				[DRAWS_PER_BLOCK as usize, 2, 2]
+			);
 		});
 	}
 
