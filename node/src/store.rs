@@ -180,14 +180,18 @@ fn io<T>(path: &Path, r: std::io::Result<T>) -> Result<T> {
 	r.map_err(|source| StoreError::Io { path: path.to_owned(), source })
 }
 
+/// A provider's part in a replica's setup.
+pub type Part = (Role, ReplicaId);
+
 /// The durable store of this node's encoded replicas, bounded by a capacity in bytes.
 pub struct ReplicaStore {
 	dir: PathBuf,
 	capacity: u64,
 	replicas: Mutex<BTreeMap<ReplicaId, ReplicaMeta>>,
-	/// Bytes held for replicas being received, as the chain holds them from the hoster's
-	/// capacity (`SetupDuty::reserved`). Locked only while `replicas` is.
-	reservations: Mutex<BTreeMap<ReplicaId, u64>>,
+	/// Bytes held for the streams of setups (a replica being encoded, or received), as the
+	/// chain holds them from the encoder's and the hoster's capacity
+	/// (`SetupDuty::reserved`). Locked only while `replicas` is.
+	reservations: Mutex<BTreeMap<Part, u64>>,
 	/// The decoded block proofs of the replicas read last, so serving one block at a time
 	/// does not decode a replica's whole `proofs` file per block.
 	proof_cache: Mutex<Vec<CachedProofs>>,
@@ -252,39 +256,41 @@ impl ReplicaStore {
 		self.reservations().values().sum()
 	}
 
-	fn reservations(&self) -> std::sync::MutexGuard<'_, BTreeMap<ReplicaId, u64>> {
+	fn reservations(&self) -> std::sync::MutexGuard<'_, BTreeMap<Part, u64>> {
 		// Each update is one insert or remove: a poisoned lock is still consistent.
 		self.reservations.lock().unwrap_or_else(|p| p.into_inner())
 	}
 
-	/// Holds `bytes` of capacity for replica `id` before it is received (what the chain
-	/// holds from the hoster for it), so the transfers running at once cannot together
-	/// take more than the store has. Holding it again replaces the amount; a stored
-	/// replica needs none.
-	pub fn reserve(&self, id: ReplicaId, bytes: u64) -> Result<()> {
+	/// Holds `bytes` of capacity for `role`'s stream of replica `id` before it is written
+	/// (what the chain holds from that provider for it), so the setups running at once
+	/// cannot together take more than the store has. Holding it again replaces the
+	/// amount; a stored replica needs none to be received.
+	pub fn reserve(&self, role: Role, id: ReplicaId, bytes: u64) -> Result<()> {
 		let replicas = self.replicas();
-		if replicas.contains_key(&id) {
+		if role == Role::Hoster && replicas.contains_key(&id) {
 			return Ok(());
 		}
 		let mut reservations = self.reservations();
-		let others: u64 = reservations.iter().filter(|(r, _)| **r != id).map(|(_, b)| b).sum();
+		let part = (role, id);
+		let others: u64 = reservations.iter().filter(|(p, _)| **p != part).map(|(_, b)| b).sum();
 		let used = used_by(&replicas) + others;
 		if used.saturating_add(bytes) > self.capacity {
 			let free = self.capacity.saturating_sub(used);
 			return Err(StoreError::CapacityExceeded { id, needed: bytes, free });
 		}
-		reservations.insert(id, bytes);
+		reservations.insert(part, bytes);
 		Ok(())
 	}
 
-	/// Lets go of replica `id`'s reservation (its reception ended without a replica).
-	pub fn release(&self, id: &ReplicaId) {
+	/// Lets go of `role`'s reservation for replica `id` (its setup ended, or the reception
+	/// ended without a replica).
+	pub fn release(&self, role: Role, id: &ReplicaId) {
 		let _replicas = self.replicas();
-		self.reservations().remove(id);
+		self.reservations().remove(&(role, *id));
 	}
 
-	/// The replicas capacity is reserved for.
-	pub fn reserved_ids(&self) -> Vec<ReplicaId> {
+	/// The setup parts capacity is reserved for.
+	pub fn reserved_parts(&self) -> Vec<Part> {
 		let _replicas = self.replicas();
 		self.reservations().keys().copied().collect()
 	}
@@ -361,7 +367,7 @@ impl ReplicaStore {
 		// A reserved replica goes in whatever its real size, as the chain's reservation
 		// becomes the real size at activation; the reservation ends.
 		let mut reservations = self.reservations();
-		if reservations.remove(&id).is_some() {
+		if reservations.remove(&(Role::Hoster, id)).is_some() {
 			return Ok(false);
 		}
 		let used = used_by(replicas) + reservations.values().sum::<u64>();
@@ -913,26 +919,52 @@ mod tests {
 		let store = ReplicaStore::open(dir.path(), 3 * size).unwrap();
 		let other = ReplicaId { contract: 9, replica: 0 };
 		// Two receptions may not together hold more than the capacity.
-		store.reserve(other, 2 * size).unwrap();
-		let err = store.reserve(ID, size + 1).unwrap_err();
+		store.reserve(Role::Hoster, other, 2 * size).unwrap();
+		let err = store.reserve(Role::Hoster, ID, size + 1).unwrap_err();
 		assert!(matches!(err, StoreError::CapacityExceeded { free, .. } if free == size), "{err}");
 		assert_eq!((store.used(), store.reserved()), (0, 2 * size));
 		// A smaller reservation fits; holding it again replaces the amount.
-		store.reserve(ID, size / 2).unwrap();
-		store.reserve(ID, size / 2).unwrap();
+		store.reserve(Role::Hoster, ID, size / 2).unwrap();
+		store.reserve(Role::Hoster, ID, size / 2).unwrap();
 		assert_eq!(store.reserved(), 2 * size + size / 2);
 		// The received replica goes in at its real size (over its reservation), as on chain.
 		let log = receive(&store, &chain, &stream, 6);
 		store.adopt(chain.auth.key, log, chain.length).unwrap();
 		assert_eq!((store.used(), store.reserved()), (size, 2 * size));
-		assert_eq!(store.reserved_ids(), vec![other]);
+		assert_eq!(store.reserved_parts(), vec![(Role::Hoster, other)]);
 		// A stored replica needs no reservation; a released one frees its bytes.
-		store.reserve(ID, size).unwrap();
+		store.reserve(Role::Hoster, ID, size).unwrap();
 		assert_eq!(store.reserved(), 2 * size);
-		store.release(&other);
-		assert_eq!((store.used(), store.reserved(), store.reserved_ids()), (size, 0, vec![]));
+		store.release(Role::Hoster, &other);
+		assert_eq!((store.used(), store.reserved(), store.reserved_parts()), (size, 0, vec![]));
 		// Now there is room for two more.
-		store.reserve(other, 2 * size).unwrap();
+		store.reserve(Role::Hoster, other, 2 * size).unwrap();
+	}
+
+	#[test]
+	fn an_encoders_stream_holds_room_apart_from_any_reception() {
+		let dir = tempfile::tempdir().unwrap();
+		let store = ReplicaStore::open(dir.path(), 3 << 20).unwrap();
+		let id = ReplicaId { contract: 9, replica: 0 };
+		// Encoding and receiving one replica (a later draw of it) are two parts, each with
+		// its own room.
+		store.reserve(Role::Encoder, id, 2 << 20).unwrap();
+		let err = store.reserve(Role::Hoster, id, 2 << 20).unwrap_err();
+		assert!(
+			matches!(err, StoreError::CapacityExceeded { free, .. } if free == 1 << 20),
+			"{err}"
+		);
+		store.reserve(Role::Hoster, id, 1 << 20).unwrap();
+		assert_eq!(store.reserved_parts(), vec![(Role::Encoder, id), (Role::Hoster, id)]);
+		// Releasing one part keeps the other's room held.
+		store.release(Role::Encoder, &id);
+		assert_eq!((store.reserved(), store.reserved_parts()), (1 << 20, vec![(Role::Hoster, id)]));
+		// An encoder's room is held even while a copy of the replica is stored: its stream
+		// is another file.
+		let stored = replica(1, &blocks());
+		store.put([1; 32], &stored, &BlockProofs::default()).unwrap();
+		store.reserve(Role::Encoder, stored.id(), 1 << 10).unwrap();
+		assert!(store.reserved_parts().contains(&(Role::Encoder, stored.id())));
 	}
 
 	#[test]

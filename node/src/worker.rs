@@ -20,7 +20,7 @@ use crate::{
 	feeds::FeedStore,
 	net::{self, BlocksRequest, EncodedRequest, FetchError, ProtocolNames, Refusal},
 	replica::{check_block, StreamAcceptor, StreamBlock, StreamEncoder},
-	store::{BlockProofs, ReplicaMeta, ReplicaStore},
+	store::{BlockProofs, Part, ReplicaMeta, ReplicaStore},
 	stream_log::{StreamHead, StreamLog},
 };
 use codec::Encode as _;
@@ -48,7 +48,6 @@ use std::{
 use substrate_prometheus_endpoint::{register, Counter, Gauge, PrometheusError, Registry, U64};
 
 type Duty = SetupDuty<AccountId, BlockNumber>;
-type Part = (Role, ReplicaId);
 
 /// How long a worker waits before asking again after a refusal or a network failure.
 const RETRY_AFTER: Duration = Duration::from_secs(2);
@@ -569,13 +568,11 @@ where
 		let held: BTreeSet<Part> = [Role::Encoder, Role::Hoster]
 			.into_iter()
 			.flat_map(|role| store.stream_logs(role).into_iter().map(move |id| (role, id)))
-			.chain(store.reserved_ids().into_iter().map(|id| (Role::Hoster, id)))
+			.chain(store.reserved_parts())
 			.collect();
 		let unneeded = self.state().unneeded(held);
 		for (role, id) in unneeded {
-			if role == Role::Hoster {
-				store.release(&id);
-			}
+			store.release(role, &id);
 			match store.remove_stream_log(role, &id) {
 				Ok(()) => log::debug!(
 					target: "datdot",
@@ -700,6 +697,9 @@ where
 			.map_err(|e| format!("the hoster's registered PeerId is invalid: {e}"))?;
 		let range = duty.blocks.start..duty.blocks.end;
 		let head = StreamHead::new(&duty.feed, duty.id, &range, *self.parts.sealer.key());
+		// The room the chain holds for the stream until the setup ends is held here too.
+		let reserved = self.parts.store.reserve(Role::Encoder, duty.id, duty.reserved);
+		reserved.map_err(|e| self.cannot_store(duty, e))?;
 		let mut log = self.open_stream(duty, head).await?;
 		let mut encoder = StreamEncoder::new(
 			duty.feed.clone(),
@@ -911,7 +911,8 @@ where
 		let range = duty.blocks.start..duty.blocks.end;
 		let key = duty.encoder_key.ok_or("the encoder left: no sealing key to unseal with")?;
 		// The room the chain holds for the replica is held here too, before any byte moves.
-		self.parts.store.reserve(duty.id, duty.reserved).map_err(|e| self.cannot_store(duty, e))?;
+		let reserved = self.parts.store.reserve(Role::Hoster, duty.id, duty.reserved);
+		reserved.map_err(|e| self.cannot_store(duty, e))?;
 		let mut log =
 			self.open_stream(duty, StreamHead::new(&duty.feed, duty.id, &range, key)).await?;
 		let mut acceptor = StreamAcceptor::new(

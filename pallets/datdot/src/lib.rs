@@ -1841,6 +1841,10 @@ pub mod pallet {
 				ensure!(Providers::<T>::contains_key(&replica.hoster), "replica without hoster");
 				*reserved.entry(replica.hoster.clone()).or_default() += replica.reserved;
 				*hosting.entry(replica.hoster.clone()).or_default() += 1;
+				// An encoder holds its reservation until the setup ends.
+				if matches!(replica.state, ReplicaState::Setup { .. }) {
+					*reserved.entry(replica.encoder.clone()).or_default() += replica.reserved;
+				}
 				match replica.state {
 					ReplicaState::Active { .. } => {
 						*active.entry(replica.hoster.clone()).or_default() += 1;

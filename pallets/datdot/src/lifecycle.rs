@@ -343,7 +343,10 @@ impl<T: Config> Pallet<T> {
 				}
 			});
 		} else {
-			Self::update_provider(&replica.encoder, |p| p.encoding = p.encoding.saturating_sub(1));
+			Self::update_provider(&replica.encoder, |p| {
+				p.encoding = p.encoding.saturating_sub(1);
+				p.reserved = p.reserved.saturating_sub(replica.reserved);
+			});
 		}
 		Self::update_provider(&replica.hoster, |p| {
 			p.reserved = p.reserved.saturating_sub(replica.reserved);

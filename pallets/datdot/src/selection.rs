@@ -331,16 +331,19 @@ impl<T: Config> Pallet<T> {
 			return wait(too_few);
 		};
 		// Encoder and attestor: distinct from the hoster (whose work they check) and each
-		// other; the encoder (picked first) has a free encoding slot.
+		// other; the encoder (picked first) has a free encoding slot and room for the
+		// stream it writes while the setup runs.
 		let helpers_exclude = [contract.sponsor.clone(), hoster.clone()];
 		let max_encoding = T::MaxEncodingsPerProvider::get();
+		let reserve = contract.reserve;
 		let Some([encoder, attestor]) = Self::pick_providers(
 			&subject_seed(seed, b"helpers"),
 			2,
 			among,
 			&helpers_exclude,
-			|position, who, p| {
-				p.can_take_work(0) && (position > 0 || (p.encoding < max_encoding && !avoids(who)))
+			|position, who, p| match position {
+				0 => p.can_take_work(reserve) && p.encoding < max_encoding && !avoids(who),
+				_ => p.can_take_work(0),
 			},
 		)
 		.and_then(|v| <[T::AccountId; 2]>::try_from(v).ok()) else {
@@ -353,7 +356,7 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// Gives a replica its encoder, hoster and attestor, reserving `reserve` bytes of the
-	/// hoster's capacity, with setup running until `deadline`.
+	/// hoster's and the encoder's capacity, with setup running until `deadline`.
 	pub(crate) fn assign_replica(
 		id: ReplicaId,
 		reserve: u64,
@@ -366,7 +369,11 @@ impl<T: Config> Pallet<T> {
 			p.hosting = p.hosting.saturating_add(1);
 			p.reserved = p.reserved.saturating_add(reserve);
 		});
-		Self::update_provider(&encoder, |p| p.encoding = p.encoding.saturating_add(1));
+		// The encoder's node holds the sealed stream until the replica is active.
+		Self::update_provider(&encoder, |p| {
+			p.encoding = p.encoding.saturating_add(1);
+			p.reserved = p.reserved.saturating_add(reserve);
+		});
 		let replica: ReplicaOf<T> = crate::types::Replica {
 			encoder: encoder.clone(),
 			hoster: hoster.clone(),

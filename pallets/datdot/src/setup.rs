@@ -150,6 +150,7 @@ impl<T: Config> Pallet<T> {
 		});
 		Self::update_provider(&replica.encoder, |p| {
 			p.encoding = p.encoding.saturating_sub(1);
+			p.reserved = p.reserved.saturating_sub(previous);
 			p.jobs_done = p.jobs_done.saturating_add(1);
 		});
 		replica.reserved = size;

@@ -115,8 +115,9 @@ pub struct Provider<Balance, BlockNumber, MaxPeerIdLen: Get<u32>, MaxRegionLen: 
 	pub sealing_key: SealingKey,
 	/// Bytes the provider offered to store.
 	pub capacity: u64,
-	/// Bytes reserved by the replicas it hosts or sets up (may exceed `capacity` when
-	/// encodings turned out larger than estimated; it then takes no new work).
+	/// Bytes reserved by the replicas it hosts or sets up, and by the setups it encodes
+	/// until they end (may exceed `capacity` when encodings turned out larger than
+	/// estimated; it then takes no new work).
 	pub reserved: u64,
 	/// Where the provider says it is (free text, e.g. `eu-west`), for region-aware plans.
 	pub region: Option<BoundedVec<u8, MaxRegionLen>>,
@@ -415,7 +416,8 @@ pub struct Replica<AccountId, BlockNumber> {
 	pub attestor: AccountId,
 	/// Setup or active.
 	pub state: ReplicaState<BlockNumber>,
-	/// Bytes reserved from the hoster's capacity.
+	/// Bytes reserved from the hoster's capacity (and, while in setup, as much from the
+	/// encoder's).
 	pub reserved: u64,
 	/// The root the encoder confirmed.
 	pub encoded: Option<EncodedRoot>,
@@ -724,8 +726,9 @@ pub struct SetupDuty<AccountId, BlockNumber> {
 	pub deadline: BlockNumber,
 	/// Whether this provider has already confirmed (its part is done).
 	pub confirmed: bool,
-	/// Bytes the chain holds from the hoster's capacity for the replica until it is active:
-	/// the hoster's node reserves the same in its store before the transfer starts.
+	/// Bytes the chain holds from the hoster's and the encoder's capacity for the replica
+	/// until it is active: each node reserves the same in its store before it writes the
+	/// stream.
 	pub reserved: u64,
 }
 

@@ -874,7 +874,7 @@ fn publish_network(providers: u64, blocks: u32, r: u32, duration: u64) -> FeedWr
 /// Publishes a feed (seed `seed`) of `blocks` blocks of `block_bytes` each and a plan of
 /// one copy over all of it for 50 blocks: its contracts' reservations, so their setup
 /// times, follow the block size.
-fn publish_sized_plan(seed: u8, blocks: u32, block_bytes: usize) {
+fn publish_sized_plan(seed: u8, blocks: u32, block_bytes: usize) -> FeedWriter {
 	let mut w = FeedWriter::from_seed([seed; 32], SigningMode::ManifestV1);
 	for i in 0..blocks {
 		w.append(&generate(seed as u32, i, block_bytes)).unwrap();
@@ -889,6 +889,7 @@ fn publish_sized_plan(seed: u8, blocks: u32, block_bytes: usize) {
 		None,
 		false
 	));
+	w
 }
 
 /// Registers providers `1..=providers`, publishes a feed of `blocks` blocks and a plan for
@@ -2151,6 +2152,37 @@ mod draws {
 				[8, 9, 10].map(|d| SetupDeadlines::<Test>::get(d).len()),
 				[DRAWS_PER_BLOCK as usize, 2, 2]
 			);
+		});
+	}
+
+	#[test]
+	fn an_encoder_holds_room_for_its_stream_until_the_setup_ends() {
+		run(|| {
+			for who in 1..=4 {
+				register(who);
+			}
+			// Three contracts, each reserving more than half a provider's capacity.
+			let w = publish_sized_plan(11, 3 * BLOCKS_PER_CONTRACT, 160 << 10);
+			let reserve = Contracts::<Test>::get(contract_id(0, 0)).unwrap().reserve;
+			assert!(2 * reserve > MIN_CAPACITY && reserve <= MIN_CAPACITY);
+			run_to_block(2);
+			// Two setups take the room of all four providers: each encoder holds as much as
+			// its hoster.
+			let drawn: Vec<_> = Replicas::<Test>::iter().map(|(_, _, r)| r).collect();
+			assert_eq!(drawn.len(), 2);
+			let reserved = |who: &AccountId| Providers::<Test>::get(who).unwrap().reserved;
+			for r in &drawn {
+				assert_eq!([reserved(&r.encoder), reserved(&r.hoster)], [reserve, reserve]);
+			}
+			run_to_block(3);
+			assert_eq!(Replicas::<Test>::iter().count(), 2, "nobody has room to encode the third");
+			// Active replicas free their encoders' room: the third is drawn.
+			confirm_all(&w, &mut BTreeMap::new());
+			for r in &drawn {
+				assert_eq!(reserved(&r.encoder), 0);
+			}
+			run_to_block(4);
+			assert_eq!(Replicas::<Test>::iter().count(), 3);
 		});
 	}
 
