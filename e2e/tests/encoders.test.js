@@ -382,7 +382,7 @@ test('encoders: an encoder, a hoster and the publisher killed with SIGKILL mid-s
   await restarted.publisher.stop();
 });
 
-test('encoders: a hoster without room gives its setups up on chain at once; only it pays, and another hoster takes the replica', { timeout: 600_000 }, async () => {
+test('encoders: a node without room gives its setups up on chain at once, as hoster or encoder; only it pays, and another provider takes its part', { timeout: 600_000 }, async () => {
   assert.ok(net, 'the network of the tests above');
   const { api, events, accounts } = net;
   // dave's node now has room for nothing more than it holds: an operator who registered
@@ -415,6 +415,17 @@ test('encoders: a hoster without room gives its setups up on chain at once; only
     assert.notEqual(active.data.hoster.toString(), dave, `${key}: another hoster took it`);
     console.log(`# ${key}: dave released it ${upTo.length} events after its draw; ${net.byAddress.get(active.data.hoster.toString())} hosts it`);
   }
+  // Encoding needs room for the stream too: a draw of dave as encoder is given up the same
+  // way, and the replica set up with another encoder.
+  const encodings = since.filter((e) => is('EncodingReleased')(e) && ofPlans(e));
+  for (const released of encodings) {
+    const key = replicaKey(released.data);
+    assert.equal(released.data.encoder.toString(), dave, `${key}: only dave gives an encoding up`);
+    // Every replica of the plans is active: its last draw is the one set up.
+    const last = since.findLast((e) => is('ReplicaDrawn')(e) && replicaKey(e.data) === key);
+    assert.notEqual(last.data.encoder.toString(), dave, `${key}: another encoder took it`);
+  }
+  console.log(`# dave gave up ${draws.length} hostings and ${encodings.length} encodings`);
   // Nobody else paid: no strike, no fault; dave paid the penalty once per release.
   const struck = since.filter((e) => is('ProviderStruck')(e) || is('ProviderOffline')(e));
   assert.deepEqual(struck.map((e) => e.toString()), [], 'nobody struck or faulted');
@@ -422,5 +433,6 @@ test('encoders: a hoster without room gives its setups up on chain at once; only
   assert.equal(releases.length, draws.length, 'one release per draw of dave as hoster');
   const penalty = api.consts.datdot.releasePenalty.toBigInt();
   const depositAfter = (await api.query.system.account(dave)).data.reserved.toBigInt();
-  assert.equal(depositBefore - depositAfter, penalty * BigInt(releases.length), "dave's deposit paid each release");
+  assert.equal(depositBefore - depositAfter, penalty * BigInt(releases.length + encodings.length),
+    "dave's deposit paid each release");
 });
