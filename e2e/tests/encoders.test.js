@@ -16,8 +16,8 @@
 //   file is left in their stores, the killed hoster still proves what it held before, and
 //   no node's peak memory passes its bound.
 // - last, dave's store has no room left (it registered more than it has): dave gives each
-//   setup it is drawn to host up on chain at once, pays the release penalty, and the replica
-//   goes to another hoster; its encoder is not struck and no setup times out.
+//   setup it is drawn to host or to encode up on chain at once, pays the release penalty,
+//   and the replica goes to another provider; nobody else is struck and no setup times out.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -92,16 +92,18 @@ function logLines(node, keep) {
 
 /**
  * Publishes plans of blocks `0..end` of the feed until `who` is drawn as `role` ('encoder'
- * or 'hoster') of at least one of their replicas (draws are random); returns a filter of
- * those plans' events and the draws that made `who` the `role`.
+ * or 'hoster', or each of a list of them) of at least one of their replicas (draws are
+ * random); returns a filter of those plans' events and the draws that made `who` the
+ * (first) `role`.
  */
 async function plansUntilDrawn(who, role, { end = BLOCKS, maxPlans = MAX_PLANS } = {}) {
   const { events } = net;
+  const roles = [role].flat();
   const plans = []; // each plan's event filter
   const ofPlans = (e) => plans.some((ofPlan) => ofPlan(e));
-  const byWho = () => events.seen.filter((e) => is('ReplicaDrawn')(e) && ofPlans(e)
-    && e.data[role].toString() === who);
-  for (let i = 0; i < maxPlans && byWho().length === 0; i++) {
+  const byWho = (as = roles[0]) => events.seen.filter((e) => is('ReplicaDrawn')(e) && ofPlans(e)
+    && e.data[as].toString() === who);
+  for (let i = 0; i < maxPlans && roles.some((as) => byWho(as).length === 0); i++) {
     const { ofPlan, contracts } = await publishPlan(tree, end);
     plans.push(ofPlan);
     const drawn = () => new Set(events.seen.filter((e) => is('ReplicaDrawn')(e) && ofPlan(e)).map((e) => replicaKey(e.data)));
@@ -111,9 +113,8 @@ async function plansUntilDrawn(who, role, { end = BLOCKS, maxPlans = MAX_PLANS }
       await new Promise((r) => setTimeout(r, 500));
     }
   }
-  const draws = byWho();
-  assert.ok(draws.length > 0, `${who} drawn as ${role} within ${maxPlans} plans`);
-  return { ofPlans, draws };
+  for (const as of roles) assert.ok(byWho(as).length > 0, `${who} drawn as ${as} within ${maxPlans} plans`);
+  return { ofPlans, draws: byWho() };
 }
 
 /**
@@ -395,7 +396,7 @@ test('encoders: a node without room gives its setups up on chain at once, as hos
   const dave = accounts.dave.address;
   const depositBefore = (await api.query.system.account(dave)).data.reserved.toBigInt();
   const mark = events.seen.length;
-  const { ofPlans } = await plansUntilDrawn(dave, 'hoster', { end: BLOCKS / 4, maxPlans: 12 });
+  const { ofPlans } = await plansUntilDrawn(dave, ['hoster', 'encoder'], { end: BLOCKS / 4, maxPlans: 12 });
   await allActive(ofPlans, (failed) => assert.equal(failed.length, 0,
     `no setup times out or fails: ${failed.map((e) => e.toString())}`), { waitMs: 300_000 });
   const since = events.seen.slice(mark);
@@ -418,6 +419,8 @@ test('encoders: a node without room gives its setups up on chain at once, as hos
   // Encoding needs room for the stream too: a draw of dave as encoder is given up the same
   // way, and the replica set up with another encoder.
   const encodings = since.filter((e) => is('EncodingReleased')(e) && ofPlans(e));
+  const asEncoder = since.filter((e) => is('ReplicaDrawn')(e) && ofPlans(e) && e.data.encoder.toString() === dave);
+  assert.equal(encodings.length, asEncoder.length, 'one encoding given up per draw of dave as encoder');
   for (const released of encodings) {
     const key = replicaKey(released.data);
     assert.equal(released.data.encoder.toString(), dave, `${key}: only dave gives an encoding up`);

@@ -250,7 +250,7 @@ impl ReplicaStore {
 		used_by(&self.replicas())
 	}
 
-	/// Bytes of capacity held for replicas being received.
+	/// Bytes of capacity held for setups' streams (being encoded or received).
 	pub fn reserved(&self) -> u64 {
 		let _replicas = self.replicas();
 		self.reservations().values().sum()

@@ -697,9 +697,21 @@ where
 			.map_err(|e| format!("the hoster's registered PeerId is invalid: {e}"))?;
 		let range = duty.blocks.start..duty.blocks.end;
 		let head = StreamHead::new(&duty.feed, duty.id, &range, *self.parts.sealer.key());
-		// The room the chain holds for the stream until the setup ends is held here too.
-		let reserved = self.parts.store.reserve(Role::Encoder, duty.id, duty.reserved);
-		reserved.map_err(|e| self.cannot_store(duty, e))?;
+		// The room the chain holds for the stream until the setup ends is held here too. A
+		// stream already committed on chain (a restart, with less room now) is on disk and
+		// may not be given up: it is served whatever the room, or its hoster is struck.
+		if let Err(e) = self.parts.store.reserve(Role::Encoder, duty.id, duty.reserved) {
+			if duty.encoded.is_none() {
+				return Err(self.cannot_store(duty, e));
+			}
+			log::warn!(
+				target: "datdot",
+				"replica {}/{}: serving the committed stream although the store is over its \
+				 capacity: {e}",
+				duty.id.contract,
+				duty.id.replica,
+			);
+		}
 		let mut log = self.open_stream(duty, head).await?;
 		let mut encoder = StreamEncoder::new(
 			duty.feed.clone(),

@@ -700,26 +700,40 @@ mod benchmarks {
 		let sponsor = funded::<T>("sponsor", 0);
 		plan::<T>(&sponsor, n, 1);
 		// Worst case: each draw's setup ends at another block, so each reads and writes a
-		// deadline slot of its own (contract i's setup time is one block longer than i - 1's).
+		// deadline slot of its own (contract i's setup time is a block longer than i - 1's);
+		// each spends a hint that pins its hoster; and each hoster and encoder leaves the
+		// eligible index, its free room falling under `MinFreeCapacity`.
 		let now = frame_system::Pallet::<T>::block_number();
 		let setup_blocks = Datdot::<T>::timing().setup_blocks;
-		for i in 0..n as u64 {
-			Contracts::<T>::mutate(i, |c| {
-				if let Some(c) = c {
-					c.reserve = i * T::SetupBytesPerBlock::get();
+		let per_block = T::SetupBytesPerBlock::get();
+		let workers = bare_providers::<T>(3 * n + 10);
+		let room = T::MinFreeCapacity::get().max(n as u64 * per_block);
+		for who in &workers {
+			Providers::<T>::mutate(who, |p| {
+				if let Some(p) = p {
+					p.reserved = p.capacity - room;
 				}
 			});
-			let deadline =
-				now + Datdot::<T>::setup_time(setup_blocks, i * T::SetupBytesPerBlock::get());
-			assert_eq!(deadline, now + setup_blocks + (i as u32).into(), "setup times differ");
 		}
-		bare_providers::<T>(n + 10);
+		for i in 0..n as u64 {
+			let reserve = (i + 1) * per_block;
+			Contracts::<T>::mutate(i, |c| {
+				if let Some(c) = c {
+					c.reserve = reserve;
+				}
+			});
+			let deadline = now + Datdot::<T>::setup_time(setup_blocks, reserve);
+			assert_eq!(deadline, now + setup_blocks + (i as u32 + 1).into(), "setup times differ");
+			let pinned = workers[(2 * n + 10) as usize + i as usize].clone();
+			RedrawHints::<T>::insert(i, 0, RedrawHint::KeepHoster(pinned));
+		}
 		#[block]
 		{
 			Datdot::<T>::draw_queued(now, &[7; 32]);
 		}
 		assert_eq!(Replicas::<T>::iter().count() as u32, n);
 		assert_eq!(SetupDeadlines::<T>::iter().count() as u32, n);
+		assert_eq!(RedrawHints::<T>::iter().count(), 0);
 	}
 
 	#[benchmark]

@@ -940,7 +940,8 @@ pub mod pallet {
 			/// The last block for both confirmations.
 			deadline: BlockNumberFor<T>,
 		},
-		/// Too few providers qualified for a replica; it waits in the queue.
+		/// Too few providers qualified for a replica, or its setup deadline's slot is full; it
+		/// waits in the queue.
 		DrawPostponed {
 			/// The contract.
 			contract: u64,
@@ -1656,8 +1657,13 @@ pub mod pallet {
 		/// the hoster names the replica (that one must be answered or failed first), and to an encoder
 		/// that already committed its root (a fraud proof may be due).
 		#[pallet::call_index(10)]
+		// The setup path is measured with both parties' registrations ending; the active
+		// one with a full replica list, which cannot end the hoster's registration in the
+		// same call: `unregister` bounds that removal.
 		#[pallet::weight(
-			T::WeightInfo::release_replica().max(T::WeightInfo::release_replica_in_setup())
+			T::WeightInfo::release_replica()
+				.saturating_add(T::WeightInfo::unregister())
+				.max(T::WeightInfo::release_replica_in_setup())
 		)]
 		pub fn release_replica(
 			origin: OriginFor<T>,
@@ -1806,6 +1812,7 @@ pub mod pallet {
 		#[cfg(any(feature = "try-runtime", test))]
 		pub fn do_try_state() -> Result<(), TryRuntimeError> {
 			use alloc::collections::btree_map::BTreeMap;
+			let now = frame_system::Pallet::<T>::block_number();
 			Self::try_state_identity()?;
 			for index in ProviderIndex::ALL {
 				let len = index.count::<T>();
@@ -1861,6 +1868,11 @@ pub mod pallet {
 							SetupDeadlines::<T>::get(deadline)
 								.contains(&ReplicaId { contract, replica: r }),
 							"setup deadline not scheduled"
+						);
+						// `setup_duties` scans no further.
+						ensure!(
+							deadline <= now.saturating_add(T::MaxSetupBlocks::get()),
+							"setup deadline beyond MaxSetupBlocks"
 						);
 					}
 				}

@@ -611,32 +611,32 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::Contracts` (`max_values`: None, `max_size`: Some(116), added: 2591, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::SetupDeadlines` (r:16 w:16)
 	/// Proof: `Datdot::SetupDeadlines` (`max_values`: None, `max_size`: Some(205), added: 2680, mode: `MaxEncodedLen`)
-	/// Storage: `Datdot::RedrawHints` (r:16 w:0)
+	/// Storage: `Datdot::RedrawHints` (r:16 w:16)
 	/// Proof: `Datdot::RedrawHints` (`max_values`: None, `max_size`: Some(95), added: 2570, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Replicas` (r:32 w:16)
 	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Plans` (r:1 w:0)
 	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1463), added: 3938, mode: `MaxEncodedLen`)
-	/// Storage: `Datdot::IndexLen` (r:1 w:0)
-	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
-	/// Storage: `Datdot::IndexEntries` (r:23 w:0)
-	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
-	/// Storage: `Datdot::Providers` (r:23 w:19)
+	/// Storage: `Datdot::Providers` (r:48 w:41)
 	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(522), added: 2997, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::IndexLen` (r:1 w:1)
+	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::IndexEntries` (r:43 w:41)
+	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[1, 16]`.
 	fn draw_replicas(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `2680 + n * (745 ±0)`
-		//  Estimated: `11345 + n * (5408 ±0)`
-		// Minimum execution time: 83_616_000 picoseconds.
-		Weight::from_parts(36_678_336, 11345)
-			// Standard Error: 72_709
-			.saturating_add(Weight::from_parts(60_993_541, 0).saturating_mul(n.into()))
-			.saturating_add(T::DbWeight::get().reads(12_u64))
-			.saturating_add(T::DbWeight::get().reads((8_u64).saturating_mul(n.into())))
+		//  Measured:  `1287 + n * (1720 ±0)`
+		//  Estimated: `4928 + n * (8838 ±0)`
+		// Minimum execution time: 102_919_000 picoseconds.
+		Weight::from_parts(18_809_227, 4928)
+			// Standard Error: 99_153
+			.saturating_add(Weight::from_parts(92_866_336, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(7_u64))
+			.saturating_add(T::DbWeight::get().reads((12_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
-			.saturating_add(T::DbWeight::get().writes((4_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 5408).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().writes((9_u64).saturating_mul(n.into())))
+			.saturating_add(Weight::from_parts(0, 8838).saturating_mul(n.into()))
 	}
 	/// Storage: `Datdot::TimingOverride` (r:1 w:0)
 	/// Proof: `Datdot::TimingOverride` (`max_values`: Some(1), `max_size`: Some(16), added: 511, mode: `MaxEncodedLen`)
@@ -1188,13 +1188,13 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 5994).saturating_mul(n.into()))
 	}
 	fn draw_replicas(n: u32, ) -> Weight {
-		Weight::from_parts(36_678_336, 11345)
-			.saturating_add(Weight::from_parts(60_993_541, 0).saturating_mul(n.into()))
-			.saturating_add(ParityDbWeight::get().reads(12_u64))
-			.saturating_add(ParityDbWeight::get().reads((8_u64).saturating_mul(n.into())))
+		Weight::from_parts(18_809_227, 4928)
+			.saturating_add(Weight::from_parts(92_866_336, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(7_u64))
+			.saturating_add(ParityDbWeight::get().reads((12_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
-			.saturating_add(ParityDbWeight::get().writes((4_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 5408).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().writes((9_u64).saturating_mul(n.into())))
+			.saturating_add(Weight::from_parts(0, 8838).saturating_mul(n.into()))
 	}
 	fn draw_with_providers(p: u32, ) -> Weight {
 		Weight::from_parts(97_891_098, 44254)

@@ -2135,9 +2135,13 @@ mod draws {
 			};
 			run_to_block(2);
 			assert_eq!(drawn(0, 8), [Some(8), Some(8), Some(8), Some(8), None, None, None, None]);
+			// A draw that waits for a slot keeps its redraw hint for the draw that follows.
+			let hint = crate::RedrawHint::AvoidStruck { encoder: Some(1), hoster: Some(2) };
+			RedrawHints::<Test>::insert(ids[4], 0, hint.clone());
 			System::reset_events();
 			run_to_block(3);
 			assert_eq!(drawn(4, 8), [None, None, Some(10), Some(10)]);
+			assert_eq!(RedrawHints::<Test>::get(ids[4], 0), Some(hint));
 			let postponed: Vec<_> = events()
 				.iter()
 				.filter_map(|e| match e {
@@ -2148,6 +2152,9 @@ mod draws {
 			assert_eq!(postponed, ids[4..6]);
 			run_to_block(4);
 			assert_eq!(drawn(4, 6), [Some(9), Some(9)]);
+			let r = Replicas::<Test>::get(ids[4], 0).unwrap();
+			assert!(r.encoder != 1 && r.hoster != 2, "the hint was followed");
+			assert_eq!(RedrawHints::<Test>::get(ids[4], 0), None);
 			assert_eq!(
 				[8, 9, 10].map(|d| SetupDeadlines::<Test>::get(d).len()),
 				[DRAWS_PER_BLOCK as usize, 2, 2]
