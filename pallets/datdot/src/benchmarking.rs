@@ -888,18 +888,8 @@ mod benchmarks {
 		let sponsor = funded::<T>("sponsor", 0);
 		plan::<T>(&sponsor, 1, 1);
 		let workers = providers::<T>(0, 3);
-		let id = ReplicaId { contract: 0, replica: 0 };
-		let reserve = Contracts::<T>::get(0).expect("published").reserve;
-		let deadline = frame_system::Pallet::<T>::block_number() + T::SetupBlocks::get();
 		let [encoder, hoster, attestor] = [0, 1, 2].map(|i| workers[i].clone());
-		Datdot::<T>::assign_replica(
-			id,
-			reserve,
-			encoder.clone(),
-			hoster.clone(),
-			attestor,
-			deadline,
-		);
+		assign::<T>(ReplicaId { contract: 0, replica: 0 }, &encoder, &hoster, &attestor);
 		for who in [&encoder, &hoster] {
 			Datdot::<T>::unregister(RawOrigin::Signed(who.clone()).into()).expect("leaves");
 			assert_eq!(Providers::<T>::get(who).map(|p| p.status), Some(ProviderStatus::Leaving));
