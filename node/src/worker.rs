@@ -697,21 +697,6 @@ where
 			.map_err(|e| format!("the hoster's registered PeerId is invalid: {e}"))?;
 		let range = duty.blocks.start..duty.blocks.end;
 		let head = StreamHead::new(&duty.feed, duty.id, &range, *self.parts.sealer.key());
-		// The room the chain holds for the stream until the setup ends is held here too. A
-		// stream already committed on chain (a restart, with less room now) is on disk and
-		// may not be given up: it is served whatever the room, or its hoster is struck.
-		if let Err(e) = self.parts.store.reserve(Role::Encoder, duty.id, duty.reserved) {
-			if duty.encoded.is_none() {
-				return Err(self.cannot_store(duty, e));
-			}
-			log::warn!(
-				target: "datdot",
-				"replica {}/{}: serving the committed stream although the store is over its \
-				 capacity: {e}",
-				duty.id.contract,
-				duty.id.replica,
-			);
-		}
 		let mut log = self.open_stream(duty, head).await?;
 		let mut encoder = StreamEncoder::new(
 			duty.feed.clone(),
@@ -785,10 +770,24 @@ where
 	}
 
 	/// Opens `role`'s stream `head` on disk, resuming what an earlier run of this draw
-	/// logged.
+	/// logged, once the room the chain holds for it is held in the store too.
 	async fn open_stream(&self, duty: &Duty, head: StreamHead) -> Result<StreamLog, String> {
-		let store = self.parts.store.clone();
 		let (id, role) = (head.id, duty.role);
+		// A part already confirmed on chain (an encoder restarted with less room) is not
+		// given up: the chain no longer lets it, and its stream is on disk already.
+		if let Err(e) = self.parts.store.reserve(role, id, duty.reserved) {
+			if !duty.confirmed {
+				return Err(self.cannot_store(duty, e));
+			}
+			log::warn!(
+				target: "datdot",
+				"replica {}/{}: keeping the confirmed {role:?} stream although the store is \
+				 over its capacity: {e}",
+				id.contract,
+				id.replica,
+			);
+		}
+		let store = self.parts.store.clone();
 		let log = on_blocking_thread(move || store.stream_log(role, head))
 			.await?
 			.map_err(|e| self.cannot_store(duty, e))?;
@@ -922,9 +921,6 @@ where
 			.map_err(|e| format!("the encoder's registered PeerId is invalid: {e}"))?;
 		let range = duty.blocks.start..duty.blocks.end;
 		let key = duty.encoder_key.ok_or("the encoder left: no sealing key to unseal with")?;
-		// The room the chain holds for the replica is held here too, before any byte moves.
-		let reserved = self.parts.store.reserve(Role::Hoster, duty.id, duty.reserved);
-		reserved.map_err(|e| self.cannot_store(duty, e))?;
 		let mut log =
 			self.open_stream(duty, StreamHead::new(&duty.feed, duty.id, &range, key)).await?;
 		let mut acceptor = StreamAcceptor::new(

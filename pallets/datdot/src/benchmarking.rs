@@ -711,7 +711,7 @@ mod benchmarks {
 		for who in &workers {
 			Providers::<T>::mutate(who, |p| {
 				if let Some(p) = p {
-					p.reserved = p.capacity - room;
+					p.reserved = p.capacity.saturating_sub(room);
 				}
 			});
 		}

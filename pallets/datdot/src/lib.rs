@@ -1654,8 +1654,8 @@ pub mod pallet {
 		/// the replica is drawn again (a copy already being replaced just ends); the next
 		/// draw of a released setup avoids the caller, and keeps the hoster when its encoder
 		/// gave up. The other party is not struck. Refused while an open storage challenge of
-		/// the hoster names the replica (that one must be answered or failed first), and to an encoder
-		/// that already committed its root (a fraud proof may be due).
+		/// the hoster names the replica (that one must be answered or failed first), and to
+		/// an encoder that already committed its root (a fraud proof may be due).
 		#[pallet::call_index(10)]
 		// The setup path is measured with both parties' registrations ending; the active
 		// one with a full replica list, which cannot end the hoster's registration in the
