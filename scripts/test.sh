@@ -23,6 +23,6 @@ log "end-to-end tests with $NODE_BIN"
 # Any node the tests leave behind (their data lives in ${TMPDIR:-/tmp}/datdot-*) is killed
 # when this script exits, pass or fail; a dev chain of yours is left alone.
 trap 'pkill -KILL -f "^$NODE_BIN .*--base-path ${TMPDIR:-/tmp}/datdot-" 2>/dev/null || true' EXIT
-(cd "$REPO_ROOT/e2e" && DATDOT_NODE="$NODE_BIN" timed "e2e tests" node --test --test-concurrency=4 tests/)
+(cd "$REPO_ROOT/e2e" && DATDOT_NODE="$NODE_BIN" timed "e2e tests" node --test --test-concurrency=10 tests/)
 
 log "scripts/test.sh: all tests passed in $(( $(date +%s) - start )) s"

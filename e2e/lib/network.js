@@ -15,6 +15,7 @@ import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { u8aToHex } from '@polkadot/util';
 import {
   startNode, stopAll, connect, sendAndFinalize, recordEvents, repoRoot, NODE_BIN, setTiming, rpcCall, identity,
+  devChainSpec, devValidatorArgs,
 } from './harness.js';
 
 export { identity };
@@ -61,7 +62,7 @@ export async function startNetwork(providers, timing = { challengePeriod: 3, off
   const keyring = new Keyring({ type: 'sr25519' });
   const sponsor = keyring.addFromUri('//Alice');
   const validatorId = identity(1);
-  const validator = await startNode(['--dev', '--node-key', validatorId.nodeKey], { name: 'validator' });
+  const validator = await startNode([...devValidatorArgs(), '--node-key', validatorId.nodeKey], { name: 'validator' });
   const net = {
     validator, nodes: {}, ids: {}, accounts: {}, dutyKeys: {}, byAddress: new Map(), sponsor,
     bootnode: `/ip4/127.0.0.1/tcp/${validator.p2pPort}/p2p/${validatorId.base58}`,
@@ -86,7 +87,7 @@ export async function startProvider(net, name, env = {}) {
   net.dutyKeys[name] = keyring.addFromUri(dev).address;
   net.byAddress.set(net.accounts[name].address, name);
   net.nodes[name] = await startNode(
-    ['--chain', 'dev', `--${name}`, '--node-key', id.nodeKey, '--bootnodes', net.bootnode], { name, env });
+    ['--chain', devChainSpec(), `--${name}`, '--node-key', id.nodeKey, '--bootnodes', net.bootnode], { name, env });
 }
 
 /** Writes a hypercore of `blocks` generated blocks of `blockBytes` with npm hypercore into `dir`/core and exports it to `dir`/export. */
@@ -159,6 +160,29 @@ export function publishFeed(net, tree, extension = null) {
   return sendAndFinalize(net.api.tx.datdot.publishFeed(hex(tree.key), hex(tree.manifest), tree.tree.length,
     tree.tree.fork, tree.tree.roots.map(node), hex(tree.tree.signature), extension), net.sponsor);
 }
+
+/**
+ * A feed hosted at R active replicas, the start of most network tests: writes `blocks`
+ * generated blocks (seed 7) of `blockBytes` with npm hypercore into `dir`, imports them into
+ * the validator (the publisher's node), registers every provider of `net` with `capacity`
+ * bytes, publishes the feed and a plan of `replicas` copies (following the feed's growth if
+ * `follow`), and waits until every replica is active. Returns { tree, plan, total, replicas },
+ * where replicas maps "contract/replica" to its { drawn, active } events.
+ */
+export async function hostFeed(net, dir, { blocks, blockBytes, replicas, capacity, follow = false }) {
+  const tree = importFeed(net.validator, await writeJsFeed(dir, blocks, blockBytes));
+  await registerProviders(net, capacity);
+  await publishFeed(net, tree);
+  const { plan, total } = await planUntilActive(net, tree, replicas, 900_000, { follow });
+  const hosted = new Map();
+  for (const e of net.events.seen.filter(is('ReplicaDrawn'))) hosted.set(replicaKey(e.data), { drawn: e.data });
+  for (const e of net.events.seen.filter(is('ReplicaActive'))) hosted.get(replicaKey(e.data)).active = e.data;
+  if (hosted.size !== total) throw new Error(`${hosted.size} replicas drawn, ${total} active`);
+  return { tree, plan, total, replicas: hosted };
+}
+
+/** The hosters of `replicas` (as `hostFeed` returns them), by address. */
+export const hostersOf = (replicas) => [...new Set([...replicas.values()].map((r) => r.active.hoster.toString()))];
 
 /**
  * Publishes a plan for the whole feed with `replicas` copies and waits until every replica

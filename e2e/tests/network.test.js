@@ -7,19 +7,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  startNode, halt, sendAndFinalize, moduleError, errorAs, rpcCall, setTiming, NODE_BIN, repoRoot,
-  registerTx,
+  sendAndFinalize, moduleError, errorAs, rpcCall, NODE_BIN, repoRoot, registerTx,
 } from '../lib/harness.js';
 import {
   networkScope, startNetwork, writeJsFeed, importFeed, registerProviders, publishFeed, planUntilActive, is,
   replicaKey, generate,
 } from '../lib/network.js';
-import { Keyring } from '@polkadot/keyring';
-import { bnToU8a, compactToU8a, stringToU8a, u8aConcat } from '@polkadot/util';
-import { blake2AsU8a, decodeAddress } from '@polkadot/util-crypto';
 
 const BLOCKS = 256; // 4 contracts of 64 blocks
 const BLOCK_BYTES = 4096; // 1 MiB in all
@@ -36,7 +32,7 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
   const providers = ['bob', 'charlie', 'dave', 'eve'];
   net = await startNetwork(providers, { challengePeriod: 3, offlineGrace: 100 },
     Object.fromEntries(providers.map((n) => [n, { DATDOT_TEST_MISBEHAVE: 'unchecked-store' }])));
-  const { api, events, accounts, dutyKeys, ids, nodes, byAddress } = net;
+  const { api, events, accounts, dutyKeys, nodes, byAddress } = net;
 
   let tree;
   await t.test('a feed written by npm hypercore is imported into the publisher node', async () => {
@@ -151,24 +147,6 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
     assert.equal(ofHoster('ChallengeFailed', who).length, 1, 'exactly the lazy answer failed');
   });
 
-  await t.test("each new replica is spot-checked by its attestor, who reads it from the hoster's endpoint", async () => {
-    // Design §5.5: at activation the replica's attestor gets a performance challenge on it.
-    const reported = (id) => events.seen.find((e) => is('PerformanceReported')(e) && e.data.challenge.eq(id));
-    const deadline = Date.now() + 120_000;
-    for (const [key, { active }] of replicas) {
-      const check = events.seen.find((e) => is('PerformanceChallengeIssued')(e) && replicaKey(e.data.replica) === key);
-      assert.ok(check, `replica ${key} was spot-checked`);
-      assert.equal(check.data.hoster.toString(), active.hoster.toString());
-      while (!reported(check.data.challenge)) {
-        assert.ok(Date.now() < deadline, `replica ${key}: the spot check was reported within 2 minutes`);
-        await new Promise((r) => setTimeout(r, 2000));
-      }
-      assert.equal(reported(check.data.challenge).data.outcome.type, 'Served', `replica ${key} served its attestor`);
-    }
-    const silent = events.seen.filter((e) => is('PerformanceReported')(e) && !e.data.outcome.isServed);
-    assert.deepEqual(silent.map(String), [], 'no honest hoster reported silent');
-  });
-
   await t.test('a stock hypercore reader downloads the whole feed from the hosters the chain lists', async () => {
     // Each provider registered where its node seeds (`registerProviders`).
     const names = Object.keys(nodes);
@@ -192,192 +170,6 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
     assert.ok(served >= BLOCKS, `hosters served ${served} blocks`);
   });
 
-  await t.test('attestors read every hoster; a hoster that stops serving is faulted on a second opinion; a forged proof of contact is refused', async () => {
-    const mark = events.seen.length;
-    const since = (pred) => events.seen.slice(mark).filter(pred);
-    const reports = (pred) => since((e) => is('PerformanceReported')(e) && pred(e));
-    const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-    // Each hoster gets a performance challenge about every 2 blocks.
-    await setTiming(api, net.sponsor, { challengePeriod: 3, offlineGrace: 100, performancePeriod: 2 });
-
-    // Honest hosters serve every attestor, whose reports carry the hosters' signatures
-    // (checked on chain). DATDOT_PERFORMANCE_REPORTS asks for more reports (the figure).
-    const wanted = Number(process.env.DATDOT_PERFORMANCE_REPORTS ?? 0);
-    const served = (h) => reports((e) => e.data.hoster.toString() === h && e.data.outcome.isServed).length;
-    let deadline = Date.now() + 300_000 + wanted * 6_000;
-    while (!hosters().every((h) => served(h) >= 1) || reports(() => true).length < wanted) {
-      assert.deepEqual(reports((e) => !e.data.outcome.isServed).map(String), [], 'honest hosters are served');
-      assert.deepEqual(since(is('PerformanceReportMissed')).map(String), [], 'every attestor reports');
-      assert.ok(Date.now() < deadline, 'a served report per hoster within 5 minutes');
-      await sleep(2000);
-    }
-    const all = reports(() => true);
-    const grades = all.map((e) => e.data.outcome.asServed.type);
-    // The attestors' nodes counted what they reported.
-    let counted = 0;
-    for (const name of Object.keys(nodes)) {
-      const text = await (await fetch(`http://127.0.0.1:${nodes[name].prometheusPort}/metrics`)).text();
-      counted += Number(/^datdot_attested_served_total(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1] ?? 0);
-    }
-    assert.ok(counted >= all.length, `attestors counted ${counted} served reports of ${all.length}`);
-    console.log(`# performance challenges: ${all.length} reported, ${grades.length} served by honest hosters `
-      + `(${grades.filter((g) => g === 'Fast').length} fast, ${grades.filter((g) => g === 'Good').length} good)`);
-
-    // A forged proof of contact: an attestor's report signed by itself, not by the hoster.
-    // Ferdie registers without a node, so nothing races its report. (Registered only now:
-    // each report it misses is a strike, and three would bench it before this check.)
-    const ferdie = new Keyring({ type: 'sr25519' }).addFromUri('//Ferdie');
-    await sendAndFinalize(registerTx(api, ferdie, 9, { capacity: 1n << 40n }), ferdie);
-    const markFerdie = events.seen.length;
-    const issued = await events.waitFor((e) => is('PerformanceChallengeIssued')(e)
-      && e.data.attestor.toString() === ferdie.address && events.seen.indexOf(e) >= markFerdie, 300_000);
-    const id = issued.data.challenge.toBigInt();
-    // The right blocks' leaf hashes (hypercore's BLAKE2b of 0x00, u64 length, bytes).
-    const hashes = issued.data.blocks.map((b) => generate(7, b.toNumber(), BLOCK_BYTES))
-      .map((block) => blake2AsU8a(u8aConcat([0], bnToU8a(block.length, { bitLength: 64 }), block), 256));
-    const message = u8aConcat(stringToU8a('datdot/contact/v1'), bnToU8a(id, { bitLength: 64 }),
-      decodeAddress(ferdie.address), compactToU8a(hashes.length), ...hashes);
-    const forged = { Served: { latencyMs: 5, hashes, contact: { Sr25519: ferdie.sign(message) } } };
-    const refused = await sendAndFinalize(api.tx.datdot.reportPerformance(id, forged), ferdie)
-      .then(() => null, (e) => moduleError(api, e));
-    assert.equal(refused, 'datdot.InvalidProofOfContact');
-    assert.ok((await api.query.datdot.performanceChallenges(id)).isSome, 'a refused report changes nothing');
-    await sendAndFinalize(api.tx.datdot.unregister(), ferdie);
-    assert.ok((await api.query.datdot.providers(ferdie.address)).isNone);
-
-    // A hoster that stops serving (its endpoint now leads nowhere) but keeps answering its
-    // storage challenges: the first attestor's silence report asks a second attestor, and
-    // only that one's faults it.
-    const victim = hosters().at(-1);
-    const name = byAddress.get(victim);
-    const endpoint = async (value) => {
-      const nonce = (await api.rpc.system.accountNextIndex(net.sponsor.address)).toNumber();
-      assert.equal(await errorAs(api, net.sponsor, victim, api.tx.datdot.setEndpoint(value), { nonce }), null);
-    };
-    await setTiming(api, net.sponsor, { challengePeriod: 3, offlineGrace: 100 });
-    await endpoint('127.0.0.1:1');
-    try {
-      // First it still passes a storage challenge with nothing served (attestors are off).
-      const markStorage = events.seen.length;
-      await events.waitFor((e) => is('ChallengePassed')(e) && e.data.hoster.toString() === victim
-        && events.seen.indexOf(e) >= markStorage, 300_000);
-      const markVictim = events.seen.length;
-      const later = (pred) => events.seen.slice(markVictim).filter(pred);
-      await setTiming(api, net.sponsor, { challengePeriod: 3, offlineGrace: 100, performancePeriod: 2 });
-      const faulted = await events.waitFor((e) => is('PerformanceReported')(e) && e.data.hoster.toString() === victim
-        && e.data.outcome.isFaulted && events.seen.indexOf(e) >= markVictim, 300_000);
-      const rechecking = later((e) => is('PerformanceReported')(e) && e.data.hoster.toString() === victim
-        && e.data.outcome.isRechecking);
-      assert.ok(rechecking.some((r) => r.data.attestor.toString() !== faulted.data.attestor.toString()),
-        'a second opinion, by another attestor, came first');
-      const recheck = later((e) => is('PerformanceChallengeIssued')(e) && e.data.challenge.eq(faulted.data.challenge));
-      assert.ok(recheck.length === 1 && recheck[0].data.recheck.isTrue, 'the fault came from a recheck');
-      assert.deepEqual(later((e) => is('ChallengeFailed')(e) && e.data.hoster.toString() === victim).map(String), [],
-        'no storage challenge failed: the fault is for not serving');
-      const status = (await api.query.datdot.providers(victim)).unwrap();
-      assert.equal(status.faults.toNumber(), 1);
-    } finally {
-      // Serving again at once (its node rejoins after the fault, and the next check must
-      // find it serving); the rest of the suite runs without attestors.
-      await endpoint(`127.0.0.1:${nodes[name].hypercorePort}`);
-      await setTiming(api, net.sponsor, { challengePeriod: 3, offlineGrace: 100 });
-    }
-    deadline = Date.now() + 300_000;
-    while ((await api.query.datdot.providers(victim)).unwrap().status.type !== 'Active') {
-      assert.ok(Date.now() < deadline, 'the faulted hoster is active again within 5 minutes');
-      await sleep(2000);
-    }
-  });
-
-  await t.test('a hoster killed with SIGKILL fails its challenge; restarted, it comes back and passes', async () => {
-    const victim = hosters()[0];
-    const name = byAddress.get(victim);
-    await halt(nodes[name], 'SIGKILL');
-    const failed = await events.waitFor(
-      (e) => is('ChallengeFailed')(e) && e.data.hoster.toString() === victim, 600_000);
-    assert.equal(failed.data.reason.type, 'Missed');
-    await events.waitFor((e) => is('ProviderOffline')(e) && e.data.provider.toString() === victim, 60_000);
-    assert.equal((await api.query.datdot.providers(victim)).unwrap().status.type, 'Offline');
-
-    const before = ofHoster('ChallengePassed', victim).length;
-    nodes[name] = await startNode(nodes[name].args, { name, restartOf: nodes[name] });
-    await events.waitFor((e) => is('ProviderResumed')(e) && e.data.provider.toString() === victim, 300_000);
-    const deadline = Date.now() + 600_000;
-    while (ofHoster('ChallengePassed', victim).length <= before) {
-      assert.equal(ofHoster('ChallengeFailed', victim).length, 1, 'no failed challenge after the restart');
-      assert.ok(Date.now() < deadline, 'a passed challenge within 10 minutes of the restart');
-      await new Promise((r) => setTimeout(r, 2000));
-    }
-  });
-
-  let cleanlyStopped; // the hoster the next two tests stop
-  await t.test('a hoster stopped cleanly pauses itself; restarted without one replica, it releases exactly that one and resumes', async () => {
-    // The active hoster with the most replicas (draws are random): it keeps some after
-    // losing one.
-    const counts = [];
-    for (const h of hosters()) {
-      if ((await api.query.datdot.providers(h)).unwrap().status.isActive) {
-        counts.push([h, (await api.query.datdot.hostedReplicas(h)).length]);
-      }
-    }
-    const [who] = counts.sort((a, b) => b[1] - a[1])[0];
-    cleanlyStopped = who;
-    const name = byAddress.get(who);
-    const exit = await halt(nodes[name], 'SIGTERM');
-    assert.deepEqual(exit, { code: 0, signal: null }, 'a clean exit');
-    // The node waited for its pause to be included before it stopped.
-    assert.ok(events.seen.some((e) => is('ProviderPaused')(e) && e.data.provider.toString() === who));
-    assert.equal((await api.query.datdot.providers(who)).unwrap().status.type, 'Paused');
-    // Its disk loses one replica while it is down.
-    const mine = (await api.query.datdot.hostedReplicas(who)).map((id) => replicaKey(id));
-    assert.ok(mine.length >= 2, `${name} hosts ${mine.length} replicas`);
-    const [contract, replica] = mine[0].split('/');
-    rmSync(join(nodes[name].dataDir, 'chains', 'datdot_dev', 'datdot', 'replicas', `c${contract}-r${replica}`),
-      { recursive: true });
-    const mark = events.seen.length;
-    nodes[name] = await startNode(nodes[name].args, { name, restartOf: nodes[name] });
-    await events.waitFor((e) => is('ProviderResumed')(e) && e.data.provider.toString() === who
-      && events.seen.indexOf(e) >= mark, 300_000);
-    assert.equal((await api.query.datdot.providers(who)).unwrap().status.type, 'Active');
-    const released = events.seen.slice(mark).filter((e) => is('ReplicaReleased')(e) && e.data.hoster.toString() === who);
-    assert.deepEqual(released.map((e) => replicaKey(e.data)), [mine[0]], 'released exactly the lost replica');
-    const kept = (await api.query.datdot.hostedReplicas(who)).map((id) => replicaKey(id)).sort();
-    assert.deepEqual(kept, mine.slice(1).sort(), 'kept the rest');
-    // The lost copy is drawn again and set up on another hoster.
-    const again = await events.waitFor((e) => is('ReplicaActive')(e) && replicaKey(e.data) === mine[0]
-      && events.seen.indexOf(e) >= mark, 300_000);
-    assert.notEqual(again.data.hoster.toString(), who);
-    replicas.set(mine[0], { drawn: replicas.get(mine[0]).drawn, active: again.data });
-  });
-
-  await t.test('a second signal stops a stopping node at once', async () => {
-    const who = cleanlyStopped;
-    const name = byAddress.get(who);
-    const node = nodes[name];
-    const exited = halt(node, 'SIGTERM');
-    // The first signal starts the clean stop (the pause takes a block or two)…
-    const started = Date.now();
-    while (!readFileSync(node.logFile, 'utf8').includes("pausing this node's providers")) {
-      assert.ok(Date.now() - started < 30_000, 'the clean stop begins within 30 s');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    // …and a second one ends it without waiting for the pause.
-    process.kill(-node.proc.pid, 'SIGTERM');
-    const signalled = Date.now();
-    assert.deepEqual(await exited, { code: 0, signal: null });
-    const took = Date.now() - signalled;
-    assert.ok(took < 5_000, `exited ${took} ms after the second signal`);
-    assert.match(readFileSync(node.logFile, 'utf8'), /second signal: stopping now/);
-    // Restarted, it is active again by itself (resumed if its pause made it on chain, or
-    // back after a fault if it was challenged while away).
-    nodes[name] = await startNode(node.args, { name, restartOf: node });
-    const deadline = Date.now() + 300_000;
-    while ((await api.query.datdot.providers(who)).unwrap().status.type !== 'Active') {
-      assert.ok(Date.now() < deadline, 'active again within 5 minutes of the restart');
-      await new Promise((r) => setTimeout(r, 2000));
-    }
-  });
-
   await t.test('bad extrinsics get their specific errors', async () => {
     const [k, r] = [...replicas.entries()][0];
     const notHoster = Object.keys(accounts).find((n) => accounts[n].address !== r.active.hoster.toString());
@@ -397,4 +189,3 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
       ['datdot.NotHoster', 'datdot.UnknownChallenge', 'datdot.AlreadyRegistered', 'datdot.InvalidReplication']);
   });
 });
-
