@@ -820,21 +820,27 @@ where
 		sources: &mut Sources,
 	) -> Option<Vec<datdot_primitives::Proof>> {
 		sources.gave = None;
-		if let Some(local) = self.parts.feeds.get(&feed.auth.key) {
-			if local.length() == feed.length {
-				return blocks_chunk(&local, range.clone(), u32::MAX).ok();
+		// Local copies are read a chunk at a time, as a peer answers (the local feed read
+		// whole held a whole contract in memory), and off the async threads (disk reads
+		// there stall the node's other tasks).
+		let (feeds, store, auth, wanted) =
+			(self.parts.feeds.clone(), self.parts.store.clone(), feed.auth, range.clone());
+		let length = feed.length;
+		let local = on_blocking_thread(move || {
+			if let Some(local) = feeds.get(&auth.key).filter(|f| f.length() == length) {
+				return Ok(blocks_chunk(&local, wanted, net::CHUNK_BYTES as u32).ok());
 			}
-		}
-		match self.parts.store.original_blocks(
-			&feed.auth,
-			feed.length,
-			range.clone(),
-			net::CHUNK_BYTES,
-		) {
-			Ok(Some(proofs)) => return Some(proofs),
-			Ok(None) => {}
+			store.original_blocks(&auth, length, wanted, net::CHUNK_BYTES)
+		})
+		.await;
+		match local {
+			Ok(Ok(Some(proofs))) => return Some(proofs),
+			Ok(Ok(None)) => {}
 			// A damaged local copy: the blocks come from peers instead.
-			Err(e) => log::warn!(target: "datdot", "{e}; asking other nodes for these blocks"),
+			Ok(Err(e)) => {
+				log::warn!(target: "datdot", "{e}; asking other nodes for these blocks")
+			}
+			Err(e) => log::warn!(target: "datdot", "reading local blocks: {e}"),
 		}
 		let request = BlocksRequest {
 			feed: feed.auth.key,
