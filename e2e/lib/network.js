@@ -162,23 +162,28 @@ export function publishFeed(net, tree, extension = null) {
 }
 
 /**
- * A feed hosted at R active replicas, the start of most network tests: writes `blocks`
+ * A first subtest of `t` that hosts a feed at R active replicas on `net`: it writes `blocks`
  * generated blocks (seed 7) of `blockBytes` with npm hypercore into `dir`, imports them into
- * the validator (the publisher's node), registers every provider of `net` with `capacity`
- * bytes, publishes the feed and a plan of `replicas` copies (following the feed's growth if
- * `follow`), and waits until every replica is active. Returns { tree, plan, total, replicas },
- * where replicas maps "contract/replica" to its { drawn, active } events.
+ * the validator (the publisher's node), registers every provider of `net` with four times
+ * the minimum capacity, publishes the feed and a plan of `replicas` copies (following the
+ * feed's growth if `follow`), and waits until every replica is active. Returns, once that
+ * subtest passed, { tree, plan, replicas }, where replicas maps "contract/replica" to its
+ * { drawn, active } events.
  */
-export async function hostFeed(net, dir, { blocks, blockBytes, replicas, capacity, follow = false }) {
-  const tree = importFeed(net.validator, await writeJsFeed(dir, blocks, blockBytes));
-  await registerProviders(net, capacity);
-  await publishFeed(net, tree);
-  const { plan, total } = await planUntilActive(net, tree, replicas, 900_000, { follow });
-  const hosted = new Map();
-  for (const e of net.events.seen.filter(is('ReplicaDrawn'))) hosted.set(replicaKey(e.data), { drawn: e.data });
-  for (const e of net.events.seen.filter(is('ReplicaActive'))) hosted.get(replicaKey(e.data)).active = e.data;
-  if (hosted.size !== total) throw new Error(`${hosted.size} replicas drawn, ${total} active`);
-  return { tree, plan, total, replicas: hosted };
+export async function hostFeed(t, net, dir, { blocks, blockBytes, replicas }, { follow = false } = {}) {
+  const hosted = {};
+  await t.test('a feed written by npm hypercore is hosted at R active replicas', async () => {
+    const tree = importFeed(net.validator, await writeJsFeed(dir, blocks, blockBytes));
+    await registerProviders(net, net.api.consts.datdot.minCapacity.toBigInt() * 4n);
+    await publishFeed(net, tree);
+    const { plan, total } = await planUntilActive(net, tree, replicas, 900_000, { follow });
+    const copies = new Map();
+    for (const e of net.events.seen.filter(is('ReplicaDrawn'))) copies.set(replicaKey(e.data), { drawn: e.data });
+    for (const e of net.events.seen.filter(is('ReplicaActive'))) copies.get(replicaKey(e.data)).active = e.data;
+    if (copies.size !== total) throw new Error(`${copies.size} replicas drawn, ${total} active`);
+    Object.assign(hosted, { tree, plan, replicas: copies });
+  });
+  return hosted;
 }
 
 /** The hosters of `replicas` (as `hostFeed` returns them), by address. */

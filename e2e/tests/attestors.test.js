@@ -14,22 +14,16 @@ import { Keyring } from '@polkadot/keyring';
 import { bnToU8a, compactToU8a, stringToU8a, u8aConcat } from '@polkadot/util';
 import { blake2AsU8a, decodeAddress } from '@polkadot/util-crypto';
 
-const BLOCKS = 256; // 4 contracts of 64 blocks
-const BLOCK_BYTES = 4096; // 1 MiB in all
-const REPLICAS = 2;
+const BLOCK_BYTES = 4096;
+const FEED = { blocks: 256, blockBytes: BLOCK_BYTES, replicas: 2 }; // 4 contracts of 64 blocks, 1 MiB
 
 let net;
 const scratch = networkScope('datdot-attestors-feed-', () => net);
 
 test('attestors: spot checks of new replicas, reads of every hoster, faults on a second opinion', { timeout: 1_800_000 }, async (t) => {
-  net = await startNetwork(['bob', 'charlie', 'dave', 'eve'], { challengePeriod: 3, offlineGrace: 100 });
+  net = await startNetwork(['bob', 'charlie', 'dave', 'eve']);
   const { api, events, nodes, byAddress } = net;
-  let replicas;
-  await t.test('a feed written by npm hypercore is hosted at R active replicas', async () => {
-    ({ replicas } = await hostFeed(net, scratch, {
-      blocks: BLOCKS, blockBytes: BLOCK_BYTES, replicas: REPLICAS, capacity: api.consts.datdot.minCapacity.toBigInt() * 4n,
-    }));
-  });
+  const { replicas } = await hostFeed(t, net, scratch, FEED); // "contract/replica" -> { drawn, active }
   const hosters = () => hostersOf(replicas);
 
   await t.test("each new replica is spot-checked by its attestor, who reads it from the hoster's endpoint", async () => {

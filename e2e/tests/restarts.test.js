@@ -10,22 +10,16 @@ import { join } from 'node:path';
 import { startNode, halt } from '../lib/harness.js';
 import { networkScope, startNetwork, hostFeed, hostersOf, is, replicaKey } from '../lib/network.js';
 
-const BLOCKS = 256; // 4 contracts of 64 blocks: 8 replicas over 4 hosters, so one holds 2 or more
-const BLOCK_BYTES = 4096;
-const REPLICAS = 2;
+// 4 contracts of 64 blocks at 2 replicas: 8 replicas over 4 hosters, so one holds 2 or more.
+const FEED = { blocks: 256, blockBytes: 4096, replicas: 2 };
 
 let net;
 const scratch = networkScope('datdot-restarts-feed-', () => net);
 
 test('restarts: hosters killed, stopped cleanly and restarted', { timeout: 1_800_000 }, async (t) => {
-  net = await startNetwork(['bob', 'charlie', 'dave', 'eve'], { challengePeriod: 3, offlineGrace: 100 });
+  net = await startNetwork(['bob', 'charlie', 'dave', 'eve']);
   const { api, events, nodes, byAddress } = net;
-  let replicas;
-  await t.test('a feed written by npm hypercore is hosted at R active replicas', async () => {
-    ({ replicas } = await hostFeed(net, scratch, {
-      blocks: BLOCKS, blockBytes: BLOCK_BYTES, replicas: REPLICAS, capacity: api.consts.datdot.minCapacity.toBigInt() * 4n,
-    }));
-  });
+  const { replicas } = await hostFeed(t, net, scratch, FEED); // "contract/replica" -> { drawn, active }
   const hosters = () => hostersOf(replicas);
   const ofHoster = (name, who) => events.seen.filter((e) => is(name)(e) && e.data.hoster.toString() === who);
 
