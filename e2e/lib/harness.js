@@ -32,10 +32,15 @@ let devSpec = null;
 export function devChainSpec() {
   if (!devSpec) {
     const dir = mkdtempSync(join(tmpdir(), 'datdot-spec-'));
-    devSpec = join(dir, 'dev-raw.json');
-    writeFileSync(devSpec, execFileSync(NODE_BIN, ['build-spec', '--chain', 'dev', '--raw'],
-      { stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 << 20 }));
     process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    let spec;
+    try {
+      spec = execFileSync(NODE_BIN, ['build-spec', '--chain', 'dev', '--raw'], { maxBuffer: 64 << 20 });
+    } catch (e) {
+      throw new Error(`${NODE_BIN} build-spec --chain dev --raw failed: ${e.stderr?.toString().trim() ?? e.message}`);
+    }
+    writeFileSync(join(dir, 'dev-raw.json'), spec);
+    devSpec = join(dir, 'dev-raw.json');
   }
   return devSpec;
 }

@@ -1,5 +1,6 @@
 // A local datdot network on 127.0.0.1 for the end-to-end tests and the setup benchmark: a
-// `--dev` validator that is also the publisher's node, and provider nodes. Each provider
+// validator of the dev chain (as `--dev` starts it) that is also the publisher's node, and
+// provider nodes. Each provider
 // account is a dev stash (`//Bob//stash`, cold: its key is never in a node); its node runs
 // as the dev account (`--bob`), whose `dtdt` key is the duty key the provider authorises,
 // and registers with the PeerId, duty key and signatures its node gives (`datdot_registration`).
@@ -167,8 +168,8 @@ export function publishFeed(net, tree, extension = null) {
  * the validator (the publisher's node), registers every provider of `net` with four times
  * the minimum capacity, publishes the feed and a plan of `replicas` copies (following the
  * feed's growth if `follow`), and waits until every replica is active. Returns, once that
- * subtest passed, { tree, plan, replicas }, where replicas maps "contract/replica" to its
- * { drawn, active } events.
+ * subtest passed, { tree, plan, total, replicas }, where replicas maps "contract/replica"
+ * to its { drawn, active } events.
  */
 export async function hostFeed(t, net, dir, { blocks, blockBytes, replicas }, { follow = false } = {}) {
   const hosted = {};
@@ -181,7 +182,7 @@ export async function hostFeed(t, net, dir, { blocks, blockBytes, replicas }, { 
     for (const e of net.events.seen.filter(is('ReplicaDrawn'))) copies.set(replicaKey(e.data), { drawn: e.data });
     for (const e of net.events.seen.filter(is('ReplicaActive'))) copies.get(replicaKey(e.data)).active = e.data;
     if (copies.size !== total) throw new Error(`${copies.size} replicas drawn, ${total} active`);
-    Object.assign(hosted, { tree, plan, replicas: copies });
+    Object.assign(hosted, { tree, plan, total, replicas: copies });
   });
   return hosted;
 }

@@ -139,5 +139,4 @@ test('attestors: spot checks of new replicas, reads of every hoster, faults on a
       await sleep(2000);
     }
   });
-
 });

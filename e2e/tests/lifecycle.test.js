@@ -27,6 +27,7 @@ test('lifecycle: replicas replaced, a growing feed followed', { timeout: 1_800_0
     { follow: true });
   const { replicas, plan } = hosted; // replicas: "contract/replica" -> { drawn, active }
   let { tree } = hosted;
+  assert.equal(hosted.total, (BLOCKS / 64) * REPLICAS);
   const hosters = () => hostersOf(replicas);
 
   await t.test('a hoster killed with SIGKILL and kept down is replaced from the other hosters; its registration ends', async () => {

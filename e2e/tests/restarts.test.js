@@ -24,6 +24,12 @@ test('restarts: hosters killed, stopped cleanly and restarted', { timeout: 1_800
   const ofHoster = (name, who) => events.seen.filter((e) => is(name)(e) && e.data.hoster.toString() === who);
 
   await t.test('a hoster killed with SIGKILL fails its challenge; restarted, it comes back and passes', async () => {
+    // Each new replica's spot check (design §5.5) reported first: a hoster killed with one
+    // pending would be faulted by its attestor and put offline, and then not challenged.
+    for (const key of replicas.keys()) {
+      const check = await events.waitFor((e) => is('PerformanceChallengeIssued')(e) && replicaKey(e.data.replica) === key);
+      await events.waitFor((e) => is('PerformanceReported')(e) && e.data.challenge.eq(check.data.challenge));
+    }
     const victim = hosters()[0];
     const name = byAddress.get(victim);
     await halt(nodes[name], 'SIGKILL');
@@ -43,7 +49,6 @@ test('restarts: hosters killed, stopped cleanly and restarted', { timeout: 1_800
       await new Promise((r) => setTimeout(r, 2000));
     }
   });
-
 
   let cleanlyStopped; // the hoster the next two tests stop
   await t.test('a hoster stopped cleanly pauses itself; restarted without one replica, it releases exactly that one and resumes', async () => {
@@ -112,5 +117,4 @@ test('restarts: hosters killed, stopped cleanly and restarted', { timeout: 1_800
       await new Promise((r) => setTimeout(r, 2000));
     }
   });
-
 });

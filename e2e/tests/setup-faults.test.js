@@ -31,7 +31,8 @@ let tree;
 const scratch = networkScope('datdot-setup-faults-feed-', () => net);
 
 test('setup faults: a feed published on a network of honest providers', { timeout: 300_000 }, async () => {
-  // Challenges rare and offline grace long: these tests watch setups only.
+  // Challenges rare and offline grace long: these tests watch setups only, within the
+  // runtime's setup time, as on a real network.
   net = await startNetwork(['bob', 'charlie', 'dave'], { challengePeriod: 500, offlineGrace: 1000 });
   tree = importFeed(net.validator, await writeJsFeed(scratch, BLOCKS, BLOCK_BYTES));
   await registerProviders(net, net.api.consts.datdot.minCapacity.toBigInt() * 4n);
@@ -81,8 +82,6 @@ test('setup faults: a peer serving bad blocks costs reputation and time, and no 
 test('setup faults: an encoder, a hoster and the publisher killed with SIGKILL mid-setup and restarted; every replica ends active, nothing is lost or left behind', { timeout: 900_000 }, async () => {
   assert.ok(net, 'the network of the tests above');
   const { api, events } = net;
-  // The runtime's setup time (the network's): a restarted node starts its part over and must
-  // still make it.
   // The publisher's node is not the validator, so killing it stops no block production.
   const publisher = await startNode(['--chain', devChainSpec(), '--node-key', identity(21).nodeKey, '--bootnodes', net.bootnode],
     { name: 'publisher' });

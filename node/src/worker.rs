@@ -820,9 +820,8 @@ where
 		sources: &mut Sources,
 	) -> Option<Vec<datdot_primitives::Proof>> {
 		sources.gave = None;
-		// Local copies are read a chunk at a time, as a peer answers (the local feed read
-		// whole held a whole contract in memory), and off the async threads (disk reads
-		// there stall the node's other tasks).
+		// Local copies are read off the async threads (disk reads there stall the node's
+		// other tasks); a local feed that cannot be read leaves the blocks to peers.
 		let (feeds, store, auth, wanted) =
 			(self.parts.feeds.clone(), self.parts.store.clone(), feed.auth, range.clone());
 		let length = feed.length;
@@ -1444,14 +1443,14 @@ fn seal_garbage(block: &mut StreamBlock) {
 }
 
 /// Runs `work` on a blocking thread: sealing (an RSA private operation per 255 bytes),
-/// unsealing and the fsyncs of a stream's chunks must not hold the async threads, which
-/// serve the network meanwhile.
+/// unsealing, the fsyncs of a stream's chunks and reads of local blocks must not hold the
+/// async threads, which serve the network meanwhile.
 async fn on_blocking_thread<T: Send + 'static>(
 	work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, String> {
 	tokio::task::spawn_blocking(work)
 		.await
-		.map_err(|e| format!("the sealing/unsealing task failed: {e}"))
+		.map_err(|e| format!("a task on a blocking thread failed: {e}"))
 }
 
 /// The off-chain worker's view of this node: proofs from the replica store, and the setup
