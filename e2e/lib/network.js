@@ -1,9 +1,9 @@
 // A local datdot network on 127.0.0.1 for the end-to-end tests and the setup benchmark: a
 // validator of the dev chain (as `--dev` starts it) that is also the publisher's node, and
-// provider nodes. Each provider
-// account is a dev stash (`//Bob//stash`, cold: its key is never in a node); its node runs
-// as the dev account (`--bob`), whose `dtdt` key is the duty key the provider authorises,
-// and registers with the PeerId, duty key and signatures its node gives (`datdot_registration`).
+// provider nodes. Each provider account is a dev stash (`//Bob//stash`, cold: its key is
+// never in a node); its node runs as the dev account (`--bob`), whose `dtdt` key is the
+// duty key the provider authorises, and registers with the PeerId, duty key and signatures
+// its node gives (`datdot_registration`).
 
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -13,7 +13,7 @@ import {
   sendAndFinalize, moduleError, errorAs, rpcCall, NODE_BIN, repoRoot, registerTx,
 } from '../lib/harness.js';
 import {
-  networkScope, startNetwork, writeJsFeed, importFeed, registerProviders, publishFeed, planUntilActive, is,
+  networkScope, startNetwork, writeJsFeed, importFeed, registerProviders, publishFeed, planUntilActive, is, hostersOf,
   replicaKey, generate,
 } from '../lib/network.js';
 
@@ -93,7 +93,7 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
     }
   });
 
-  const hosters = () => [...new Set([...replicas.values()].map((r) => r.active.hoster.toString()))];
+  const hosters = () => hostersOf(replicas);
   const ofHoster = (name, who) => events.seen.filter((e) => is(name)(e) && e.data.hoster.toString() === who);
 
   await t.test('hosters answer their storage challenges from their stores, round after round', async () => {

@@ -11,7 +11,7 @@
 //   setup it is drawn to host or to encode up on chain at once, pays the release penalty,
 //   and the replica goes to another provider; nobody else is struck and no setup times out.
 
-import { test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,14 +30,15 @@ let net;
 let tree;
 const scratch = networkScope('datdot-setup-faults-feed-', () => net);
 
-test('setup faults: a feed published on a network of honest providers', { timeout: 300_000 }, async () => {
+// The network the tests share: three honest providers and a feed of theirs published.
+before(async () => {
   // Challenges rare and offline grace long: these tests watch setups only, within the
   // runtime's setup time, as on a real network.
   net = await startNetwork(['bob', 'charlie', 'dave'], { challengePeriod: 500, offlineGrace: 1000 });
   tree = importFeed(net.validator, await writeJsFeed(scratch, BLOCKS, BLOCK_BYTES));
   await registerProviders(net, net.api.consts.datdot.minCapacity.toBigInt() * 4n);
   await publishFeed(net, tree);
-});
+}, { timeout: 300_000 });
 
 test('setup faults: a peer serving bad blocks costs reputation and time, and no setup fails', { timeout: 600_000 }, async () => {
   assert.ok(net, 'the network of the tests above');
