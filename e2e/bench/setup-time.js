@@ -1,11 +1,12 @@
 // Setup benchmark (issue 5): time from `publish_plan` to every replica active for a feed of
 // `--mib` MiB with R replicas on a local network of real nodes, against copying the same
-// bytes R times over 127.0.0.1 with a plain TCP copy (Node's net module); encoder and
-// hoster throughput from the nodes' logs; the share of storage challenges answered within
-// one block, and whether any was lost (failed, e.g. to a nonce clash); the start-up time of
-// the provider holding the most replicas, killed with SIGKILL and started again. Run:
-// `scripts/bench-setup.sh` (or `node e2e/bench/setup-time.js --mib 1`); `--challenge-period
-// P` challenges each hoster about every P blocks while challenges are counted.
+// bytes R times over 127.0.0.1 with a plain TCP copy (Node's net module); from the nodes'
+// logs, encoder and hoster throughput and how long after its encoder a hoster stored its
+// replica; the share of storage challenges answered within one block, and whether any was
+// lost (failed, e.g. to a nonce clash); the start-up time of the provider holding the most
+// replicas, killed with SIGKILL and started again. Run: `scripts/bench-setup.sh` (or
+// `node e2e/bench/setup-time.js --mib 1`); `--challenge-period P` challenges each hoster
+// about every P blocks while challenges are counted.
 
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createServer, connect as tcpConnect } from 'node:net';
@@ -55,6 +56,22 @@ function throughputs(node) {
   return out;
 }
 
+/** When each replica's encoding ended and when its hoster stored it (ms, the last time
+ * each was logged), from the nodes' logs: the hoster's lag behind its encoder. */
+function setupEnds(nodes) {
+  const encoded = new Map();
+  const stored = new Map();
+  for (const node of nodes) {
+    for (const f of readdirSync(node.workDir).filter((n) => n.endsWith('.log'))) {
+      for (const line of readFileSync(join(node.workDir, f), 'utf8').split('\n')) {
+        const m = line.match(/^(\S+ \S+) .* (encoded|stored) replica (\d+\/\d+)[: ]/);
+        if (m) (m[2] === 'encoded' ? encoded : stored).set(m[3], Date.parse(m[1].replace(' ', 'T')));
+      }
+    }
+  }
+  return [...stored].filter(([id]) => encoded.has(id)).map(([id, at]) => at - encoded.get(id));
+}
+
 /** A node process's peak resident memory in MiB (VmHWM, Linux). */
 function peakRssMib(node) {
   const status = readFileSync(`/proc/${node.proc.pid}/status`, 'utf8');
@@ -82,6 +99,8 @@ try {
   const all = Object.values(net.nodes).map(throughputs);
   console.log(`encoder MB/s (median over replicas): ${median(all.flatMap((t) => t.encoding)).toFixed(2)}`);
   console.log(`hoster MB/s (median over replicas): ${median(all.flatMap((t) => t.receiving)).toFixed(2)}`);
+  const lags = setupEnds(Object.values(net.nodes)).sort((a, b) => a - b);
+  console.log(`hoster stored its replica after the encoder finished (s, over ${lags.length} replicas): median ${(median(lags) / 1000).toFixed(2)}, max ${(lags[lags.length - 1] / 1000).toFixed(2)}`);
   const rss = [['validator (publisher)', net.validator], ...Object.entries(net.nodes)]
     .map(([name, node]) => `${name} ${peakRssMib(node).toFixed(0)}`);
   console.log(`peak RSS (MiB) after setup: ${rss.join(', ')}`);

@@ -382,24 +382,32 @@ impl SendRequest for Arc<dyn NetworkService> {
 	}
 }
 
-/// Sends the data plane's requests. Each is bounded as a whole by [`WHOLE_REQUEST_TIMEOUT`],
-/// and a peer that is not connected is dialed by one request at a time per protocol: litep2p
-/// (0.15) keeps one pending dial per peer and protocol, so a second request that dials a peer
-/// while the first still does replaces the first, whose answer then never comes, and the part
-/// that sent it waits for ever (holding the part, also through the replica's next draw).
+/// Sends the data plane's requests. Each is bounded as a whole by [`WHOLE_REQUEST_TIMEOUT`].
+/// Towards one peer on one protocol ([`Lane`]) at most [`MAX_ANSWERING_PER_PEER`] are in
+/// flight, what a server answers at once for a peer: parts that ask ahead never make an
+/// honest server refuse this node as [`Refusal::Busy`]; the rest wait their turn here. A peer
+/// that is not connected is dialed by one request at a time per protocol: litep2p (0.15)
+/// keeps one pending dial per peer and protocol, so a second request that dials a peer while
+/// the first still does replaces the first, whose answer then never comes, and the part that
+/// sent it waits for ever (holding the part, also through the replica's next draw).
 pub struct Requester {
 	network: Box<dyn SendRequest>,
-	/// A lock per peer and protocol, held while a request dials.
-	dialing: Mutex<HashMap<(PeerId, ProtocolName), std::sync::Weak<DialLock>>>,
+	/// The lanes requests are in; lanes nobody holds are forgotten.
+	lanes: Mutex<HashMap<(PeerId, ProtocolName), std::sync::Weak<Lane>>>,
 }
 
-/// Held by the one request dialing a peer on a protocol.
-type DialLock = tokio::sync::Mutex<()>;
+/// This node's requests to one peer on one protocol.
+struct Lane {
+	/// A permit per request in flight.
+	in_flight: tokio::sync::Semaphore,
+	/// Held by the one request dialing the peer.
+	dialing: tokio::sync::Mutex<()>,
+}
 
 impl Requester {
 	/// Sends through `network`.
 	pub fn new(network: Box<dyn SendRequest>) -> Self {
-		Self { network, dialing: Mutex::default() }
+		Self { network, lanes: Mutex::default() }
 	}
 
 	/// Sends `request` over `protocol` to `peer` (connecting if needed) and decodes the
@@ -411,6 +419,10 @@ impl Requester {
 		request: &Req,
 	) -> Result<T, FetchError> {
 		let payload = request.encode();
+		let lane = self.lane(peer, protocol);
+		// Waiting for a turn is not part of the request's time: each request ahead ends
+		// within its own bound.
+		let _turn = lane.in_flight.acquire().await;
 		let connected = || {
 			let payload = payload.clone();
 			self.network.send(peer, protocol.clone(), payload, IfDisconnected::ImmediateError)
@@ -418,8 +430,7 @@ impl Requester {
 		let sent = async {
 			match connected().await {
 				Err(RequestFailure::NotConnected) => {
-					let lock = self.dial_lock(peer, protocol);
-					let _dialing = lock.lock().await;
+					let _dialing = lane.dialing.lock().await;
 					// The request that held the lock may have connected the peer meanwhile.
 					match connected().await {
 						Err(RequestFailure::NotConnected) => {
@@ -441,17 +452,20 @@ impl Requester {
 		response.map_err(|refusal| FetchError::Refused { peer, refusal })
 	}
 
-	/// The dial lock of `peer` on `protocol`; locks nobody holds are forgotten.
-	fn dial_lock(&self, peer: PeerId, protocol: &ProtocolName) -> Arc<DialLock> {
-		let mut dialing = self.dialing.lock().unwrap_or_else(|p| p.into_inner());
-		dialing.retain(|_, lock| lock.strong_count() > 0);
+	/// The lane to `peer` on `protocol`.
+	fn lane(&self, peer: PeerId, protocol: &ProtocolName) -> Arc<Lane> {
+		let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
+		lanes.retain(|_, lane| lane.strong_count() > 0);
 		let key = (peer, protocol.clone());
-		if let Some(lock) = dialing.get(&key).and_then(std::sync::Weak::upgrade) {
-			return lock;
+		if let Some(lane) = lanes.get(&key).and_then(std::sync::Weak::upgrade) {
+			return lane;
 		}
-		let lock = Arc::new(DialLock::new(()));
-		dialing.insert(key, Arc::downgrade(&lock));
-		lock
+		let lane = Arc::new(Lane {
+			in_flight: tokio::sync::Semaphore::new(MAX_ANSWERING_PER_PEER),
+			dialing: tokio::sync::Mutex::new(()),
+		});
+		lanes.insert(key, Arc::downgrade(&lane));
+		lane
 	}
 }
 
@@ -653,6 +667,63 @@ mod tests {
 		assert!(asked.elapsed() < Duration::from_secs(5), "took {:?}", asked.elapsed());
 		let state = network.0.lock().unwrap();
 		assert_eq!((state.dials, state.lost.len()), (1, 0), "one dial, no request lost");
+	}
+
+	/// A connected network that answers each request (`Ok` of its payload) after 100 ms,
+	/// and counts each peer's requests in flight.
+	#[derive(Default)]
+	struct Counting(Mutex<HashMap<PeerId, (usize, usize)>>);
+
+	impl SendRequest for Arc<Counting> {
+		fn send(
+			&self,
+			peer: PeerId,
+			_: ProtocolName,
+			payload: Vec<u8>,
+			_: IfDisconnected,
+		) -> BoxFuture<'_, Result<Vec<u8>, RequestFailure>> {
+			let count = move |change: fn(usize) -> usize| {
+				let mut peers = self.0.lock().unwrap();
+				let (now, most) = peers.entry(peer).or_default();
+				*now = change(*now);
+				*most = (*most).max(*now);
+			};
+			async move {
+				count(|n| n + 1);
+				tokio::time::sleep(Duration::from_millis(100)).await;
+				count(|n| n - 1);
+				Ok([&[0u8][..], &payload].concat())
+			}
+			.boxed()
+		}
+	}
+
+	#[tokio::test(start_paused = true)]
+	async fn requests_to_a_peer_wait_for_a_turn_within_what_its_server_answers_at_once() {
+		let network = Arc::new(Counting::default());
+		let requests = Requester::new(Box::new(network.clone()));
+		let (busy, other, protocol) = (PeerId::random(), PeerId::random(), "/test/1".into());
+		let asked = tokio::time::Instant::now();
+		let timed = |peer, n: u32| {
+			let (requests, protocol) = (&requests, &protocol);
+			async move {
+				let answer = requests.request::<u32, u32>(peer, protocol, &n).await;
+				(answer.expect("answered"), asked.elapsed())
+			}
+		};
+		let many = (0..3 * MAX_ANSWERING_PER_PEER as u32).map(|n| timed(busy, n));
+		let (many, (one, one_took)) =
+			futures::join!(futures::future::join_all(many), timed(other, 99));
+		// Every request is answered, in three turns of what the peer's server takes at once.
+		let answers: Vec<u32> = many.iter().map(|(n, _)| *n).collect();
+		assert_eq!(answers, (0..3 * MAX_ANSWERING_PER_PEER as u32).collect::<Vec<_>>());
+		let last = many.iter().map(|(_, took)| *took).max().unwrap();
+		assert_eq!(last, Duration::from_millis(300));
+		let peers = network.0.lock().unwrap();
+		assert_eq!(peers[&busy], (0, MAX_ANSWERING_PER_PEER), "never more in flight");
+		// Another peer does not wait behind them.
+		assert_eq!((one, one_took), (99, Duration::from_millis(100)));
+		assert!(requests.lanes.lock().unwrap().values().all(|l| l.strong_count() == 0));
 	}
 
 	/// A network whose requests never complete (as a request litep2p lost).

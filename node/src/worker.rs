@@ -60,7 +60,8 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 /// How long a transfer may get nothing before it warns (again) what it waits on.
 const STALLED_WARN_EVERY: Duration = Duration::from_secs(30);
 
-/// An encoded stream ready for its hoster.
+/// An encoded stream for its hoster: whole, or the part logged so far while it is encoded
+/// (every logged block is durable and final, so the hoster checks it meanwhile).
 struct Prepared {
 	/// The draw it was made for, by its setup deadline: a replica drawn again (after a
 	/// timeout) with this node as encoder is a new draw, encoded and confirmed anew.
@@ -70,7 +71,13 @@ struct Prepared {
 	/// The feed blocks it encodes.
 	range: Range<u64>,
 	/// The stream, one entry per block of `range`, on disk.
-	stream: StreamLog,
+	stream: Mutex<StreamLog>,
+}
+
+impl Prepared {
+	fn log(&self) -> std::sync::MutexGuard<'_, StreamLog> {
+		self.stream.lock().unwrap_or_else(|p| p.into_inner())
+	}
 }
 
 /// What the workers know, updated after each best block.
@@ -85,6 +92,9 @@ struct State {
 	ready: BTreeMap<Part, (BlockNumber, EncodedRoot)>,
 	/// Encoded streams this node serves to hosters.
 	prepared: BTreeMap<ReplicaId, Arc<Prepared>>,
+	/// Streams being encoded, whose logged blocks are served to hosters already (an
+	/// encoder task's own: gone when the task ends).
+	encoding: BTreeMap<ReplicaId, Arc<Prepared>>,
 	/// Feeds whose stored block proofs are being renewed, or wait until the given time
 	/// after a try that found no source.
 	refreshing: BTreeMap<[u8; 32], Option<Instant>>,
@@ -402,7 +412,11 @@ struct Running<'a, C>(&'a Workers<C>, Part);
 
 impl<C> Drop for Running<'_, C> {
 	fn drop(&mut self) {
-		self.0.state.lock().unwrap_or_else(|p| p.into_inner()).running.remove(&self.1);
+		let mut state = self.0.state.lock().unwrap_or_else(|p| p.into_inner());
+		state.running.remove(&self.1);
+		if self.1 .0 == Role::Encoder {
+			state.encoding.remove(&self.1 .1);
+		}
 	}
 }
 
@@ -697,7 +711,7 @@ where
 			.map_err(|e| format!("the hoster's registered PeerId is invalid: {e}"))?;
 		let range = duty.blocks.start..duty.blocks.end;
 		let head = StreamHead::new(&duty.feed, duty.id, &range, *self.parts.sealer.key());
-		let mut log = self.open_stream(duty, head).await?;
+		let log = self.open_stream(duty, head).await?;
 		let mut encoder = StreamEncoder::new(
 			duty.feed.clone(),
 			duty.id,
@@ -705,24 +719,43 @@ where
 			self.parts.sealer.clone(),
 			(log.len(), log.segments()),
 		);
+		// Served to the hoster as it grows, so receiving overlaps encoding.
+		let stream = Arc::new(Prepared {
+			deadline: duty.deadline,
+			hoster,
+			range: range.clone(),
+			stream: Mutex::new(log),
+		});
+		self.state().encoding.insert(duty.id, stream.clone());
 		let mut progress = Progress::new("encoding", duty.id, range.end - range.start);
 		let mut sources = Sources::default();
 		// The one block a garbage encoder (a test) spoils: the second, or the only one.
 		let garbage = (misbehaviour() == Some(Misbehaviour::GarbageEncoder))
 			.then(|| range.start + 1.min((range.end - range.start).saturating_sub(1)));
+		// The chunk after the one in hand is fetched while that one is checked, sealed and
+		// logged, with who gave it: a request's round trip overlaps the sealing before it.
+		let mut ahead = None;
 		while let Some(next) = encoder.next_index() {
 			if !self.still_due(&(Role::Encoder, duty.id)) {
 				return Ok(None);
 			}
-			let Some(proofs) =
-				self.original_blocks(&duty.feed, next..range.end, &mut sources).await
-			else {
+			let fetched = match ahead.take() {
+				Some((at, fetched, gave)) if at == next => {
+					sources.gave = gave;
+					fetched
+				}
+				_ => self.original_blocks(&duty.feed, next..range.end, &mut sources).await,
+			};
+			let Some(proofs) = fetched else {
 				futures_timer::Delay::new(RETRY_AFTER).await;
 				continue;
 			};
 			let bytes: usize =
 				proofs.iter().map(|p| p.block.as_ref().map_or(0, |b| b.value.len())).sum();
-			let (back, back_log, added) = on_blocking_thread(move || {
+			let after = next + proofs.len() as u64;
+			let gave = sources.gave;
+			let appending = stream.clone();
+			let seal = on_blocking_thread(move || {
 				let mut sealed = Vec::with_capacity(proofs.len());
 				let mut added = Ok(());
 				for proof in proofs {
@@ -740,24 +773,44 @@ where
 						}
 					}
 				}
-				let logged = log.append(&sealed);
-				(encoder, log, logged.map(|()| added))
-			})
-			.await?;
-			(encoder, log) = (back, back_log);
-			let added = added.map_err(|e| self.cannot_store(duty, stream_error(&log, e)))?;
+				let logged = appending.log().append(&sealed);
+				(encoder, logged.map(|()| added))
+			});
+			let fetch = async {
+				match after < range.end {
+					true => {
+						let fetched =
+							self.original_blocks(&duty.feed, after..range.end, &mut sources).await;
+						Some((after, fetched, sources.gave))
+					}
+					false => None,
+				}
+			};
+			let (sealed, fetched) = futures::join!(seal, fetch);
+			let (back, added) = sealed?;
+			encoder = back;
+			sources.gave = gave;
+			let added =
+				added.map_err(|e| self.cannot_store(duty, stream_error(&stream.log(), e)))?;
 			let blocks = encoder.next_index().unwrap_or(range.end) - next;
 			self.metric(|m| m.encoded_blocks.inc_by(blocks));
 			match added {
-				Ok(()) => progress.add(blocks, bytes),
-				// The blocks before the bad one are kept; the rest come from another source.
+				Ok(()) => {
+					progress.add(blocks, bytes);
+					ahead = fetched;
+				}
+				// The blocks before the bad one are kept; the rest come from another source
+				// (the chunk fetched meanwhile may be the same peer's: it is dropped).
 				Err(e) => self.bad_source(&mut sources, &e, duty.id)?,
 			}
 		}
-		let (root, log) = on_blocking_thread(move || (log.root(), log)).await?;
-		let root = root.map_err(|e| self.cannot_store(duty, stream_error(&log, e)))?;
-		let prepared = Prepared { deadline: duty.deadline, hoster, range, stream: log };
-		self.state().prepared.insert(duty.id, Arc::new(prepared));
+		let finished = stream.clone();
+		let root = on_blocking_thread(move || finished.log().root()).await?;
+		let root = root.map_err(|e| self.cannot_store(duty, stream_error(&stream.log(), e)))?;
+		let mut state = self.state();
+		state.encoding.remove(&duty.id);
+		state.prepared.insert(duty.id, stream);
+		drop(state);
 		log::info!(
 			target: "datdot",
 			"encoded replica {}/{}: {} segments, root {}; serving it to hoster {hoster}",
@@ -938,12 +991,19 @@ where
 		.map_err(|e| format!("the encoder's registered sealing key is unusable: {e}"))?;
 		let mut progress = Progress::new("receiving", duty.id, range.end - range.start);
 		let mut chunk = net::ChunkSize::default();
+		// The chunk after the one in hand is asked for while that one is checked and logged,
+		// so each request's round trip overlaps the work on the chunk before it.
+		let mut ahead = None;
 		while let Some(from) = acceptor.next_index() {
 			if !self.same_duty(duty) {
 				return Ok(None);
 			}
 			let asked = Instant::now();
-			let blocks = match self.encoded_blocks(encoder, duty.id, from, &mut chunk).await {
+			let fetched = match ahead.take() {
+				Some((at, fetched)) if at == from => fetched,
+				_ => self.encoded_blocks(encoder, duty.id, from, &mut chunk).await,
+			};
+			let blocks = match fetched {
 				Ok(blocks) => blocks,
 				Err(e) => {
 					progress.stalled(&e);
@@ -952,7 +1012,8 @@ where
 			};
 			progress.restart_clock(asked);
 			let bytes: usize = blocks.iter().map(|b| b.sealed.len()).sum();
-			let (back, back_log, accepted) = on_blocking_thread(move || {
+			let after = from + blocks.len() as u64;
+			let check = on_blocking_thread(move || {
 				let mut kept = Vec::with_capacity(blocks.len());
 				let mut accepted = Ok(());
 				for block in blocks {
@@ -967,9 +1028,17 @@ where
 				// What checked out is kept, also before a refused block (it is evidence).
 				let logged = log.append(&kept);
 				(acceptor, log, logged.map(|()| (kept.len() as u64, accepted)))
-			})
-			.await?;
+			});
+			let next = async {
+				match after < range.end {
+					true => Some(self.encoded_blocks(encoder, duty.id, after, &mut chunk).await),
+					false => None,
+				}
+			};
+			let (checked, next) = futures::join!(check, next);
+			let (back, back_log, accepted) = checked?;
 			(acceptor, log) = (back, back_log);
+			ahead = next.map(|next| (after, next));
 			let (count, accepted) =
 				accepted.map_err(|e| self.cannot_store(duty, stream_error(&log, e)))?;
 			progress.add(count, bytes);
@@ -1229,7 +1298,14 @@ where
 	) -> Result<Vec<StreamBlock>, Refusal> {
 		let prepared = {
 			let state = self.state();
-			match state.prepared.get(&request.id) {
+			// A stream still encoded for an earlier draw (its task not stopped yet) is not
+			// this draw's.
+			let this_draw = |p: &&Arc<Prepared>| {
+				let duty = state.duties.get(&(Role::Encoder, request.id));
+				duty.is_some_and(|d| d.deadline == p.deadline)
+			};
+			let encoding = state.encoding.get(&request.id).filter(this_draw);
+			match state.prepared.get(&request.id).or(encoding) {
 				Some(p) => p.clone(),
 				None if state.running.contains(&(Role::Encoder, request.id)) => {
 					return Err(Refusal::NotReady)
@@ -1247,10 +1323,14 @@ where
 			return Err(Refusal::OutOfRange);
 		}
 		let skip = (request.from - prepared.range.start) as usize;
-		let blocks = prepared.stream.read(skip, request.max_bytes).map_err(|e| {
+		let blocks = prepared.log().read(skip, request.max_bytes).map_err(|e| {
 			log::error!(target: "datdot", "cannot read an encoded stream to serve it: {e}");
 			Refusal::NotReady
 		})?;
+		// Past what is logged of a stream still being encoded.
+		if blocks.is_empty() {
+			return Err(Refusal::NotReady);
+		}
 		self.metric(|m| m.served_encoded_blocks.inc_by(blocks.len() as u64));
 		Ok(blocks)
 	}
@@ -1514,7 +1594,7 @@ mod tests {
 		let head = StreamHead::new(&duty.feed, duty.id, &(0..4), key);
 		// Open files outlive the directory, which goes with the test.
 		let dir = tempfile::tempdir().unwrap();
-		let stream = StreamLog::open(&dir.path().join("stream"), head).unwrap();
+		let stream = Mutex::new(StreamLog::open(&dir.path().join("stream"), head).unwrap());
 		let prepared =
 			Prepared { deadline: duty.deadline, hoster: PeerId::random(), range: 0..4, stream };
 		state.prepared.insert(duty.id, Arc::new(prepared));
