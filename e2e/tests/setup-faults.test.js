@@ -3,6 +3,8 @@
 // - mallory, a node that is no provider, serves a new feed with every block altered before
 //   its publisher does. Each encoder that asks it finds the proofs bad, charges mallory
 //   reputation, keeps what it checked and asks others: the setups are slower, none fails.
+//   Meanwhile trudy, another such node, asks every peer for blocks as fast as it can: each
+//   provider refuses it past its rate, at a cost, and goes on with its setups.
 // - an encoder, a hoster and the publisher's node are killed with SIGKILL at a random
 //   moment of a plan's setup and restarted: every replica still ends active, no temporary
 //   file is left in their stores, the killed hoster still proves what it held before, and
@@ -40,23 +42,29 @@ before(async () => {
   await publishFeed(net, tree);
 }, { timeout: 300_000 });
 
-test('setup faults: a peer serving bad blocks costs reputation and time, and no setup fails', { timeout: 600_000 }, async () => {
+test('setup faults: a peer serving bad blocks and one flooding requests cost reputation and time, and no setup fails', { timeout: 600_000 }, async () => {
   assert.ok(net, 'the network of the tests above');
   const { events } = net;
-  const mallory = await startNode(['--chain', devChainSpec(), '--node-key', identity(20).nodeKey, '--bootnodes', net.bootnode],
-    { name: 'mallory', env: { DATDOT_TEST_MISBEHAVE: 'bad-blocks' } });
+  const hostile = (name, key, misbehaviour) => startNode(['--chain', devChainSpec(), '--node-key', identity(key).nodeKey, '--bootnodes', net.bootnode],
+    { name, env: { DATDOT_TEST_MISBEHAVE: misbehaviour } });
+  const [mallory, trudy] = await Promise.all([hostile('mallory', 20, 'bad-blocks'), hostile('trudy', 22, 'flooder')]);
   const dir = mkdtempSync(join(scratch, 'bad-'));
   const exportDir = await writeJsFeed(dir, BLOCKS / 4, BLOCK_BYTES);
   // At first only mallory serves the feed; the publisher's node gets it once mallory was caught.
   const fresh = importFeed(mallory, exportDir);
   await publishFeed(net, fresh);
   const providers = ['bob', 'charlie', 'dave'];
-  const badAnswers = async () => (await Promise.all(providers.map(async (n) => {
-    const text = await (await fetch(`http://127.0.0.1:${net.nodes[n].prometheusPort}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith('datdot_bad_answers_total'));
-    return line ? Number(line.split(' ').pop()) : 0;
-  }))).reduce((a, b) => a + b, 0);
+  // The sum of a node's Prometheus samples of metric `name` with `label` in their labels.
+  const metric = async (node, name, label = '') => {
+    const text = await (await fetch(`http://127.0.0.1:${node.prometheusPort}/metrics`)).text();
+    return text.split('\n').filter((l) => l.startsWith(name) && l.includes(label))
+      .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+  };
+  const badAnswers = async () => (await Promise.all(providers.map((n) => metric(net.nodes[n], 'datdot_bad_answers_total'))))
+    .reduce((a, b) => a + b, 0);
+  const floods = () => Promise.all(providers.map((n) => metric(net.nodes[n], 'datdot_refused_floods_total')));
   const before = await badAnswers();
+  const floodsBefore = await floods();
   const mark = events.seen.length;
   const started = Date.now();
   const { ofPlan } = await publishPlan(net, fresh, BLOCKS / 4);
@@ -77,7 +85,16 @@ test('setup faults: a peer serving bad blocks costs reputation and time, and no 
   assert.equal(faulted.length, 0, `nobody faulted: ${faulted.map((e) => e.toString())}`);
   // Each encoder asked mallory once per part at most: it is not asked again after a bad answer.
   assert.ok(charged <= total, `${charged} bad chunks for ${total} encodings`);
-  await mallory.stop();
+  // Every provider refused trudy's flood at a cost (and its own setups went on, above).
+  const refused = (await floods()).map((n, i) => n - floodsBefore[i]);
+  console.log(`# trudy's requests refused as a flood: ${providers.map((n, i) => `${n} ${refused[i]}`).join(', ')}`);
+  assert.ok(refused.every((n) => n > 0), `every provider refused trudy's flood: ${refused}`);
+  // What the network made of it (a figure, not a bound: sc-network's peer set decides).
+  const banned = await Promise.all(providers.map((n) =>
+    metric(net.nodes[n], 'substrate_sub_libp2p_requests_in_failure_total', 'reason="banned-peer"')));
+  console.log(`# requests of a banned peer refused by sc-network: ${providers.map((n, i) => `${n} ${banned[i]}`).join(', ')}`);
+  console.log(`# trudy: ${logLines(trudy, (l) => l.includes('flooded')).split('\n').pop()}`);
+  await Promise.all([mallory.stop(), trudy.stop()]);
 });
 
 test('setup faults: an encoder, a hoster and the publisher killed with SIGKILL mid-setup and restarted; every replica ends active, nothing is lost or left behind', { timeout: 900_000 }, async () => {

@@ -7,7 +7,8 @@
 //!   blocks, each with hypercore's proof against the feed's signed tree, exactly what any
 //!   hypercore reader gets.
 //! - **encoded** (`/datdot/<genesis>/encoded/1`): a replica's hoster pulls the encoded
-//!   stream from the replica's encoder, chunk by chunk from the next block it still needs;
+//!   stream from the replica's encoder, chunk by chunk from the next block it still needs,
+//!   while the encoder still seals it (blocks past what is sealed are [`Refusal::NotReady`]);
 //!   the encoder serves it only to the PeerId the hoster registered on chain. Pulling by
 //!   position makes a transfer resume where it stopped after a dropped connection.
 //!
@@ -42,6 +43,7 @@ use std::{
 	sync::{Arc, Mutex},
 	time::{Duration, Instant},
 };
+use substrate_prometheus_endpoint::{Counter, U64};
 
 type BlockHash = <Block as sp_runtime::traits::Block>::Hash;
 
@@ -182,10 +184,12 @@ pub fn register<N: NetworkBackend<Block, BlockHash>>(
 }
 
 /// Answers the requests of one protocol with `answer(peer, request)`, on blocking threads
-/// within [`PeerLimits`], until the network stops.
+/// within [`PeerLimits`], until the network stops; counts the requests refused as a flood
+/// (past their peer's rate) in `floods`.
 pub async fn serve<Req, Resp>(
 	requests: async_channel::Receiver<IncomingRequest>,
 	answer: impl Fn(PeerId, Req) -> Result<Resp, Refusal> + Send + Sync + 'static,
+	floods: Option<Counter<U64>>,
 ) where
 	Req: Decode + Send + 'static,
 	Resp: Encode + Send + 'static,
@@ -197,6 +201,9 @@ pub async fn serve<Req, Resp>(
 		let peer = request.peer;
 		let admitted = limits.lock().unwrap_or_else(|p| p.into_inner()).admit(peer, Instant::now());
 		if let Err(cost) = admitted {
+			if let (Some(floods), Some(_)) = (&floods, cost) {
+				floods.inc();
+			}
 			respond(request, Err::<Resp, Refusal>(Refusal::Busy), cost);
 			continue;
 		}
@@ -575,10 +582,12 @@ mod tests {
 		let answer = ask(honest, 7);
 		drop(tx);
 		let started = Instant::now();
-		runtime.block_on(serve(rx, move |_, n: u32| {
+		let floods = Counter::new("floods", "test").unwrap();
+		let double = move |_, n: u32| {
 			assert_ne!(std::thread::current().id(), async_thread, "answered on the async thread");
 			Ok(n * 2)
-		}));
+		};
+		runtime.block_on(serve(rx, double, Some(floods.clone())));
 		// Tokens the flooder earned while the test ran (none on an idle machine).
 		let earned = (started.elapsed().as_secs_f64() * REQUESTS_PER_SEC).ceil() as usize;
 		let burst = 2 * REQUESTS_PER_SEC as usize + earned;
@@ -592,6 +601,7 @@ mod tests {
 		let costly = flood.iter().filter(|(_, cost)| cost == &vec![FLOOD_COST]).count();
 		assert!(answered <= burst, "{answered} answered");
 		assert!(costly >= flood_size.saturating_sub(burst), "{costly} refused at a cost");
+		assert_eq!(floods.get(), costly as u64, "each counted");
 		assert!(flood
 			.iter()
 			.all(|(body, cost)| body.is_ok() || *body == Err(Refusal::Busy) && cost.len() <= 1));

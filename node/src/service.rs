@@ -343,15 +343,21 @@ pub fn new_full<
 	task_manager.spawn_handle().spawn(
 		"datdot-blocks-server",
 		Some("datdot"),
-		datdot_node::net::serve(blocks_requests, move |_, request| w.answer_blocks(request)),
+		datdot_node::net::serve(
+			blocks_requests,
+			move |_, request| w.answer_blocks(request),
+			workers.flood_counter(),
+		),
 	);
 	let w = workers.clone();
 	task_manager.spawn_handle().spawn(
 		"datdot-encoded-server",
 		Some("datdot"),
-		datdot_node::net::serve(encoded_requests, move |peer, request| {
-			w.answer_encoded(peer, request)
-		}),
+		datdot_node::net::serve(
+			encoded_requests,
+			move |peer, request| w.answer_encoded(peer, request),
+			workers.flood_counter(),
+		),
 	);
 
 	// datdot's duties run in off-chain workers on provider nodes, which are usually not

@@ -57,6 +57,10 @@ const REFRESH_RETRY: Duration = Duration::from_secs(60);
 const ORIGINAL_BLOCK_TRIES: usize = 5;
 /// How often a running transfer logs its progress.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+/// Requests a flooder (a test) keeps in flight to each peer: four times what a server
+/// answers at once for one peer.
+const FLOOD_IN_FLIGHT: usize = 4 * net::MAX_ANSWERING_PER_PEER;
+
 /// How long a transfer may get nothing before it warns (again) what it waits on.
 const STALLED_WARN_EVERY: Duration = Duration::from_secs(30);
 
@@ -228,6 +232,7 @@ struct Metrics {
 	served_blocks: Counter<U64>,
 	served_encoded_blocks: Counter<U64>,
 	bad_answers: Counter<U64>,
+	floods: Counter<U64>,
 	reader_blocks: Counter<U64>,
 	reader_bytes: Counter<U64>,
 	reader_refusals: Counter<U64>,
@@ -260,6 +265,11 @@ impl Metrics {
 				"datdot_bad_answers_total",
 				"Chunks of original blocks from peers that did not check out (the peer is \
 				 charged reputation and not asked again for that part)",
+			)?,
+			floods: counter(
+				"datdot_refused_floods_total",
+				"Requests of the data plane refused because their peer asked faster than its \
+				 rate (each costs the peer reputation; the network bans a peer that goes on)",
 			)?,
 			reader_blocks: counter(
 				"datdot_hypercore_served_blocks_total",
@@ -442,11 +452,73 @@ where
 
 	/// Follows the best chain and starts the work each new best block brings.
 	pub async fn run(self: Arc<Self>) {
+		if misbehaviour() == Some(Misbehaviour::Flooder) {
+			let flood = self.clone().flood();
+			self.parts.spawner.spawn("datdot-flood", Some("datdot"), flood);
+		}
 		let mut blocks = self.parts.client.import_notification_stream();
 		while let Some(block) = blocks.next().await {
 			if block.is_new_best {
 				self.on_best_block(block.hash);
 			}
+		}
+	}
+
+	/// A flooder (a test): asks each connected peer for blocks of a feed nobody serves,
+	/// [`FLOOD_IN_FLIGHT`] requests at once past any lane, each again as soon as answered;
+	/// logs what came of them every 10 s.
+	async fn flood(self: Arc<Self>) {
+		use net::SendRequest as _;
+		use sc_network::{request_responses::OutboundFailure, RequestFailure};
+		let request = BlocksRequest { feed: [0xf1; 32], length: 1, start: 0, end: 1, max_bytes: 1 };
+		let outcomes = Arc::new(Mutex::new(BTreeMap::<String, u64>::new()));
+		let mut flooded = BTreeSet::new();
+		for second in 0u64.. {
+			for peer in (self.parts.peers)().await {
+				if !flooded.insert(peer) {
+					continue;
+				}
+				for _ in 0..FLOOD_IN_FLIGHT {
+					let (workers, payload) = (self.clone(), request.encode());
+					let outcomes = outcomes.clone();
+					self.parts.spawner.spawn("datdot-flood", Some("datdot"), async move {
+						let (network, blocks) =
+							(&workers.parts.network, &workers.parts.names.blocks);
+						loop {
+							let connect = sc_network::IfDisconnected::TryConnect;
+							let sent =
+								network.send(peer, blocks.clone(), payload.clone(), connect).await;
+							let outcome = match &sent {
+								Ok(answer) => match <net::BlocksResponse as codec::Decode>::decode(
+									&mut &answer[..],
+								) {
+									Ok(Err(refusal)) => format!("{refusal:?}"),
+									_ => "answered".into(),
+								},
+								Err(e) => format!("{e:?}"),
+							};
+							*outcomes
+								.lock()
+								.unwrap_or_else(|p| p.into_inner())
+								.entry(outcome)
+								.or_default() += 1;
+							// Not connected (banned, say): dialing again at once would spin.
+							if let Err(
+								RequestFailure::NotConnected
+								| RequestFailure::Network(OutboundFailure::DialFailure),
+							) = sent
+							{
+								futures_timer::Delay::new(Duration::from_secs(2)).await;
+							}
+						}
+					});
+				}
+			}
+			if second % 10 == 9 {
+				let so_far = outcomes.lock().unwrap_or_else(|p| p.into_inner()).clone();
+				log::warn!(target: "datdot", "TEST ONLY: flooded {} peers: {so_far:?}", flooded.len());
+			}
+			futures_timer::Delay::new(Duration::from_secs(1)).await;
 		}
 	}
 
@@ -1052,9 +1124,25 @@ where
 					duty.id.replica,
 				);
 				// An honest stream is about its reservation (the range's share of the feed's
-				// bytes); one twice that is not kept, so a cheater cannot fill the disk.
+				// bytes); one twice that is not kept, so a cheater cannot fill the disk. The
+				// store holds that room too; without it the evidence keeps to the reservation.
+				let doubled = duty.reserved.saturating_mul(2);
+				let bound = match self.parts.store.reserve(Role::Hoster, duty.id, doubled) {
+					Ok(()) => doubled,
+					Err(room) => {
+						log::warn!(
+							target: "datdot",
+							"replica {}/{}: keeping at most {} bytes of evidence, the room \
+							 reserved for the stream ({room})",
+							duty.id.contract,
+							duty.id.replica,
+							duty.reserved,
+						);
+						duty.reserved
+					}
+				};
 				let evidence = acceptor
-					.into_evidence(&log, duty.reserved.saturating_mul(2))
+					.into_evidence(&log, bound)
 					.ok_or(e.to_string())?
 					.map_err(|e| self.evidence_error(duty, e))?;
 				return self.prove_fraud(duty, encoder, evidence).await;
@@ -1381,6 +1469,11 @@ impl<C> Workers<C> {
 	}
 
 	/// Updates a metric, if metrics are exported.
+	/// Counts the data plane's requests refused as floods ([`net::serve`]).
+	pub fn flood_counter(&self) -> Option<Counter<U64>> {
+		self.metrics.as_ref().map(|m| m.floods.clone())
+	}
+
 	fn metric(&self, update: impl FnOnce(&Metrics)) {
 		if let Some(m) = &self.metrics {
 			update(m);
@@ -1489,6 +1582,8 @@ enum Misbehaviour {
 	/// lazy hoster's answers from data that is not its own reach the chain, which must
 	/// refuse them.
 	UncheckedStore,
+	/// `flooder`: asks every connected peer for blocks as fast as it can.
+	Flooder,
 }
 
 /// The misbehaviour the environment asks for, read once.
@@ -1501,6 +1596,7 @@ fn misbehaviour() -> Option<Misbehaviour> {
 			"withholding-encoder" => Misbehaviour::WithholdingEncoder,
 			"bad-blocks" => Misbehaviour::BadBlocks,
 			"unchecked-store" => Misbehaviour::UncheckedStore,
+			"flooder" => Misbehaviour::Flooder,
 			other => {
 				log::error!(target: "datdot", "unknown DATDOT_TEST_MISBEHAVE={other}: ignored");
 				return None;

@@ -113,6 +113,14 @@ fn assign<T: Config>(
 	);
 }
 
+/// Leaves `who` with `reserve` bytes more than just under `MinFreeCapacity` free, so that
+/// a setup reserving `reserve` of it takes it out of the eligible index and its end puts
+/// it back in (the most index writes the end of a setup makes for one provider).
+fn at_border<T: Config>(who: &T::AccountId, reserve: u64) {
+	let keep = T::MinFreeCapacity::get().saturating_sub(1).saturating_add(reserve);
+	Datdot::<T>::update_provider(who, |p| p.reserved = p.capacity.saturating_sub(keep));
+}
+
 /// An active replica record hosted by `hoster`.
 fn active<T: Config>(hoster: &T::AccountId, root: EncodedRoot) -> ReplicaOf<T> {
 	Replica {
@@ -533,13 +541,17 @@ mod benchmarks {
 
 	#[benchmark]
 	fn confirm_setup() {
-		// Worst case: the second confirmation activates the replica, and the hoster's list of
-		// active replicas is as long as it gets.
+		// Worst case: the second confirmation activates the replica, the hoster's list of
+		// active replicas is as long as it gets, and the encoder's freed room puts it back in
+		// the eligible index.
 		let sponsor = funded::<T>("sponsor", 0);
 		plan::<T>(&sponsor, 1, 1);
 		let workers = providers::<T>(0, 3);
 		let id = ReplicaId { contract: 0, replica: 0 };
+		at_border::<T>(&workers[0], Contracts::<T>::get(0).expect("published").reserve);
+		let eligible = || Providers::<T>::get(&workers[0]).and_then(|p| p.eligible_at).is_some();
 		assign::<T>(id, &workers[0], &workers[1], &workers[2]);
+		assert!(!eligible(), "the encoder left the eligible index");
 		let others = T::MaxReplicasPerHoster::get().saturating_sub(1);
 		HostedReplicas::<T>::insert(
 			&workers[1],
@@ -555,6 +567,7 @@ mod benchmarks {
 			Datdot::<T>::hosting_started(RawOrigin::Signed(workers[1].clone()).into(), 0, 0, root)
 				.expect("activates");
 		}
+		assert!(eligible(), "the encoder is back in it");
 		assert!(matches!(
 			Replicas::<T>::get(0, 0).map(|r| r.state),
 			Some(ReplicaState::Active { .. })
@@ -669,13 +682,17 @@ mod benchmarks {
 
 	#[benchmark]
 	fn expire_setups(n: Linear<1, { T::MaxDrawsPerBlock::get() }>) {
-		// Worst case: neither party confirmed, so both get a strike, and all are requeued.
+		// Worst case: neither party confirmed, so both get a strike, all are requeued, and
+		// each encoder and hoster gets its room back and re-enters the eligible index.
 		let sponsor = funded::<T>("sponsor", 0);
 		plan::<T>(&sponsor, n, 1);
 		let workers = providers::<T>(0, 3 * n);
 		let deadline = frame_system::Pallet::<T>::block_number() + 10u32.into();
 		let mut ids = BoundedVec::new();
+		let eligible = ProviderIndex::Eligible.count::<T>();
 		for (i, w) in workers.chunks(3).enumerate() {
+			at_border::<T>(&w[0], 1 << 20);
+			at_border::<T>(&w[1], 1 << 20);
 			let id = ReplicaId { contract: i as u64, replica: 0 };
 			Datdot::<T>::assign_replica(
 				id,
@@ -688,11 +705,13 @@ mod benchmarks {
 			ids.try_push(id).expect("within MaxDrawsPerBlock");
 		}
 		SetupDeadlines::<T>::insert(deadline, ids);
+		assert_eq!(ProviderIndex::Eligible.count::<T>(), eligible - 2 * n, "they left it");
 		#[block]
 		{
 			Datdot::<T>::expire_setups(deadline + 1u32.into());
 		}
 		assert_eq!(Replicas::<T>::iter().count(), 0);
+		assert_eq!(ProviderIndex::Eligible.count::<T>(), eligible, "they are back");
 	}
 
 	#[benchmark]
