@@ -542,11 +542,12 @@ mod benchmarks {
 	#[benchmark]
 	fn confirm_setup() {
 		// Worst case: the second confirmation activates the replica, the hoster's list of
-		// active replicas is as long as it gets, and the encoder's freed room puts it back in
-		// the eligible index.
+		// active replicas is as long as it gets, the hoster leaves the eligible index (a
+		// fourth provider, after it there, moves into its place), and the encoder's freed
+		// room puts the encoder back in.
 		let sponsor = funded::<T>("sponsor", 0);
 		plan::<T>(&sponsor, 1, 1);
-		let workers = providers::<T>(0, 3);
+		let workers = providers::<T>(0, 4);
 		let id = ReplicaId { contract: 0, replica: 0 };
 		at_border::<T>(&workers[0], Contracts::<T>::get(0).expect("published").reserve);
 		let eligible = || Providers::<T>::get(&workers[0]).and_then(|p| p.eligible_at).is_some();

@@ -407,7 +407,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `System::ParentHash` (r:1 w:0)
 	/// Proof: `System::ParentHash` (`max_values`: Some(1), `max_size`: Some(32), added: 527, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Plans` (r:1 w:1)
-	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1447), added: 3922, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1463), added: 3938, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::PerformanceDue` (r:1 w:1)
 	/// Proof: `Datdot::PerformanceDue` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::NextChallengeId` (r:1 w:1)
@@ -422,10 +422,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::PerformanceChallenges` (`max_values`: None, `max_size`: Some(146), added: 2621, mode: `MaxEncodedLen`)
 	fn confirm_setup() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `15310`
+		//  Measured:  `15405`
 		//  Estimated: `15803`
-		// Minimum execution time: 184_305_000 picoseconds.
-		Weight::from_parts(304_665_000, 15803)
+		// Minimum execution time: 191_995_000 picoseconds.
+		Weight::from_parts(218_591_000, 15803)
 			.saturating_add(T::DbWeight::get().reads(18_u64))
 			.saturating_add(T::DbWeight::get().writes(18_u64))
 	}
@@ -578,25 +578,29 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::Replicas` (`max_values`: None, `max_size`: Some(229), added: 2704, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Providers` (r:32 w:32)
 	/// Proof: `Datdot::Providers` (`max_values`: None, `max_size`: Some(522), added: 2997, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::IndexLen` (r:1 w:1)
+	/// Proof: `Datdot::IndexLen` (`max_values`: None, `max_size`: Some(13), added: 2488, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::DrawQueueBounds` (r:1 w:1)
 	/// Proof: `Datdot::DrawQueueBounds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::DrawQueue` (r:0 w:16)
 	/// Proof: `Datdot::DrawQueue` (`max_values`: None, `max_size`: Some(28), added: 2503, mode: `MaxEncodedLen`)
+	/// Storage: `Datdot::IndexEntries` (r:0 w:32)
+	/// Proof: `Datdot::IndexEntries` (`max_values`: None, `max_size`: Some(53), added: 2528, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::RedrawHints` (r:0 w:16)
 	/// Proof: `Datdot::RedrawHints` (`max_values`: None, `max_size`: Some(95), added: 2570, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[1, 16]`.
 	fn expire_setups(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `379 + n * (1096 ±0)`
+		//  Measured:  `416 + n * (1088 ±0)`
 		//  Estimated: `3670 + n * (5994 ±0)`
-		// Minimum execution time: 66_829_000 picoseconds.
-		Weight::from_parts(15_384_945, 3670)
-			// Standard Error: 723_638
-			.saturating_add(Weight::from_parts(57_277_367, 0).saturating_mul(n.into()))
-			.saturating_add(T::DbWeight::get().reads(2_u64))
+		// Minimum execution time: 73_516_000 picoseconds.
+		Weight::from_parts(31_371_249, 3670)
+			// Standard Error: 197_194
+			.saturating_add(Weight::from_parts(54_201_392, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(n.into())))
-			.saturating_add(T::DbWeight::get().writes(2_u64))
-			.saturating_add(T::DbWeight::get().writes((5_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().writes(3_u64))
+			.saturating_add(T::DbWeight::get().writes((7_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 5994).saturating_mul(n.into()))
 	}
 	/// Storage: `Datdot::TimingOverride` (r:1 w:0)
@@ -1143,7 +1147,7 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 41873).saturating_mul(n.into()))
 	}
 	fn confirm_setup() -> Weight {
-		Weight::from_parts(304_665_000, 15803)
+		Weight::from_parts(218_591_000, 15803)
 			.saturating_add(ParityDbWeight::get().reads(18_u64))
 			.saturating_add(ParityDbWeight::get().writes(18_u64))
 	}
@@ -1179,12 +1183,12 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 2997).saturating_mul(n.into()))
 	}
 	fn expire_setups(n: u32, ) -> Weight {
-		Weight::from_parts(15_384_945, 3670)
-			.saturating_add(Weight::from_parts(57_277_367, 0).saturating_mul(n.into()))
-			.saturating_add(ParityDbWeight::get().reads(2_u64))
+		Weight::from_parts(31_371_249, 3670)
+			.saturating_add(Weight::from_parts(54_201_392, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().reads((3_u64).saturating_mul(n.into())))
-			.saturating_add(ParityDbWeight::get().writes(2_u64))
-			.saturating_add(ParityDbWeight::get().writes((5_u64).saturating_mul(n.into())))
+			.saturating_add(ParityDbWeight::get().writes(3_u64))
+			.saturating_add(ParityDbWeight::get().writes((7_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 5994).saturating_mul(n.into()))
 	}
 	fn draw_replicas(n: u32, ) -> Weight {
