@@ -100,7 +100,7 @@ try {
   console.log(`encoder MB/s (median over replicas): ${median(all.flatMap((t) => t.encoding)).toFixed(2)}`);
   console.log(`hoster MB/s (median over replicas): ${median(all.flatMap((t) => t.receiving)).toFixed(2)}`);
   const lags = setupEnds(Object.values(net.nodes)).sort((a, b) => a - b);
-  console.log(`hoster stored its replica after the encoder finished (s, over ${lags.length} replicas): median ${(median(lags) / 1000).toFixed(2)}, max ${(lags[lags.length - 1] / 1000).toFixed(2)}`);
+  console.log(`hoster stored its replica after the encoder finished (s, over ${lags.length} replicas): median ${(median(lags) / 1000).toFixed(2)}, max ${((lags.at(-1) ?? NaN) / 1000).toFixed(2)}`);
   const rss = [['validator (publisher)', net.validator], ...Object.entries(net.nodes)]
     .map(([name, node]) => `${name} ${peakRssMib(node).toFixed(0)}`);
   console.log(`peak RSS (MiB) after setup: ${rss.join(', ')}`);

@@ -146,8 +146,9 @@ pub struct ProviderParams {
 	pub hypercore_listen: String,
 
 	/// The most setup parts of each role (encodings; receptions of a stream) the node works
-	/// on at once; the rest wait, earliest deadline first. Each part holds one chunk (up to
-	/// 1 MiB, or one larger block) in memory; its stream is kept on disk and resumed after a restart.
+	/// on at once; the rest wait, earliest deadline first. Each part holds two chunks (up to
+	/// 1 MiB each, or one larger block) in memory, the one in hand and the one asked ahead; its
+	/// stream is kept on disk and resumed after a restart.
 	#[arg(long = "max-setup-parts", value_name = "N", default_value_t = 8,
 		value_parser = clap::value_parser!(u32).range(1..))]
 	pub max_setup_parts: u32,

@@ -53,8 +53,9 @@ pub const MAX_REQUEST: u64 = 1024;
 pub const MAX_RESPONSE: u64 = 16 << 20;
 /// A chunk stops taking blocks once it holds this many bytes of them. Each chunk in flight
 /// is held a few times over (built, encoded, sent; received, checked, sealed), by up to
-/// [`MAX_ANSWERING`] answers per protocol and every setup part: 1 MiB keeps a node's peak
-/// memory near its idle size (4 MiB cost ~200 MiB more; docs/benchmarks.md).
+/// [`MAX_ANSWERING`] answers per protocol and every setup part (two each: the one in hand
+/// and the one asked ahead): 1 MiB keeps a node's peak memory near its idle size (4 MiB
+/// cost ~200 MiB more; docs/benchmarks.md).
 pub const CHUNK_BYTES: usize = 1 << 20;
 /// How long a request may wait for its response.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
@@ -126,8 +127,9 @@ pub enum Refusal {
 	/// This node is not encoding the replica (or no longer).
 	#[error("replica not encoded here")]
 	UnknownReplica,
-	/// The encoder has not finished encoding the replica yet: ask again shortly.
-	#[error("encoding not finished yet")]
+	/// The encoder has not sealed the replica up to the block asked for yet: ask again
+	/// shortly.
+	#[error("not sealed this far yet")]
 	NotReady,
 	/// The requesting peer is not the PeerId the replica's hoster registered on chain.
 	#[error("only the replica's hoster may fetch it")]
@@ -425,11 +427,35 @@ impl Requester {
 		protocol: &ProtocolName,
 		request: &Req,
 	) -> Result<T, FetchError> {
+		self.request_timed(peer, protocol, request).await.0
+	}
+
+	/// [`Requester::request`], with the time the request took once it had its turn: what
+	/// the link and the peer took ([`ChunkSize`] follows that, not this node's own queue).
+	pub async fn request_timed<Req: Encode, T: Decode>(
+		&self,
+		peer: PeerId,
+		protocol: &ProtocolName,
+		request: &Req,
+	) -> (Result<T, FetchError>, Duration) {
 		let payload = request.encode();
 		let lane = self.lane(peer, protocol);
 		// Waiting for a turn is not part of the request's time: each request ahead ends
 		// within its own bound.
 		let _turn = lane.in_flight.acquire().await;
+		let started = Instant::now();
+		let answer = self.send_in_turn(peer, protocol, &lane, payload).await;
+		(answer, started.elapsed())
+	}
+
+	/// Sends `payload` to `peer` once the request has its turn in `lane`.
+	async fn send_in_turn<T: Decode>(
+		&self,
+		peer: PeerId,
+		protocol: &ProtocolName,
+		lane: &Lane,
+		payload: Vec<u8>,
+	) -> Result<T, FetchError> {
 		let connected = || {
 			let payload = payload.clone();
 			self.network.send(peer, protocol.clone(), payload, IfDisconnected::ImmediateError)

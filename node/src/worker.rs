@@ -42,7 +42,7 @@ use sp_api::ProvideRuntimeApi;
 use std::{
 	collections::{BTreeMap, BTreeSet},
 	ops::Range,
-	sync::{Arc, Mutex},
+	sync::{Arc, Mutex, RwLock},
 	time::{Duration, Instant},
 };
 use substrate_prometheus_endpoint::{register, Counter, Gauge, PrometheusError, Registry, U64};
@@ -74,13 +74,39 @@ struct Prepared {
 	hoster: PeerId,
 	/// The feed blocks it encodes.
 	range: Range<u64>,
-	/// The stream, one entry per block of `range`, on disk.
-	stream: Mutex<StreamLog>,
+	/// The stream, one entry per block of `range`, on disk. Reads share it; only the
+	/// encoder's appends take it alone.
+	stream: RwLock<StreamLog>,
 }
 
 impl Prepared {
-	fn log(&self) -> std::sync::MutexGuard<'_, StreamLog> {
-		self.stream.lock().unwrap_or_else(|p| p.into_inner())
+	fn log(&self) -> std::sync::RwLockReadGuard<'_, StreamLog> {
+		self.stream.read().unwrap_or_else(|p| p.into_inner())
+	}
+
+	fn log_mut(&self) -> std::sync::RwLockWriteGuard<'_, StreamLog> {
+		self.stream.write().unwrap_or_else(|p| p.into_inner())
+	}
+
+	/// The blocks of the stream from feed index `from` that fit in `max_bytes`, for `peer`:
+	/// only its hoster gets them, and only what is logged (past that, `NotReady`).
+	fn serve(&self, peer: PeerId, from: u64, max_bytes: u32) -> Result<Vec<StreamBlock>, Refusal> {
+		if peer != self.hoster {
+			return Err(Refusal::NotTheHoster);
+		}
+		if !self.range.contains(&from) {
+			return Err(Refusal::OutOfRange);
+		}
+		let skip = (from - self.range.start) as usize;
+		let blocks = self.log().read(skip, max_bytes).map_err(|e| {
+			log::error!(target: "datdot", "cannot read an encoded stream to serve it: {e}");
+			Refusal::NotReady
+		})?;
+		// Past what is logged of a stream still being encoded.
+		if blocks.is_empty() {
+			return Err(Refusal::NotReady);
+		}
+		Ok(blocks)
 	}
 }
 
@@ -117,6 +143,21 @@ struct State {
 	/// Parts with a stream or reservation in the store that no duty or task needed, by how
 	/// many best blocks in a row (see [`State::unneeded`]).
 	unneeded_for: BTreeMap<Part, u32>,
+}
+
+impl State {
+	/// The stream of replica `id` this node serves to its hoster under the current draw,
+	/// whole or while it is encoded; `NotReady` while an encoder task has none yet. A
+	/// stream made for an earlier draw (its task not stopped yet) is not this draw's.
+	fn served_stream(&self, id: &ReplicaId) -> Result<Arc<Prepared>, Refusal> {
+		let duty = self.duties.get(&(Role::Encoder, *id));
+		let this_draw = |p: &&Arc<Prepared>| duty.is_some_and(|d| d.deadline == p.deadline);
+		match self.prepared.get(id).filter(this_draw).or(self.encoding.get(id).filter(this_draw)) {
+			Some(p) => Ok(p.clone()),
+			None if self.running.contains(&(Role::Encoder, *id)) => Err(Refusal::NotReady),
+			None => Err(Refusal::UnknownReplica),
+		}
+	}
 }
 
 /// Best blocks in a row a part's stream must be needed by no duty before it is deleted: a
@@ -465,11 +506,10 @@ where
 	}
 
 	/// A flooder (a test): asks each connected peer for blocks of a feed nobody serves,
-	/// [`FLOOD_IN_FLIGHT`] requests at once past any lane, each again as soon as answered;
-	/// logs what came of them every 10 s.
+	/// [`FLOOD_IN_FLIGHT`] requests at once past any lane, each again as soon as answered
+	/// (a second after a failure); logs what came of them every 10 s.
 	async fn flood(self: Arc<Self>) {
 		use net::SendRequest as _;
-		use sc_network::{request_responses::OutboundFailure, RequestFailure};
 		let request = BlocksRequest { feed: [0xf1; 32], length: 1, start: 0, end: 1, max_bytes: 1 };
 		let outcomes = Arc::new(Mutex::new(BTreeMap::<String, u64>::new()));
 		let mut flooded = BTreeSet::new();
@@ -486,29 +526,30 @@ where
 							(&workers.parts.network, &workers.parts.names.blocks);
 						loop {
 							let connect = sc_network::IfDisconnected::TryConnect;
-							let sent =
-								network.send(peer, blocks.clone(), payload.clone(), connect).await;
+							let send = network.send(peer, blocks.clone(), payload.clone(), connect);
+							// A request litep2p lost would hold this loop for ever.
+							let sent = tokio::time::timeout(net::WHOLE_REQUEST_TIMEOUT, send).await;
 							let outcome = match &sent {
-								Ok(answer) => match <net::BlocksResponse as codec::Decode>::decode(
-									&mut &answer[..],
-								) {
-									Ok(Err(refusal)) => format!("{refusal:?}"),
-									_ => "answered".into(),
-								},
-								Err(e) => format!("{e:?}"),
+								Ok(Ok(answer)) => {
+									match <net::BlocksResponse as codec::Decode>::decode(
+										&mut &answer[..],
+									) {
+										Ok(Err(refusal)) => format!("{refusal:?}"),
+										_ => "answered".into(),
+									}
+								}
+								Ok(Err(e)) => format!("{e:?}"),
+								Err(_) => "abandoned".into(),
 							};
 							*outcomes
 								.lock()
 								.unwrap_or_else(|p| p.into_inner())
 								.entry(outcome)
 								.or_default() += 1;
-							// Not connected (banned, say): dialing again at once would spin.
-							if let Err(
-								RequestFailure::NotConnected
-								| RequestFailure::Network(OutboundFailure::DialFailure),
-							) = sent
-							{
-								futures_timer::Delay::new(Duration::from_secs(2)).await;
+							// Refused by the network (banned, say): asking again at once would
+							// spin on this node's own cores.
+							if !matches!(sent, Ok(Ok(_))) {
+								futures_timer::Delay::new(Duration::from_secs(1)).await;
 							}
 						}
 					});
@@ -796,7 +837,7 @@ where
 			deadline: duty.deadline,
 			hoster,
 			range: range.clone(),
-			stream: Mutex::new(log),
+			stream: RwLock::new(log),
 		});
 		self.state().encoding.insert(duty.id, stream.clone());
 		let mut progress = Progress::new("encoding", duty.id, range.end - range.start);
@@ -845,10 +886,10 @@ where
 						}
 					}
 				}
-				let logged = appending.log().append(&sealed);
+				let logged = appending.log_mut().append(&sealed);
 				(encoder, logged.map(|()| added))
 			});
-			let fetch = async {
+			let ask_ahead = async {
 				match after < range.end {
 					true => {
 						let fetched =
@@ -858,18 +899,21 @@ where
 					false => None,
 				}
 			};
-			let (sealed, fetched) = futures::join!(seal, fetch);
+			let (sealed, next_chunk) = futures::join!(seal, ask_ahead);
 			let (back, added) = sealed?;
 			encoder = back;
 			sources.gave = gave;
-			let added =
-				added.map_err(|e| self.cannot_store(duty, stream_error(&stream.log(), e)))?;
+			let added = added.map_err(|e| {
+				// The stream's lock is let go before `cannot_store` takes the state's.
+				let e = stream_error(&stream.log(), e);
+				self.cannot_store(duty, e)
+			})?;
 			let blocks = encoder.next_index().unwrap_or(range.end) - next;
 			self.metric(|m| m.encoded_blocks.inc_by(blocks));
 			match added {
 				Ok(()) => {
 					progress.add(blocks, bytes);
-					ahead = fetched;
+					ahead = next_chunk;
 				}
 				// The blocks before the bad one are kept; the rest come from another source
 				// (the chunk fetched meanwhile may be the same peer's: it is dropped).
@@ -878,7 +922,10 @@ where
 		}
 		let finished = stream.clone();
 		let root = on_blocking_thread(move || finished.log().root()).await?;
-		let root = root.map_err(|e| self.cannot_store(duty, stream_error(&stream.log(), e)))?;
+		let root = root.map_err(|e| {
+			let e = stream_error(&stream.log(), e);
+			self.cannot_store(duty, e)
+		})?;
 		let mut state = self.state();
 		state.encoding.remove(&duty.id);
 		state.prepared.insert(duty.id, stream);
@@ -977,11 +1024,12 @@ where
 		let mut candidates: Vec<PeerId> = last.iter().copied().collect();
 		candidates.extend((self.parts.peers)().await.into_iter().filter(|p| Some(*p) != last));
 		for peer in candidates.into_iter().filter(|p| !sources.shunned.contains(p)) {
-			let asked = Instant::now();
-			match self.requests.request(peer, &self.parts.names.blocks, &request).await {
+			let (answer, took) =
+				self.requests.request_timed(peer, &self.parts.names.blocks, &request).await;
+			match answer {
 				Ok(proofs) => {
 					let proofs: Vec<datdot_primitives::Proof> = proofs;
-					sources.chunk.answered(asked.elapsed());
+					sources.chunk.answered(took);
 					if !proofs.is_empty() {
 						(sources.last, sources.gave) = (Some(peer), Some(peer));
 						return Some(proofs);
@@ -1101,16 +1149,16 @@ where
 				let logged = log.append(&kept);
 				(acceptor, log, logged.map(|()| (kept.len() as u64, accepted)))
 			});
-			let next = async {
+			let ask_ahead = async {
 				match after < range.end {
 					true => Some(self.encoded_blocks(encoder, duty.id, after, &mut chunk).await),
 					false => None,
 				}
 			};
-			let (checked, next) = futures::join!(check, next);
+			let (checked, next_chunk) = futures::join!(check, ask_ahead);
 			let (back, back_log, accepted) = checked?;
 			(acceptor, log) = (back, back_log);
-			ahead = next.map(|next| (after, next));
+			ahead = next_chunk.map(|chunk| (after, chunk));
 			let (count, accepted) =
 				accepted.map_err(|e| self.cannot_store(duty, stream_error(&log, e)))?;
 			progress.add(count, bytes);
@@ -1130,15 +1178,21 @@ where
 				let bound = match self.parts.store.reserve(Role::Hoster, duty.id, doubled) {
 					Ok(()) => doubled,
 					Err(room) => {
+						// What is free (this part's own hold included) is held instead.
+						let free = match room {
+							crate::store::StoreError::CapacityExceeded { free, .. } => free,
+							_ => 0,
+						};
+						let bound = free.max(duty.reserved);
+						let _ = self.parts.store.reserve(Role::Hoster, duty.id, bound);
 						log::warn!(
 							target: "datdot",
-							"replica {}/{}: keeping at most {} bytes of evidence, the room \
-							 reserved for the stream ({room})",
+							"replica {}/{}: keeping at most {bound} bytes of evidence, not \
+							 {doubled} ({room})",
 							duty.id.contract,
 							duty.id.replica,
-							duty.reserved,
 						);
-						duty.reserved
+						bound
 					}
 				};
 				let evidence = acceptor
@@ -1216,10 +1270,11 @@ where
 		chunk: &mut net::ChunkSize,
 	) -> Result<Vec<StreamBlock>, FetchError> {
 		let request = EncodedRequest { id, from, max_bytes: chunk.get() };
-		let asked = Instant::now();
-		match self.requests.request(encoder, &self.parts.names.encoded, &request).await {
+		let (answer, took) =
+			self.requests.request_timed(encoder, &self.parts.names.encoded, &request).await;
+		match answer {
 			Ok(blocks) => {
-				chunk.answered(asked.elapsed());
+				chunk.answered(took);
 				Ok(blocks)
 			}
 			Err(e) => {
@@ -1384,41 +1439,11 @@ where
 		peer: PeerId,
 		request: EncodedRequest,
 	) -> Result<Vec<StreamBlock>, Refusal> {
-		let prepared = {
-			let state = self.state();
-			// A stream still encoded for an earlier draw (its task not stopped yet) is not
-			// this draw's.
-			let this_draw = |p: &&Arc<Prepared>| {
-				let duty = state.duties.get(&(Role::Encoder, request.id));
-				duty.is_some_and(|d| d.deadline == p.deadline)
-			};
-			let encoding = state.encoding.get(&request.id).filter(this_draw);
-			match state.prepared.get(&request.id).or(encoding) {
-				Some(p) => p.clone(),
-				None if state.running.contains(&(Role::Encoder, request.id)) => {
-					return Err(Refusal::NotReady)
-				}
-				None => return Err(Refusal::UnknownReplica),
-			}
-		};
-		if peer != prepared.hoster {
-			return Err(Refusal::NotTheHoster);
-		}
+		let prepared = self.state().served_stream(&request.id)?;
 		if misbehaviour() == Some(Misbehaviour::WithholdingEncoder) {
 			return Err(Refusal::NotReady);
 		}
-		if !prepared.range.contains(&request.from) {
-			return Err(Refusal::OutOfRange);
-		}
-		let skip = (request.from - prepared.range.start) as usize;
-		let blocks = prepared.log().read(skip, request.max_bytes).map_err(|e| {
-			log::error!(target: "datdot", "cannot read an encoded stream to serve it: {e}");
-			Refusal::NotReady
-		})?;
-		// Past what is logged of a stream still being encoded.
-		if blocks.is_empty() {
-			return Err(Refusal::NotReady);
-		}
+		let blocks = prepared.serve(peer, request.from, request.max_bytes)?;
 		self.metric(|m| m.served_encoded_blocks.inc_by(blocks.len() as u64));
 		Ok(blocks)
 	}
@@ -1468,12 +1493,12 @@ impl<C> Workers<C> {
 		});
 	}
 
-	/// Updates a metric, if metrics are exported.
 	/// Counts the data plane's requests refused as floods ([`net::serve`]).
 	pub fn flood_counter(&self) -> Option<Counter<U64>> {
 		self.metrics.as_ref().map(|m| m.floods.clone())
 	}
 
+	/// Updates a metric, if metrics are exported.
 	fn metric(&self, update: impl FnOnce(&Metrics)) {
 		if let Some(m) = &self.metrics {
 			update(m);
@@ -1690,10 +1715,66 @@ mod tests {
 		let head = StreamHead::new(&duty.feed, duty.id, &(0..4), key);
 		// Open files outlive the directory, which goes with the test.
 		let dir = tempfile::tempdir().unwrap();
-		let stream = Mutex::new(StreamLog::open(&dir.path().join("stream"), head).unwrap());
+		let stream = RwLock::new(StreamLog::open(&dir.path().join("stream"), head).unwrap());
 		let prepared =
 			Prepared { deadline: duty.deadline, hoster: PeerId::random(), range: 0..4, stream };
 		state.prepared.insert(duty.id, Arc::new(prepared));
+	}
+
+	#[test]
+	fn a_stream_is_served_to_its_hoster_as_far_as_it_is_logged() {
+		use crate::replica::tests::{encode_stream, feed, proofs, test_sealer, ID};
+		let (w, chain) = feed(10);
+		let (_, stream) = encode_stream(&chain, 2..8, proofs(&w, 2..8)).unwrap();
+		let dir = tempfile::tempdir().unwrap();
+		let head = StreamHead::new(&chain, ID, &(2..8), *test_sealer().key());
+		let mut log = StreamLog::open(&dir.path().join("stream"), head).unwrap();
+		log.append(&stream[..2]).unwrap();
+		let hoster = PeerId::random();
+		let encoding = Prepared { deadline: 10, hoster, range: 2..8, stream: RwLock::new(log) };
+		let all = u32::MAX;
+		assert_eq!(encoding.serve(hoster, 2, all), Ok(stream[..2].to_vec()));
+		assert_eq!(encoding.serve(hoster, 3, all), Ok(stream[1..2].to_vec()));
+		// Past what is sealed so far: ask again later, not an empty answer to spin on.
+		assert_eq!(encoding.serve(hoster, 4, all), Err(Refusal::NotReady));
+		assert_eq!(encoding.serve(PeerId::random(), 2, all), Err(Refusal::NotTheHoster));
+		assert_eq!(encoding.serve(hoster, 8, all), Err(Refusal::OutOfRange));
+		assert_eq!(encoding.serve(hoster, 1, all), Err(Refusal::OutOfRange));
+		encoding.log_mut().append(&stream[2..]).unwrap();
+		assert_eq!(encoding.serve(hoster, 4, all), Ok(stream[2..].to_vec()));
+	}
+
+	#[test]
+	fn a_stream_of_an_earlier_draw_is_not_served() {
+		let mut state = State::default();
+		let duty = encoder_duty(10, false);
+		assert_eq!(state.set_duties(vec![duty.clone()], 8).0, vec![duty.clone()]);
+		// The task runs and has registered nothing yet.
+		assert_eq!(state.served_stream(&duty.id).err(), Some(Refusal::NotReady));
+		let stream = |deadline| {
+			let key = *crate::replica::tests::test_sealer().key();
+			let head = StreamHead::new(&duty.feed, duty.id, &(0..4), key);
+			let dir = tempfile::tempdir().unwrap();
+			let log = StreamLog::open(&dir.path().join("stream"), head).unwrap();
+			let stream = RwLock::new(log);
+			Arc::new(Prepared { deadline, hoster: PeerId::random(), range: 0..4, stream })
+		};
+		// Streams of the draw before (setup deadline 5), whole or being encoded, are not
+		// this draw's.
+		state.encoding.insert(duty.id, stream(5));
+		state.prepared.insert(duty.id, stream(5));
+		assert_eq!(state.served_stream(&duty.id).err(), Some(Refusal::NotReady));
+		state.encoding.insert(duty.id, stream(10));
+		assert_eq!(state.served_stream(&duty.id).map(|p| p.deadline), Ok(10));
+		state.prepared.insert(duty.id, stream(10));
+		assert!(state
+			.served_stream(&duty.id)
+			.is_ok_and(|p| Arc::ptr_eq(&p, &state.prepared[&duty.id])));
+		// Nobody encodes it here: unknown.
+		state.running.clear();
+		state.encoding.clear();
+		state.prepared.clear();
+		assert_eq!(state.served_stream(&duty.id).err(), Some(Refusal::UnknownReplica));
 	}
 
 	#[test]

@@ -563,11 +563,16 @@ mod benchmarks {
 		let root = EncodedRoot { root: [7; 32], segments: 1 << 20 };
 		Datdot::<T>::encoding_done(RawOrigin::Signed(workers[0].clone()).into(), 0, 0, root)
 			.expect("confirms");
+		let hoster_at = Providers::<T>::get(&workers[1]).and_then(|p| p.eligible_at);
+		let last = ProviderIndex::Eligible.count::<T>().checked_sub(1);
+		assert!(hoster_at.is_some() && hoster_at < last, "another provider moves into its place");
 		#[block]
 		{
 			Datdot::<T>::hosting_started(RawOrigin::Signed(workers[1].clone()).into(), 0, 0, root)
 				.expect("activates");
 		}
+		let at = |who: &T::AccountId| Providers::<T>::get(who).and_then(|p| p.eligible_at);
+		assert_eq!(at(&workers[1]), None, "the hoster left the eligible index");
 		assert!(eligible(), "the encoder is back in it");
 		assert!(matches!(
 			Replicas::<T>::get(0, 0).map(|r| r.state),

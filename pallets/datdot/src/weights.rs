@@ -407,7 +407,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `System::ParentHash` (r:1 w:0)
 	/// Proof: `System::ParentHash` (`max_values`: Some(1), `max_size`: Some(32), added: 527, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::Plans` (r:1 w:1)
-	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1463), added: 3938, mode: `MaxEncodedLen`)
+	/// Proof: `Datdot::Plans` (`max_values`: None, `max_size`: Some(1447), added: 3922, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::PerformanceDue` (r:1 w:1)
 	/// Proof: `Datdot::PerformanceDue` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
 	/// Storage: `Datdot::NextChallengeId` (r:1 w:1)
@@ -422,10 +422,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datdot::PerformanceChallenges` (`max_values`: None, `max_size`: Some(146), added: 2621, mode: `MaxEncodedLen`)
 	fn confirm_setup() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `15405`
+		//  Measured:  `15310`
 		//  Estimated: `15803`
-		// Minimum execution time: 191_995_000 picoseconds.
-		Weight::from_parts(218_591_000, 15803)
+		// Minimum execution time: 184_305_000 picoseconds.
+		Weight::from_parts(304_665_000, 15803)
 			.saturating_add(T::DbWeight::get().reads(18_u64))
 			.saturating_add(T::DbWeight::get().writes(18_u64))
 	}
@@ -1147,7 +1147,7 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 41873).saturating_mul(n.into()))
 	}
 	fn confirm_setup() -> Weight {
-		Weight::from_parts(218_591_000, 15803)
+		Weight::from_parts(304_665_000, 15803)
 			.saturating_add(ParityDbWeight::get().reads(18_u64))
 			.saturating_add(ParityDbWeight::get().writes(18_u64))
 	}
