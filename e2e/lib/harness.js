@@ -183,6 +183,15 @@ export async function rpcCall(node, method, params = []) {
   return body.result;
 }
 
+/** The sum of `node`'s Prometheus samples of metric `name` whose labels include `label`
+ * (0 if it has none yet). */
+export async function metric(node, name, label = '') {
+  const text = await (await fetch(`http://127.0.0.1:${node.prometheusPort}/metrics`)).text();
+  return text.split('\n')
+    .filter((l) => (l.startsWith(`${name} `) || l.startsWith(`${name}{`)) && l.includes(label))
+    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+}
+
 /** The last lines of a node's log, for error messages (the log is deleted with the node). */
 export function logTail(node, lines = 30) {
   try {

@@ -6,7 +6,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sendAndFinalize, moduleError, errorAs, setTiming, registerTx } from '../lib/harness.js';
+import { sendAndFinalize, moduleError, errorAs, setTiming, registerTx, metric } from '../lib/harness.js';
 import {
   networkScope, startNetwork, hostFeed, hostersOf, is, replicaKey, generate,
 } from '../lib/network.js';
@@ -67,10 +67,7 @@ test('attestors: spot checks of new replicas, reads of every hoster, faults on a
     const grades = all.map((e) => e.data.outcome.asServed.type);
     // The attestors' nodes counted what they reported.
     let counted = 0;
-    for (const name of Object.keys(nodes)) {
-      const text = await (await fetch(`http://127.0.0.1:${nodes[name].prometheusPort}/metrics`)).text();
-      counted += Number(/^datdot_attested_served_total(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1] ?? 0);
-    }
+    for (const name of Object.keys(nodes)) counted += await metric(nodes[name], 'datdot_attested_served_total');
     assert.ok(counted >= all.length, `attestors counted ${counted} served reports of ${all.length}`);
     console.log(`# performance challenges: ${all.length} reported, ${grades.length} served by honest hosters `
       + `(${grades.filter((g) => g === 'Fast').length} fast, ${grades.filter((g) => g === 'Good').length} good)`);

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { halt, setTiming, rpcCall } from '../lib/harness.js';
+import { halt, setTiming, rpcCall, metric } from '../lib/harness.js';
 import {
   networkScope, startNetwork, hostFeed, hostersOf, growJsFeed, importFeed, publishFeed, is, replicaKey,
 } from '../lib/network.js';
@@ -46,10 +46,7 @@ test('lifecycle: replicas replaced, a growing feed followed', { timeout: 1_800_0
     const lost = (await api.query.datdot.hostedReplicas(victim)).map((id) => replicaKey(id));
     assert.ok(lost.length > 0);
     const head = async () => (await api.rpc.chain.getHeader()).number.toNumber();
-    const served = async (n) => {
-      const text = await (await fetch(`http://127.0.0.1:${n.prometheusPort}/metrics`)).text();
-      return Number(/^datdot_served_blocks_total(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1] ?? 0);
-    };
+    const served = (n) => metric(n, 'datdot_served_blocks_total');
     const servedByPublisher = await served(net.validator);
     await halt(nodes[name], 'SIGKILL');
     const killedAt = await head();

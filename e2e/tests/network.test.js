@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  sendAndFinalize, moduleError, errorAs, rpcCall, NODE_BIN, repoRoot, registerTx,
+  sendAndFinalize, moduleError, errorAs, rpcCall, NODE_BIN, repoRoot, registerTx, metric,
 } from '../lib/harness.js';
 import {
   networkScope, startNetwork, writeJsFeed, importFeed, registerProviders, publishFeed, planUntilActive, is, hostersOf,
@@ -163,10 +163,7 @@ test('network: providers encode, transfer, store and prove a hypercore feed', { 
     assert.ok(readFileSync(out).equals(expected), 'the fetched feed is the one its author wrote');
     // Each hoster served what it holds, and counted it.
     let served = 0;
-    for (const name of names) {
-      const text = await (await fetch(`http://127.0.0.1:${nodes[name].prometheusPort}/metrics`)).text();
-      served += Number(/^datdot_hypercore_served_blocks_total(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1] ?? 0);
-    }
+    for (const name of names) served += await metric(nodes[name], 'datdot_hypercore_served_blocks_total');
     assert.ok(served >= BLOCKS, `hosters served ${served} blocks`);
   });
 

@@ -18,7 +18,7 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTiming, startNode, identity, halt, rpcCall, devChainSpec } from '../lib/harness.js';
+import { setTiming, startNode, identity, halt, rpcCall, devChainSpec, metric } from '../lib/harness.js';
 import {
   networkScope, startNetwork, writeJsFeed, importFeed, registerProviders, publishFeed, is, replicaKey,
 } from '../lib/network.js';
@@ -47,12 +47,6 @@ test('setup faults: a peer serving bad blocks and one flooding requests cost rep
   assert.ok(net, 'the network of the tests above');
   const { events } = net;
   const providers = ['bob', 'charlie', 'dave'];
-  // The sum of a node's Prometheus samples of metric `name` with `label` in their labels.
-  const metric = async (node, name, label = '') => {
-    const text = await (await fetch(`http://127.0.0.1:${node.prometheusPort}/metrics`)).text();
-    return text.split('\n').filter((l) => l.startsWith(name) && l.includes(label))
-      .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
-  };
   const floods = () => Promise.all(providers.map((n) => metric(net.nodes[n], 'datdot_refused_floods_total')));
   const floodsBefore = await floods();
   const hostile = (name, key, misbehaviour) => startNode(['--chain', devChainSpec(), '--node-key', identity(key).nodeKey, '--bootnodes', net.bootnode],

@@ -282,6 +282,21 @@ impl ReplicaStore {
 		Ok(())
 	}
 
+	/// Raises `role`'s hold for replica `id` towards `bytes`, as far as the store has room
+	/// (this part's own hold counts as room), never below what it holds; returns the bytes
+	/// now held. For what may outgrow its reservation: a hoster's evidence.
+	pub fn reserve_up_to(&self, role: Role, id: ReplicaId, bytes: u64) -> u64 {
+		let replicas = self.replicas();
+		let mut reservations = self.reservations();
+		let part = (role, id);
+		let others: u64 = reservations.iter().filter(|(p, _)| **p != part).map(|(_, b)| b).sum();
+		let free = self.capacity.saturating_sub(used_by(&replicas) + others);
+		let held = reservations.get(&part).copied().unwrap_or(0);
+		let now = bytes.min(free).max(held);
+		reservations.insert(part, now);
+		now
+	}
+
 	/// Lets go of `role`'s reservation for replica `id` (its setup ended, or the reception
 	/// ended without a replica).
 	pub fn release(&self, role: Role, id: &ReplicaId) {
@@ -939,6 +954,12 @@ mod tests {
 		assert_eq!((store.used(), store.reserved(), store.reserved_parts()), (size, 0, vec![]));
 		// Now there is room for two more.
 		store.reserve(Role::Hoster, other, 2 * size).unwrap();
+		// A hold raised towards more than is free gets what is free, its own hold included.
+		assert_eq!(store.reserve_up_to(Role::Hoster, other, 4 * size), 2 * size);
+		store.release(Role::Hoster, &other);
+		store.reserve(Role::Hoster, other, size).unwrap();
+		assert_eq!(store.reserve_up_to(Role::Hoster, other, 3 * size), 2 * size);
+		assert_eq!(store.reserved(), 2 * size);
 	}
 
 	#[test]

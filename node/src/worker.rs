@@ -23,7 +23,7 @@ use crate::{
 	store::{BlockProofs, Part, ReplicaMeta, ReplicaStore},
 	stream_log::{StreamHead, StreamLog},
 };
-use codec::Encode as _;
+use codec::{Decode as _, Encode as _};
 use datdot_primitives::{
 	encoded::{EncodedRoot, ReplicaId, SegmentProof},
 	fraud::EncodingFraudProof,
@@ -506,53 +506,18 @@ where
 	}
 
 	/// A flooder (a test): asks each connected peer for blocks of a feed nobody serves,
-	/// [`FLOOD_IN_FLIGHT`] requests at once past any lane, each again as soon as answered
-	/// (a second after a failure); logs what came of them every 10 s.
+	/// [`FLOOD_IN_FLIGHT`] requests at once past any lane ([`Workers::flood_peer`]); logs
+	/// what came of them every 10 s.
 	async fn flood(self: Arc<Self>) {
-		use net::SendRequest as _;
-		let request = BlocksRequest { feed: [0xf1; 32], length: 1, start: 0, end: 1, max_bytes: 1 };
 		let outcomes = Arc::new(Mutex::new(BTreeMap::<String, u64>::new()));
 		let mut flooded = BTreeSet::new();
 		for second in 0u64.. {
 			for peer in (self.parts.peers)().await {
-				if !flooded.insert(peer) {
-					continue;
-				}
-				for _ in 0..FLOOD_IN_FLIGHT {
-					let (workers, payload) = (self.clone(), request.encode());
-					let outcomes = outcomes.clone();
-					self.parts.spawner.spawn("datdot-flood", Some("datdot"), async move {
-						let (network, blocks) =
-							(&workers.parts.network, &workers.parts.names.blocks);
-						loop {
-							let connect = sc_network::IfDisconnected::TryConnect;
-							let send = network.send(peer, blocks.clone(), payload.clone(), connect);
-							// A request litep2p lost would hold this loop for ever.
-							let sent = tokio::time::timeout(net::WHOLE_REQUEST_TIMEOUT, send).await;
-							let outcome = match &sent {
-								Ok(Ok(answer)) => {
-									match <net::BlocksResponse as codec::Decode>::decode(
-										&mut &answer[..],
-									) {
-										Ok(Err(refusal)) => format!("{refusal:?}"),
-										_ => "answered".into(),
-									}
-								}
-								Ok(Err(e)) => format!("{e:?}"),
-								Err(_) => "abandoned".into(),
-							};
-							*outcomes
-								.lock()
-								.unwrap_or_else(|p| p.into_inner())
-								.entry(outcome)
-								.or_default() += 1;
-							// Refused by the network (banned, say): asking again at once would
-							// spin on this node's own cores.
-							if !matches!(sent, Ok(Ok(_))) {
-								futures_timer::Delay::new(Duration::from_secs(1)).await;
-							}
-						}
-					});
+				if flooded.insert(peer) {
+					for _ in 0..FLOOD_IN_FLIGHT {
+						let flood = self.clone().flood_peer(peer, outcomes.clone());
+						self.parts.spawner.spawn("datdot-flood", Some("datdot"), flood);
+					}
 				}
 			}
 			if second % 10 == 9 {
@@ -560,6 +525,39 @@ where
 				log::warn!(target: "datdot", "TEST ONLY: flooded {} peers: {so_far:?}", flooded.len());
 			}
 			futures_timer::Delay::new(Duration::from_secs(1)).await;
+		}
+	}
+
+	/// One of a flooder's request loops to `peer`: asks again as soon as answered, a second
+	/// after a failure, and counts each outcome in `outcomes`.
+	async fn flood_peer(
+		self: Arc<Self>,
+		peer: PeerId,
+		outcomes: Arc<Mutex<BTreeMap<String, u64>>>,
+	) {
+		use net::SendRequest as _;
+		let request = BlocksRequest { feed: [0xf1; 32], length: 1, start: 0, end: 1, max_bytes: 1 };
+		let (network, blocks, payload) =
+			(&self.parts.network, &self.parts.names.blocks, request.encode());
+		loop {
+			let connect = sc_network::IfDisconnected::TryConnect;
+			let send = network.send(peer, blocks.clone(), payload.clone(), connect);
+			// A request litep2p lost would hold this loop for ever.
+			let sent = tokio::time::timeout(net::WHOLE_REQUEST_TIMEOUT, send).await;
+			let outcome = match &sent {
+				Ok(Ok(answer)) => match net::BlocksResponse::decode(&mut &answer[..]) {
+					Ok(Err(refusal)) => format!("{refusal:?}"),
+					_ => "answered".into(),
+				},
+				Ok(Err(e)) => format!("{e:?}"),
+				Err(_) => "abandoned".into(),
+			};
+			*outcomes.lock().unwrap_or_else(|p| p.into_inner()).entry(outcome).or_default() += 1;
+			// Refused by the network (banned, say): asking again at once would spin on this
+			// node's own cores.
+			if !matches!(sent, Ok(Ok(_))) {
+				futures_timer::Delay::new(Duration::from_secs(1)).await;
+			}
 		}
 	}
 
@@ -1173,28 +1171,18 @@ where
 				);
 				// An honest stream is about its reservation (the range's share of the feed's
 				// bytes); one twice that is not kept, so a cheater cannot fill the disk. The
-				// store holds that room too; without it the evidence keeps to the reservation.
+				// store holds that room too, or as much of it as it has.
 				let doubled = duty.reserved.saturating_mul(2);
-				let bound = match self.parts.store.reserve(Role::Hoster, duty.id, doubled) {
-					Ok(()) => doubled,
-					Err(room) => {
-						// What is free (this part's own hold included) is held instead.
-						let free = match room {
-							crate::store::StoreError::CapacityExceeded { free, .. } => free,
-							_ => 0,
-						};
-						let bound = free.max(duty.reserved);
-						let _ = self.parts.store.reserve(Role::Hoster, duty.id, bound);
-						log::warn!(
-							target: "datdot",
-							"replica {}/{}: keeping at most {bound} bytes of evidence, not \
-							 {doubled} ({room})",
-							duty.id.contract,
-							duty.id.replica,
-						);
-						bound
-					}
-				};
+				let bound = self.parts.store.reserve_up_to(Role::Hoster, duty.id, doubled);
+				if bound < doubled {
+					log::warn!(
+						target: "datdot",
+						"replica {}/{}: the store has room for {bound} bytes of evidence, not \
+						 {doubled}: a longer stream from this encoder is only struck, not proven",
+						duty.id.contract,
+						duty.id.replica,
+					);
+				}
 				let evidence = acceptor
 					.into_evidence(&log, bound)
 					.ok_or(e.to_string())?
@@ -1708,17 +1696,20 @@ mod tests {
 		}
 	}
 
-	/// The encoder's part of `duty` as done: its stream prepared, its root confirmed.
-	fn encoded(state: &mut State, duty: &Duty) {
-		state.running.remove(&(duty.role, duty.id));
+	/// An empty stream of `duty`'s replica made for the draw with setup deadline `deadline`.
+	fn empty_stream(duty: &Duty, deadline: BlockNumber) -> Arc<Prepared> {
 		let key = *crate::replica::tests::test_sealer().key();
 		let head = StreamHead::new(&duty.feed, duty.id, &(0..4), key);
 		// Open files outlive the directory, which goes with the test.
 		let dir = tempfile::tempdir().unwrap();
 		let stream = RwLock::new(StreamLog::open(&dir.path().join("stream"), head).unwrap());
-		let prepared =
-			Prepared { deadline: duty.deadline, hoster: PeerId::random(), range: 0..4, stream };
-		state.prepared.insert(duty.id, Arc::new(prepared));
+		Arc::new(Prepared { deadline, hoster: PeerId::random(), range: 0..4, stream })
+	}
+
+	/// The encoder's part of `duty` as done: its stream prepared, its root confirmed.
+	fn encoded(state: &mut State, duty: &Duty) {
+		state.running.remove(&(duty.role, duty.id));
+		state.prepared.insert(duty.id, empty_stream(duty, duty.deadline));
 	}
 
 	#[test]
@@ -1751,14 +1742,7 @@ mod tests {
 		assert_eq!(state.set_duties(vec![duty.clone()], 8).0, vec![duty.clone()]);
 		// The task runs and has registered nothing yet.
 		assert_eq!(state.served_stream(&duty.id).err(), Some(Refusal::NotReady));
-		let stream = |deadline| {
-			let key = *crate::replica::tests::test_sealer().key();
-			let head = StreamHead::new(&duty.feed, duty.id, &(0..4), key);
-			let dir = tempfile::tempdir().unwrap();
-			let log = StreamLog::open(&dir.path().join("stream"), head).unwrap();
-			let stream = RwLock::new(log);
-			Arc::new(Prepared { deadline, hoster: PeerId::random(), range: 0..4, stream })
-		};
+		let stream = |deadline| empty_stream(&duty, deadline);
 		// Streams of the draw before (setup deadline 5), whole or being encoded, are not
 		// this draw's.
 		state.encoding.insert(duty.id, stream(5));
