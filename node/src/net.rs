@@ -420,19 +420,9 @@ impl Requester {
 	}
 
 	/// Sends `request` over `protocol` to `peer` (connecting if needed) and decodes the
-	/// answer.
+	/// answer; with the time the request took once it had its turn: what the link and the
+	/// peer took ([`ChunkSize`] follows that, not this node's own queue).
 	pub async fn request<Req: Encode, T: Decode>(
-		&self,
-		peer: PeerId,
-		protocol: &ProtocolName,
-		request: &Req,
-	) -> Result<T, FetchError> {
-		self.request_timed(peer, protocol, request).await.0
-	}
-
-	/// [`Requester::request`], with the time the request took once it had its turn: what
-	/// the link and the peer took ([`ChunkSize`] follows that, not this node's own queue).
-	pub async fn request_timed<Req: Encode, T: Decode>(
 		&self,
 		peer: PeerId,
 		protocol: &ProtocolName,
@@ -693,7 +683,7 @@ mod tests {
 		let asked = tokio::time::Instant::now();
 		let asks = [0u32, 1, 2, 3];
 		let answers = futures::future::join_all(
-			asks.iter().map(|n| requests.request::<u32, u32>(peer, &protocol, n)),
+			asks.iter().map(|n| async { requests.request::<u32, u32>(peer, &protocol, n).await.0 }),
 		)
 		.await;
 		// Each request had its own answer: none was lost to another's dial, none waited for
@@ -743,7 +733,7 @@ mod tests {
 		let timed = |peer, n: u32| {
 			let (requests, protocol) = (&requests, &protocol);
 			async move {
-				let answer = requests.request::<u32, u32>(peer, protocol, &n).await;
+				let (answer, _) = requests.request::<u32, u32>(peer, protocol, &n).await;
 				(answer.expect("answered"), asked.elapsed())
 			}
 		};
@@ -781,7 +771,7 @@ mod tests {
 	async fn a_request_that_never_completes_is_abandoned_after_the_whole_request_timeout() {
 		let requests = Requester::new(Box::new(Silent));
 		let asked = tokio::time::Instant::now();
-		let answer = requests
+		let (answer, _) = requests
 			.request::<u32, u32>(PeerId::random(), &ProtocolName::from("/test/1"), &7)
 			.await;
 		let error = answer.expect_err("no answer");

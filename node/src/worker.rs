@@ -1023,7 +1023,7 @@ where
 		candidates.extend((self.parts.peers)().await.into_iter().filter(|p| Some(*p) != last));
 		for peer in candidates.into_iter().filter(|p| !sources.shunned.contains(p)) {
 			let (answer, took) =
-				self.requests.request_timed(peer, &self.parts.names.blocks, &request).await;
+				self.requests.request(peer, &self.parts.names.blocks, &request).await;
 			match answer {
 				Ok(proofs) => {
 					let proofs: Vec<datdot_primitives::Proof> = proofs;
@@ -1259,7 +1259,7 @@ where
 	) -> Result<Vec<StreamBlock>, FetchError> {
 		let request = EncodedRequest { id, from, max_bytes: chunk.get() };
 		let (answer, took) =
-			self.requests.request_timed(encoder, &self.parts.names.encoded, &request).await;
+			self.requests.request(encoder, &self.parts.names.encoded, &request).await;
 		match answer {
 			Ok(blocks) => {
 				chunk.answered(took);

@@ -550,9 +550,9 @@ mod benchmarks {
 		let workers = providers::<T>(0, 4);
 		let id = ReplicaId { contract: 0, replica: 0 };
 		at_border::<T>(&workers[0], Contracts::<T>::get(0).expect("published").reserve);
-		let eligible = || Providers::<T>::get(&workers[0]).and_then(|p| p.eligible_at).is_some();
+		let at = |who: &T::AccountId| Providers::<T>::get(who).and_then(|p| p.eligible_at);
 		assign::<T>(id, &workers[0], &workers[1], &workers[2]);
-		assert!(!eligible(), "the encoder left the eligible index");
+		assert!(at(&workers[0]).is_none(), "the encoder left the eligible index");
 		let others = T::MaxReplicasPerHoster::get().saturating_sub(1);
 		HostedReplicas::<T>::insert(
 			&workers[1],
@@ -563,7 +563,7 @@ mod benchmarks {
 		let root = EncodedRoot { root: [7; 32], segments: 1 << 20 };
 		Datdot::<T>::encoding_done(RawOrigin::Signed(workers[0].clone()).into(), 0, 0, root)
 			.expect("confirms");
-		let hoster_at = Providers::<T>::get(&workers[1]).and_then(|p| p.eligible_at);
+		let hoster_at = at(&workers[1]);
 		let last = ProviderIndex::Eligible.count::<T>().checked_sub(1);
 		assert!(hoster_at.is_some() && hoster_at < last, "another provider moves into its place");
 		#[block]
@@ -571,9 +571,8 @@ mod benchmarks {
 			Datdot::<T>::hosting_started(RawOrigin::Signed(workers[1].clone()).into(), 0, 0, root)
 				.expect("activates");
 		}
-		let at = |who: &T::AccountId| Providers::<T>::get(who).and_then(|p| p.eligible_at);
 		assert_eq!(at(&workers[1]), None, "the hoster left the eligible index");
-		assert!(eligible(), "the encoder is back in it");
+		assert!(at(&workers[0]).is_some(), "the encoder is back in it");
 		assert!(matches!(
 			Replicas::<T>::get(0, 0).map(|r| r.state),
 			Some(ReplicaState::Active { .. })
